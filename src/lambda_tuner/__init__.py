@@ -1,0 +1,1 @@
+"""lambda-tuner: a continuous optimization agent for AWS Lambda."""

@@ -1,0 +1,69 @@
+"""Building boto3 clients once per container, with retries, timeouts and call accounting.
+
+Endpoints come from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), so the
+same code talks to AWS or to a local emulator without knowing which.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="lambda-tuner/0.1",
+)
+
+
+class ApiCounter:
+    """Counts AWS API calls by `service.Operation` (retries included), for the cycle's self-accounting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def attach(self, client: Any) -> Any:
+        service = client.meta.service_model.service_name
+
+        def count(model: Any, **_: Any) -> None:
+            with self._lock:
+                self.calls[f"{service}.{model.name}"] += 1
+
+        client.meta.events.register("before-call", count)
+        return client
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.calls)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+
+COUNTER = ApiCounter()
+_clients: dict[tuple[str, str | None], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str, region: str | None = None) -> Any:
+    """One client per service and region for the life of the container (reused across warm invokes)."""
+    key = (service, region)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = COUNTER.attach(
+                boto3.session.Session().client(service, region_name=region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+            )
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests and the twin change endpoints between runs)."""
+    with _lock:
+        _clients.clear()
