@@ -1,0 +1,48 @@
+"""Settings of each Lambda function: one pydantic model each, read from the environment once per container.
+
+Names match the environment variables that template.yaml sets (prefix `LT_`). Required values have no
+default: a missing one fails the cold start with a clear message instead of running half-configured.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lambda_tuner.core.models import Mode
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LT_", frozen=True, extra="ignore")
+
+    state_table: str
+    audit_table: str
+
+
+class AgentSettings(_Base):
+    mode: Mode = "recommend"
+    tag_prefix: str = "lambda-tuner:"
+    lookback_days: int = Field(default=14, ge=1, le=63)
+    topic_arn: str
+    secret_arn: str
+    approval_base_url: str
+    apply_function: str
+    kill_switch_parameter: str | None = None
+    token_ttl_hours: int = Field(default=72, ge=1, le=24 * 14)
+    allow_iac_changes: bool = False
+    control_plane_rps: float = Field(default=5.0, gt=0, le=15)
+    max_changes_per_cycle: int = Field(default=5, ge=0)
+    max_step_factor: float = Field(default=2.0, ge=1.0)
+    change_window_utc: str | None = None  # e.g. "02:00-05:00"; auto mode applies only inside it
+    exclude_functions: str = ""  # comma-separated: the tool's own functions are never tuned by themselves
+
+
+class ApprovalSettings(_Base):
+    secret_arn: str
+    apply_function: str
+
+
+class ApplySettings(_Base):
+    topic_arn: str
+    allow_iac_changes: bool = False
+    alarm_action_arn: str | None = None  # where rollback alarms send (this function's own ARN)
