@@ -1,0 +1,103 @@
+"""The per-cycle email: plain text a person can act on in ten seconds, pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from lambda_tuner.core.models import Interval, Recommendation
+
+SUBJECT_MAX = 100  # SNS refuses longer email subjects
+QUIET_KINDS = frozenset({"keep", "insufficient_data"})
+ADVICE_KINDS = frozenset({"arm64_advice", "template_change"})
+
+
+def money(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def saving_text(saving: Interval | None) -> str:
+    if saving is None:
+        return "saving not estimated"
+    return f"saves {money(saving.expected)}/month (90%: {money(saving.low)} to {money(saving.high)})"
+
+
+def change_text(rec: Recommendation) -> str:
+    """`memory 1024 → 512 MB`, `pc 0 → 5`: every proposed value against the current one."""
+    parts = []
+    for key, new in rec.proposed.items():
+        old = rec.current.get(key)
+        if key == "memory_mb":
+            parts.append(f"memory {old} → {new} MB")
+        elif key == "pc_schedule":
+            parts.append("provisioned-concurrency schedule (see page)")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {old} → {new}")
+    return ", ".join(parts) or rec.kind.replace("_", " ")
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _change_block(n: int, rec: Recommendation, links: Mapping[str, str] | None) -> list[str]:
+    target = rec.function + (f":{rec.qualifier}" if rec.qualifier else "")
+    lines = [
+        f"{n}. {target}: {change_text(rec)}",
+        f"   {saving_text(rec.monthly_saving_usd)}; latency: {rec.latency_effect or 'no change expected'}",
+        f"   Why: {_one_line(rec.reason.summary)}",
+    ]
+    if links:
+        lines += [f"   Approve: {links['approve']}", f"   Reject:  {links['reject']}"]
+    return lines
+
+
+def _section(title: str, recs: Sequence[Recommendation]) -> list[str]:
+    if not recs:
+        return []
+    return ["", title] + [f"- {r.function}: {_one_line(r.reason.summary, 120)}" for r in recs]
+
+
+def render_digest(
+    recs: Sequence[Recommendation], links: Mapping[str, dict[str, str]], chain_head: str, now: datetime
+) -> tuple[str, str] | None:
+    """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong."""
+    waiting = [r for r in recs if r.status == "PENDING" and r.id in links]
+    applied = [r for r in recs if r.status in ("APPLIED", "VERIFIED")]
+    trouble = [r for r in recs if r.status in ("FAILED", "ROLLED_BACK")]
+    if not (waiting or applied or trouble):
+        return None
+    total = sum(r.monthly_saving_usd.expected for r in waiting if r.monthly_saving_usd is not None)
+    body = [f"lambda-tuner digest, {now:%Y-%m-%d %H:%M} UTC"]
+    if waiting:
+        body += ["", f"Waiting for your decision ({len(waiting)}; links expire, each works once):"]
+        for n, rec in enumerate(waiting, 1):
+            body += _change_block(n, rec, links[rec.id])
+    if applied:
+        body += ["", "Applied automatically:"]
+        for n, rec in enumerate(applied, 1):
+            body += _change_block(n, rec, None)
+    body += _section("Failed or rolled back:", trouble)
+    body += _section("Advice (no change made):", [r for r in recs if r.kind in ADVICE_KINDS])
+    kept = [r for r in recs if r.kind in QUIET_KINDS]
+    if kept:
+        body += ["", f"Kept as is: {len(kept)} function(s) ({', '.join(sorted(r.function for r in kept)[:8])}"
+                 + (", …)" if len(kept) > 8 else ")")]
+    body += ["", f"Audit chain head: {chain_head}", f"Verify: lambda-tuner audit verify --head {chain_head}"]
+    return _subject(waiting, applied, trouble, total), "\n".join(body) + "\n"
+
+
+def _subject(waiting: Sequence[Recommendation], applied: Sequence[Recommendation],
+             trouble: Sequence[Recommendation], total: float) -> str:
+    parts = []
+    if waiting:
+        parts.append(f"{len(waiting)} change(s) to approve, ~{money(total)}/month")
+    if applied:
+        parts.append(f"{len(applied)} applied")
+    if trouble:
+        parts.append(f"{len(trouble)} failed/rolled back")
+    subject = "lambda-tuner: " + "; ".join(parts)
+    # SNS email subjects must be ASCII without line breaks.
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."

@@ -1,0 +1,125 @@
+"""What auto mode may do on its own, pure: mode resolution, step size, change budget, change window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambda_tuner.core.models import FunctionPolicy, Mode, Recommendation
+
+CHANGING_KINDS = frozenset({"memory", "provisioned_concurrency", "experiment"})
+Route = Literal["skip", "record", "approve", "apply"]
+
+
+class Guardrails(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_step_factor: float = Field(default=2.0, ge=1.0)
+    max_changes_per_cycle: int = Field(default=5, ge=0)
+    change_window_utc: str | None = None
+
+
+class RouteDecision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recommendation_id: str
+    route: Route
+    reason: str
+
+
+def resolve_mode(account: Mode, policy: FunctionPolicy | None, kill_switch: bool) -> Mode:
+    """Account default, overridden by the function's tag; a bad tag or the kill switch stop changes."""
+    mode = policy.mode if policy is not None and policy.mode is not None else account
+    changes_blocked = kill_switch or (policy is not None and bool(policy.errors))
+    if changes_blocked and mode in ("approve", "auto"):
+        return "recommend"
+    return mode
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """`"HH:MM-HH:MM"` (UTC) → (start, end); the window may wrap past midnight."""
+    try:
+        start_text, end_text = text.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError as exc:
+        raise ValueError(f"change window {text!r} is not of the form HH:MM-HH:MM (UTC)") from exc
+    if start == end:
+        raise ValueError(f"change window {text!r} is empty (start equals end)")
+    return start, end
+
+
+def in_window(window: str | None, now: datetime) -> bool:
+    if window is None or not window.strip():
+        return True
+    start, end = parse_window(window)
+    t = (now if now.tzinfo is None else now.astimezone(UTC)).time()  # naive times are taken as UTC
+    return start <= t < end if start < end else (t >= start or t < end)
+
+
+def step_factor(rec: Recommendation) -> float:
+    """How far the proposal moves each changed number (≥ 1); counts from 1 so 0 → n is n×."""
+    factor = 1.0
+    for key, new in rec.proposed.items():
+        old = rec.current.get(key)
+        if isinstance(new, int | float) and isinstance(old, int | float):
+            lo, hi = sorted((max(float(old), 1.0), max(float(new), 1.0)))
+            factor = max(factor, hi / lo)
+        elif new != old:
+            factor = float("inf")  # a schedule or other structured change is never "a small step"
+    return factor
+
+
+def _saving(rec: Recommendation) -> float:
+    return rec.monthly_saving_usd.expected if rec.monthly_saving_usd is not None else 0.0
+
+
+def route(
+    recs: Sequence[Recommendation], modes: Mapping[str, Mode], rails: Guardrails, now: datetime
+) -> list[RouteDecision]:
+    """Per recommendation: skip, record only, ask for approval, or apply now (auto, within guardrails).
+
+    Auto-mode changes are budgeted largest expected saving first; whatever does not fit the step
+    factor, the per-cycle budget or the change window becomes an approval request instead.
+    """
+    window_open = in_window(rails.change_window_utc, now)
+    budget = rails.max_changes_per_cycle
+    decisions: dict[str, RouteDecision] = {}
+    for rec in sorted(recs, key=_saving, reverse=True):
+        mode = modes.get(rec.function, "recommend")
+        decision = _route_one(rec, mode, rails, window_open, budget)
+        if decision.route == "apply":
+            budget -= 1
+        decisions[rec.id] = decision
+    return [decisions[r.id] for r in recs]
+
+
+def _route_one(
+    rec: Recommendation, mode: Mode, rails: Guardrails, window_open: bool, budget: int
+) -> RouteDecision:
+    def made(route: Route, reason: str) -> RouteDecision:
+        return RouteDecision(recommendation_id=rec.id, route=route, reason=reason)
+
+    if mode == "off":
+        return made("skip", "mode is off for this function")
+    if rec.kind not in CHANGING_KINDS:
+        return made("record", f"{rec.kind}: nothing to apply")
+    if mode != "auto":
+        return made("approve", "mode approve: a person decides") if mode == "approve" else made(
+            "record", "recommend-only"
+        )
+    blocker = _auto_blocker(rec, rails, window_open, budget)
+    return made("approve", blocker) if blocker else made("apply", "auto mode, within guardrails")
+
+
+def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, budget: int) -> str | None:
+    factor = step_factor(rec)
+    if factor > rails.max_step_factor:
+        return f"step {factor:.2g}× exceeds the auto limit {rails.max_step_factor:g}×"
+    if not window_open:
+        return f"outside the change window {rails.change_window_utc} UTC"
+    if budget <= 0:
+        return f"over the budget of {rails.max_changes_per_cycle} automatic changes per cycle"
+    return None
