@@ -1,0 +1,1 @@
+"""Benchmarks that run the unchanged decision code against ground truth it never sees."""
