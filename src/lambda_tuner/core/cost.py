@@ -30,7 +30,7 @@ def billed_ms(duration_ms: float) -> int:
 
 
 def expected_billed_ms(mean_ms: float) -> float:
-    """Expected billed ms of a duration *distribution* with this mean: rounding up adds half a ms on average."""
+    """Expected billed ms of a duration *distribution* with this mean: rounding up adds 0.5 ms on average."""
     return mean_ms + 0.5
 
 
