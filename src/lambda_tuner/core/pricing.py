@@ -104,7 +104,9 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def load_prices(override: Mapping[str, Any] | str | None = None, base: PriceTable | None = None) -> PriceTable:
+def load_prices(
+    override: Mapping[str, Any] | str | None = None, base: PriceTable | None = None
+) -> PriceTable:
     """The default (or `base`) table with `override` merged over it; JSON text is accepted too.
 
     Nested mappings merge key by key (e.g. `{"archs": {"arm64": {"pc_allocated_usd_per_gb_s": ...}}}`);
