@@ -1,0 +1,87 @@
+"""CloudWatch: the rollback alarms put on a function after a change, whose action is the apply function.
+
+Four alarms per change (names start `lambda-tuner-rollback-`, the prefix the template scopes the
+permission to): any Errors, any Throttles, p99 Duration well above what the change projected, and
+Duration near the timeout. They read AWS/Lambda metrics for the function (or the alias it serves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_tuner.adapters import aws
+
+PREFIX = "lambda-tuner-rollback-"
+P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
+
+
+class AlarmError(Exception):
+    pass
+
+
+def alarm_names(function: str, change_key: str) -> list[str]:
+    # Alarm names are ≤ 255 chars; a digest of the change keeps them short, unique and deterministic.
+    tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
+    return [f"{PREFIX}{function[:180]}-{tag}-{m}" for m in ("errors", "throttles", "p99", "timeouts")]
+
+
+def create_rollback_alarms(
+    function: str,
+    change_key: str,
+    action_arn: str,
+    *,
+    p99_ms: float | None,
+    timeout_s: int,
+    qualifier: str | None = None,
+    client: Any = None,
+) -> list[str]:
+    """Create (or overwrite) the alarms guarding one change; returns their names."""
+    cw = client or aws.client("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": function}]
+    if qualifier:
+        dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
+    errors, throttles, p99, timeouts = alarm_names(function, change_key)
+    specs: list[tuple[str, str, dict[str, Any], float]] = [
+        (errors, "Errors", {"Statistic": "Sum"}, 0.0),
+        (throttles, "Throttles", {"Statistic": "Sum"}, 0.0),
+        (timeouts, "Duration", {"Statistic": "Maximum"}, timeout_s * 1000.0 * 0.95),
+    ]
+    if p99_ms is not None and p99_ms > 0:
+        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_ms * P99_MARGIN))
+    created = []
+    try:
+        for name, metric, stat, threshold in specs:
+            cw.put_metric_alarm(
+                AlarmName=name,
+                AlarmDescription=f"lambda-tuner: roll back change {change_key} on {function}",
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=dims,
+                Period=60,
+                EvaluationPeriods=3,
+                DatapointsToAlarm=2,
+                Threshold=threshold,
+                ComparisonOperator="GreaterThanThreshold",
+                TreatMissingData="notBreaching",
+                AlarmActions=[action_arn],
+                **stat,
+            )
+            created.append(name)
+    except ClientError as exc:
+        delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
+        raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
+    return created
+
+
+def delete_alarms(names: list[str], client: Any = None) -> None:
+    if not names:
+        return
+    cw = client or aws.client("cloudwatch")
+    try:
+        for start in range(0, len(names), 100):  # DeleteAlarms takes at most 100 names
+            cw.delete_alarms(AlarmNames=names[start : start + 100])
+    except ClientError as exc:
+        raise AlarmError(f"cannot delete alarms {names}: {exc}") from exc

@@ -1,0 +1,394 @@
+"""Lambda and Application Auto Scaling writes: memory (on $LATEST or behind an alias), provisioned
+concurrency (static or scheduled), and putting things back. The apply function is the only caller.
+
+Every method records the configuration before it touches anything and, when a later step fails,
+restores it before raising, so a failure never leaves a change half made.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from lambda_tuner.adapters import aws
+
+PC_DIMENSION = "lambda:function:ProvisionedConcurrency"
+SCHEDULE_PREFIX = "lambda-tuner-"
+
+
+class ApplyError(Exception):
+    """A change was not made (and whatever was started has been undone, unless `restored` is False)."""
+
+    def __init__(self, message: str, *, restored: bool = True) -> None:
+        super().__init__(message)
+        self.restored = restored
+
+
+class RevisionMismatchError(ApplyError):
+    """The function changed since the proposal (a deploy won): the proposal no longer applies."""
+
+
+class ConflictError(ApplyError):
+    """Another update of the function is in progress."""
+
+
+class ThrottledError(ApplyError):
+    pass
+
+
+class LambdaServiceError(ApplyError):
+    pass
+
+
+class UpdateFailedError(ApplyError):
+    pass
+
+
+class CodeMismatchError(ApplyError):
+    """The alias serves a version whose code differs from $LATEST: publishing would ship other code."""
+
+
+class PcFailedError(ApplyError):
+    pass
+
+
+class Applied(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    request_ids: tuple[str, ...] = ()
+
+
+_ERRORS: dict[str, type[ApplyError]] = {
+    "PreconditionFailedException": RevisionMismatchError,
+    "ResourceConflictException": ConflictError,
+    "TooManyRequestsException": ThrottledError,
+    "ThrottlingException": ThrottledError,
+    "ServiceException": LambdaServiceError,
+    "ServiceUnavailableException": LambdaServiceError,
+    "InternalServerException": LambdaServiceError,
+}
+
+
+def _named(exc: ClientError, what: str) -> ApplyError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    kind = _ERRORS.get(code, LambdaServiceError if status >= 500 else ApplyError)
+    return kind(f"{what}: {code or status} {exc.response.get('Error', {}).get('Message', '')}".strip())
+
+
+class Applier:
+    def __init__(
+        self,
+        lambda_client: Any = None,
+        aas_client: Any = None,
+        cw_client: Any = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_delay_s: float = 5.0,
+        max_polls: int = 60,
+    ) -> None:
+        self.lam = lambda_client or aws.client("lambda")
+        self.aas = aas_client or aws.client("application-autoscaling")
+        self.cw = cw_client or aws.client("cloudwatch")
+        self.sleep, self.poll_delay_s, self.max_polls = sleep, poll_delay_s, max_polls
+        self.request_ids: list[str] = []
+
+    # ---------------------------------------------------------------- reading
+
+    def _call(self, what: str, op: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        try:
+            resp = op(**kwargs)
+        except ClientError as exc:
+            raise _named(exc, what) from exc
+        rid = resp.get("ResponseMetadata", {}).get("RequestId")
+        if rid:
+            self.request_ids.append(str(rid))
+        return resp
+
+    def describe(self, function: str) -> dict[str, Any]:
+        """Configuration and tags of $LATEST (what IaC detection and the alarms need)."""
+        got = self._call("read the function", self.lam.get_function, FunctionName=function)
+        return {**got["Configuration"], "Tags": got.get("Tags", {})}
+
+    def _taken(self) -> tuple[str, ...]:
+        ids, self.request_ids = tuple(self.request_ids), []
+        return ids
+
+    # ---------------------------------------------------------------- memory
+
+    def apply_memory(
+        self,
+        function: str,
+        memory_mb: int,
+        revision_id: str | None,
+        *,
+        qualifier_alias: str | None = None,
+        canary_weight: float | None = None,
+    ) -> Applied:
+        cfg = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
+        if revision_id and cfg.get("RevisionId") and cfg["RevisionId"] != revision_id:
+            raise RevisionMismatchError("the function was changed (deployed) after the proposal was made")
+        before: dict[str, Any] = {"kind": "memory", "function": function, "memory_mb": cfg["MemorySize"]}
+        if qualifier_alias:
+            before.update(self._alias_before(function, qualifier_alias, cfg))
+        try:
+            self._set_memory(function, memory_mb, revision_id)
+            after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
+            if qualifier_alias:
+                after.update(self._publish_and_route(function, qualifier_alias, canary_weight))
+        except (RevisionMismatchError, ConflictError, ThrottledError):
+            raise  # refused before anything changed: nothing to undo
+        except ApplyError as exc:  # a 5xx may still have applied the update: put `before` back regardless
+            self._undo(before, exc)
+            raise
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _alias_before(self, function: str, alias: str, latest: dict[str, Any]) -> dict[str, Any]:
+        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        version = got["FunctionVersion"]
+        served = self._call(
+            "read the alias version",
+            self.lam.get_function_configuration,
+            FunctionName=function,
+            Qualifier=version,
+        )
+        if version != "$LATEST" and served.get("CodeSha256") != latest.get("CodeSha256"):
+            raise CodeMismatchError(
+                f"alias {alias} serves version {version}, whose code differs from $LATEST: publishing a new "
+                "version would ship unreleased code, so this change is a recommendation only"
+            )
+        routing = got.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+        return {"alias": alias, "alias_version": version, "alias_routing": routing}
+
+    def _set_memory(self, function: str, memory_mb: int, revision_id: str | None) -> None:
+        kwargs: dict[str, Any] = {"FunctionName": function, "MemorySize": memory_mb}
+        if revision_id:
+            kwargs["RevisionId"] = revision_id
+        self._call("update the memory", self.lam.update_function_configuration, **kwargs)
+        self._wait_updated(function)
+
+    def _wait_updated(self, function: str) -> None:
+        waiter = self.lam.get_waiter("function_updated_v2")
+        try:
+            waiter.wait(
+                FunctionName=function,
+                WaiterConfig={"Delay": max(int(self.poll_delay_s), 1), "MaxAttempts": self.max_polls},
+            )
+        except Exception as exc:
+            raise UpdateFailedError(f"the update did not finish successfully: {exc}") from exc
+
+    def _settle(self, function: str) -> None:
+        """Let an update in flight finish before restoring (else the restore meets a conflict)."""
+        try:
+            self._wait_updated(function)
+        except UpdateFailedError:
+            pass  # a failed update leaves the function writable: restoring is exactly what is needed
+
+    def _publish_and_route(self, function: str, alias: str, weight: float | None) -> dict[str, Any]:
+        latest = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
+        publish: dict[str, Any] = {"FunctionName": function, "CodeSha256": latest["CodeSha256"]}
+        if latest.get("RevisionId"):
+            publish["RevisionId"] = latest["RevisionId"]
+        version = str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
+        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        kwargs: dict[str, Any] = {"FunctionName": function, "Name": alias}
+        if current.get("RevisionId"):
+            kwargs["RevisionId"] = current["RevisionId"]
+        if weight is not None and 0 < weight < 1:  # canary: the old version keeps most traffic
+            kwargs.update(
+                FunctionVersion=current["FunctionVersion"],
+                RoutingConfig={"AdditionalVersionWeights": {version: weight}},
+            )
+        else:
+            kwargs.update(FunctionVersion=version, RoutingConfig={"AdditionalVersionWeights": {}})
+        self._call("move the alias", self.lam.update_alias, **kwargs)
+        routing = kwargs["RoutingConfig"]["AdditionalVersionWeights"]
+        return {
+            "alias": alias,
+            "published_version": version,
+            "alias_version": kwargs["FunctionVersion"],
+            "alias_routing": routing,
+        }
+
+    # ---------------------------------------------------------------- provisioned concurrency
+
+    def _pc_now(self, function: str, qualifier: str) -> int:
+        try:
+            got = self.lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ProvisionedConcurrencyConfigNotFoundException":
+                return 0
+            raise _named(exc, "read provisioned concurrency") from exc
+        return int(got.get("RequestedProvisionedConcurrentExecutions", 0))
+
+    def apply_pc(self, function: str, qualifier: str, level: int) -> Applied:
+        """Set (level > 0) or remove (0) PC on an alias or version, waiting until it is READY."""
+        before = {
+            "kind": "pc",
+            "function": function,
+            "qualifier": qualifier,
+            "pc": self._pc_now(function, qualifier),
+        }
+        try:
+            self._set_pc(function, qualifier, level)
+        except ApplyError as exc:
+            self._undo(before, exc)
+            raise
+        after = {"kind": "pc", "function": function, "qualifier": qualifier, "pc": level}
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _set_pc(self, function: str, qualifier: str, level: int) -> None:
+        if level <= 0:
+            if self._pc_now(function, qualifier):
+                self._call(
+                    "remove provisioned concurrency",
+                    self.lam.delete_provisioned_concurrency_config,
+                    FunctionName=function,
+                    Qualifier=qualifier,
+                )
+            return
+        self._call(
+            "set provisioned concurrency",
+            self.lam.put_provisioned_concurrency_config,
+            FunctionName=function,
+            Qualifier=qualifier,
+            ProvisionedConcurrentExecutions=level,
+        )
+        for _ in range(self.max_polls):
+            got = self._call(
+                "read provisioned concurrency",
+                self.lam.get_provisioned_concurrency_config,
+                FunctionName=function,
+                Qualifier=qualifier,
+            )
+            if got.get("Status") == "READY":
+                return
+            if got.get("Status") == "FAILED":
+                raise PcFailedError(
+                    f"provisioned concurrency failed: {got.get('StatusReason', 'no reason given')}"
+                )
+            self.sleep(self.poll_delay_s)
+        raise PcFailedError(f"provisioned concurrency not READY after {self.max_polls} polls")
+
+    def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
+        """Replace our scheduled actions on the alias with `actions` [{schedule, capacity, timezone?, name?}]."""
+        resource = f"function:{function}:{qualifier}"
+        before = {
+            "kind": "pc_schedule",
+            "function": function,
+            "qualifier": qualifier,
+            "actions": self._our_actions(resource),
+        }
+        try:
+            self._put_schedule(resource, actions)
+        except ApplyError as exc:
+            self._undo(before, exc)
+            raise
+        after = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": actions}
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _our_actions(self, resource: str) -> list[dict[str, Any]]:
+        got = self._call(
+            "read scheduled actions",
+            self.aas.describe_scheduled_actions,
+            ServiceNamespace="lambda",
+            ResourceId=resource,
+            ScalableDimension=PC_DIMENSION,
+        )
+        return [
+            {
+                "name": a["ScheduledActionName"],
+                "schedule": a["Schedule"],
+                "timezone": a.get("Timezone", "UTC"),
+                "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
+            }
+            for a in got.get("ScheduledActions", [])
+            if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
+        ]
+
+    def _put_schedule(self, resource: str, actions: list[dict[str, Any]]) -> None:
+        for old in self._our_actions(resource):
+            self._call(
+                "delete a scheduled action",
+                self.aas.delete_scheduled_action,
+                ServiceNamespace="lambda",
+                ResourceId=resource,
+                ScalableDimension=PC_DIMENSION,
+                ScheduledActionName=old["name"],
+            )
+        if not actions:
+            return
+        top = max(int(a["capacity"]) for a in actions)
+        self._call(
+            "register the scalable target",
+            self.aas.register_scalable_target,
+            ServiceNamespace="lambda",
+            ResourceId=resource,
+            ScalableDimension=PC_DIMENSION,
+            MinCapacity=0,
+            MaxCapacity=max(top, 1),
+        )
+        for i, action in enumerate(actions):
+            name = action.get("name") or f"{SCHEDULE_PREFIX}{i:02d}"
+            cap = int(action["capacity"])
+            self._call(
+                "put a scheduled action",
+                self.aas.put_scheduled_action,
+                ServiceNamespace="lambda",
+                ResourceId=resource,
+                ScalableDimension=PC_DIMENSION,
+                ScheduledActionName=str(name),
+                Schedule=action["schedule"],
+                Timezone=action.get("timezone", "UTC"),
+                ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
+            )
+
+    # ---------------------------------------------------------------- putting things back
+
+    def restore(self, before: dict[str, Any]) -> Applied:
+        """Put back a configuration recorded as `before` by one of the apply methods."""
+        kind, function = before.get("kind"), before["function"]
+        if kind == "memory":
+            self._settle(function)
+            if before.get("memory_mb"):
+                self._call(
+                    "restore the memory",
+                    self.lam.update_function_configuration,
+                    FunctionName=function,
+                    MemorySize=int(before["memory_mb"]),
+                )
+                self._wait_updated(function)
+            if before.get("alias"):
+                routing = {str(k): float(v) for k, v in (before.get("alias_routing") or {}).items()}
+                self._call(
+                    "restore the alias",
+                    self.lam.update_alias,
+                    FunctionName=function,
+                    Name=before["alias"],
+                    FunctionVersion=before["alias_version"],
+                    RoutingConfig={"AdditionalVersionWeights": routing},
+                )
+        elif kind == "pc":
+            self._set_pc(function, before["qualifier"], int(before["pc"]))
+        elif kind == "pc_schedule":
+            self._put_schedule(f"function:{function}:{before['qualifier']}", list(before["actions"]))
+        else:
+            raise ApplyError(
+                f"cannot restore an unknown kind of change: {json.dumps(before)[:200]}", restored=False
+            )
+        return Applied(before=before, after=before, request_ids=self._taken())
+
+    def _undo(self, before: dict[str, Any], cause: ApplyError) -> None:
+        """Best effort: put back `before`; if that fails too, mark the error as not restored."""
+        try:
+            self.restore(before)
+        except ApplyError as exc:
+            cause.restored = False
+            cause.args = (f"{cause.args[0]}; restoring the previous configuration failed too: {exc}",)

@@ -1,0 +1,285 @@
+"""DynamoDB persistence: the agent lease, recommendations and their state machine, per-function state,
+and the append-only, hash-chained audit.
+
+StateTable items (keys `pk`/`sk`): `LEASE/AGENT`; `REC#<id>/REC` (GSI `gsi1`: `STATUS#<status>` →
+`<created_at>#<id>`); `FN#<function>/STATE`; `ALARM#<name>/ALARM`; `AUDIT/HEAD` (a copy of the latest
+audit hash, so deleting the newest audit records is detectable). AuditTable items: `AUDIT/<seq:012d>`
+holding the canonical record JSON, only ever written with PutItem on a new key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.core.audit import chain
+from lambda_tuner.core.models import AuditRecord, AuditType, Recommendation
+
+AUDIT_PK = "AUDIT"
+APPEND_ATTEMPTS = 8
+
+
+class StoreError(Exception):
+    pass
+
+
+class AuditContentionError(StoreError):
+    """Other writers kept winning the race for the next audit sequence number."""
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class Store:
+    def __init__(self, state_table: str, audit_table: str, client: Any = None) -> None:
+        self.state_table = state_table
+        self.audit_table = audit_table
+        self.client = client or aws.client("dynamodb")
+
+    # ---------------------------------------------------------------- lease
+
+    def acquire_lease(self, owner: str, now: datetime, ttl_s: int) -> bool:
+        """True when `owner` holds the lease until now + ttl (a stale lease of another owner is taken)."""
+        epoch = int(now.timestamp())
+        try:
+            self.client.put_item(
+                TableName=self.state_table,
+                Item={
+                    "pk": _s("LEASE"),
+                    "sk": _s("AGENT"),
+                    "owner": _s(owner),
+                    "expires": {"N": str(epoch + ttl_s)},
+                    "ttl": {"N": str(epoch + ttl_s + 86_400)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #o = :o OR expires < :now",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": _s(owner), ":now": {"N": str(epoch)}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise StoreError(f"cannot take the lease: {exc}") from exc
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.state_table,
+                Key={"pk": _s("LEASE"), "sk": _s("AGENT")},
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": _s(owner)},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):  # someone else's lease now: leave it alone
+                raise StoreError(f"cannot release the lease: {exc}") from exc
+
+    # ---------------------------------------------------------------- recommendations
+
+    def put_recommendation(self, rec: Recommendation) -> None:
+        self.client.put_item(TableName=self.state_table, Item=self._rec_item(rec))
+
+    @staticmethod
+    def _rec_item(rec: Recommendation) -> dict[str, Any]:
+        return {
+            "pk": _s(f"REC#{rec.id}"),
+            "sk": _s("REC"),
+            "gsi1pk": _s(f"STATUS#{rec.status}"),
+            "gsi1sk": _s(f"{rec.created_at.isoformat()}#{rec.id}"),
+            "status": _s(rec.status),
+            "function": _s(rec.function),
+            "body": _s(rec.model_dump_json()),
+        }
+
+    def get_recommendation(self, rec_id: str) -> Recommendation | None:
+        item = self.get_recommendation_item(rec_id)
+        return None if item is None else self._rec_from(item)
+
+    def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None:
+        """The recommendation's raw item, with attributes recorded by transitions decoded (`attrs`)."""
+        got = self.client.get_item(
+            TableName=self.state_table, Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")}, ConsistentRead=True
+        )
+        item = got.get("Item")
+        if item is None:
+            return None
+        attrs = {k[2:]: json.loads(v["S"]) for k, v in item.items() if k.startswith("a_")}
+        return {**item, "attrs": attrs}
+
+    @staticmethod
+    def _rec_from(item: dict[str, Any]) -> Recommendation:
+        rec = Recommendation.model_validate_json(item["body"]["S"])
+        return rec.model_copy(update={"status": item["status"]["S"]})
+
+    def transition(self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any) -> bool:
+        """Move `from_status` → `to_status` only if still in `from_status`; False when another writer won.
+
+        Extra attributes (JSON-encodable) are stored with the same write, as `a_<name>`.
+        """
+        names = {"#s": "status"}
+        values: dict[str, Any] = {
+            ":from": _s(from_status),
+            ":to": _s(to_status),
+            ":g": _s(f"STATUS#{to_status}"),
+            ":at": _s(now.isoformat()),
+        }
+        sets = ["#s = :to", "gsi1pk = :g", "updated_at = :at"]
+        for i, (key, value) in enumerate(sorted(attrs.items())):
+            names[f"#a{i}"] = f"a_{key}"
+            values[f":a{i}"] = _s(json.dumps(value, default=str, sort_keys=True))
+            sets.append(f"#a{i} = :a{i}")
+        try:
+            self.client.update_item(
+                TableName=self.state_table,
+                Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND #s = :from",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise StoreError(f"cannot move {rec_id} to {to_status}: {exc}") from exc
+        return True
+
+    def list_recommendations(
+        self, status: str | None = None, function: str | None = None
+    ) -> list[Recommendation]:
+        if status is not None:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.state_table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :g",
+                ExpressionAttributeValues={":g": _s(f"STATUS#{status}")},
+            )
+        else:
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.state_table,
+                FilterExpression="sk = :r",
+                ExpressionAttributeValues={":r": _s("REC")},
+            )
+        items = [item for page in pages for item in page.get("Items", [])]
+        # The index is eventually consistent: read status from the item itself to filter exactly.
+        recs = [self._rec_from(item) for item in items if "body" in item]
+        if status is not None:
+            recs = [r for r in recs if r.status == status]
+        if function is not None:
+            recs = [r for r in recs if r.function == function]
+        return sorted(recs, key=lambda r: (r.created_at, r.id))
+
+    # ---------------------------------------------------------------- per-function state and alarm links
+
+    def get_function_state(self, function: str) -> dict[str, Any]:
+        return self._get_json(f"FN#{function}", "STATE") or {}
+
+    def put_function_state(self, function: str, state: dict[str, Any]) -> None:
+        self._put_json(f"FN#{function}", "STATE", state)
+
+    def link_alarm(self, alarm_name: str, link: dict[str, Any]) -> None:
+        """Remember which change an alarm guards (the alarm event carries only the alarm's name)."""
+        self._put_json(f"ALARM#{alarm_name}", "ALARM", link)
+
+    def alarm_link(self, alarm_name: str) -> dict[str, Any] | None:
+        return self._get_json(f"ALARM#{alarm_name}", "ALARM")
+
+    def _get_json(self, pk: str, sk: str) -> dict[str, Any] | None:
+        got = self.client.get_item(
+            TableName=self.state_table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True
+        )
+        item = got.get("Item")
+        return None if item is None else dict(json.loads(item["data"]["S"]))
+
+    def _put_json(self, pk: str, sk: str, data: dict[str, Any]) -> None:
+        body = json.dumps(data, default=str, sort_keys=True)
+        self.client.put_item(TableName=self.state_table, Item={"pk": _s(pk), "sk": _s(sk), "data": _s(body)})
+
+    # ---------------------------------------------------------------- audit
+
+    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
+        """Chain a record after the current head and put it on a fresh key; on a lost race, re-chain."""
+        for _ in range(APPEND_ATTEMPTS):
+            record = chain(self.audit_head(), id=uuid.uuid4().hex, type=type, at=at, **fields)
+            try:
+                self.client.put_item(
+                    TableName=self.audit_table,
+                    Item={
+                        "pk": _s(AUDIT_PK),
+                        "sk": _s(f"{record.seq:012d}"),
+                        "record": _s(record.model_dump_json()),
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    continue
+                raise StoreError(f"cannot append to the audit: {exc}") from exc
+            self._advance_head(record)
+            return record
+        raise AuditContentionError(f"gave up appending a {type} record after {APPEND_ATTEMPTS} lost races")
+
+    def _advance_head(self, record: AuditRecord) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.state_table,
+                Item={
+                    "pk": _s("AUDIT"),
+                    "sk": _s("HEAD"),
+                    "seq": {"N": str(record.seq)},
+                    "hash": _s(record.hash),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR seq < :s",
+                ExpressionAttributeValues={":s": {"N": str(record.seq)}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):  # a later record already moved the head: fine
+                raise StoreError(f"cannot record the audit head: {exc}") from exc
+
+    def published_head(self) -> str | None:
+        """The head hash kept beside the audit (not in it), to detect truncation of the newest records."""
+        got = self.client.get_item(
+            TableName=self.state_table, Key={"pk": _s("AUDIT"), "sk": _s("HEAD")}, ConsistentRead=True
+        )
+        item = got.get("Item")
+        return None if item is None else str(item["hash"]["S"])
+
+    def audit_head(self) -> AuditRecord | None:
+        got = self.client.query(
+            TableName=self.audit_table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": _s(AUDIT_PK)},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = got.get("Items", [])
+        return AuditRecord.model_validate_json(items[0]["record"]["S"]) if items else None
+
+    def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.audit_table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": _s(AUDIT_PK)},
+            ConsistentRead=True,
+        )
+        records = [
+            AuditRecord.model_validate_json(i["record"]["S"]) for p in pages for i in p.get("Items", [])
+        ]
+        if since is not None:
+            records = [r for r in records if r.at >= since]
+        if function is not None:
+            records = [r for r in records if r.function == function]
+        return records
