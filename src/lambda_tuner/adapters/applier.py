@@ -7,6 +7,7 @@ restores it before raising, so a failure never leaves a change half made.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -186,10 +187,9 @@ class Applier:
 
     def _settle(self, function: str) -> None:
         """Let an update in flight finish before restoring (else the restore meets a conflict)."""
-        try:
+        # A failed update leaves the function writable: restoring is exactly what is needed then.
+        with contextlib.suppress(UpdateFailedError):
             self._wait_updated(function)
-        except UpdateFailedError:
-            pass  # a failed update leaves the function writable: restoring is exactly what is needed
 
     def _publish_and_route(self, function: str, alias: str, weight: float | None) -> dict[str, Any]:
         latest = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
@@ -278,7 +278,7 @@ class Applier:
         raise PcFailedError(f"provisioned concurrency not READY after {self.max_polls} polls")
 
     def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
-        """Replace our scheduled actions on the alias with `actions` [{schedule, capacity, timezone?, name?}]."""
+        """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
         before = {
             "kind": "pc_schedule",
