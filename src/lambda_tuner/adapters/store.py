@@ -156,6 +156,23 @@ class Store:
             raise StoreError(f"cannot move {rec_id} to {to_status}: {exc}") from exc
         return True
 
+    def claim(self, rec_id: str, step: str, owner: str) -> bool:
+        """Mark `step` (e.g. "apply") as taken by `owner` exactly once; False if anyone took it before."""
+        try:
+            self.client.update_item(
+                TableName=self.state_table,
+                Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
+                UpdateExpression="SET #c = :o",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#c)",
+                ExpressionAttributeNames={"#c": f"claim_{step}"},
+                ExpressionAttributeValues={":o": _s(owner)},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise StoreError(f"cannot claim {step} of {rec_id}: {exc}") from exc
+        return True
+
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
     ) -> list[Recommendation]:

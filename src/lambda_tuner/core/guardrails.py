@@ -107,8 +107,10 @@ def _route_one(
     if rec.kind not in CHANGING_KINDS:
         return made("record", f"{rec.kind}: nothing to apply")
     if mode != "auto":
-        return made("approve", "mode approve: a person decides") if mode == "approve" else made(
-            "record", "recommend-only"
+        return (
+            made("approve", "mode approve: a person decides")
+            if mode == "approve"
+            else made("record", "recommend-only")
         )
     blocker = _auto_blocker(rec, rails, window_open, budget)
     return made("approve", blocker) if blocker else made("apply", "auto mode, within guardrails")
@@ -123,3 +125,43 @@ def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, bud
     if budget <= 0:
         return f"over the budget of {rails.max_changes_per_cycle} automatic changes per cycle"
     return None
+
+
+def iac_manager(tags: Mapping[str, str]) -> str | None:
+    """Which infrastructure-as-code tool owns the function, from the tags those tools leave, or None."""
+    if tags.get("aws:cloudformation:stack-name"):
+        sam = tags.get("lambda:createdBy") == "SAM"
+        return f"{'sam' if sam else 'cloudformation'}:{tags['aws:cloudformation:stack-name']}"
+    if tags.get("lambda:createdBy") == "SAM":
+        return "sam"
+    lowered = {k.lower(): v.lower() for k, v in tags.items()}
+    if any(k.startswith("terraform") for k in lowered) or "terraform" in (
+        lowered.get("managed-by"),
+        lowered.get("managedby"),
+        lowered.get("managed_by"),
+    ):
+        return "terraform"
+    return None
+
+
+def template_change(manager: str, rec: Recommendation) -> str:
+    """The template edit that makes the recommendation stick (a direct change would drift)."""
+    tool, _, stack = manager.partition(":")
+    where = f" in stack {stack}" if stack else ""
+    changes = []
+    for key, value in rec.proposed.items():
+        if key == "memory_mb":
+            prop = "memory_size" if tool == "terraform" else "MemorySize"
+        elif key == "pc":
+            prop = (
+                "provisioned_concurrent_executions (aws_lambda_provisioned_concurrency_config)"
+                if tool == "terraform"
+                else "ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions"
+            )
+        else:
+            prop = (
+                "an Application Auto Scaling scheduled action (AWS::ApplicationAutoScaling::ScalableTarget)"
+            )
+        changes.append(f"set {prop} = {value}")
+    resource = "aws_lambda_function" if tool == "terraform" else "the function's resource"
+    return f"{rec.function} is managed by {tool}{where}: {'; '.join(changes)} on {resource}, then deploy."

@@ -1,0 +1,349 @@
+"""What the apply function does: apply one approved recommendation, roll back the change an alarm
+guards, revert the agent's changes since a time. Each outcome is a state transition, an audit record
+and, where a person should know, a notification.
+
+It composes the store, applier, alarms and notifier adapters; it holds no AWS calls of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from lambda_tuner.adapters import alarms
+from lambda_tuner.adapters.applier import (
+    Applied,
+    Applier,
+    ApplyError,
+    CodeMismatchError,
+    ConflictError,
+    RevisionMismatchError,
+)
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.digest import change_text
+from lambda_tuner.core.guardrails import iac_manager, template_change
+from lambda_tuner.core.models import ChangeResult, Recommendation
+
+MEMORY_KINDS = ("memory", "experiment")
+DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
+
+
+def _flat(values: dict[str, Any]) -> dict[str, int | float | str | None]:
+    """ChangeResult holds scalars; nested values (alias routing, schedules) travel as compact JSON."""
+    return {
+        k: v if v is None or isinstance(v, int | float | str) else json.dumps(v, sort_keys=True)
+        for k, v in values.items()
+    }
+
+
+class ApplyFlow:
+    def __init__(
+        self,
+        store: Store,
+        applier: Applier,
+        notifier: Notifier,
+        *,
+        allow_iac: bool = False,
+        alarm_action_arn: str | None = None,
+        cloudwatch: Any = None,
+    ) -> None:
+        self.store, self.applier, self.notifier = store, applier, notifier
+        self.allow_iac, self.alarm_action_arn = allow_iac, alarm_action_arn
+        self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
+
+    # ---------------------------------------------------------------- apply
+
+    def apply(self, rec_id: str, requested_by: str, now: datetime) -> ChangeResult:
+        rec = self.store.get_recommendation(rec_id)
+        if rec is None:
+            self.store.append_audit(
+                "refusal",
+                now,
+                recommendation_id=rec_id,
+                actor=requested_by,
+                data={"reason": "unknown recommendation"},
+            )
+            return ChangeResult(
+                recommendation_id=rec_id,
+                function="",
+                ok=False,
+                before={},
+                after={},
+                message="unknown recommendation",
+            )
+        if requested_by == "agent" and rec.status == "PENDING":  # auto mode approves its own change
+            self.store.transition(rec.id, "PENDING", "APPROVED", now, approved_by="agent")
+            rec = self.store.get_recommendation(rec.id) or rec
+        if rec.status != "APPROVED" or not self.store.claim(rec.id, "apply", uuid.uuid4().hex):
+            return self._not_applicable(rec, requested_by, now)
+        return self._apply_claimed(rec, requested_by, now)
+
+    def _not_applicable(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
+        """A duplicate delivery of an apply already done stays silent; anything else is a refusal."""
+        reason = f"recommendation is {rec.status}, not APPROVED (or its apply was already claimed)"
+        if rec.status not in DONE and rec.status != "APPROVED":
+            self.store.append_audit(
+                "refusal",
+                now,
+                function=rec.function,
+                recommendation_id=rec.id,
+                actor=actor,
+                data={"reason": reason},
+            )
+        return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
+
+    def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
+        try:
+            desc = self.applier.describe(rec.function)
+            manager = iac_manager(desc.get("Tags", {}))
+            if manager and not self.allow_iac:
+                return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
+            applied = self._dispatch(rec)
+        except CodeMismatchError as exc:
+            return self._recommend_only(rec, actor, now, str(exc), None)
+        except (RevisionMismatchError, ConflictError) as exc:
+            return self._failed(rec, actor, now, exc, "conflict")
+        except ApplyError as exc:
+            return self._failed(rec, actor, now, exc, "change")
+        return self._guard_and_record(rec, actor, now, applied, desc)
+
+    def _dispatch(self, rec: Recommendation) -> Applied:
+        proposed, qualifier = rec.proposed, rec.qualifier
+        alias = qualifier if qualifier and not qualifier.isdigit() and qualifier != "$LATEST" else None
+        memory, pc, schedule = proposed.get("memory_mb"), proposed.get("pc"), proposed.get("pc_schedule")
+        if rec.kind in MEMORY_KINDS and isinstance(memory, int):
+            return self.applier.apply_memory(rec.function, memory, rec.revision_id, qualifier_alias=alias)
+        is_pc = rec.kind == "provisioned_concurrency"
+        if is_pc and qualifier and isinstance(pc, int):
+            return self.applier.apply_pc(rec.function, qualifier, pc)
+        if is_pc and qualifier and isinstance(schedule, str):
+            return self.applier.apply_pc_schedule(rec.function, qualifier, json.loads(schedule))
+        raise ApplyError(
+            f"nothing this tool can apply: kind {rec.kind}, proposed {proposed}, qualifier {qualifier}",
+            restored=True,
+        )
+
+    def _guard_and_record(
+        self, rec: Recommendation, actor: str, now: datetime, applied: Applied, desc: dict[str, Any]
+    ) -> ChangeResult:
+        names: list[str] = []
+        if self.alarm_action_arn:
+            try:
+                names = alarms.create_rollback_alarms(
+                    rec.function,
+                    rec.id,
+                    self.alarm_action_arn,
+                    p99_ms=rec.after.p99_ms.high if rec.after else None,
+                    timeout_s=int(desc.get("Timeout", 900)),
+                    qualifier=rec.qualifier,
+                    client=self.cloudwatch,
+                )
+            except alarms.AlarmError as exc:  # an unguarded change is not made: undo it
+                restored, error = self._restore(applied.before)
+                undo = ApplyError(
+                    f"{exc}; the change was undone" if restored else f"{exc}; {error}", restored=restored
+                )
+                return self._failed(rec, actor, now, undo, "change")
+        record = self.store.append_audit(
+            "change",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor=actor,
+            data={
+                "ok": True,
+                "before": applied.before,
+                "after": applied.after,
+                "request_ids": list(applied.request_ids),
+                "alarms": names,
+            },
+        )
+        for name in names:
+            self.store.link_alarm(name, {"recommendation_id": rec.id, "change_id": record.id})
+        self.store.transition(
+            rec.id,
+            "APPROVED",
+            "APPLIED",
+            now,
+            change_id=record.id,
+            before=applied.before,
+            after=applied.after,
+            alarms=names,
+        )
+        body = (
+            f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
+        )
+        self._notify(f"Applied: {rec.function}", body, rec.function, "info")
+        return self._result(
+            rec,
+            True,
+            before=applied.before,
+            after=applied.after,
+            request_ids=applied.request_ids,
+            message="applied",
+        )
+
+    def _recommend_only(
+        self, rec: Recommendation, actor: str, now: datetime, reason: str, manager: str | None
+    ) -> ChangeResult:
+        self.store.transition(rec.id, "APPROVED", "RECORDED", now, reason=reason)
+        self.store.append_audit(
+            "refusal",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor=actor,
+            data={"reason": reason, "iac": manager, "template_change": bool(manager)},
+        )
+        self._notify(f"Not applied (advice only): {rec.function}", reason + "\n", rec.function, "warning")
+        return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
+
+    def _failed(
+        self, rec: Recommendation, actor: str, now: datetime, exc: ApplyError, kind: str
+    ) -> ChangeResult:
+        message = str(exc) + ("" if exc.restored else " — MANUAL CHECK NEEDED: the restore failed")
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+        self.store.append_audit(
+            "conflict" if kind == "conflict" else "change",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor=actor,
+            data={"ok": False, "error": message, "restored": exc.restored},
+        )
+        self._notify(
+            f"Change failed: {rec.function}",
+            message + "\n",
+            rec.function,
+            "warning" if exc.restored else "critical",
+        )
+        return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
+
+    # ---------------------------------------------------------------- rollback and revert
+
+    def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
+        """Roll back the change `alarm_name` guards (once, however many of its alarms fire)."""
+        link = self.store.alarm_link(alarm_name)
+        item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
+        if link is None or item is None:
+            return None
+        status = item["status"]["S"]
+        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
+            link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
+        ):
+            return None
+        attrs = item["attrs"]
+        ok, error = self._restore(attrs.get("before", {}))
+        self.store.append_audit(
+            "rollback",
+            now,
+            function=attrs.get("before", {}).get("function"),
+            recommendation_id=link["recommendation_id"],
+            caused_by=link["change_id"],
+            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before")},
+        )
+        self._drop_alarms(attrs.get("alarms", []))
+        function = str(attrs.get("before", {}).get("function", ""))
+        self._notify(
+            f"Rolled back: {function}",
+            f"Alarm {alarm_name} fired; the previous configuration "
+            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}.\n",
+            function,
+            "warning" if ok else "critical",
+        )
+        return ChangeResult(
+            recommendation_id=link["recommendation_id"],
+            function=function,
+            ok=ok,
+            before=_flat(attrs.get("after", {})),
+            after=_flat(attrs.get("before", {})),
+            message=error or "rolled back",
+        )
+
+    def revert(
+        self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
+    ) -> list[ChangeResult]:
+        """Per function and kind, put back the configuration from before the first change since `since`."""
+        history = self.store.list_audit(since=since, function=function)
+        undone = {r.caused_by for r in history if r.type in ("rollback", "revert")}
+        for r in history:
+            if r.type == "revert":
+                undone |= set(cast(list[str], r.data.get("changes", [])))
+        groups: dict[tuple[str, str, str], list[Any]] = {}
+        for r in history:
+            if r.type == "change" and r.data.get("ok") and r.id not in undone:
+                before = cast(dict[str, Any], r.data["before"])
+                key = (before["function"], before["kind"], str(before.get("qualifier")))
+                groups.setdefault(key, []).append(r)
+        return [self._revert_group(records, now, actor) for records in groups.values()]
+
+    def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
+        first, last = records[0], records[-1]
+        before: dict[str, Any] = first.data["before"]
+        ok, error = self._restore(before)
+        data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        self.store.append_audit(
+            "revert",
+            now,
+            function=before["function"],
+            recommendation_id=first.recommendation_id,
+            actor=actor,
+            data=data,
+        )
+        for r in records:
+            self._drop_alarms(list(r.data.get("alarms", [])))
+            rec_id = r.recommendation_id
+            for status in ("APPLIED", "VERIFIED"):
+                if rec_id and self.store.transition(rec_id, status, "ROLLED_BACK", now, reverted_by=actor):
+                    break
+        return ChangeResult(
+            recommendation_id=last.recommendation_id or "",
+            function=before["function"],
+            ok=ok,
+            before=_flat(last.data["after"]),
+            after=_flat(before),
+            message=error or "reverted",
+        )
+
+    def _restore(self, before: dict[str, Any]) -> tuple[bool, str | None]:
+        if not before:
+            return False, "no recorded configuration to restore"
+        try:
+            self.applier.restore(before)
+        except ApplyError as exc:
+            return False, str(exc)
+        return True, None
+
+    def _drop_alarms(self, names: list[str]) -> None:
+        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op.
+        with contextlib.suppress(alarms.AlarmError):
+            alarms.delete_alarms(names, client=self.cloudwatch)
+
+    def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
+        self.notifier.publish(
+            f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
+        )
+
+    @staticmethod
+    def _result(
+        rec: Recommendation,
+        ok: bool,
+        *,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        request_ids: tuple[str, ...],
+        message: str,
+    ) -> ChangeResult:
+        return ChangeResult(
+            recommendation_id=rec.id,
+            function=rec.function,
+            ok=ok,
+            before=_flat(before),
+            after=_flat(after),
+            request_ids=request_ids,
+            message=message,
+        )

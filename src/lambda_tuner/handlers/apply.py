@@ -1,0 +1,66 @@
+"""Apply function: the only code that changes other functions. Invoked by the approval function and
+the agent (`apply`), by the CLI (`revert`), and by CloudWatch rollback alarms (`aws.cloudwatch`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict
+
+from lambda_tuner.adapters.applier import Applier
+from lambda_tuner.adapters.apply_flow import ApplyFlow
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.settings import ApplySettings
+
+logger = Logger(service="lambda-tuner-apply")
+
+
+class ApplyEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["apply"]
+    recommendation_id: str
+    requested_by: Literal["approval", "agent"]
+    time: datetime
+
+
+class RevertEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["revert"]
+    since: datetime
+    function: str | None = None
+    time: datetime
+    requested_by: str = "cli"
+
+
+@cache
+def _flow() -> ApplyFlow:
+    settings = ApplySettings()  # read from LT_ environment variables
+    return ApplyFlow(
+        Store(settings.state_table, settings.audit_table),
+        Applier(),
+        Notifier(settings.topic_arn),
+        allow_iac=settings.allow_iac_changes,
+        alarm_action_arn=settings.alarm_action_arn,
+    )
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    if event.get("source") == "aws.cloudwatch":
+        alarm = event.get("alarmData", {})
+        if alarm.get("state", {}).get("value") != "ALARM":
+            return {"ok": True, "message": "alarm not in ALARM state: nothing to do"}
+        result = _flow().on_alarm(str(alarm.get("alarmName", "")), datetime.fromisoformat(event["time"]))
+        return {"ok": True, "message": "no change to roll back"} if result is None else result.model_dump()
+    if event.get("action") == "revert":
+        revert = RevertEvent.model_validate(event)
+        results = _flow().revert(revert.since, revert.function, revert.time, actor=revert.requested_by)
+        return {"ok": all(r.ok for r in results), "results": [r.model_dump() for r in results]}
+    apply = ApplyEvent.model_validate(event)  # anything else is refused here with a validation error
+    result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
+    logger.info("apply finished", extra={"result": result.model_dump()})
+    return result.model_dump()
