@@ -1,0 +1,126 @@
+"""Reading CloudWatch metrics in as few GetMetricData calls as AWS's limits allow.
+
+One GetMetricData call takes at most 500 queries and returns at most 100,800 datapoints (more come back
+behind NextToken). The collector knows how many datapoints each query can return (hourly series have at
+most one point per hour in which the function ran), so `plan_batches` packs queries until either limit
+would be reached; NextToken is still honoured for the rare series that has more points than estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_tuner.adapters import aws
+
+MAX_QUERIES_PER_CALL = 500
+MAX_DATAPOINTS_PER_CALL = 100_800
+
+
+class MetricsError(Exception):
+    """A GetMetricData call failed after the client's own retries."""
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    key: tuple[str, ...]  # the caller's name for this series, e.g. (function, "p99")
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    period: int
+    expected_points: int
+
+    def to_api(self, query_id: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": self.namespace, "MetricName": self.metric,
+                           "Dimensions": [{"Name": n, "Value": v} for n, v in self.dimensions]},
+                "Period": self.period, "Stat": self.stat,
+            },
+            "ReturnData": True,
+        }
+
+
+@dataclass
+class MetricResults:
+    series: dict[tuple[str, ...], dict[datetime, float]] = field(default_factory=dict)
+    failed: dict[tuple[str, ...], str] = field(default_factory=dict)  # key -> why
+    calls: int = 0
+    queries: int = 0
+
+
+def plan_batches(
+    queries: Iterable[MetricQuery],
+    max_queries: int = MAX_QUERIES_PER_CALL,
+    max_points: int = MAX_DATAPOINTS_PER_CALL,
+) -> list[list[MetricQuery]]:
+    """Pack queries densely: largest first, a new batch when the next one would break a limit.
+
+    Next-fit over a decreasing order: every closed batch is full to within one series (or holds 500), series
+    are small next to the 100,800 limit, and it is linear (first-fit is quadratic at 100,000 queries).
+    """
+    batches: list[list[MetricQuery]] = []
+    points = 0
+    for query in sorted(queries, key=lambda q: -q.expected_points):
+        need = min(max(query.expected_points, 1), max_points)
+        if not batches or len(batches[-1]) >= max_queries or points + need > max_points:
+            batches.append([])
+            points = 0
+        batches[-1].append(query)
+        points += need
+    return batches
+
+
+def fetch(
+    queries: Sequence[MetricQuery], start: datetime, end: datetime, *, client: Any = None, threads: int = 4,
+) -> MetricResults:
+    """Every series asked for; a batch that fails is recorded per query and the others go on."""
+    cw = client or aws.client("cloudwatch")
+    results = MetricResults(queries=len(queries))
+    batches = plan_batches(queries)
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(batches)))) as pool:
+        for batch, outcome in zip(batches, pool.map(lambda b: _one_batch(cw, b, start, end), batches),
+                                  strict=True):
+            calls, series, error = outcome
+            results.calls += calls
+            if error is not None:
+                results.failed.update({q.key: error for q in batch})
+            results.series.update(series)
+    return results
+
+
+def _one_batch(
+    cw: Any, batch: list[MetricQuery], start: datetime, end: datetime
+) -> tuple[int, dict[tuple[str, ...], dict[datetime, float]], str | None]:
+    by_id = {f"q{i}": q for i, q in enumerate(batch)}
+    series: dict[tuple[str, ...], dict[datetime, float]] = {q.key: {} for q in batch}
+    request: dict[str, Any] = {
+        "MetricDataQueries": [q.to_api(i) for i, q in by_id.items()],
+        "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
+    }
+    calls = 0
+    try:
+        while True:
+            calls += 1
+            page = cw.get_metric_data(**request)
+            for result in page.get("MetricDataResults", []):
+                query = by_id.get(result["Id"])
+                if query is not None:
+                    points = series[query.key]
+                    points.update(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+            token = page.get("NextToken")
+            if not token:
+                return calls, series, None
+            request["NextToken"] = token
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        return calls, {}, f"GetMetricData {code}: {exc}"
+    except BotoCoreError as exc:
+        return calls, {}, f"GetMetricData: {exc}"

@@ -1,0 +1,180 @@
+"""REPORT-line facts from CloudWatch Logs Insights: many log groups per query, a few queries in flight.
+
+One query covers up to 50 log groups and returns one row per (log group, memory size). At most
+`max_in_flight` (default 10) queries run at once, well under the account's concurrent-query quota, so the
+user's own Insights queries keep room. Each query is polled with growing intervals until it completes or
+its deadline passes; then it is stopped and whatever rows it had are used and flagged partial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_tuner.adapters import aws
+
+REPORT_QUERY = """filter @type = "REPORT" or type = "platform.report"
+| fields coalesce(@memorySize / 1000000, record.metrics.memorySizeMB) as memory_mb,
+    coalesce(@initDuration, record.metrics.initDurationMs) as init_ms,
+    coalesce(@maxMemoryUsed / 1000000, record.metrics.maxMemoryUsedMB) as max_mem_mb,
+    coalesce(@billedDuration, record.metrics.billedDurationMs) as billed_ms,
+    coalesce(@duration, record.metrics.durationMs) as duration_ms
+| stats count(*) as invocations, count(init_ms) as cold_starts, avg(init_ms) as init_ms_avg,
+    pct(max_mem_mb, 99) as max_mem_p99, max(max_mem_mb) as max_mem_max, avg(billed_ms) as billed_ms_avg,
+    avg(duration_ms) as duration_ms_avg, pct(duration_ms, 99) as duration_ms_p99 by @log, memory_mb"""
+
+MAX_GROUPS_PER_QUERY = 50
+_FLOAT_FIELDS = ("init_ms_avg", "max_mem_p99", "max_mem_max", "billed_ms_avg", "duration_ms_avg",
+                 "duration_ms_p99")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    log_group: str
+    memory_mb: int
+    invocations: int
+    cold_starts: int
+    values: dict[str, float | None]  # the _FLOAT_FIELDS
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    groups: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class ScanOutcome:
+    rows: list[ReportRow] = field(default_factory=list)
+    scanned: dict[str, datetime] = field(default_factory=dict)  # group -> end of the window it covered
+    failed: dict[str, str] = field(default_factory=dict)  # group -> why
+    partial_groups: set[str] = field(default_factory=set)
+    bytes_scanned: float = 0.0
+    queries: int = 0
+
+
+@dataclass
+class _Running:
+    job: ScanJob
+    query_id: str
+    deadline: float
+    next_poll: float
+    interval: float
+
+
+def batch_jobs(windows: dict[str, tuple[datetime, datetime]]) -> list[ScanJob]:
+    """Groups sharing a window go together, 50 to a query (after the first cycle nearly all share one)."""
+    by_window: dict[tuple[datetime, datetime], list[str]] = {}
+    for group, window in sorted(windows.items()):
+        by_window.setdefault(window, []).append(group)
+    return [ScanJob(tuple(groups[i : i + MAX_GROUPS_PER_QUERY]), start, end)
+            for (start, end), groups in by_window.items()
+            for i in range(0, len(groups), MAX_GROUPS_PER_QUERY)]
+
+
+def scan(
+    jobs: Sequence[ScanJob], *, client: Any = None, max_in_flight: int = 10, timeout_s: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+) -> ScanOutcome:
+    logs = client or aws.client("logs")
+    out = ScanOutcome()
+    queue: deque[ScanJob] = deque(jobs)
+    running: list[_Running] = []
+    while queue or running:
+        while queue and len(running) < max_in_flight:
+            job = queue.popleft()
+            started = _start(logs, job, out, queue, now=monotonic(), timeout_s=timeout_s)
+            if isinstance(started, str):
+                queue.appendleft(job)
+                break
+            if started is not None:
+                running.append(started)
+        now = monotonic()
+        due = [r for r in running if r.next_poll <= now]
+        if not due:
+            sleep(max(0.05, min(r.next_poll for r in running) - now) if running else 1.0)
+            continue
+        for run in due:
+            if _poll(logs, run, out, monotonic()):
+                running.remove(run)
+    return out
+
+
+def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, now: float,
+           timeout_s: float) -> _Running | str | None:
+    try:
+        query_id = logs.start_query(
+            logGroupNames=list(job.groups), startTime=int(job.start.timestamp()),
+            endTime=int(job.end.timestamp()), queryString=REPORT_QUERY, limit=10_000,
+        )["queryId"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        if code == "LimitExceededException":
+            return "busy"  # too many queries running account-wide: wait for ours to finish
+        if code == "ResourceNotFoundException" and len(job.groups) > 1:
+            # One missing group fails the whole query: split to find it instead of losing the others.
+            half = len(job.groups) // 2
+            queue.extend([ScanJob(job.groups[:half], job.start, job.end),
+                          ScanJob(job.groups[half:], job.start, job.end)])
+            return None
+        out.failed.update(dict.fromkeys(job.groups, f"StartQuery {code}"))
+        return None
+    except BotoCoreError as exc:
+        out.failed.update(dict.fromkeys(job.groups, f"StartQuery: {exc}"))
+        return None
+    out.queries += 1
+    return _Running(job, query_id, deadline=now + timeout_s, next_poll=now + 1.0, interval=1.0)
+
+
+def _poll(logs: Any, run: _Running, out: ScanOutcome, now: float) -> bool:
+    """True when the query is finished with (complete, partial or failed)."""
+    try:
+        got = logs.get_query_results(queryId=run.query_id)
+    except (ClientError, BotoCoreError) as exc:
+        if now < run.deadline:
+            run.next_poll, run.interval = now + run.interval, min(run.interval * 2, 15.0)
+            return False
+        out.failed.update(dict.fromkeys(run.job.groups, f"GetQueryResults: {exc}"))
+        return True
+    status = got.get("status")
+    if status in ("Scheduled", "Running") and now < run.deadline:
+        run.next_poll, run.interval = now + run.interval, min(run.interval * 2, 15.0)
+        return False
+    complete = status == "Complete"
+    if status in ("Scheduled", "Running"):
+        _stop(logs, run.query_id)
+    if status in ("Failed", "Cancelled", "Timeout", "Unknown") and not got.get("results"):
+        out.failed.update(dict.fromkeys(run.job.groups, f"Insights query {status}"))
+        return True
+    out.bytes_scanned += float(got.get("statistics", {}).get("bytesScanned", 0.0))
+    out.rows.extend(_row(r, partial=not complete) for r in got.get("results", []))
+    for group in run.job.groups:
+        out.scanned[group] = run.job.end
+        if not complete:
+            out.partial_groups.add(group)
+    return True
+
+
+def _stop(logs: Any, query_id: str) -> None:
+    # It may have just finished; its partial results are already in hand either way.
+    with contextlib.suppress(ClientError, BotoCoreError):
+        logs.stop_query(queryId=query_id)
+
+
+def _row(fields: list[dict[str, str]], *, partial: bool) -> ReportRow:
+    raw = {f["field"]: f.get("value") for f in fields}
+    log = raw.get("@log") or ""
+    group = log.split(":", 1)[1] if ":" in log else log
+    values = {k: float(v) if v not in (None, "") else None for k, v in raw.items() if k in _FLOAT_FIELDS}
+    return ReportRow(log_group=group, memory_mb=round(float(raw.get("memory_mb") or 0)),
+                     invocations=int(float(raw.get("invocations") or 0)),
+                     cold_starts=int(float(raw.get("cold_starts") or 0)), values=values, partial=partial)

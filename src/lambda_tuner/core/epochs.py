@@ -1,0 +1,215 @@
+"""Turning per-period metric series into configuration epochs, so the model sees duration per memory size.
+
+Which memory size served a period comes from two sources:
+- the agent's own change records (`history`: at time t memory became mb), exact in time;
+- REPORT aggregates kept per scan window (`windows`: the memory sizes seen between start and end), which
+  also reveal changes made by others, to the resolution of a window (a cycle: about a day).
+A period that straddles a recorded change, or falls in a window that saw several sizes without a record
+explaining it, is dropped rather than attributed to the wrong size.
+
+Per epoch, percentiles are the invocation-weighted mean of the per-period percentiles. That is not the
+percentile of the pooled invocations (CloudWatch does not give us those): it equals it when periods are
+alike and understates the pooled p99 when a few periods are much slower — the per-period p99 spread is
+returned alongside so the model can tell the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import pstdev
+
+from lambda_tuner.core.models import Arch, ConcurrencySeries, Epoch, Observations, ReportStats
+
+SERIES = ("inv", "avg", "p50", "p95", "p99", "max", "err", "thr")
+MIN_PERIODS = 3  # fewer periods with duration data than this is not enough to fit anything
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    start: datetime
+    end: datetime
+    sizes: frozenset[int]
+
+
+def memory_for_period(
+    start: datetime, end: datetime, current_mb: int,
+    history: Sequence[tuple[datetime, int]], windows: Sequence[ReportWindow],
+) -> int | None:
+    """The one memory size that served [start, end), or None when it cannot be told."""
+    if any(start < t < end for t, _ in history):
+        return None
+    recorded = _recorded_size(start, current_mb, history)
+    covering = [w for w in windows if w.start <= start and end <= w.end]
+    if not covering:
+        return recorded
+    sizes = min(covering, key=lambda w: w.end - w.start).sizes
+    if len(sizes) == 1:
+        return next(iter(sizes))  # what actually ran beats what we believe we set
+    window_has_change = any(w.start <= t < w.end for w in covering for t, _ in history)
+    return recorded if window_has_change and recorded in sizes else None
+
+
+def _recorded_size(start: datetime, current_mb: int, history: Sequence[tuple[datetime, int]]) -> int | None:
+    ordered = sorted(history)
+    before = [mb for t, mb in ordered if t <= start]
+    if not ordered:
+        return current_mb
+    if not before:
+        return None  # changed later in the window, and what it was before is not recorded
+    if len(before) == len(ordered) and before[-1] != current_mb:
+        return None  # someone else changed it after our last change, we do not know when
+    return before[-1]
+
+
+def build_epochs(
+    series: Mapping[str, Mapping[datetime, float]], period_s: int, arch: Arch, current_mb: int, *,
+    history: Sequence[tuple[datetime, int]] = (), windows: Sequence[ReportWindow] = (),
+    reports: Mapping[int, ReportStats] | None = None,
+) -> tuple[tuple[Epoch, ...], int]:
+    """Epochs in time order (consecutive periods at one size), and how many periods were dropped."""
+    step = timedelta(seconds=period_s)
+    periods = sorted(set(series.get("inv", {})) | set(series.get("avg", {})))
+    runs: list[tuple[int, list[datetime]]] = []
+    dropped = 0
+    for t in periods:
+        mb = memory_for_period(t, t + step, current_mb, history, windows)
+        if mb is None:
+            dropped += 1
+        elif runs and runs[-1][0] == mb:
+            runs[-1][1].append(t)
+        else:
+            runs.append((mb, [t]))
+    found = reports or {}
+    epochs = tuple(_epoch(mb, ts, series, step=step, arch=arch, report=found.get(mb)) for mb, ts in runs)
+    return epochs, dropped
+
+
+def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, float]], *, step: timedelta,
+           arch: Arch, report: ReportStats | None) -> Epoch:
+    col = {name: [series.get(name, {}).get(t) for t in ts] for name in SERIES}
+    inv = [v or 0.0 for v in col["inv"]]
+    with_duration = [i for i, v in enumerate(col["avg"]) if v is not None and inv[i] > 0]
+    avg_values = [float(col["avg"][i] or 0.0) for i in with_duration]
+    p99_values = [float(v) for i in with_duration if (v := col["p99"][i]) is not None]
+    return Epoch(
+        memory_mb=mb, arch=arch, start=ts[0], end=ts[-1] + step, invocations=round(sum(inv)),
+        duration_avg_ms=_weighted(col["avg"], inv), duration_p50_ms=_weighted(col["p50"], inv),
+        duration_p95_ms=_weighted(col["p95"], inv), duration_p99_ms=_weighted(col["p99"], inv),
+        duration_max_ms=max((v for v in col["max"] if v is not None), default=None),
+        errors=round(sum(v or 0.0 for v in col["err"])), throttles=round(sum(v or 0.0 for v in col["thr"])),
+        periods=len(with_duration),
+        duration_avg_spread_ms=pstdev(avg_values) if len(avg_values) >= 2 else None,
+        duration_p99_spread_ms=pstdev(p99_values) if len(p99_values) >= 2 else None,
+        reports=report,
+    )
+
+
+def _weighted(values: Sequence[float | None], weights: Sequence[float]) -> float | None:
+    pairs = [(v, w) for v, w in zip(values, weights, strict=True) if v is not None and w > 0]
+    total = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / total if total > 0 else None
+
+
+def concurrency_series(
+    window_start: datetime, window_end: datetime, period_s: int, maxima: Mapping[datetime, float], *,
+    invocations: Mapping[datetime, float] | None = None,
+    pc_utilization: Mapping[datetime, float] | None = None,
+    pc_spillover: Mapping[datetime, float] | None = None,
+) -> ConcurrencySeries:
+    """Dense per-period arrays; a period without a datapoint had no invocations, so its value is 0."""
+    step = timedelta(seconds=period_s)
+    count = int((window_end - window_start) / step)
+    times = [window_start + i * step for i in range(count)]
+
+    def dense(points: Mapping[datetime, float] | None) -> tuple[float, ...]:
+        return tuple(float(points.get(t, 0.0)) for t in times) if points else ()
+
+    return ConcurrencySeries(start=window_start, period_s=period_s, max_concurrency=dense(maxima) or
+                             tuple(0.0 for _ in times), invocations=dense(invocations),
+                             pc_utilization_max=dense(pc_utilization), pc_spillover=dense(pc_spillover))
+
+
+def observe(
+    function: str, qualifier: str | None, window_start: datetime, window_end: datetime, *,
+    epochs: tuple[Epoch, ...], dropped: int, concurrency: ConcurrencySeries | None = None,
+    problems: Sequence[str] = (),
+) -> Observations:
+    """Observations with an honest status: insufficient whenever the model could not use them."""
+    base = Observations(function=function, qualifier=qualifier, window_start=window_start,
+                        window_end=window_end, epochs=epochs, concurrency=concurrency)
+    reason = _insufficient(epochs, dropped, window_end - window_start, problems)
+    return base.model_copy(update={"status": "insufficient", "reason": reason}) if reason else base
+
+
+def _insufficient(epochs: tuple[Epoch, ...], dropped: int, window: timedelta, problems: Sequence[str],
+                  ) -> str | None:
+    if problems:
+        return "; ".join(problems)
+    days = window.days or 1
+    if not epochs:
+        if dropped:
+            return f"{dropped} periods with traffic could not be tied to one memory size"
+        return f"no invocations in the last {days} days"
+    useful = sum(e.periods for e in epochs)
+    if useful < MIN_PERIODS:
+        return f"only {useful} periods with duration data in the last {days} days (need {MIN_PERIODS})"
+    return None
+
+
+# ---------------------------------------------------------------- REPORT aggregates across scan windows
+#
+# Each cycle scans only the log bytes written since the last scan (a watermark per log group), and keeps
+# that window's per-memory aggregates in state as one compact list:
+#   [invocations, cold_starts, init_ms_avg, billed_ms_avg, duration_ms_avg, max_mem_p99, max_mem_max, partial]
+# Merging windows: counts add; averages are weighted (init by cold starts, the others by invocations);
+# maxima take the max; the max-memory p99 takes the largest window p99 — an upper bound of the pooled p99
+# that is never below it by much, and the safe side for sizing memory. Windows ending before the look-back
+# are dropped whole; one straddling its start is kept whole (at most one window too much).
+
+
+Cell = Sequence[float | None]  # one memory size's aggregates in one window, in the order above
+
+
+def window_entry(start: datetime, end: datetime, cells: Mapping[int, Cell]) -> dict[str, object]:
+    return {"s": start.isoformat(), "e": end.isoformat(), "m": {str(mb): list(c) for mb, c in cells.items()}}
+
+
+def prune_windows(
+    entries: Sequence[Mapping[str, object]], lookback_start: datetime
+) -> list[Mapping[str, object]]:
+    return [e for e in entries if datetime.fromisoformat(str(e["e"])) > lookback_start]
+
+
+def report_windows(entries: Sequence[Mapping[str, object]]) -> list[ReportWindow]:
+    return [ReportWindow(datetime.fromisoformat(str(e["s"])), datetime.fromisoformat(str(e["e"])),
+                         frozenset(int(mb) for mb in _sizes(e)))
+            for e in entries if _sizes(e)]
+
+
+def _sizes(entry: Mapping[str, object]) -> dict[str, Cell]:
+    sizes = entry.get("m")
+    return sizes if isinstance(sizes, dict) else {}
+
+
+def merge_windows(entries: Sequence[Mapping[str, object]]) -> dict[int, ReportStats]:
+    cells: dict[int, list[Cell]] = {}
+    for entry in entries:
+        for mb, values in _sizes(entry).items():
+            cells.setdefault(int(mb), []).append(values)
+    return {mb: _merge(rows) for mb, rows in sorted(cells.items())}
+
+
+def _merge(rows: list[Cell]) -> ReportStats:
+    inv = [float(r[0] or 0) for r in rows]
+    cold = [float(r[1] or 0) for r in rows]
+
+    def mx(i: int) -> float | None:
+        return max((float(v) for r in rows if (v := r[i]) is not None), default=None)
+
+    return ReportStats(
+        invocations=round(sum(inv)), cold_starts=round(sum(cold)),
+        init_ms_avg=_weighted([r[2] for r in rows], cold), billed_ms_avg=_weighted([r[3] for r in rows], inv),
+        max_memory_used_mb_p99=mx(5), max_memory_used_mb_max=mx(6), partial=any(bool(r[7]) for r in rows),
+    )
