@@ -201,6 +201,15 @@ RecommendationStatus = Literal[
 ]
 
 
+class PcScheduledAction(Frozen):
+    """One Application Auto Scaling scheduled action for provisioned concurrency (min = max = capacity)."""
+
+    name: str
+    schedule: str  # e.g. "cron(0 8 ? * MON-FRI *)"
+    timezone: str = "UTC"
+    capacity: int = Field(ge=0)
+
+
 class Recommendation(Frozen):
     id: str
     function: str
@@ -218,6 +227,7 @@ class Recommendation(Frozen):
     qualifier: str | None = None
     chart: tuple[ChartPoint, ...] = ()
     status: RecommendationStatus = "PENDING"
+    pc_schedule: tuple[PcScheduledAction, ...] = ()  # structured form of proposed["pc_schedule"]
 
 
 # ---------------------------------------------------------------- apply and audit
