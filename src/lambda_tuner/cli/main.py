@@ -1,0 +1,84 @@
+"""`lambda-tuner`: run a cycle, run the demo on the twin, read reports and the audit, run benchmarks.
+
+Commands import what they need when they run, so `lambda-tuner --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="lambda-tuner")
+def main() -> None:
+    """Continuous memory and provisioned-concurrency tuning for AWS Lambda."""
+
+
+@main.command()
+@click.option("--apply", "apply_changes", is_flag=True,
+              help="Store, notify and apply within guardrails (needs the deployed stack's LT_* settings).")
+@click.option("--mode", type=click.Choice(["off", "recommend", "approve", "auto"]), default=None,
+              help="Override the account mode for this run.")
+@click.option("--lookback-days", type=int, default=None)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def run(apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None) -> None:
+    """Run one cycle against the account the AWS credential chain points at (read-only by default)."""
+    from lambda_tuner.cli.run import run_once
+
+    code = run_once(apply_changes=apply_changes, mode=mode, lookback_days=lookback_days, json_out=json_out,
+                    now=datetime.now(UTC))
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--cycles", type=int, default=6, show_default=True, help="Simulated days to run.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--curves", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Curve file for part of the fleet (default: ../shared/data/lambda-curves/curves.csv if present).")
+@click.option("--quiet", is_flag=True, help="Only the summary.")
+def demo(cycles: int, seed: int, json_out: Path | None, curves: Path | None, quiet: bool) -> None:
+    """Run the agent for several simulated days on the embedded twin (no AWS account needed)."""
+    from lambda_tuner.cli.demo import run_demo
+
+    sys.exit(run_demo(cycles=cycles, seed=seed, json_out=json_out, curves=curves, quiet=quiet))
+
+
+@main.command()
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--function", "function", default=None)
+@click.option("--status", default=None, help="Only recommendations in this status.")
+def report(html_out: Path | None, function: str | None, status: str | None) -> None:
+    """Show stored recommendations with their cost/duration-vs-memory model (terminal or HTML)."""
+    from lambda_tuner.cli.report import show_report
+
+    sys.exit(show_report(html_out=html_out, function=function, status=status))
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: collection cost, memory regret, provisioned concurrency."""
+
+
+_OPTIONAL = {
+    "lambda_tuner.cli.audit": ("audit", "revert"),
+    "lambda_tuner.bench.memory_cli": ("memory",),
+    "lambda_tuner.bench.pc_cli": ("provisioned",),
+    "lambda_tuner.bench.collect_cli": ("collect",),
+}
+
+
+def _register() -> None:
+    for module_name, names in _OPTIONAL.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            command = getattr(module, name)
+            (main if module_name.startswith("lambda_tuner.cli") else bench).add_command(command, name)
+
+
+_register()

@@ -1,0 +1,271 @@
+"""One agent cycle: discover and collect, decide, route by mode, notify, apply within guardrails, audit.
+
+This is the imperative shell around the pure core. Everything it talks to arrives in `CycleDeps`, so the
+scheduled handler, `lambda-tuner run` (read-only or `--apply`) and the tests share one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from lambda_tuner.collect import CollectResult, collect
+from lambda_tuner.core import guardrails, tokens
+from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Observations, Recommendation
+from lambda_tuner.decide import Decider
+from lambda_tuner.settings import AgentSettings
+
+LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
+COLLECTOR_STATE_KEY = "__collector__"
+
+
+class StoreLike(Protocol):
+    def acquire_lease(self, owner: str, now: datetime, ttl_s: int) -> bool: ...
+    def release_lease(self, owner: str) -> None: ...
+    def put_recommendation(self, rec: Recommendation) -> None: ...
+    def list_recommendations(
+        self, status: str | None = None, function: str | None = None
+    ) -> list[Recommendation]: ...
+    def transition(self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any) -> bool: ...
+    def get_function_state(self, function: str) -> dict[str, Any]: ...
+    def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
+    def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
+    def audit_head(self) -> AuditRecord | None: ...
+
+
+class NotifierLike(Protocol):
+    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
+
+
+@dataclass
+class CycleDeps:
+    store: StoreLike
+    notifier: NotifierLike | None
+    secret: Callable[[], bytes]
+    invoke_apply: Callable[[dict[str, Any]], None] | None
+    kill_switch: Callable[[], bool] = lambda: False
+    collector: Callable[..., CollectResult] = collect
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
+    clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
+
+
+Route = Literal["record", "approval", "auto", "skip"]
+
+
+class RoutedRecommendation(BaseModel):
+    recommendation: Recommendation
+    route: Route
+    mode: Mode
+    why: str
+    links: dict[str, str] = {}
+
+
+class CycleSummary(BaseModel):
+    time: datetime
+    skipped: str | None = None
+    functions: int = 0
+    recommendations: list[RoutedRecommendation] = []
+    applied_requests: list[str] = []
+    verifications: list[str] = []
+    notified: bool = False
+    digest: str | None = None
+    audit_head: str | None = None
+    kill_switch: bool = False
+    collect_stats: dict[str, Any] = {}
+    monthly_saving_usd: float = 0.0
+    insufficient: dict[str, str] = {}
+    wall_s: float = 0.0
+
+
+def run_cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool = False) -> CycleSummary:
+    """Run one cycle. `read_only` decides and reports but writes nothing anywhere (`lambda-tuner run`)."""
+    started = time.monotonic()
+    owner = f"agent-{deps.new_id()}"
+    if not read_only and not deps.store.acquire_lease(owner, now, LEASE_SECONDS):
+        return CycleSummary(time=now, skipped="another run holds the lease")
+    try:
+        summary = _cycle(settings, now, deps, read_only=read_only)
+    finally:
+        if not read_only:
+            deps.store.release_lease(owner)
+    summary.wall_s = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool) -> CycleSummary:
+    killed = deps.kill_switch()
+    collector_state = deps.store.get_function_state(COLLECTOR_STATE_KEY)
+    history = _memory_history(deps.store, collector_state)
+    exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
+    result = deps.collector(
+        now, settings.lookback_days, settings.tag_prefix, collector_state,
+        memory_history=history, exclude=exclude, control_plane_rps=settings.control_plane_rps,
+        **deps.clients,
+    )
+    summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
+    summary.collect_stats = result.stats.model_dump(mode="json")
+    if not read_only:
+        deps.store.put_function_state(COLLECTOR_STATE_KEY, _without_history(result.state, history))
+        summary.verifications = _verify_applied(result, deps, now)
+
+    decider = Decider(now=now, new_id=deps.new_id)
+    budget = guardrails.CycleBudget(max_changes=settings.max_changes_per_cycle)
+    pending = {} if read_only else _pending_by_function(deps.store)
+    for fn in result.inventory.functions:
+        obs = result.observations.get(fn.name)
+        if obs is None:
+            continue
+        if obs.status != "ok":
+            summary.insufficient[fn.name] = obs.reason or obs.status
+        fstate = {} if read_only else deps.store.get_function_state(fn.name)
+        for rec in decider.decide(fn, obs, fstate, collect_state=result.state):
+            routed = _route(settings, fn, rec, killed, budget, now)
+            if rec.kind in ("memory", "provisioned_concurrency", "experiment") and _same_as_pending(
+                rec, pending.get(fn.name, [])
+            ):
+                continue  # already waiting for a person: do not ask twice
+            summary.recommendations.append(routed)
+            if not read_only:
+                _record(settings, deps, routed, fn, now, summary)
+        if not read_only:
+            deps.store.put_function_state(fn.name, decider.updated_state(fn, obs, fstate))
+
+    summary.monthly_saving_usd = round(
+        sum(r.recommendation.monthly_saving_usd.expected for r in summary.recommendations
+            if r.recommendation.monthly_saving_usd and r.route != "skip"), 2)
+    head = None if read_only else deps.store.audit_head()
+    summary.audit_head = head.hash if head else None
+    if not read_only:
+        _notify(deps, summary, now)
+    return summary
+
+
+def _route(settings: AgentSettings, fn: FunctionConfig, rec: Recommendation, killed: bool,
+           budget: guardrails.CycleBudget, now: datetime) -> RoutedRecommendation:
+    mode = guardrails.resolve_mode(settings.mode, fn.policy, killed)
+    actionable = rec.kind in ("memory", "provisioned_concurrency", "experiment")
+    if mode == "off":
+        return RoutedRecommendation(recommendation=rec, route="skip", mode=mode, why="mode is off")
+    if not actionable or mode == "recommend" or fn.policy.errors:
+        why = "; ".join(fn.policy.errors) if fn.policy.errors else f"mode {mode}: recorded for people to read"
+        return RoutedRecommendation(recommendation=rec, route="record", mode=mode, why=why)
+    if mode == "auto":
+        verdict = guardrails.check_auto(
+            rec, budget, max_step_factor=settings.max_step_factor, window=settings.change_window_utc, now=now
+        )
+        if verdict.allowed:
+            budget.used += 1
+            return RoutedRecommendation(recommendation=rec, route="auto", mode=mode, why=verdict.reason)
+        return RoutedRecommendation(recommendation=rec, route="approval", mode=mode, why=verdict.reason)
+    return RoutedRecommendation(recommendation=rec, route="approval", mode=mode, why="mode approve")
+
+
+def _record(settings: AgentSettings, deps: CycleDeps, routed: RoutedRecommendation, fn: FunctionConfig,
+            now: datetime, summary: CycleSummary) -> None:
+    rec = routed.recommendation
+    status = {"record": "RECORDED", "skip": "RECORDED", "approval": "PENDING", "auto": "APPROVED"}[routed.route]
+    rec = rec.model_copy(update={"status": status})
+    routed.recommendation = rec
+    deps.store.put_recommendation(rec)
+    deps.store.append_audit(
+        "recommendation", now, function=fn.name, recommendation_id=rec.id,
+        data={"kind": rec.kind, "route": routed.route, "why": routed.why, "current": rec.current,
+              "proposed": rec.proposed, "reason": rec.reason.model_dump(mode="json")},
+    )
+    if routed.route == "approval":
+        routed.links = tokens.approval_links(
+            settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
+        )
+    elif routed.route == "auto" and deps.invoke_apply is not None:
+        deps.invoke_apply({"action": "apply", "recommendation_id": rec.id, "requested_by": "agent",
+                           "time": now.isoformat()})
+        summary.applied_requests.append(rec.id)
+
+
+def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
+    actionable = [r for r in summary.recommendations if r.route in ("approval", "auto")]
+    if deps.notifier is None or not actionable:
+        return
+    digest = render_digest(
+        [r.recommendation for r in summary.recommendations if r.route != "skip"],
+        {r.recommendation.id: r.links for r in summary.recommendations if r.links},
+        summary.audit_head or "", now,
+    )
+    if digest is None:
+        return
+    subject, body = digest
+    functions = sorted({r.recommendation.function for r in actionable})
+    deps.notifier.publish(subject, body, {
+        "severity": "action" if any(r.route == "approval" for r in actionable) else "info",
+        "functions": ",".join(functions)[:250],
+        "count": str(len(actionable)),
+    })
+    summary.notified, summary.digest = True, body
+
+
+def _pending_by_function(store: StoreLike) -> dict[str, list[Recommendation]]:
+    out: dict[str, list[Recommendation]] = {}
+    for rec in store.list_recommendations(status="PENDING"):
+        out.setdefault(rec.function, []).append(rec)
+    return out
+
+
+def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> bool:
+    return any(p.kind == rec.kind and p.proposed == rec.proposed for p in pending)
+
+
+def _memory_history(store: StoreLike, state: Mapping[str, Any]) -> dict[str, list[tuple[datetime, int]]]:
+    """The agent's own record of memory changes, so collection can split epochs at them."""
+    raw = state.get("memory_history", {})
+    return {fn: [(datetime.fromisoformat(t), int(mb)) for t, mb in changes] for fn, changes in raw.items()}
+
+
+def _without_history(state: dict[str, Any], history: Mapping[str, Any]) -> dict[str, Any]:
+    del history
+    return state
+
+
+def _verify_applied(result: CollectResult, deps: CycleDeps, now: datetime) -> list[str]:
+    """Compare what happened after each applied change with what was projected, once there is data."""
+    done: list[str] = []
+    for rec in deps.store.list_recommendations(status="APPLIED"):
+        obs = result.observations.get(rec.function)
+        if obs is None or rec.after is None:
+            continue
+        epoch = _epoch_at(obs, rec.proposed.get("memory_mb"))
+        if epoch is None or epoch.invocations < 50 or epoch.duration_avg_ms is None:
+            continue
+        applied_at = rec.created_at
+        if now - applied_at < timedelta(hours=20):
+            continue
+        realised = {"duration_ms": epoch.duration_avg_ms, "p99_ms": epoch.duration_p99_ms,
+                    "invocations": epoch.invocations}
+        projected = rec.after.duration_ms
+        within = projected.low <= epoch.duration_avg_ms <= projected.high
+        if deps.store.transition(rec.id, "APPLIED", "VERIFIED", now):
+            deps.store.append_audit(
+                "verification", now, function=rec.function, recommendation_id=rec.id,
+                data={"realised": realised, "projected_duration_ms": projected.model_dump(),
+                      "within_interval": within,
+                      "projected_monthly_saving_usd": rec.monthly_saving_usd.model_dump()
+                      if rec.monthly_saving_usd else None},
+            )
+            done.append(rec.id)
+    return done
+
+
+def _epoch_at(obs: Observations, memory_mb: object) -> Any:
+    matches = [e for e in obs.epochs if e.memory_mb == memory_mb]
+    return matches[-1] if matches else None
+
+
+def dumps(summary: CycleSummary) -> str:
+    return json.dumps(summary.model_dump(mode="json"), indent=2)

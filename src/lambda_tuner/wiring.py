@@ -1,0 +1,34 @@
+"""Builds the cycle's dependencies from settings: the one place that knows which adapter serves what."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.control import kill_switch_engaged
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.secrets import read_secret
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.cycle import CycleDeps
+from lambda_tuner.settings import AgentSettings
+
+
+def agent_deps(settings: AgentSettings) -> CycleDeps:
+    secret = cache(lambda: read_secret(settings.secret_arn))
+
+    def invoke_apply(payload: dict[str, Any]) -> None:
+        # Asynchronous: the apply function waits for LastUpdateStatus and PC READY on its own clock,
+        # and the agent must not hold its lease (and its timeout) while it does.
+        aws.client("lambda").invoke(
+            FunctionName=settings.apply_function, InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
+
+    return CycleDeps(
+        store=Store(settings.state_table, settings.audit_table),
+        notifier=Notifier(settings.topic_arn),
+        secret=secret,
+        invoke_apply=invoke_apply,
+        kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
+    )
