@@ -1,0 +1,246 @@
+"""What an approval link does: show the change (GET), then approve or reject it (POST from that page).
+
+Every refusal — malformed, forged, expired, unknown, already decided, drifted, tampered — gets a page
+that says so with a matching HTTP status, changes nothing, and leaves an audit record. A GET never
+changes a recommendation (mail scanners prefetch links).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import Recommendation
+from lambda_tuner.core.tokens import (
+    ExpiredTokenError,
+    ForgedTokenError,
+    MalformedTokenError,
+    TokenClaims,
+    verify,
+)
+from lambda_tuner.web.pages import Tone, confirm_page, message_page
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    html: str
+
+
+@dataclass(frozen=True)
+class Visitor:
+    ip: str
+    user_agent: str
+    method: str
+
+
+class Refused(Exception):
+    """A refusal and everything its page and audit record need."""
+
+    def __init__(  # noqa: PLR0917 - raised in one line at each check; keywords would add only noise
+        self,
+        status: int,
+        title: str,
+        message: str,
+        claims: TokenClaims | None = None,
+        rec: Recommendation | None = None,
+        expire: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+        self.claims, self.rec, self.expire = claims, rec, expire
+
+
+class ApprovalFlow:
+    def __init__(
+        self, store: Store, secret: Callable[[], bytes], lambda_client: Any, apply_function: str
+    ) -> None:
+        self.store, self.secret, self.lam, self.apply_function = store, secret, lambda_client, apply_function
+
+    def show(self, token: str, now: datetime, visitor: Visitor) -> Page:
+        try:
+            claims, rec = self._check(token, now)
+        except Refused as refusal:
+            return self._refuse(refusal, now, visitor, act=False)
+        return Page(200, confirm_page(rec, claims, token))
+
+    def decide(self, token: str, decision: str, now: datetime, visitor: Visitor) -> Page:
+        try:
+            claims, rec = self._check(token, now)
+            if decision != claims.act:
+                raise Refused(
+                    400,
+                    "Link altered",
+                    "This link was issued to "
+                    f"{claims.act}, not to {decision or 'do nothing'}. Nothing was changed.",
+                    claims,
+                    rec,
+                )
+        except Refused as refusal:
+            return self._refuse(refusal, now, visitor, act=True)
+        return (
+            self._approve(claims, rec, now, visitor)
+            if claims.act == "approve"
+            else self._reject(claims, rec, now, visitor)
+        )
+
+    # ---------------------------------------------------------------- checks
+
+    def _check(self, token: str, now: datetime) -> tuple[TokenClaims, Recommendation]:
+        try:
+            claims = verify(self.secret(), token, now)
+        except MalformedTokenError as exc:
+            raise Refused(400, "Not a valid link", f"{exc}. Nothing was changed.") from exc
+        except ForgedTokenError as exc:
+            raise Refused(403, "Link not genuine", f"{exc}. Nothing was changed.") from exc
+        except ExpiredTokenError as exc:
+            rec = self.store.get_recommendation(exc.claims.rec)
+            raise Refused(
+                410,
+                "Link expired",
+                "This approval link has expired. Nothing was changed; the "
+                "next cycle proposes again if the change still makes sense.",
+                exc.claims,
+                rec,
+                expire=True,
+            ) from exc
+        rec = self.store.get_recommendation(claims.rec)
+        if rec is None:
+            raise Refused(404, "Unknown change", "No such recommendation. Nothing was changed.", claims)
+        if rec.status != "PENDING":
+            raise Refused(
+                409,
+                "Already decided",
+                f"This change is already {rec.status.lower().replace('_', ' ')}."
+                " Each link works once. Nothing was changed.",
+                claims,
+                rec,
+            )
+        current = self._revision(rec.function)
+        if claims.rev and current != claims.rev:
+            raise Refused(
+                409,
+                "Function changed since the proposal",
+                f"{rec.function} was deployed or "
+                "reconfigured after this change was proposed, so the proposal no longer applies. "
+                "Nothing was changed.",
+                claims,
+                rec,
+                expire=True,
+            )
+        return claims, rec
+
+    def _revision(self, function: str) -> str | None:
+        try:
+            got = self.lam.get_function_configuration(FunctionName=function)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return "deleted"
+            raise
+        rev = got.get("RevisionId")
+        return str(rev) if rev else None
+
+    def _refuse(self, refusal: Refused, now: datetime, visitor: Visitor, *, act: bool) -> Page:
+        claims, rec = refusal.claims, refusal.rec
+        if act and refusal.expire and rec is not None and rec.status == "PENDING":
+            self.store.transition(rec.id, "PENDING", "EXPIRED", now, expired_because=refusal.title)
+        self.store.append_audit(
+            "refusal",
+            now,
+            function=rec.function if rec else None,
+            recommendation_id=claims.rec if claims else None,
+            actor="approval-link",
+            data={
+                "reason": refusal.title,
+                "status": refusal.status,
+                "detail": refusal.message,
+                "token_id": claims.jti if claims else None,
+                "action": claims.act if claims else None,
+                "source_ip": visitor.ip,
+                "user_agent": visitor.user_agent,
+                "method": visitor.method,
+            },
+        )
+        return Page(refusal.status, message_page(refusal.title, refusal.message, tone="bad"))
+
+    # ---------------------------------------------------------------- decisions
+
+    def _decided(
+        self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor, to_status: str
+    ) -> bool:
+        who = {"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent}
+        return self.store.transition(rec.id, "PENDING", to_status, now, decided_by=who)
+
+    def _approve(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
+        if not self._decided(claims, rec, now, visitor, "APPROVED"):
+            return self._lost_race(claims, rec, now, visitor)
+        self.store.append_audit(
+            "approval",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor="approval-link",
+            data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
+        )
+        payload = {
+            "action": "apply",
+            "recommendation_id": rec.id,
+            "requested_by": "approval",
+            "time": now.isoformat(),
+        }
+        try:
+            # Asynchronous: applying waits for Lambda (and PC READY) for up to minutes; this page must
+            # answer now. The apply function claims each recommendation once, so a retried event is harmless.
+            self.lam.invoke(
+                FunctionName=self.apply_function, InvocationType="Event", Payload=json.dumps(payload).encode()
+            )
+        except ClientError as exc:
+            return self._page(
+                502,
+                "Approved, not yet applied",
+                f"Your approval is recorded, but starting the "
+                f"change failed ({exc.response.get('Error', {}).get('Code', 'error')}). The next "
+                "agent cycle retries approved changes.",
+                "bad",
+            )
+        return self._page(
+            200,
+            "Approved",
+            f"The change to {rec.function} is being applied now. You will get "
+            "an email when it is done; it is rolled back automatically if errors, throttles "
+            "or latency rise.",
+            "ok",
+        )
+
+    def _reject(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
+        if not self._decided(claims, rec, now, visitor, "REJECTED"):
+            return self._lost_race(claims, rec, now, visitor)
+        self.store.append_audit(
+            "rejection",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor="approval-link",
+            data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
+        )
+        return self._page(200, "Rejected", f"Nothing will change on {rec.function}.", "ok")
+
+    def _lost_race(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
+        refusal = Refused(
+            409,
+            "Already decided",
+            "Someone decided this change a moment ago. Each link works once. Nothing more was changed.",
+            claims,
+            rec,
+        )
+        return self._refuse(refusal, now, visitor, act=False)
+
+    @staticmethod
+    def _page(status: int, title: str, message: str, tone: Tone) -> Page:
+        return Page(status, message_page(title, message, tone=tone))
