@@ -1,0 +1,213 @@
+"""`lambda-tuner audit` (list, verify) and `lambda-tuner revert`: the audit trail from a terminal.
+
+Tables come from `--state-table`/`--audit-table` or LT_STATE_TABLE/LT_AUDIT_TABLE; AWS credentials
+and endpoint from the standard chain (AWS_PROFILE, AWS_ENDPOINT_URL, …).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.applier import Applier
+from lambda_tuner.adapters.apply_flow import ApplyFlow
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.audit import verify_chain
+from lambda_tuner.core.models import AuditRecord
+
+COLUMNS = ("seq", "at", "type", "function", "recommendation_id", "actor", "caused_by", "summary", "hash")
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time (e.g. 2026-11-26T08:00:00Z)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _store(state_table: str, audit_table: str) -> Store:
+    return Store(state_table, audit_table)
+
+
+def _summary(r: AuditRecord) -> str:
+    d = r.data
+    for key in ("reason", "error", "alarm"):
+        if d.get(key):
+            return f"{key}: {d[key]}"
+    before, after = d.get("before"), d.get("after")
+    if r.type == "change" and isinstance(before, dict) and isinstance(after, dict):
+        changed = [
+            f"{k} {before.get(k)}→{v}"
+            for k, v in after.items()
+            if k not in ("kind", "function") and before.get(k) != v
+        ]
+        return ", ".join(changed)
+    return json.dumps(d, sort_keys=True, default=str)[:80] if d else ""
+
+
+def _row(r: AuditRecord) -> dict[str, str]:
+    return {
+        "seq": str(r.seq),
+        "at": r.at.isoformat(),
+        "type": r.type,
+        "function": r.function or "",
+        "recommendation_id": r.recommendation_id or "",
+        "actor": r.actor,
+        "caused_by": r.caused_by or "",
+        "summary": _summary(r),
+        "hash": r.hash,
+    }
+
+
+def _render(records: Sequence[AuditRecord], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([r.model_dump(mode="json") for r in records], indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(_row(r) for r in records)
+        return out.getvalue()
+    table = Table(title=f"lambda-tuner audit ({len(records)} records)")
+    for col in COLUMNS[:-1]:
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(*(_row(r)[c] for c in COLUMNS[:-1]))
+    console = Console(width=160, force_terminal=False)
+    with console.capture() as captured:
+        console.print(table)
+    return captured.get()
+
+
+table_options = [
+    click.option(
+        "--state-table", envvar="LT_STATE_TABLE", required=True, help="State table (LT_STATE_TABLE)."
+    ),
+    click.option(
+        "--audit-table", envvar="LT_AUDIT_TABLE", required=True, help="Audit table (LT_AUDIT_TABLE)."
+    ),
+]
+
+
+def with_tables(f: Any) -> Any:
+    for option in reversed(table_options):
+        f = option(f)
+    return f
+
+
+@click.group(invoke_without_command=True)
+@click.option("--since", help="Only records at or after this ISO-8601 time.")
+@click.option("--function", "function", help="Only records about this function.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+@with_tables
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    *,
+    since: str | None,
+    function: str | None,
+    fmt: str,
+    state_table: str,
+    audit_table: str,
+) -> None:
+    """List the audit trail (recommendations, approvals, changes, rollbacks, refusals, …)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    records = _store(state_table, audit_table).list_audit(since=_when(since), function=function)
+    click.echo(_render(records, fmt), nl=False)
+
+
+@audit.command("verify")
+@click.option(
+    "--head", "head", help="A published head hash (e.g. from a digest email) that must be in the chain."
+)
+@with_tables
+def verify(head: str | None, state_table: str, audit_table: str) -> None:
+    """Check the hash chain; exit 1 on any edited, deleted, reordered or truncated record."""
+    store = _store(state_table, audit_table)
+    records = store.list_audit()
+    # The head kept in the state table catches deletion of the newest records; --head, a head someone
+    # saved earlier (a digest email prints it), catches a rewritten history even if both tables were edited.
+    problems = verify_chain(records, store.published_head())
+    if head:
+        problems += [p for p in verify_chain(records, head) if p not in problems]
+    if problems:
+        for problem in problems:
+            click.echo(f"BROKEN: {problem}", err=True)
+        sys.exit(1)
+    last = records[-1].hash if records else "(empty)"
+    click.echo(f"intact: {len(records)} records, head {last}")
+
+
+@click.command("revert")
+@click.option("--since", required=True, help="Undo the agent's changes made at or after this ISO-8601 time.")
+@click.option("--function", "function", help="Only this function.")
+@click.option(
+    "--apply-function",
+    envvar="LT_APPLY_FUNCTION",
+    help="Revert through the deployed apply function "
+    "(LT_APPLY_FUNCTION); without it the CLI restores directly with your credentials.",
+)
+@click.option("--topic-arn", envvar="LT_TOPIC_ARN", help="Notify this topic when reverting directly.")
+@with_tables
+def revert(
+    *,
+    since: str,
+    function: str | None,
+    apply_function: str | None,
+    topic_arn: str | None,
+    state_table: str,
+    audit_table: str,
+) -> None:
+    """Restore the configurations recorded before the agent's changes since a time (audited as `revert`)."""
+    start, now = _when(since), datetime.now(UTC)
+    assert start is not None
+    if apply_function:
+        payload = {
+            "action": "revert",
+            "since": start.isoformat(),
+            "function": function,
+            "time": now.isoformat(),
+        }
+        resp = aws.client("lambda").invoke(FunctionName=apply_function, Payload=json.dumps(payload).encode())
+        result = json.loads(resp["Payload"].read() or b"{}")
+        results = result.get("results", [])
+    else:
+        flow = ApplyFlow(_store(state_table, audit_table), Applier(), _notifier(topic_arn))
+        results = [r.model_dump() for r in flow.revert(start, function, now)]
+    for r in results:
+        click.echo(f"{'reverted' if r['ok'] else 'FAILED  '} {r['function']}: {r['message']}")
+    if not results:
+        click.echo("nothing to revert")
+    if any(not r["ok"] for r in results):
+        sys.exit(1)
+
+
+class _Quiet(Notifier):
+    """No topic given: the revert is still audited, just not announced."""
+
+    def __init__(self) -> None:
+        self.topic_arn = ""
+
+    def publish(self, subject: str, body: str, attributes: Any) -> str:
+        return ""
+
+
+def _notifier(topic_arn: str | None) -> Notifier:
+    return Notifier(topic_arn) if topic_arn else _Quiet()
