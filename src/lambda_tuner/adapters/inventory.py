@@ -8,7 +8,8 @@ three calls per function, which `read_details` makes only for the functions the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,19 @@ def list_functions(client: Any = None) -> Listing:
     return Listing(latest=latest, versions=versions, pages=pages)
 
 
+def unreserved_concurrency(client: Any = None) -> int | None:
+    """The account's unreserved concurrency (what new PC and reservations draw from)."""
+    lam = client or aws.client("lambda")
+    try:
+        limit = lam.get_account_settings().get("AccountLimit", {})
+    except ClientError as exc:
+        raise _mapped(exc, "GetAccountSettings") from exc
+    except BotoCoreError as exc:
+        raise InventoryError(f"GetAccountSettings: {exc}") from exc
+    value = limit.get("UnreservedConcurrentExecutions")
+    return int(value) if value is not None else None
+
+
 def read_details(name: str, *, with_aliases: bool, client: Any = None) -> Details:
     """Tags and reserved concurrency (GetFunction); aliases and PC when the function has versions."""
     lam = client or aws.client("lambda")
@@ -137,9 +151,10 @@ def has_insights(entry: dict[str, Any]) -> bool:
     return any(INSIGHTS_LAYER_MARK in layer.get("Arn", "") for layer in entry.get("Layers") or [])
 
 
-def fingerprint(entry: dict[str, Any]) -> str:
-    """What changes whenever the function's code or configuration does."""
-    return "|".join(str(entry.get(k, "")) for k in ("RevisionId", "LastModified", "CodeSha256"))
+def fingerprint(entry: dict[str, Any], versions: Iterable[str] = ()) -> str:
+    """What changes whenever the function's code or configuration does, or a version is published."""
+    parts = [str(entry.get(k, "")) for k in ("RevisionId", "LastModified", "CodeSha256")]
+    return "|".join([*parts, ",".join(sorted(versions, key=lambda v: int(v) if v.isdigit() else 0))])
 
 
 def to_config(entry: dict[str, Any], details: Details | None, policy: FunctionPolicy, iac: str | None,
@@ -162,3 +177,71 @@ def to_config(entry: dict[str, Any], details: Details | None, policy: FunctionPo
         pc_on_versions=dict(details.pc_on_versions) if details else {},
         tags=dict(details.tags) if details else {}, iac=iac, policy=policy,
     )
+
+
+# ---------------------------------------------------------------- which functions get detail calls
+
+REFRESH_DAYS = 7  # every function's tags, aliases and PC are re-read at least once a week
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    chosen: tuple[str, ...]
+    deferred: dict[str, str]  # function -> why its details were not read this cycle
+    why: dict[str, str]  # function -> why it was chosen
+
+
+def detail_cost(name: str, listing: Listing) -> int:
+    """GetFunction, plus ListAliases and ListProvisionedConcurrencyConfigs when it has versions."""
+    return 3 if listing.versions.get(name) else 1
+
+
+def is_due(name: str, day: int, last_refresh_day: int | None) -> bool:
+    """Rolling refresh: a fixed seventh of the fleet each day (by a stable hash), and anything overdue."""
+    if last_refresh_day is not None and day - last_refresh_day >= REFRESH_DAYS:
+        return True
+    return zlib.crc32(name.encode()) % REFRESH_DAYS == day % REFRESH_DAYS
+
+
+def plan_refresh(
+    listing: Listing, known: Mapping[str, Mapping[str, Any]], *, day: int, budget_calls: int,
+    traffic: Mapping[str, float] | None = None, exclude: Iterable[str] = (),
+) -> RefreshPlan:
+    """Who gets detail calls this cycle, most important first, within the control-plane budget.
+
+    Priority: changed since the last read (new RevisionId, LastModified, CodeSha256 or version set) >
+    has provisioned concurrency (it can change without a new revision and costs money every hour) >
+    new, busiest first > due in the rolling weekly refresh.
+    """
+    skip, seen = set(exclude), traffic or {}
+    ranked: list[tuple[int, float, str, str]] = []
+    for name, entry in listing.latest.items():
+        if name in skip:
+            continue
+        state = known.get(name)
+        fp = fingerprint(entry, listing.versions.get(name, {}))
+        if state is None:
+            ranked.append((2, -seen.get(name, 0.0), name, "new"))
+        elif state.get("fp") != fp:
+            ranked.append((0, 0.0, name, "changed"))
+        elif _has_pc(state.get("d") or {}):
+            ranked.append((1, 0.0, name, "has provisioned concurrency"))
+        elif is_due(name, day, state.get("day")):
+            ranked.append((3, 0.0, name, "weekly refresh"))
+    chosen: list[str] = []
+    why: dict[str, str] = {}
+    deferred: dict[str, str] = {}
+    left = budget_calls
+    for _, _, name, reason in sorted(ranked):
+        cost = detail_cost(name, listing)
+        if cost <= left:
+            chosen.append(name)
+            why[name] = reason
+            left -= cost
+        else:
+            deferred[name] = f"{reason}; details deferred to a later cycle (control-plane budget)"
+    return RefreshPlan(tuple(chosen), deferred, why)
+
+
+def _has_pc(details: Mapping[str, Any]) -> bool:
+    return bool(details.get("pv")) or any(a.get("pc_requested") for a in details.get("a", []))

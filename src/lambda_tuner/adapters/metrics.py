@@ -124,3 +124,58 @@ def _one_batch(
         return calls, {}, f"GetMetricData {code}: {exc}"
     except BotoCoreError as exc:
         return calls, {}, f"GetMetricData: {exc}"
+
+
+# ---------------------------------------------------------------- what the collector asks for
+
+_LAMBDA = "AWS/Lambda"
+# series name -> (metric, stat)
+DURATION_SERIES = {
+    "avg": ("Duration", "Average"), "p50": ("Duration", "p50"), "p95": ("Duration", "p95"),
+    "p99": ("Duration", "p99"), "max": ("Duration", "Maximum"), "err": ("Errors", "Sum"),
+    "thr": ("Throttles", "Sum"),
+}
+PC_SERIES = {
+    "pcu": ("ProvisionedConcurrencyUtilization", "Maximum"),
+    "pcs": ("ProvisionedConcurrencySpilloverInvocations", "Sum"),
+    "pce": ("ProvisionedConcurrentExecutions", "Maximum"),
+}
+INSIGHTS_SERIES = {
+    "ins_init": ("init_duration", "Average"), "ins_cold": ("init_duration", "SampleCount"),
+    "ins_mem": ("memory_utilization", "Maximum"), "ins_cpu": ("cpu_total_time", "Average"),
+}
+
+
+def _dims(function: str, qualifier: str) -> tuple[tuple[str, str], ...]:
+    if qualifier:
+        return (("FunctionName", function), ("Resource", f"{function}:{qualifier}"))
+    return (("FunctionName", function),)
+
+
+def invocations_query(function: str, qualifier: str, period: int, points: int) -> MetricQuery:
+    return MetricQuery((function, qualifier, "inv"), _LAMBDA, "Invocations", _dims(function, qualifier),
+                       "Sum", period, points)
+
+
+def detail_queries(function: str, qualifier: str, period: int, points: int) -> list[MetricQuery]:
+    """Duration statistics, errors and throttles for the function, or for one alias of it."""
+    dims = _dims(function, qualifier)
+    return [MetricQuery((function, qualifier, name), _LAMBDA, metric, dims, stat, period, points)
+            for name, (metric, stat) in DURATION_SERIES.items()]
+
+
+def concurrency_query(function: str, period: int, points: int) -> MetricQuery:
+    return MetricQuery((function, "", "conc"), _LAMBDA, "ConcurrentExecutions", _dims(function, ""),
+                       "Maximum", period, points)
+
+
+def pc_queries(function: str, alias: str, period: int, points: int) -> list[MetricQuery]:
+    dims = _dims(function, alias)
+    return [MetricQuery((function, alias, name), _LAMBDA, metric, dims, stat, period, points)
+            for name, (metric, stat) in PC_SERIES.items()]
+
+
+def insights_queries(function: str, period: int, points: int) -> list[MetricQuery]:
+    dims = (("function_name", function),)
+    return [MetricQuery((function, "", name), "LambdaInsights", metric, dims, stat, period, points)
+            for name, (metric, stat) in INSIGHTS_SERIES.items()]
