@@ -1,0 +1,129 @@
+"""Injected failures with AWS's real error shapes, decided per request at the HTTP layer.
+
+A fault targets one operation ("lambda.UpdateFunctionConfiguration" or just "UpdateFunctionConfiguration"),
+optionally one function, and fires either for the next `count` matching calls or with probability `rate`
+from a seeded RNG (so a benchmark that injects 5 % throttling is repeatable).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote
+
+from lambda_tuner.twin.wire import Call, Reply, aws_error
+
+FaultKind = Literal["throttle", "5xx"]
+
+# What each service calls "slow down" and "we broke", with the HTTP status AWS uses.
+THROTTLE_CODES: dict[str, tuple[str, int]] = {
+    "lambda": ("TooManyRequestsException", 429),
+    "cloudwatch": ("Throttling", 400),
+    "logs": ("ThrottlingException", 400),
+    "dynamodb": ("ThrottlingException", 400),
+    "sns": ("Throttling", 400),
+    "sqs": ("ThrottlingException", 400),
+    "ssm": ("ThrottlingException", 400),
+    "secretsmanager": ("ThrottlingException", 400),
+    "application-autoscaling": ("ThrottlingException", 400),
+    "sts": ("Throttling", 400),
+}
+SERVER_ERROR_CODES: dict[str, tuple[str, int]] = {
+    "lambda": ("ServiceException", 500),
+    "logs": ("ServiceUnavailableException", 500),
+    "dynamodb": ("InternalServerError", 500),
+    "secretsmanager": ("InternalServiceError", 500),
+    "application-autoscaling": ("InternalServiceException", 500),
+}
+DEFAULT_THROTTLE = ("ThrottlingException", 400)
+DEFAULT_SERVER_ERROR = ("InternalFailure", 500)
+
+
+@dataclass
+class Fault:
+    operation: str
+    kind: FaultKind
+    count: int | None
+    rate: float | None
+    function: str | None
+
+    def matches(self, call: Call) -> bool:
+        if self.operation not in (call.operation, call.key):
+            return False
+        return self.function is None or self.function == function_of(call)
+
+
+def function_of(call: Call) -> str | None:
+    """The function a Lambda call targets (name or ARN in the path), normalised to its name."""
+    raw = call.uri_params.get("FunctionName")
+    if raw is None:
+        return None
+    name = unquote(str(raw))
+    if ":function:" in name:
+        name = name.split(":function:", 1)[1]
+    return name.split(":", 1)[0]
+
+
+class FaultInjector:
+    def __init__(self, seed: int = 0) -> None:
+        self._faults: list[Fault] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.fired: list[str] = []  # operation keys that got a fault, in order (observable by tests)
+
+    def add(
+        self,
+        operation: str,
+        kind: FaultKind,
+        *,
+        count: int | None = None,
+        rate: float | None = None,
+        function: str | None = None,
+    ) -> None:
+        if kind not in ("throttle", "5xx"):
+            raise ValueError(f"fault kind must be 'throttle' or '5xx', not {kind!r}")
+        if (count is None) == (rate is None):
+            raise ValueError("give exactly one of count (next N calls) or rate (probability per call)")
+        if count is not None and count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        if rate is not None and not 0.0 < rate <= 1.0:
+            raise ValueError(f"rate must be in (0, 1], not {rate}")
+        with self._lock:
+            self._faults.append(Fault(operation, kind, count, rate, function))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.fired.clear()
+
+    def check(self, call: Call) -> Reply | None:
+        """The error reply for this call if a fault fires, else None."""
+        with self._lock:
+            fault = next((f for f in self._faults if f.matches(call) and self._fires(f)), None)
+            if fault is None:
+                return None
+            self.fired.append(call.key)
+        return error_for(call, fault.kind)
+
+    def _fires(self, fault: Fault) -> bool:
+        if fault.count is not None:
+            fault.count -= 1
+            if fault.count == 0:
+                self._faults.remove(fault)
+            return True
+        return self._rng.random() < (fault.rate or 0.0)
+
+
+def error_for(call: Call, kind: FaultKind) -> Reply:
+    if kind == "throttle":
+        code, status = THROTTLE_CODES.get(call.service, DEFAULT_THROTTLE)
+        message = "Rate exceeded"
+    else:
+        code, status = SERVER_ERROR_CODES.get(call.service, DEFAULT_SERVER_ERROR)
+        message = "An internal error occurred (injected by the twin)"
+    reply = aws_error(call, code, message, status)
+    if kind == "throttle" and call.service == "lambda":
+        reply.headers.append(("Retry-After", "1"))  # Lambda tells callers when to come back
+    return reply

@@ -1,0 +1,311 @@
+"""Lambda (rest-json) as AWS serves it where moto does not: paging, RevisionId, LoggingConfig, PC, Invoke.
+
+moto keeps the functions, versions, aliases and tags; this module keeps what moto lacks (revision ids,
+simulated LastModified, logging config, provisioned-concurrency configs) and tells the World about every
+change that alters behaviour (memory, alias mapping, PC).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend
+
+from lambda_tuner.twin.faults import function_of
+from lambda_tuner.twin.wire import Call, Reply, with_json
+
+if TYPE_CHECKING:
+    from lambda_tuner.twin.lambda_pc import PcConfig
+    from lambda_tuner.twin.server import Twin
+
+PAGE_LIMIT = 50  # AWS returns at most 50 items per List* page whatever MaxItems says
+
+
+@dataclass
+class Meta:
+    """What moto does not keep about one function version."""
+
+    revision: str
+    last_modified: str
+    logging: dict[str, str]
+    snapstart: str = "None"
+    ephemeral_mb: int = 512
+
+
+@dataclass
+class LambdaState:
+    latest: dict[str, Meta] = field(default_factory=dict)  # function name -> $LATEST meta
+    versions: dict[tuple[str, str], Meta] = field(default_factory=dict)  # (name, version) -> snapshot
+    published_from: dict[str, str] = field(default_factory=dict)  # name -> $LATEST revision last published
+    pc: dict[tuple[str, str], PcConfig] = field(default_factory=dict)
+
+
+def backend(twin: Twin) -> Any:
+    """The backend moto's server uses (with use_docker false that is moto's `awslambda_simple`)."""
+    return get_backend(twin.account, twin.region)
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+def timestamp(twin: Twin) -> str:
+    """AWS's LastModified format, in simulated time (so drift detection follows the twin's clock)."""
+    return twin.world.now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def lambda_error(status: int, code: str, message: str) -> Reply:
+    reply = Reply.of_json({"Type": "User", "message": message}, status)
+    reply.headers.append(("x-amzn-ErrorType", code))
+    return reply
+
+
+def not_found(name: str) -> Reply:
+    return lambda_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+
+
+def page(call: Call, items: list[Any]) -> tuple[list[Any], str | None] | Reply:
+    """One page of `items` for Marker/MaxItems, or an AWS-shaped error for a bad marker or size."""
+    raw_max = call.query("MaxItems")
+    try:
+        size = min(int(raw_max), PAGE_LIMIT) if raw_max else PAGE_LIMIT
+        start = int(base64.b64decode(call.query("Marker") or "MA==").decode()) if call.query("Marker") else 0
+    except (ValueError, binascii.Error):
+        return lambda_error(400, "InvalidParameterValueException", "Invalid Marker or MaxItems")
+    if size < 1:
+        return lambda_error(400, "InvalidParameterValueException", "MaxItems must be at least 1")
+    end = start + size
+    marker = base64.b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], marker
+
+
+def paged(call: Call, key: str, items: list[Any]) -> Reply:
+    result = page(call, items)
+    if isinstance(result, Reply):
+        return result
+    chunk, marker = result
+    payload: dict[str, Any] = {key: chunk}
+    if marker:
+        payload["NextMarker"] = marker
+    return Reply.of_json(payload)
+
+
+def overlay(twin: Twin, config: dict[str, Any]) -> dict[str, Any]:
+    """moto's configuration dict with the fields moto lacks, as AWS returns them."""
+    name, version = config["FunctionName"], str(config.get("Version", "$LATEST"))
+    meta = twin.lambdas.latest.get(name) if version == "$LATEST" else twin.lambdas.versions.get((name, version))
+    if meta is None:
+        return config
+    out = dict(config)
+    out.update(
+        RevisionId=meta.revision,
+        LastModified=meta.last_modified,
+        LoggingConfig=dict(meta.logging),
+        EphemeralStorage={"Size": meta.ephemeral_mb},
+        SnapStart={"ApplyOn": meta.snapstart, "OptimizationStatus": "On" if meta.snapstart != "None" else "Off"},
+        LastUpdateStatus="Successful",
+        State="Active",
+    )
+    for empty in ("KMSKeyArn", "SigningProfileVersionArn", "SigningJobArn"):
+        if out.get(empty) is None:
+            out.pop(empty, None)
+    return out
+
+
+def config_of(twin: Twin, fn: LambdaFunction) -> dict[str, Any]:
+    return overlay(twin, fn.get_configuration())
+
+
+# ---------------------------------------------------------------- list operations
+
+
+def list_functions(twin: Twin, call: Call) -> Reply:
+    with twin.lock:
+        functions = sorted(backend(twin).list_functions(call.query("FunctionVersion")), key=_order)
+        return paged(call, "Functions", [config_of(twin, fn) for fn in functions])
+
+
+def _order(fn: LambdaFunction) -> tuple[str, int]:
+    version = str(fn.version)
+    return fn.function_name, 0 if version == "$LATEST" else int(version)
+
+
+def list_versions(twin: Twin, call: Call) -> Reply:
+    name = function_of(call) or ""
+    with twin.lock:
+        if name not in twin.lambdas.latest:
+            return call.forward()
+        fns = [backend(twin).get_function(name), *backend(twin).list_versions_by_function(name)]
+        unique = {str(fn.version): fn for fn in fns}.values()
+        return paged(call, "Versions", [config_of(twin, fn) for fn in sorted(unique, key=_order)])
+
+
+def list_aliases(twin: Twin, call: Call) -> Reply:
+    name = function_of(call) or ""
+    with twin.lock:
+        if name not in twin.lambdas.latest:
+            return call.forward()
+        wanted = call.query("FunctionVersion")
+        aliases = [a.to_json() for a in backend(twin).list_aliases(name)]
+        aliases = [a for a in aliases if wanted is None or a["FunctionVersion"] == wanted]
+        return paged(call, "Aliases", sorted(aliases, key=lambda a: str(a["Name"])))
+
+
+# ---------------------------------------------------------------- read and change one function
+
+
+def get_function(twin: Twin, call: Call) -> Reply:
+    reply = call.forward()
+    if reply.status != 200:
+        return reply
+    payload = reply.json()
+    with twin.lock:
+        if "Configuration" in payload:
+            payload["Configuration"] = overlay(twin, payload["Configuration"])
+        else:
+            payload = overlay(twin, payload)
+    return with_json(reply, payload)
+
+
+def update_configuration(twin: Twin, call: Call) -> Reply:
+    name, body = function_of(call) or "", call.json()
+    with twin.lock:
+        meta = twin.lambdas.latest.get(name)
+        if meta is None:
+            return not_found(name)
+        refused = _check_revision(body.get("RevisionId"), meta.revision) or _check_limits(body)
+        if refused is not None:
+            return refused
+        reply = call.forward()
+        if reply.status != 200:
+            return reply
+        meta.revision, meta.last_modified = new_revision(), timestamp(twin)
+        meta.logging.update({k: v for k, v in body.get("LoggingConfig", {}).items() if v})
+        meta.ephemeral_mb = int(body.get("EphemeralStorage", {}).get("Size", meta.ephemeral_mb))
+        meta.snapstart = str(body.get("SnapStart", {}).get("ApplyOn", meta.snapstart))
+        if "MemorySize" in body:
+            twin.world.set_memory(name, int(body["MemorySize"]), at=twin.world.now)
+        return with_json(reply, overlay(twin, reply.json()))
+
+
+def update_code(twin: Twin, call: Call) -> Reply:
+    name = function_of(call) or ""
+    with twin.lock:
+        meta = twin.lambdas.latest.get(name)
+        if meta is None:
+            return not_found(name)
+        refused = _check_revision(call.json().get("RevisionId"), meta.revision)
+        if refused is not None:
+            return refused
+        reply = call.forward()
+        if reply.status == 200:
+            meta.revision, meta.last_modified = new_revision(), timestamp(twin)
+            reply = with_json(reply, overlay(twin, reply.json()))
+        return reply
+
+
+def _check_revision(given: str | None, current: str) -> Reply | None:
+    if given and given != current:
+        return lambda_error(
+            412,
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )
+    return None
+
+
+def _check_limits(body: dict[str, Any]) -> Reply | None:
+    memory = body.get("MemorySize")
+    if memory is not None and not 128 <= int(memory) <= 10240:
+        return lambda_error(
+            400, "InvalidParameterValueException", f"MemorySize {memory} is outside [128, 10240] MB"
+        )
+    timeout = body.get("Timeout")
+    if timeout is not None and not 1 <= int(timeout) <= 900:
+        return lambda_error(400, "InvalidParameterValueException", f"Timeout {timeout} is outside [1, 900] s")
+    return None
+
+
+def publish_version(twin: Twin, call: Call) -> Reply:
+    name, body = function_of(call) or "", call.json()
+    with twin.lock:
+        meta = twin.lambdas.latest.get(name)
+        if meta is None:
+            return not_found(name)
+        refused = _check_revision(body.get("RevisionId"), meta.revision)
+        latest_sha = backend(twin).get_function(name).code_sha_256
+        if refused is None and body.get("CodeSha256") and body["CodeSha256"] != latest_sha:
+            refused = lambda_error(
+                400,
+                "InvalidParameterValueException",
+                f"CodeSha256 ({body['CodeSha256']}) is different from current CodeSha256 in $LATEST "
+                f"({latest_sha}). Please try again with the CodeSha256 in $LATEST.",
+            )
+        if refused is not None:
+            return refused
+        if twin.lambdas.published_from.get(name) != meta.revision:
+            # moto publishes only after a change it saw; the twin also counts logging/snapstart changes
+            backend(twin).get_function(name).code_or_config_updated = True
+        reply = call.forward()
+        if reply.status not in (200, 201):
+            return reply
+        version = str(reply.json()["Version"])
+        if (name, version) not in twin.lambdas.versions:
+            twin.lambdas.versions[name, version] = replace(copy.deepcopy(meta), revision=new_revision())
+            twin.world.set_memory(name, int(reply.json()["MemorySize"]), at=twin.world.now, qualifier=version)
+        twin.lambdas.published_from[name] = meta.revision
+        return with_json(reply, overlay(twin, reply.json()))
+
+
+# ---------------------------------------------------------------- aliases
+
+
+def change_alias(twin: Twin, call: Call) -> Reply:
+    name, body = function_of(call) or "", call.json()
+    alias_name = str(call.uri_params.get("Name") or body.get("Name") or "")
+    with twin.lock:
+        if call.operation == "UpdateAlias":
+            try:
+                alias = backend(twin).get_alias(alias_name, name)
+            except Exception:  # noqa: BLE001 - moto's own 404 is the right answer
+                return call.forward()
+            refused = _check_revision(body.get("RevisionId"), alias.revision_id)
+            if refused is not None:
+                return refused
+        reply = call.forward()
+        if reply.status not in (200, 201):
+            return reply
+        alias = backend(twin).get_alias(alias_name, name)
+        alias.revision_id = new_revision()
+        weights = (alias.routing_config or {}).get("AdditionalVersionWeights", {})
+        twin.world.point_alias(
+            name, alias_name, str(alias.function_version), {str(k): float(v) for k, v in weights.items()},
+            at=twin.world.now,
+        )
+        return with_json(reply, alias.to_json())
+
+
+def get_alias(twin: Twin, call: Call) -> Reply:
+    reply = call.forward()
+    return with_json(reply, {**reply.json(), "RoutingConfig": reply.json().get("RoutingConfig") or None})
+
+
+ROUTES = {
+    "lambda.ListFunctions": list_functions,
+    "lambda.ListVersionsByFunction": list_versions,
+    "lambda.ListAliases": list_aliases,
+    "lambda.GetFunction": get_function,
+    "lambda.GetFunctionConfiguration": get_function,
+    "lambda.UpdateFunctionConfiguration": update_configuration,
+    "lambda.UpdateFunctionCode": update_code,
+    "lambda.PublishVersion": publish_version,
+    "lambda.CreateAlias": change_alias,
+    "lambda.UpdateAlias": change_alias,
+}

@@ -1,0 +1,260 @@
+"""The twin: a local AWS account on the real wire protocols, backed by moto plus a simulated World.
+
+moto's in-process `ThreadedMotoServer` serves every service; a WSGI layer in front of it counts each
+operation, injects faults, and answers the operations moto lacks or gets wrong (see twin/README.md) from
+the twin's own bookkeeping and the `World`. Point boto3 at it with `Twin.env()`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from lambda_tuner.twin import (
+    alarms,
+    cloudwatch_api,
+    lambda_api,
+    lambda_invoke,
+    lambda_pc,
+    logs_api,
+    schedules,
+)
+from lambda_tuner.twin.faults import SERVER_ERROR_CODES, FaultInjector, FaultKind
+from lambda_tuner.twin.function_url import FunctionUrlServer
+from lambda_tuner.twin.provision import provision_world
+from lambda_tuner.twin.wire import Call, Reply, aws_error, collect, identify, read_body
+
+if TYPE_CHECKING:
+    from lambda_tuner.twin.world import World
+
+Handler = Callable[[dict[str, Any], object], Any]
+ROUTES: dict[str, Callable[[Any, Call], Reply]] = {
+    **lambda_api.ROUTES,
+    **lambda_pc.ROUTES,
+    **lambda_invoke.ROUTES,
+    **logs_api.ROUTES,
+}
+LOG = logging.getLogger(__name__)
+_active_lock = threading.Lock()
+_active: list[Twin] = []  # moto's state is per process, so at most one twin runs at a time
+
+
+class Twin:
+    def __init__(self, world: World, *, port: int = 0, fault_seed: int = 0) -> None:
+        self.world = world
+        self.port = port
+        self.account: str = getattr(world, "account", "123456789012")
+        self.region: str = getattr(world, "region", "us-east-1")
+        self.calls: Counter[str] = Counter()
+        self.faults = FaultInjector(fault_seed)
+        self.handlers: dict[str, Handler] = {}
+        self.async_failures: list[tuple[str, Any]] = []  # (function, error payload) of Event invokes
+        self.lock = threading.RLock()  # serialises the twin's own bookkeeping and World access
+        self.lambdas = lambda_api.LambdaState()
+        self.queries = logs_api.QueryBook()
+        self.alarms = alarms.AlarmEvaluator(self)
+        self.endpoint_url = ""
+        self._server: _TwinMotoServer | None = None
+        self._url_servers: list[FunctionUrlServer] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Twin:
+        with _active_lock:
+            if _active:
+                raise RuntimeError("a Twin is already running in this process; stop it first")
+            _active.append(self)
+        self._server = _TwinMotoServer(self)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        cloudwatch_api.install(self)
+        self._moto_api("reset", None)
+        self._moto_api("config", {"lambda": {"use_docker": False}})
+        self.provision()
+        return self
+
+    def stop(self) -> None:
+        for url_server in self._url_servers:
+            url_server.stop()
+        self._url_servers.clear()
+        cloudwatch_api.uninstall()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        with _active_lock:
+            if self in _active:
+                _active.remove(self)
+
+    def __enter__(self) -> Twin:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def reset(self, world: World | None = None) -> None:
+        """Fresh moto state and bookkeeping, re-provisioned from `world` (or the current one)."""
+        if world is not None:
+            self.world = world
+        self._moto_api("reset", None)
+        self.lambdas = lambda_api.LambdaState()
+        self.queries = logs_api.QueryBook()
+        self.alarms = alarms.AlarmEvaluator(self)
+        self.faults.clear()
+        self.provision()
+
+    def provision(self) -> None:
+        """Create the world's functions in moto (with versions, aliases, PC, log groups), uncounted."""
+        with self.lock:
+            provision_world(self)
+        self.calls.clear()
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    # ------------------------------------------------------------------ simulation
+
+    def advance(self, to: datetime) -> None:
+        """Move simulated time; then alarms are evaluated and due scheduled PC actions applied."""
+        with self.lock:
+            since = self.world.now
+            self.world.advance(to)
+            lambda_pc.settle(self)
+            schedules.apply_due_actions(self, since, self.world.now)
+        self.alarms.evaluate()  # outside the lock: alarm actions may invoke handlers that call back
+
+    def register_handler(self, function_name: str, handler: Handler) -> None:
+        self.handlers[function_name] = handler
+
+    def serve_function_url(self, function_name: str, handler: Handler) -> str:
+        server = FunctionUrlServer(self, function_name, handler).start()
+        self._url_servers.append(server)
+        return server.url
+
+    def inject_fault(
+        self,
+        operation: str,
+        kind: FaultKind,
+        *,
+        count: int | None = None,
+        rate: float | None = None,
+        function: str | None = None,
+    ) -> None:
+        self.faults.add(operation, kind, count=count, rate=rate, function=function)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _moto_api(self, what: str, payload: dict[str, Any] | None) -> None:
+        data = json.dumps(payload).encode() if payload is not None else b""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/{what}", data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    def wsgi(self, moto_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            reply = self._serve(moto_app, environ)
+            if reply is None:
+                return moto_app(environ, start_response)
+            start_response(f"{reply.status} {_reason(reply.status)}", reply.headers)
+            return [reply.body]
+
+        return app
+
+    def _serve(self, moto_app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Reply | None:
+        body = read_body(environ)
+        found = identify(environ, body)
+        if found is None:
+            return None
+        service, operation, params = found
+        call = Call(service, operation, environ, body, params)
+        call.forward = lambda: _forward(moto_app, call)
+        self.calls[call.key] += 1
+        fault = self.faults.check(call)
+        if fault is not None:
+            return fault
+        route = ROUTES.get(call.key)
+        if route is None:
+            return None
+        try:
+            return route(self, call)
+        except Exception as exc:  # a twin bug must reach the caller as AWS's 500, with the cause logged
+            LOG.exception("twin failed serving %s", call.key)
+            return aws_error(call, SERVER_ERROR_CODES.get(call.service, ("InternalFailure", 500))[0], repr(exc), 500)
+
+
+def _forward(moto_app: Callable[..., Iterable[bytes]], call: Call) -> Reply:
+    environ = dict(call.environ)
+    environ["wsgi.input"] = io.BytesIO(call.body)
+    return collect(moto_app, environ)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silent: one access-log line per AWS call drowns test output."""
+
+
+class _TwinMotoServer(ThreadedMotoServer):
+    """moto's threaded server with the twin's WSGI layer in front of moto's dispatcher."""
+
+    def __init__(self, twin: Twin) -> None:
+        super().__init__(ip_address="127.0.0.1", port=twin.port, verbose=False)
+        self._twin = twin
+
+    def _server_entry(self) -> None:
+        app = self._twin.wsgi(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=_QuietRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def active_twin() -> Twin:
+    """The running twin (moto's patched response methods reach the World through it)."""
+    with _active_lock:
+        if not _active:
+            raise RuntimeError("no Twin is running")
+        return _active[0]
+
+
+def apply_env(twin: Twin) -> dict[str, str | None]:
+    """Point this process's boto3 at the twin; returns the previous values for restoring."""
+    previous = {key: os.environ.get(key) for key in twin.env()}
+    os.environ.update(twin.env())
+    return previous
