@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -20,7 +20,7 @@ from lambda_tuner.collect import CollectResult, collect
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Observations, Recommendation
-from lambda_tuner.decide import Decider
+from lambda_tuner.core.decide import Decider
 from lambda_tuner.settings import AgentSettings
 
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
@@ -39,6 +39,7 @@ class StoreLike(Protocol):
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def audit_head(self) -> AuditRecord | None: ...
+    def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]: ...
 
 
 class NotifierLike(Protocol):
@@ -57,12 +58,11 @@ class CycleDeps:
     clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
 
 
-Route = Literal["record", "approval", "auto", "skip"]
 
 
 class RoutedRecommendation(BaseModel):
     recommendation: Recommendation
-    route: Route
+    route: guardrails.Route
     mode: Mode
     why: str
     links: dict[str, str] = {}
@@ -103,7 +103,7 @@ def run_cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_o
 def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool) -> CycleSummary:
     killed = deps.kill_switch()
     collector_state = deps.store.get_function_state(COLLECTOR_STATE_KEY)
-    history = _memory_history(deps.store, collector_state)
+    history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
     result = deps.collector(
         now, settings.lookback_days, settings.tag_prefix, collector_state,
@@ -113,12 +113,13 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
-        deps.store.put_function_state(COLLECTOR_STATE_KEY, _without_history(result.state, history))
+        deps.store.put_function_state(COLLECTOR_STATE_KEY, result.state)
         summary.verifications = _verify_applied(result, deps, now)
 
-    decider = Decider(now=now, new_id=deps.new_id)
-    budget = guardrails.CycleBudget(max_changes=settings.max_changes_per_cycle)
+    decider = Decider(now, deps.new_id, allow_iac_changes=settings.allow_iac_changes,
+                      max_step_factor=settings.max_step_factor)
     pending = {} if read_only else _pending_by_function(deps.store)
+    decided: list[tuple[FunctionConfig, Recommendation]] = []
     for fn in result.inventory.functions:
         obs = result.observations.get(fn.name)
         if obs is None:
@@ -126,17 +127,26 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         if obs.status != "ok":
             summary.insufficient[fn.name] = obs.reason or obs.status
         fstate = {} if read_only else deps.store.get_function_state(fn.name)
-        for rec in decider.decide(fn, obs, fstate, collect_state=result.state):
-            routed = _route(settings, fn, rec, killed, budget, now)
-            if rec.kind in ("memory", "provisioned_concurrency", "experiment") and _same_as_pending(
-                rec, pending.get(fn.name, [])
-            ):
+        for rec in decider.decide(fn, obs, fstate):
+            if rec.kind in guardrails.CHANGING_KINDS and _same_as_pending(rec, pending.get(fn.name, [])):
                 continue  # already waiting for a person: do not ask twice
-            summary.recommendations.append(routed)
-            if not read_only:
-                _record(settings, deps, routed, fn, now, summary)
+            decided.append((fn, rec))
         if not read_only:
-            deps.store.put_function_state(fn.name, decider.updated_state(fn, obs, fstate))
+            new_state = decider.updated_state(fn, obs, fstate)
+            if new_state != fstate:
+                deps.store.put_function_state(fn.name, new_state)
+
+    modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
+    rails = guardrails.Guardrails(max_step_factor=settings.max_step_factor,
+                                  max_changes_per_cycle=settings.max_changes_per_cycle,
+                                  change_window_utc=settings.change_window_utc)
+    routes = guardrails.route([rec for _, rec in decided], modes, rails, now)
+    for (fn, rec), route in zip(decided, routes, strict=True):
+        routed = RoutedRecommendation(recommendation=rec, route=route.route, mode=modes[fn.name],
+                                      why=route.reason)
+        summary.recommendations.append(routed)
+        if not read_only:
+            _record(settings, deps, routed, fn, now, summary)
 
     summary.monthly_saving_usd = round(
         sum(r.recommendation.monthly_saving_usd.expected for r in summary.recommendations
@@ -148,30 +158,10 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     return summary
 
 
-def _route(settings: AgentSettings, fn: FunctionConfig, rec: Recommendation, killed: bool,
-           budget: guardrails.CycleBudget, now: datetime) -> RoutedRecommendation:
-    mode = guardrails.resolve_mode(settings.mode, fn.policy, killed)
-    actionable = rec.kind in ("memory", "provisioned_concurrency", "experiment")
-    if mode == "off":
-        return RoutedRecommendation(recommendation=rec, route="skip", mode=mode, why="mode is off")
-    if not actionable or mode == "recommend" or fn.policy.errors:
-        why = "; ".join(fn.policy.errors) if fn.policy.errors else f"mode {mode}: recorded for people to read"
-        return RoutedRecommendation(recommendation=rec, route="record", mode=mode, why=why)
-    if mode == "auto":
-        verdict = guardrails.check_auto(
-            rec, budget, max_step_factor=settings.max_step_factor, window=settings.change_window_utc, now=now
-        )
-        if verdict.allowed:
-            budget.used += 1
-            return RoutedRecommendation(recommendation=rec, route="auto", mode=mode, why=verdict.reason)
-        return RoutedRecommendation(recommendation=rec, route="approval", mode=mode, why=verdict.reason)
-    return RoutedRecommendation(recommendation=rec, route="approval", mode=mode, why="mode approve")
-
-
 def _record(settings: AgentSettings, deps: CycleDeps, routed: RoutedRecommendation, fn: FunctionConfig,
             now: datetime, summary: CycleSummary) -> None:
     rec = routed.recommendation
-    status = {"record": "RECORDED", "skip": "RECORDED", "approval": "PENDING", "auto": "APPROVED"}[routed.route]
+    status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}[routed.route]
     rec = rec.model_copy(update={"status": status})
     routed.recommendation = rec
     deps.store.put_recommendation(rec)
@@ -180,18 +170,18 @@ def _record(settings: AgentSettings, deps: CycleDeps, routed: RoutedRecommendati
         data={"kind": rec.kind, "route": routed.route, "why": routed.why, "current": rec.current,
               "proposed": rec.proposed, "reason": rec.reason.model_dump(mode="json")},
     )
-    if routed.route == "approval":
+    if routed.route == "approve":
         routed.links = tokens.approval_links(
             settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
         )
-    elif routed.route == "auto" and deps.invoke_apply is not None:
+    elif routed.route == "apply" and deps.invoke_apply is not None:
         deps.invoke_apply({"action": "apply", "recommendation_id": rec.id, "requested_by": "agent",
                            "time": now.isoformat()})
         summary.applied_requests.append(rec.id)
 
 
 def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
-    actionable = [r for r in summary.recommendations if r.route in ("approval", "auto")]
+    actionable = [r for r in summary.recommendations if r.route in ("approve", "apply")]
     if deps.notifier is None or not actionable:
         return
     digest = render_digest(
@@ -204,7 +194,7 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     subject, body = digest
     functions = sorted({r.recommendation.function for r in actionable})
     deps.notifier.publish(subject, body, {
-        "severity": "action" if any(r.route == "approval" for r in actionable) else "info",
+        "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
         "functions": ",".join(functions)[:250],
         "count": str(len(actionable)),
     })
@@ -222,15 +212,15 @@ def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> 
     return any(p.kind == rec.kind and p.proposed == rec.proposed for p in pending)
 
 
-def _memory_history(store: StoreLike, state: Mapping[str, Any]) -> dict[str, list[tuple[datetime, int]]]:
-    """The agent's own record of memory changes, so collection can split epochs at them."""
-    raw = state.get("memory_history", {})
-    return {fn: [(datetime.fromisoformat(t), int(mb)) for t, mb in changes] for fn, changes in raw.items()}
-
-
-def _without_history(state: dict[str, Any], history: Mapping[str, Any]) -> dict[str, Any]:
-    del history
-    return state
+def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+    """Memory changes the agent made (from its audit), so collection can split epochs exactly there."""
+    history: dict[str, list[tuple[datetime, int]]] = {}
+    for record in store.list_audit(since=since):
+        data: Mapping[str, Any] = record.data
+        config = data.get("after") if record.type == "change" else data.get("restored")
+        if record.function and isinstance(config, Mapping) and data.get("ok", True) and config.get("memory_mb"):
+            history.setdefault(record.function, []).append((record.at, int(config["memory_mb"])))
+    return history
 
 
 def _verify_applied(result: CollectResult, deps: CycleDeps, now: datetime) -> list[str]:

@@ -9,14 +9,14 @@ from typing import Any
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.secrets import read_secret
+from lambda_tuner.adapters.secrets import signing_key
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.cycle import CycleDeps
 from lambda_tuner.settings import AgentSettings
 
 
 def agent_deps(settings: AgentSettings) -> CycleDeps:
-    secret = cache(lambda: read_secret(settings.secret_arn))
+    secret = cache(lambda: signing_key(settings.secret_arn))
 
     def invoke_apply(payload: dict[str, Any]) -> None:
         # Asynchronous: the apply function waits for LastUpdateStatus and PC READY on its own clock,

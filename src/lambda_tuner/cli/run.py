@@ -1,0 +1,79 @@
+"""`lambda-tuner run`: one cycle against the account the credential chain points at.
+
+Read-only by default: discovers, collects, decides and prints, and writes nothing anywhere (no table,
+no topic, no function). `--apply` runs the deployed stack's full cycle (LT_* settings from the
+environment): stores, notifies, and hands approved changes to the stack's apply function, which is the
+only holder of write permissions.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from lambda_tuner.cli.demo_view import recommendations_table
+from lambda_tuner.core.models import AuditRecord, Recommendation
+from lambda_tuner.cycle import CycleDeps, run_cycle
+from lambda_tuner.settings import AgentSettings
+
+READ_ONLY = "(read-only run)"
+
+
+class ReadOnlyStore:
+    """Remembers nothing and refuses every write: a read-only run must leave no trace in the account."""
+
+    def get_function_state(self, function: str) -> dict[str, Any]:
+        return {}
+
+    def list_recommendations(self, status: str | None = None, function: str | None = None) -> list[Recommendation]:
+        return []
+
+    def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
+        return []
+
+    def audit_head(self) -> AuditRecord | None:
+        return None
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RuntimeError("a read-only run tried to write; this is a bug")
+
+    acquire_lease = release_lease = put_recommendation = transition = _refuse
+    put_function_state = append_audit = _refuse
+
+
+def run_once(*, apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None,
+             now: datetime) -> int:
+    console = Console()
+    overrides: dict[str, Any] = {k: v for k, v in (("mode", mode), ("lookback_days", lookback_days)) if v}
+    try:
+        if apply_changes:
+            from lambda_tuner.wiring import agent_deps  # noqa: PLC0415 - needs the stack's settings
+
+            settings = AgentSettings(**overrides)
+            summary = run_cycle(settings, now, agent_deps(settings))
+        else:
+            settings = AgentSettings(
+                state_table=READ_ONLY, audit_table=READ_ONLY, topic_arn=READ_ONLY, secret_arn=READ_ONLY,
+                approval_base_url=READ_ONLY, apply_function=READ_ONLY, **overrides)
+            deps = CycleDeps(store=ReadOnlyStore(), notifier=None, secret=lambda: b"", invoke_apply=None)
+            summary = run_cycle(settings, now, deps, read_only=True)
+    except ValidationError as exc:
+        console.print(f"[red]settings are incomplete:[/red] {exc.error_count()} problem(s); --apply needs the "
+                      "stack's LT_* variables (see README)")
+        for error in exc.errors(include_url=False):
+            console.print(f"  LT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
+        return 2
+    rows = [r.recommendation.model_dump(mode="json") | {"route": r.route} for r in summary.recommendations]
+    console.print(recommendations_table(rows, limit=1000))
+    stats = summary.collect_stats
+    console.print(f"{summary.functions} functions, {len(rows)} recommendations, savings found "
+                  f"${summary.monthly_saving_usd:,.2f}/month; AWS calls {sum(stats.get('api_calls', {}).values())},"
+                  f" cycle cost ${stats.get('cost_usd', 0):.4f}; {'applied within guardrails' if apply_changes else 'nothing written (read-only)'}")
+    if json_out:
+        json_out.write_text(json.dumps(summary.model_dump(mode="json"), indent=2))
+    return 0

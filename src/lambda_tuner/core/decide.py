@@ -1,0 +1,78 @@
+"""Per function: observations + tag policy + what the agent remembers -> the cycle's recommendations.
+
+Pure: the clock and the id factory are parameters. Memory, provisioned concurrency and arm64 advice each
+come from their own module; this one only builds their policies from tags and remembered state, and turns
+a change to an infrastructure-as-code function into the template change a person makes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from lambda_tuner.core.guardrails import template_change
+from lambda_tuner.core.models import FunctionConfig, Observations, Reason, Recommendation
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pricing import PriceTable, default_prices
+
+CHANGES = ("memory", "provisioned_concurrency", "experiment")
+
+
+class Decider:
+    def __init__(self, now: datetime, new_id: Callable[[], str], *, prices: PriceTable | None = None,
+                 allow_iac_changes: bool = False, max_step_factor: float = 2.0) -> None:
+        self.now = now
+        self.new_id = new_id
+        self.prices = prices or default_prices()
+        self.allow_iac_changes = allow_iac_changes
+        self.max_step_factor = max_step_factor
+
+    def memory_policy(self, fn: FunctionConfig) -> MemoryPolicy:
+        p = fn.policy
+        return MemoryPolicy(
+            strategy=p.strategy or "default",
+            balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
+            p95_objective_ms=p.p95_ms, p99_objective_ms=p.p99_ms, min_mb=p.min_mb, max_mb=p.max_mb,
+            max_step_factor=self.max_step_factor,
+        )
+
+    def decide(self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]) -> list[Recommendation]:
+        if obs.status != "ok":
+            return [self._insufficient(fn, obs)]
+        baseline = state.get("baseline_p99_ms")
+        rec = decide_memory(fn, obs, self.memory_policy(fn), self.prices, self.now, self.new_id(),
+                            baseline_p99_ms=float(baseline) if baseline is not None else None)
+        return [self._respect_iac(fn, rec)]
+
+    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Remember the p99 at the first observed configuration: the default strategy's allowance is
+        measured from it, so repeated small steps cannot compound into a large slowdown."""
+        new = dict(state)
+        if "baseline_p99_ms" not in new:
+            first = next((e for e in obs.epochs if e.duration_p99_ms and e.memory_mb == fn.memory_mb), None)
+            if first is not None:
+                new["baseline_p99_ms"] = first.duration_p99_ms
+                new["baseline_memory_mb"] = fn.memory_mb
+        return new
+
+    def _respect_iac(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
+        if fn.iac is None or self.allow_iac_changes or rec.kind not in CHANGES:
+            return rec
+        change = template_change(fn.iac, rec)
+        reason = rec.reason.model_copy(update={
+            "summary": f"{rec.reason.summary} — managed by {fn.iac}: change the template ({change})",
+            "decided_by": f"{rec.reason.decided_by}; infrastructure as code: a direct change would drift",
+        })
+        return rec.model_copy(update={"kind": "template_change", "reason": reason, "status": "RECORDED"})
+
+    def _insufficient(self, fn: FunctionConfig, obs: Observations) -> Recommendation:
+        why = obs.reason or f"collection status {obs.status}"
+        current: dict[str, int | float | str | None] = {"memory_mb": fn.memory_mb}
+        return Recommendation(
+            id=self.new_id(), function=fn.name, kind="insufficient_data", created_at=self.now,
+            current=current, proposed=current, revision_id=fn.revision_id, qualifier=obs.qualifier,
+            reason=Reason(summary=f"Insufficient data: {why}", observed=why, model="none",
+                          decided_by="evidence"),
+            status="RECORDED",
+        )
