@@ -1,0 +1,235 @@
+"""Shared fixtures of the approval tests: a moto server over HTTP, the tables/topic/secret the template
+creates, sample recommendations, and fakes with observable state for what moto cannot do (RevisionId)."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.core.models import ChartPoint, Interval, Projection, Reason, Recommendation
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+SECRET = "s" * 64
+STATE, AUDIT = "lt-state", "lt-audit"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    body = json.dumps({"lambda": {"use_docker": False}}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/config", data=body, method="POST"))
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", data=b"", method="POST"))
+    aws.reset_clients()
+    secrets.clear_cache()
+    yield moto_url
+    aws.reset_clients()
+    secrets.clear_cache()
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+    return buf.getvalue()
+
+
+@dataclass
+class Account:
+    """The resources the SAM template creates, in moto, plus handles to read results back."""
+
+    topic_arn: str
+    queue_url: str
+    secret_arn: str
+    role_arn: str
+    functions: list[str] = field(default_factory=list)
+
+    def create_tables(self) -> None:
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(
+            TableName=STATE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi1",
+                    "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
+        )
+        ddb.create_table(
+            TableName=AUDIT,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
+
+    def create_function(self, name: str, memory_mb: int = 1024, tags: dict[str, str] | None = None) -> str:
+        got = boto3.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self.role_arn,
+            Handler="index.handler",
+            Code={"ZipFile": _zip()},
+            MemorySize=memory_mb,
+            Timeout=30,
+            Tags=tags or {},
+        )
+        self.functions.append(name)
+        return str(got["FunctionArn"])
+
+    def memory(self, name: str, qualifier: str | None = None) -> int:
+        kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        return int(boto3.client("lambda").get_function_configuration(**kwargs)["MemorySize"])
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every SNS message published to the topic so far (via an SQS subscription, raw delivery off)."""
+        sqs = boto3.client("sqs")
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            batch = got.get("Messages", [])
+            if not batch:
+                return out
+            for m in batch:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def account(aws_env: str) -> Account:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="lambda-tuner")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="digest-capture")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    secret = boto3.client("secretsmanager").create_secret(Name="lt-signing", SecretString=SECRET)["ARN"]
+    role = boto3.client("iam").create_role(
+        RoleName="fn-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    acct = Account(topic_arn=topic, queue_url=queue_url, secret_arn=secret, role_arn=role)
+    acct.create_tables()
+    return acct
+
+
+def make_rec(
+    *,
+    rec_id: str = "rec-1",
+    function: str = "orders-api",
+    current: int | dict[str, Any] = 1024,
+    proposed: int | dict[str, Any] = 512,
+    revision_id: str | None = "rev-1",
+    status: str = "PENDING",
+    kind: str = "memory",
+    **extra: Any,
+) -> Recommendation:
+    def proj(mb: int, ms: float, usd: float) -> Projection:
+        return Projection(
+            memory_mb=mb,
+            duration_ms=Interval(expected=ms, low=ms * 0.9, high=ms * 1.1),
+            p99_ms=Interval(expected=ms * 2, low=ms * 1.8, high=ms * 2.2),
+            cost_per_invocation_usd=Interval(expected=usd / 1e6, low=usd / 1.1e6, high=usd / 0.9e6),
+            monthly_cost_usd=Interval(expected=usd, low=usd * 0.9, high=usd * 1.1),
+        )
+
+    cur = {"memory_mb": current} if isinstance(current, int) else current
+    new = {"memory_mb": proposed} if isinstance(proposed, int) else proposed
+    cur_mb, new_mb = (
+        int(cur.get("memory_mb") or 1024),
+        int(new.get("memory_mb") or cur.get("memory_mb") or 1024),
+    )
+    fields: dict[str, Any] = {
+        "id": rec_id,
+        "function": function,
+        "kind": kind,
+        "created_at": NOW,
+        "current": cur,
+        "proposed": new,
+        "before": proj(cur_mb, 120.0, 40.0),
+        "after": proj(new_mb, 130.0, 22.0),
+        "monthly_saving_usd": Interval(expected=18.0, low=14.5, high=21.0),
+        "latency_effect": "p99 +20 ms (+8 %)",
+        "confidence": "high",
+        "reason": Reason(
+            summary=f"{function} uses 31 % of its CPU time at {cur_mb} MB; half the memory costs less",
+            observed="14 days, 2.1 M invocations at 1024 MB",
+            model="amdahl fit, R² 0.97",
+            decided_by="cost strategy within p99 objective",
+        ),
+        "revision_id": revision_id,
+        "status": status,
+        "chart": tuple(
+            ChartPoint(
+                memory_mb=m,
+                duration_ms=100 + 50_000 / m,
+                duration_low_ms=90 + 45_000 / m,
+                duration_high_ms=110 + 55_000 / m,
+                monthly_cost_usd=m * 0.03,
+                observed=m == current,
+            )
+            for m in (256, 512, 1024, 2048)
+        ),
+    }
+    fields.update(extra)
+    return Recommendation(**fields)
+
+
+class FakeLambda:
+    """The two Lambda calls the approval function makes, with state tests can read and set."""
+
+    def __init__(self, revisions: dict[str, str] | None = None) -> None:
+        self.revisions = revisions or {"orders-api": "rev-1"}
+        self.invocations: list[dict[str, Any]] = []
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
+        return {"FunctionName": FunctionName, "RevisionId": self.revisions[FunctionName]}
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        self.invocations.append({"function": FunctionName, "type": InvocationType, **json.loads(Payload)})
+        return {"StatusCode": 202}

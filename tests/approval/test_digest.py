@@ -1,0 +1,59 @@
+"""The digest email: actionable in ten seconds, silent when there is nothing to act on."""
+
+from __future__ import annotations
+
+from approval_support import NOW, make_rec
+
+from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.models import Interval
+
+HEAD = "ab" * 32
+LINKS = {"approve": "https://u/?token=A", "reject": "https://u/?token=R"}
+
+
+def test_nothing_actionable_gives_no_digest() -> None:
+    keep = make_rec(rec_id="k", kind="keep", status="RECORDED", proposed={})
+    assert render_digest([keep], {}, HEAD, NOW) is None
+
+
+def test_a_pending_change_shows_function_sizes_saving_latency_reason_and_both_links() -> None:
+    rec = make_rec()
+    subject, body = render_digest([rec], {rec.id: LINKS}, HEAD, NOW)  # type: ignore[misc]
+    assert "1 change(s) to approve" in subject and "$18.00" in subject
+    assert "orders-api: memory 1024 → 512 MB" in body
+    assert "saves $18.00/month (90%: $14.50 to $21.00)" in body
+    assert "p99 +20 ms" in body
+    assert "Why: orders-api uses 31 %" in body
+    assert "Approve: https://u/?token=A" in body and "Reject:  https://u/?token=R" in body
+    assert f"Audit chain head: {HEAD}" in body
+
+
+def test_a_pending_change_without_links_is_not_offered_for_approval() -> None:
+    assert render_digest([make_rec()], {}, HEAD, NOW) is None
+
+
+def test_applied_failed_and_advice_each_get_a_short_section() -> None:
+    applied = make_rec(rec_id="a", function="auto-fn", status="APPLIED")
+    failed = make_rec(rec_id="f", function="broken-fn", status="FAILED")
+    advice = make_rec(rec_id="v", function="x86-fn", kind="arm64_advice", status="RECORDED", proposed={})
+    keep = make_rec(rec_id="k", function="fine-fn", kind="keep", status="RECORDED", proposed={})
+    subject, body = render_digest([applied, failed, advice, keep], {}, HEAD, NOW)  # type: ignore[misc]
+    assert "1 applied" in subject and "1 failed/rolled back" in subject
+    assert "Applied automatically:" in body and "auto-fn" in body
+    assert "Failed or rolled back:\n- broken-fn" in body
+    assert "Advice (no change made):\n- x86-fn" in body
+    assert "Kept as is: 1 function(s) (fine-fn)" in body
+
+
+def test_the_subject_is_short_ascii_for_sns() -> None:
+    recs = [
+        make_rec(
+            rec_id=f"r{i}",
+            function=f"fn-{i}" * 10,
+            monthly_saving_usd=Interval(expected=1e6, low=1, high=2e6),
+        )
+        for i in range(30)
+    ]
+    subject, _ = render_digest(recs, {r.id: LINKS for r in recs}, HEAD, NOW)  # type: ignore[misc]
+    assert len(subject) <= 100
+    subject.encode("ascii")
