@@ -101,10 +101,12 @@ def _tables(
     return tables, active
 
 
-def summarize(scores: PolicyScores, lam: float) -> dict[str, dict[str, float | int]]:
+def summarize(
+    scores: PolicyScores, lam: float, names: tuple[str, ...] = POLICIES
+) -> dict[str, dict[str, float | int]]:
     none_obj = np.array([s.objective(lam).sum() for s in scores["none"]])
     out: dict[str, dict[str, float | int]] = {}
-    for name in POLICIES:
+    for name in names:
         per_fn = scores[name]
         obj = np.array([s.objective(lam).sum() for s in per_fn])
         uses_pc = np.array([bool((s.level > 0).any()) for s in per_fn])

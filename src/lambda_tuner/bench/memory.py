@@ -1,0 +1,176 @@
+"""`lambda-tuner bench memory`: closed-loop regret of the memory decisions on ground-truth curves.
+
+For each curve of a curve-format file, each start size (clipped to the measured range) and each
+strategy, the agent runs `cycles` simulated days in auto mode: every day produces one `Epoch` from noisy
+samples of the true curve, the agent keeps its own history, calls `decide_memory` and applies what it
+recommends (an experiment is applied for one cycle, like any change). After the last cycle one more day
+is simulated only to check the last projection. See memory_sim.py and memory_oracle.py for the models
+and definitions; docs of the JSON fields are in `summarise`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lambda_tuner.bench.memory_oracle import Ground, compute_optimizer, ground, power_tuning, violations
+from lambda_tuner.bench.memory_sim import Traffic, Truth, make_truth, pick_traffic, simulate_day
+from lambda_tuner.core.models import Epoch, FunctionConfig, Observations, Projection, Strategy
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pricing import PriceTable, default_prices
+from lambda_tuner.twin.azure_trace import Trace, load_trace
+from lambda_tuner.twin.curves import load_curves
+
+STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
+DEFAULT_STARTS = (128, 512, 1024, 2048)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def bench_policy(strategy: Strategy, lo: int, hi: int) -> MemoryPolicy:
+    # Decision quality is measured, not churn policy: no dollar threshold (the traffic is small).
+    return MemoryPolicy(strategy=strategy, min_mb=lo, max_mb=hi, min_saving_usd_month=0.0)
+
+
+@dataclass
+class Run:
+    curve: str
+    start_mb: int
+    strategy: Strategy
+    sizes: list[int] = field(default_factory=list)
+    exploration_steps: int = 0
+    exploration_overspend_usd: float = 0.0
+    violations: list[str] = field(default_factory=list)
+    coverage: list[bool] = field(default_factory=list)
+    widths: list[float] = field(default_factory=list)
+    regret: float = 0.0
+    oracle_mb: int = 0
+
+
+def _covered(value: float, low: float, high: float) -> bool:
+    return low <= value <= high
+
+
+def run_loop(truth: Truth, traffic: Traffic, start_mb: int, strategy: Strategy, cycles: int,
+             prices: PriceTable, rng: np.random.Generator) -> tuple[Run, Ground]:
+    lo, hi = truth.bounds
+    policy = bench_policy(strategy, lo, hi)
+    start = int(np.clip(start_mb, lo, hi))
+    g = ground(truth, strategy, policy, start, traffic.mean_cold_rate(), prices)
+    run = Run(curve=truth.curve.function_id, start_mb=start, strategy=strategy, oracle_mb=g.oracle_mb)
+    memory, history, baseline = start, list[Epoch](), None
+    pending: Projection | None = None
+    for cycle in range(cycles + 1):
+        day = simulate_day(truth, memory, traffic.day(rng), T0 + timedelta(days=cycle), prices, rng)
+        run.sizes.append(memory)
+        if pending is not None:  # the previous change's projection against what the day realised
+            c, p = pending.cost_per_invocation_usd, pending.p99_ms
+            run.coverage += [_covered(day.cost_per_invocation, c.low, c.high), _covered(day.p99_ms, p.low, p.high)]
+            run.widths += [(c.high - c.low) / c.expected, (p.high - p.low) / p.expected]
+            pending = None
+        if cycle == cycles:
+            break
+        history.append(day.epoch)
+        baseline = baseline or day.epoch.duration_p99_ms
+        fn = FunctionConfig(name=truth.curve.function_id, arn=f"arn:bench:{truth.curve.function_id}",
+                            memory_mb=memory, timeout_s=truth.timeout_s, arch=truth.curve.arch,  # type: ignore[arg-type]
+                            log_group="bench")
+        obs = Observations(function=fn.name, window_start=history[0].start, window_end=day.epoch.end,
+                           epochs=tuple(history[-14:]))
+        rec = decide_memory(fn, obs, policy, prices, day.epoch.end, f"{fn.name}-{cycle}", baseline_p99_ms=baseline)
+        if rec.kind not in ("memory", "experiment"):
+            continue
+        target = int(rec.proposed["memory_mb"] or memory)
+        if rec.kind == "experiment":
+            best = int(rec.proposed.get("best_guess_mb") or memory)
+            run.exploration_steps += 1
+            extra = float(truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
+                          - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices))
+            run.exploration_overspend_usd += extra * day.invocations
+        run.violations += violations(truth, g, policy, strategy, start, target)
+        if target != memory:
+            pending = rec.after
+        memory = target
+    run.regret = g.regret(memory)
+    return run, g
+
+
+def run_bench(curves_path: Path, starts: tuple[int, ...] = DEFAULT_STARTS, cycles: int = 10, seed: int = 7,
+              trace_dir: Path | None = None, strategies: tuple[Strategy, ...] = STRATEGIES,
+              command: str = "") -> dict[str, Any]:
+    """Run the whole benchmark and return the JSON-ready result (no printing, no writing)."""
+    curves = load_curves(curves_path)
+    if not curves:
+        raise ValueError(f"{curves_path}: no curves")
+    trace: Trace | None = load_trace(trace_dir) if trace_dir is not None else None
+    prices = default_prices()
+    rng = np.random.default_rng(seed)
+    runs: list[Run] = []
+    baselines: dict[str, list[dict[str, Any]]] = {"fixed": [], "power_tuning": [], "compute_optimizer": []}
+    for index, curve in enumerate(curves):
+        truth = make_truth(curve)
+        traffic = pick_traffic(trace, index, rng)
+        for start in sorted({int(np.clip(s, *truth.bounds)) for s in starts}):
+            for strategy in strategies:
+                run, g = run_loop(truth, traffic, start, strategy, cycles, prices, rng)
+                runs.append(run)
+                baselines["fixed"].append({"strategy": strategy, "regret": g.regret(start)})
+                chosen, spent = power_tuning(truth, strategy, bench_policy(strategy, *truth.bounds), prices,
+                                             traffic.mean_cold_rate(), rng)
+                baselines["power_tuning"].append({"strategy": strategy, "regret": g.regret(chosen),
+                                                  "tuning_cost_usd": spent, "chosen_mb": chosen})
+                co = compute_optimizer(truth, start, int(traffic.per_minute.sum() * 14))
+                baselines["compute_optimizer"].append({"strategy": strategy, "regret": g.regret(co),
+                                                       "chosen_mb": co})
+    config = {"command": command, "seed": seed, "starts": list(starts), "cycles": cycles,
+              "file": str(curves_path), "trace": str(trace_dir) if trace_dir else "synthetic",
+              "strategies": list(strategies)}
+    return summarise(runs, baselines, config)
+
+
+def _regrets(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    return {"regret_median": float(np.median(arr)), "regret_p90": float(np.percentile(arr, 90)),
+            "regret_max": float(np.max(arr))}
+
+
+def summarise(runs: list[Run], baselines: dict[str, list[dict[str, Any]]], config: dict[str, Any]) -> dict[str, Any]:
+    """`summary`: per strategy regret figures (fractions) plus exploration steps (max per run), guard
+    violations (count), calibration (share of 90 % intervals of cost per invocation and p99 that held the
+    next day's realised value, pooled over applied changes), calibration_n (applied changes),
+    interval_width_median ((high - low) / expected) and exploration overspend (USD, true cost at the
+    explored size minus at the model's best guess, over the explored day's traffic). Baselines report
+    the `cost` strategy's regret at top level and every strategy under `by_strategy`."""
+    summary: dict[str, Any] = {}
+    for strategy in dict.fromkeys(r.strategy for r in runs):
+        mine = [r for r in runs if r.strategy == strategy]
+        coverage = [c for r in mine for c in r.coverage]
+        widths = [w for r in mine for w in r.widths]
+        summary[strategy] = {
+            **_regrets([r.regret for r in mine]),
+            "exploration_steps_max": max(r.exploration_steps for r in mine),
+            "guard_violations": sum(len(r.violations) for r in mine),
+            "calibration": float(np.mean(coverage)) if coverage else None,
+            "calibration_n": len(coverage) // 2,
+            "interval_width_median": float(np.median(widths)) if widths else None,
+            "exploration_overspend_usd": float(sum(r.exploration_overspend_usd for r in mine)),
+        }
+    for name, rows in baselines.items():
+        by_strategy = {s: _regrets([r["regret"] for r in rows if r["strategy"] == s])
+                       for s in dict.fromkeys(r["strategy"] for r in rows)}
+        summary[name] = {**by_strategy.get("cost", next(iter(by_strategy.values()))), "by_strategy": by_strategy}
+        if name == "power_tuning":
+            summary[name]["tuning_cost_usd"] = float(sum(r["tuning_cost_usd"] for r in rows))
+    per_curve = [{"curve": r.curve, "start_mb": r.start_mb, "strategy": r.strategy, "final_mb": r.sizes[-1],
+                  "oracle_mb": r.oracle_mb, "regret": r.regret, "sizes": r.sizes,
+                  "exploration_steps": r.exploration_steps, "violations": r.violations} for r in runs]
+    return {"summary": summary, "per_curve": per_curve, "config": config}
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

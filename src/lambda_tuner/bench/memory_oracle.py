@@ -1,0 +1,138 @@
+"""The oracle, regret, guards and the two peer baselines of the memory benchmark, on ground truth.
+
+Oracle: the best size at 1 MB resolution on the true interpolated curve, under the same strategy and the
+same hard constraints as the agent (floor = true max memory used x headroom, timeout margin, the curve's
+measured range as user bounds; for `default`, p99 within the allowance of the true p99 at the start).
+Regret: `cost` and `default` on expected cost per invocation; `speed` on mean duration; `balanced` on
+w * cost / max cost + (1 - w) * duration / max duration, both maxima over the allowed sizes (the Power
+Tuning definition), all on ground truth.
+
+Baselines:
+- `power_tuning`: sizes 128, 256, 512, 1024, 1536, 3008 within the bounds (the bounds' ends when none
+  is), 5 invocations each with the benchmark's noise, 20 % trimmed mean, chosen by strategy with Power
+  Tuning's own cost (GB-s x rate, no request fee); `default` maps to its `cost`. Its tuning invocations
+  are paid at true cost (`tuning_cost_usd`).
+- `compute_optimizer`: passive, only for configured memory <= 1,792 MB and >= 50 invocations in 14 days
+  (else keeps the size). Approximation of its documented behaviour from utilisation: memory-used p99
+  below 50 % of the configuration -> MemoryOverprovisioned, recommend 2 x used rounded up to 64 MB;
+  used above 80 % -> MemoryUnderprovisioned, recommend 1.5 x; otherwise Optimized (keep). It sees no
+  duration curve, so it cannot find CPU-driven savings; that is the point of comparing with it.
+- `fixed`: the start size kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lambda_tuner.bench.memory_sim import FloatArray, Truth
+from lambda_tuner.core.models import Strategy
+from lambda_tuner.core.optimizer import MemoryPolicy
+from lambda_tuner.core.pricing import PriceTable
+
+POWER_TUNING_SIZES = (128, 256, 512, 1024, 1536, 3008)
+
+
+@dataclass(frozen=True)
+class Ground:
+    """True quantities over every size of the measured range, for one curve, start and strategy."""
+
+    memory_mb: FloatArray
+    mean: FloatArray
+    p99: FloatArray
+    cost: FloatArray  # expected USD per invocation
+    allowed: FloatArray  # bool: hard constraints (and the default strategy's allowance)
+    objective: FloatArray
+    oracle_mb: int
+
+    def at(self, memory_mb: int) -> int:
+        return int(np.clip(memory_mb, self.memory_mb[0], self.memory_mb[-1]) - self.memory_mb[0])
+
+    def regret(self, memory_mb: int) -> float:
+        return float(self.objective[self.at(memory_mb)] / self.objective[self.at(self.oracle_mb)] - 1)
+
+
+def ground(truth: Truth, strategy: Strategy, policy: MemoryPolicy, start_mb: int, cold_rate: float,
+           prices: PriceTable) -> Ground:
+    lo, hi = truth.bounds
+    m = np.arange(lo, hi + 1, dtype=float)
+    mean, p99 = truth.mean(m), truth.p99(m)
+    cost = truth.cost_per_invocation(m, cold_rate, prices)
+    hard = (m >= truth.max_memory_used_mb * policy.memory_headroom) & (
+        p99 < policy.timeout_margin * truth.timeout_s * 1000)
+    if not hard.any():
+        hard = m == m[-1]
+    allowed = hard.copy()
+    if strategy == "default":
+        allowed &= p99 <= (1 + policy.p99_allowance) * float(truth.p99(start_mb)) * (1 + 1e-9)
+        if not allowed.any():
+            allowed = hard
+    if strategy in ("default", "cost"):
+        objective = cost
+    elif strategy == "speed":
+        objective = mean
+    else:
+        w = policy.balanced_weight
+        objective = w * cost / cost[hard].max() + (1 - w) * mean / mean[hard].max()
+    masked = np.where(allowed, objective, np.inf)
+    if strategy == "speed":  # ties on duration: the cheapest of them
+        masked = np.where(masked <= masked.min() * (1 + 1e-9), cost, np.inf)
+    return Ground(memory_mb=m, mean=mean, p99=p99, cost=cost, allowed=allowed, objective=objective,
+                  oracle_mb=int(m[int(np.argmin(masked))]))
+
+
+def violations(truth: Truth, g: Ground, policy: MemoryPolicy, strategy: Strategy, start_mb: int,
+               memory_mb: int) -> list[str]:
+    """Which hard guards an applied size breaks, judged on ground truth."""
+    lo, hi = truth.bounds
+    out = []
+    if not lo <= memory_mb <= hi:
+        return ["outside bounds"]
+    i = g.at(memory_mb)
+    if memory_mb < truth.max_memory_used_mb * policy.memory_headroom:
+        out.append("below memory floor")
+    if g.p99[i] >= policy.timeout_margin * truth.timeout_s * 1000:
+        out.append("p99 above timeout margin")
+    if strategy == "default" and g.p99[i] > (1 + policy.p99_allowance) * float(truth.p99(start_mb)) * (1 + 1e-6):
+        out.append("p99 worse than allowance")
+    return out
+
+
+def power_tuning(truth: Truth, strategy: Strategy, policy: MemoryPolicy, prices: PriceTable, cold_rate: float,
+                 rng: np.random.Generator) -> tuple[int, float]:
+    """(chosen size, tuning cost in USD) of a Power-Tuning-like run."""
+    lo, hi = truth.bounds
+    sizes = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
+    trimmed, spent = [], 0.0
+    for size in sizes:
+        samples = np.sort(truth.sample(size, 5, math.exp(0.02 * rng.standard_normal()), rng))
+        k = int(len(samples) * 0.2)
+        trimmed.append(float(np.mean(samples[k: len(samples) - k])))
+        spent += 5 * float(truth.cost_per_invocation(size, cold_rate, prices))
+    gb_s = np.asarray(sizes, dtype=float) / 1024 * np.asarray(trimmed) / 1000
+    cost = gb_s * prices.tier1_usd_per_gb_s(truth.curve.arch)  # type: ignore[arg-type]
+    dur = np.asarray(trimmed)
+    if strategy == "speed":
+        score = dur
+    elif strategy == "balanced":
+        w = policy.balanced_weight
+        score = w * cost / cost.max() + (1 - w) * dur / dur.max()
+    else:
+        score = cost
+    return sizes[int(np.argmin(score))], spent
+
+
+def compute_optimizer(truth: Truth, configured_mb: int, invocations_14d: int) -> int:
+    if configured_mb > 1792 or invocations_14d < 50:
+        return configured_mb
+    lo, hi = truth.bounds
+    used = truth.max_memory_used_mb * 0.97
+    if used < 0.5 * configured_mb:
+        target = max(128, math.ceil(2 * used / 64) * 64)
+    elif used > 0.8 * configured_mb:
+        target = math.ceil(1.5 * configured_mb)
+    else:
+        return configured_mb
+    return int(np.clip(target, lo, hi))

@@ -1,0 +1,330 @@
+"""Duration-vs-memory model per function: physically shaped forms, fitted with honest uncertainty.
+
+Lambda gives a function a CPU share proportional to memory: 1,769 MB is one vCPU, 10,240 MB about 5.8.
+Each form splits the duration at a reference size `m_ref` into a fixed part (I/O, waiting: does not
+shrink) and a CPU part (share `phi`) that scales with the CPU share `s(m) = min(m / 1769, cap)`:
+
+    d(m) = y_ref * ((1 - phi) + phi * (s(m) / s(m_ref)) ** -alpha)
+
+`cap` is 1 vCPU for single-threaded code (`single_thread`: stops gaining at 1,769 MB) and 6 for code that
+keeps gaining (`multi_thread`); `io_bound` is phi = 0. `alpha` = 1 is ideal scaling; it is fitted around
+1 (prior sd 0.2) because real curves bend (memory pressure and GC at small sizes make it steeper).
+
+Priors (documented population assumptions, used with few observed sizes):
+- CPU share at the reference size: normal(0.5, 0.35) truncated to [0, 1]. Deployed functions range from
+  pure I/O (API calls) to pure CPU; this prior is deliberately broad so that one observed size yields a
+  wide interval instead of a confident guess. Lambda Insights CPU time (`cpu_ms_avg`) replaces it when
+  present (cpu / wall, sd 0.1); CPU time above wall time is evidence for multi-threading.
+- Form weights before evidence: single_thread 0.55, multi_thread 0.25, io_bound 0.2 (io_bound is only
+  considered with two or more sizes). Forms are averaged by prior x Akaike weight (AIC), so when the data
+  cannot tell single from multi-threaded code, predictions above 1,769 MB carry both.
+- A relative model error of 3 % (day-to-day drift, form mismatch) is added to each size's standard error;
+  with more sizes than parameters it is inflated by the observed residuals.
+
+scipy is imported inside functions only (cold starts of functions that import core without it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lambda_tuner.core.models import Arch, CurveFit, Epoch, Frozen
+
+FloatArray = npt.NDArray[np.float64]
+
+VCPU_MB = 1769.0
+CAPS = {"single_thread": 1.0, "multi_thread": 6.0, "io_bound": 1.0}
+FORM_PRIOR = {"single_thread": 0.55, "multi_thread": 0.25, "io_bound": 0.2}
+PHI_PRIOR = (0.5, 0.35)
+ALPHA_PRIOR = (1.0, 0.2)
+ALPHA_BOUNDS = (0.3, 2.5)
+MODEL_ERROR = 0.03
+CPU_SHARE_SD = 0.1
+DEFAULT_CV = 0.3  # per-invocation coefficient of variation when an epoch gives no spread at all
+MIN_P99_RATIO_SD = 0.05
+
+
+class SizeData(Frozen):
+    """What the epochs say about one memory size (pooled)."""
+
+    memory_mb: int
+    invocations: int
+    mean_ms: float
+    rel_se: float  # relative standard error of the mean
+    p99_ratio: float | None = None
+    cpu_share: float | None = None  # Lambda Insights CPU time / wall time
+    max_memory_used_mb: float | None = None
+
+
+class FormFit(Frozen):
+    form: str
+    weight: float
+    params: tuple[float, ...]  # (log_y_ref, phi, alpha)
+    covariance: tuple[tuple[float, ...], ...]
+    chi2: float
+    aic: float
+
+
+class DurationFit(Frozen):
+    function: str
+    arch: Arch
+    ref_mb: int
+    forms: tuple[FormFit, ...]
+    sizes: tuple[SizeData, ...]
+    p99_ratio: float
+    p99_ratio_sd: float  # of log(p99 / mean)
+    rel_noise: float  # relative residual (day-to-day) noise used in intervals
+    notes: tuple[str, ...] = ()
+
+    @property
+    def best(self) -> FormFit:
+        return max(self.forms, key=lambda f: f.weight)
+
+    def curve_fit(self) -> CurveFit:
+        """The shared `CurveFit` view: the most likely form, its parameters and covariance."""
+        best = self.best
+        log_y, phi, alpha = best.params
+        params = {"y_ref_ms": math.exp(log_y), "ref_mb": float(self.ref_mb), "cpu_share": phi, "alpha": alpha}
+        params.update({f"weight_{f.form}": f.weight for f in self.forms})
+        return CurveFit(
+            function=self.function,
+            arch=self.arch,
+            form=best.form,
+            params=params,
+            covariance=best.covariance,
+            observed_sizes=tuple(s.memory_mb for s in self.sizes),
+            p99_ratio=self.p99_ratio,
+            rel_noise=self.rel_noise,
+            notes=self.notes,
+        )
+
+
+# ---------------------------------------------------------------- observations -> per-size data
+
+
+def _epoch_rel_se(epoch: Epoch, mean: float) -> float:
+    if epoch.periods >= 2 and epoch.duration_avg_spread_ms is not None:
+        return epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean
+    sd = DEFAULT_CV * mean
+    if epoch.duration_p95_ms is not None and epoch.duration_p50_ms is not None:
+        sd = max(epoch.duration_p95_ms - epoch.duration_p50_ms, 0.01 * mean) / 1.645
+    return sd / math.sqrt(max(epoch.invocations, 1)) / mean
+
+
+def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
+    """Pool the epochs of one architecture by memory size, weighting by invocations."""
+    by_size: dict[int, list[Epoch]] = {}
+    for epoch in epochs:
+        if epoch.arch == arch and epoch.invocations > 0 and epoch.duration_avg_ms:
+            by_size.setdefault(epoch.memory_mb, []).append(epoch)
+    out = []
+    for memory, group in sorted(by_size.items()):
+        n = np.array([e.invocations for e in group], dtype=float)
+        means = np.array([float(e.duration_avg_ms or 0.0) for e in group])
+        w = n / n.sum()
+        mean = float(w @ means)
+        rel_se2 = float(np.sum(w**2 * np.array([_epoch_rel_se(e, mean) for e in group]) ** 2))
+        if len(group) > 1:  # epochs at one size disagree by more than their own noise: day-to-day drift
+            rel_se2 += float(np.var(means / mean, ddof=1)) / len(group)
+        ratios = [
+            e.duration_p99_ms / e.duration_avg_ms for e in group if e.duration_p99_ms and e.duration_avg_ms
+        ]
+        reports = [e.reports for e in group if e.reports is not None]
+        cpu = [r.cpu_ms_avg for r in reports if r.cpu_ms_avg is not None]
+        mem = [
+            v for r in reports for v in (r.max_memory_used_mb_max, r.max_memory_used_mb_p99) if v is not None
+        ]
+        out.append(
+            SizeData(
+                memory_mb=memory,
+                invocations=int(n.sum()),
+                mean_ms=mean,
+                rel_se=math.sqrt(rel_se2),
+                p99_ratio=float(np.median(ratios)) if ratios else None,
+                cpu_share=float(np.mean(cpu)) / mean if cpu else None,
+                max_memory_used_mb=max(mem) if mem else None,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- the forms
+
+
+def cpu_scale(memory_mb: FloatArray, cap: float) -> FloatArray:
+    return np.minimum(np.asarray(memory_mb, dtype=float) / VCPU_MB, cap)
+
+
+def form_duration(form: str, params: FloatArray, ref_mb: float, memory_mb: FloatArray) -> FloatArray:
+    """Duration (ms) for parameter rows `params` (k x 3) at sizes `memory_mb` (n): a k x n array."""
+    p = np.atleast_2d(params)
+    log_y, phi, alpha = p[:, 0:1], p[:, 1:2], p[:, 2:3]
+    if form == "io_bound":
+        return np.exp(log_y) * np.ones((1, np.size(memory_mb)))
+    cap = CAPS[form]
+    ratio = cpu_scale(np.atleast_1d(memory_mb), cap)[None, :] / float(cpu_scale(np.array([ref_mb]), cap)[0])
+    return np.asarray(np.exp(log_y) * ((1.0 - phi) + phi * ratio ** (-alpha)), dtype=float)
+
+
+def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
+    from scipy.optimize import least_squares  # noqa: PLC0415 - lazy: scipy only where fitting runs
+
+    m = np.array([d.memory_mb for d in data], dtype=float)
+    log_y = np.log([d.mean_ms for d in data])
+    sigma = np.sqrt(np.array([d.rel_se for d in data]) ** 2 + MODEL_ERROR**2)
+    ref_mean = float(np.exp(np.interp(np.log(ref_mb), np.log(m), log_y)))
+
+    if form == "io_bound":  # weighted mean in log space: closed form
+        w = 1.0 / sigma**2
+        mu = float(w @ log_y / w.sum())
+        chi2 = float(np.sum(((log_y - mu) / sigma) ** 2))
+        io_cov = ((1.0 / float(w.sum()), 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+        return FormFit(
+            form=form, weight=0.0, params=(mu, 0.0, 1.0), covariance=io_cov, chi2=chi2, aic=chi2 + 2
+        )
+
+    cpu_rows = [(d.memory_mb, min(d.cpu_share, 1.0)) for d in data if d.cpu_share is not None]
+
+    def residuals(x: FloatArray) -> FloatArray:
+        model = np.log(form_duration(form, x, ref_mb, m)[0])
+        priors = [(x[1] - PHI_PRIOR[0]) / PHI_PRIOR[1], (x[2] - ALPHA_PRIOR[0]) / ALPHA_PRIOR[1]]
+        res = [(model - log_y) / sigma, priors]
+        for size, share in cpu_rows:
+            frac = form_duration(form, x, ref_mb, np.array([float(size)]))[0, 0]
+            fixed = math.exp(x[0]) * (1.0 - x[1])
+            res.append([((frac - fixed) / frac - share) / CPU_SHARE_SD])
+        return np.concatenate([np.atleast_1d(np.asarray(r, dtype=float)) for r in res])
+
+    lower, upper = [-np.inf, 0.0, ALPHA_BOUNDS[0]], [np.inf, 1.0, ALPHA_BOUNDS[1]]
+    best = None
+    for phi0 in (0.2, 0.5, 0.9):
+        sol = least_squares(residuals, [math.log(ref_mean), phi0, 1.0], bounds=(lower, upper), method="trf")
+        if best is None or sol.cost < best.cost:
+            best = sol
+    assert best is not None
+    jac = np.asarray(best.jac, dtype=float)
+    cov = np.linalg.pinv(jac.T @ jac)
+    data_res = best.fun[: len(data)]
+    chi2 = float(np.sum(data_res**2))
+    dof = len(data) - 3
+    if dof > 0:  # residuals larger than the stated noise: widen rather than trust the noise model
+        cov = cov * max(1.0, chi2 / dof)
+    k = min(3, len(data))
+    return FormFit(
+        form=form,
+        weight=0.0,
+        params=tuple(float(v) for v in best.x),
+        covariance=tuple(tuple(float(v) for v in row) for row in cov),
+        chi2=chi2,
+        aic=chi2 + 2 * k,
+    )
+
+
+def fit_duration(
+    function: str, arch: Arch, epochs: Sequence[Epoch], *, ref_mb: int | None = None
+) -> DurationFit:
+    """Fit every plausible form to the epochs of `arch` and weight them by evidence.
+
+    Raises ValueError when no epoch of that architecture has invocations.
+    """
+    data = size_data(epochs, arch)
+    if not data:
+        raise ValueError(f"{function}: no epoch of {arch} with invocations to fit")
+    ref = ref_mb if ref_mb is not None else max(data, key=lambda d: d.invocations).memory_mb
+    notes: list[str] = []
+    forms = ["single_thread", "multi_thread"] + (["io_bound"] if len(data) >= 2 else [])
+    prior = dict(FORM_PRIOR)
+    if any(d.cpu_share is not None and d.cpu_share > 1.1 for d in data):
+        prior["single_thread"] *= 0.05
+        notes.append("CPU time exceeds wall time: multi-threaded")
+    if len(data) == 1:
+        source = "Lambda Insights" if data[0].cpu_share is not None else "the population prior"
+        notes.append(f"one observed size: CPU share from {source}")
+    fits = [_fit_form(f, data, ref) for f in forms]
+    aic_min = min(f.aic for f in fits)
+    raw = [prior[f.form] * math.exp(-(f.aic - aic_min) / 2) for f in fits]
+    fits = [f.model_copy(update={"weight": w / sum(raw)}) for f, w in zip(fits, raw, strict=True)]
+    return DurationFit(
+        function=function,
+        arch=arch,
+        ref_mb=ref,
+        forms=tuple(fits),
+        sizes=tuple(data),
+        p99_ratio=_p99_ratio(data)[0],
+        p99_ratio_sd=_p99_ratio(data)[1],
+        rel_noise=_rel_noise(data, fits),
+        notes=tuple(notes),
+    )
+
+
+def _p99_ratio(data: Sequence[SizeData]) -> tuple[float, float]:
+    ratios = np.array([d.p99_ratio for d in data if d.p99_ratio is not None], dtype=float)
+    if ratios.size == 0:  # no percentile seen: a lognormal with cv 0.3 has p99 / mean of about 1.9
+        return 1.9, 0.3
+    logs = np.log(ratios)
+    spread = float(np.std(logs, ddof=1)) if ratios.size > 1 else 0.0
+    return float(np.exp(np.median(logs))), max(MIN_P99_RATIO_SD, spread)
+
+
+def _rel_noise(data: Sequence[SizeData], fits: Sequence[FormFit]) -> float:
+    dof = len(data) - 3
+    chi2 = min(f.chi2 for f in fits)
+    inflation = math.sqrt(max(1.0, chi2 / dof)) if dof > 0 else 1.0
+    return MODEL_ERROR * inflation
+
+
+# ---------------------------------------------------------------- prediction
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Monte Carlo draws of the mean and p99 duration (n_draws x n_sizes) at `memory_mb`."""
+
+    memory_mb: FloatArray
+    mean: FloatArray  # parameter uncertainty only: the expected duration at each size
+    p99: FloatArray
+    mean_noisy: FloatArray  # plus residual (day-to-day) noise: what one future period will show
+    p99_noisy: FloatArray
+
+
+def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: int = 7) -> Draws:
+    """Sample the model mixture: forms by weight, parameters from their Gaussian (clipped to bounds)."""
+    rng = np.random.default_rng(seed)
+    m = np.atleast_1d(np.asarray(memory_mb, dtype=float))
+    counts = rng.multinomial(n_draws, [f.weight for f in fit.forms])
+    rows = []
+    for form, count in zip(fit.forms, counts, strict=True):
+        if count == 0:
+            continue
+        params = rng.multivariate_normal(
+            np.array(form.params), np.array(form.covariance), size=count, method="eigh"
+        )
+        params[:, 1] = np.clip(params[:, 1], 0.0, 1.0)
+        params[:, 2] = np.clip(params[:, 2], *ALPHA_BOUNDS)
+        rows.append(form_duration(form.form, params, fit.ref_mb, m))
+    mean = np.vstack(rows)[rng.permutation(n_draws)]
+    ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
+    noise = np.exp(fit.rel_noise * rng.standard_normal((n_draws, 1)))
+    p99 = mean * ratio
+    return Draws(memory_mb=m, mean=mean, p99=p99, mean_noisy=mean * noise, p99_noisy=p99 * noise)
+
+
+def interval(samples: FloatArray, axis: int = 0) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Expected value and the 90 % interval (5th and 95th percentiles) along `axis`."""
+    low, high = np.percentile(samples, [5.0, 95.0], axis=axis)
+    return np.mean(samples, axis=axis), low, high
+
+
+def predict(
+    fit: DurationFit, memory_mb: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(mean, low, high, p99_mean, p99_low, p99_high) in ms at each size, 90 % intervals with noise."""
+    d = draw(fit, memory_mb)
+    mean, low, high = interval(d.mean_noisy)
+    p99, p99_low, p99_high = interval(d.p99_noisy)
+    return mean, low, high, p99, p99_low, p99_high

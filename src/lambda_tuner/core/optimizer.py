@@ -1,0 +1,505 @@
+"""Memory decisions: the fitted model, the user's strategy and the hard constraints, as one pure function.
+
+`decide_memory` evaluates every candidate size (1 MB steps where the range allows) under Monte Carlo
+draws of the fitted model, masks what a constraint forbids, picks the best expected objective and says
+which constraint or objective decided. "Keep as is" is a recommendation too, with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from pydantic import Field
+
+from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
+from lambda_tuner.core.exploration import BoolArray, choose_experiment
+from lambda_tuner.core.fitting import Draws, DurationFit, FloatArray, draw, fit_duration, interval
+from lambda_tuner.core.models import (
+    MAX_MEMORY_MB,
+    MIN_MEMORY_MB,
+    ChartPoint,
+    Epoch,
+    Frozen,
+    FunctionConfig,
+    Interval,
+    Observations,
+    Projection,
+    Reason,
+    Recommendation,
+    Strategy,
+)
+from lambda_tuner.core.pricing import PriceTable
+
+SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
+MAX_GRID = 4000
+
+
+# ---------------------------------------------------------------- what the epochs say about usage
+
+
+@dataclass(frozen=True)
+class Usage:
+    invocations_per_month: float
+    cold_start_rate: float
+    init_ms: float
+    floor_mb: float | None  # max memory used x headroom: never go below it (OOM)
+    p95_ratio: float
+
+
+def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
+    """Traffic, cold starts, INIT and the memory floor, from the epochs (recent traffic weighs as much)."""
+    invocations = sum(e.invocations for e in epochs)
+    days = sum(max((e.end - e.start).total_seconds(), 60.0) for e in epochs) / 86_400
+    reports = [e.reports for e in epochs if e.reports is not None and e.reports.invocations > 0]
+    cold = sum(r.cold_starts for r in reports) / max(1, sum(r.invocations for r in reports))
+    inits = [(r.init_ms_avg, r.cold_starts) for r in reports if r.init_ms_avg and r.cold_starts]
+    init = sum(i * c for i, c in inits) / sum(c for _, c in inits) if inits else 0.0
+    used = [v for r in reports for v in (r.max_memory_used_mb_max, r.max_memory_used_mb_p99) if v is not None]
+    ratios = [
+        e.duration_p95_ms / e.duration_avg_ms for e in epochs if e.duration_p95_ms and e.duration_avg_ms
+    ]
+    return Usage(
+        invocations_per_month=invocations / days * MONTH_DAYS,
+        cold_start_rate=min(1.0, cold),
+        init_ms=init,
+        floor_mb=max(used) * headroom if used else None,
+        p95_ratio=float(np.median(ratios)) if ratios else 1.6,
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Candidate sizes, the model's draws there, and one boolean mask per constraint."""
+
+    memory_mb: FloatArray
+    draws: Draws
+    cost: FloatArray  # monthly USD per draw and size, parameter uncertainty only
+    cost_noisy: FloatArray  # plus day-to-day noise: what a future month shows
+    current: int
+    masks: dict[str, BoolArray]  # hard constraints
+    soft: dict[str, BoolArray]  # latency goals, dropped only when nothing meets them
+    objective: FloatArray
+    baseline_p99_ms: float
+    invocations_per_month: float
+
+    def all_masks(self, *, soft: bool = False, hard: bool = True, skip: str = "") -> BoolArray:
+        out = np.ones(self.memory_mb.shape, dtype=bool)
+        groups = ([self.masks] if hard else []) + ([self.soft] if soft else [])
+        for group in groups:
+            for name, mask in group.items():
+                if name != skip:
+                    out &= mask
+        return out
+
+    def allowed(self, index: int) -> bool:
+        """Whether a size meets every constraint except the step limit (the current size always does)."""
+        mask = self.all_masks(soft=True, skip="step limit")
+        return bool(mask[index])
+
+
+def projection(ev: Evaluation, index: int) -> Projection:
+    def iv(samples: FloatArray) -> Interval:
+        mean, low, high = interval(samples)
+        return Interval(expected=float(mean), low=float(low), high=float(high))
+
+    monthly = ev.cost_noisy[:, index]
+    return Projection(
+        memory_mb=int(ev.memory_mb[index]),
+        duration_ms=iv(ev.draws.mean_noisy[:, index]),
+        p99_ms=iv(ev.draws.p99_noisy[:, index]),
+        cost_per_invocation_usd=iv(monthly / ev.invocations_per_month),
+        monthly_cost_usd=iv(monthly),
+    )
+
+
+def saving_interval(ev: Evaluation, index: int) -> Interval:
+    diff = ev.cost[:, ev.current] - ev.cost[:, index]
+    mean, low, high = interval(diff)
+    return Interval(expected=float(mean), low=float(low), high=float(high))
+
+
+def chart(ev: Evaluation, fit: DurationFit) -> tuple[ChartPoint, ...]:
+    """About 40 sizes across the allowed range plus every observed size, for pages without scipy."""
+    allowed = ev.masks["bounds"]
+    lo, hi = float(ev.memory_mb[allowed].min()), float(ev.memory_mb[allowed].max())
+    targets = np.unique(np.concatenate([np.geomspace(lo, hi, 40), [s.memory_mb for s in fit.sizes]]))
+    observed = {s.memory_mb for s in fit.sizes}
+    points = []
+    for target in targets:
+        i = int(np.argmin(np.abs(ev.memory_mb - target)))
+        mean, low, high = interval(ev.draws.mean_noisy[:, i])
+        size = int(ev.memory_mb[i])
+        points.append(
+            ChartPoint(
+                memory_mb=size,
+                duration_ms=float(mean),
+                duration_low_ms=float(low),
+                duration_high_ms=float(high),
+                monthly_cost_usd=float(np.mean(ev.cost[:, i])),
+                observed=size in observed,
+            )
+        )
+    return tuple({p.memory_mb: p for p in points}.values())
+
+
+def observed_text(fit: DurationFit) -> str:
+    parts = [
+        f"{s.memory_mb} MB: {s.invocations:,} invocations, avg {s.mean_ms:,.1f} ms"
+        + (f", p99 {s.mean_ms * s.p99_ratio:,.1f} ms" if s.p99_ratio else "")
+        for s in fit.sizes
+    ]
+    return f"{len(fit.sizes)} size(s) on {fit.arch}: " + "; ".join(parts)
+
+
+def decided_by(
+    ev: Evaluation,
+    strategy: Strategy,
+    best: int,
+    pick: Callable[[Evaluation, Strategy, BoolArray], int | None],
+) -> str:
+    """Name the first constraint whose removal would change the choice; else the objective decided."""
+    full = ev.all_masks(soft=True)
+    for name in (*ev.masks, *ev.soft):
+        relaxed = ev.all_masks(soft=True, skip=name)
+        if not np.array_equal(relaxed, full) and pick(ev, strategy, relaxed) != best:
+            return name
+    return {
+        "default": "lowest cost within the p99 allowance",
+        "cost": "lowest expected cost",
+        "speed": "lowest expected duration (cheapest of the near-fastest)",
+        "balanced": "balanced cost/duration objective",
+    }[strategy]
+
+
+class MemoryPolicy(Frozen):
+    strategy: Strategy = "default"
+    balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
+    p99_risk: float = Field(default=0.10, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
+    p95_objective_ms: float | None = Field(default=None, gt=0)
+    p99_objective_ms: float | None = Field(default=None, gt=0)
+    min_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
+    max_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
+    memory_headroom: float = Field(default=1.25, ge=1.0)
+    timeout_margin: float = Field(default=0.8, gt=0.0, le=1.0)
+    max_step_factor: float = Field(default=2.0, ge=1.0)
+    min_invocations: int = Field(default=100, ge=1)
+    min_saving_usd_month: float = Field(default=0.5, ge=0.0)
+    min_saving_fraction: float = Field(default=0.01, ge=0.0)
+    explore: bool = True
+    explore_threshold: float = Field(default=0.01, ge=0.0)  # expected loss worth an experiment
+    max_explored_sizes: int = Field(default=5, ge=1)
+    experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
+    experiment_days: int = Field(default=1, ge=1)
+    n_draws: int = Field(default=400, ge=50)
+
+
+def _grid(lower: int, upper: int, current: int, observed: list[int]) -> FloatArray:
+    if upper - lower + 1 <= MAX_GRID:
+        base = np.arange(lower, upper + 1, dtype=float)
+    else:
+        base = np.unique(np.round(np.geomspace(lower, upper, MAX_GRID)))
+    return np.unique(np.concatenate([base, [current, 1769.0], np.asarray(observed, dtype=float)]))
+
+
+def evaluate(
+    fn: FunctionConfig,
+    fit: DurationFit,
+    usage: Usage,
+    policy: MemoryPolicy,
+    prices: PriceTable,
+    baseline_p99_ms: float | None,
+) -> Evaluation:
+    """Every candidate size under the model's draws, with one mask per constraint."""
+    lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
+    upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
+    observed = [s.memory_mb for s in fit.sizes]
+    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, observed)
+    d = draw(fit, m, policy.n_draws)
+    rates = cost_rates(prices, fn.arch)
+    gb, extra_gb = m / 1024.0, max(0, fn.ephemeral_mb - 512) / 1024.0
+    init = usage.cold_start_rate * (usage.init_ms + 0.5) if usage.init_ms > 0 else 0.0
+
+    def monthly(duration: FloatArray) -> FloatArray:  # the vectorised form of cost.invocation_cost
+        per_inv = (
+            rates.request_usd
+            + gb * (duration + 0.5) * rates.duration_usd_per_gb_ms
+            + gb * init * rates.duration_usd_per_gb_ms
+            + extra_gb * (duration + 0.5) * rates.ephemeral_usd_per_gb_ms
+        )
+        return np.asarray(per_inv * usage.invocations_per_month, dtype=float)
+
+    cur = int(np.searchsorted(m, fn.memory_mb))
+    p99_fixed_ratio = d.mean * fit.p99_ratio  # the ratio is common to all sizes: compare like with like
+    baseline = baseline_p99_ms or _observed_p99(fit, fn.memory_mb) or float(np.mean(p99_fixed_ratio[:, cur]))
+    masks = {
+        "bounds": (m >= lower) & (m <= upper),
+        "memory floor": m >= (usage.floor_mb or 0.0),
+        "timeout margin": np.percentile(d.p99, 95, axis=0) < policy.timeout_margin * fn.timeout_s * 1000,
+        "step limit": (m >= fn.memory_mb / policy.max_step_factor)
+        & (m <= fn.memory_mb * policy.max_step_factor),
+    }
+    soft: dict[str, BoolArray] = {}
+    if policy.p99_objective_ms:
+        soft["p99 objective"] = np.mean(d.p99, axis=0) <= policy.p99_objective_ms
+    if policy.p95_objective_ms:
+        soft["p95 objective"] = np.mean(d.mean, axis=0) * usage.p95_ratio <= policy.p95_objective_ms
+    if policy.strategy == "default":
+        limit = (1 + policy.p99_allowance) * baseline
+        soft["p99 allowance"] = np.percentile(p99_fixed_ratio, 100 * (1 - policy.p99_risk), axis=0) <= limit
+    cost, cost_noisy = monthly(d.mean), monthly(d.mean_noisy)
+    return Evaluation(
+        memory_mb=m,
+        draws=d,
+        cost=cost,
+        cost_noisy=cost_noisy,
+        current=cur,
+        masks=masks,
+        soft=soft,
+        objective=_objective(policy, d.mean, cost, masks),
+        baseline_p99_ms=baseline,
+        invocations_per_month=usage.invocations_per_month,
+    )
+
+
+def _observed_p99(fit: DurationFit, memory_mb: int) -> float | None:
+    for s in fit.sizes:
+        if s.memory_mb == memory_mb and s.p99_ratio is not None:
+            return s.mean_ms * s.p99_ratio
+    return None
+
+
+def _objective(
+    policy: MemoryPolicy, duration: FloatArray, cost: FloatArray, masks: dict[str, BoolArray]
+) -> FloatArray:
+    if policy.strategy in ("default", "cost"):
+        return cost
+    if policy.strategy == "speed":
+        return duration
+    # balanced, as AWS Lambda Power Tuning defines it: w * cost / max cost + (1 - w) * duration / max duration
+    allowed = masks["bounds"] & masks["memory floor"]
+    max_cost = float(np.max(np.mean(cost, axis=0)[allowed], initial=1e-300))
+    max_dur = float(np.max(np.mean(duration, axis=0)[allowed], initial=1e-300))
+    w = policy.balanced_weight
+    return np.asarray(w * cost / max_cost + (1 - w) * duration / max_dur, dtype=float)
+
+
+def pick(ev: Evaluation, strategy: Strategy, mask: BoolArray) -> int | None:
+    """Index of the best expected objective among `mask` (speed: the cheapest of the near-fastest)."""
+    if not mask.any():
+        return None
+    expected = np.where(mask, np.mean(ev.objective, axis=0), np.inf)
+    if strategy == "speed":
+        tied = mask & (expected <= np.min(expected) * (1 + SPEED_TIE))
+        return int(np.argmin(np.where(tied, np.mean(ev.cost, axis=0), np.inf)))
+    return int(np.argmin(expected))
+
+
+def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
+    """The best allowed size and what decided it, relaxing the step limit for safety and soft goals last."""
+    hard = ev.all_masks(soft=False)
+    everything = hard & ev.all_masks(soft=True, hard=False)
+    best = pick(ev, strategy, everything)
+    if best is not None:
+        return best, decided_by(ev, strategy, best, pick)
+    hard_no_step = ev.all_masks(soft=False, skip="step limit")
+    if not hard.any() and hard_no_step.any():  # safety beats the step limit: the smallest move to safety
+        dist = np.where(hard_no_step, np.abs(np.log(ev.memory_mb / ev.memory_mb[ev.current])), np.inf)
+        return int(np.argmin(dist)), "memory floor / timeout (safety overrides the step limit)"
+    if hard.any():  # a latency goal cannot be met: the fastest size the hard constraints allow
+        p99 = np.where(hard, np.mean(ev.draws.p99, axis=0), np.inf)
+        return int(np.argmin(p99)), f"{', '.join(ev.soft)} unreachable: fastest allowed size"
+    return ev.current, "no size satisfies bounds, memory floor and timeout together"
+
+
+def decide_memory(
+    fn: FunctionConfig,
+    obs: Observations,
+    policy: MemoryPolicy,
+    prices: PriceTable,
+    now: datetime,
+    rec_id: str,
+    *,
+    baseline_p99_ms: float | None = None,
+) -> Recommendation:
+    epochs = [e for e in obs.epochs if e.arch == fn.arch and e.invocations > 0 and e.duration_avg_ms]
+    total = sum(e.invocations for e in epochs)
+    current = {"memory_mb": fn.memory_mb}
+    if total < policy.min_invocations:
+        why = f"{total} invocations observed on {fn.arch}; at least {policy.min_invocations} needed"
+        reason = Reason(
+            summary=f"Not enough evidence yet: {why}",
+            observed=why,
+            model="none",
+            decided_by="evidence (min_invocations)",
+        )
+        return Recommendation(
+            id=rec_id,
+            function=fn.name,
+            kind="insufficient_data",
+            created_at=now,
+            current=current,
+            proposed=current,
+            reason=reason,
+            qualifier=obs.qualifier,
+            revision_id=fn.revision_id,
+            status="RECORDED",
+        )
+    fit = fit_duration(fn.name, fn.arch, epochs)
+    usage = usage_from(epochs, policy.memory_headroom)
+    ev = evaluate(fn, fit, usage, policy, prices, baseline_p99_ms)
+    best, decider = choose(ev, policy.strategy)
+    observed = [s.memory_mb for s in fit.sizes]
+    forced = not ev.allowed(ev.current)
+    if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
+        allowed = ev.all_masks(soft=False) & ev.all_masks(soft=True, hard=False)
+        choice = choose_experiment(
+            ev.memory_mb, ev.objective, allowed, best, observed, threshold=policy.explore_threshold
+        )
+        if choice is not None:
+            return _experiment(
+                fn, obs, fit, ev, policy, now, rec_id, best, choice.index, choice.expected_loss
+            )
+    kind, why_keep = _keep_or_move(ev, policy, best, forced)
+    return _recommendation(
+        fn, obs, fit, ev, now, rec_id, kind, best if kind == "memory" else ev.current, why_keep or decider
+    )
+
+
+def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:
+    if best == ev.current:
+        return "keep", None
+    if forced:
+        return "memory", None
+    obj = np.mean(ev.objective, axis=0)
+    gain = float((obj[ev.current] - obj[best]) / obj[ev.current])
+    saving = float(np.mean(ev.cost[:, ev.current] - ev.cost[:, best]))
+    if gain < policy.min_saving_fraction:
+        return "keep", f"improvement {gain:.1%} below the {policy.min_saving_fraction:.1%} threshold"
+    if policy.strategy in ("default", "cost") and saving < policy.min_saving_usd_month:
+        return "keep", f"saving ${saving:.2f}/month below the ${policy.min_saving_usd_month:.2f} threshold"
+    return "memory", None
+
+
+def _experiment(
+    fn: FunctionConfig,
+    obs: Observations,
+    fit: DurationFit,
+    ev: Evaluation,
+    policy: MemoryPolicy,
+    now: datetime,
+    rec_id: str,
+    best: int,
+    index: int,
+    loss: float,
+) -> Recommendation:
+    size = int(ev.memory_mb[index])
+    extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
+    daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days
+    rec = _recommendation(
+        fn,
+        obs,
+        fit,
+        ev,
+        now,
+        rec_id,
+        "experiment",
+        index,
+        f"exploration: expected loss {loss:.1%} of staying with the best guess "
+        f"{int(ev.memory_mb[best])} MB; {size} MB is untried",
+    )
+    stop_p99 = (1 + policy.p99_allowance) * ev.baseline_p99_ms
+    proposed: dict[str, int | float | str | None] = {
+        "memory_mb": size,
+        "routing_weight": policy.experiment_weight,
+        "max_days": policy.experiment_days,
+        "max_extra_cost_usd": round(daily_limit * policy.experiment_weight, 6),
+        "stop_if_p99_ms_above": round(stop_p99, 1),
+        "stop_if_error_rate_above": 0.0,
+        "best_guess_mb": int(ev.memory_mb[best]),
+    }
+    return rec.model_copy(update={"proposed": proposed})
+
+
+def _recommendation(
+    fn: FunctionConfig,
+    obs: Observations,
+    fit: DurationFit,
+    ev: Evaluation,
+    now: datetime,
+    rec_id: str,
+    kind: str,
+    index: int,
+    decider: str,
+) -> Recommendation:
+    before, after = projection(ev, ev.current), projection(ev, index)
+    saving = saving_interval(ev, index)
+    size = int(ev.memory_mb[index])
+    p99_b, p99_a = before.p99_ms.expected, after.p99_ms.expected
+    effect = f"p99 {p99_b:,.0f} → {p99_a:,.0f} ms ({(p99_a / p99_b - 1):+.0%})".replace("-", "−")
+    verb = {
+        "memory": f"Change memory {fn.memory_mb} → {size} MB",
+        "keep": f"Keep {fn.memory_mb} MB",
+        "experiment": f"Try {size} MB on part of the traffic",
+    }[kind]
+    summary = f"{verb}: saves ${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f}), {effect}"
+    if kind == "keep":
+        summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
+    alternatives = tuple(projection(ev, i) for i in _alternative_indices(ev, index))
+    reason = Reason(
+        summary=summary,
+        observed=observed_text(fit),
+        model=_model_text(fit),
+        decided_by=decider,
+        alternatives=alternatives,
+    )
+    confident = saving.low > 0 and len(fit.sizes) >= 2
+    width = (after.monthly_cost_usd.high - after.monthly_cost_usd.low) / max(
+        after.monthly_cost_usd.expected, 1e-12
+    )
+    confidence = "high" if confident and width < 0.2 else ("medium" if width < 0.5 else "low")
+    return Recommendation(
+        id=rec_id,
+        function=fn.name,
+        kind=kind,
+        created_at=now,
+        current={"memory_mb": fn.memory_mb},
+        proposed={"memory_mb": size},
+        before=before,
+        after=after,
+        monthly_saving_usd=Interval(expected=saving.expected, low=saving.low, high=saving.high),
+        latency_effect=effect,
+        confidence=confidence,
+        reason=reason,
+        revision_id=fn.revision_id,
+        qualifier=obs.qualifier,
+        chart=chart(ev, fit),
+        status="RECORDED" if kind == "keep" else "PENDING",
+    )
+
+
+def _alternative_indices(ev: Evaluation, chosen: int) -> list[int]:
+    cur = float(ev.memory_mb[ev.current])
+    picks = {ev.current, chosen}
+    for factor in (0.5, 2.0):
+        picks.add(int(np.argmin(np.abs(ev.memory_mb - cur * factor))))
+    cheapest = int(
+        np.argmin(np.where(ev.all_masks(soft=False, skip="step limit"), np.mean(ev.cost, axis=0), np.inf))
+    )
+    picks.add(cheapest)
+    return sorted(picks)
+
+
+def _model_text(fit: DurationFit) -> str:
+    parts = []
+    for f in sorted(fit.forms, key=lambda f: -f.weight):
+        log_y, phi, alpha = f.params
+        detail = f"{np.exp(log_y):,.1f} ms at {fit.ref_mb} MB" + (
+            "" if f.form == "io_bound" else f", CPU share {phi:.2f}, alpha {alpha:.2f}"
+        )
+        parts.append(f"{f.form} (weight {f.weight:.2f}): {detail}")
+    extra = f"; p99/mean {fit.p99_ratio:.2f}; residual noise {fit.rel_noise:.1%}"
+    return "; ".join(parts) + extra + ("; " + "; ".join(fit.notes) if fit.notes else "")
