@@ -27,7 +27,7 @@ BoolArray = NDArray[np.bool_]
 class PlannerConfig:
     half_life_h: float = 6.0  # recency of the active-hour scenarios
     activity_prior: float = 4.0  # pseudo-observations pulling P(active) towards the overall share
-    seasonal_weight: float = 4.0  # extra weight of the same hour on previous days
+    seasonal_weight: float = 4.0  # weight of the same hour yesterday, against 1 for the last hour
     period_h: int = 24
 
 
@@ -115,7 +115,9 @@ def _active_hour_objective(
     hours = len(active)
     cols = np.nonzero(active)[0]
     ages = hours - 1 - cols
-    weights = 0.5 ** (ages / config.half_life_h)
-    weights = weights * (1.0 + config.seasonal_weight * ((ages + 1) % config.period_h == 0))
+    # Recent hours fade within hours; the same hour on previous days fades only over a week.
+    seasonal = (ages + 1) % config.period_h == 0
+    days_ago = (ages + 1) // config.period_h
+    weights = 0.5 ** (ages / config.half_life_h) + config.seasonal_weight * seasonal * 0.5 ** (days_ago / 7.0)
     obj = history.cost[:, cols] + lam * history.cold[:, cols]
     return np.asarray((obj * weights).sum(axis=1) / weights.sum(), dtype=float)

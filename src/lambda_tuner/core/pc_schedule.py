@@ -1,0 +1,111 @@
+"""PC levels per hour of the week -> Application Auto Scaling scheduled actions (cron, time zone).
+
+Each action sets min = max = the level from that hour on, until the next action. Actions that fall at
+the same hour with the same level on several days become one cron expression (`MON-FRI`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lambda_tuner.core.models import PcScheduledAction
+from lambda_tuner.core.pc_objective import DAYS
+
+HOURS_PER_WEEK = 168
+
+
+def zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Berlin'") from None
+
+
+def local_hour_of_week(at: datetime, tz: str) -> int:
+    """Monday 00:00–00:59 local time is 0, Sunday 23:00–23:59 is 167."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    local = at.astimezone(zone(tz))
+    return local.weekday() * 24 + local.hour
+
+
+def hour_starts(start: datetime, hours: int) -> list[datetime]:
+    return [start + timedelta(hours=i) for i in range(hours)]
+
+
+def weekly_levels(levels: Sequence[int]) -> tuple[int, ...]:
+    """A day's 24 levels repeat on every day; a week's 168 are kept as they are."""
+    if len(levels) == 24:
+        return tuple(levels) * 7
+    if len(levels) != HOURS_PER_WEEK:
+        raise ValueError(f"a schedule has 24 or 168 hourly levels, got {len(levels)}")
+    return tuple(levels)
+
+
+def scheduled_actions(
+    levels: Sequence[int], tz: str, prefix: str = "lambda-tuner-pc"
+) -> tuple[PcScheduledAction, ...]:
+    """The actions that reproduce `levels` (24 or 168 hourly values); none when the level never changes."""
+    zone(tz)
+    week = weekly_levels(levels)
+    if any(v < 0 for v in week):
+        raise ValueError("PC levels must not be negative")
+    changes: dict[tuple[int, int], list[int]] = {}  # (hour of day, level) -> days
+    for how, level in enumerate(week):
+        if level != week[how - 1]:  # how - 1 wraps to Sunday 23:00 for Monday 00:00
+            day, hour = divmod(how, 24)
+            changes.setdefault((hour, level), []).append(day)
+    actions = [
+        PcScheduledAction(
+            name=f"{prefix}-{_days_name(days)}-{hour:02d}00",
+            schedule=f"cron(0 {hour} ? * {cron_days(days)} *)",
+            timezone=tz,
+            capacity=level,
+        )
+        for (hour, level), days in changes.items()
+    ]
+    return tuple(sorted(actions, key=lambda a: a.name))
+
+
+def cron_days(days: Sequence[int]) -> str:
+    """0..6 (Monday first) as cron day-of-week text: `*`, `MON-FRI`, `SAT,SUN`, `MON,WED-FRI`."""
+    ds = sorted(set(days))
+    if ds == list(range(7)):
+        return "*"
+    parts, run = [], [ds[0]]
+    for d in ds[1:]:
+        if d == run[-1] + 1:
+            run.append(d)
+            continue
+        parts.append(run)
+        run = [d]
+    parts.append(run)
+    return ",".join(DAYS[r[0]] if len(r) == 1 else f"{DAYS[r[0]]}-{DAYS[r[-1]]}" for r in parts)
+
+
+def _days_name(days: Sequence[int]) -> str:
+    return cron_days(days).replace("*", "daily").replace(",", "_").lower()
+
+
+def schedule_json(actions: Sequence[PcScheduledAction]) -> str:
+    """Compact JSON for `Recommendation.proposed["pc_schedule"]`."""
+    return json.dumps(
+        [{"schedule": a.schedule, "tz": a.timezone, "pc": a.capacity} for a in actions], separators=(",", ":")
+    )
+
+
+def describe(levels: Sequence[int], tz: str) -> str:
+    """'8 from 08:00 MON-FRI, 0 from 18:00 MON-FRI (Europe/Berlin)'-style text for a person."""
+    actions = scheduled_actions(levels, tz)
+    if not actions:
+        return f"{weekly_levels(levels)[0]} at all hours"
+    steps = sorted(actions, key=lambda a: (a.schedule.split()[1].zfill(2), a.name))
+    return ", ".join(f"{a.capacity} from {_at(a)}" for a in steps) + f" ({tz})"
+
+
+def _at(action: PcScheduledAction) -> str:
+    _, hour, _, _, days, _ = action.schedule.removeprefix("cron(").removesuffix(")").split()
+    return f"{int(hour):02d}:00 {'daily' if days == '*' else days}"
