@@ -280,14 +280,10 @@ class Applier:
     def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
-        before = {
-            "kind": "pc_schedule",
-            "function": function,
-            "qualifier": qualifier,
-            "actions": self._our_actions(resource),
-        }
+        existing = self._our_actions(resource)
+        before = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing}
         try:
-            self._put_schedule(resource, actions)
+            self._put_schedule(resource, actions, existing)
         except ApplyError as exc:
             self._undo(before, exc)
             raise
@@ -313,8 +309,10 @@ class Applier:
             if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
         ]
 
-    def _put_schedule(self, resource: str, actions: list[dict[str, Any]]) -> None:
-        for old in self._our_actions(resource):
+    def _put_schedule(
+        self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
+    ) -> None:
+        for old in self._our_actions(resource) if existing is None else existing:
             self._call(
                 "delete a scheduled action",
                 self.aas.delete_scheduled_action,

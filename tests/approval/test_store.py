@@ -1,0 +1,118 @@
+"""The DynamoDB store against moto over HTTP: conditional transitions, the lease, the chained audit."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import boto3
+from approval_support import AUDIT, NOW, STATE, Account, make_rec
+
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.audit import verify_chain
+
+
+def _store() -> Store:
+    return Store(STATE, AUDIT)
+
+
+def test_a_recommendation_round_trips_with_its_status(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec())
+    assert store.get_recommendation("rec-1") == make_rec()
+    assert store.get_recommendation("nope") is None
+
+
+def test_a_transition_happens_only_from_the_expected_status(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec())
+    assert store.transition("rec-1", "PENDING", "APPROVED", NOW, decided_by={"token_id": "t1"})
+    assert not store.transition("rec-1", "PENDING", "REJECTED", NOW)
+    assert store.get_recommendation("rec-1").status == "APPROVED"  # type: ignore[union-attr]
+    assert store.get_recommendation_item("rec-1")["attrs"]["decided_by"] == {"token_id": "t1"}  # type: ignore[index]
+    assert not store.transition("missing", "PENDING", "APPROVED", NOW)
+
+
+def test_of_many_concurrent_transitions_exactly_one_wins(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        wins = list(
+            pool.map(
+                lambda i: store.transition("rec-1", "PENDING", f"{'APPROVED' if i % 2 else 'REJECTED'}", NOW),
+                range(8),
+            )
+        )
+    assert wins.count(True) == 1
+
+
+def test_a_step_is_claimed_once(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec())
+    assert store.claim("rec-1", "apply", "a")
+    assert not store.claim("rec-1", "apply", "b")
+
+
+def test_recommendations_are_listed_by_status_and_function(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec(rec_id="a"))
+    store.put_recommendation(make_rec(rec_id="b", function="other"))
+    store.put_recommendation(make_rec(rec_id="c", status="APPLIED"))
+    store.transition("a", "PENDING", "APPROVED", NOW)
+    assert [r.id for r in store.list_recommendations(status="PENDING")] == ["b"]
+    assert [r.id for r in store.list_recommendations(status="APPROVED")] == ["a"]
+    assert [r.id for r in store.list_recommendations(function="orders-api")] == ["a", "c"]
+
+
+def test_the_lease_is_exclusive_until_it_expires_or_is_released(account: Account) -> None:
+    store = _store()
+    assert store.acquire_lease("run-1", NOW, ttl_s=900)
+    assert not store.acquire_lease("run-2", NOW + timedelta(minutes=5), ttl_s=900)
+    assert store.acquire_lease("run-2", NOW + timedelta(minutes=16), ttl_s=900)  # run-1 died
+    store.release_lease("run-1")  # not its lease any more: no effect
+    assert not store.acquire_lease("run-3", NOW + timedelta(minutes=17), ttl_s=900)
+    store.release_lease("run-2")
+    assert store.acquire_lease("run-3", NOW + timedelta(minutes=17), ttl_s=900)
+
+
+def test_function_state_round_trips(account: Account) -> None:
+    store = _store()
+    assert store.get_function_state("orders-api") == {}
+    store.put_function_state("orders-api", {"last_change": "2026-11-20", "epochs": [1, 2]})
+    assert store.get_function_state("orders-api") == {"last_change": "2026-11-20", "epochs": [1, 2]}
+
+
+def test_concurrent_appends_form_one_intact_chain(account: Account) -> None:
+    store = _store()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda i: store.append_audit("recommendation", NOW, function=f"fn-{i}"), range(12)))
+    records = store.list_audit()
+    assert [r.seq for r in records] == list(range(1, 13))
+    assert verify_chain(records, store.published_head()) == []
+    assert store.audit_head() == records[-1]
+
+
+def test_audit_filters_by_time_and_function(account: Account) -> None:
+    store = _store()
+    store.append_audit("recommendation", NOW, function="a")
+    store.append_audit("approval", NOW + timedelta(hours=1), function="b")
+    store.append_audit("change", NOW + timedelta(hours=2), function="a")
+    assert [r.type for r in store.list_audit(since=NOW + timedelta(minutes=30))] == ["approval", "change"]
+    assert [r.type for r in store.list_audit(function="a")] == ["recommendation", "change"]
+
+
+def test_the_audit_is_written_with_put_only(account: Account) -> None:
+    # Given a client that records which DynamoDB operations touch the audit table
+    seen: list[tuple[str, str]] = []
+    client = boto3.client("dynamodb")
+    client.meta.events.register(
+        "provide-client-params.dynamodb.*",
+        lambda params, model, **_: seen.append((model.name, params.get("TableName", ""))),
+    )
+    store = Store(STATE, AUDIT, client=client)
+    # When records are appended and read
+    store.append_audit("recommendation", NOW, function="a")
+    store.append_audit("change", NOW, function="a")
+    store.list_audit()
+    # Then the audit table saw only PutItem and Query (the IAM policy allows nothing else there)
+    assert {op for op, table in seen if table == AUDIT} <= {"PutItem", "Query", "GetItem"}
