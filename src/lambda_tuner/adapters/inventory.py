@@ -220,7 +220,7 @@ def plan_refresh(
             continue
         state = known.get(name)
         fp = fingerprint(entry, listing.versions.get(name, {}))
-        if state is None:
+        if state is None or "fp" not in state:  # never read (or deferred so far): new
             ranked.append((2, -seen.get(name, 0.0), name, "new"))
         elif state.get("fp") != fp:
             ranked.append((0, 0.0, name, "changed"))

@@ -1,0 +1,165 @@
+"""Collection benchmark: full collection cycles on the twin, at fleet sizes up to 10,000 functions.
+
+Per size, two cycles run against one twin: a cold one (empty state: every function is new) and the next
+day's warm one (state from the cold cycle: the steady state of a daily schedule). The collector runs in a
+fresh subprocess (spawn) so its peak RSS is the agent's own, not the twin's; its control-plane pacing
+uses a virtual clock, so waits are counted (`paced_wait_s`) without being slept. A real run lasts about
+`wall_s + paced_wait_s`.
+
+The headline numbers of a run are the warm cycle's; the cold cycle is reported alongside.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from lambda_tuner.bench.lower_bound import CycleFacts, FunctionFacts, lower_bound
+from lambda_tuner.collect import CONTROL_PLANE_BUDGET_S, CollectResult
+from lambda_tuner.core.selfcost import monthly_cost_usd
+from lambda_tuner.twin.server import Twin  # noqa: TID251 - the benchmark drives the twin by design
+from lambda_tuner.twin.world import World  # noqa: TID251
+
+SavingsHook = Callable[[CollectResult], float]  # monthly USD the decision core finds in a collection
+EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
+LOOKBACK_DAYS = 14
+CONTROL_PLANE_RPS = 5.0
+SCHEDULE = "daily (one cycle per day, 30.4 cycles per month)"
+
+
+def run(sizes: Sequence[int], *, savings: SavingsHook | None = None, seed: int = 1,
+        lookback_days: int = LOOKBACK_DAYS) -> dict[str, Any]:
+    return {
+        "schedule": SCHEDULE,
+        "lookback_days": lookback_days,
+        "control_plane_rps": CONTROL_PLANE_RPS,
+        "savings_hook": None if savings is None else getattr(savings, "__qualname__", repr(savings)),
+        "runs": [run_size(n, savings=savings, seed=seed, lookback_days=lookback_days) for n in sizes],
+    }
+
+
+def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
+             lookback_days: int = LOOKBACK_DAYS, specs: list[Any] | None = None) -> dict[str, Any]:
+    if specs is None:
+        from lambda_tuner.twin.fleet import scaled_fleet  # noqa: PLC0415, TID251 - the benchmark drives the twin
+
+        specs = scaled_fleet(n, seed=seed)
+    cold_at = EPOCH + timedelta(days=lookback_days + 1)
+    warm_at = cold_at + timedelta(days=1)
+    world = World(specs, seed=seed, epoch=EPOCH, now=cold_at)
+    with Twin(world) as twin:
+        cold = _cycle(twin, cold_at, {}, lookback_days, savings)
+        twin.advance(warm_at)
+        warm = _cycle(twin, warm_at, cold["state"], lookback_days, savings)
+    budget = int(CONTROL_PLANE_BUDGET_S * CONTROL_PLANE_RPS)
+    cold_bound = lower_bound(fleet_facts(specs, cold_at, lookback_days, None),
+                             _cycle_facts(cold_at, budget, specs, {}))
+    warm_bound = lower_bound(fleet_facts(specs, warm_at, lookback_days, cold_at),
+                             _cycle_facts(warm_at, budget, specs, cold["state"]))
+    return {"functions": len(specs), **_summary(warm, warm_bound.total, warm_bound.calls),
+            "first_cycle": _summary(cold, cold_bound.total, cold_bound.calls)}
+
+
+def _summary(cycle: dict[str, Any], bound: int, bound_calls: dict[str, int]) -> dict[str, Any]:
+    stats = cycle["stats"]
+    total = sum(cycle["api_calls"].values())
+    return {
+        "api_calls": cycle["api_calls"], "api_calls_total": total,
+        "lower_bound_total": bound, "lower_bound_calls": bound_calls,
+        "ratio_to_lower_bound": round(total / bound, 3) if bound else None,
+        "wall_s": stats["wall_s"], "paced_wait_s": stats["paced_wait_s"],
+        "cycle_s_with_pacing": round(stats["wall_s"] + stats["paced_wait_s"], 1),
+        "peak_rss_mb": cycle["peak_rss_mb"], "control_plane_s": stats["control_plane_s"],
+        "metric_queries": stats["metric_queries"], "insights_bytes_scanned": stats["insights_bytes_scanned"],
+        "refreshed": stats["refreshed"], "deferred": stats["deferred"],
+        "cycle_cost_usd": stats["cost_usd"],
+        "agent_cost_usd_per_month": round(monthly_cost_usd(stats["cost_usd"]), 4),
+        "savings_usd_per_month": cycle["savings"],
+        "insufficient": cycle["insufficient"], "partial": len(stats["partial"]),
+    }
+
+
+def _cycle(twin: Twin, now: datetime, state: dict[str, Any], lookback_days: int,
+           savings: SavingsHook | None) -> dict[str, Any]:
+    twin.calls.clear()
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        out: dict[str, Any] = pool.apply(_child, (twin.env(), now, state, lookback_days, savings))
+    out["api_calls"] = dict(sorted(twin.calls.items()))  # as AWS would count them: retries included
+    return out
+
+
+def _child(env: dict[str, str], now: datetime, state: dict[str, Any], lookback_days: int,
+           savings: SavingsHook | None) -> dict[str, Any]:
+    """Runs in a fresh interpreter: one collection, measured."""
+    os.environ.update(env)
+    from lambda_tuner.adapters import aws  # noqa: PLC0415 - after the environment points at the twin
+    from lambda_tuner.collect import collect  # noqa: PLC0415
+
+    virtual = [0.0]
+
+    def sleep(seconds: float) -> None:
+        virtual[0] += max(0.0, seconds)
+
+    def monotonic() -> float:
+        return time.monotonic() + virtual[0]
+
+    aws.reset_clients()
+    result = collect(now, lookback_days, "lambda-tuner:", state, control_plane_rps=CONTROL_PLANE_RPS,
+                     sleep=sleep, monotonic=monotonic)
+    stats = result.stats.model_dump(mode="json")
+    stats["wall_s"] = round(stats["wall_s"] - stats["paced_wait_s"], 3)  # the virtual waits are not real
+    return {
+        "stats": stats, "state": result.state,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "savings": savings(result) if savings is not None else None,
+        "insufficient": sum(1 for o in result.observations.values() if o.status != "ok"),
+    }
+
+
+# ---------------------------------------------------------------- the fleet, described for the bound
+
+
+def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
+                last_scan: datetime | None) -> list[FunctionFacts]:
+    """What the lower bound needs to know, from the fleet's ground truth (traffic per minute)."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=lookback_days)
+    minute_start = max(start, end - timedelta(days=14))
+    first = int(start.timestamp() // 60)
+    n = int((end - start).total_seconds() // 60)
+    skip = int((minute_start - start).total_seconds() // 60)
+    scan_from = int(((last_scan or start).replace(minute=0, second=0, microsecond=0) - start).total_seconds()
+                    // 60)
+    facts = []
+    for spec in specs:
+        counts = np.asarray(spec.traffic.counts(first, n))
+        hourly = counts.reshape(-1, 60).sum(axis=1)
+        pc_aliases = sum(1 for a in spec.aliases if a.pc > 0)
+        scanned = not spec.insights and spec.emits_reports
+        facts.append(FunctionFacts(
+            name=spec.name, versions=len(spec.versions), aliases=len(spec.aliases), pc_aliases=pc_aliases,
+            active_hours=int((hourly > 0).sum()), active_minutes=int((counts[skip:] > 0).sum()),
+            peak_hour_invocations=float(hourly.max(initial=0)),
+            cold_start_objective=any(k.endswith("cold-start-objective") for k in spec.tags),
+            insights=spec.insights, log_group=spec.log_group_name if scanned else None,
+            ran_in_scan_window=bool(counts[scan_from:].sum() > 0),
+        ))
+    return facts
+
+
+def _cycle_facts(now: datetime, budget_calls: int, specs: Sequence[Any], state: dict[str, Any]) -> CycleFacts:
+    known = state.get("functions") or {}
+    listing_pages = -(-(len(specs) + sum(len(s.versions) for s in specs)) // 50)
+    return CycleFacts(
+        day=now.date().toordinal(), budget_calls=max(0, budget_calls - listing_pages - 1),
+        known=frozenset(n for n, v in known.items() if "d" in v),
+        last_read_day={n: int(v["day"]) for n, v in known.items() if "day" in v},
+    )
