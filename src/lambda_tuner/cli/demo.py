@@ -52,7 +52,7 @@ def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | No
     world = World(specs, seed=seed, epoch=START - timedelta(days=HISTORY_DAYS), now=START)
     record = DemoRecord()
     with ExitStack() as stack:
-        twin = stack.enter_context(Twin(world).start())
+        twin = stack.enter_context(Twin(world))
         previous = apply_env(twin)
         stack.callback(_restore_env, previous)
         aws.reset_clients()

@@ -15,8 +15,8 @@ from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.wiring import agent_deps
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(service="lambda-tuner-agent")
+metrics = Metrics(namespace="LambdaTuner", service="lambda-tuner-agent")
 
 
 @cache

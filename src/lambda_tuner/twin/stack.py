@@ -8,8 +8,10 @@ as in Lambda.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,7 +71,7 @@ class LocalStack:
             Name=f"{STACK}-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
         kill = f"/{STACK}/kill-switch"
         session.client("ssm").put_parameter(Name=kill, Value="run", Type="String")
-        apply_arn = f"arn:aws:lambda:{self.twin.region}:{self.twin.account}:function:{APPLY}"
+        apply_arn = self._create_functions(session)
         self.settings = {
             "LT_STATE_TABLE": state, "LT_AUDIT_TABLE": audit, "LT_TOPIC_ARN": topic, "LT_SECRET_ARN": secret,
             "LT_APPLY_FUNCTION": APPLY, "LT_KILL_SWITCH_PARAMETER": kill, "LT_MODE": self.mode,
@@ -84,6 +86,23 @@ class LocalStack:
         self.settings["LT_APPROVAL_BASE_URL"] = url
         os.environ["LT_APPROVAL_BASE_URL"] = url
         return self
+
+    def _create_functions(self, session: boto3.session.Session) -> str:
+        """The stack's three functions exist in the account as after `sam deploy` (their code runs here)."""
+        role = session.client("iam").create_role(
+            RoleName=f"{STACK}-functions", AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}),
+        )["Role"]["Arn"]
+        lam = session.client("lambda")
+        arns = {}
+        for name, memory, timeout in ((AGENT, 1024, 900), (APPROVAL, 256, 10), (APPLY, 256, 300)):
+            arns[name] = lam.create_function(
+                FunctionName=name, Runtime="python3.12", Role=role, Handler=f"lambda_tuner.handlers.{name}.handler",
+                Code={"ZipFile": _package()}, MemorySize=memory, Timeout=timeout, Architectures=["arm64"],
+                Tags={"aws:cloudformation:stack-name": STACK},
+            )["FunctionArn"]
+        return arns[APPLY]
 
     def inbox(self) -> list[dict[str, Any]]:
         """Every SNS message delivered since the last call: subject, text and message attributes."""
@@ -102,6 +121,13 @@ class LocalStack:
                     "attributes": {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()},
                 })
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _package() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "lambda-tuner runs in the twin's process; this package is a placeholder")
+    return buffer.getvalue()
 
 
 def scheduled_event(now: datetime, account: str = "123456789012", region: str = "us-east-1") -> dict[str, Any]:

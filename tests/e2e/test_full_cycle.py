@@ -1,0 +1,57 @@
+"""The whole path once, through the real handlers over HTTP: discover → collect → fit → recommend →
+notify → approve on the page → apply → audit → the next cycle sees the new configuration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+from e2e_support import T0, Account, context, event
+
+from lambda_tuner.twin import person
+
+
+def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_the_next_cycle(account: Account):
+    # Given a day of the agent on an account with an over-provisioned function
+    result = account.run_agent(T0)
+    assert result["ok"] is True
+    recs = {r["recommendation"]["function"]: r for r in result["summary"]["recommendations"]}
+    proposal = recs["orders-api"]
+    assert proposal["route"] == "approve"
+    assert proposal["recommendation"]["kind"] in ("memory", "experiment")
+    proposed_mb = proposal["recommendation"]["proposed"]["memory_mb"]
+    assert proposed_mb < 3008
+    assert recs["nightly-report"]["recommendation"]["kind"] == "insufficient_data"
+
+    # When the person opens the approve link from the email and presses the button
+    mail = account.stack.inbox()
+    assert len(mail) == 1
+    links = dict((url, action) for action, url in person.links_in(mail[0]["text"]))
+    approve_url = proposal["links"]["approve"]
+    assert links.get(approve_url) == "approve"
+    page, answer = person.decide(approve_url)
+    assert page.status == 200
+    assert answer is not None and answer.status == 200
+
+    # Then the function has the new size, read back from the account, with an audit record of the change
+    live = boto3.client("lambda").get_function_configuration(FunctionName="orders-api")
+    assert live["MemorySize"] == proposed_mb
+    from lambda_tuner.adapters.store import Store
+
+    store = Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+    changes = [r for r in store.list_audit(function="orders-api") if r.type == "change"]
+    assert changes and changes[-1].data["after"]["memory_mb"] == proposed_mb
+    assert changes[-1].recommendation_id == proposal["recommendation"]["id"]
+
+    # And the next cycle measures the new configuration (the twin emits what the new size does)
+    second = account.run_agent(T0 + timedelta(days=1))
+    again = {r["recommendation"]["function"]: r["recommendation"] for r in second["summary"]["recommendations"]}
+    assert again["orders-api"]["current"]["memory_mb"] == proposed_mb
+
+
+def test_a_malformed_scheduled_event_gets_a_clear_error_and_no_stack_trace(account: Account):
+    from lambda_tuner.handlers import agent
+
+    result = agent.handler(event("malformed.json"), context())
+    assert result["ok"] is False
+    assert "scheduled event" in result["error"]
