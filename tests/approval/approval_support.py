@@ -3,6 +3,7 @@ creates, sample recommendations, and fakes with observable state for what moto c
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import urllib.request
@@ -233,3 +234,45 @@ class FakeLambda:
     def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
         self.invocations.append({"function": FunctionName, "type": InvocationType, **json.loads(Payload)})
         return {"StatusCode": 202}
+
+
+def url_event(
+    method: str,
+    *,
+    token: str = "",
+    body: str = "",
+    at: datetime = NOW,
+    ip: str = "198.51.100.7",
+    ua: str = "Mozilla/5.0 test",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """A Lambda Function URL request (payload format 2.0), as AWS delivers it."""
+    raw_body = base64.b64encode(body.encode()).decode() if base64_body else body
+    headers = {"host": "abc.lambda-url.us-east-1.on.aws", "user-agent": ua}
+    if method == "POST":
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": f"token={token}" if token else "",
+        "headers": headers,
+        **({"queryStringParameters": {"token": token}} if token else {}),
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abc",
+            "domainName": "abc.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc",
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(at.timestamp() * 1000),
+            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": ip, "userAgent": ua},
+        },
+        **(
+            {"body": raw_body, "isBase64Encoded": base64_body}
+            if method == "POST"
+            else {"isBase64Encoded": False}
+        ),
+    }
