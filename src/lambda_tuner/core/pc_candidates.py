@@ -31,6 +31,7 @@ class History:
     invocations: NDArray[np.float64]  # per hour
     concurrency: NDArray[np.float64]  # per period, aligned to the hours
     periods_per_hour: int
+    max_choice: int  # the highest level a plan may propose (the cap); the tables may go higher
 
     @property
     def hours(self) -> int:
@@ -53,8 +54,13 @@ def build_history(
     *,
     tz: str,
     cap: int | None,
+    current: int = 0,
 ) -> History:
-    """Whole local hours of the series; need = ⌈max concurrency⌉, work = calls × mean ms / period."""
+    """Whole local hours of the series; need = ⌈max concurrency⌉, work = calls × mean ms / period.
+
+    Levels run up to the largest need (higher ones only add cost), capped, and always include the
+    current level so that what is configured now can be scored too.
+    """
     if 3600 % series.period_s:
         raise ValueError(f"period of {series.period_s} s does not divide an hour")
     if len(series.invocations) != len(series.max_concurrency):
@@ -71,13 +77,13 @@ def build_history(
     n = np.ceil(np.clip(conc, 0.0, None) - 1e-9)
     a = np.minimum(calls * mean_ms / (series.period_s * 1000.0), n)  # work cannot exceed peak concurrency
     top = int(n.max(initial=0.0))
+    choice = top if cap is None else max(0, min(top, cap))
     tables = series_tables(
-        a, n, prices, params, period_s=series.period_s, block_periods=pph,
-        max_level=top if cap is None else max(0, min(top, cap)),
+        a, n, prices, params, period_s=series.period_s, block_periods=pph, max_level=max(current, choice)
     )
     start = series.start + first * step
     how = np.array([local_hour_of_week(start + timedelta(hours=h), tz) for h in range(hours)], dtype=int)
-    return History(tables, how, calls.reshape(hours, pph).sum(axis=1), conc, pph)
+    return History(tables, how, calls.reshape(hours, pph).sum(axis=1), conc, pph, choice)
 
 
 @dataclass(frozen=True)
@@ -134,13 +140,12 @@ def level_plan(history: History, level: int, lam_h: NDArray[np.float64]) -> Plan
 
 
 def static_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
-    obj = history.tables.cost + lam_h[None, :] * history.tables.cold
-    return level_plan(history, int(obj.sum(axis=1).argmin()), lam_h)
+    return level_plan(history, int(_objective(history, lam_h).sum(axis=1).argmin()), lam_h)
 
 
 def schedule_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
     """Per bin, the level with the lowest objective summed over the history hours in that bin."""
-    obj = history.tables.cost + lam_h[None, :] * history.tables.cold
+    obj = _objective(history, lam_h)
     bins = history.bin_of_hour()
     per_bin = np.zeros((obj.shape[0], history.bins))
     np.add.at(per_bin.T, bins, obj.T)
@@ -148,3 +153,9 @@ def schedule_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
     fallback = int(obj.sum(axis=1).argmin())
     levels = tuple(int(per_bin[:, b].argmin()) if seen[b] else fallback for b in range(history.bins))
     return score(history, levels, lam_h)
+
+
+def _objective(history: History, lam_h: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Objective of each level a plan may choose (rows 0..max_choice) in each hour."""
+    rows = slice(0, history.max_choice + 1)
+    return np.asarray(history.tables.cost[rows] + lam_h[None, :] * history.tables.cold[rows], dtype=float)

@@ -75,13 +75,13 @@ def decide_pc(  # noqa: PLR0917 - the signature the other modules were promised
         return base.insufficient(why)
     cap, cap_text = pc_cap(fn, unreserved_concurrency, current)
     params = ModelParams(memory_mb=fn.memory_mb, keep_alive_min=keep_alive_min)
-    history = build_history(series, mean_ms, prices, params, tz=tz, cap=cap)
+    history = build_history(series, mean_ms, prices, params, tz=tz, cap=cap, current=current)
     if history.hours < MIN_HISTORY_HOURS:
         why = f"{history.hours} whole hours of concurrency data; PC planning needs {MIN_HISTORY_HOURS}"
         return base.insufficient(why)
     choice = choose(history, objective, prices)
     before = level_plan(history, current, hour_lambdas(history, objective, choice.lam))
-    ctx = _Texts(history, objective, prices, params, mean_ms, choice, before, cap_text, tz)
+    ctx = _Texts(history, objective, prices, params, mean_ms, choice, before, cap_text, cap, tz)
     return _recommend(base, choice.plan, before, ctx)
 
 
@@ -189,6 +189,7 @@ class _Texts:
     choice: Choice
     before: PlanScore
     cap_text: str
+    cap: int | None
     tz: str
 
 
@@ -210,7 +211,8 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
         return base.make("keep", keep, _reason(summary, observed, model, why))
     gain = before.objective_month - plan.objective_month
     small = gain < max(CHANGE_MARGIN[0] * before.objective_month, CHANGE_MARGIN[1])
-    if (plan.constant and plan.levels[0] == base.current) or small:
+    over_cap = t.cap is not None and base.current > t.cap  # must come down whatever it costs
+    if not over_cap and ((plan.constant and plan.levels[0] == base.current) or small):
         why = f"{decided_by}; the best plan ({text}) improves the objective by ${gain:,.2f} a month only"
         return base.make("keep", keep, _reason(f"Keep PC {base.current} on {target}", observed, model, why))
     proposed, actions = _proposal(plan, t.tz, fn.name)
