@@ -69,7 +69,7 @@ def _get_metric_data(self: CloudWatchResponse) -> ActionResult:
     # A fresh request is always recomputed (the World may have moved on); only continuations reuse it.
     results = _cached(key) if params.get("NextToken") else None
     if results is None:
-        results = answer(active_twin(), self, queries, start, end, ascending)
+        results = answer(active_twin(), self, queries, (start, end), ascending)
         _remember(key, results)
     offset = _offset(params.get("NextToken"), key)
     page, next_offset = paginate(results, offset, limit)
@@ -102,10 +102,11 @@ def validate(queries: list[dict[str, Any]], start: datetime, end: datetime) -> N
 
 
 def answer(
-    twin: Twin, response: CloudWatchResponse, queries: list[dict[str, Any]], start: datetime, end: datetime,
+    twin: Twin, response: CloudWatchResponse, queries: list[dict[str, Any]], window: tuple[datetime, datetime],
     ascending: bool,
 ) -> list[dict[str, Any]]:
     """Full results in query order: World for Lambda namespaces, moto for the rest."""
+    start, end = window
     ours = [q for q in queries if _namespace(q) in WORLD_NAMESPACES]
     theirs = [q for q in queries if _namespace(q) not in WORLD_NAMESPACES]
     by_id: dict[str, dict[str, Any]] = {}
@@ -115,8 +116,9 @@ def answer(
                 by_id[str(result["id"])] = result
     if theirs:
         scan = "TimestampAscending" if ascending else "TimestampDescending"
+        params = response._get_params()  # moto compares its own (naive) timestamps with these
         for result in response.cloudwatch_backend.get_metric_data(
-            start_time=start, end_time=end, queries=theirs, scan_by=scan
+            start_time=params["StartTime"], end_time=params["EndTime"], queries=theirs, scan_by=scan
         ):
             by_id[str(result["id"])] = result
     our_ids = {str(q["Id"]) for q in ours}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -116,7 +117,10 @@ class TwinServiceError(ServiceException):
 def aws_error(call: Call, code: str, message: str, status: int | None = None) -> Reply:
     """An error in the caller's protocol, shaped by moto's serializer from the service's error model."""
     error = TwinServiceError(code, message)
-    serialized = _serialize_error(call.service, call.operation, call.content_type, error)
+    with warnings.catch_warnings():
+        # Common codes (Throttling, InternalFailure) are not in every service's model; AWS sends them anyway.
+        warnings.simplefilter("ignore", UserWarning)
+        serialized = _serialize_error(call.service, call.operation, call.content_type, error)
     headers = [(k, str(v)) for k, v in serialized["headers"].items()]
     body = serialized["body"]
     raw = body.encode() if isinstance(body, str) else bytes(body)

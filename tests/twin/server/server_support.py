@@ -16,7 +16,7 @@ from lambda_tuner.twin.world import World
 
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 START = EPOCH + timedelta(days=3)
-NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def small_fleet() -> list[FunctionSpec]:

@@ -1,0 +1,110 @@
+"""Alarms evaluated against the World on advance, their actions fired; scheduled PC actions carried out."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from moto.sns.models import sns_backends
+from server_support import client
+
+from lambda_tuner.twin.server import Twin
+
+
+def p99_alarm(twin: Twin, name: str, threshold: float, action: str) -> None:
+    client(twin, "cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": "cruncher"}],
+        ExtendedStatistic="p99",
+        Period=60,
+        EvaluationPeriods=3,
+        DatapointsToAlarm=2,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[action],
+    )
+
+
+def current_p99(twin: Twin) -> float:
+    query = {"Id": "p", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration",
+             "Dimensions": [{"Name": "FunctionName", "Value": "cruncher"}]}, "Period": 60, "Stat": "p99"}}
+    values = client(twin, "cloudwatch").get_metric_data(
+        MetricDataQueries=[query], StartTime=twin.world.now - timedelta(minutes=30), EndTime=twin.world.now
+    )["MetricDataResults"][0]["Values"]
+    return max(values)
+
+
+def function_arn(twin: Twin, name: str) -> str:
+    return str(client(twin, "lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+
+
+def test_an_injected_regression_fires_the_alarm_and_invokes_the_registered_handler(fresh: Twin) -> None:
+    # Given a p99 alarm at twice today's p99 whose action is the rollback function
+    events: list[dict[str, Any]] = []
+    fresh.register_handler("quiet-0", lambda event, _context: events.append(event))
+    p99_alarm(fresh, "cruncher-p99", 2 * current_p99(fresh), function_arn(fresh, "quiet-0"))
+
+    # When time passes normally, nothing fires
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+    assert events == []
+
+    # When the function regresses fivefold and time passes
+    fresh.world.inject_regression("cruncher", 5.0, at=fresh.world.now)
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+
+    # Then the alarm is in ALARM and the handler got CloudWatch's alarm state change event, once
+    [alarm] = client(fresh, "cloudwatch").describe_alarms(AlarmNames=["cruncher-p99"])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    [event] = events
+    assert event["source"] == "aws.cloudwatch"
+    assert event["alarmArn"] == alarm["AlarmArn"]
+    assert event["alarmData"]["alarmName"] == "cruncher-p99"
+    assert event["alarmData"]["state"]["value"] == "ALARM"
+    assert event["alarmData"]["previousState"]["value"] == "OK"
+    metric = event["alarmData"]["configuration"]["metrics"][0]["metricStat"]
+    assert metric["metric"] == {"namespace": "AWS/Lambda", "name": "Duration", "dimensions": {"FunctionName": "cruncher"}}
+    assert metric["stat"] == "p99"
+
+
+def test_an_alarm_with_an_sns_action_publishes_the_notification(fresh: Twin) -> None:
+    topic = client(fresh, "sns").create_topic(Name="alarms")["TopicArn"]
+    p99_alarm(fresh, "to-sns", 2 * current_p99(fresh), topic)
+
+    fresh.world.inject_regression("cruncher", 5.0, at=fresh.world.now)
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+
+    sent = sns_backends[fresh.account][fresh.region].topics[topic].sent_notifications
+    [(_, message, subject, *_)] = sent
+    assert json.loads(message)["NewStateValue"] == "ALARM"
+    assert json.loads(message)["OldStateValue"] == "OK"
+    assert "to-sns" in subject
+
+
+def test_a_due_scheduled_action_sets_the_alias_pc_at_its_time(fresh: Twin) -> None:
+    # Given a daily 08:00 UTC schedule raising checkout:live to 25, at midnight
+    aas = client(fresh, "application-autoscaling")
+    resource = "function:checkout:live"
+    aas.register_scalable_target(
+        ServiceNamespace="lambda", ResourceId=resource, ScalableDimension="lambda:function:ProvisionedConcurrency",
+        MinCapacity=0, MaxCapacity=100,
+    )
+    aas.put_scheduled_action(
+        ServiceNamespace="lambda", ScheduledActionName="morning", ResourceId=resource,
+        ScalableDimension="lambda:function:ProvisionedConcurrency", Schedule="cron(0 8 * * ? *)",
+        ScalableTargetAction={"MinCapacity": 25, "MaxCapacity": 100},
+    )
+    day = fresh.world.now
+    assert (day.hour, day.minute) == (0, 0)
+
+    # When the clock passes 08:00
+    fresh.advance(day + timedelta(hours=9))
+
+    # Then the World has PC 25 from 08:00 on, and the Lambda API reports it
+    assert fresh.world.pc_at("checkout", "live", day + timedelta(hours=7, minutes=59)) == 4
+    assert fresh.world.pc_at("checkout", "live", day + timedelta(hours=8, minutes=1)) == 25
+    config = client(fresh, "lambda").get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
+    assert config["RequestedProvisionedConcurrentExecutions"] == 25
