@@ -1,0 +1,177 @@
+"""Shapes, curves, traffic and fleets: the ground truth is physically sensible, repeatable and lazy."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lambda_tuner.twin import shapes, traffic
+from lambda_tuner.twin.azure_trace import load_trace
+from lambda_tuner.twin.curves import load_curves
+from lambda_tuner.twin.fleet import FunctionSpec, demo_fleet, scaled_fleet
+from lambda_tuner.twin.world import World
+
+SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+CURVES = SHARED / "lambda-curves" / "curves.csv"
+TRACE = SHARED / "azure-functions-2019"
+
+
+def test_single_threaded_code_stops_speeding_up_at_one_vcpu():
+    shape = shapes.cpu_bound(100, fixed_ms=0)
+    assert float(shape.duration(128)) == pytest.approx(100 * 1769 / 128)
+    assert float(shape.duration(1769)) == float(shape.duration(10240)) == pytest.approx(100)
+
+
+def test_multi_threaded_code_keeps_gaining_up_to_six_vcpus():
+    shape = shapes.multi_threaded(600, threads=6, fixed_ms=0)
+    assert float(shape.duration(3538)) == pytest.approx(300)
+    assert float(shape.duration(10240)) == pytest.approx(600 / (10240 / 1769))
+
+
+def test_io_bound_code_gains_almost_nothing_from_memory():
+    shape = shapes.io_bound(200, cpu_ms=2)
+    assert float(shape.duration(512)) / float(shape.duration(3008)) < 1.05
+
+
+def test_shapes_refuse_impossible_parameters():
+    with pytest.raises(ValueError, match="threads"):
+        shapes.multi_threaded(100, threads=8)
+    with pytest.raises(ValueError, match="oom_floor_mb"):
+        shapes.memory_hungry(100, oom_floor_mb=64)
+
+
+def test_interpolated_curve_never_overshoots_its_measured_neighbours(tmp_path):
+    # Given a curve file with a plateau and a step (where a cubic spline would ring)
+    path = tmp_path / "curves.csv"
+    rows = [(128, 1000), (256, 500), (512, 250), (1024, 240), (2048, 239), (3008, 100)]
+    path.write_text(
+        "function_id,arch,memory_mb,duration_ms,source\n"
+        + "".join(f"step,x86_64,{m},{d},test\n" for m, d in rows)
+    )
+    (curve,) = load_curves(path)
+    extended = shapes.Extrapolated(curve)
+    for (m0, d0), (m1, d1) in itertools.pairwise(rows):
+        between = extended.duration(np.linspace(m0, m1, 50))
+        assert between.min() >= min(d0, d1) - 1e-9
+        assert between.max() <= max(d0, d1) + 1e-9
+    # And beyond the measured sizes it follows the vCPU share instead of staying flat below 1,769 MB
+    assert float(extended.duration(64)) == pytest.approx(1000)  # clamped to Lambda's 128 MB minimum
+    assert float(extended.duration(10240)) == pytest.approx(100)
+
+
+@pytest.mark.skipif(not CURVES.exists(), reason="shared curves not found at ../shared/data/lambda-curves")
+def test_shared_curves_come_back_out_of_the_world_at_their_measured_sizes(epoch, q):
+    curves = {c.function_id: c for c in load_curves(CURVES)}
+    curve = curves["epsagon_fibonacci_2018"]
+    specs = [
+        FunctionSpec(f"fib-{m}", shapes.Extrapolated(curve), traffic.steady(20, seed=m), memory_mb=m)
+        for m in curve.sizes
+    ]
+    world = World(specs, seed=1, epoch=epoch, now=epoch + timedelta(days=1))
+    results = world.metric_data(
+        [q(s.name, "Duration", "Average", period=86400) for s in specs], epoch, epoch + timedelta(days=1)
+    )
+    for size, mean, result in zip(curve.sizes, curve.means, results, strict=True):
+        assert result["values"][0] == pytest.approx(mean, rel=0.02), size
+
+
+def test_traffic_is_repeatable_and_any_window_agrees_with_a_wider_one():
+    for pattern in (
+        traffic.steady(3, seed=4),
+        traffic.diurnal(10, seed=4),
+        traffic.spiky(0.1, 30, seed=4),
+        traffic.rare(5, seed=4),
+    ):
+        wide = pattern.counts(1_000_000, 3 * 1440)
+        assert np.array_equal(wide[1440:1500], pattern.counts(1_001_440, 60))
+        assert np.array_equal(wide, pattern.counts(1_000_000, 3 * 1440))
+
+
+def test_diurnal_traffic_peaks_at_its_hour_and_dips_at_weekends():
+    pattern = traffic.diurnal(100, peak_ratio=5, peak_hour_utc=15, weekend_factor=0.5, seed=2)
+    monday = int(datetime(2025, 11, 3, tzinfo=UTC).timestamp()) // 60
+    day = pattern.counts(monday, 1440).reshape(24, 60).sum(axis=1)
+    assert int(np.argmax(day)) in (14, 15, 16)
+    assert day.max() / day.min() > 3
+    week = pattern.counts(monday, 7 * 1440).reshape(7, 1440).sum(axis=1)
+    assert week[5] < 0.6 * week[0] and week[6] < 0.6 * week[0]
+    assert pattern.mean_rpm == pytest.approx(week.mean() / 1440, rel=0.05)
+
+
+@pytest.mark.skipif(not TRACE.exists(), reason="Azure trace not found at ../shared/data/azure-functions-2019")
+def test_trace_traffic_repeats_the_measured_day_with_a_small_jitter():
+    function = load_trace(TRACE, limit=5).functions[1]
+    pattern = traffic.from_trace(function, seed=3)
+    days = pattern.counts(0, 3 * 1440).reshape(3, 1440).sum(axis=1)
+    assert days == pytest.approx([function.per_minute.sum()] * 3, rel=0.3)
+    assert len(set(days.tolist())) > 1
+
+
+def test_a_large_world_builds_without_simulating_and_a_query_touches_only_its_function(epoch, q):
+    fleet = scaled_fleet(10_000, seed=2)
+    world = World(fleet, seed=1, epoch=epoch, now=epoch + timedelta(days=14))
+    assert world.evaluated == Counter()
+    name = fleet[1234].name
+    world.metric_data(
+        [q(name, "Invocations", "Sum"), q(name, "Duration", "p99")], epoch, epoch + timedelta(days=14)
+    )
+    world.insights(
+        'filter @type = "REPORT" | stats count(*) by @log',
+        [f"/aws/lambda/{name}"],
+        epoch,
+        epoch + timedelta(days=1),
+    )
+    assert set(world.evaluated) == {name}
+
+
+def test_scaled_fleet_has_the_realistic_mix():
+    fleet = scaled_fleet(2000, seed=3)
+    assert len({s.name for s in fleet}) == 2000
+    share = lambda pred: sum(map(pred, fleet)) / len(fleet)  # noqa: E731
+    assert 0.03 < share(lambda s: bool(s.aliases)) < 0.08
+    assert 0.002 < share(lambda s: any(a.pc for a in s.aliases)) < 0.025
+    assert 0.06 < share(lambda s: s.log_format == "JSON") < 0.14
+    assert share(lambda s: s.traffic.mean_rpm < 1) > 0.5
+    assert [s.name for s in scaled_fleet(50, seed=3)] == [s.name for s in fleet[:50]]
+
+
+def test_demo_fleet_covers_every_story_the_demo_needs():
+    fleet = demo_fleet(seed=7)
+    assert 35 <= len(fleet) <= 45
+    by = {s.name: s for s in fleet}
+    tags = [s.tags for s in fleet]
+    assert sum(1 for s in fleet if any(a.pc for a in s.aliases)) >= 5
+    assert sum(1 for s in fleet if s.snapstart) == 1
+    assert sum(1 for s in fleet if s.arch == "arm64") >= 3
+    assert sum(1 for s in fleet if s.insights) >= 2
+    assert sum(1 for s in fleet if s.log_format == "JSON") >= 3
+    assert sum(1 for s in fleet if not s.emits_reports) == 1
+    assert sum(1 for t in tags if "aws:cloudformation:stack-name" in t) >= 3
+    assert {
+        "lambda-tuner:mode",
+        "lambda-tuner:strategy",
+        "lambda-tuner:p99-ms",
+        "lambda-tuner:min-mb",
+        "lambda-tuner:max-mb",
+        "lambda-tuner:cold-start-objective",
+    } <= {k for t in tags for k in t}
+    assert by["profile-service"].tags["lambda-tuner:min-mb"] == "lots"
+    assert (
+        by["etl-pandas"].oom_floor_mb is not None
+        and by["etl-pandas"].memory_mb > by["etl-pandas"].oom_floor_mb
+    )
+    assert by["image-resize"].mean_ms(256) < by["image-resize"].mean_ms(128) / 1.5
+
+
+def test_function_specs_refuse_inconsistent_ground_truth():
+    with pytest.raises(ValueError, match="shares must sum to 1"):
+        FunctionSpec("x", shapes.io_bound(10), traffic.steady(1), invoked=(("$LATEST", 0.5),))
+    with pytest.raises(ValueError, match="unknown qualifier"):
+        FunctionSpec("x", shapes.io_bound(10), traffic.steady(1), invoked=(("live", 1.0),))
+    with pytest.raises(ValueError, match="memory_mb"):
+        FunctionSpec("x", shapes.io_bound(10), traffic.steady(1), memory_mb=64)
