@@ -11,6 +11,8 @@ notification AWS publishes.
 from __future__ import annotations
 
 import json
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,11 +23,11 @@ from moto.sns.models import sns_backends
 if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
 
-COMPARE = {
-    "GreaterThanThreshold": lambda v, t: v > t,
-    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "LessThanThreshold": lambda v, t: v < t,
-    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
 }
 MAX_STEPS = 2_000  # evaluations per alarm per advance; a longer jump evaluates only its last steps
 
@@ -76,12 +78,18 @@ class AlarmEvaluator:
             "timestamp": _iso(_utc(alarm.state_updated_timestamp)),
         }
         reason = _reason(alarm, window, state)
-        data = {"version": "1.0", "queryDate": _iso(at), "recentDatapoints": [v for v in window if v is not None]}
+        data = {
+            "version": "1.0",
+            "queryDate": _iso(at),
+            "recentDatapoints": [v for v in window if v is not None],
+        }
         alarm.update_state(reason, json.dumps(data), state)
         alarm.state_updated_timestamp = at
         if not alarm.actions_enabled:
             return
-        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(state, alarm.insufficient_data_actions)
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
+            state, alarm.insufficient_data_actions
+        )
         for action in actions or []:
             self.fired.append(Firing(alarm.name, state, action))
             if ":lambda:" in action:

@@ -44,13 +44,13 @@ def install(twin: Twin) -> None:
     global _original  # noqa: PLW0603 - one patch per process, undone by uninstall()
     if _original is None:
         _original = CloudWatchResponse.get_metric_data
-    CloudWatchResponse.get_metric_data = _get_metric_data
+    CloudWatchResponse.get_metric_data = _get_metric_data  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     global _original  # noqa: PLW0603
     if _original is not None:
-        CloudWatchResponse.get_metric_data = _original
+        CloudWatchResponse.get_metric_data = _original  # type: ignore[method-assign]
         _original = None
     with _cache_lock:
         _cache.clear()
@@ -98,11 +98,16 @@ def validate(queries: list[dict[str, Any]], start: datetime, end: datetime) -> N
     for query in queries:
         period = int(query.get("MetricStat", {}).get("Period") or query.get("Period") or 60)
         if period < 1 or (period >= 60 and period % 60) or (period < 60 and period not in (1, 5, 10, 30)):
-            raise ValidationError(f"The parameter Period must be 1, 5, 10, 30 or a multiple of 60 (got {period}).")
+            raise ValidationError(
+                f"The parameter Period must be 1, 5, 10, 30 or a multiple of 60 (got {period})."
+            )
 
 
 def answer(
-    twin: Twin, response: CloudWatchResponse, queries: list[dict[str, Any]], window: tuple[datetime, datetime],
+    twin: Twin,
+    response: CloudWatchResponse,
+    queries: list[dict[str, Any]],
+    window: tuple[datetime, datetime],
     ascending: bool,
 ) -> list[dict[str, Any]]:
     """Full results in query order: World for Lambda namespaces, moto for the rest."""
@@ -135,8 +140,10 @@ def answer(
     return results
 
 
-def paginate(results: list[dict[str, Any]], offset: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    """The results covering datapoints [offset, offset + limit) of the flattened answer, and the next offset."""
+def paginate(
+    results: list[dict[str, Any]], offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Results covering datapoints [offset, offset + limit) of the flattened answer, and the next offset."""
     total = sum(len(r["values"]) for r in results)
     stop = min(offset + limit, total)
     page: list[dict[str, Any]] = []
@@ -158,15 +165,18 @@ def paginate(results: list[dict[str, Any]], offset: int, limit: int) -> tuple[li
 
 
 def _namespace(query: dict[str, Any]) -> str | None:
-    return query.get("MetricStat", {}).get("Metric", {}).get("Namespace")
+    namespace = query.get("MetricStat", {}).get("Metric", {}).get("Namespace")
+    return str(namespace) if namespace is not None else None
 
 
 def _utc(value: Any) -> datetime:
+    """moto hands timestamps over as datetimes (naive or aware), epoch numbers or ISO strings."""
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    if not isinstance(parsed, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _request_key(queries: list[dict[str, Any]], start: datetime, end: datetime, ascending: bool) -> str:
@@ -187,7 +197,9 @@ def _offset(token: str | None, key: str) -> int:
             raise ValueError("token belongs to another request")
         return int(offset)
     except (ValueError, binascii.Error) as exc:
-        raise InvalidNextToken("The service cannot process the NextToken; repeat the request unchanged.") from exc
+        raise InvalidNextToken(
+            "The service cannot process the NextToken; repeat the request unchanged."
+        ) from exc
 
 
 def _cached(key: str) -> list[dict[str, Any]] | None:

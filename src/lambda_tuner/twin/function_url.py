@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,14 +27,28 @@ if TYPE_CHECKING:
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
 
 
-def build_event(
-    twin: Twin, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, url_id: str
-) -> dict[str, Any]:
-    parts = urlsplit(target)
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # path and query string, as on the request line
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
+def lower_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; a repeated header's values comma-joined, as Function URLs do."""
     lowered: dict[str, str] = {}
     for name, value in headers:
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    return lowered
+
+
+def build_event(twin: Twin, request: HttpRequest, url_id: str) -> dict[str, Any]:
+    method, body = request.method, request.body
+    parts = urlsplit(request.target)
+    lowered = lower_headers(request.headers)
     cookie_header = lowered.pop("cookie", "")
     content_type = lowered.get("content-type", "")
     is_text = any(marker in content_type for marker in TEXT_TYPES)
@@ -53,7 +68,7 @@ def build_event(
                 "method": method,
                 "path": parts.path or "/",
                 "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
+                "sourceIp": request.source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": str(uuid.uuid4()),
@@ -91,7 +106,9 @@ def to_http(result: Any, failed: bool) -> tuple[int, list[tuple[str, str]], byte
 
 
 class FunctionUrlServer:
-    def __init__(self, twin: Twin, function_name: str, handler: Callable[[dict[str, Any], object], Any]) -> None:
+    def __init__(
+        self, twin: Twin, function_name: str, handler: Callable[[dict[str, Any], object], Any]
+    ) -> None:
         self.twin, self.function_name, self.handler = twin, function_name, handler
         self.url_id = uuid.uuid5(uuid.NAMESPACE_URL, function_name).hex[:32]
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_class())
@@ -112,8 +129,8 @@ class FunctionUrlServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def respond(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, ip: str) -> Any:
-        event = build_event(self.twin, method, target, headers, body, ip, self.url_id)
+    def respond(self, request: HttpRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        event = build_event(self.twin, request, self.url_id)
         self.twin.calls["lambda.InvokeFunctionUrl"] += 1
         result, failed = run_handler(self.twin, self.function_name, event)
         return to_http(result, failed)
@@ -125,9 +142,10 @@ class FunctionUrlServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, payload = outer.respond(
+                request = HttpRequest(
                     self.command, self.path, list(self.headers.items()), body, self.client_address[0]
                 )
+                status, headers, payload = outer.respond(request)
                 self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)

@@ -99,7 +99,9 @@ def paged(call: Call, key: str, items: list[Any]) -> Reply:
 def overlay(twin: Twin, config: dict[str, Any]) -> dict[str, Any]:
     """moto's configuration dict with the fields moto lacks, as AWS returns them."""
     name, version = config["FunctionName"], str(config.get("Version", "$LATEST"))
-    meta = twin.lambdas.latest.get(name) if version == "$LATEST" else twin.lambdas.versions.get((name, version))
+    meta = (
+        twin.lambdas.latest.get(name) if version == "$LATEST" else twin.lambdas.versions.get((name, version))
+    )
     if meta is None:
         return config
     out = dict(config)
@@ -108,7 +110,10 @@ def overlay(twin: Twin, config: dict[str, Any]) -> dict[str, Any]:
         LastModified=meta.last_modified,
         LoggingConfig=dict(meta.logging),
         EphemeralStorage={"Size": meta.ephemeral_mb},
-        SnapStart={"ApplyOn": meta.snapstart, "OptimizationStatus": "On" if meta.snapstart != "None" else "Off"},
+        SnapStart={
+            "ApplyOn": meta.snapstart,
+            "OptimizationStatus": "On" if meta.snapstart != "None" else "Off",
+        },
         LastUpdateStatus="Successful",
         State="Active",
     )
@@ -286,7 +291,10 @@ def change_alias(twin: Twin, call: Call) -> Reply:
         alias.revision_id = new_revision()
         weights = (alias.routing_config or {}).get("AdditionalVersionWeights", {})
         twin.world.point_alias(
-            name, alias_name, str(alias.function_version), {str(k): float(v) for k, v in weights.items()},
+            name,
+            alias_name,
+            str(alias.function_version),
+            {str(k): float(v) for k, v in weights.items()},
             at=twin.world.now,
         )
         return with_json(reply, alias.to_json())

@@ -92,7 +92,9 @@ def put_config(twin: Twin, call: Call) -> Reply:
             return lambda_error(404, "ResourceNotFoundException", f"Cannot find alias or version {target[1]}")
         level = int(call.json().get("ProvisionedConcurrentExecutions", 0))
         if level < 1:
-            return lambda_error(400, "InvalidParameterValueException", "ProvisionedConcurrentExecutions must be >= 1")
+            return lambda_error(
+                400, "InvalidParameterValueException", "ProvisionedConcurrentExecutions must be >= 1"
+            )
         available = unreserved(twin, excluding=target)
         config = PcConfig(level, "IN_PROGRESS", timestamp(twin))
         if level > available:

@@ -56,6 +56,33 @@ def group_name(identifier: str) -> str:
 
 def start_query(twin: Twin, call: Call) -> Reply:
     body = call.json()
+    groups = requested_groups(twin, call, body)
+    if isinstance(groups, Reply):
+        return groups
+    start, end = int(body.get("startTime", 0)), int(body.get("endTime", 0))
+    if start >= end:
+        return aws_error(call, "InvalidParameterException", "endTime must be greater than startTime")
+    with twin.lock:
+        if twin.queries.running() >= MAX_RUNNING:
+            message = f"Account maximum query concurrency limit of [{MAX_RUNNING}] reached."
+            return aws_error(call, "LimitExceededException", message)
+        try:
+            rows, stats = twin.world.insights(
+                str(body.get("queryString", "")),
+                groups,
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end, UTC),
+            )
+        except ValueError as exc:
+            return aws_error(call, "MalformedQueryException", str(exc))
+        limit = body.get("limit")
+        query = Query(str(uuid.uuid4()), groups, rows[: int(limit)] if limit else rows, dict(stats))
+        twin.queries.queries[query.id] = query
+    return Reply.of_json({"queryId": query.id}, content_type=CONTENT_TYPE)
+
+
+def requested_groups(twin: Twin, call: Call, body: dict[str, Any]) -> list[str] | Reply:
+    """The query's log group names, or AWS's error for none, more than 50, or one that does not exist."""
     identifiers = [body["logGroupName"]] if body.get("logGroupName") else []
     identifiers += list(body.get("logGroupNames") or []) + list(body.get("logGroupIdentifiers") or [])
     if not identifiers:
@@ -72,25 +99,7 @@ def start_query(twin: Twin, call: Call) -> Reply:
     missing = [g for g in groups if g not in known]
     if missing:
         return aws_error(call, "ResourceNotFoundException", f"Log group '{missing[0]}' does not exist")
-    start, end = int(body.get("startTime", 0)), int(body.get("endTime", 0))
-    if start >= end:
-        return aws_error(call, "InvalidParameterException", "endTime must be greater than startTime")
-    with twin.lock:
-        if twin.queries.running() >= MAX_RUNNING:
-            return aws_error(
-                call, "LimitExceededException", f"Account maximum query concurrency limit of [{MAX_RUNNING}] reached."
-            )
-        try:
-            rows, stats = twin.world.insights(
-                str(body.get("queryString", "")), groups, datetime.fromtimestamp(start, UTC),
-                datetime.fromtimestamp(end, UTC),
-            )
-        except ValueError as exc:
-            return aws_error(call, "MalformedQueryException", str(exc))
-        limit = body.get("limit")
-        query = Query(str(uuid.uuid4()), groups, rows[: int(limit)] if limit else rows, dict(stats))
-        twin.queries.queries[query.id] = query
-    return Reply.of_json({"queryId": query.id}, content_type=CONTENT_TYPE)
+    return groups
 
 
 def get_query_results(twin: Twin, call: Call) -> Reply:
@@ -111,7 +120,11 @@ def get_query_results(twin: Twin, call: Call) -> Reply:
 
 
 def _zero(query: Query) -> dict[str, float]:
-    return dict.fromkeys(query.statistics, 0.0) or {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+    return dict.fromkeys(query.statistics, 0.0) or {
+        "recordsMatched": 0.0,
+        "recordsScanned": 0.0,
+        "bytesScanned": 0.0,
+    }
 
 
 def stop_query(twin: Twin, call: Call) -> Reply:
@@ -120,7 +133,9 @@ def stop_query(twin: Twin, call: Call) -> Reply:
         if query is None:
             return aws_error(call, "ResourceNotFoundException", "Query does not exist")
         if query.status not in ("Scheduled", "Running"):
-            return aws_error(call, "InvalidParameterException", f"Query is not running (status {query.status})")
+            return aws_error(
+                call, "InvalidParameterException", f"Query is not running (status {query.status})"
+            )
         query.status = "Cancelled"
     return Reply.of_json({"success": True}, content_type=CONTENT_TYPE)
 

@@ -102,7 +102,9 @@ def _provision_versions(twin: Twin, spec: FunctionSpec, meta: Meta) -> None:
     for _ in range(max((int(v) for v in spec.versions), default=0)):
         lam.get_function(spec.name).code_or_config_updated = True  # moto publishes only after a change
         version = str(lam.publish_version(spec.name).version)
-        twin.lambdas.versions[spec.name, version] = replace(meta, revision=new_revision(), logging=dict(meta.logging))
+        twin.lambdas.versions[spec.name, version] = replace(
+            meta, revision=new_revision(), logging=dict(meta.logging)
+        )
         twin.lambdas.published_from[spec.name] = meta.revision
     for alias in spec.aliases:
         routing = {"AdditionalVersionWeights": dict(alias.routing)} if alias.routing else None

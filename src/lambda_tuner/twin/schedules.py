@@ -25,8 +25,15 @@ if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
 
 DIMENSION = "lambda:function:ProvisionedConcurrency"
-MONTHS = {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
-DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}  # AWS cron: 1 = Sunday
+MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
+DAYS = {
+    d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])
+}  # AWS cron: 1 = Sunday
 MAX_DAYS = 400  # an advance longer than this evaluates only its last MAX_DAYS days of schedules
 
 
@@ -37,8 +44,12 @@ def apply_due_actions(twin: Twin, since: datetime, until: datetime) -> None:
         if action.scalable_dimension != DIMENSION:
             continue
         _, name, alias = str(action.resource_id).split(":", 2)
-        level = int((action.scalable_target_action or {}).get("MinCapacity", 0))
-        due += [(t, name, alias, level) for t in fire_times(action, since, until, getattr(twin.world, "epoch", since))]
+        target: Any = action.scalable_target_action or {}  # moto annotates it as str; it holds the dict
+        level = int(target.get("MinCapacity", 0))
+        due += [
+            (t, name, alias, level)
+            for t in fire_times(action, since, until, getattr(twin.world, "epoch", since))
+        ]
     for at, name, alias, level in sorted(due):
         if name not in twin.lambdas.latest:
             continue

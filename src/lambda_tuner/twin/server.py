@@ -7,12 +7,12 @@ the twin's own bookkeeping and the `World`. Point boto3 at it with `Twin.env()`.
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import logging
 import os
 import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -174,10 +174,18 @@ class Twin:
     # ------------------------------------------------------------------ HTTP
 
     def _moto_api(self, what: str, payload: dict[str, Any] | None) -> None:
-        data = json.dumps(payload).encode() if payload is not None else b""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/{what}", data=data, method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:
+        """POST to moto's own control API (reset, config) on the running server."""
+        host, port = self.endpoint_url.removeprefix("http://").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            body = json.dumps(payload) if payload is not None else ""
+            connection.request("POST", f"/moto-api/{what}", body=body)
+            response = connection.getresponse()
             response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"moto-api/{what} answered {response.status}")
+        finally:
+            connection.close()
 
     def wsgi(self, moto_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -208,7 +216,9 @@ class Twin:
             return route(self, call)
         except Exception as exc:  # a twin bug must reach the caller as AWS's 500, with the cause logged
             LOG.exception("twin failed serving %s", call.key)
-            return aws_error(call, SERVER_ERROR_CODES.get(call.service, ("InternalFailure", 500))[0], repr(exc), 500)
+            return aws_error(
+                call, SERVER_ERROR_CODES.get(call.service, ("InternalFailure", 500))[0], repr(exc), 500
+            )
 
 
 def _forward(moto_app: Callable[..., Iterable[bytes]], call: Call) -> Reply:

@@ -30,8 +30,18 @@ def p99_alarm(twin: Twin, name: str, threshold: float, action: str) -> None:
 
 
 def current_p99(twin: Twin) -> float:
-    query = {"Id": "p", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration",
-             "Dimensions": [{"Name": "FunctionName", "Value": "cruncher"}]}, "Period": 60, "Stat": "p99"}}
+    query = {
+        "Id": "p",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Duration",
+                "Dimensions": [{"Name": "FunctionName", "Value": "cruncher"}],
+            },
+            "Period": 60,
+            "Stat": "p99",
+        },
+    }
     values = client(twin, "cloudwatch").get_metric_data(
         MetricDataQueries=[query], StartTime=twin.world.now - timedelta(minutes=30), EndTime=twin.world.now
     )["MetricDataResults"][0]["Values"]
@@ -66,7 +76,11 @@ def test_an_injected_regression_fires_the_alarm_and_invokes_the_registered_handl
     assert event["alarmData"]["state"]["value"] == "ALARM"
     assert event["alarmData"]["previousState"]["value"] == "OK"
     metric = event["alarmData"]["configuration"]["metrics"][0]["metricStat"]
-    assert metric["metric"] == {"namespace": "AWS/Lambda", "name": "Duration", "dimensions": {"FunctionName": "cruncher"}}
+    assert metric["metric"] == {
+        "namespace": "AWS/Lambda",
+        "name": "Duration",
+        "dimensions": {"FunctionName": "cruncher"},
+    }
     assert metric["stat"] == "p99"
 
 
@@ -89,12 +103,18 @@ def test_a_due_scheduled_action_sets_the_alias_pc_at_its_time(fresh: Twin) -> No
     aas = client(fresh, "application-autoscaling")
     resource = "function:checkout:live"
     aas.register_scalable_target(
-        ServiceNamespace="lambda", ResourceId=resource, ScalableDimension="lambda:function:ProvisionedConcurrency",
-        MinCapacity=0, MaxCapacity=100,
+        ServiceNamespace="lambda",
+        ResourceId=resource,
+        ScalableDimension="lambda:function:ProvisionedConcurrency",
+        MinCapacity=0,
+        MaxCapacity=100,
     )
     aas.put_scheduled_action(
-        ServiceNamespace="lambda", ScheduledActionName="morning", ResourceId=resource,
-        ScalableDimension="lambda:function:ProvisionedConcurrency", Schedule="cron(0 8 * * ? *)",
+        ServiceNamespace="lambda",
+        ScheduledActionName="morning",
+        ResourceId=resource,
+        ScalableDimension="lambda:function:ProvisionedConcurrency",
+        Schedule="cron(0 8 * * ? *)",
         ScalableTargetAction={"MinCapacity": 25, "MaxCapacity": 100},
     )
     day = fresh.world.now
@@ -106,5 +126,7 @@ def test_a_due_scheduled_action_sets_the_alias_pc_at_its_time(fresh: Twin) -> No
     # Then the World has PC 25 from 08:00 on, and the Lambda API reports it
     assert fresh.world.pc_at("checkout", "live", day + timedelta(hours=7, minutes=59)) == 4
     assert fresh.world.pc_at("checkout", "live", day + timedelta(hours=8, minutes=1)) == 25
-    config = client(fresh, "lambda").get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
+    config = client(fresh, "lambda").get_provisioned_concurrency_config(
+        FunctionName="checkout", Qualifier="live"
+    )
     assert config["RequestedProvisionedConcurrentExecutions"] == 25

@@ -31,11 +31,19 @@ def test_cloudwatch_and_logs_throttles_use_their_own_codes(twin: Twin) -> None:
     twin.inject_fault("GetMetricData", "throttle", count=1)
     twin.inject_fault("logs.DescribeLogGroups", "throttle", count=1)
     cw, logs = client(twin, "cloudwatch", NO_RETRIES), client(twin, "logs", NO_RETRIES)
-    query = {"Id": "a", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
-                                       "Period": 60, "Stat": "Sum"}}
+    query = {
+        "Id": "a",
+        "MetricStat": {
+            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
 
     with pytest.raises(ClientError) as cw_error:
-        cw.get_metric_data(MetricDataQueries=[query], StartTime=twin.world.now - timedelta(hours=1), EndTime=twin.world.now)
+        cw.get_metric_data(
+            MetricDataQueries=[query], StartTime=twin.world.now - timedelta(hours=1), EndTime=twin.world.now
+        )
     with pytest.raises(ClientError) as logs_error:
         logs.describe_log_groups()
 

@@ -48,7 +48,9 @@ def test_event_invoke_runs_the_handler_before_answering_202(twin: Twin) -> None:
     handler = Recorder()
     twin.register_handler("quiet-1", handler)
 
-    response = client(twin, "lambda").invoke(FunctionName="quiet-1", InvocationType="Event", Payload=b'{"n": 1}')
+    response = client(twin, "lambda").invoke(
+        FunctionName="quiet-1", InvocationType="Event", Payload=b'{"n": 1}'
+    )
 
     assert response["StatusCode"] == 202
     assert handler.events == [{"n": 1}]
@@ -74,11 +76,14 @@ def test_an_invoke_through_an_alias_runs_the_aliased_version(twin: Twin) -> None
 
 
 def test_function_url_get_with_query_string_and_cookies(twin: Twin) -> None:
-    handler = Recorder({"statusCode": 302, "headers": {"Location": "/done"}, "cookies": ["seen=1"], "body": ""})
+    handler = Recorder(
+        {"statusCode": 302, "headers": {"Location": "/done"}, "cookies": ["seen=1"], "body": ""}
+    )
     url = twin.serve_function_url("checkout", handler)
 
     request = urllib.request.Request(
-        f"{url}approve?token=abc&id=r-1&id=r-2", headers={"Cookie": "a=1; b=2", "User-Agent": "pytest", "X-Trace": "t"}
+        f"{url}approve?token=abc&id=r-1&id=r-2",
+        headers={"Cookie": "a=1; b=2", "User-Agent": "pytest", "X-Trace": "t"},
     )
     opener = urllib.request.build_opener(NoRedirect())
     with opener.open(request) as response:
@@ -105,7 +110,10 @@ def test_function_url_post_form_body_arrives_base64_encoded_and_bare_results_bec
     form = b"decision=approve&note=looks+good"
 
     request = urllib.request.Request(
-        f"{url}decide", data=form, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        f"{url}decide",
+        data=form,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     with urllib.request.urlopen(request) as response:
         status, content_type, body = response.status, response.headers["Content-Type"], response.read()
@@ -113,7 +121,10 @@ def test_function_url_post_form_body_arrives_base64_encoded_and_bare_results_bec
     assert (status, content_type, json.loads(body)) == (200, "application/json", {"accepted": True})
     [event] = handler.events
     assert event["isBase64Encoded"] is True
-    assert parse_qs(base64.b64decode(event["body"]).decode()) == {"decision": ["approve"], "note": ["looks good"]}
+    assert parse_qs(base64.b64decode(event["body"]).decode()) == {
+        "decision": ["approve"],
+        "note": ["looks good"],
+    }
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -47,7 +47,9 @@ def test_revision_id_changes_on_every_configuration_update_and_is_returned_every
     lam = client(fresh, "lambda")
     before = lam.get_function_configuration(FunctionName="cruncher")
 
-    updated = lam.update_function_configuration(FunctionName="cruncher", Timeout=60, RevisionId=before["RevisionId"])
+    updated = lam.update_function_configuration(
+        FunctionName="cruncher", Timeout=60, RevisionId=before["RevisionId"]
+    )
 
     assert updated["RevisionId"] != before["RevisionId"]
     assert lam.get_function(FunctionName="cruncher")["Configuration"]["RevisionId"] == updated["RevisionId"]
@@ -94,13 +96,18 @@ def test_memory_change_reaches_the_world_and_the_next_metrics_reflect_it(fresh: 
     query = {
         "Id": "d",
         "MetricStat": {
-            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration",
-                       "Dimensions": [{"Name": "FunctionName", "Value": "cruncher"}]},
+            "Metric": {
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Duration",
+                "Dimensions": [{"Name": "FunctionName", "Value": "cruncher"}],
+            },
             "Period": 86400,
             "Stat": "Average",
         },
     }
-    before = cw.get_metric_data(MetricDataQueries=[query], StartTime=changed_at - timedelta(days=1), EndTime=changed_at)
+    before = cw.get_metric_data(
+        MetricDataQueries=[query], StartTime=changed_at - timedelta(days=1), EndTime=changed_at
+    )
     after = cw.get_metric_data(
         MetricDataQueries=[query], StartTime=changed_at, EndTime=changed_at + timedelta(days=1)
     )
@@ -118,7 +125,10 @@ def test_logging_config_is_returned_as_aws_does(fresh: Twin) -> None:
     json_config = lam.get_function_configuration(FunctionName="json-logger")["LoggingConfig"]
     text_config = lam.get_function_configuration(FunctionName="cruncher")["LoggingConfig"]
     assert json_config == {
-        "LogFormat": "JSON", "LogGroup": "/custom/json-logger", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+        "LogFormat": "JSON",
+        "LogGroup": "/custom/json-logger",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
     }
     assert text_config == {"LogFormat": "Text", "LogGroup": "/aws/lambda/cruncher"}
 
@@ -151,14 +161,19 @@ def test_update_alias_moves_the_world_and_changes_the_alias_revision(fresh: Twin
     alias = lam.get_alias(FunctionName="checkout", Name="live")
 
     updated = lam.update_alias(
-        FunctionName="checkout", Name="live", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {}},
+        FunctionName="checkout",
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {}},
         RevisionId=alias["RevisionId"],
     )
 
     assert updated["RevisionId"] != alias["RevisionId"]
     assert fresh.world.alias_at("checkout", "live", fresh.world.now + timedelta(minutes=1)) == ("1", {})
     with pytest.raises(ClientError) as error:
-        lam.update_alias(FunctionName="checkout", Name="live", FunctionVersion="2", RevisionId=alias["RevisionId"])
+        lam.update_alias(
+            FunctionName="checkout", Name="live", FunctionVersion="2", RevisionId=alias["RevisionId"]
+        )
     assert error.value.response["Error"]["Code"] == "PreconditionFailedException"
 
 

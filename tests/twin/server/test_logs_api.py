@@ -25,7 +25,9 @@ def window(twin: Twin) -> dict[str, int]:
 def test_a_query_is_scheduled_first_then_complete_with_rows_and_statistics(fresh: Twin) -> None:
     logs = client(fresh, "logs")
     query_id = logs.start_query(
-        logGroupNames=["/aws/lambda/cruncher", "/custom/json-logger"], queryString=REPORT_QUERY, **window(fresh)
+        logGroupNames=["/aws/lambda/cruncher", "/custom/json-logger"],
+        queryString=REPORT_QUERY,
+        **window(fresh),
     )["queryId"]
 
     first = logs.get_query_results(queryId=query_id)
@@ -35,7 +37,10 @@ def test_a_query_is_scheduled_first_then_complete_with_rows_and_statistics(fresh
     assert first["results"] == []
     assert second["status"] == "Complete"
     rows = [{f["field"]: f["value"] for f in row} for row in second["results"]]
-    assert {r["@log"] for r in rows} == {"123456789012:/aws/lambda/cruncher", "123456789012:/custom/json-logger"}
+    assert {r["@log"] for r in rows} == {
+        "123456789012:/aws/lambda/cruncher",
+        "123456789012:/custom/json-logger",
+    }
     assert all(int(float(r["invocations"])) > 0 for r in rows)
     assert second["statistics"]["bytesScanned"] > 0
     assert second["statistics"]["recordsMatched"] > 0
@@ -52,7 +57,9 @@ def test_more_than_50_log_groups_are_refused(fresh: Twin) -> None:
 def test_the_31st_concurrent_query_hits_the_limit_until_one_completes(fresh: Twin) -> None:
     logs = client(fresh, "logs")
     ids = [
-        logs.start_query(logGroupName="/aws/lambda/quiet-0", queryString=REPORT_QUERY, **window(fresh))["queryId"]
+        logs.start_query(logGroupName="/aws/lambda/quiet-0", queryString=REPORT_QUERY, **window(fresh))[
+            "queryId"
+        ]
         for _ in range(MAX_RUNNING)
     ]
     with pytest.raises(ClientError) as error:
@@ -60,7 +67,9 @@ def test_the_31st_concurrent_query_hits_the_limit_until_one_completes(fresh: Twi
     assert error.value.response["Error"]["Code"] == "LimitExceededException"
 
     logs.stop_query(queryId=ids[0])
-    assert logs.start_query(logGroupName="/aws/lambda/quiet-0", queryString=REPORT_QUERY, **window(fresh))["queryId"]
+    assert logs.start_query(logGroupName="/aws/lambda/quiet-0", queryString=REPORT_QUERY, **window(fresh))[
+        "queryId"
+    ]
 
 
 def test_a_query_the_world_cannot_parse_is_malformed(fresh: Twin) -> None:
@@ -73,13 +82,17 @@ def test_a_query_the_world_cannot_parse_is_malformed(fresh: Twin) -> None:
 
 def test_an_unknown_log_group_is_not_found(fresh: Twin) -> None:
     with pytest.raises(ClientError) as error:
-        client(fresh, "logs").start_query(logGroupName="/aws/lambda/nope", queryString=REPORT_QUERY, **window(fresh))
+        client(fresh, "logs").start_query(
+            logGroupName="/aws/lambda/nope", queryString=REPORT_QUERY, **window(fresh)
+        )
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def test_stopping_a_finished_query_is_refused(fresh: Twin) -> None:
     logs = client(fresh, "logs")
-    query_id = logs.start_query(logGroupName="/aws/lambda/cruncher", queryString=REPORT_QUERY, **window(fresh))["queryId"]
+    query_id = logs.start_query(
+        logGroupName="/aws/lambda/cruncher", queryString=REPORT_QUERY, **window(fresh)
+    )["queryId"]
     statuses = [logs.get_query_results(queryId=query_id)["status"] for _ in range(3)]
     assert statuses[-1] == "Complete"
     with pytest.raises(ClientError) as error:

@@ -24,14 +24,26 @@ from moto.sns.models import Topic
 from lambda_tuner.twin.wire import Call, aws_error, identify
 
 VERIFIED_MOTO = "5.2.5"
-AUTH = "AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/{service}/aws4_request, "
+    "SignedHeaders=host, Signature=x"
+)
 
 
-def environ(method: str, path: str, service: str, body: bytes = b"", query: str = "", **headers: str) -> dict[str, object]:
+def environ(
+    method: str, path: str, service: str, body: bytes = b"", query: str = "", **headers: str
+) -> dict[str, object]:
     env: dict[str, object] = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "RAW_URI": path, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "5000", "HTTP_HOST": "127.0.0.1:5000", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "RAW_URI": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "5000",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
         "HTTP_AUTHORIZATION": AUTH.format(service=service),
     }
     env.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
@@ -63,7 +75,9 @@ def test_moto_serialises_errors_in_each_protocol_with_the_modelled_status() -> N
     assert throttled.header("x-amzn-errortype") == "TooManyRequestsException"
     logs = Call("logs", "StartQuery", environ("POST", "/", "logs"), b"", forward=lambda: throttled)
     logs.environ["CONTENT_TYPE"] = "application/x-amz-json-1.1"
-    assert json.loads(aws_error(logs, "LimitExceededException", "busy").body)["__type"].endswith("LimitExceededException")
+    assert json.loads(aws_error(logs, "LimitExceededException", "busy").body)["__type"].endswith(
+        "LimitExceededException"
+    )
 
 
 def test_moto_backends_keep_what_the_twin_reads_and_writes() -> None:
@@ -74,12 +88,18 @@ def test_moto_backends_keep_what_the_twin_reads_and_writes() -> None:
     finally:
         default_user_config["lambda"] = previous
     assert {"publish_version", "list_aliases", "list_versions_by_function"} <= set(dir(LambdaStorage))
-    assert "revision_id" in inspect.signature(LambdaAlias.__init__).parameters or "revision_id" in inspect.getsource(
+    assert "revision_id" in inspect.signature(
         LambdaAlias.__init__
-    )
+    ).parameters or "revision_id" in inspect.getsource(LambdaAlias.__init__)
     assert "code_or_config_updated" in inspect.getsource(LambdaStorage.publish_version)
     alarm_fields = inspect.getsource(Alarm.__init__)
-    for name in ("evaluation_periods", "datapoints_to_alarm", "treat_missing_data", "extended_statistic", "state_value"):
+    for name in (
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "treat_missing_data",
+        "extended_statistic",
+        "state_value",
+    ):
         assert f"self.{name}" in alarm_fields
     assert "update_state" in dir(Alarm)
     assert "scalable_target_action" in inspect.signature(FakeScheduledAction.__init__).parameters

@@ -11,7 +11,9 @@ from server_support import client
 from lambda_tuner.twin.server import Twin
 
 
-def test_a_new_pc_config_is_in_progress_then_ready_on_the_next_read_and_reaches_the_world(fresh: Twin) -> None:
+def test_a_new_pc_config_is_in_progress_then_ready_on_the_next_read_and_reaches_the_world(
+    fresh: Twin,
+) -> None:
     lam = client(fresh, "lambda")
     lam.publish_version(FunctionName="cruncher")
 
@@ -32,18 +34,30 @@ def test_a_new_pc_config_is_in_progress_then_ready_on_the_next_read_and_reaches_
 
 def test_advancing_the_clock_also_settles_in_progress_configs(fresh: Twin) -> None:
     lam = client(fresh, "lambda")
-    lam.put_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live", ProvisionedConcurrentExecutions=9)
+    lam.put_provisioned_concurrency_config(
+        FunctionName="checkout", Qualifier="live", ProvisionedConcurrentExecutions=9
+    )
     fresh.advance(fresh.world.now + timedelta(minutes=5))
-    assert lam.get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")["Status"] == "READY"
+    assert (
+        lam.get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")["Status"] == "READY"
+    )
 
 
 def test_deleting_a_pc_config_removes_it_from_the_listing_and_the_world(fresh: Twin) -> None:
     lam = client(fresh, "lambda")
-    assert len(lam.list_provisioned_concurrency_configs(FunctionName="checkout")["ProvisionedConcurrencyConfigs"]) == 1
+    assert (
+        len(
+            lam.list_provisioned_concurrency_configs(FunctionName="checkout")["ProvisionedConcurrencyConfigs"]
+        )
+        == 1
+    )
 
     lam.delete_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
 
-    assert lam.list_provisioned_concurrency_configs(FunctionName="checkout")["ProvisionedConcurrencyConfigs"] == []
+    assert (
+        lam.list_provisioned_concurrency_configs(FunctionName="checkout")["ProvisionedConcurrencyConfigs"]
+        == []
+    )
     assert fresh.world.pc_at("checkout", "live", fresh.world.now + timedelta(minutes=1)) == 0
     with pytest.raises(ClientError) as error:
         lam.get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
