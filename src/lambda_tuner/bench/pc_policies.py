@@ -86,7 +86,8 @@ class TargetTracking:
     `target`, PC becomes ⌈PC × mean / target⌉; else if the mean of the last `in_window` minutes is below
     `in_ratio` × target, PC becomes max(minimum, ⌈PC × mean / target⌉). Only minutes since the last change
     count towards a window (the alarm needs that many fresh datapoints), and a new level is in force
-    `delay_min` minutes after the decision (metric publication and allocation), i.e. from t + 1 + delay.
+    `delay_min` minutes after the decision (metric publication and allocation), i.e. from t + 1 + delay;
+    while a change is in flight no other is decided. Levels are whole environments (⌈ ⌉).
     The policy runs from the first minute of the day at `minimum`; only evaluated hours are scored.
     """
 

@@ -13,6 +13,9 @@ from pc_bench_support import write_triple
 from lambda_tuner.bench.pc import HOURLY, POLICIES, BenchConfig, load_arrays, run, score_policies
 from lambda_tuner.bench.pc_cli import provisioned
 from lambda_tuner.bench.pc_policies import TargetTracking
+from lambda_tuner.core.pc_model import ModelParams
+from lambda_tuner.core.pc_plan import plan_from_counts
+from lambda_tuner.core.pc_prices import pc_prices
 
 SHARED_TRACE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "azure-functions-2019"
 SMALL = BenchConfig(keep_alive_sweep=(5, 10))
@@ -113,3 +116,18 @@ def test_the_shared_trace_runs_unchanged() -> None:
     result = run(SHARED_TRACE, BenchConfig(keep_alive_sweep=(10,)), limit=100)
     assert result["config"]["functions"] == 100
     assert all(r["oracle_lowest_every_hour"] for r in result["results"])
+
+
+def test_the_benchmark_agent_decides_exactly_as_the_planner_given_only_the_past(trace_dir) -> None:
+    # Given the benchmark's agent, which reads the past columns of whole-day tables for speed...
+    data = load_arrays(trace_dir)
+    lam = 0.05
+    agent = score_policies(data, SMALL, 10)[lam]["agent"]
+    params = ModelParams(keep_alive_min=10)
+    for i in (1, 2, 4, 5):
+        for k, h in enumerate(range(16, 24)):
+            # ...when the planner is handed nothing but the counts before hour h...
+            plan, _ = plan_from_counts(data.counts[i, : h * 60], float(data.mean_ms[i]), lam,
+                                       prices=pc_prices("x86_64"), params=params)
+            # ...then it picks the same level.
+            assert plan.level == agent[i].level[k], (i, h)
