@@ -83,7 +83,8 @@ def run(world: World, query: str, log_groups: list[str], start: datetime,
     salt = stable_key(world.seed, "insights", start.isoformat(), end.isoformat())
     rows = [_row(ev, q, key, members, salt) for key, members in groups.items()]
     rows = _order(rows, q)
-    stats = {"recordsMatched": float(sum(p.count for p in matched)), "recordsScanned": scanned,
+    stats = {"recordsMatched": float(round(sum(p.count for p in matched))),
+             "recordsScanned": float(round(scanned)),
              "bytesScanned": nbytes}
     return [[{"field": k, "value": _fmt(v)} for k, v in row.items() if v is not None] for row in rows], stats
 
@@ -253,8 +254,7 @@ def _populations(world: World, log_groups: list[str], start: datetime,
     """All record populations in the groups within [start, end), plus records and bytes scanned."""
     a = math.ceil(start.timestamp() / 60)
     b = max(a, math.ceil(end.timestamp() / 60))
-    wanted = set(log_groups)
-    names = [n for n, s in world.specs.items() if s.log_group_name in wanted] if b > a else []
+    names = [n for g in dict.fromkeys(log_groups) for n in world.functions_in_group(g)] if b > a else []
     pops: list[Population] = []
     records = nbytes = 0.0
     for name in names:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.special import betaincinv, ndtr, ndtri
+from scipy.special import betaincinv, gammaln, ndtr, ndtri
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -54,7 +54,10 @@ def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
     big = lam > 40.0
     if big.any():
         out[big] = np.maximum(0, np.round(lam[big] + np.sqrt(lam[big]) * ndtri(u[big])))
-    idx = np.flatnonzero(~big & (lam > 0))
+    small = ~big & (lam > 0)
+    if small.all() and lam.size and lam.min() == lam.max():
+        return _poisson_constant(float(lam[0]), u)
+    idx = np.flatnonzero(small)
     p = np.exp(-lam[idx])
     cdf = p.copy()
     k = 0
@@ -66,6 +69,13 @@ def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
         p = p * lam[idx] / k
         cdf = cdf + p
     return out
+
+
+def _poisson_constant(lam: float, u: np.ndarray) -> np.ndarray:
+    """One rate for every draw (steady traffic): search a CDF table instead of iterating."""
+    k = np.arange(int(lam + 12 * math.sqrt(lam) + 12))
+    pmf = np.exp(-lam + k * math.log(lam) - gammaln(k + 1))
+    return np.asarray(np.searchsorted(np.cumsum(pmf), u), dtype=np.int64)
 
 
 class Noise(Protocol):

@@ -171,7 +171,9 @@ def simulate(spec: FunctionSpec, tl: Timeline, key: int, start: int, n: int) -> 
                 lvl.setdefault(pair, np.full(total, -1, dtype=np.int64))[s0 - a:s1 - a] = idx
     pairs = list(shares)
     means = np.array([lv.mean_ms for lv in levels] + [0.0])  # index -1 -> 0 ms
-    req = _split(req_total, [shares[p] for p in pairs], hash_uniform(stable_key(key, "split"), minutes))
+    req = ([req_total] if len(pairs) == 1
+           else _split(req_total, [shares[p] for p in pairs],
+                       hash_uniform(stable_key(key, "split"), minutes)))
     streams = []
     for i, pair in enumerate(pairs):
         streams.append(_stream(key, i, pair, level=lvl[pair], req=req[i], levels=levels, minutes=minutes))
@@ -225,7 +227,8 @@ def _stream(key: int, i: int, pair: tuple[str, str], *, level: np.ndarray, req: 
     zero = np.zeros(req.shape, dtype=np.int64)
     s = Stream(entry=pair[0], version=pair[1], level=level, req=req, inv=req.copy(), errors=zero,
                throttles=zero.copy(), spill=req.copy())
-    s.errors = random_round(s.inv * err_p, hash_uniform(stable_key(key, "errors", i), minutes))
+    if err_p.any():  # most functions never fail: skip drawing
+        s.errors = random_round(s.inv * err_p, hash_uniform(stable_key(key, "errors", i), minutes))
     return s
 
 

@@ -51,6 +51,7 @@ class World:
         self._noise: dict[str, Noise] = {}
         self._cache: OrderedDict[tuple[str, int, int, int], Minutes] = OrderedDict()
         self._grids: dict[tuple[int, int, int], list[datetime]] = {}
+        self._by_group: dict[str, list[str]] | None = None
 
     # ---------------------------------------------------------------- clock and configuration
 
@@ -125,12 +126,14 @@ class World:
         if end <= start:
             raise ValueError("end must be after start")
         plans = [self._plan(q, start, end) for q in queries]
+        now_minute = math.floor(self.now.timestamp() / 60)
         windows: dict[str, tuple[int, int]] = {}
         for plan in plans:
             if plan and plan["function"] in self.specs:
+                pm = plan["period_min"]  # nothing to simulate past the period that holds `now`
+                plan["b"] = max(plan["a"], min(plan["b"], math.ceil((now_minute + 1) / pm) * pm))
                 a, b = windows.get(plan["function"], (plan["a"], plan["b"]))
                 windows[plan["function"]] = (min(a, plan["a"]), max(b, plan["b"]))
-        now_minute = math.floor(self.now.timestamp() / 60)
         results = []
         for query, plan in zip(queries, plans, strict=True):
             if query.get("ReturnData", True) is False:
@@ -138,7 +141,7 @@ class World:
             label = query.get("Label") or (plan["metric"] if plan else query.get("Id", ""))
             result = {"id": query.get("Id"), "label": label, "timestamps": [], "values": [],
                       "status_code": "Complete" if plan else "InternalError"}
-            if plan and plan["function"] in self.specs:
+            if plan and plan["function"] in self.specs and plan["b"] > plan["a"]:
                 wa, wb = windows[plan["function"]]
                 ts, vals = self._answer(plan, self.minutes(plan["function"], wa, wb - wa), now_minute)
                 result["timestamps"], result["values"] = ts, vals
@@ -181,6 +184,14 @@ class World:
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
+
+    def functions_in_group(self, log_group: str) -> list[str]:
+        """Functions writing to a log group (several may share a custom one)."""
+        if self._by_group is None:
+            self._by_group = {}
+            for name, spec in self.specs.items():
+                self._by_group.setdefault(spec.log_group_name, []).append(name)
+        return self._by_group.get(log_group, [])
 
     def valid_minutes(self, start_minute: int, n: int) -> np.ndarray:
         """Mask of minutes that have fully elapsed by `now`."""
