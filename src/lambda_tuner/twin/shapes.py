@@ -5,9 +5,11 @@ duration is its fixed wait (I/O, downstream calls) plus its CPU work spread over
 
     duration(m) = fixed_ms + cpu_ms / min(vcpus(m), threads),   vcpus(m) = m / 1769
 
-where `cpu_ms` is the CPU time at one full vCPU. A single-threaded function (threads = 1) stops speeding
-up at 1,769 MB; a multi-threaded one keeps gaining up to its thread count (at most 6 vCPUs). Every shape
-has `.duration(memory_mb)` and `.bounds` like `twin.curves.Curve`, so the world treats both alike.
+where `cpu_ms` is the CPU time at one full vCPU. A single-threaded function (threads = 1) stops
+speeding up at 1,769 MB; a multi-threaded one keeps gaining up to its thread count (at most 6 vCPUs).
+Code that allocates a lot also pays for garbage collection when memory is tight: its CPU part is
+multiplied by (1 + (gc_mb / m)²), which makes a starved function both slower and dearer than it needs
+to be — raising its memory is then faster *and* cheaper. Every shape has `.duration(memory_mb)` and `.bounds` like `twin.curves.Curve`, so the world treats both alike.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Shape:
     cpu_ms: float  # CPU work, in ms of one full vCPU
     threads: float = 1.0  # how many vCPUs the code can keep busy
     oom_floor_mb: int | None = None  # below this the function runs out of memory and fails
+    gc_mb: float = 0.0  # memory pressure scale: collection overhead (gc_mb / m)² when memory is tight
 
     def __post_init__(self) -> None:
         if self.fixed_ms < 0 or self.cpu_ms < 0 or self.fixed_ms + self.cpu_ms <= 0:
@@ -57,18 +60,20 @@ class Shape:
     def duration(self, memory_mb: float | np.ndarray) -> np.ndarray:
         """Mean duration (ms) at a memory size; clamped to Lambda's 128–10,240 MB."""
         m = np.clip(np.asarray(memory_mb, dtype=float), MIN_MB, MAX_MB)
-        return np.asarray(self.fixed_ms + self.cpu_ms / np.minimum(vcpus(m), self.threads), dtype=float)
+        pressure = 1 + (self.gc_mb / m) ** 2
+        return np.asarray(self.fixed_ms + pressure * self.cpu_ms / np.minimum(vcpus(m), self.threads),
+                          dtype=float)
 
     def cpu_fraction(self, memory_mb: float) -> float:
         """Share of the duration that is CPU time at a memory size (what Lambda Insights would show)."""
         total = float(self.duration(memory_mb))
-        cpu = total - self.fixed_ms
+        cpu = total - self.fixed_ms  # collection is CPU work too
         return cpu / total
 
 
-def cpu_bound(cpu_ms: float, fixed_ms: float = 2.0, name: str = "cpu-bound") -> Shape:
+def cpu_bound(cpu_ms: float, fixed_ms: float = 2.0, gc_mb: float = 0.0, name: str = "cpu-bound") -> Shape:
     """Single-threaded compute: speeds up in proportion to memory up to 1,769 MB, then flat."""
-    return Shape(name=name, fixed_ms=fixed_ms, cpu_ms=cpu_ms, threads=1.0)
+    return Shape(name=name, fixed_ms=fixed_ms, cpu_ms=cpu_ms, threads=1.0, gc_mb=gc_mb)
 
 
 def multi_threaded(cpu_ms: float, threads: float = 6.0, fixed_ms: float = 5.0,
