@@ -154,3 +154,21 @@ def test_recommendations_are_stamped_with_the_given_time_and_id() -> None:
     assert (rec.id, rec.created_at, rec.function, rec.revision_id) == ("r-16", NOW, "orders", "r1")
     assert rec.after is not None
     assert np.isfinite(rec.after.monthly_cost_usd.expected)
+
+
+def test_five_minute_periods_give_the_same_weekly_schedule() -> None:
+    # Given the office-hours traffic as CloudWatch 5-minute periods (max concurrency, summed calls).
+    minute = office_hours_obs()
+    series = minute.concurrency
+    assert series is not None
+    conc = np.asarray(series.max_concurrency).reshape(-1, 5).max(axis=1)
+    calls = np.asarray(series.invocations).reshape(-1, 5).sum(axis=1)
+    coarse = series.model_copy(update={
+        "period_s": 300, "max_concurrency": tuple(conc.tolist()), "invocations": tuple(calls.tolist()),
+    })
+    obs = minute.model_copy(update={"concurrency": coarse})
+    rec = decide_pc(function(), alias(None), obs, COST, X86, NOW, "r-17", tz="Europe/Berlin")
+    assert [(a.schedule, a.capacity) for a in rec.pc_schedule] == [
+        ("cron(0 8 ? * MON-FRI *)", 10),
+        ("cron(0 18 ? * MON-FRI *)", 0),
+    ]
