@@ -9,7 +9,8 @@ where `cpu_ms` is the CPU time at one full vCPU. A single-threaded function (thr
 speeding up at 1,769 MB; a multi-threaded one keeps gaining up to its thread count (at most 6 vCPUs).
 Code that allocates a lot also pays for garbage collection when memory is tight: its CPU part is
 multiplied by (1 + (gc_mb / m)²), which makes a starved function both slower and dearer than it needs
-to be — raising its memory is then faster *and* cheaper. Every shape has `.duration(memory_mb)` and `.bounds` like `twin.curves.Curve`, so the world treats both alike.
+to be — raising its memory is then faster *and* cheaper. Every shape has `.duration(memory_mb)` and
+`.bounds` like `twin.curves.Curve`, so the world treats both alike.
 """
 
 from __future__ import annotations

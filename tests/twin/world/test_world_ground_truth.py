@@ -175,3 +175,10 @@ def test_function_specs_refuse_inconsistent_ground_truth():
         FunctionSpec("x", shapes.io_bound(10), traffic.steady(1), invoked=(("live", 1.0),))
     with pytest.raises(ValueError, match="memory_mb"):
         FunctionSpec("x", shapes.io_bound(10), traffic.steady(1), memory_mb=64)
+
+
+def test_memory_pressure_makes_a_starved_function_both_slower_and_dearer():
+    shape = shapes.cpu_bound(300, gc_mb=250)
+    cost = {m: float(shape.duration(m)) * m for m in (256, 1024)}
+    assert float(shape.duration(1024)) < float(shape.duration(256))
+    assert cost[1024] < 0.8 * cost[256]
