@@ -10,6 +10,7 @@ import pytest
 from approval_support import Account
 from botocore.stub import ANY, Stubber
 
+from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import (
     Applier,
     CodeMismatchError,
@@ -39,7 +40,7 @@ def test_memory_on_latest_is_changed_and_restorable(account: Account) -> None:
 
 def test_an_alias_moves_to_a_new_version_with_the_new_memory(account: Account) -> None:
     account.create_function(FN, memory_mb=1024)
-    lam = boto3.client("lambda")
+    lam = aws.client("lambda")
     v1 = lam.publish_version(FunctionName=FN)["Version"]
     lam.create_alias(FunctionName=FN, Name="live", FunctionVersion=v1)
     applier = Applier(sleep=lambda _: None, poll_delay_s=1)
@@ -53,7 +54,7 @@ def test_an_alias_moves_to_a_new_version_with_the_new_memory(account: Account) -
 
 def test_a_canary_keeps_the_old_version_and_routes_a_share_to_the_new(account: Account) -> None:
     account.create_function(FN, memory_mb=1024)
-    lam = boto3.client("lambda")
+    lam = aws.client("lambda")
     v1 = lam.publish_version(FunctionName=FN)["Version"]
     lam.create_alias(FunctionName=FN, Name="live", FunctionVersion=v1)
     applied = Applier(sleep=lambda _: None).apply_memory(

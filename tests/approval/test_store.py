@@ -104,7 +104,7 @@ def test_audit_filters_by_time_and_function(account: Account) -> None:
 def test_the_audit_is_written_with_put_only(account: Account) -> None:
     # Given a client that records which DynamoDB operations touch the audit table
     seen: list[tuple[str, str]] = []
-    client = boto3.client("dynamodb")
+    client = boto3.client("dynamodb")  # a fresh client: the hook must not outlive this test
     client.meta.events.register(
         "provide-client-params.dynamodb.*",
         lambda params, model, **_: seen.append((model.name, params.get("TableName", ""))),

@@ -1,0 +1,217 @@
+"""The apply function against moto over HTTP: apply once, guard with alarms, roll back, revert."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from approval_support import AUDIT, NOW, STATE, Account, FakeContext, make_rec
+from botocore.awsrequest import AWSResponse
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.applier import Applier
+from lambda_tuner.adapters.apply_flow import ApplyFlow
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.audit import verify_chain
+from lambda_tuner.handlers import apply as apply_handler
+
+FN = "orders-api"
+ACTION = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
+
+
+class Setup:
+    def __init__(self, account: Account, *, tags: dict[str, str] | None = None, lam: Any = None) -> None:
+        self.account = account
+        account.create_function(FN, memory_mb=1024, tags=tags)
+        self.store = Store(STATE, AUDIT)
+        self.cw = aws.client("cloudwatch")
+        self.flow = ApplyFlow(
+            self.store,
+            Applier(lam, sleep=lambda _: None),
+            Notifier(account.topic_arn),
+            alarm_action_arn=ACTION,
+        )
+
+    def approved(self, **kw: Any) -> None:
+        self.store.put_recommendation(make_rec(revision_id=None, status="APPROVED", **kw))
+
+    def alarms(self) -> list[str]:
+        return [a["AlarmName"] for a in self.cw.describe_alarms()["MetricAlarms"]]
+
+    def types(self) -> list[str]:
+        return [r.type for r in self.store.list_audit()]
+
+
+def test_an_approved_change_is_applied_audited_guarded_and_announced(account: Account) -> None:
+    s = Setup(account)
+    s.approved()
+    result = s.flow.apply("rec-1", "approval", NOW)
+    assert result.ok and account.memory(FN) == 512
+    assert s.store.get_recommendation("rec-1").status == "APPLIED"  # type: ignore[union-attr]
+    [change] = s.store.list_audit()
+    assert change.type == "change" and change.data["before"]["memory_mb"] == 1024  # type: ignore[index]
+    assert change.data["after"]["memory_mb"] == 512 and change.data["request_ids"]  # type: ignore[index]
+    assert sorted(s.alarms()) == sorted(change.data["alarms"])  # type: ignore[arg-type]
+    assert {a["AlarmActions"][0] for a in s.cw.describe_alarms()["MetricAlarms"]} == {ACTION}
+    [msg] = account.messages()
+    assert msg["Subject"] == "lambda-tuner: Applied: orders-api" and "1024 → 512 MB" in msg["Message"]
+    assert msg["MessageAttributes"]["severity"]["Value"] == "info"
+
+
+def test_a_second_delivery_of_the_same_apply_does_nothing(account: Account) -> None:
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    again = s.flow.apply("rec-1", "approval", NOW + timedelta(seconds=5))
+    assert not again.ok and s.types() == ["change"]
+
+
+def test_auto_mode_approves_and_applies_its_own_pending_change(account: Account) -> None:
+    s = Setup(account)
+    s.store.put_recommendation(make_rec(revision_id=None))
+    assert s.flow.apply("rec-1", "agent", NOW).ok
+    assert s.store.get_recommendation_item("rec-1")["attrs"]["approved_by"] == "agent"  # type: ignore[index]
+
+
+def test_an_iac_managed_function_is_not_changed_and_gets_the_template_change(account: Account) -> None:
+    s = Setup(account, tags={"aws:cloudformation:stack-name": "shop", "lambda:createdBy": "SAM"})
+    s.approved()
+    result = s.flow.apply("rec-1", "approval", NOW)
+    assert not result.ok and "MemorySize = 512" in result.message
+    assert account.memory(FN) == 1024
+    assert s.store.get_recommendation("rec-1").status == "RECORDED"  # type: ignore[union-attr]
+    [refusal] = s.store.list_audit()
+    assert refusal.type == "refusal" and refusal.data["iac"] == "sam:shop"
+
+
+def test_an_unapproved_recommendation_is_refused(account: Account) -> None:
+    s = Setup(account)
+    s.store.put_recommendation(make_rec(revision_id=None, status="REJECTED"))
+    assert not s.flow.apply("rec-1", "approval", NOW).ok
+    assert account.memory(FN) == 1024 and s.types() == ["refusal"]
+
+
+def _faulty_lambda(code: str, status: int, times: int = 1) -> Any:
+    """A real client whose first `times` UpdateFunctionConfiguration calls answer with an AWS error."""
+    client = boto3.client("lambda")  # a fresh client: the fault must not outlive this test
+    left = [times]
+
+    def fail(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        body = {
+            "Error": {"Code": code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return AWSResponse("http://x", status, {}, FakeContext()), body
+
+    client.meta.events.register("before-call.lambda.UpdateFunctionConfiguration", fail)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "audit_type"),
+    [
+        ("ResourceConflictException", 409, "conflict"),
+        ("PreconditionFailedException", 412, "conflict"),
+        ("TooManyRequestsException", 429, "change"),
+        ("ServiceException", 500, "change"),
+    ],
+)
+def test_a_failed_apply_leaves_no_half_state_and_is_audited(
+    account: Account, code: str, status: int, audit_type: str
+) -> None:
+    s = Setup(account, lam=_faulty_lambda(code, status))
+    s.approved()
+    result = s.flow.apply("rec-1", "approval", NOW)
+    assert not result.ok
+    assert account.memory(FN) == 1024 and s.alarms() == []
+    assert s.store.get_recommendation("rec-1").status == "FAILED"  # type: ignore[union-attr]
+    [record] = s.store.list_audit()
+    assert record.type == audit_type and record.data["ok"] is False and record.data["restored"] is True
+    assert account.messages()[0]["MessageAttributes"]["severity"]["Value"] == "warning"
+
+
+def test_a_restore_that_fails_too_is_flagged_critical(account: Account) -> None:
+    s = Setup(account, lam=_faulty_lambda("ServiceException", 503, times=99))
+    s.approved()
+    result = s.flow.apply("rec-1", "approval", NOW)
+    assert not result.ok and "MANUAL CHECK NEEDED" in result.message
+    assert s.store.list_audit()[0].data["restored"] is False
+    assert account.messages()[0]["MessageAttributes"]["severity"]["Value"] == "critical"
+
+
+def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Account) -> None:
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    change = s.store.list_audit()[0]
+    first, second = s.alarms()[:2]
+    result = s.flow.on_alarm(first, NOW + timedelta(hours=1))
+    assert result is not None and result.ok
+    assert account.memory(FN) == 1024
+    assert s.store.get_recommendation("rec-1").status == "ROLLED_BACK"  # type: ignore[union-attr]
+    rollback = s.store.list_audit()[-1]
+    assert rollback.type == "rollback" and rollback.caused_by == change.id
+    assert s.alarms() == []
+    assert s.flow.on_alarm(second, NOW + timedelta(hours=1)) is None  # a sibling alarm finds nothing to do
+    assert s.types() == ["change", "rollback"]
+    assert [m["Subject"] for m in account.messages()][-1] == "lambda-tuner: Rolled back: orders-api"
+
+
+def test_revert_restores_the_configuration_from_before_the_first_change(account: Account) -> None:
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    s.store.put_recommendation(
+        make_rec(rec_id="rec-2", current=512, proposed=256, revision_id=None, status="APPROVED")
+    )
+    s.flow.apply("rec-2", "approval", NOW + timedelta(days=1))
+    assert account.memory(FN) == 256
+    [result] = s.flow.revert(NOW - timedelta(hours=1), FN, NOW + timedelta(days=2))
+    assert result.ok and account.memory(FN) == 1024
+    assert s.types() == ["change", "change", "revert"]
+    assert {s.store.get_recommendation(r).status for r in ("rec-1", "rec-2")} == {"ROLLED_BACK"}  # type: ignore[union-attr]
+    assert s.flow.revert(NOW - timedelta(hours=1), FN, NOW + timedelta(days=3)) == []  # already reverted
+    assert verify_chain(s.store.list_audit(), s.store.published_head()) == []
+
+
+def test_the_handler_dispatches_apply_alarm_and_revert_events(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "LT_STATE_TABLE": STATE,
+        "LT_AUDIT_TABLE": AUDIT,
+        "LT_TOPIC_ARN": account.topic_arn,
+        "LT_ALARM_ACTION_ARN": ACTION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    apply_handler._flow.cache_clear()
+    s = Setup(account)
+    s.approved()
+    out = apply_handler.handler(
+        {
+            "action": "apply",
+            "recommendation_id": "rec-1",
+            "requested_by": "approval",
+            "time": "2026-11-26T09:00:00Z",
+        },
+        FakeContext(),
+    )
+    assert out["ok"] and account.memory(FN) == 512
+    alarm = {
+        "source": "aws.cloudwatch",
+        "alarmArn": "arn:x",
+        "time": "2026-11-26T10:00:00.000+0000",
+        "alarmData": {"alarmName": s.alarms()[0], "state": {"value": "ALARM"}},
+    }
+    assert apply_handler.handler(alarm, FakeContext())["ok"] and account.memory(FN) == 1024
+    revert = {"action": "revert", "since": "2026-11-26T00:00:00Z", "time": "2026-11-26T11:00:00Z"}
+    assert apply_handler.handler(revert, FakeContext()) == {"ok": True, "results": []}  # rolled back already
+    with pytest.raises(ValueError, match="validation error"):
+        apply_handler.handler({"action": "delete-everything"}, FakeContext())
+    apply_handler._flow.cache_clear()
