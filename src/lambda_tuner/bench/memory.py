@@ -70,6 +70,9 @@ def run_loop(truth: Truth, traffic: Traffic, start_mb: int, strategy: Strategy, 
         if pending is not None:  # the previous change's projection against what the day realised
             c, p = pending.cost_per_invocation_usd, pending.p99_ms
             run.coverage += [_covered(day.cost_per_invocation, c.low, c.high), _covered(day.p99_ms, p.low, p.high)]
+            import os
+            if os.environ.get("DBG") and not all(run.coverage[-2:]):
+                print("MISS", truth.curve.function_id[:12], strategy, memory, run.sizes[-2], len(set(run.sizes)), "cost", round(day.cost_per_invocation/c.expected,3), round(c.low/c.expected,3), round(c.high/c.expected,3), "p99", round(day.p99_ms/p.expected,3), round(p.low/p.expected,3), round(p.high/p.expected,3))
             run.widths += [(c.high - c.low) / c.expected, (p.high - p.low) / p.expected]
             pending = None
         if cycle == cycles:

@@ -1,8 +1,8 @@
 """When to try a neighbouring memory size on real traffic, and which one.
 
-An experiment is worth it when the model's choice is uncertain enough that, averaged over what the
-model still considers possible, picking its best guess loses a noticeable fraction of the objective
-(the *expected loss*), and some untried size within one step is expected to improve on it. It costs
+An experiment is worth it when some untried size within one step is expected to improve on the model's
+best guess (averaged over what the model still considers possible) by more than noise, and that gain,
+kept for a horizon, outweighs what the trial itself is expected to cost. It costs
 zero synthetic invocations: real traffic runs at the neighbouring size for a bounded time, stopped early
 by guards (p99 beyond the allowance, errors), and the next cycle decides again with the new epoch.
 """
@@ -48,25 +48,30 @@ def choose_experiment(
     observed: list[int],
     *,
     threshold: float,
+    horizon_days: float,
+    trial_days: float,
 ) -> ExperimentChoice | None:
-    """The untried feasible size with the largest expected improvement, if exploring is worth it.
+    """The untried feasible size where trying is worth most, if any is worth it.
 
-    Only when the best guess sits on an observed size: a move to an untried best guess already teaches
-    the model, so it needs no experiment.
+    Worth = expected improvement over the best guess, enjoyed for `horizon_days`, minus the expected
+    extra objective paid while the trial runs (`trial_days`, already scaled by the routing weight). Only
+    when the best guess sits on an observed size: a move to an untried best guess already teaches the
+    model, so it needs no experiment. Improvements below `threshold` (relative) are noise, not worth it.
     """
     near = near_observed(memory_mb, observed)
-    if not near[best]:
-        return None
-    loss = expected_loss(objective, feasible, best)
-    if loss <= threshold:
-        return None
     candidates = feasible & ~near
-    if not candidates.any():
+    if not near[best] or not candidates.any():
         return None
-    gain = np.mean(np.maximum(objective[:, best : best + 1] - objective, 0.0), axis=0)
-    gain = np.where(candidates, gain, -np.inf)
-    index = int(np.argmax(gain))
-    improvement = float(gain[index] / max(np.mean(objective[:, best]), 1e-300))
-    if improvement <= threshold / 2:
+    scale = max(float(np.mean(objective[:, best])), 1e-300)
+    diff = objective[:, best : best + 1] - objective  # > 0 where a size beats the best guess
+    gain = np.mean(np.maximum(diff, 0.0), axis=0)
+    trial_cost = np.mean(np.maximum(-diff, 0.0), axis=0)
+    worth = np.where(candidates & (gain / scale >= threshold), gain * horizon_days - trial_cost * trial_days, -np.inf)
+    index = int(np.argmax(worth))
+    if not np.isfinite(worth[index]) or worth[index] <= 0:
         return None
-    return ExperimentChoice(index=index, expected_loss=loss, expected_improvement=improvement)
+    return ExperimentChoice(
+        index=index,
+        expected_loss=expected_loss(objective, feasible, best),
+        expected_improvement=float(gain[index] / scale),
+    )

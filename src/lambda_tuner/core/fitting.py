@@ -8,12 +8,16 @@ shrink) and a CPU part (share `phi`) that scales with the CPU share `s(m) = min(
 
 `cap` is 1 vCPU for single-threaded code (`single_thread`: stops gaining at 1,769 MB) and 6 for code that
 keeps gaining (`multi_thread`); `io_bound` is phi = 0. `alpha` = 1 is ideal scaling; it is fitted around
-1 (prior sd 0.2) because real curves bend (memory pressure and GC at small sizes make it steeper).
+1 (prior sd 0.25 in log) because real curves bend (memory pressure and GC at small sizes make it steeper).
 
 Priors (documented population assumptions, used with few observed sizes):
-- CPU share at the reference size: normal(0.5, 0.35) truncated to [0, 1]. Deployed functions range from
-  pure I/O (API calls) to pure CPU; this prior is deliberately broad so that one observed size yields a
-  wide interval instead of a confident guess. Lambda Insights CPU time (`cpu_ms_avg`) replaces it when
+- CPU share at the reference size: Beta(0.5, 0.5), the U-shaped prior with median 0.5 and 14 % of its
+  mass above 0.95 (and below 0.05). Deployed functions range from pure I/O (API calls) to pure CPU and
+  crowd towards either end; the prior is deliberately broad so that one observed size yields a wide
+  interval, not a confident guess. (The least-squares fit uses a logit-normal(0, 2) stand-in to find
+  the mode; the Monte Carlo draws are importance-resampled against the exact Beta prior.)
+- `alpha`: log-normal(0, 0.25). Parameters are fitted unbounded (log y, logit share, log alpha) so the
+  Gaussian (Laplace) approximation used for the Monte Carlo draws never leaves the valid range. Lambda Insights CPU time (`cpu_ms_avg`) replaces it when
   present (cpu / wall, sd 0.1); CPU time above wall time is evidence for multi-threading.
 - Form weights before evidence: single_thread 0.55, multi_thread 0.25, io_bound 0.2 (io_bound is only
   considered with two or more sizes). Forms are averaged by prior x Akaike weight (AIC), so when the data
@@ -40,13 +44,15 @@ FloatArray = npt.NDArray[np.float64]
 VCPU_MB = 1769.0
 CAPS = {"single_thread": 1.0, "multi_thread": 6.0, "io_bound": 1.0}
 FORM_PRIOR = {"single_thread": 0.55, "multi_thread": 0.25, "io_bound": 0.2}
-PHI_PRIOR = (0.5, 0.35)
-ALPHA_PRIOR = (1.0, 0.2)
+LOGIT_PHI_PRIOR = (0.0, 2.0)  # logit of the CPU share: median 0.5, 90 % of functions in [0.04, 0.96]
+LOG_ALPHA_PRIOR = (0.0, 0.25)
 ALPHA_BOUNDS = (0.3, 2.5)
 MODEL_ERROR = 0.03
 CPU_SHARE_SD = 0.1
 DEFAULT_CV = 0.3  # per-invocation coefficient of variation when an epoch gives no spread at all
 MIN_P99_RATIO_SD = 0.05
+PROPOSAL_WIDEN = 1.5
+PROPOSAL_FACTOR = 4
 
 
 class SizeData(Frozen):
@@ -64,10 +70,11 @@ class SizeData(Frozen):
 class FormFit(Frozen):
     form: str
     weight: float
-    params: tuple[float, ...]  # (log_y_ref, phi, alpha)
+    params: tuple[float, ...]  # (log y_ref, logit phi, log alpha): unbounded, so Gaussian draws stay valid
     covariance: tuple[tuple[float, ...], ...]
     chi2: float
     aic: float
+    noise_scale: float = 1.0  # residuals larger than the stated noise widen it by this factor
 
 
 class DurationFit(Frozen):
@@ -88,7 +95,7 @@ class DurationFit(Frozen):
     def curve_fit(self) -> CurveFit:
         """The shared `CurveFit` view: the most likely form, its parameters and covariance."""
         best = self.best
-        log_y, phi, alpha = best.params
+        log_y, phi, alpha = natural(best.params)
         params = {"y_ref_ms": math.exp(log_y), "ref_mb": float(self.ref_mb), "cpu_share": phi, "alpha": alpha}
         params.update({f"weight_{f.form}": f.weight for f in self.forms})
         return CurveFit(
@@ -156,6 +163,15 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
 # ---------------------------------------------------------------- the forms
 
 
+def _sigmoid(z: npt.ArrayLike) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float))), dtype=float)
+
+
+def natural(params: Sequence[float]) -> tuple[float, float, float]:
+    """(log y_ref, CPU share, alpha) from the fitted (log y_ref, logit share, log alpha)."""
+    return params[0], float(_sigmoid(params[1])), math.exp(params[2])
+
+
 def cpu_scale(memory_mb: FloatArray, cap: float) -> FloatArray:
     return np.minimum(np.asarray(memory_mb, dtype=float) / VCPU_MB, cap)
 
@@ -163,7 +179,7 @@ def cpu_scale(memory_mb: FloatArray, cap: float) -> FloatArray:
 def form_duration(form: str, params: FloatArray, ref_mb: float, memory_mb: FloatArray) -> FloatArray:
     """Duration (ms) for parameter rows `params` (k x 3) at sizes `memory_mb` (n): a k x n array."""
     p = np.atleast_2d(params)
-    log_y, phi, alpha = p[:, 0:1], p[:, 1:2], p[:, 2:3]
+    log_y, phi, alpha = p[:, 0:1], _sigmoid(p[:, 1:2]), np.exp(np.clip(p[:, 2:3], *np.log(ALPHA_BOUNDS)))
     if form == "io_bound":
         return np.exp(log_y) * np.ones((1, np.size(memory_mb)))
     cap = CAPS[form]
@@ -185,25 +201,24 @@ def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
         chi2 = float(np.sum(((log_y - mu) / sigma) ** 2))
         io_cov = ((1.0 / float(w.sum()), 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         return FormFit(
-            form=form, weight=0.0, params=(mu, 0.0, 1.0), covariance=io_cov, chi2=chi2, aic=chi2 + 2
+            form=form, weight=0.0, params=(mu, -30.0, 0.0), covariance=io_cov, chi2=chi2, aic=chi2 + 2
         )
 
     cpu_rows = [(d.memory_mb, min(d.cpu_share, 1.0)) for d in data if d.cpu_share is not None]
 
     def residuals(x: FloatArray) -> FloatArray:
         model = np.log(form_duration(form, x, ref_mb, m)[0])
-        priors = [(x[1] - PHI_PRIOR[0]) / PHI_PRIOR[1], (x[2] - ALPHA_PRIOR[0]) / ALPHA_PRIOR[1]]
+        priors = [(x[1] - LOGIT_PHI_PRIOR[0]) / LOGIT_PHI_PRIOR[1], (x[2] - LOG_ALPHA_PRIOR[0]) / LOG_ALPHA_PRIOR[1]]
         res = [(model - log_y) / sigma, priors]
         for size, share in cpu_rows:
             frac = form_duration(form, x, ref_mb, np.array([float(size)]))[0, 0]
-            fixed = math.exp(x[0]) * (1.0 - x[1])
+            fixed = math.exp(x[0]) * (1.0 - float(_sigmoid(x[1])))
             res.append([((frac - fixed) / frac - share) / CPU_SHARE_SD])
         return np.concatenate([np.atleast_1d(np.asarray(r, dtype=float)) for r in res])
 
-    lower, upper = [-np.inf, 0.0, ALPHA_BOUNDS[0]], [np.inf, 1.0, ALPHA_BOUNDS[1]]
     best = None
-    for phi0 in (0.2, 0.5, 0.9):
-        sol = least_squares(residuals, [math.log(ref_mean), phi0, 1.0], bounds=(lower, upper), method="trf")
+    for z0 in (-1.5, 1.5):  # two starts: a mostly-I/O and a mostly-CPU guess
+        sol = least_squares(residuals, [math.log(ref_mean), z0, 0.0], method="trf", ftol=1e-6, xtol=1e-6)
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None
@@ -222,7 +237,25 @@ def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
         covariance=tuple(tuple(float(v) for v in row) for row in cov),
         chi2=chi2,
         aic=chi2 + 2 * k,
+        noise_scale=math.sqrt(max(1.0, chi2 / dof)) if dof > 0 else 1.0,
     )
+
+
+def log_posterior(form: FormFit, params: FloatArray, data: Sequence[SizeData], ref_mb: int) -> FloatArray:
+    """Unnormalised log posterior of parameter rows (k x 3): data, priors and CPU-share evidence."""
+    m = np.array([d.memory_mb for d in data], dtype=float)
+    sigma = np.sqrt(np.array([d.rel_se for d in data]) ** 2 + MODEL_ERROR**2) * form.noise_scale
+    model = np.log(form_duration(form.form, params, ref_mb, m))
+    chi2 = np.sum(((model - np.log([d.mean_ms for d in data])[None, :]) / sigma[None, :]) ** 2, axis=1)
+    # Exact prior of the share: Beta(0.5, 0.5) seen in logit space (the fit used a Gaussian stand-in).
+    chi2 += np.logaddexp(0.0, -params[:, 1]) + np.logaddexp(0.0, params[:, 1])
+    chi2 += ((params[:, 2] - LOG_ALPHA_PRIOR[0]) / LOG_ALPHA_PRIOR[1]) ** 2
+    fixed = np.exp(params[:, 0]) * (1.0 - _sigmoid(params[:, 1]))
+    for d in data:
+        if d.cpu_share is not None:
+            total = form_duration(form.form, params, ref_mb, np.array([float(d.memory_mb)]))[:, 0]
+            chi2 += (((total - fixed) / total - min(d.cpu_share, 1.0)) / CPU_SHARE_SD) ** 2
+    return np.asarray(-0.5 * chi2, dtype=float)
 
 
 def fit_duration(
@@ -245,7 +278,9 @@ def fit_duration(
     if len(data) == 1:
         source = "Lambda Insights" if data[0].cpu_share is not None else "the population prior"
         notes.append(f"one observed size: CPU share from {source}")
-    fits = [_fit_form(f, data, ref) for f in forms]
+    fits = [_fit_form(f, data, ref) for f in forms if not _same_as_single(f, data, ref)]
+    if len(fits) < len(forms):  # every size at or below one vCPU: multi-threading is not yet visible
+        fits.insert(1, fits[0].model_copy(update={"form": "multi_thread"}))
     aic_min = min(f.aic for f in fits)
     raw = [prior[f.form] * math.exp(-(f.aic - aic_min) / 2) for f in fits]
     fits = [f.model_copy(update={"weight": w / sum(raw)}) for f, w in zip(fits, raw, strict=True)]
@@ -260,6 +295,10 @@ def fit_duration(
         rel_noise=_rel_noise(data, fits),
         notes=tuple(notes),
     )
+
+
+def _same_as_single(form: str, data: Sequence[SizeData], ref_mb: int) -> bool:
+    return form == "multi_thread" and max(ref_mb, *(d.memory_mb for d in data)) <= VCPU_MB
 
 
 def _p99_ratio(data: Sequence[SizeData]) -> tuple[float, float]:
@@ -301,17 +340,33 @@ def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: i
     for form, count in zip(fit.forms, counts, strict=True):
         if count == 0:
             continue
-        params = rng.multivariate_normal(
-            np.array(form.params), np.array(form.covariance), size=count, method="eigh"
-        )
-        params[:, 1] = np.clip(params[:, 1], 0.0, 1.0)
-        params[:, 2] = np.clip(params[:, 2], *ALPHA_BOUNDS)
+        params = _posterior_sample(fit, form, int(count), rng)
         rows.append(form_duration(form.form, params, fit.ref_mb, m))
     mean = np.vstack(rows)[rng.permutation(n_draws)]
     ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
     noise = np.exp(fit.rel_noise * rng.standard_normal((n_draws, 1)))
     p99 = mean * ratio
     return Draws(memory_mb=m, mean=mean, p99=p99, mean_noisy=mean * noise, p99_noisy=p99 * noise)
+
+
+def _posterior_sample(fit: DurationFit, form: FormFit, count: int, rng: np.random.Generator) -> FloatArray:
+    """Laplace proposal (widened) corrected by importance resampling against the exact posterior.
+
+    The Gaussian alone misplaces mass when the curve is nonlinear in its parameters (a share near 0 or 1,
+    few sizes): resampling keeps only draws that agree with what was observed.
+    """
+    mean, cov = np.array(form.params), np.array(form.covariance)
+    if form.form == "io_bound":
+        return np.asarray(rng.multivariate_normal(mean, cov, size=count, method="eigh"), dtype=float)
+    widened = cov * PROPOSAL_WIDEN**2 + np.eye(3) * 1e-12
+    proposals = rng.multivariate_normal(mean, widened, size=count * PROPOSAL_FACTOR, method="eigh")
+    inv = np.linalg.pinv(widened)
+    centred = proposals - mean
+    log_q = -0.5 * np.einsum("ij,jk,ik->i", centred, inv, centred)
+    log_w = log_posterior(form, proposals, fit.sizes, fit.ref_mb) - log_q
+    weights = np.exp(log_w - log_w.max())
+    picks = rng.choice(len(proposals), size=count, p=weights / weights.sum())
+    return np.asarray(proposals[picks], dtype=float)
 
 
 def interval(samples: FloatArray, axis: int = 0) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
 from lambda_tuner.core.exploration import BoolArray, choose_experiment
-from lambda_tuner.core.fitting import Draws, DurationFit, FloatArray, draw, fit_duration, interval
+from lambda_tuner.core.fitting import Draws, DurationFit, FloatArray, draw, fit_duration, interval, natural
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
     MIN_MEMORY_MB,
@@ -34,7 +34,7 @@ from lambda_tuner.core.models import (
 from lambda_tuner.core.pricing import PriceTable
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
-MAX_GRID = 4000
+MAX_GRID = 1500  # ~2 MB steps over 128-3,008 MB: cost is flat at that scale
 
 
 # ---------------------------------------------------------------- what the epochs say about usage
@@ -178,7 +178,7 @@ class MemoryPolicy(Frozen):
     strategy: Strategy = "default"
     balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
-    p99_risk: float = Field(default=0.10, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
+    p99_risk: float = Field(default=0.05, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
     p95_objective_ms: float | None = Field(default=None, gt=0)
     p99_objective_ms: float | None = Field(default=None, gt=0)
     min_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
@@ -190,8 +190,9 @@ class MemoryPolicy(Frozen):
     min_saving_usd_month: float = Field(default=0.5, ge=0.0)
     min_saving_fraction: float = Field(default=0.01, ge=0.0)
     explore: bool = True
-    explore_threshold: float = Field(default=0.01, ge=0.0)  # expected loss worth an experiment
-    max_explored_sizes: int = Field(default=5, ge=1)
+    explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
+    explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
+    max_explored_sizes: int = Field(default=4, ge=1)  # no experiment once this many sizes were seen
     experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
     experiment_days: int = Field(default=1, ge=1)
     n_draws: int = Field(default=400, ge=50)
@@ -233,7 +234,9 @@ def evaluate(
         return np.asarray(per_inv * usage.invocations_per_month, dtype=float)
 
     cur = int(np.searchsorted(m, fn.memory_mb))
-    p99_fixed_ratio = d.mean * fit.p99_ratio  # the ratio is common to all sizes: compare like with like
+    # The p99/mean ratio is common to all sizes (compare like with like); the day-to-day noise stands
+    # for the uncertainty of the baseline itself, which was one day's p99.
+    p99_fixed_ratio = d.mean_noisy * fit.p99_ratio
     baseline = baseline_p99_ms or _observed_p99(fit, fn.memory_mb) or float(np.mean(p99_fixed_ratio[:, cur]))
     masks = {
         "bounds": (m >= lower) & (m <= upper),
@@ -357,7 +360,9 @@ def decide_memory(
     if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
         allowed = ev.all_masks(soft=False) & ev.all_masks(soft=True, hard=False)
         choice = choose_experiment(
-            ev.memory_mb, ev.objective, allowed, best, observed, threshold=policy.explore_threshold
+            ev.memory_mb, ev.objective, allowed, best, observed, threshold=policy.explore_threshold,
+            horizon_days=policy.explore_horizon_days,
+            trial_days=policy.experiment_days * policy.experiment_weight,
         )
         if choice is not None:
             return _experiment(
@@ -496,7 +501,7 @@ def _alternative_indices(ev: Evaluation, chosen: int) -> list[int]:
 def _model_text(fit: DurationFit) -> str:
     parts = []
     for f in sorted(fit.forms, key=lambda f: -f.weight):
-        log_y, phi, alpha = f.params
+        log_y, phi, alpha = natural(f.params)
         detail = f"{np.exp(log_y):,.1f} ms at {fit.ref_mb} MB" + (
             "" if f.form == "io_bound" else f", CPU share {phi:.2f}, alpha {alpha:.2f}"
         )
