@@ -6,14 +6,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
 from moto.server import ThreadedMotoServer
 
 from lambda_tuner.adapters import aws, secrets
@@ -285,3 +291,79 @@ class FakeContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lt-fn"
     aws_request_id: str = "req-1"
+
+
+@contextmanager
+def route_invokes(
+    client: Any, handlers: dict[str, Callable[[dict[str, Any], Any], Any]]
+) -> Iterator[list[str]]:
+    """Run Lambda Invoke of the named functions in-process, as the twin's register_handler does.
+
+    Hooks `before-call` of this client only (the Stubber's mechanism); unhooked on exit.
+    """
+    calls: list[str] = []
+
+    def invoke(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        # before-call sees the serialised request: /2015-03-31/functions/<name>/invocations
+        name = str(params["url_path"]).split("/functions/")[1].split("/")[0].split(":")[-1]
+        if name not in handlers:
+            return None
+        calls.append(name)
+        result = handlers[name](json.loads(params.get("body") or b"{}"), FakeContext(function_name=name))
+        event = params.get("headers", {}).get("X-Amz-Invocation-Type") == "Event"
+        status = 202 if event else 200
+        body = {"StatusCode": status, "Payload": StreamingBody(io.BytesIO(json.dumps(result).encode()), None)}
+        return AWSResponse("http://in-process", status, {}, None), body
+
+    client.meta.events.register("before-call.lambda.Invoke", invoke, unique_id="route-invokes")
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("before-call.lambda.Invoke", unique_id="route-invokes")
+
+
+class FunctionUrl:
+    """Serves a handler as a Lambda Function URL (payload 2.0) on 127.0.0.1, like the twin will."""
+
+    def __init__(
+        self, handler: Callable[[dict[str, Any], Any], dict[str, Any]], now: Callable[[], datetime]
+    ) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                query = self.path.partition("?")[2]
+                token = parse_qs(query).get("token", [""])[0]
+                event = url_event(
+                    self.command,
+                    token=token,
+                    body=body,
+                    at=now(),
+                    ip=self.client_address[0],
+                    ua=self.headers.get("user-agent", ""),
+                )
+                event["rawPath"] = event["requestContext"]["http"]["path"] = self.path.partition("?")[0]
+                result = handler(event, FakeContext(function_name="lt-approval"))
+                self.send_response(result["statusCode"])
+                for key, value in result.get("headers", {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(str(result.get("body", "")).encode())
+                outer.requests.append((self.command, result["statusCode"]))
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.requests: list[tuple[str, int]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,145 @@
+"""The approval function end to end: digest from SNS → link → page → POST → apply function → memory."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import count
+from urllib.parse import urlencode
+
+import pytest
+from approval_support import (
+    AUDIT,
+    NOW,
+    SECRET,
+    STATE,
+    Account,
+    FakeContext,
+    FunctionUrl,
+    make_rec,
+    route_invokes,
+    url_event,
+)
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.tokens import TokenClaims, approval_links, sign
+from lambda_tuner.handlers import apply, approval
+
+FN = "orders-api"
+SAFE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class Deployed:
+    """Both functions configured as the template configures them, the apply function invoked in-process."""
+
+    def __init__(self, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+        for key, value in {
+            "LT_STATE_TABLE": STATE,
+            "LT_AUDIT_TABLE": AUDIT,
+            "LT_SECRET_ARN": account.secret_arn,
+            "LT_APPLY_FUNCTION": "lt-apply",
+            "LT_TOPIC_ARN": account.topic_arn,
+        }.items():
+            monkeypatch.setenv(key, value)
+        approval._flow.cache_clear()
+        apply._flow.cache_clear()
+        account.create_function(FN, memory_mb=1024)
+        self.account, self.store = account, Store(STATE, AUDIT)
+        self.now = NOW + timedelta(hours=1)
+
+    def propose(self, base_url: str) -> str:
+        """What the agent does: store the recommendation, sign links, publish the digest; returns the body."""
+        rec = make_rec(revision_id=None)  # moto reports no RevisionId
+        self.store.put_recommendation(rec)
+        ids = (f"jti-{n}" for n in count())
+        links = approval_links(base_url, SECRET.encode(), rec, NOW, 72, lambda: next(ids))
+        head = self.store.audit_head()
+        subject, body = render_digest([rec], {rec.id: links}, head.hash if head else "none", NOW)  # type: ignore[misc]
+        Notifier(self.account.topic_arn).publish(subject, body, {"severity": "info", "count": "1"})
+        [message] = self.account.messages()
+        return str(message["Message"])
+
+
+@pytest.fixture
+def deployed(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    d = Deployed(account, monkeypatch)
+    yield d
+    approval._flow.cache_clear()
+    apply._flow.cache_clear()
+
+
+def _link(body: str, action: str) -> str:
+    match = re.search(rf"{action.capitalize()}:\s+(\S+)", body)
+    assert match, body
+    return match.group(1)
+
+
+def test_a_person_approves_from_the_email_and_the_memory_changes(deployed: Deployed) -> None:
+    server = FunctionUrl(approval.handler, lambda: deployed.now)
+    try:
+        body = deployed.propose(server.url)
+        link = _link(body, "approve")
+        with route_invokes(aws.client("lambda"), {"lt-apply": apply.handler}) as invoked:
+            page = urllib.request.urlopen(link)
+            html = page.read().decode()
+            assert page.status == 200 and "Approve and apply" in html and "<svg" in html
+            assert all(page.headers[k] == v for k, v in SAFE_HEADERS.items())
+            assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+            assert invoked == [] and deployed.account.memory(FN) == 1024  # opening the link did nothing
+            token = link.split("token=", 1)[1]
+            form = urlencode({"token": token, "decision": "approve"}).encode()
+            done = urllib.request.urlopen(urllib.request.Request(server.url, data=form, method="POST"))
+            assert done.status == 200 and "Approved" in done.read().decode()
+        assert invoked == ["lt-apply"]
+        assert deployed.account.memory(FN) == 512
+        assert [r.type for r in deployed.store.list_audit()] == ["approval", "change"]
+    finally:
+        server.close()
+
+
+def test_every_page_carries_the_safe_headers_even_a_refusal(deployed: Deployed) -> None:
+    forged = sign(
+        b"not-our-key-0123456789", TokenClaims(jti="j", rec="rec-1", act="approve", rev=None, exp=2**40)
+    )
+    result = approval.handler(url_event("GET", token=forged), FakeContext())
+    assert result["statusCode"] == 403
+    assert all(result["headers"][k] == v for k, v in SAFE_HEADERS.items())
+
+
+def test_a_form_post_arriving_base64_encoded_is_understood(deployed: Deployed) -> None:
+    body = deployed.propose("https://u.example/")
+    token = _link(body, "reject").split("token=", 1)[1]
+    form = urlencode({"token": token, "decision": "reject"})
+    result = approval.handler(url_event("POST", body=form, base64_body=True), FakeContext())
+    assert result["statusCode"] == 200
+    assert deployed.store.get_recommendation("rec-1").status == "REJECTED"  # type: ignore[union-attr]
+
+
+def test_expiry_is_judged_by_the_request_time_not_the_wall_clock(deployed: Deployed) -> None:
+    body = deployed.propose("https://u.example/")
+    token = _link(body, "approve").split("token=", 1)[1]
+    late = approval.handler(url_event("GET", token=token, at=NOW + timedelta(hours=80)), FakeContext())
+    on_time = approval.handler(url_event("GET", token=token, at=NOW + timedelta(hours=70)), FakeContext())
+    assert (late["statusCode"], on_time["statusCode"]) == (410, 200)
+
+
+def test_other_methods_and_paths_change_nothing(deployed: Deployed) -> None:
+    deployed.propose("https://u.example/")
+    event = url_event("DELETE")
+    result = approval.handler(event, FakeContext())
+    assert result["statusCode"] in (404, 405)
+    assert deployed.store.get_recommendation("rec-1").status == "PENDING"  # type: ignore[union-attr]
+
+
+_ = urllib.error  # urlopen raises HTTPError for refusals; imported for readers adding such cases
