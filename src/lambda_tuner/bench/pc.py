@@ -163,14 +163,16 @@ def _results(data: TraceArrays, cfg: BenchConfig, keep_alive_min: int) -> list[d
     results = []
     for lam, scores in score_policies(data, cfg, keep_alive_min).items():
         pol = summarize(scores, lam)
-        results.append({
-            "lambda_usd_per_cold_start": lam,
-            "keep_alive_min": keep_alive_min,
-            "policies": pol,
-            "targets": _targets(lam, pol),
-            "oracle_lowest_every_hour": oracle_is_lowest_every_hour(scores, lam),
-            "hours_target_tracking_beats_oracle": hours_target_tracking_beats_oracle(scores, lam),
-        })
+        results.append(
+            {
+                "lambda_usd_per_cold_start": lam,
+                "keep_alive_min": keep_alive_min,
+                "policies": pol,
+                "targets": _targets(lam, pol),
+                "oracle_lowest_every_hour": oracle_is_lowest_every_hour(scores, lam),
+                "hours_target_tracking_beats_oracle": hours_target_tracking_beats_oracle(scores, lam),
+            }
+        )
     return results
 
 

@@ -22,24 +22,52 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 @click.command("provisioned")
-@click.option("--trace", "trace_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder with one N_inv.csv / N_run.csv / N_mem.csv triple.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the full results here.")
-@click.option("--train-hours", default=16, show_default=True,
-              help="Hours to learn from; the rest are scored.")
-@click.option("--lambdas", default="0,0.001,0.01,0.05", show_default=True,
-              help="Dollar values of one avoided cold start to sweep.")
-@click.option("--keep-alive", "keep_alives", default="5,10,20", show_default=True,
-              help="On-demand keep-alive minutes to sweep (10 is the default model).")
-@click.option("--synthetic-days", default=7, show_default=True,
-              help="Days of SYNTHETIC diurnal traffic for the daily-schedule section (0 to skip).")
+@click.option(
+    "--trace",
+    "trace_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with one N_inv.csv / N_run.csv / N_mem.csv triple.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the full results here.",
+)
+@click.option(
+    "--train-hours", default=16, show_default=True, help="Hours to learn from; the rest are scored."
+)
+@click.option(
+    "--lambdas",
+    default="0,0.001,0.01,0.05",
+    show_default=True,
+    help="Dollar values of one avoided cold start to sweep.",
+)
+@click.option(
+    "--keep-alive",
+    "keep_alives",
+    default="5,10,20",
+    show_default=True,
+    help="On-demand keep-alive minutes to sweep (10 is the default model).",
+)
+@click.option(
+    "--synthetic-days",
+    default=7,
+    show_default=True,
+    help="Days of SYNTHETIC diurnal traffic for the daily-schedule section (0 to skip).",
+)
 @click.option("--limit", type=int, default=None, help="Use only the first N functions of the trace.")
 def provisioned(
     *,
-    trace_dir: Path, json_out: Path | None, train_hours: int, lambdas: str, keep_alives: str,
-    synthetic_days: int, limit: int | None,
+    trace_dir: Path,
+    json_out: Path | None,
+    train_hours: int,
+    lambdas: str,
+    keep_alives: str,
+    synthetic_days: int,
+    limit: int | None,
 ) -> None:
     """Provisioned concurrency: none, target tracking, static, agent and hindsight oracle on a trace day."""
     sweep = tuple(int(k) for k in _floats(keep_alives))

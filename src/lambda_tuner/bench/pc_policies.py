@@ -144,7 +144,8 @@ def target_tracking_policy(
     tt = tt or TargetTracking()
     out: list[HourScores | None] = [None] * len(counts)
     eligible = [
-        i for i in range(len(counts))
+        i
+        for i in range(len(counts))
         if work(counts[i], float(mean_ms[i]))[train.start * 60 : train.stop * 60].mean()
         >= tt.min_mean_concurrency
     ]
