@@ -53,6 +53,7 @@ class Population:
     consts: dict[str, object]
     # base quantity -> mixture components (calls, mean, noise)
     comps: dict[str, list[tuple[float, float, Noise]]] = field(default_factory=dict)
+    cap_ms: float = math.inf  # the function's timeout: no duration is longer
 
     def value(self, name: str) -> object:
         if name in self.consts:
@@ -197,11 +198,13 @@ def _aggregate(ev: _Eval, node: Node, members: list[Population], salt: int) -> f
     if len(args) != want or (fn == "pct" and args[1][0] != "num"):
         raise ValueError(f"{fn}() takes {'a field and a number' if fn == 'pct' else 'one field'}")
     comps: list[tuple[float, float, Noise]] = []
-    base = ""
+    base, cap = "", math.inf
     for p in members:
         v = ev.value(args[0], p)
         if isinstance(v, Lin):
             base = v.base
+            if base == "duration":
+                cap = min(cap, p.cap_ms * v.scale)
             comps += [(n, mean * v.scale, nz) for n, mean, nz in p.comps.get(v.base, []) if n > 0]
         elif isinstance(v, float | int):
             comps.append((p.count, float(v), EXACT))
@@ -209,7 +212,8 @@ def _aggregate(ev: _Eval, node: Node, members: list[Population], salt: int) -> f
             raise ValueError(f"{fn}() needs numbers, got {v!r}")
     if fn == "count":
         return float(sum(n for n, _, _ in comps))
-    return _distribution_stat(fn, args, comps, stable_key(salt, base))
+    value = _distribution_stat(fn, args, comps, stable_key(salt, base))
+    return value if value is None or fn == "sum" else min(value, cap)
 
 
 def _distribution_stat(fn: str, args: list[Node], comps: list[tuple[float, float, Noise]],
@@ -303,5 +307,5 @@ def _platform_pops(world: World, name: str, log: str, levels: list[Level], *, in
             "max_mem": [(inv[i], levels[i].mem_used_mb, MEM_NOISE) for i in idx],
             "init": [] if spec.snapstart else [(cold[i], levels[i].init_ms, INIT_NOISE) for i in idx],
         }
-        pops.append(Population(log, n, consts, comps))
+        pops.append(Population(log, n, consts, comps, cap_ms=spec.timeout_s * 1000.0))
     return pops

@@ -66,6 +66,7 @@ class Series:
     means: np.ndarray | None = None  # [K]
     noise: Noise | None = None
     gauge: np.ndarray | None = None  # NaN where there is no value
+    cap: float = np.inf  # largest possible value (durations stop at the timeout)
 
 
 def series(namespace: str, metric: str, m: Minutes, sel: Selection, *, spec: FunctionSpec,
@@ -86,7 +87,7 @@ def _count(events: list[np.ndarray], samples: list[np.ndarray], n: int) -> Serie
 
 
 def _dist(m: Minutes, streams: list[Stream], counts: Callable[[Stream], np.ndarray],
-          value: Callable[[Level], float], noise: Noise) -> Series:
+          value: Callable[[Level], float], noise: Noise, *, capped: bool = False) -> Series:
     k = max(len(m.levels), 1)
     w = np.zeros(m.n * k)
     rows = np.arange(m.n) * k
@@ -94,7 +95,9 @@ def _dist(m: Minutes, streams: list[Stream], counts: Callable[[Stream], np.ndarr
         ok = s.level >= 0
         w += np.bincount(rows[ok] + s.level[ok], weights=counts(s)[ok], minlength=m.n * k)
     means = np.array([value(lv) for lv in m.levels] or [1.0])
-    return Series("dist", weights=w.reshape(m.n, k), means=np.maximum(means, 1e-9), noise=noise)
+    caps = [value(lv) * lv.timeout_ms / lv.mean_ms for lv in m.levels] if capped else []
+    cap = min(caps, default=np.inf)
+    return Series("dist", weights=w.reshape(m.n, k), means=np.maximum(means, 1e-9), noise=noise, cap=cap)
 
 
 def _means(m: Minutes) -> np.ndarray:
@@ -121,11 +124,14 @@ def _pc_gauge(utilisation: bool) -> Callable[[Minutes, Selection, Noise], Series
 
 def _pc_count(spill: bool) -> Callable[[Minutes, Selection, Noise], Series]:
     def build(m: Minutes, sel: Selection, noise: Noise) -> Series:
-        configured = {p.entry: p.level > 0 for p in m.pcs
-                      if sel.pc_entries is None or p.entry in sel.pc_entries}
-        streams = [s for s in sel.streams if s.entry in configured]
-        events = [np.where(configured[s.entry], s.spill if spill else s.inv - s.spill, 0) for s in streams]
-        samples = [np.where(configured[s.entry], s.inv, 0) for s in streams]
+        events, samples = [], []
+        for p in m.pcs:
+            if sel.pc_entries is not None and p.entry not in sel.pc_entries:
+                continue
+            on = p.level > 0
+            for s in filter(p.covers, m.streams):
+                events.append(np.where(on, s.spill if spill else s.inv - s.spill, 0))
+                samples.append(np.where(on, s.inv, 0))
         return _count(events, samples, m.n)
 
     return build
@@ -136,7 +142,8 @@ _LAMBDA: dict[str, Callable[[Minutes, Selection, Noise], Series]] = {
     "Errors": lambda m, sel, nz: _count([s.errors for s in sel.streams], [s.inv for s in sel.streams], m.n),
     "Throttles": lambda m, sel, nz: _count([s.throttles for s in sel.streams], [s.req for s in sel.streams],
                                            m.n),
-    "Duration": lambda m, sel, nz: _dist(m, sel.streams, lambda s: s.inv, lambda lv: lv.mean_ms, nz),
+    "Duration": lambda m, sel, nz: _dist(m, sel.streams, lambda s: s.inv, lambda lv: lv.mean_ms, nz,
+                                         capped=True),
     "ConcurrentExecutions": _concurrency,
     "ProvisionedConcurrencyUtilization": _pc_gauge(utilisation=True),
     "ProvisionedConcurrentExecutions": _pc_gauge(utilisation=False),
@@ -148,7 +155,8 @@ _LAMBDA: dict[str, Callable[[Minutes, Selection, Noise], Series]] = {
 def _insights(metric: str, m: Minutes, sel: Selection, spec: FunctionSpec) -> Series | None:
     st = sel.streams
     if metric == "cpu_total_time":
-        return _dist(m, st, lambda s: s.inv, lambda lv: lv.mean_ms * spec.cpu_fraction, spec.noise_model())
+        return _dist(m, st, lambda s: s.inv, lambda lv: lv.mean_ms * spec.cpu_fraction, spec.noise_model(),
+                     capped=True)
     if metric == "memory_utilization":
         return _dist(m, st, lambda s: s.inv, lambda lv: 100 * lv.mem_used_mb / lv.memory_mb, MEM_NOISE)
     if metric == "used_memory_max":
@@ -197,7 +205,10 @@ def statistic(s: Series, stat: float | str, period_min: int, valid: np.ndarray, 
     w = np.where(valid[:, None], s.weights, 0).reshape(n_periods, period_min, -1).sum(axis=1)
     has = w.sum(axis=1) > 0
     idx = np.flatnonzero(has)
-    return idx, _dist_stat(w[has], s.means, s.noise, stat, key=key, periods=first_period + idx)
+    values = _dist_stat(w[has], s.means, s.noise, stat, key=key, periods=first_period + idx)
+    if stat not in ("Sum", "SampleCount"):
+        values = np.minimum(values, s.cap)
+    return idx, values
 
 
 def _gauge_stat(g: np.ndarray, stat: float | str) -> np.ndarray:

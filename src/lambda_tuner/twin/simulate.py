@@ -98,6 +98,7 @@ class Level:
     error_p: float
     init_ms: float
     mem_used_mb: float
+    timeout_ms: float  # no call runs longer: Lambda stops it and reports an error
 
 
 @dataclass
@@ -124,9 +125,13 @@ class Stream:
 
 @dataclass
 class EntryPC:
-    entry: str
+    entry: str  # the alias or version PC is configured on
     level: np.ndarray  # PC configured per minute
-    peak: np.ndarray  # peak concurrency of calls to this entry
+    peak: np.ndarray  # peak concurrency of the calls it serves
+
+    def covers(self, s: Stream) -> bool:
+        """PC on an alias serves calls to the alias; PC on a version also serves aliases routed to it."""
+        return self.entry in (s.entry, s.version)
 
 
 @dataclass
@@ -205,7 +210,8 @@ def _level(spec: FunctionSpec, tl: Timeline, version: str, t: float) -> Level:
     if spec.oom_floor_mb is not None and memory < spec.oom_floor_mb:
         error_p = 1.0
     return Level(version=version, memory_mb=memory, mean_ms=min(mean, timeout_ms), error_p=error_p,
-                 init_ms=spec.init_at(memory), mem_used_mb=spec.max_memory_used(memory))
+                 init_ms=spec.init_at(memory), mem_used_mb=spec.max_memory_used(memory),
+                 timeout_ms=timeout_ms)
 
 
 def _split(total: np.ndarray, shares: list[np.ndarray], u: np.ndarray) -> list[np.ndarray]:
@@ -255,7 +261,8 @@ def _provisioned(tl: Timeline, streams: list[Stream], means: np.ndarray, key: in
             level[s0:s1] = float(history.at((int(minutes[0]) + s0) * 60.0))
         if not level.any():
             continue
-        mine = [s for s in streams if s.entry == entry]
+        probe = EntryPC(entry, level, level)
+        mine = [s for s in streams if probe.covers(s)]
         calls = sum((s.inv for s in mine), np.zeros(minutes.shape, dtype=np.int64))
         c = sum((s.inv * means[s.level] for s in mine), np.zeros(minutes.shape)) / 60_000.0
         frac = excess_fraction(c, level)

@@ -258,3 +258,43 @@ def test_bad_statistics_and_periods_are_refused_with_a_clear_message(world, q, e
         world.metric_data([q("cpu", "Duration", "Average", period=90)], epoch, epoch + timedelta(days=1))
     with pytest.raises(ValueError, match="timezone"):
         world.metric_data([q("cpu", "Duration", "Average")], epoch.replace(tzinfo=None), epoch)
+
+
+def test_no_duration_exceeds_the_timeout_and_calls_that_would_are_errors(epoch, q):
+    # Given a function whose mean duration sits near its 1-second timeout
+    spec = FunctionSpec(
+        "slow", shapes.io_bound(900), traffic.steady(20, seed=1), memory_mb=512, timeout_s=1, noise=0.3
+    )
+    world = World([spec], seed=1, epoch=epoch, now=epoch + timedelta(days=1))
+    end = epoch + timedelta(days=1)
+    p99, top, errors = world.metric_data(
+        [q("slow", "Duration", "p99"), q("slow", "Duration", "Maximum"), q("slow", "Errors", "Average")],
+        epoch,
+        end,
+    )
+    assert max(p99["values"]) <= 1000 and max(top["values"]) == 1000
+    assert 0.2 < np.mean(errors["values"]) < 0.5
+
+
+def test_pc_on_a_version_serves_the_alias_that_routes_to_it(epoch, q):
+    spec = FunctionSpec(
+        "v",
+        shapes.io_bound(1000),
+        traffic.steady(120, seed=3),
+        memory_mb=512,
+        aliases=(AliasSpec("live", "2"),),
+        invoked=(("live", 1.0),),
+    )
+    world = World([spec], seed=2, epoch=epoch, now=epoch + timedelta(hours=2))
+    world.set_pc("v", "2", 10, at=epoch)
+    hour = epoch + timedelta(hours=1)
+    spill, pc_calls = world.metric_data(
+        [
+            q("v", "ProvisionedConcurrencySpilloverInvocations", "Sum", Resource="v:2"),
+            q("v", "ProvisionedConcurrencyInvocations", "Sum", Resource="v:2"),
+        ],
+        epoch,
+        hour,
+    )
+    assert spill["values"] == [0.0]
+    assert pc_calls["values"][0] == pytest.approx(120 * 60, rel=0.05)
