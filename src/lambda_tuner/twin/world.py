@@ -135,6 +135,7 @@ class World:
                 a, b = windows.get(plan["function"], (plan["a"], plan["b"]))
                 windows[plan["function"]] = (min(a, plan["a"]), max(b, plan["b"]))
         results = []
+        memo: dict[tuple[object, ...], Series | None] = {}  # several statistics of one series share it
         for query, plan in zip(queries, plans, strict=True):
             if query.get("ReturnData", True) is False:
                 continue
@@ -143,7 +144,8 @@ class World:
                       "status_code": "Complete" if plan else "InternalError"}
             if plan and plan["function"] in self.specs and plan["b"] > plan["a"]:
                 wa, wb = windows[plan["function"]]
-                ts, vals = self._answer(plan, self.minutes(plan["function"], wa, wb - wa), now_minute)
+                m = self.minutes(plan["function"], wa, wb - wa)
+                ts, vals = self._answer(plan, m, now_minute, memo)
                 result["timestamps"], result["values"] = ts, vals
             results.append(result)
         return results
@@ -238,13 +240,16 @@ class World:
         return {"function": function if ok else "", "metric": name, "namespace": namespace, "dims": dims,
                 "stat": parse_stat(stat_block["Stat"]), "period_min": pm, "a": a, "b": b}
 
-    def _answer(self, plan: dict[str, Any], m: Minutes,
-                now_minute: int) -> tuple[list[datetime], list[float]]:
+    def _answer(self, plan: dict[str, Any], m: Minutes, now_minute: int,
+                memo: dict[tuple[object, ...], Series | None]) -> tuple[list[datetime], list[float]]:
         name = plan["function"]
-        sel = select(m, name, plan["dims"], plan["namespace"])
-        if sel is None:
-            return [], []
-        s = series(plan["namespace"], plan["metric"], m, sel, spec=self.specs[name], noise=self.noise(name))
+        dims = tuple(sorted(plan["dims"].items()))
+        memo_key = (name, plan["namespace"], plan["metric"], dims, m.start, m.n)
+        if memo_key not in memo:
+            sel = select(m, name, plan["dims"], plan["namespace"])
+            memo[memo_key] = None if sel is None else series(
+                plan["namespace"], plan["metric"], m, sel, spec=self.specs[name], noise=self.noise(name))
+        s = memo[memo_key]
         if s is None:
             return [], []
         off, n = plan["a"] - m.start, plan["b"] - plan["a"]
