@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import threading
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,7 +25,12 @@ from botocore.response import StreamingBody
 from moto.server import ThreadedMotoServer
 
 from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.models import ChartPoint, Interval, Projection, Reason, Recommendation
+from lambda_tuner.core.tokens import approval_links
+from lambda_tuner.handlers import apply, approval
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 SECRET = "s" * 64
@@ -367,3 +374,51 @@ class FunctionUrl:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+APPROVAL_FN = "orders-api"
+
+
+class Deployed:
+    """Both functions configured as the template configures them, the apply function invoked in-process."""
+
+    def __init__(self, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+        for key, value in {
+            "LT_STATE_TABLE": STATE,
+            "LT_AUDIT_TABLE": AUDIT,
+            "LT_SECRET_ARN": account.secret_arn,
+            "LT_APPLY_FUNCTION": "lt-apply",
+            "LT_TOPIC_ARN": account.topic_arn,
+        }.items():
+            monkeypatch.setenv(key, value)
+        approval._flow.cache_clear()
+        apply._flow.cache_clear()
+        account.create_function(APPROVAL_FN, memory_mb=1024)
+        self.account, self.store = account, Store(STATE, AUDIT)
+        self.now = NOW + timedelta(hours=1)
+
+    def propose(self, base_url: str) -> str:
+        """What the agent does: store the recommendation, sign links, publish the digest; returns the body."""
+        rec = make_rec(revision_id=None)  # moto reports no RevisionId
+        self.store.put_recommendation(rec)
+        ids = (f"jti-{n}" for n in count())
+        links = approval_links(base_url, SECRET.encode(), rec, NOW, 72, lambda: next(ids))
+        head = self.store.audit_head()
+        subject, body = render_digest([rec], {rec.id: links}, head.hash if head else "none", NOW)  # type: ignore[misc]
+        Notifier(self.account.topic_arn).publish(subject, body, {"severity": "info", "count": "1"})
+        [message] = self.account.messages()
+        return str(message["Message"])
+
+
+def link_in(body: str, action: str) -> str:
+    match = re.search(rf"{action.capitalize()}:\s+(\S+)", body)
+    assert match, body
+    return match.group(1)
+
+
+@pytest.fixture
+def deployed(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    d = Deployed(account, monkeypatch)
+    yield d
+    approval._flow.cache_clear()
+    apply._flow.cache_clear()

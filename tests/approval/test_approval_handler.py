@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from itertools import count
 from urllib.parse import urlencode
 
-import pytest
 from approval_support import (
-    AUDIT,
+    APPROVAL_FN,
     NOW,
-    SECRET,
-    STATE,
-    Account,
+    Deployed,
     FakeContext,
     FunctionUrl,
-    make_rec,
+    link_in,
     route_invokes,
     url_event,
 )
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
-from lambda_tuner.core.digest import render_digest
-from lambda_tuner.core.tokens import TokenClaims, approval_links, sign
+from lambda_tuner.core.tokens import TokenClaims, sign
 from lambda_tuner.handlers import apply, approval
 
-FN = "orders-api"
+FN = APPROVAL_FN
 SAFE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -40,56 +31,11 @@ SAFE_HEADERS = {
 }
 
 
-class Deployed:
-    """Both functions configured as the template configures them, the apply function invoked in-process."""
-
-    def __init__(self, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
-        for key, value in {
-            "LT_STATE_TABLE": STATE,
-            "LT_AUDIT_TABLE": AUDIT,
-            "LT_SECRET_ARN": account.secret_arn,
-            "LT_APPLY_FUNCTION": "lt-apply",
-            "LT_TOPIC_ARN": account.topic_arn,
-        }.items():
-            monkeypatch.setenv(key, value)
-        approval._flow.cache_clear()
-        apply._flow.cache_clear()
-        account.create_function(FN, memory_mb=1024)
-        self.account, self.store = account, Store(STATE, AUDIT)
-        self.now = NOW + timedelta(hours=1)
-
-    def propose(self, base_url: str) -> str:
-        """What the agent does: store the recommendation, sign links, publish the digest; returns the body."""
-        rec = make_rec(revision_id=None)  # moto reports no RevisionId
-        self.store.put_recommendation(rec)
-        ids = (f"jti-{n}" for n in count())
-        links = approval_links(base_url, SECRET.encode(), rec, NOW, 72, lambda: next(ids))
-        head = self.store.audit_head()
-        subject, body = render_digest([rec], {rec.id: links}, head.hash if head else "none", NOW)  # type: ignore[misc]
-        Notifier(self.account.topic_arn).publish(subject, body, {"severity": "info", "count": "1"})
-        [message] = self.account.messages()
-        return str(message["Message"])
-
-
-@pytest.fixture
-def deployed(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
-    d = Deployed(account, monkeypatch)
-    yield d
-    approval._flow.cache_clear()
-    apply._flow.cache_clear()
-
-
-def _link(body: str, action: str) -> str:
-    match = re.search(rf"{action.capitalize()}:\s+(\S+)", body)
-    assert match, body
-    return match.group(1)
-
-
 def test_a_person_approves_from_the_email_and_the_memory_changes(deployed: Deployed) -> None:
     server = FunctionUrl(approval.handler, lambda: deployed.now)
     try:
         body = deployed.propose(server.url)
-        link = _link(body, "approve")
+        link = link_in(body, "approve")
         with route_invokes(aws.client("lambda"), {"lt-apply": apply.handler}) as invoked:
             page = urllib.request.urlopen(link)
             html = page.read().decode()
@@ -119,7 +65,7 @@ def test_every_page_carries_the_safe_headers_even_a_refusal(deployed: Deployed) 
 
 def test_a_form_post_arriving_base64_encoded_is_understood(deployed: Deployed) -> None:
     body = deployed.propose("https://u.example/")
-    token = _link(body, "reject").split("token=", 1)[1]
+    token = link_in(body, "reject").split("token=", 1)[1]
     form = urlencode({"token": token, "decision": "reject"})
     result = approval.handler(url_event("POST", body=form, base64_body=True), FakeContext())
     assert result["statusCode"] == 200
@@ -128,7 +74,7 @@ def test_a_form_post_arriving_base64_encoded_is_understood(deployed: Deployed) -
 
 def test_expiry_is_judged_by_the_request_time_not_the_wall_clock(deployed: Deployed) -> None:
     body = deployed.propose("https://u.example/")
-    token = _link(body, "approve").split("token=", 1)[1]
+    token = link_in(body, "approve").split("token=", 1)[1]
     late = approval.handler(url_event("GET", token=token, at=NOW + timedelta(hours=80)), FakeContext())
     on_time = approval.handler(url_event("GET", token=token, at=NOW + timedelta(hours=70)), FakeContext())
     assert (late["statusCode"], on_time["statusCode"]) == (410, 200)
