@@ -110,12 +110,17 @@ class FunctionSpec:
         return min(float(memory_mb), self.mem_base_mb + self.mem_growth_mb_per_gb * memory_mb / 1024)
 
     def noise_model(self) -> Noise:
-        """Measured per-size samples when the curve has enough, otherwise lognormal with cv=`noise`."""
+        """Noise of one call's duration around the curve's mean.
+
+        From the curve's per-size samples when it has them: their empirical distribution with at least
+        20 samples, a lognormal with their spread with fewer; otherwise a lognormal with cv=`noise`.
+        """
         relative = getattr(self.curve, "relative_noise", None)
-        if relative is not None:
-            ratios = np.asarray(relative(), dtype=float)
-            if ratios.size >= MIN_EMPIRICAL_SAMPLES:
-                return EmpiricalNoise(ratios)
+        ratios = np.asarray(relative(), dtype=float) if relative is not None else np.empty(0)
+        if ratios.size >= MIN_EMPIRICAL_SAMPLES:
+            return EmpiricalNoise(ratios)
+        if ratios.size >= 2:  # a few samples: their spread, with a lognormal shape
+            return LogNormalNoise(float(np.std(ratios / ratios.mean(), ddof=1)))
         return LogNormalNoise(self.noise)
 
     @property

@@ -182,3 +182,26 @@ def test_memory_pressure_makes_a_starved_function_both_slower_and_dearer():
     cost = {m: float(shape.duration(m)) * m for m in (256, 1024)}
     assert float(shape.duration(1024)) < float(shape.duration(256))
     assert cost[1024] < 0.8 * cost[256]
+
+
+def test_duration_noise_comes_from_the_curves_own_samples_when_it_has_them(tmp_path):
+    # Given a curve with several samples per size (spread ~10 %) and one with a single mean per size
+    path = tmp_path / "curves.csv"
+    rng = np.random.default_rng(1)
+    sampled = "".join(
+        f"noisy,x86_64,{m},{d * v:.3f},t\n"
+        for m, d in ((256, 400), (512, 200))
+        for v in rng.normal(1, 0.1, 30)
+    )
+    path.write_text(
+        "function_id,arch,memory_mb,duration_ms,source\n"
+        + sampled
+        + "plain,x86_64,256,400,t\nplain,x86_64,512,200,t\n"
+    )
+    curves = {c.function_id: c for c in load_curves(path)}
+    noisy = FunctionSpec("n", curves["noisy"], traffic.steady(1), noise=0.5)
+    plain = FunctionSpec("p", curves["plain"], traffic.steady(1), noise=0.5)
+    # Then the sampled curve's noise has the samples' spread, and the other uses the spec's lognormal
+    assert noisy.noise_model().cv == pytest.approx(0.1, abs=0.03)
+    assert plain.noise_model().cv == pytest.approx(0.5)
+    assert 1.1 < noisy.p99_ratio < 1.4 < plain.p99_ratio

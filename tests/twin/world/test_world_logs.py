@@ -152,3 +152,18 @@ def test_report_lines_are_deterministic_and_match_the_memory_in_force(world, epo
     )
     sizes = [re.search(r"Memory Size: (\d+)", line).group(1) for line in first]
     assert sizes[0] == "512" and sizes[-1] == "1024"
+
+
+def test_functions_sharing_a_custom_group_merge_into_one_row_per_memory_size(epoch):
+    specs = [
+        FunctionSpec(
+            n, shapes.io_bound(100), traffic.steady(10, seed=i), memory_mb=1024, log_group="/app/shared"
+        )
+        for i, n in enumerate(("a", "b"))
+    ]
+    world = World(specs, seed=4, epoch=epoch, now=epoch + timedelta(days=1))
+    rows = _rows(world, ["/app/shared"], epoch, epoch + timedelta(days=1))
+    assert len(rows) == 1 and rows[0]["@log"] == "123456789012:/app/shared"
+    assert int(rows[0]["invocations"]) == pytest.approx(2 * 10 * 1440, rel=0.03)
+    again = World(specs, seed=4, epoch=epoch, now=epoch + timedelta(days=1))
+    assert _rows(again, ["/app/shared"], epoch, epoch + timedelta(days=1)) == rows
