@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_tuner.twin.faults import function_of
-from lambda_tuner.twin.lambda_api import backend, lambda_error, not_found, paged, timestamp
+from lambda_tuner.twin.lambda_api import backend, lambda_error, not_found, paged, simulated, timestamp
 from lambda_tuner.twin.wire import Call, Reply
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def delete_config(twin: Twin, call: Call) -> Reply:
         if isinstance(target, Reply):
             return target
         config = twin.lambdas.pc.pop(target, None)
-        if config is not None and config.status == "READY":
+        if config is not None and config.status == "READY" and simulated(twin, target[0]):
             twin.world.set_pc(target[0], target[1], 0, at=twin.world.now)
         return Reply(204, [("Content-Length", "0")], b"")
 
@@ -154,7 +154,8 @@ def _settle_one(twin: Twin, key: tuple[str, str], config: PcConfig) -> None:
     """IN_PROGRESS becomes READY once it has been seen; from then on the World serves it."""
     if config.status == "IN_PROGRESS":
         config.status = "READY"
-        twin.world.set_pc(key[0], key[1], config.requested, at=twin.world.now)
+        if simulated(twin, key[0]):
+            twin.world.set_pc(key[0], key[1], config.requested, at=twin.world.now)
 
 
 def settle(twin: Twin) -> None:

@@ -57,7 +57,8 @@ def apply_due_actions(twin: Twin, since: datetime, until: datetime) -> None:
             twin.lambdas.pc[name, alias] = PcConfig(level, "READY", timestamp(twin))
         else:
             twin.lambdas.pc.pop((name, alias), None)
-        twin.world.set_pc(name, alias, level, at=at)
+        if name in twin.world.specs:
+            twin.world.set_pc(name, alias, level, at=at)
 
 
 def fire_times(action: Any, since: datetime, until: datetime, epoch: datetime) -> list[datetime]:

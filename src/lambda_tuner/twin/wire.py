@@ -93,7 +93,7 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, 
         return None
     environ["wsgi.input"] = io.BytesIO(body)
     try:
-        operation, params = get_service_router(service).match(Request(environ))
+        operation, params = _router(service).match(Request(environ))
     except Exception:  # noqa: BLE001 - an unroutable request is moto's to answer (usually a 404)
         return (service, "Unknown", {})
     finally:
@@ -132,6 +132,12 @@ def _serialize_error(service: str, operation: str, content_type: str, error: Exc
     protocol = determine_request_protocol(model, content_type)
     serializer = get_serializer_class(model.service_name, protocol)(model.operation_model(operation))
     return serializer.serialize(error)
+
+
+@cache
+def _router(service: str) -> Any:
+    """moto builds a router (a werkzeug Map over the whole API) per call; the twin builds one per service."""
+    return get_service_router(service)
 
 
 @cache

@@ -210,3 +210,24 @@ def test_calls_count_every_served_operation(fresh: Twin) -> None:
     lam.get_function(FunctionName="cruncher")
     assert fresh.calls["lambda.ListFunctions"] == 1
     assert fresh.calls["lambda.GetFunction"] == 2
+
+
+def test_functions_created_over_the_api_get_revisions_but_are_not_simulated(fresh: Twin) -> None:
+    lam, iam = client(fresh, "lambda"), client(fresh, "iam")
+    role = iam.create_role(RoleName="agent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    created = lam.create_function(
+        FunctionName="agent",
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        LoggingConfig={"LogFormat": "JSON"},
+    )
+
+    updated = lam.update_function_configuration(
+        FunctionName="agent", MemorySize=256, RevisionId=created["RevisionId"]
+    )
+
+    assert updated["RevisionId"] != created["RevisionId"]
+    assert updated["LoggingConfig"]["LogFormat"] == "JSON"
+    assert "agent" not in fresh.world.specs
