@@ -205,3 +205,45 @@ def test_duration_noise_comes_from_the_curves_own_samples_when_it_has_them(tmp_p
     assert noisy.noise_model().cv == pytest.approx(0.1, abs=0.03)
     assert plain.noise_model().cv == pytest.approx(0.5)
     assert 1.1 < noisy.p99_ratio < 1.4 < plain.p99_ratio
+
+
+def test_every_demo_function_answers_every_metric_and_log_query(epoch, q):
+    # Given the demo account one day in
+    fleet = demo_fleet(seed=7)
+    world = World(fleet, seed=7, epoch=epoch, now=epoch + timedelta(days=1))
+    metrics = [
+        "Invocations",
+        "Errors",
+        "Throttles",
+        "Duration",
+        "ConcurrentExecutions",
+        "ProvisionedConcurrencyUtilization",
+        "ProvisionedConcurrencySpilloverInvocations",
+        "ProvisionedConcurrentExecutions",
+        "ProvisionedConcurrencyInvocations",
+    ]
+    queries = []
+    for spec in fleet:
+        dims = [{}] + [{"Resource": f"{spec.name}:{a.name}"} for a in spec.aliases]
+        queries += [
+            q(spec.name, m, "p99" if m == "Duration" else "Maximum", **d) for m in metrics for d in dims
+        ]
+    # When every function is asked for every metric, its log group queried and its REPORT lines read
+    results = world.metric_data(queries, epoch, epoch + timedelta(days=1))
+    rows, stats = world.insights(
+        'filter @type = "REPORT" or type = "platform.report" | stats count(*) as n by @log',
+        sorted({s.log_group_name for s in fleet}),
+        epoch,
+        epoch + timedelta(days=1),
+    )
+    # Then every answer is complete and finite, and every function that writes REPORT records has some
+    assert all(r["status_code"] == "Complete" and np.isfinite(r["values"]).all() for r in results)
+    busy = [s for s in fleet if s.traffic.mean_rpm > 1]
+    assert all(
+        world.report_lines(s.name, epoch, epoch + timedelta(hours=1), limit=1)
+        for s in busy
+        if s.emits_reports
+    )
+    reported = {r[0]["value"].split(":", 1)[1] for r in rows}
+    assert {s.log_group_name for s in busy if s.emits_reports} <= reported
+    assert stats["bytesScanned"] > 0
