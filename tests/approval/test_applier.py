@@ -170,15 +170,28 @@ def test_an_update_that_ends_failed_is_restored(lam: Stubbed) -> None:
     lam.stub.assert_no_pending_responses()
 
 
-def test_a_failed_restore_is_reported_as_not_restored(lam: Stubbed) -> None:
+def test_a_failed_restore_of_an_update_that_landed_is_reported_as_not_restored(lam: Stubbed) -> None:
     lam.config()
     lam.error("update_function_configuration", "ServiceException", 500)
     lam.settled()
     lam.error("update_function_configuration", "ServiceException", 503)
+    lam.config(memory=512)  # the first update did land: the function is left changed
     with lam.stub, pytest.raises(LambdaServiceError) as caught:
         _applier(lam).apply_memory(FN, 512, "rev-1")
     assert not caught.value.restored
     assert "restoring the previous configuration failed" in str(caught.value)
+
+
+def test_a_failed_restore_of_an_update_that_never_landed_counts_as_restored(lam: Stubbed) -> None:
+    lam.config()
+    lam.error("update_function_configuration", "ServiceException", 500)
+    lam.settled()
+    lam.error("update_function_configuration", "ServiceException", 503)
+    lam.config(memory=1024)  # still as before: nothing to restore
+    with lam.stub, pytest.raises(LambdaServiceError) as caught:
+        _applier(lam).apply_memory(FN, 512, "rev-1")
+    assert caught.value.restored
+    lam.stub.assert_no_pending_responses()
 
 
 def test_an_alias_serving_other_code_than_latest_is_recommend_only(lam: Stubbed) -> None:

@@ -136,13 +136,13 @@ def test_a_failed_apply_leaves_no_half_state_and_is_audited(
     assert account.messages()[0]["MessageAttributes"]["severity"]["Value"] == "warning"
 
 
-def test_a_restore_that_fails_too_is_flagged_critical(account: Account) -> None:
+def test_a_persistent_5xx_leaves_the_function_as_it_was_and_says_so(account: Account) -> None:
     s = Setup(account, lam=_faulty_lambda("ServiceException", 503, times=99))
     s.approved()
     result = s.flow.apply("rec-1", "approval", NOW)
-    assert not result.ok and "MANUAL CHECK NEEDED" in result.message
-    assert s.store.list_audit()[0].data["restored"] is False
-    assert account.messages()[0]["MessageAttributes"]["severity"]["Value"] == "critical"
+    assert not result.ok and account.memory(FN) == 1024
+    assert s.store.list_audit()[0].data["restored"] is True  # confirmed by reading the function back
+    assert s.store.get_recommendation("rec-1").status == "FAILED"  # type: ignore[union-attr]
 
 
 def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Account) -> None:

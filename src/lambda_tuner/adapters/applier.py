@@ -384,9 +384,21 @@ class Applier:
         return Applied(before=before, after=before, request_ids=self._taken())
 
     def _undo(self, before: dict[str, Any], cause: ApplyError) -> None:
-        """Best effort: put back `before`; if that fails too, mark the error as not restored."""
+        """Put back `before`. If the restore call fails but the function already reads as `before` (the
+        failed update never landed), it is restored all the same; otherwise flag it for a person."""
         try:
             self.restore(before)
         except ApplyError as exc:
+            if self._reads_as(before):
+                return
             cause.restored = False
             cause.args = (f"{cause.args[0]}; restoring the previous configuration failed too: {exc}",)
+
+    def _reads_as(self, before: dict[str, Any]) -> bool:
+        if before.get("kind") != "memory" or before.get("alias"):
+            return False  # only a plain memory change can be confirmed with one read
+        try:
+            got = self.lam.get_function_configuration(FunctionName=before["function"])
+        except ClientError:
+            return False
+        return bool(got.get("MemorySize") == before.get("memory_mb"))
