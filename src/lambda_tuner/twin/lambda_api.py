@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import LambdaFunction
@@ -193,7 +192,7 @@ def update_configuration(twin: Twin, call: Call) -> Reply:
         meta = twin.lambdas.latest.get(name)
         if meta is None:
             return not_found(name)
-        refused = _check_revision(body.get("RevisionId"), meta.revision) or _check_limits(body)
+        refused = check_revision(body.get("RevisionId"), meta.revision) or _check_limits(body)
         if refused is not None:
             return refused
         reply = call.forward()
@@ -214,7 +213,7 @@ def update_code(twin: Twin, call: Call) -> Reply:
         meta = twin.lambdas.latest.get(name)
         if meta is None:
             return not_found(name)
-        refused = _check_revision(call.json().get("RevisionId"), meta.revision)
+        refused = check_revision(call.json().get("RevisionId"), meta.revision)
         if refused is not None:
             return refused
         reply = call.forward()
@@ -224,7 +223,7 @@ def update_code(twin: Twin, call: Call) -> Reply:
         return reply
 
 
-def _check_revision(given: str | None, current: str) -> Reply | None:
+def check_revision(given: str | None, current: str) -> Reply | None:
     if given and given != current:
         return lambda_error(
             412,
@@ -245,72 +244,6 @@ def _check_limits(body: dict[str, Any]) -> Reply | None:
     if timeout is not None and not 1 <= int(timeout) <= 900:
         return lambda_error(400, "InvalidParameterValueException", f"Timeout {timeout} is outside [1, 900] s")
     return None
-
-
-def publish_version(twin: Twin, call: Call) -> Reply:
-    name, body = function_of(call) or "", call.json()
-    with twin.lock:
-        meta = twin.lambdas.latest.get(name)
-        if meta is None:
-            return not_found(name)
-        refused = _check_revision(body.get("RevisionId"), meta.revision)
-        latest_sha = backend(twin).get_function(name).code_sha_256
-        if refused is None and body.get("CodeSha256") and body["CodeSha256"] != latest_sha:
-            refused = lambda_error(
-                400,
-                "InvalidParameterValueException",
-                f"CodeSha256 ({body['CodeSha256']}) is different from current CodeSha256 in $LATEST "
-                f"({latest_sha}). Please try again with the CodeSha256 in $LATEST.",
-            )
-        if refused is not None:
-            return refused
-        if twin.lambdas.published_from.get(name) != meta.revision:
-            # moto publishes only after a change it saw; the twin also counts logging/snapstart changes
-            backend(twin).get_function(name).code_or_config_updated = True
-        reply = call.forward()
-        if reply.status not in (200, 201):
-            return reply
-        version = str(reply.json()["Version"])
-        if (name, version) not in twin.lambdas.versions:
-            twin.lambdas.versions[name, version] = replace(copy.deepcopy(meta), revision=new_revision())
-            if simulated(twin, name):
-                twin.world.set_memory(
-                    name, int(reply.json()["MemorySize"]), at=twin.world.now, qualifier=version
-                )
-        twin.lambdas.published_from[name] = meta.revision
-        return with_json(reply, overlay(twin, reply.json()))
-
-
-# ---------------------------------------------------------------- aliases
-
-
-def change_alias(twin: Twin, call: Call) -> Reply:
-    name, body = function_of(call) or "", call.json()
-    alias_name = str(call.uri_params.get("Name") or body.get("Name") or "")
-    with twin.lock:
-        if call.operation == "UpdateAlias":
-            try:
-                alias = backend(twin).get_alias(alias_name, name)
-            except Exception:  # noqa: BLE001 - moto's own 404 is the right answer
-                return call.forward()
-            refused = _check_revision(body.get("RevisionId"), alias.revision_id)
-            if refused is not None:
-                return refused
-        reply = call.forward()
-        if reply.status not in (200, 201):
-            return reply
-        alias = backend(twin).get_alias(alias_name, name)
-        alias.revision_id = new_revision()
-        weights = (alias.routing_config or {}).get("AdditionalVersionWeights", {})
-        if simulated(twin, name):
-            twin.world.point_alias(
-                name,
-                alias_name,
-                str(alias.function_version),
-                {str(k): float(v) for k, v in weights.items()},
-                at=twin.world.now,
-            )
-        return with_json(reply, alias.to_json())
 
 
 def create_function(twin: Twin, call: Call) -> Reply:
@@ -347,7 +280,4 @@ ROUTES = {
     "lambda.GetFunctionConfiguration": get_function,
     "lambda.UpdateFunctionConfiguration": update_configuration,
     "lambda.UpdateFunctionCode": update_code,
-    "lambda.PublishVersion": publish_version,
-    "lambda.CreateAlias": change_alias,
-    "lambda.UpdateAlias": change_alias,
 }

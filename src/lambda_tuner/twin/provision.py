@@ -35,6 +35,7 @@ def tiny_zip() -> str:
 
 
 ROLE_NAME = "lambda-tuner-twin-function-role"
+INSIGHTS_LAYER = "arn:aws:lambda:{region}:580247275435:layer:LambdaInsightsExtension:53"
 ASSUME_ROLE = (
     '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", '
     '"Principal": {"Service": "lambda.amazonaws.com"}}]}'
@@ -83,6 +84,9 @@ def provision_function(twin: Twin, spec: FunctionSpec, role: str) -> None:
     )
     if spec.reserved_concurrency is not None:
         fn.reserved_concurrency = spec.reserved_concurrency
+    if spec.insights:
+        # AWS's public layer, which moto cannot resolve; set as moto stores resolved layers
+        fn.layers = [{"Arn": INSIGHTS_LAYER.format(region=twin.region), "CodeSize": 4_473_005}]
     meta = Meta(
         revision=new_revision(),
         last_modified=timestamp(twin),

@@ -34,6 +34,7 @@ from lambda_tuner.twin import (
     lambda_api,
     lambda_invoke,
     lambda_pc,
+    lambda_versions,
     logs_api,
     schedules,
 )
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], object], Any]
 ROUTES: dict[str, Callable[[Any, Call], Reply]] = {
     **lambda_api.ROUTES,
+    **lambda_versions.ROUTES,
     **lambda_pc.ROUTES,
     **lambda_invoke.ROUTES,
     **logs_api.ROUTES,

@@ -22,7 +22,9 @@ NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 def small_fleet() -> list[FunctionSpec]:
     """A CPU-bound function, an alias with PC and routing, a JSON-logged one, and 3 quiet ones."""
     return [
-        FunctionSpec(name="cruncher", curve=cpu_bound(800.0), traffic=steady(120.0), memory_mb=512),
+        FunctionSpec(
+            name="cruncher", curve=cpu_bound(800.0), traffic=steady(120.0), memory_mb=512, insights=True
+        ),
         FunctionSpec(
             name="checkout",
             curve=io_bound(40.0),

@@ -188,6 +188,13 @@ def test_aliases_and_versions_are_listed_with_routing(fresh: Twin) -> None:
     assert all(v["RevisionId"] for v in versions)
 
 
+def test_lambda_insights_functions_carry_the_extension_layer(fresh: Twin) -> None:
+    lam = client(fresh, "lambda")
+    layers = lam.get_function_configuration(FunctionName="cruncher")["Layers"]
+    assert [layer["Arn"].split(":")[6] for layer in layers] == ["LambdaInsightsExtension"]
+    assert lam.get_function_configuration(FunctionName="quiet-0").get("Layers", []) == []
+
+
 def test_tags_from_the_spec_are_provisioned(fresh: Twin) -> None:
     lam = client(fresh, "lambda")
     arn = lam.get_function(FunctionName="checkout")["Configuration"]["FunctionArn"]
