@@ -23,8 +23,8 @@ from lambda_tuner.bench.memory_sim import Traffic, Truth, make_truth, pick_traff
 from lambda_tuner.core.models import Epoch, FunctionConfig, Observations, Projection, Strategy
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import PriceTable, default_prices
-from lambda_tuner.twin.azure_trace import Trace, load_trace
-from lambda_tuner.twin.curves import load_curves
+from lambda_tuner.twin.azure_trace import Trace, load_trace  # noqa: TID251 - the benchmark drives the twin by design
+from lambda_tuner.twin.curves import load_curves  # noqa: TID251
 
 STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
 DEFAULT_STARTS = (128, 512, 1024, 2048)
@@ -49,52 +49,86 @@ class Run:
     widths: list[float] = field(default_factory=list)
     regret: float = 0.0
     oracle_mb: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)  # intervals that missed the next day
 
 
 def _covered(value: float, low: float, high: float) -> bool:
     return low <= value <= high
 
 
-def run_loop(truth: Truth, traffic: Traffic, start_mb: int, strategy: Strategy, cycles: int,
-             prices: PriceTable, rng: np.random.Generator) -> tuple[Run, Ground]:
+def run_loop(
+    truth: Truth,
+    traffic: Traffic,
+    *,
+    start_mb: int,
+    strategy: Strategy,
+    cycles: int,
+    prices: PriceTable,
+    rng: np.random.Generator,
+) -> tuple[Run, Ground]:
     lo, hi = truth.bounds
     policy = bench_policy(strategy, lo, hi)
     start = int(np.clip(start_mb, lo, hi))
-    g = ground(truth, strategy, policy, start, traffic.mean_cold_rate(), prices)
+    g = ground(truth, strategy, policy, start_mb=start, cold_rate=traffic.mean_cold_rate(), prices=prices)
     run = Run(curve=truth.curve.function_id, start_mb=start, strategy=strategy, oracle_mb=g.oracle_mb)
     memory, history, baseline = start, list[Epoch](), None
     pending: Projection | None = None
     for cycle in range(cycles + 1):
-        day = simulate_day(truth, memory, traffic.day(rng), T0 + timedelta(days=cycle), prices, rng)
+        day = simulate_day(
+            truth, memory, traffic.day(rng), start=T0 + timedelta(days=cycle), prices=prices, rng=rng
+        )
         run.sizes.append(memory)
         if pending is not None:  # the previous change's projection against what the day realised
             c, p = pending.cost_per_invocation_usd, pending.p99_ms
-            run.coverage += [_covered(day.cost_per_invocation, c.low, c.high), _covered(day.p99_ms, p.low, p.high)]
-            import os
-            if os.environ.get("DBG") and not all(run.coverage[-2:]):
-                print("MISS", truth.curve.function_id[:12], strategy, memory, run.sizes[-2], len(set(run.sizes)), "cost", round(day.cost_per_invocation/c.expected,3), round(c.low/c.expected,3), round(c.high/c.expected,3), "p99", round(day.p99_ms/p.expected,3), round(p.low/p.expected,3), round(p.high/p.expected,3))
+            run.coverage += [
+                _covered(day.cost_per_invocation, c.low, c.high),
+                _covered(day.p99_ms, p.low, p.high),
+            ]
+            if not all(run.coverage[-2:]):
+                run.misses.append(
+                    {
+                        "memory_mb": memory,
+                        "cost_realised_over_expected": day.cost_per_invocation / c.expected,
+                        "cost_interval": [c.low / c.expected, c.high / c.expected],
+                        "p99_realised_over_expected": day.p99_ms / p.expected,
+                        "p99_interval": [p.low / p.expected, p.high / p.expected],
+                    }
+                )
             run.widths += [(c.high - c.low) / c.expected, (p.high - p.low) / p.expected]
             pending = None
         if cycle == cycles:
             break
         history.append(day.epoch)
         baseline = baseline or day.epoch.duration_p99_ms
-        fn = FunctionConfig(name=truth.curve.function_id, arn=f"arn:bench:{truth.curve.function_id}",
-                            memory_mb=memory, timeout_s=truth.timeout_s, arch=truth.curve.arch,  # type: ignore[arg-type]
-                            log_group="bench")
-        obs = Observations(function=fn.name, window_start=history[0].start, window_end=day.epoch.end,
-                           epochs=tuple(history[-14:]))
-        rec = decide_memory(fn, obs, policy, prices, day.epoch.end, f"{fn.name}-{cycle}", baseline_p99_ms=baseline)
+        fn = FunctionConfig(
+            name=truth.curve.function_id,
+            arn=f"arn:bench:{truth.curve.function_id}",
+            memory_mb=memory,
+            timeout_s=truth.timeout_s,
+            arch=truth.curve.arch,
+            log_group="bench",
+        )
+        obs = Observations(
+            function=fn.name,
+            window_start=history[0].start,
+            window_end=day.epoch.end,
+            epochs=tuple(history[-14:]),
+        )
+        rec = decide_memory(
+            fn, obs, policy, prices, day.epoch.end, f"{fn.name}-{cycle}", baseline_p99_ms=baseline
+        )
         if rec.kind not in ("memory", "experiment"):
             continue
         target = int(rec.proposed["memory_mb"] or memory)
         if rec.kind == "experiment":
             best = int(rec.proposed.get("best_guess_mb") or memory)
             run.exploration_steps += 1
-            extra = float(truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
-                          - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices))
+            extra = float(
+                truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
+                - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices)
+            )
             run.exploration_overspend_usd += extra * day.invocations
-        run.violations += violations(truth, g, policy, strategy, start, target)
+        run.violations += violations(truth, g, policy, strategy=strategy, start_mb=start, memory_mb=target)
         if target != memory:
             pending = rec.after
         memory = target
@@ -102,9 +136,16 @@ def run_loop(truth: Truth, traffic: Traffic, start_mb: int, strategy: Strategy, 
     return run, g
 
 
-def run_bench(curves_path: Path, starts: tuple[int, ...] = DEFAULT_STARTS, cycles: int = 10, seed: int = 7,
-              trace_dir: Path | None = None, strategies: tuple[Strategy, ...] = STRATEGIES,
-              command: str = "") -> dict[str, Any]:
+def run_bench(
+    curves_path: Path,
+    *,
+    starts: tuple[int, ...] = DEFAULT_STARTS,
+    cycles: int = 10,
+    seed: int = 7,
+    trace_dir: Path | None = None,
+    strategies: tuple[Strategy, ...] = STRATEGIES,
+    command: str = "",
+) -> dict[str, Any]:
     """Run the whole benchmark and return the JSON-ready result (no printing, no writing)."""
     curves = load_curves(curves_path)
     if not curves:
@@ -119,29 +160,55 @@ def run_bench(curves_path: Path, starts: tuple[int, ...] = DEFAULT_STARTS, cycle
         traffic = pick_traffic(trace, index, rng)
         for start in sorted({int(np.clip(s, *truth.bounds)) for s in starts}):
             for strategy in strategies:
-                run, g = run_loop(truth, traffic, start, strategy, cycles, prices, rng)
+                run, g = run_loop(
+                    truth, traffic, start_mb=start, strategy=strategy, cycles=cycles, prices=prices, rng=rng
+                )
                 runs.append(run)
                 baselines["fixed"].append({"strategy": strategy, "regret": g.regret(start)})
-                chosen, spent = power_tuning(truth, strategy, bench_policy(strategy, *truth.bounds), prices,
-                                             traffic.mean_cold_rate(), rng)
-                baselines["power_tuning"].append({"strategy": strategy, "regret": g.regret(chosen),
-                                                  "tuning_cost_usd": spent, "chosen_mb": chosen})
+                chosen, spent = power_tuning(
+                    truth,
+                    strategy,
+                    bench_policy(strategy, *truth.bounds),
+                    prices=prices,
+                    cold_rate=traffic.mean_cold_rate(),
+                    rng=rng,
+                )
+                baselines["power_tuning"].append(
+                    {
+                        "strategy": strategy,
+                        "regret": g.regret(chosen),
+                        "tuning_cost_usd": spent,
+                        "chosen_mb": chosen,
+                    }
+                )
                 co = compute_optimizer(truth, start, int(traffic.per_minute.sum() * 14))
-                baselines["compute_optimizer"].append({"strategy": strategy, "regret": g.regret(co),
-                                                       "chosen_mb": co})
-    config = {"command": command, "seed": seed, "starts": list(starts), "cycles": cycles,
-              "file": str(curves_path), "trace": str(trace_dir) if trace_dir else "synthetic",
-              "strategies": list(strategies)}
+                baselines["compute_optimizer"].append(
+                    {"strategy": strategy, "regret": g.regret(co), "chosen_mb": co}
+                )
+    config = {
+        "command": command,
+        "seed": seed,
+        "starts": list(starts),
+        "cycles": cycles,
+        "file": str(curves_path),
+        "trace": str(trace_dir) if trace_dir else "synthetic",
+        "strategies": list(strategies),
+    }
     return summarise(runs, baselines, config)
 
 
 def _regrets(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
-    return {"regret_median": float(np.median(arr)), "regret_p90": float(np.percentile(arr, 90)),
-            "regret_max": float(np.max(arr))}
+    return {
+        "regret_median": float(np.median(arr)),
+        "regret_p90": float(np.percentile(arr, 90)),
+        "regret_max": float(np.max(arr)),
+    }
 
 
-def summarise(runs: list[Run], baselines: dict[str, list[dict[str, Any]]], config: dict[str, Any]) -> dict[str, Any]:
+def summarise(
+    runs: list[Run], baselines: dict[str, list[dict[str, Any]]], config: dict[str, Any]
+) -> dict[str, Any]:
     """`summary`: per strategy regret figures (fractions) plus exploration steps (max per run), guard
     violations (count), calibration (share of 90 % intervals of cost per invocation and p99 that held the
     next day's realised value, pooled over applied changes), calibration_n (applied changes),
@@ -163,14 +230,30 @@ def summarise(runs: list[Run], baselines: dict[str, list[dict[str, Any]]], confi
             "exploration_overspend_usd": float(sum(r.exploration_overspend_usd for r in mine)),
         }
     for name, rows in baselines.items():
-        by_strategy = {s: _regrets([r["regret"] for r in rows if r["strategy"] == s])
-                       for s in dict.fromkeys(r["strategy"] for r in rows)}
-        summary[name] = {**by_strategy.get("cost", next(iter(by_strategy.values()))), "by_strategy": by_strategy}
+        by_strategy = {
+            s: _regrets([r["regret"] for r in rows if r["strategy"] == s])
+            for s in dict.fromkeys(r["strategy"] for r in rows)
+        }
+        summary[name] = {
+            **by_strategy.get("cost", next(iter(by_strategy.values()))),
+            "by_strategy": by_strategy,
+        }
         if name == "power_tuning":
             summary[name]["tuning_cost_usd"] = float(sum(r["tuning_cost_usd"] for r in rows))
-    per_curve = [{"curve": r.curve, "start_mb": r.start_mb, "strategy": r.strategy, "final_mb": r.sizes[-1],
-                  "oracle_mb": r.oracle_mb, "regret": r.regret, "sizes": r.sizes,
-                  "exploration_steps": r.exploration_steps, "violations": r.violations} for r in runs]
+    per_curve = [
+        {
+            "curve": r.curve,
+            "start_mb": r.start_mb,
+            "strategy": r.strategy,
+            "final_mb": r.sizes[-1],
+            "oracle_mb": r.oracle_mb,
+            "regret": r.regret,
+            "sizes": r.sizes,
+            "exploration_steps": r.exploration_steps,
+            "violations": r.violations,
+        }
+        for r in runs
+    ]
     return {"summary": summary, "per_curve": per_curve, "config": config}
 
 

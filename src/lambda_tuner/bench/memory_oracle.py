@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lambda_tuner.bench.memory_sim import FloatArray, Truth
+from lambda_tuner.core.exploration import BoolArray
 from lambda_tuner.core.models import Strategy
 from lambda_tuner.core.optimizer import MemoryPolicy
 from lambda_tuner.core.pricing import PriceTable
@@ -43,7 +44,7 @@ class Ground:
     mean: FloatArray
     p99: FloatArray
     cost: FloatArray  # expected USD per invocation
-    allowed: FloatArray  # bool: hard constraints (and the default strategy's allowance)
+    allowed: BoolArray  # hard constraints (and the default strategy's allowance)
     objective: FloatArray
     oracle_mb: int
 
@@ -54,14 +55,22 @@ class Ground:
         return float(self.objective[self.at(memory_mb)] / self.objective[self.at(self.oracle_mb)] - 1)
 
 
-def ground(truth: Truth, strategy: Strategy, policy: MemoryPolicy, start_mb: int, cold_rate: float,
-           prices: PriceTable) -> Ground:
+def ground(
+    truth: Truth,
+    strategy: Strategy,
+    policy: MemoryPolicy,
+    *,
+    start_mb: int,
+    cold_rate: float,
+    prices: PriceTable,
+) -> Ground:
     lo, hi = truth.bounds
     m = np.arange(lo, hi + 1, dtype=float)
     mean, p99 = truth.mean(m), truth.p99(m)
     cost = truth.cost_per_invocation(m, cold_rate, prices)
     hard = (m >= truth.max_memory_used_mb * policy.memory_headroom) & (
-        p99 < policy.timeout_margin * truth.timeout_s * 1000)
+        p99 < policy.timeout_margin * truth.timeout_s * 1000
+    )
     if not hard.any():
         hard = m == m[-1]
     allowed = hard.copy()
@@ -79,12 +88,20 @@ def ground(truth: Truth, strategy: Strategy, policy: MemoryPolicy, start_mb: int
     masked = np.where(allowed, objective, np.inf)
     if strategy == "speed":  # ties on duration: the cheapest of them
         masked = np.where(masked <= masked.min() * (1 + 1e-9), cost, np.inf)
-    return Ground(memory_mb=m, mean=mean, p99=p99, cost=cost, allowed=allowed, objective=objective,
-                  oracle_mb=int(m[int(np.argmin(masked))]))
+    return Ground(
+        memory_mb=m,
+        mean=mean,
+        p99=p99,
+        cost=cost,
+        allowed=allowed,
+        objective=objective,
+        oracle_mb=int(m[int(np.argmin(masked))]),
+    )
 
 
-def violations(truth: Truth, g: Ground, policy: MemoryPolicy, strategy: Strategy, start_mb: int,
-               memory_mb: int) -> list[str]:
+def violations(
+    truth: Truth, g: Ground, policy: MemoryPolicy, *, strategy: Strategy, start_mb: int, memory_mb: int
+) -> list[str]:
     """Which hard guards an applied size breaks, judged on ground truth."""
     lo, hi = truth.bounds
     out = []
@@ -95,13 +112,22 @@ def violations(truth: Truth, g: Ground, policy: MemoryPolicy, strategy: Strategy
         out.append("below memory floor")
     if g.p99[i] >= policy.timeout_margin * truth.timeout_s * 1000:
         out.append("p99 above timeout margin")
-    if strategy == "default" and g.p99[i] > (1 + policy.p99_allowance) * float(truth.p99(start_mb)) * (1 + 1e-6):
+    if strategy == "default" and g.p99[i] > (1 + policy.p99_allowance) * float(truth.p99(start_mb)) * (
+        1 + 1e-6
+    ):
         out.append("p99 worse than allowance")
     return out
 
 
-def power_tuning(truth: Truth, strategy: Strategy, policy: MemoryPolicy, prices: PriceTable, cold_rate: float,
-                 rng: np.random.Generator) -> tuple[int, float]:
+def power_tuning(
+    truth: Truth,
+    strategy: Strategy,
+    policy: MemoryPolicy,
+    *,
+    prices: PriceTable,
+    cold_rate: float,
+    rng: np.random.Generator,
+) -> tuple[int, float]:
     """(chosen size, tuning cost in USD) of a Power-Tuning-like run."""
     lo, hi = truth.bounds
     sizes = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
@@ -109,7 +135,7 @@ def power_tuning(truth: Truth, strategy: Strategy, policy: MemoryPolicy, prices:
     for size in sizes:
         samples = np.sort(truth.sample(size, 5, math.exp(0.02 * rng.standard_normal()), rng))
         k = int(len(samples) * 0.2)
-        trimmed.append(float(np.mean(samples[k: len(samples) - k])))
+        trimmed.append(float(np.mean(samples[k : len(samples) - k])))
         spent += 5 * float(truth.cost_per_invocation(size, cold_rate, prices))
     gb_s = np.asarray(sizes, dtype=float) / 1024 * np.asarray(trimmed) / 1000
     cost = gb_s * prices.tier1_usd_per_gb_s(truth.curve.arch)  # type: ignore[arg-type]

@@ -31,8 +31,8 @@ import numpy.typing as npt
 from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.models import Epoch, ReportStats
 from lambda_tuner.core.pricing import PriceTable
-from lambda_tuner.twin.azure_trace import Trace
-from lambda_tuner.twin.curves import Curve
+from lambda_tuner.twin.azure_trace import Trace  # noqa: TID251 - ground truth comes from the twin
+from lambda_tuner.twin.curves import Curve  # noqa: TID251
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -76,7 +76,9 @@ class Truth:
             rel = np.exp(s * rng.standard_normal(n) - s * s / 2)
         return np.asarray(float(self.mean(memory_mb)) * drift * rel, dtype=float)
 
-    def cost_per_invocation(self, memory_mb: npt.ArrayLike, cold_rate: float, prices: PriceTable) -> FloatArray:
+    def cost_per_invocation(
+        self, memory_mb: npt.ArrayLike, cold_rate: float, prices: PriceTable
+    ) -> FloatArray:
         """Expected USD per call: request + 1 ms billing (mean + 0.5 ms) + INIT on cold starts."""
         rates = cost_rates(prices, self.curve.arch)  # type: ignore[arg-type]
         gb = np.asarray(memory_mb, dtype=float) / 1024
@@ -88,8 +90,13 @@ def make_truth(curve: Curve) -> Truth:
     pool = curve.relative_noise()
     lo, hi = curve.bounds
     worst_p99 = float(np.max(curve.duration(np.arange(lo, hi + 1, dtype=float))))
-    base = Truth(curve=curve, noise_pool=pool if pool.size >= 5 else None, max_memory_used_mb=0.0,
-                 init_ms=0.0, timeout_s=0)
+    base = Truth(
+        curve=curve,
+        noise_pool=pool if pool.size >= 5 else None,
+        max_memory_used_mb=0.0,
+        init_ms=0.0,
+        timeout_s=0,
+    )
     timeout = int(min(900, max(3, math.ceil(3 * worst_p99 * base.p99_factor / 1000))))
     return Truth(
         curve=curve,
@@ -131,7 +138,9 @@ def pick_traffic(trace: Trace | None, index: int, rng: np.random.Generator) -> T
         eligible = [f for f in trace.functions if 2_000 <= f.per_minute.sum() <= 500_000]
         if eligible:
             chosen = eligible[int(rng.integers(len(eligible)))] if index >= 0 else eligible[0]
-            return Traffic(per_minute=np.asarray(chosen.per_minute, dtype=float), source=f"azure:{chosen.key}")
+            return Traffic(
+                per_minute=np.asarray(chosen.per_minute, dtype=float), source=f"azure:{chosen.key}"
+            )
     minutes = np.arange(1440)
     shape = 1.0 + 0.6 * np.sin(2 * np.pi * (minutes - 480) / 1440)
     return Traffic(per_minute=20_000 * shape / shape.sum(), source="synthetic-diurnal-20k")
@@ -149,7 +158,12 @@ class Day:
 
 
 def simulate_day(
-    truth: Truth, memory_mb: int, minutes: FloatArray, start: datetime, prices: PriceTable,
+    truth: Truth,
+    memory_mb: int,
+    minutes: FloatArray,
+    *,
+    start: datetime,
+    prices: PriceTable,
     rng: np.random.Generator,
 ) -> Day:
     total = int(minutes.sum())
@@ -164,18 +178,37 @@ def simulate_day(
     gb = memory_mb / 1024
     billed = float(np.mean(np.ceil(durations))) + colds / max(total, 1) * math.ceil(truth.init_ms)
     p50, p95, p99 = np.percentile(durations, [50, 95, 99])
-    used = truth.max_memory_used_mb
+    used = min(truth.max_memory_used_mb, float(memory_mb))  # a function cannot use more than it has
     reports = ReportStats(
-        invocations=total, cold_starts=colds, init_ms_avg=truth.init_ms * float(rng.uniform(0.95, 1.05)),
-        max_memory_used_mb_p99=used * 0.97, max_memory_used_mb_max=used, billed_ms_avg=float(np.mean(np.ceil(durations))),
+        invocations=total,
+        cold_starts=colds,
+        init_ms_avg=truth.init_ms * float(rng.uniform(0.95, 1.05)),
+        max_memory_used_mb_p99=used * 0.97,
+        max_memory_used_mb_max=used,
+        billed_ms_avg=float(np.mean(np.ceil(durations))),
     )
     epoch = Epoch(
-        memory_mb=memory_mb, arch=truth.curve.arch,  # type: ignore[arg-type]
-        start=start, end=start + timedelta(days=1), invocations=total,
-        duration_avg_ms=float(np.mean(durations)), duration_p50_ms=float(p50), duration_p95_ms=float(p95),
-        duration_p99_ms=float(p99), duration_max_ms=float(np.max(durations)), periods=len(per_period),
-        duration_avg_spread_ms=float(np.std([np.mean(p) for p in per_period], ddof=1)) if len(per_period) > 1 else None,
-        duration_p99_spread_ms=None, reports=reports,
+        memory_mb=memory_mb,
+        arch=truth.curve.arch,
+        start=start,
+        end=start + timedelta(days=1),
+        invocations=total,
+        errors=int(0.02 * total) if truth.max_memory_used_mb > memory_mb else 0,  # out-of-memory kills
+        duration_avg_ms=float(np.mean(durations)),
+        duration_p50_ms=float(p50),
+        duration_p95_ms=float(p95),
+        duration_p99_ms=float(p99),
+        duration_max_ms=float(np.max(durations)),
+        periods=len(per_period),
+        duration_avg_spread_ms=float(np.std([np.mean(p) for p in per_period], ddof=1))
+        if len(per_period) > 1
+        else None,
+        duration_p99_spread_ms=None,
+        reports=reports,
     )
-    return Day(epoch=epoch, cost_per_invocation=rates.request_usd + gb * billed * rates.duration_usd_per_gb_ms,
-               p99_ms=float(p99), invocations=total)
+    return Day(
+        epoch=epoch,
+        cost_per_invocation=rates.request_usd + gb * billed * rates.duration_usd_per_gb_ms,
+        p99_ms=float(p99),
+        invocations=total,
+    )

@@ -66,7 +66,9 @@ def choose_experiment(
     diff = objective[:, best : best + 1] - objective  # > 0 where a size beats the best guess
     gain = np.mean(np.maximum(diff, 0.0), axis=0)
     trial_cost = np.mean(np.maximum(-diff, 0.0), axis=0)
-    worth = np.where(candidates & (gain / scale >= threshold), gain * horizon_days - trial_cost * trial_days, -np.inf)
+    worth = np.where(
+        candidates & (gain / scale >= threshold), gain * horizon_days - trial_cost * trial_days, -np.inf
+    )
     index = int(np.argmax(worth))
     if not np.isfinite(worth[index]) or worth[index] <= 0:
         return None

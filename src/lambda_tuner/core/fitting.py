@@ -17,8 +17,9 @@ Priors (documented population assumptions, used with few observed sizes):
   interval, not a confident guess. (The least-squares fit uses a logit-normal(0, 2) stand-in to find
   the mode; the Monte Carlo draws are importance-resampled against the exact Beta prior.)
 - `alpha`: log-normal(0, 0.25). Parameters are fitted unbounded (log y, logit share, log alpha) so the
-  Gaussian (Laplace) approximation used for the Monte Carlo draws never leaves the valid range. Lambda Insights CPU time (`cpu_ms_avg`) replaces it when
-  present (cpu / wall, sd 0.1); CPU time above wall time is evidence for multi-threading.
+  Gaussian (Laplace) approximation used for the Monte Carlo draws never leaves the valid range.
+- Lambda Insights CPU time (`cpu_ms_avg`), when present, constrains the share (cpu / wall, sd 0.1);
+  CPU time above wall time is evidence for multi-threading.
 - Form weights before evidence: single_thread 0.55, multi_thread 0.25, io_bound 0.2 (io_bound is only
   considered with two or more sizes). Forms are averaged by prior x Akaike weight (AIC), so when the data
   cannot tell single from multi-threaded code, predictions above 1,769 MB carry both.
@@ -208,7 +209,10 @@ def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
 
     def residuals(x: FloatArray) -> FloatArray:
         model = np.log(form_duration(form, x, ref_mb, m)[0])
-        priors = [(x[1] - LOGIT_PHI_PRIOR[0]) / LOGIT_PHI_PRIOR[1], (x[2] - LOG_ALPHA_PRIOR[0]) / LOG_ALPHA_PRIOR[1]]
+        priors = [
+            (x[1] - LOGIT_PHI_PRIOR[0]) / LOGIT_PHI_PRIOR[1],
+            (x[2] - LOG_ALPHA_PRIOR[0]) / LOG_ALPHA_PRIOR[1],
+        ]
         res = [(model - log_y) / sigma, priors]
         for size, share in cpu_rows:
             frac = form_duration(form, x, ref_mb, np.array([float(size)]))[0, 0]

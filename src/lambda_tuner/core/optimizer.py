@@ -34,6 +34,7 @@ from lambda_tuner.core.models import (
 from lambda_tuner.core.pricing import PriceTable
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
+SATURATED = 0.95  # memory used / configured at which the reading is capped, not measured
 MAX_GRID = 1500  # ~2 MB steps over 128-3,008 MB: cost is flat at that scale
 
 
@@ -58,6 +59,15 @@ def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
     inits = [(r.init_ms_avg, r.cold_starts) for r in reports if r.init_ms_avg and r.cold_starts]
     init = sum(i * c for i, c in inits) / sum(c for _, c in inits) if inits else 0.0
     used = [v for r in reports for v in (r.max_memory_used_mb_max, r.max_memory_used_mb_p99) if v is not None]
+    # Memory used at (nearly) the configured size says only "at least this much": the real need is unknown,
+    # so the floor doubles the configuration instead of adding headroom to a capped reading.
+    saturated = [
+        2.0 * e.memory_mb
+        for e in epochs
+        if e.reports is not None
+        and e.reports.max_memory_used_mb_max is not None
+        and e.reports.max_memory_used_mb_max >= SATURATED * e.memory_mb
+    ]
     ratios = [
         e.duration_p95_ms / e.duration_avg_ms for e in epochs if e.duration_p95_ms and e.duration_avg_ms
     ]
@@ -65,7 +75,7 @@ def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
         invocations_per_month=invocations / days * MONTH_DAYS,
         cold_start_rate=min(1.0, cold),
         init_ms=init,
-        floor_mb=max(used) * headroom if used else None,
+        floor_mb=max([max(used) * headroom, *saturated]) if used else None,
         p95_ratio=float(np.median(ratios)) if ratios else 1.6,
     )
 
@@ -210,6 +220,7 @@ def evaluate(
     fn: FunctionConfig,
     fit: DurationFit,
     usage: Usage,
+    *,
     policy: MemoryPolicy,
     prices: PriceTable,
     baseline_p99_ms: float | None,
@@ -318,7 +329,7 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
     return ev.current, "no size satisfies bounds, memory floor and timeout together"
 
 
-def decide_memory(
+def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     fn: FunctionConfig,
     obs: Observations,
     policy: MemoryPolicy,
@@ -353,25 +364,28 @@ def decide_memory(
         )
     fit = fit_duration(fn.name, fn.arch, epochs)
     usage = usage_from(epochs, policy.memory_headroom)
-    ev = evaluate(fn, fit, usage, policy, prices, baseline_p99_ms)
+    ev = evaluate(fn, fit, usage, policy=policy, prices=prices, baseline_p99_ms=baseline_p99_ms)
     best, decider = choose(ev, policy.strategy)
     observed = [s.memory_mb for s in fit.sizes]
     forced = not ev.allowed(ev.current)
     if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
         allowed = ev.all_masks(soft=False) & ev.all_masks(soft=True, hard=False)
         choice = choose_experiment(
-            ev.memory_mb, ev.objective, allowed, best, observed, threshold=policy.explore_threshold,
+            ev.memory_mb,
+            ev.objective,
+            allowed,
+            best,
+            observed,
+            threshold=policy.explore_threshold,
             horizon_days=policy.explore_horizon_days,
             trial_days=policy.experiment_days * policy.experiment_weight,
         )
         if choice is not None:
-            return _experiment(
-                fn, obs, fit, ev, policy, now, rec_id, best, choice.index, choice.expected_loss
-            )
+            ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
+            return _experiment(ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement)
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
-    return _recommendation(
-        fn, obs, fit, ev, now, rec_id, kind, best if kind == "memory" else ev.current, why_keep or decider
-    )
+    ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
+    return _recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
 
 
 def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:
@@ -389,32 +403,27 @@ def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool)
     return "memory", None
 
 
-def _experiment(
-    fn: FunctionConfig,
-    obs: Observations,
-    fit: DurationFit,
-    ev: Evaluation,
-    policy: MemoryPolicy,
-    now: datetime,
-    rec_id: str,
-    best: int,
-    index: int,
-    loss: float,
-) -> Recommendation:
+@dataclass(frozen=True)
+class _Context:
+    fn: FunctionConfig
+    obs: Observations
+    fit: DurationFit
+    ev: Evaluation
+    now: datetime
+    rec_id: str
+
+
+def _experiment(ctx: _Context, policy: MemoryPolicy, *, best: int, index: int, gain: float) -> Recommendation:
+    ev = ctx.ev
     size = int(ev.memory_mb[index])
     extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
     daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days
     rec = _recommendation(
-        fn,
-        obs,
-        fit,
-        ev,
-        now,
-        rec_id,
+        ctx,
         "experiment",
         index,
-        f"exploration: expected loss {loss:.1%} of staying with the best guess "
-        f"{int(ev.memory_mb[best])} MB; {size} MB is untried",
+        f"exploration: untried {size} MB is expected to beat the best guess {int(ev.memory_mb[best])} MB "
+        f"by {gain:.1%}, worth more over {policy.explore_horizon_days:.0f} days than the trial costs",
     )
     stop_p99 = (1 + policy.p99_allowance) * ev.baseline_p99_ms
     proposed: dict[str, int | float | str | None] = {
@@ -429,17 +438,8 @@ def _experiment(
     return rec.model_copy(update={"proposed": proposed})
 
 
-def _recommendation(
-    fn: FunctionConfig,
-    obs: Observations,
-    fit: DurationFit,
-    ev: Evaluation,
-    now: datetime,
-    rec_id: str,
-    kind: str,
-    index: int,
-    decider: str,
-) -> Recommendation:
+def _recommendation(ctx: _Context, kind: str, index: int, decider: str) -> Recommendation:
+    fn, fit, ev = ctx.fn, ctx.fit, ctx.ev
     before, after = projection(ev, ev.current), projection(ev, index)
     saving = saving_interval(ev, index)
     size = int(ev.memory_mb[index])
@@ -450,7 +450,8 @@ def _recommendation(
         "keep": f"Keep {fn.memory_mb} MB",
         "experiment": f"Try {size} MB on part of the traffic",
     }[kind]
-    summary = f"{verb}: saves ${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f}), {effect}"
+    money = f"${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f})"
+    summary = f"{verb}: saves {money}, {effect}"
     if kind == "keep":
         summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
     alternatives = tuple(projection(ev, i) for i in _alternative_indices(ev, index))
@@ -467,10 +468,10 @@ def _recommendation(
     )
     confidence = "high" if confident and width < 0.2 else ("medium" if width < 0.5 else "low")
     return Recommendation(
-        id=rec_id,
+        id=ctx.rec_id,
         function=fn.name,
         kind=kind,
-        created_at=now,
+        created_at=ctx.now,
         current={"memory_mb": fn.memory_mb},
         proposed={"memory_mb": size},
         before=before,
@@ -480,7 +481,7 @@ def _recommendation(
         confidence=confidence,
         reason=reason,
         revision_id=fn.revision_id,
-        qualifier=obs.qualifier,
+        qualifier=ctx.obs.qualifier,
         chart=chart(ev, fit),
         status="RECORDED" if kind == "keep" else "PENDING",
     )

@@ -1,0 +1,71 @@
+"""The `memory` click command the lead adds to `lambda-tuner bench`; the work is in `memory.run_bench`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lambda_tuner.bench.memory import DEFAULT_STARTS, STRATEGIES, run_bench, write_json
+from lambda_tuner.bench.memory_report import print_table
+
+DEFAULT_TRACE = Path("../shared/data/azure-functions-2019")
+
+
+def _starts(value: str) -> tuple[int, ...]:
+    try:
+        starts = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"comma-separated sizes in MB, got {value!r}") from exc
+    if not starts or any(s <= 0 for s in starts):
+        raise click.BadParameter("at least one positive size")
+    return starts
+
+
+@click.command()
+@click.option(
+    "--curves",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Any file in the curve format (shared/data/lambda-curves/curves.csv is one).",
+)
+@click.option(
+    "--starts",
+    default=",".join(map(str, DEFAULT_STARTS)),
+    show_default=True,
+    help="Start sizes in MB, clipped to each curve's measured range.",
+)
+@click.option("--cycles", type=click.IntRange(1, 60), default=10, show_default=True, help="Simulated days.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--trace",
+    "trace_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Azure 2019 trace folder for daily traffic (default: ../shared/data/azure-functions-2019 "
+    "when present, else a synthetic diurnal day).",
+)
+@click.option("--strategies", default=",".join(STRATEGIES), show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def memory(
+    curves: Path, starts: str, cycles: int, seed: int, trace_dir: Path | None, strategies: str, json_out: Path
+) -> None:
+    """Closed-loop regret of the memory decisions against the oracle, with peer baselines."""
+    chosen = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in STRATEGIES]
+    if unknown:
+        raise click.BadParameter(f"unknown strategies {unknown}; choose from {list(STRATEGIES)}")
+    if trace_dir is None and DEFAULT_TRACE.is_dir():
+        trace_dir = DEFAULT_TRACE
+    result = run_bench(
+        curves,
+        starts=_starts(starts),
+        cycles=cycles,
+        seed=seed,
+        trace_dir=trace_dir,
+        strategies=chosen,  # type: ignore[arg-type]
+        command=" ".join(["lambda-tuner", "bench", "memory", *sys.argv[3:]]),
+    )
+    write_json(result, json_out)
+    print_table(result)
