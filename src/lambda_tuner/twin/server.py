@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 
 from lambda_tuner.twin import (
     alarms,
+    cbor,
     cloudwatch_api,
     lambda_api,
     lambda_invoke,
@@ -41,7 +42,7 @@ from lambda_tuner.twin import (
 from lambda_tuner.twin.faults import SERVER_ERROR_CODES, FaultInjector, FaultKind
 from lambda_tuner.twin.function_url import FunctionUrlServer
 from lambda_tuner.twin.provision import provision_world
-from lambda_tuner.twin.wire import Call, Reply, aws_error, collect, identify, read_body
+from lambda_tuner.twin.wire import Call, Reply, aws_error, collect, identify, read_body, service_of
 
 if TYPE_CHECKING:
     from lambda_tuner.twin.world import World
@@ -191,13 +192,28 @@ class Twin:
 
     def wsgi(self, moto_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            reply = self._serve(moto_app, environ)
+            if cbor.is_cbor(environ):
+                reply: Reply | None = self._serve_cbor(moto_app, environ)
+            else:
+                reply = self._serve(moto_app, environ)
             if reply is None:
                 return moto_app(environ, start_response)
             start_response(f"{reply.status} {_reason(reply.status)}", reply.headers)
             return [reply.body]
 
         return app
+
+    def _serve_cbor(self, moto_app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Reply:
+        """A Smithy RPC v2 CBOR request, served as its awsJson equivalent and answered in CBOR."""
+        service = service_of(environ) or "unknown"
+        try:
+            operation, _ = cbor.to_json_request(environ, read_body(environ))
+        except ValueError as exc:
+            return cbor.to_cbor_reply(
+                service, "", Reply.of_json({"__type": "SerializationException", "message": str(exc)}, 400)
+            )
+        reply = self._serve(moto_app, environ) or collect(moto_app, environ)
+        return cbor.to_cbor_reply(service, operation, reply)
 
     def _serve(self, moto_app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Reply | None:
         body = read_body(environ)

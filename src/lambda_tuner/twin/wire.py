@@ -88,7 +88,7 @@ def read_body(environ: dict[str, Any]) -> bytes:
 
 def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, Any]] | None:
     """(service, operation, uri params) of an AWS request, or None for anything else (moto-api, ...)."""
-    service = _service_of(environ)
+    service = service_of(environ)
     if service is None:
         return None
     environ["wsgi.input"] = io.BytesIO(body)
@@ -101,7 +101,7 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, 
     return service, str(operation.name), dict(params)
 
 
-def _service_of(environ: dict[str, Any]) -> str | None:
+def service_of(environ: dict[str, Any]) -> str | None:
     auth = str(environ.get("HTTP_AUTHORIZATION", ""))
     try:
         signing = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
