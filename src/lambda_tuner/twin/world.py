@@ -222,6 +222,12 @@ class World:
         tl.revision += 1
 
     def _plan(self, query: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any] | None:
+        try:
+            return self._plan_stat(query, start, end)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"query {query.get('Id')!r} is malformed: missing or bad {exc}") from exc
+
+    def _plan_stat(self, query: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any] | None:
         stat_block = query.get("MetricStat")
         if not stat_block:
             return None  # metric math: the agent does not use it

@@ -142,6 +142,7 @@ def test_json_report_lines_are_platform_report_records(world, epoch):
     assert {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB"} <= set(metrics)
     assert metrics["memorySizeMB"] == 1024 and record["record"]["status"] == "success"
     assert world.report_lines("quiet", epoch, epoch + timedelta(hours=1)) == []
+    assert world.report_lines("io", epoch, epoch + timedelta(hours=1), limit=0) == []
 
 
 def test_report_lines_are_deterministic_and_match_the_memory_in_force(world, epoch):

@@ -298,3 +298,9 @@ def test_pc_on_a_version_serves_the_alias_that_routes_to_it(epoch, q):
     )
     assert spill["values"] == [0.0]
     assert pc_calls["values"][0] == pytest.approx(120 * 60, rel=0.05)
+
+
+def test_a_malformed_query_is_refused_with_its_id(world, epoch):
+    broken = {"Id": "bad1", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration"}}}
+    with pytest.raises(ValueError, match="bad1"):
+        world.metric_data([broken], epoch, epoch + timedelta(days=1))
