@@ -41,17 +41,30 @@ class LambdaContext:
 
 
 def context_for(twin: Twin, name: str, qualifier: str | None) -> LambdaContext:
-    fn = backend(twin).get_function(name, qualifier)
-    arn = backend(twin).get_function(name).function_arn
+    """The context AWS would pass; a handler registered for a function moto does not hold still runs."""
+    arn = f"arn:aws:lambda:{twin.region}:{twin.account}:function:{name}"
+    version, memory, timeout = "$LATEST", 128, 900
+    if _exists(twin, name, qualifier):
+        fn = backend(twin).get_function(name, qualifier)
+        version, memory, timeout = str(fn.version), int(fn.memory_size), int(fn.timeout)
     meta = twin.lambdas.latest.get(name)
     return LambdaContext(
         function_name=name,
-        function_version=str(fn.version),
+        function_version=version,
         invoked_function_arn=f"{arn}:{qualifier}" if qualifier else arn,
-        memory_limit_in_mb=int(fn.memory_size),
-        timeout_s=int(fn.timeout),
+        memory_limit_in_mb=memory,
+        timeout_s=timeout,
         log_group_name=(meta.logging.get("LogGroup") if meta else None) or f"/aws/lambda/{name}",
+        log_stream_name=f"{twin.world.now:%Y/%m/%d}/[{version}]twin",
     )
+
+
+def _exists(twin: Twin, name: str, qualifier: str | None) -> bool:
+    try:
+        backend(twin).get_function(name, qualifier)
+    except Exception:  # noqa: BLE001 - moto's UnknownFunction/ResourceNotFound: the function is not in moto
+        return False
+    return True
 
 
 def run_handler(twin: Twin, name: str, event: Any, qualifier: str | None = None) -> tuple[Any, bool]:
@@ -80,7 +93,7 @@ def invoke(twin: Twin, call: Call) -> Reply:
     if kind == "DryRun":
         return Reply(204, [("Content-Length", "0")], b"")
     result, failed = run_handler(twin, name, event, qualifier)
-    version = str(backend(twin).get_function(name, qualifier).version)
+    version = context_for(twin, name, qualifier).function_version
     if kind == "Event":
         if failed:
             twin.async_failures.append((name, result))

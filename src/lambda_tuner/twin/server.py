@@ -67,6 +67,7 @@ class Twin:
         self.account: str = getattr(world, "account", "123456789012")
         self.region: str = getattr(world, "region", "us-east-1")
         self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
         self.faults = FaultInjector(fault_seed)
         self.handlers: dict[str, Handler] = {}
         self.async_failures: list[tuple[str, Any]] = []  # (function, error payload) of Event invokes
@@ -85,14 +86,18 @@ class Twin:
             if _active:
                 raise RuntimeError("a Twin is already running in this process; stop it first")
             _active.append(self)
-        self._server = _TwinMotoServer(self)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
-        cloudwatch_api.install(self)
-        self._moto_api("reset", None)
-        self._moto_api("config", {"lambda": {"use_docker": False}})
-        self.provision()
+        try:
+            self._server = _TwinMotoServer(self)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+            cloudwatch_api.install(self)
+            self._moto_api("reset", None)
+            self._moto_api("config", {"lambda": {"use_docker": False}})
+            self.provision()
+        except BaseException:
+            self.stop()  # a half-started twin must not keep the process's one slot or its port
+            raise
         return self
 
     def stop(self) -> None:
@@ -223,7 +228,8 @@ class Twin:
         service, operation, params = found
         call = Call(service, operation, environ, body, params)
         call.forward = lambda: _forward(moto_app, call)
-        self.calls[call.key] += 1
+        with self._calls_lock:  # Counter's += is not atomic across the server's threads
+            self.calls[call.key] += 1
         fault = self.faults.check(call)
         if fault is not None:
             return fault

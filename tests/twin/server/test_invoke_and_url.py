@@ -133,3 +133,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
         return fp
+
+
+def test_a_handler_for_a_function_moto_does_not_hold_still_runs(twin: Twin) -> None:
+    # Given a handler for an agent function that was never created in the account
+    handler = Recorder({"applied": 1})
+    twin.register_handler("lambda-tuner-apply", handler)
+
+    response = client(twin, "lambda").invoke(FunctionName="lambda-tuner-apply", Payload=b"{}")
+
+    assert json.loads(response["Payload"].read()) == {"applied": 1}
+    assert handler.contexts[0].invoked_function_arn.endswith(":function:lambda-tuner-apply")

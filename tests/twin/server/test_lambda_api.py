@@ -238,3 +238,9 @@ def test_functions_created_over_the_api_get_revisions_but_are_not_simulated(fres
     assert updated["RevisionId"] != created["RevisionId"]
     assert updated["LoggingConfig"]["LogFormat"] == "JSON"
     assert "agent" not in fresh.world.specs
+
+
+def test_a_second_twin_in_the_same_process_is_refused_clearly(twin: Twin) -> None:
+    with pytest.raises(RuntimeError, match="already running"):
+        Twin(make_world()).start()
+    assert client(twin, "lambda").list_functions()["Functions"]  # the running one is unharmed
