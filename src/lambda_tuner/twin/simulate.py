@@ -16,7 +16,8 @@ Models, chosen to be simple and explainable:
   about 3 hours. Provisioned-concurrency instances are always warm: only spill-over can start cold.
 - Provisioned concurrency on an entry (alias or version) serves its calls first; the spill-over share
   is E[(X - pc)+] / c for Poisson concurrency X of mean c (normal approximation).
-- Reserved concurrency throttles the share of demand above it in the same way.
+- Reserved concurrency (from the spec or `World.set_reserved_concurrency`) throttles the share of
+  demand above it in the same way; throttled requests are not invocations.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class History(Generic[T]):
         i = bisect.bisect_right(self.times, t_s)
         return self.values[i - 1] if i else self.initial
 
+    def per_minute(self, start: int, n: int, missing: float = 0.0) -> np.ndarray:
+        """The value in force in each minute [start, start + n), as floats (None -> `missing`)."""
+        out = np.empty(n)
+        bounds = sorted({start, start + n} | self.minute_boundaries(start, start + n))
+        for s0, s1 in itertools.pairwise(bounds):
+            value = self.at(s0 * 60.0)
+            out[s0 - start:s1 - start] = missing if value is None else float(value)  # type: ignore[arg-type]
+        return out
+
     def minute_boundaries(self, a: int, b: int) -> set[int]:
         """Minutes in (a, b) from which a changed value applies (a change inside a minute: the next)."""
         return {m for t in self.times if a < (m := math.ceil(t / 60)) < b}
@@ -76,6 +86,7 @@ class Timeline:
     alias: dict[str, History[tuple[str, Routing]]]  # alias -> (version, routing)
     pc: dict[str, History[int]]  # alias or version -> level
     regression: History[tuple[float, float | None]]  # (duration factor, error rate or None)
+    reserved: History[int | None]  # reserved concurrency; None: the function uses the unreserved pool
     revision: int = 0
 
     @classmethod
@@ -84,10 +95,12 @@ class Timeline:
         alias = {a.name: History((a.version, a.routing)) for a in spec.aliases}
         pc = {a.name: History(a.pc) for a in spec.aliases}
         regression: History[tuple[float, float | None]] = History((1.0, None))
-        return cls(memory=memory, alias=alias, pc=pc, regression=regression)
+        reserved: History[int | None] = History(spec.reserved_concurrency)
+        return cls(memory=memory, alias=alias, pc=pc, regression=regression, reserved=reserved)
 
     def all_histories(self) -> list[History[Any]]:
-        return [*self.memory.values(), *self.alias.values(), *self.pc.values(), self.regression]
+        return [*self.memory.values(), *self.alias.values(), *self.pc.values(), self.regression,
+                self.reserved]
 
 
 @dataclass(frozen=True)
@@ -182,8 +195,9 @@ def simulate(spec: FunctionSpec, tl: Timeline, key: int, start: int, n: int) -> 
     streams = []
     for i, pair in enumerate(pairs):
         streams.append(_stream(key, i, pair, level=lvl[pair], req=req[i], levels=levels, minutes=minutes))
-    if spec.reserved_concurrency is not None:
-        _throttle(streams, means, spec.reserved_concurrency, key, minutes)
+    reserved = tl.reserved.per_minute(a, total, missing=np.inf)
+    if np.isfinite(reserved).any():
+        _throttle(streams, means, reserved, key, minutes)
     pcs = _provisioned(tl, streams, means, key, minutes)
     for i, s in enumerate(streams):
         s.cold_fn = _lazy_cold(s, means, key, i, minutes)
@@ -238,10 +252,12 @@ def _stream(key: int, i: int, pair: tuple[str, str], *, level: np.ndarray, req: 
     return s
 
 
-def _throttle(streams: list[Stream], means: np.ndarray, reserved: int, key: int,
+def _throttle(streams: list[Stream], means: np.ndarray, reserved: np.ndarray, key: int,
               minutes: np.ndarray) -> None:
     c = sum(s.req * means[s.level] for s in streams) / 60_000.0
-    frac = excess_fraction(np.asarray(c, dtype=float), np.full(minutes.shape, float(reserved)))
+    limited = np.isfinite(reserved)
+    excess = excess_fraction(np.asarray(c, dtype=float), np.where(limited, reserved, 0.0))
+    frac = np.where(limited, excess, 0.0)
     for i, s in enumerate(streams):
         s.throttles = np.minimum(random_round(s.req * frac, hash_uniform(stable_key(key, "thr", i), minutes)),
                                  s.req)
@@ -254,11 +270,7 @@ def _provisioned(tl: Timeline, streams: list[Stream], means: np.ndarray, key: in
                  minutes: np.ndarray) -> list[EntryPC]:
     out = []
     for entry, history in tl.pc.items():
-        level = np.zeros(minutes.shape)
-        bounds = sorted({0, minutes.size} | {m - int(minutes[0]) for m in history.minute_boundaries(
-            int(minutes[0]), int(minutes[-1]) + 1)})
-        for s0, s1 in itertools.pairwise(bounds):
-            level[s0:s1] = float(history.at((int(minutes[0]) + s0) * 60.0))
+        level = history.per_minute(int(minutes[0]), minutes.size)
         if not level.any():
             continue
         probe = EntryPC(entry, level, level)

@@ -79,6 +79,14 @@ class World:
         tl.pc.setdefault(qualifier, History(0)).change(self._at(at), int(level))
         self._changed(tl)
 
+    def set_reserved_concurrency(self, name: str, level: int | None, at: datetime | None = None) -> None:
+        """From `at`, calls beyond `level` concurrent executions are throttled (None: no reservation)."""
+        if level is not None and level < 0:
+            raise ValueError(f"reserved concurrency must be >= 0, got {level}")
+        tl = self.timeline(name)
+        tl.reserved.change(self._at(at), level)
+        self._changed(tl)
+
     def point_alias(self, name: str, alias: str, version: str, routing: dict[str, float] | None = None,
                     at: datetime | None = None) -> None:
         """Move (or create) an alias: from `at` it runs `version`, plus `routing` weights to others."""

@@ -304,3 +304,19 @@ def test_a_malformed_query_is_refused_with_its_id(world, epoch):
     broken = {"Id": "bad1", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration"}}}
     with pytest.raises(ValueError, match="bad1"):
         world.metric_data([broken], epoch, epoch + timedelta(days=1))
+
+
+def test_reserved_concurrency_below_demand_throttles_from_when_it_is_set(epoch, q):
+    # Given a function needing ~5 concurrent executions, reserved to 2 from day 1
+    spec = FunctionSpec("busy", shapes.io_bound(1000), traffic.steady(300, seed=3), memory_mb=512)
+    world = World([spec], seed=2, epoch=epoch, now=epoch + timedelta(days=2))
+    world.set_reserved_concurrency("busy", 2, at=epoch + timedelta(days=1))
+    throttles, calls = world.metric_data(
+        [q("busy", "Throttles", "Sum", period=86400), q("busy", "Invocations", "Sum", period=86400)],
+        epoch,
+        epoch + timedelta(days=2),
+    )
+    # Then day 0 has no throttles and day 1 throttles most requests, which are then not invocations
+    assert throttles["values"][1] == 0
+    assert throttles["values"][0] > calls["values"][0]
+    assert throttles["values"][0] + calls["values"][0] == pytest.approx(calls["values"][1], rel=0.01)
