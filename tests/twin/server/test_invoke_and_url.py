@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qs
 
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from server_support import client
 
 from lambda_tuner.twin.server import Twin
@@ -144,3 +145,22 @@ def test_a_handler_for_a_function_moto_does_not_hold_still_runs(twin: Twin) -> N
 
     assert json.loads(response["Payload"].read()) == {"applied": 1}
     assert handler.contexts[0].invoked_function_arn.endswith(":function:lambda-tuner-apply")
+
+
+def test_a_powertools_function_url_resolver_reads_the_event_and_its_response_maps_back(twin: Twin) -> None:
+    # Given a Powertools resolver, as the approval function uses
+    app = LambdaFunctionUrlResolver()
+
+    @app.get("/approve")
+    def approve() -> dict[str, Any]:
+        event = app.current_event
+        return {"token": event.query_string_parameters.get("token"), "at": event.request_context.time_epoch}
+
+    url = twin.serve_function_url("cruncher", app.resolve)
+
+    # When a browser follows an approval link
+    with urllib.request.urlopen(f"{url}approve?token=signed") as response:
+        body = json.loads(response.read())
+
+    # Then the route saw the token and the simulated time
+    assert body == {"token": "signed", "at": int(twin.world.now.timestamp() * 1000)}
