@@ -155,6 +155,11 @@ class Account:
 
 @pytest.fixture
 def account(aws_env: str) -> Account:
+    return provision_account()
+
+
+def provision_account() -> Account:
+    """The template's topic (with a capturing queue), signing secret, tables and a role for functions."""
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic = sns.create_topic(Name="lambda-tuner")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="digest-capture")["QueueUrl"]
@@ -382,8 +387,16 @@ APPROVAL_FN = "orders-api"
 class Deployed:
     """Both functions configured as the template configures them, the apply function invoked in-process."""
 
-    def __init__(self, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        account: Account,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        create: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         for key, value in {
+            **(extra_env or {}),
             "LT_STATE_TABLE": STATE,
             "LT_AUDIT_TABLE": AUDIT,
             "LT_SECRET_ARN": account.secret_arn,
@@ -393,21 +406,21 @@ class Deployed:
             monkeypatch.setenv(key, value)
         approval._flow.cache_clear()
         apply._flow.cache_clear()
-        account.create_function(APPROVAL_FN, memory_mb=1024)
+        if create:
+            account.create_function(APPROVAL_FN, memory_mb=1024)
         self.account, self.store = account, Store(STATE, AUDIT)
         self.now = NOW + timedelta(hours=1)
 
-    def propose(self, base_url: str) -> str:
+    def propose(self, base_url: str, **rec_fields: Any) -> str:
         """What the agent does: store the recommendation, sign links, publish the digest; returns the body."""
-        rec = make_rec(revision_id=None)  # moto reports no RevisionId
+        rec = make_rec(**{"revision_id": None, **rec_fields})  # plain moto reports no RevisionId
         self.store.put_recommendation(rec)
         ids = (f"jti-{n}" for n in count())
         links = approval_links(base_url, SECRET.encode(), rec, NOW, 72, lambda: next(ids))
         head = self.store.audit_head()
         subject, body = render_digest([rec], {rec.id: links}, head.hash if head else "none", NOW)  # type: ignore[misc]
         Notifier(self.account.topic_arn).publish(subject, body, {"severity": "info", "count": "1"})
-        [message] = self.account.messages()
-        return str(message["Message"])
+        return str(self.account.messages()[-1]["Message"])
 
 
 def link_in(body: str, action: str) -> str:

@@ -1,0 +1,92 @@
+"""End to end in the twin: real RevisionIds, simulated time, alarms that invoke the apply function."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from approval_support import NOW, link_in
+from twin_support import Live
+
+from lambda_tuner.adapters import aws
+
+
+def _post(live: Live, body: str, action: str = "approve") -> int:
+    token = link_in(body, action).split("token=", 1)[1]
+    form = urlencode({"token": token, "decision": action}).encode()
+    try:
+        return urllib.request.urlopen(urllib.request.Request(live.url, data=form, method="POST")).status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def _memory(function: str) -> int:
+    return int(aws.client("lambda").get_function_configuration(FunctionName=function)["MemorySize"])
+
+
+def _status(live: Live, rec_id: str = "rec-1") -> str:
+    rec = live.deployed.store.get_recommendation(rec_id)
+    assert rec is not None
+    return rec.status
+
+
+def test_an_approved_change_is_applied_with_the_revision_seen_at_proposal(live: Live) -> None:
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    assert _post(live, body) == 200
+    assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
+    assert live.twin.calls["lambda.UpdateFunctionConfiguration"] == 1
+
+
+def test_a_deploy_after_the_proposal_is_refused_and_nothing_is_applied(live: Live) -> None:
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    aws.client("lambda").update_function_configuration(FunctionName="orders-api", Timeout=60)  # a deploy
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(link_in(body, "approve"))
+    assert refused.value.code == 409 and "changed since the proposal" in refused.value.read().decode()
+    assert _post(live, body) == 409
+    assert _memory("orders-api") == 1024 and _status(live) == "EXPIRED"
+    assert [r.type for r in live.deployed.store.list_audit()] == ["refusal", "refusal"]
+
+
+def test_errors_after_a_change_trip_an_alarm_that_rolls_it_back(live: Live) -> None:
+    body = live.deployed.propose(live.url, function="flaky-api", revision_id=live.revision("flaky-api"))
+    assert _post(live, body) == 200 and _memory("flaky-api") == 512
+    # When simulated time passes and the function keeps failing
+    live.twin.advance(NOW + timedelta(minutes=10))
+    # Then an alarm fired, invoked the apply function, and the previous memory is back
+    assert _memory("flaky-api") == 1024
+    assert _status(live) == "ROLLED_BACK"
+    approval_record, change, rollback = live.deployed.store.list_audit()
+    assert (approval_record.type, change.type) == ("approval", "change")
+    assert rollback.type == "rollback" and rollback.caused_by == change.id
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []  # its alarms are gone
+    assert live.twin.async_failures == []
+    assert "Rolled back: flaky-api" in live.deployed.account.messages()[-1]["Subject"]
+
+
+def test_a_healthy_change_stays_in_place_as_time_passes(live: Live) -> None:
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    assert _post(live, body) == 200
+    live.twin.advance(NOW + timedelta(hours=2))
+    assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
+    assert len(aws.client("cloudwatch").describe_alarms()["MetricAlarms"]) == 4
+
+
+def test_transient_throttling_is_retried_and_the_change_lands_once(live: Live) -> None:
+    # Persistent throttling and 5xx are covered without retries in test_apply_flow (minutes of backoff here).
+    live.twin.inject_fault("lambda.UpdateFunctionConfiguration", "throttle", count=2)
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    assert _post(live, body) == 200
+    assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
+    assert live.twin.calls["lambda.UpdateFunctionConfiguration"] == 3  # two throttled, one landed
+    assert [r.type for r in live.deployed.store.list_audit()] == ["approval", "change"]
+
+
+def test_a_transient_5xx_is_retried_and_the_change_lands(live: Live) -> None:
+    live.twin.inject_fault("lambda.UpdateFunctionConfiguration", "5xx", count=1)
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    assert _post(live, body) == 200
+    assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
