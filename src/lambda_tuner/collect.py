@@ -67,6 +67,7 @@ class CollectStats(BaseModel):
     deferred: int = 0
     partial: list[str] = []  # what was read only partly, and why
     notes: dict[str, str] = {}  # function -> a fact about its data worth showing (e.g. REPORT hidden)
+    phase_s: dict[str, float] = {}  # time per step (pacing waits included)
 
 
 class CollectResult(BaseModel):
@@ -97,15 +98,25 @@ def collect(
     run = _Run(now=now, start=end - timedelta(days=lookback_days), end=end, prefix=tag_prefix,
                     state=dict(state), history=dict(memory_history or {}), exclude=set(exclude))
     bucket = TokenBucket(control_plane_rps, monotonic=monotonic, sleep=sleep)
+    phases: dict[str, float] = {}
+
+    def timed(name: str, step: Callable[[], None]) -> None:
+        t0 = monotonic()
+        step()
+        phases[name] = round(monotonic() - t0, 3)
+
+    budget = int(control_plane_budget_s * control_plane_rps)
     with _counting(clients) as counter, paced(clients.lam, bucket):
-        _discover(run, clients, budget_calls=int(control_plane_budget_s * control_plane_rps))
-        _census(run, clients)
-        _refresh(run, clients)
-        _details(run, clients)
-        _scan_logs(run, clients, sleep=sleep, monotonic=monotonic)
-    observations = {name: _observe(run, name) for name in run.names()}
+        timed("discover", lambda: _discover(run, clients, budget_calls=budget))
+        timed("census", lambda: _census(run, clients))
+        timed("refresh", lambda: _refresh(run, clients))
+        timed("metrics", lambda: _details(run, clients))
+        timed("logs", lambda: _scan_logs(run, clients, sleep=sleep, monotonic=monotonic))
+    observations: dict[str, Observations] = {}
+    timed("observe", lambda: observations.update({name: _observe(run, name) for name in run.names()}))
     stats = _stats(run, counter.snapshot(), bucket, control_plane_rps,
                    wall_s=monotonic() - started, agent_memory_mb=agent_memory_mb)
+    stats.phase_s = phases
     return CollectResult(inventory=run.build_inventory(), observations=observations, stats=stats,
                          state=run.next_state())
 

@@ -1,8 +1,8 @@
 """Keeping the agent's Lambda control-plane calls to its share of the account quota.
 
 Lambda allows 15 control-plane requests/s per account, shared with the user's own deploys; the agent takes
-at most `rate` of them (default 5/s). A token bucket with a burst of one spaces requests evenly: N requests
-take at least (N - 1) / rate seconds. Every HTTP attempt is paced, retries included, because AWS counts
+at most `rate` of them (default 5/s). A token bucket with a burst of one that starts empty spaces requests evenly:
+N requests take at least N / rate seconds, even right after the previous cycle's last request. Every HTTP attempt is paced, retries included, because AWS counts
 each attempt against the quota.
 """
 
@@ -28,25 +28,26 @@ class TokenBucket:
             raise ValueError(f"rate must be > 0 and burst >= 1, got rate={rate}, burst={burst}")
         self.rate, self.burst = rate, burst
         self._monotonic, self._sleep = monotonic, sleep
-        self._tokens = burst
-        self._last = monotonic()
+        # The earliest moment the next request may go; starting one interval out means the bucket starts
+        # empty. `_virtual` remembers waits that a fake sleep did not move the clock for.
+        self._next = monotonic() + 1 / rate
+        self._virtual = monotonic()
         self._lock = threading.Lock()
         self.acquired = 0
-        self.waited_s = 0.0  # time spent waiting for tokens: the control-plane cost of the share
+        self.waited_s = 0.0  # time spent waiting for the share: the control-plane cost of pacing
 
     def acquire(self) -> None:
         with self._lock:
-            now = self._monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens < 1:
-                wait = (1 - self._tokens) / self.rate
+            now = max(self._monotonic(), self._virtual)
+            # Unused time builds up credit for at most `burst` requests.
+            self._next = max(self._next, now - (self.burst - 1) / self.rate)
+            if now < self._next:
+                wait = self._next - now
                 self._sleep(wait)
                 self.waited_s += wait
-                # A fake sleep does not move a fake clock: account for the wait ourselves.
-                self._last = max(self._monotonic(), now + wait)
-                self._tokens = 1.0
-            self._tokens -= 1
+                now = self._next
+            self._virtual = now
+            self._next += 1 / self.rate
             self.acquired += 1
 
 

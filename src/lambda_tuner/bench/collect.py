@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import resource
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,8 +25,6 @@ import numpy as np
 from lambda_tuner.bench.lower_bound import CycleFacts, FunctionFacts, lower_bound
 from lambda_tuner.collect import CONTROL_PLANE_BUDGET_S, CollectResult
 from lambda_tuner.core.selfcost import monthly_cost_usd
-from lambda_tuner.twin.server import Twin  # noqa: TID251 - the benchmark drives the twin by design
-from lambda_tuner.twin.world import World  # noqa: TID251
 
 SavingsHook = Callable[[CollectResult], float]  # monthly USD the decision core finds in a collection
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
@@ -47,8 +46,13 @@ def run(sizes: Sequence[int], *, savings: SavingsHook | None = None, seed: int =
 
 def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
              lookback_days: int = LOOKBACK_DAYS, specs: list[Any] | None = None) -> dict[str, Any]:
+    # The twin is imported here, not at the top: the collector's subprocess imports this module too, and
+    # must not carry moto and the World in its peak RSS.
+    from lambda_tuner.twin.server import Twin  # noqa: PLC0415, TID251 - the benchmark drives the twin
+    from lambda_tuner.twin.world import World  # noqa: PLC0415, TID251
+
     if specs is None:
-        from lambda_tuner.twin.fleet import scaled_fleet  # noqa: PLC0415, TID251 - the benchmark drives the twin
+        from lambda_tuner.twin.fleet import scaled_fleet  # noqa: PLC0415, TID251
 
         specs = scaled_fleet(n, seed=seed)
     cold_at = EPOCH + timedelta(days=lookback_days + 1)
@@ -76,7 +80,8 @@ def _summary(cycle: dict[str, Any], bound: int, bound_calls: dict[str, int]) -> 
         "ratio_to_lower_bound": round(total / bound, 3) if bound else None,
         "wall_s": stats["wall_s"], "paced_wait_s": stats["paced_wait_s"],
         "cycle_s_with_pacing": round(stats["wall_s"] + stats["paced_wait_s"], 1),
-        "peak_rss_mb": cycle["peak_rss_mb"], "control_plane_s": stats["control_plane_s"],
+        "peak_rss_mb": cycle["peak_rss_mb"], "agent_cpu_s": cycle["agent_cpu_s"],
+        "phase_s": stats["phase_s"], "control_plane_s": stats["control_plane_s"],
         "metric_queries": stats["metric_queries"], "insights_bytes_scanned": stats["insights_bytes_scanned"],
         "refreshed": stats["refreshed"], "deferred": stats["deferred"],
         "cycle_cost_usd": stats["cost_usd"],
@@ -86,7 +91,7 @@ def _summary(cycle: dict[str, Any], bound: int, bound_calls: dict[str, int]) -> 
     }
 
 
-def _cycle(twin: Twin, now: datetime, state: dict[str, Any], lookback_days: int,
+def _cycle(twin: Any, now: datetime, state: dict[str, Any], lookback_days: int,
            savings: SavingsHook | None) -> dict[str, Any]:
     twin.calls.clear()
     ctx = mp.get_context("spawn")
@@ -114,14 +119,27 @@ def _child(env: dict[str, str], now: datetime, state: dict[str, Any], lookback_d
     aws.reset_clients()
     result = collect(now, lookback_days, "lambda-tuner:", state, control_plane_rps=CONTROL_PLANE_RPS,
                      sleep=sleep, monotonic=monotonic)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = result.stats.model_dump(mode="json")
     stats["wall_s"] = round(stats["wall_s"] - stats["paced_wait_s"], 3)  # the virtual waits are not real
     return {
         "stats": stats, "state": result.state,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": _peak_rss_mb(usage),
+        "agent_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "savings": savings(result) if savings is not None else None,
         "insufficient": sum(1 for o in result.observations.values() if o.status != "ok"),
     }
+
+
+def _peak_rss_mb(usage: resource.struct_rusage) -> float:
+    """This process's high-water RSS. ru_maxrss survives exec (it would report the parent's peak at fork
+    time), so Linux's VmHWM, which starts afresh with the new program, is preferred."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(usage.ru_maxrss / 1024, 1)
 
 
 # ---------------------------------------------------------------- the fleet, described for the bound
@@ -145,7 +163,8 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
         pc_aliases = sum(1 for a in spec.aliases if a.pc > 0)
         scanned = not spec.insights and spec.emits_reports
         facts.append(FunctionFacts(
-            name=spec.name, versions=len(spec.versions), aliases=len(spec.aliases), pc_aliases=pc_aliases,
+            name=spec.name, versions=published_versions(spec), aliases=len(spec.aliases),
+            pc_aliases=pc_aliases,
             active_hours=int((hourly > 0).sum()), active_minutes=int((counts[skip:] > 0).sum()),
             peak_hour_invocations=float(hourly.max(initial=0)),
             cold_start_objective=any(k.endswith("cold-start-objective") for k in spec.tags),
@@ -155,9 +174,14 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
     return facts
 
 
+def published_versions(spec: Any) -> int:
+    """Versions are published in order, so the highest one an alias names is how many exist."""
+    return max((int(v) for v in spec.versions), default=0)
+
+
 def _cycle_facts(now: datetime, budget_calls: int, specs: Sequence[Any], state: dict[str, Any]) -> CycleFacts:
     known = state.get("functions") or {}
-    listing_pages = -(-(len(specs) + sum(len(s.versions) for s in specs)) // 50)
+    listing_pages = -(-(len(specs) + sum(published_versions(s) for s in specs)) // 50)
     return CycleFacts(
         day=now.date().toordinal(), budget_calls=max(0, budget_calls - listing_pages - 1),
         known=frozenset(n for n, v in known.items() if "d" in v),

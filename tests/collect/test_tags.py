@@ -1,0 +1,77 @@
+"""Tag schema: the per-function policy under a prefix, and which IaC tool owns a function."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_tuner.core.tags import detect_iac, parse_policy
+
+P = "lambda-tuner:"
+
+
+def test_valid_tags_become_the_policy():
+    policy = parse_policy(
+        {f"{P}mode": "approve", f"{P}strategy": "balanced:0.3", f"{P}p99-ms": "800", f"{P}p95-ms": "250.5",
+         f"{P}min-mb": "256", f"{P}max-mb": "2048", f"{P}cold-start-objective": "p99<1s", "team": "x"},
+        P,
+    )
+    assert (policy.mode, policy.strategy, policy.balanced_weight) == ("approve", "balanced", 0.3)
+    assert (policy.p99_ms, policy.p95_ms, policy.min_mb, policy.max_mb) == (800.0, 250.5, 256, 2048)
+    assert policy.cold_start_objective == "p99<1s"
+    assert policy.errors == ()
+
+
+def test_tags_under_another_prefix_are_not_read():
+    assert parse_policy({"lambda-tuner:mode": "auto"}, "tuner/").mode is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("mode", "yolo", "mode must be one of"),
+        ("strategy", "cheap", "strategy must be one of"),
+        ("strategy", "cost:0.5", "only the balanced strategy takes a weight"),
+        ("strategy", "balanced:1.5", "between 0 and 1"),
+        ("strategy", "balanced:abc", "is not a number"),
+        ("p99-ms", "-5", "positive number"),
+        ("p99-ms", "nan", "finite"),
+        ("min-mb", "64", "between 128 and 10240"),
+        ("max-mb", "1.5GB", "whole number"),
+        ("mdoe", "auto", "unknown setting"),
+        ("cold-start-objective", "", "1 to 64 characters"),
+    ],
+)
+def test_a_bad_tag_is_an_error_naming_the_tag_and_leaves_that_field_unset(key, value, fragment):
+    tags = {f"{P}mode": "auto", f"{P}{key}": value}  # for key == "mode" the bad value replaces the good
+    policy = parse_policy(tags, P)
+    # The other, valid, tag still reads; the bad one is reported (and disables changes downstream).
+    assert policy.mode == ("auto" if key != "mode" else None)
+    assert len(policy.errors) == 1
+    assert f"{P}{key}" in policy.errors[0] and fragment in policy.errors[0]
+
+
+def test_min_above_max_is_an_error_and_neither_bound_is_used():
+    policy = parse_policy({f"{P}min-mb": "2048", f"{P}max-mb": "512"}, P)
+    assert policy.min_mb is None and policy.max_mb is None
+    assert "min-mb is above max-mb" in policy.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"aws:cloudformation:stack-name": "orders-prod"}, "cloudformation:orders-prod"),
+        ({"lambda:createdBy": "SAM"}, "sam"),
+        ({"aws:cdk:path": "Stack/Fn/Resource"}, "cdk"),
+        ({"pulumi:project": "shop"}, "pulumi:shop"),
+        ({"STAGE": "dev", "serverless:service": "api"}, "serverless"),
+        ({"ManagedBy": "Terraform"}, "terraform"),
+        ({"terraform": "true"}, "terraform"),
+        ({"team": "payments", "env": "prod"}, None),
+    ],
+)
+def test_functions_are_marked_with_the_iac_tool_their_tags_name(tags, expected):
+    assert detect_iac(tags) == expected
+
+
+def test_cloudformation_wins_over_the_sam_marker_because_it_names_the_stack():
+    assert detect_iac({"lambda:createdBy": "SAM", "aws:cloudformation:stack-name": "s"}) == "cloudformation:s"
