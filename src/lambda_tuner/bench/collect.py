@@ -15,9 +15,9 @@ import multiprocessing as mp
 import os
 import resource
 import time
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
