@@ -1,0 +1,55 @@
+"""The inline SVG chart and the page renderer: well-formed, self-contained, escaped."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+
+from approval_support import NOW, make_rec
+
+from lambda_tuner.core.models import ChartPoint
+from lambda_tuner.core.tokens import TokenClaims
+from lambda_tuner.web.chart import render_chart
+from lambda_tuner.web.pages import confirm_page, message_page, security_headers
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_the_chart_is_well_formed_svg_with_both_series_and_markers() -> None:
+    rec = make_rec()
+    svg = ET.fromstring(render_chart(rec.chart, 1024, 512))  # noqa: S314 - our own output, not untrusted
+    assert svg.tag == f"{SVG}svg"
+    assert len(svg.findall(f"{SVG}polyline")) == 2  # duration and cost
+    assert len(svg.findall(f"{SVG}polygon")) == 1  # the duration interval band
+    assert len(svg.findall(f"{SVG}circle")) == 1  # one observed size
+    labels = [t.text for t in svg.iter(f"{SVG}text")]
+    assert "current 1024 MB" in labels and "proposed 512 MB" in labels
+
+
+def test_fewer_than_two_sizes_draw_nothing() -> None:
+    point = ChartPoint(
+        memory_mb=512, duration_ms=1, duration_low_ms=1, duration_high_ms=1, monthly_cost_usd=1
+    )
+    assert render_chart([]) == "" and render_chart([point, point]) == ""
+
+
+def test_the_chart_references_nothing_outside_itself() -> None:
+    svg = render_chart(make_rec().chart, 1024, 512)
+    assert "href" not in svg and "<script" not in svg and "url(" not in svg
+
+
+def test_the_stylesheet_hash_in_the_csp_matches_the_rendered_page() -> None:
+    html = message_page("Title", "Message")
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)  # type: ignore[union-attr]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in security_headers()["Content-Security-Policy"]
+
+
+def test_pages_load_nothing_from_elsewhere() -> None:
+    claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
+    html = confirm_page(make_rec(), claims, "tok")
+    assert not re.search(r"<(script|link|img|iframe)\b", html)
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert 'value="tok"' in html and "saves $18.00/month" in html and "$40.00 ($36.00 to $44.00)" in html

@@ -1,0 +1,89 @@
+"""Kill switch, signing secret, notifier and rollback alarms against moto (Stubber where moto cannot)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from approval_support import SECRET, Account
+from botocore.stub import Stubber
+
+from lambda_tuner.adapters import alarms, aws, secrets
+from lambda_tuner.adapters.control import kill_switch_engaged
+from lambda_tuner.adapters.notifier import Notifier
+
+
+@pytest.mark.parametrize(
+    ("value", "engaged"), [("run", False), ("stop", True), ("STOP ", True), ("paused", True), ("", False)]
+)
+def test_the_kill_switch_reads_the_parameter(account: Account, value: str, engaged: bool) -> None:
+    aws.client("ssm").put_parameter(Name="/lt/kill", Value=value or " ", Type="String", Overwrite=True)
+    assert kill_switch_engaged("/lt/kill") is engaged
+
+
+def test_no_kill_switch_configured_or_created_means_running(account: Account) -> None:
+    assert kill_switch_engaged(None) is False
+    assert kill_switch_engaged("/lt/never-created") is False
+
+
+def test_a_kill_switch_that_cannot_be_read_counts_as_engaged() -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ssm) as stub:
+        stub.add_client_error(
+            "get_parameter", service_error_code="AccessDeniedException", http_status_code=400
+        )
+        assert kill_switch_engaged("/lt/kill", client=ssm) is True
+
+
+def test_the_signing_key_is_read_once_per_container(account: Account) -> None:
+    sm = boto3.client("secretsmanager")
+    calls: list[str] = []
+    sm.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **_: calls.append("get"))
+    assert secrets.signing_key(account.secret_arn, client=sm) == SECRET.encode()
+    assert secrets.signing_key(account.secret_arn, client=sm) == SECRET.encode()
+    assert calls == ["get"]
+
+
+def test_a_missing_or_short_secret_is_a_clear_error(account: Account) -> None:
+    short = aws.client("secretsmanager").create_secret(Name="short", SecretString="abc")["ARN"]
+    with pytest.raises(secrets.SecretError, match="shorter than 16"):
+        secrets.signing_key(short)
+    with pytest.raises(secrets.SecretError, match="cannot read"):
+        secrets.signing_key("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope")
+
+
+def test_the_notifier_sends_attributes_and_an_sns_safe_subject(account: Account) -> None:
+    message_id = Notifier(account.topic_arn).publish(
+        "Approve → 3 changes\nnow " + "x" * 200,
+        "body",
+        {"severity": "info", "functions": "a,b", "count": "3"},
+    )
+    [msg] = account.messages()
+    assert message_id == msg["MessageId"]
+    assert "\n" not in msg["Subject"] and len(msg["Subject"]) <= 100 and msg["Subject"].isascii()
+    assert {k: v["Value"] for k, v in msg["MessageAttributes"].items()} == {
+        "severity": "info",
+        "functions": "a,b",
+        "count": "3",
+    }
+
+
+def test_rollback_alarms_watch_the_function_and_act_through_the_apply_function(account: Account) -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
+    names = alarms.create_rollback_alarms(
+        "orders-api", "rec-1", arn, p99_ms=300.0, timeout_s=30, qualifier="live"
+    )
+    got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-1"))
+    p99 = got[next(n for n in names if n.endswith("-p99"))]
+    assert p99["ExtendedStatistic"] == "p99" and p99["Threshold"] == 450.0
+    timeouts = got[next(n for n in names if n.endswith("-timeouts"))]
+    assert timeouts["Threshold"] == 28_500.0
+    assert all(a["AlarmActions"] == [arn] for a in got.values())
+    assert all({"Name": "Resource", "Value": "orders-api:live"} in a["Dimensions"] for a in got.values())
+    alarms.delete_alarms(names)
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def test_without_a_projection_there_is_no_p99_alarm(account: Account) -> None:
+    names = alarms.create_rollback_alarms("orders-api", "rec-2", "arn:x", p99_ms=None, timeout_s=30)
+    assert [n.rsplit("-", 1)[1] for n in names] == ["errors", "throttles", "timeouts"]
