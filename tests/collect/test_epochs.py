@@ -1,0 +1,111 @@
+"""Epochs: periods kept apart by the memory size that served them, aggregated with honest statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lambda_tuner.core import epochs as ep
+from lambda_tuner.core.models import ReportStats
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def _series(hours: range, avg: float, p99: float, inv: float = 100.0) -> dict[str, dict[datetime, float]]:
+    ts = [T0 + h * H for h in hours]
+    return {"inv": dict.fromkeys(ts, inv), "avg": dict.fromkeys(ts, avg), "p50": dict.fromkeys(ts, avg),
+            "p95": dict.fromkeys(ts, p99 * 0.9), "p99": dict.fromkeys(ts, p99), "max": dict.fromkeys(ts, p99 * 2),
+            "err": dict.fromkeys(ts, 1.0), "thr": dict.fromkeys(ts, 0.0)}
+
+
+def _join(*parts: dict[str, dict[datetime, float]]) -> dict[str, dict[datetime, float]]:
+    return {k: {t: v for p in parts for t, v in p[k].items()} for k in parts[0]}
+
+
+def test_a_recorded_memory_change_splits_the_series_into_two_epochs():
+    # Given 10 hours at 1024 MB, then a change to 512 MB at hour 10, then 10 more hours
+    series = _join(_series(range(10), 100.0, 150.0), _series(range(10, 20), 180.0, 260.0))
+    history = [(T0 + 10 * H, 512)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 512, history=history)
+    # Then the hours before the change are not known (no record of the earlier size) ...
+    assert [e.memory_mb for e in epochs] == [512] and dropped == 10
+    # ... unless an earlier record says what it was
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 512, history=[(T0 - H, 1024), *history])
+    assert [(e.memory_mb, e.invocations, e.duration_avg_ms) for e in epochs] == [
+        (1024, 1000, 100.0), (512, 1000, 180.0)]
+    assert epochs[0].end == epochs[1].start == T0 + 10 * H and dropped == 0
+
+
+def test_a_period_straddling_a_change_is_dropped_rather_than_misattributed():
+    series = _series(range(4), 100.0, 150.0)
+    history = [(T0 - H, 1024), (T0 + 2 * H + timedelta(minutes=30), 2048)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 2048, history=history)
+    assert [e.memory_mb for e in epochs] == [1024, 2048] and dropped == 1
+
+
+def test_report_windows_reveal_a_change_nobody_recorded():
+    # Given no records, but REPORT lines: day 1 only at 256 MB, day 2 both sizes, day 3 only at 1024 MB
+    series = _series(range(72), 50.0, 80.0)
+    windows = [ep.ReportWindow(T0 + d * 24 * H, T0 + (d + 1) * 24 * H, frozenset(s))
+               for d, s in enumerate([{256}, {256, 1024}, {1024}])]
+    epochs, dropped = ep.build_epochs(series, 3600, "arm64", 1024, windows=windows)
+    assert [(e.memory_mb, e.periods) for e in epochs] == [(256, 24), (1024, 24)] and dropped == 24
+    assert epochs[0].arch == "arm64"
+
+
+def test_percentiles_are_invocation_weighted_means_and_spreads_measure_noise():
+    busy = _series(range(1), 100.0, 200.0, inv=300.0)
+    quiet = _series(range(1, 2), 200.0, 400.0, inv=100.0)
+    (epoch,), _ = ep.build_epochs(_join(busy, quiet), 3600, "x86_64", 128)
+    assert epoch.duration_avg_ms == pytest.approx((300 * 100 + 100 * 200) / 400)
+    assert epoch.duration_p99_ms == pytest.approx((300 * 200 + 100 * 400) / 400)
+    assert epoch.duration_max_ms == 800.0 and epoch.errors == 2 and epoch.periods == 2
+    assert epoch.duration_avg_spread_ms == pytest.approx(50.0)
+    assert epoch.duration_p99_spread_ms == pytest.approx(100.0)
+
+
+def test_report_stats_attach_to_the_epochs_at_their_memory_size():
+    stats = {512: ReportStats(invocations=10, cold_starts=2, init_ms_avg=300.0)}
+    (epoch,), _ = ep.build_epochs(_series(range(5), 10.0, 20.0), 3600, "x86_64", 512, reports=stats)
+    assert epoch.reports == stats[512]
+
+
+@pytest.mark.parametrize(
+    ("hours", "problems", "reason"),
+    [(range(0), [], "no invocations in the last 14 days"),
+     (range(2), [], "only 2 periods with duration data"),
+     (range(30), ["p99 unreadable: Throttling"], "p99 unreadable: Throttling")],
+)
+def test_observations_say_why_the_data_is_insufficient(hours, problems, reason):
+    series = _series(hours, 10.0, 20.0) if hours else {}
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 128)
+    obs = ep.observe("f", None, T0, T0 + timedelta(days=14), epochs=epochs, dropped=dropped, problems=problems)
+    assert obs.status == "insufficient" and reason in (obs.reason or "")
+
+
+def test_enough_data_is_ok():
+    epochs, _ = ep.build_epochs(_series(range(30), 10.0, 20.0), 3600, "x86_64", 128)
+    assert ep.observe("f", "live", T0, T0 + timedelta(days=14), epochs=epochs, dropped=0).status == "ok"
+
+
+def test_report_windows_merge_counts_weighted_averages_and_drop_old_windows():
+    w1 = ep.window_entry(T0, T0 + 24 * H, {512: [100, 10, 300.0, 50.0, 48.0, 70.0, 80.0, 0]})
+    w2 = ep.window_entry(T0 + 24 * H, T0 + 48 * H, {512: [300, 30, 400.0, 70.0, 66.0, 75.0, 90.0, 1],
+                                                    1024: [5, 1, None, 20.0, 19.0, 71.0, 72.0, 0]})
+    merged = ep.merge_windows([w1, w2])
+    s = merged[512]
+    assert (s.invocations, s.cold_starts) == (400, 40)
+    assert s.init_ms_avg == pytest.approx((10 * 300 + 30 * 400) / 40)
+    assert s.billed_ms_avg == pytest.approx((100 * 50 + 300 * 70) / 400)
+    assert (s.max_memory_used_mb_p99, s.max_memory_used_mb_max, s.partial) == (75.0, 90.0, True)
+    assert merged[1024].init_ms_avg is None
+    assert ep.prune_windows([w1, w2], T0 + 24 * H) == [w2]
+    assert [w.sizes for w in ep.report_windows([w1, w2])] == [frozenset({512}), frozenset({512, 1024})]
+
+
+def test_concurrency_is_dense_with_zero_for_periods_without_data():
+    series = ep.concurrency_series(T0, T0 + 3 * H, 3600, {T0 + H: 4.0}, pc_utilization={T0: 0.5})
+    assert series.max_concurrency == (0.0, 4.0, 0.0)
+    assert series.pc_utilization_max == (0.5, 0.0, 0.0) and series.pc_spillover == ()
