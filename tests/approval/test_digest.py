@@ -39,7 +39,7 @@ def test_applied_failed_and_advice_each_get_a_short_section() -> None:
     keep = make_rec(rec_id="k", function="fine-fn", kind="keep", status="RECORDED", proposed={})
     subject, body = render_digest([applied, failed, advice, keep], {}, HEAD, NOW)  # type: ignore[misc]
     assert "1 applied" in subject and "1 failed/rolled back" in subject
-    assert "Applied automatically:" in body and "auto-fn" in body
+    assert "Applied automatically" in body and "auto-fn" in body
     assert "Failed or rolled back:\n- broken-fn" in body
     assert "Advice (no change made):\n- x86-fn" in body
     assert "Kept as is: 1 function(s) (fine-fn)" in body
@@ -57,3 +57,9 @@ def test_the_subject_is_short_ascii_for_sns() -> None:
     subject, _ = render_digest(recs, {r.id: LINKS for r in recs}, HEAD, NOW)  # type: ignore[misc]
     assert len(subject) <= 100
     subject.encode("ascii")
+
+
+def test_a_change_auto_mode_approved_and_is_applying_is_reported_as_applied() -> None:
+    applying = make_rec(rec_id="a", function="auto-fn", status="APPROVED")
+    subject, body = render_digest([applying], {}, HEAD, NOW)  # type: ignore[misc]
+    assert "1 applied" in subject and "auto-fn: memory 1024 → 512 MB" in body and "Approve:" not in body

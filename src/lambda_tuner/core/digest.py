@@ -65,7 +65,12 @@ def render_digest(
 ) -> tuple[str, str] | None:
     """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong."""
     waiting = [r for r in recs if r.status == "PENDING" and r.id in links]
-    applied = [r for r in recs if r.status in ("APPLIED", "VERIFIED")]
+    # APPROVED without links: auto mode approved it and the apply function is applying it right now.
+    applied = [
+        r
+        for r in recs
+        if r.status in ("APPLIED", "VERIFIED") or (r.status == "APPROVED" and r.id not in links)
+    ]
     trouble = [r for r in recs if r.status in ("FAILED", "ROLLED_BACK")]
     if not (waiting or applied or trouble):
         return None
@@ -76,21 +81,28 @@ def render_digest(
         for n, rec in enumerate(waiting, 1):
             body += _change_block(n, rec, links[rec.id])
     if applied:
-        body += ["", "Applied automatically:"]
+        body += ["", "Applied automatically (within guardrails; rolled back on alarms):"]
         for n, rec in enumerate(applied, 1):
             body += _change_block(n, rec, None)
     body += _section("Failed or rolled back:", trouble)
     body += _section("Advice (no change made):", [r for r in recs if r.kind in ADVICE_KINDS])
     kept = [r for r in recs if r.kind in QUIET_KINDS]
     if kept:
-        body += ["", f"Kept as is: {len(kept)} function(s) ({', '.join(sorted(r.function for r in kept)[:8])}"
-                 + (", …)" if len(kept) > 8 else ")")]
+        body += [
+            "",
+            f"Kept as is: {len(kept)} function(s) ({', '.join(sorted(r.function for r in kept)[:8])}"
+            + (", …)" if len(kept) > 8 else ")"),
+        ]
     body += ["", f"Audit chain head: {chain_head}", f"Verify: lambda-tuner audit verify --head {chain_head}"]
     return _subject(waiting, applied, trouble, total), "\n".join(body) + "\n"
 
 
-def _subject(waiting: Sequence[Recommendation], applied: Sequence[Recommendation],
-             trouble: Sequence[Recommendation], total: float) -> str:
+def _subject(
+    waiting: Sequence[Recommendation],
+    applied: Sequence[Recommendation],
+    trouble: Sequence[Recommendation],
+    total: float,
+) -> str:
     parts = []
     if waiting:
         parts.append(f"{len(waiting)} change(s) to approve, ~{money(total)}/month")
