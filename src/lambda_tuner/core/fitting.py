@@ -49,6 +49,9 @@ LOGIT_PHI_PRIOR = (0.0, 2.0)  # logit of the CPU share: median 0.5, 90 % of func
 LOG_ALPHA_PRIOR = (0.0, 0.25)
 ALPHA_BOUNDS = (0.3, 2.5)
 MODEL_ERROR = 0.03
+DISCREPANCY_FLOOR = 0.04
+DISCREPANCY_OCTAVES = 0.35
+DAY_NOISE = 0.03
 CPU_SHARE_SD = 0.1
 DEFAULT_CV = 0.3  # per-invocation coefficient of variation when an epoch gives no spread at all
 MIN_P99_RATIO_SD = 0.05
@@ -66,6 +69,7 @@ class SizeData(Frozen):
     p99_ratio: float | None = None
     cpu_share: float | None = None  # Lambda Insights CPU time / wall time
     max_memory_used_mb: float | None = None
+    epochs: int = 1
 
 
 class FormFit(Frozen):
@@ -86,7 +90,8 @@ class DurationFit(Frozen):
     sizes: tuple[SizeData, ...]
     p99_ratio: float
     p99_ratio_sd: float  # of log(p99 / mean)
-    rel_noise: float  # relative residual (day-to-day) noise used in intervals
+    rel_noise: float  # relative day-to-day noise of one future period's mean, used in intervals
+    discrepancy: float = MODEL_ERROR  # relative sd of the truth around the smooth form (between sizes)
     notes: tuple[str, ...] = ()
 
     @property
@@ -156,6 +161,7 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
                 p99_ratio=float(np.median(ratios)) if ratios else None,
                 cpu_share=float(np.mean(cpu)) / mean if cpu else None,
                 max_memory_used_mb=max(mem) if mem else None,
+                epochs=len(group),
             )
         )
     return out
@@ -296,7 +302,8 @@ def fit_duration(
         sizes=tuple(data),
         p99_ratio=_p99_ratio(data)[0],
         p99_ratio_sd=_p99_ratio(data)[1],
-        rel_noise=_rel_noise(data, fits),
+        rel_noise=_day_noise(data),
+        discrepancy=_discrepancy(data, fits),
         notes=tuple(notes),
     )
 
@@ -314,11 +321,17 @@ def _p99_ratio(data: Sequence[SizeData]) -> tuple[float, float]:
     return float(np.exp(np.median(logs))), max(MIN_P99_RATIO_SD, spread)
 
 
-def _rel_noise(data: Sequence[SizeData], fits: Sequence[FormFit]) -> float:
+def _discrepancy(data: Sequence[SizeData], fits: Sequence[FormFit]) -> float:
     dof = len(data) - 3
     chi2 = min(f.chi2 for f in fits)
     inflation = math.sqrt(max(1.0, chi2 / dof)) if dof > 0 else 1.0
-    return MODEL_ERROR * inflation
+    return max(MODEL_ERROR * inflation, DISCREPANCY_FLOOR)
+
+
+def _day_noise(data: Sequence[SizeData]) -> float:
+    """Day-to-day noise: from sizes seen on several days when there are such, else the default."""
+    repeated = [d.rel_se * math.sqrt(d.epochs) for d in data if d.epochs >= 3]
+    return max(DAY_NOISE, float(np.median(repeated))) if repeated else DAY_NOISE
 
 
 # ---------------------------------------------------------------- prediction
@@ -341,16 +354,47 @@ def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: i
     m = np.atleast_1d(np.asarray(memory_mb, dtype=float))
     counts = rng.multinomial(n_draws, [f.weight for f in fit.forms])
     rows = []
+    observed = np.array([d.memory_mb for d in fit.sizes], dtype=float)
     for form, count in zip(fit.forms, counts, strict=True):
         if count == 0:
             continue
         params = _posterior_sample(fit, form, int(count), rng)
-        rows.append(form_duration(form.form, params, fit.ref_mb, m))
+        model = form_duration(form.form, params, fit.ref_mb, m)
+        at_observed = form_duration(form.form, params, fit.ref_mb, observed)
+        rows.append(model * _residual_field(fit, at_observed, m, rng))
     mean = np.vstack(rows)[rng.permutation(n_draws)]
     ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
     noise = np.exp(fit.rel_noise * rng.standard_normal((n_draws, 1)))
     p99 = mean * ratio
     return Draws(memory_mb=m, mean=mean, p99=p99, mean_noisy=mean * noise, p99_noisy=p99 * noise)
+
+
+def _residual_field(
+    fit: DurationFit, at_observed: FloatArray, m: FloatArray, rng: np.random.Generator
+) -> FloatArray:
+    """Multiplicative correction of each draw: how far the truth sits from the smooth form.
+
+    Real curves are not exactly any form (measured cells carry bumps). The log residuals at observed
+    sizes are smoothed into neighbouring sizes with a Gaussian process (squared-exponential in log2
+    memory, length DISCREPANCY_OCTAVES, variance `fit.discrepancy` squared): at an observed size the
+    prediction follows what was measured; far from any, it reverts to the form with the full
+    discrepancy as extra uncertainty (one shared normal per draw).
+    """
+    x_obs = np.log2([d.memory_mb for d in fit.sizes])
+    x = np.log2(m)
+    tau2 = fit.discrepancy**2
+    noise = np.array([d.rel_se**2 + fit.rel_noise**2 / d.epochs for d in fit.sizes])
+
+    def kernel(a: FloatArray, b: FloatArray) -> FloatArray:
+        return np.asarray(tau2 * np.exp(-0.5 * ((a[:, None] - b[None, :]) / DISCREPANCY_OCTAVES) ** 2))
+
+    solve = np.linalg.inv(kernel(x_obs, x_obs) + np.diag(noise))
+    cross = kernel(x_obs, x)  # k x g
+    residuals = np.log([d.mean_ms for d in fit.sizes])[None, :] - np.log(at_observed)  # n x k
+    shift = residuals @ solve @ cross
+    var = np.clip(tau2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
+    z = rng.standard_normal((at_observed.shape[0], 1))
+    return np.asarray(np.exp(shift + z * np.sqrt(var)[None, :]), dtype=float)
 
 
 def _posterior_sample(fit: DurationFit, form: FormFit, count: int, rng: np.random.Generator) -> FloatArray:

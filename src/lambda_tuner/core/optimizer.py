@@ -61,12 +61,15 @@ def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
     used = [v for r in reports for v in (r.max_memory_used_mb_max, r.max_memory_used_mb_p99) if v is not None]
     # Memory used at (nearly) the configured size says only "at least this much": the real need is unknown,
     # so the floor doubles the configuration instead of adding headroom to a capped reading.
-    saturated = [
-        2.0 * e.memory_mb
+    # A reading below SATURATED x its configuration at a larger size supersedes a capped one.
+    readings = [
+        (e.memory_mb, e.reports.max_memory_used_mb_max)
         for e in epochs
-        if e.reports is not None
-        and e.reports.max_memory_used_mb_max is not None
-        and e.reports.max_memory_used_mb_max >= SATURATED * e.memory_mb
+        if e.reports is not None and e.reports.max_memory_used_mb_max is not None
+    ]
+    free = [mb for mb, used_mb in readings if used_mb < SATURATED * mb]
+    saturated = [
+        2.0 * mb for mb, used_mb in readings if used_mb >= SATURATED * mb and not any(f > mb for f in free)
     ]
     ratios = [
         e.duration_p95_ms / e.duration_avg_ms for e in epochs if e.duration_p95_ms and e.duration_avg_ms
@@ -263,7 +266,11 @@ def evaluate(
         soft["p95 objective"] = np.mean(d.mean, axis=0) * usage.p95_ratio <= policy.p95_objective_ms
     if policy.strategy == "default":
         limit = (1 + policy.p99_allowance) * baseline
-        soft["p99 allowance"] = np.percentile(p99_fixed_ratio, 100 * (1 - policy.p99_risk), axis=0) <= limit
+        allowance = np.percentile(p99_fixed_ratio, 100 * (1 - policy.p99_risk), axis=0) <= limit
+        # Staying is always within the allowance when what was measured here is: the model's caution
+        # about unmeasured sizes must not push the function away from a size known to be fine.
+        allowance[cur] |= (_observed_p99(fit, fn.memory_mb) or np.inf) <= limit
+        soft["p99 allowance"] = allowance
     cost, cost_noisy = monthly(d.mean), monthly(d.mean_noisy)
     return Evaluation(
         memory_mb=m,
