@@ -15,9 +15,16 @@ H = timedelta(hours=1)
 
 def _series(hours: range, avg: float, p99: float, inv: float = 100.0) -> dict[str, dict[datetime, float]]:
     ts = [T0 + h * H for h in hours]
-    return {"inv": dict.fromkeys(ts, inv), "avg": dict.fromkeys(ts, avg), "p50": dict.fromkeys(ts, avg),
-            "p95": dict.fromkeys(ts, p99 * 0.9), "p99": dict.fromkeys(ts, p99), "max": dict.fromkeys(ts, p99 * 2),
-            "err": dict.fromkeys(ts, 1.0), "thr": dict.fromkeys(ts, 0.0)}
+    return {
+        "inv": dict.fromkeys(ts, inv),
+        "avg": dict.fromkeys(ts, avg),
+        "p50": dict.fromkeys(ts, avg),
+        "p95": dict.fromkeys(ts, p99 * 0.9),
+        "p99": dict.fromkeys(ts, p99),
+        "max": dict.fromkeys(ts, p99 * 2),
+        "err": dict.fromkeys(ts, 1.0),
+        "thr": dict.fromkeys(ts, 0.0),
+    }
 
 
 def _join(*parts: dict[str, dict[datetime, float]]) -> dict[str, dict[datetime, float]]:
@@ -34,7 +41,9 @@ def test_a_recorded_memory_change_splits_the_series_into_two_epochs():
     # ... unless an earlier record says what it was
     epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 512, history=[(T0 - H, 1024), *history])
     assert [(e.memory_mb, e.invocations, e.duration_avg_ms) for e in epochs] == [
-        (1024, 1000, 100.0), (512, 1000, 180.0)]
+        (1024, 1000, 100.0),
+        (512, 1000, 180.0),
+    ]
     assert epochs[0].end == epochs[1].start == T0 + 10 * H and dropped == 0
 
 
@@ -48,8 +57,10 @@ def test_a_period_straddling_a_change_is_dropped_rather_than_misattributed():
 def test_report_windows_reveal_a_change_nobody_recorded():
     # Given no records, but REPORT lines: day 1 only at 256 MB, day 2 both sizes, day 3 only at 1024 MB
     series = _series(range(72), 50.0, 80.0)
-    windows = [ep.ReportWindow(T0 + d * 24 * H, T0 + (d + 1) * 24 * H, frozenset(s))
-               for d, s in enumerate([{256}, {256, 1024}, {1024}])]
+    windows = [
+        ep.ReportWindow(T0 + d * 24 * H, T0 + (d + 1) * 24 * H, frozenset(s))
+        for d, s in enumerate([{256}, {256, 1024}, {1024}])
+    ]
     epochs, dropped = ep.build_epochs(series, 3600, "arm64", 1024, windows=windows)
     assert [(e.memory_mb, e.periods) for e in epochs] == [(256, 24), (1024, 24)] and dropped == 24
     assert epochs[0].arch == "arm64"
@@ -74,14 +85,18 @@ def test_report_stats_attach_to_the_epochs_at_their_memory_size():
 
 @pytest.mark.parametrize(
     ("hours", "problems", "reason"),
-    [(range(0), [], "no invocations in the last 14 days"),
-     (range(2), [], "only 2 periods with duration data"),
-     (range(30), ["p99 unreadable: Throttling"], "p99 unreadable: Throttling")],
+    [
+        (range(0), [], "no invocations in the last 14 days"),
+        (range(2), [], "only 2 periods with duration data"),
+        (range(30), ["p99 unreadable: Throttling"], "p99 unreadable: Throttling"),
+    ],
 )
 def test_observations_say_why_the_data_is_insufficient(hours, problems, reason):
     series = _series(hours, 10.0, 20.0) if hours else {}
     epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 128)
-    obs = ep.observe("f", None, T0, T0 + timedelta(days=14), epochs=epochs, dropped=dropped, problems=problems)
+    obs = ep.observe(
+        "f", None, T0, T0 + timedelta(days=14), epochs=epochs, dropped=dropped, problems=problems
+    )
     assert obs.status == "insufficient" and reason in (obs.reason or "")
 
 
@@ -92,8 +107,11 @@ def test_enough_data_is_ok():
 
 def test_report_windows_merge_counts_weighted_averages_and_drop_old_windows():
     w1 = ep.window_entry(T0, T0 + 24 * H, {512: [100, 10, 300.0, 50.0, 48.0, 70.0, 80.0, 0]})
-    w2 = ep.window_entry(T0 + 24 * H, T0 + 48 * H, {512: [300, 30, 400.0, 70.0, 66.0, 75.0, 90.0, 1],
-                                                    1024: [5, 1, None, 20.0, 19.0, 71.0, 72.0, 0]})
+    w2 = ep.window_entry(
+        T0 + 24 * H,
+        T0 + 48 * H,
+        {512: [300, 30, 400.0, 70.0, 66.0, 75.0, 90.0, 1], 1024: [5, 1, None, 20.0, 19.0, 71.0, 72.0, 0]},
+    )
     merged = ep.merge_windows([w1, w2])
     s = merged[512]
     assert (s.invocations, s.cold_starts) == (400, 40)

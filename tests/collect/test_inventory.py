@@ -17,17 +17,29 @@ def _lambda() -> Any:
 
 
 def _fn(name: str, version: str = "$LATEST", **extra: Any) -> dict[str, Any]:
-    return {"FunctionName": name, "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-            "Version": version, "MemorySize": 512, "RevisionId": f"r-{name}-{version}", **extra}
+    return {
+        "FunctionName": name,
+        "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        "Version": version,
+        "MemorySize": 512,
+        "RevisionId": f"r-{name}-{version}",
+        **extra,
+    }
 
 
 def test_list_functions_follows_next_marker_and_separates_versions():
     lam = _lambda()
     with Stubber(lam) as stub:
-        stub.add_response("list_functions", {"Functions": [_fn("a"), _fn("b")], "NextMarker": "m1"},
-                          {"FunctionVersion": "ALL"})
-        stub.add_response("list_functions", {"Functions": [_fn("b", "1"), _fn("b", "2"), _fn("c")]},
-                          {"FunctionVersion": "ALL", "Marker": "m1"})
+        stub.add_response(
+            "list_functions",
+            {"Functions": [_fn("a"), _fn("b")], "NextMarker": "m1"},
+            {"FunctionVersion": "ALL"},
+        )
+        stub.add_response(
+            "list_functions",
+            {"Functions": [_fn("b", "1"), _fn("b", "2"), _fn("c")]},
+            {"FunctionVersion": "ALL", "Marker": "m1"},
+        )
         listing = inventory.list_functions(client=lam)
         stub.assert_no_pending_responses()
     assert sorted(listing.latest) == ["a", "b", "c"]
@@ -39,19 +51,53 @@ def test_details_page_through_aliases_and_attach_pc_to_aliases_and_versions():
     lam = _lambda()
     arn = "arn:aws:lambda:us-east-1:123456789012:function:b"
     with Stubber(lam) as stub:
-        stub.add_response("get_function", {"Configuration": _fn("b"), "Tags": {"t": "1"},
-                                           "Concurrency": {"ReservedConcurrentExecutions": 20}},
-                          {"FunctionName": "b"})
-        stub.add_response("list_provisioned_concurrency_configs", {"ProvisionedConcurrencyConfigs": [
-            {"FunctionArn": f"{arn}:live", "RequestedProvisionedConcurrentExecutions": 5,
-             "AllocatedProvisionedConcurrentExecutions": 5, "Status": "READY"},
-            {"FunctionArn": f"{arn}:7", "RequestedProvisionedConcurrentExecutions": 2, "Status": "READY"},
-        ]}, {"FunctionName": "b"})
-        stub.add_response("list_aliases", {"Aliases": [{"Name": "live", "FunctionVersion": "2",
-                                                        "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.1}}}],
-                                           "NextMarker": "x"}, {"FunctionName": "b"})
-        stub.add_response("list_aliases", {"Aliases": [{"Name": "beta", "FunctionVersion": "3"}]},
-                          {"FunctionName": "b", "Marker": "x"})
+        stub.add_response(
+            "get_function",
+            {
+                "Configuration": _fn("b"),
+                "Tags": {"t": "1"},
+                "Concurrency": {"ReservedConcurrentExecutions": 20},
+            },
+            {"FunctionName": "b"},
+        )
+        stub.add_response(
+            "list_provisioned_concurrency_configs",
+            {
+                "ProvisionedConcurrencyConfigs": [
+                    {
+                        "FunctionArn": f"{arn}:live",
+                        "RequestedProvisionedConcurrentExecutions": 5,
+                        "AllocatedProvisionedConcurrentExecutions": 5,
+                        "Status": "READY",
+                    },
+                    {
+                        "FunctionArn": f"{arn}:7",
+                        "RequestedProvisionedConcurrentExecutions": 2,
+                        "Status": "READY",
+                    },
+                ]
+            },
+            {"FunctionName": "b"},
+        )
+        stub.add_response(
+            "list_aliases",
+            {
+                "Aliases": [
+                    {
+                        "Name": "live",
+                        "FunctionVersion": "2",
+                        "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.1}},
+                    }
+                ],
+                "NextMarker": "x",
+            },
+            {"FunctionName": "b"},
+        )
+        stub.add_response(
+            "list_aliases",
+            {"Aliases": [{"Name": "beta", "FunctionVersion": "3"}]},
+            {"FunctionName": "b", "Marker": "x"},
+        )
         details = inventory.read_details("b", with_aliases=True, client=lam)
         stub.assert_no_pending_responses()
     assert details.tags == {"t": "1"} and details.reserved_concurrency == 20
@@ -73,9 +119,11 @@ def test_a_function_without_versions_costs_one_call():
 
 @pytest.mark.parametrize(
     ("code", "error"),
-    [("ResourceNotFoundException", inventory.FunctionNotFoundError),
-     ("TooManyRequestsException", inventory.LambdaThrottledError),
-     ("ServiceException", inventory.InventoryError)],
+    [
+        ("ResourceNotFoundException", inventory.FunctionNotFoundError),
+        ("TooManyRequestsException", inventory.LambdaThrottledError),
+        ("ServiceException", inventory.InventoryError),
+    ],
 )
 def test_client_errors_become_named_errors(code, error):
     lam = _lambda()
@@ -87,10 +135,17 @@ def test_client_errors_become_named_errors(code, error):
 
 
 def test_listing_entries_map_to_function_configs():
-    entry = _fn("j", Architectures=["arm64"], Runtime="python3.12", PackageType="Zip", Timeout=9,
-                EphemeralStorage={"Size": 1024}, SnapStart={"ApplyOn": "PublishedVersions"},
-                LoggingConfig={"LogFormat": "JSON", "SystemLogLevel": "WARN", "LogGroup": "/shared/g"},
-                Layers=[{"Arn": "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:53"}])
+    entry = _fn(
+        "j",
+        Architectures=["arm64"],
+        Runtime="python3.12",
+        PackageType="Zip",
+        Timeout=9,
+        EphemeralStorage={"Size": 1024},
+        SnapStart={"ApplyOn": "PublishedVersions"},
+        LoggingConfig={"LogFormat": "JSON", "SystemLogLevel": "WARN", "LogGroup": "/shared/g"},
+        Layers=[{"Arn": "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:53"}],
+    )
     config = inventory.to_config(entry, None, FunctionPolicy(), "sam")
     assert (config.arch, config.timeout_s, config.ephemeral_mb, config.snapstart) == ("arm64", 9, 1024, True)
     assert (config.log_group, config.log_format, config.system_log_level) == ("/shared/g", "JSON", "WARN")
@@ -111,12 +166,16 @@ def test_refresh_reads_changed_then_pc_then_new_busiest_first_within_the_budget(
     same_day = next(d for d in range(day, day + 7) if not inventory.is_due("same", d, day))
     known = {
         "changed": {"fp": "old", "day": same_day},
-        "pc": {"fp": fp["pc"], "day": same_day, "d": {"a": [{"name": "live", "function_version": "1",
-                                                             "pc_requested": 3}]}},
+        "pc": {
+            "fp": fp["pc"],
+            "day": same_day,
+            "d": {"a": [{"name": "live", "function_version": "1", "pc_requested": 3}]},
+        },
         "same": {"fp": fp["same"], "day": same_day},
     }
-    plan = inventory.plan_refresh(listing, known, day=same_day, budget_calls=5,
-                                  traffic={"new-busy": 100.0, "new-idle": 0.0})
+    plan = inventory.plan_refresh(
+        listing, known, day=same_day, budget_calls=5, traffic={"new-busy": 100.0, "new-idle": 0.0}
+    )
     # changed (1 call) + pc (3 calls: it has versions) + new-busy (1) = 5: new-idle waits, same is not due
     assert plan.chosen == ("changed", "pc", "new-busy")
     assert "budget" in plan.deferred["new-idle"] and "same" not in plan.deferred

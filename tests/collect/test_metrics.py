@@ -16,7 +16,9 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _cw() -> Any:
-    return boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
 
 
 def _q(i: int, points: int) -> MetricQuery:
@@ -48,13 +50,26 @@ def test_next_token_pages_are_joined_into_one_series_per_query():
     queries = [_q(0, 336), _q(1, 336)]
     t = [T0 + timedelta(hours=h) for h in range(3)]
     with Stubber(cw) as stub:
-        stub.add_response("get_metric_data", {
-            "MetricDataResults": [{"Id": "q0", "Timestamps": t[:2], "Values": [1.0, 2.0], "StatusCode": "PartialData"}],
-            "NextToken": "n1"}, {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": ANY})
-        stub.add_response("get_metric_data", {
-            "MetricDataResults": [{"Id": "q0", "Timestamps": t[2:], "Values": [3.0], "StatusCode": "Complete"},
-                                  {"Id": "q1", "Timestamps": t[:1], "Values": [9.0], "StatusCode": "Complete"}]},
-            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": ANY, "NextToken": "n1"})
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "q0", "Timestamps": t[:2], "Values": [1.0, 2.0], "StatusCode": "PartialData"}
+                ],
+                "NextToken": "n1",
+            },
+            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": ANY},
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "q0", "Timestamps": t[2:], "Values": [3.0], "StatusCode": "Complete"},
+                    {"Id": "q1", "Timestamps": t[:1], "Values": [9.0], "StatusCode": "Complete"},
+                ]
+            },
+            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": ANY, "NextToken": "n1"},
+        )
         got = metrics.fetch(queries, T0, T0 + timedelta(days=1), client=cw, threads=1)
         stub.assert_no_pending_responses()
     assert got.calls == 2 and got.queries == 2
@@ -66,9 +81,17 @@ def test_a_failed_call_is_recorded_against_its_queries_and_others_go_on():
     cw = _cw()
     queries = [_q(0, 100_000), _q(1, 100_000)]  # too many points to share a call: two calls
     with Stubber(cw) as stub:
-        stub.add_client_error("get_metric_data", service_error_code="InternalServiceError", http_status_code=500)
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "q0", "Timestamps": [T0], "Values": [5.0], "StatusCode": "Complete"}]})
+        stub.add_client_error(
+            "get_metric_data", service_error_code="InternalServiceError", http_status_code=500
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "q0", "Timestamps": [T0], "Values": [5.0], "StatusCode": "Complete"}
+                ]
+            },
+        )
         got = metrics.fetch(queries, T0, T0 + timedelta(days=1), client=cw, threads=1)
     assert len(got.failed) == 1 and "InternalServiceError" in next(iter(got.failed.values()))
     assert len(got.series) == 1
@@ -77,7 +100,9 @@ def test_a_failed_call_is_recorded_against_its_queries_and_others_go_on():
 def test_requests_carry_the_dimensions_and_stat_asked_for():
     query = metrics.pc_queries("api", "live", 60, 10)[0]
     api = query.to_api("q0")
-    assert api["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": "api"},
-                                                        {"Name": "Resource", "Value": "api:live"}]
+    assert api["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": "api"},
+        {"Name": "Resource", "Value": "api:live"},
+    ]
     assert (api["MetricStat"]["Period"], api["MetricStat"]["Stat"]) == (60, "Maximum")
     assert {q.stat for q in metrics.detail_queries("api", "", 3600, 1)} >= {"p50", "p95", "p99", "Average"}

@@ -27,10 +27,19 @@ class FakeClock:
 class FakeLogs:
     """Answers like Logs Insights: Running for `polls_needed` polls, then Complete with one row per group."""
 
-    def __init__(self, polls_needed: int = 2, never_finish: bool = False, busy_starts: int = 0,
-                 missing: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        polls_needed: int = 2,
+        never_finish: bool = False,
+        busy_starts: int = 0,
+        missing: frozenset[str] = frozenset(),
+    ) -> None:
         self.polls_needed, self.never_finish, self.busy_starts, self.missing = (
-            polls_needed, never_finish, busy_starts, missing)
+            polls_needed,
+            never_finish,
+            busy_starts,
+            missing,
+        )
         self.queries: dict[str, dict[str, Any]] = {}
         self.max_running = 0
         self.stopped: list[str] = []
@@ -55,11 +64,22 @@ class FakeLogs:
         q["polls"] += 1
         if q["status"] == "Running" and not self.never_finish and q["polls"] >= self.polls_needed:
             q["status"] = "Complete"
-        rows = [[{"field": "@log", "value": f"123456789012:{g}"}, {"field": "memory_mb", "value": "512"},
-                 {"field": "invocations", "value": "10"}, {"field": "cold_starts", "value": "1"},
-                 {"field": "init_ms_avg", "value": "250.5"}, {"field": "max_mem_p99", "value": "80"}]
-                for g in q["groups"]]
-        return {"status": q["status"], "results": rows, "statistics": {"bytesScanned": 1000.0 * len(q["groups"])}}
+        rows = [
+            [
+                {"field": "@log", "value": f"123456789012:{g}"},
+                {"field": "memory_mb", "value": "512"},
+                {"field": "invocations", "value": "10"},
+                {"field": "cold_starts", "value": "1"},
+                {"field": "init_ms_avg", "value": "250.5"},
+                {"field": "max_mem_p99", "value": "80"},
+            ]
+            for g in q["groups"]
+        ]
+        return {
+            "status": q["status"],
+            "results": rows,
+            "statistics": {"bytesScanned": 1000.0 * len(q["groups"])},
+        }
 
     def stop_query(self, queryId: str) -> dict[str, bool]:
         self.stopped.append(queryId)

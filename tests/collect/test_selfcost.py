@@ -8,8 +8,14 @@ from lambda_tuner.core.selfcost import LIST_PRICES, CycleUsage, cycle_cost_usd, 
 
 
 def test_each_line_of_the_cost_is_priced_as_the_table_says():
-    usage = CycleUsage(metrics_requested=100_000, insights_bytes_scanned=2 * 1024**3, agent_memory_mb=2048,
-                       agent_run_s=300, dynamodb_writes=1_000_000, dynamodb_reads=4_000_000)
+    usage = CycleUsage(
+        metrics_requested=100_000,
+        insights_bytes_scanned=2 * 1024**3,
+        agent_memory_mb=2048,
+        agent_run_s=300,
+        dynamodb_writes=1_000_000,
+        dynamodb_reads=4_000_000,
+    )
     # $1.00 metrics + $0.01 Insights + 2 GB x 300 s x $0.0000166667 + one request + $1.25 + $1.00
     expected = 1.0 + 0.01 + 600 * 0.0000166667 + 0.2e-6 + 1.25 + 1.0
     assert cycle_cost_usd(usage) == pytest.approx(expected)

@@ -11,8 +11,16 @@ P = "lambda-tuner:"
 
 def test_valid_tags_become_the_policy():
     policy = parse_policy(
-        {f"{P}mode": "approve", f"{P}strategy": "balanced:0.3", f"{P}p99-ms": "800", f"{P}p95-ms": "250.5",
-         f"{P}min-mb": "256", f"{P}max-mb": "2048", f"{P}cold-start-objective": "p99<1s", "team": "x"},
+        {
+            f"{P}mode": "approve",
+            f"{P}strategy": "balanced:0.3",
+            f"{P}p99-ms": "800",
+            f"{P}p95-ms": "250.5",
+            f"{P}min-mb": "256",
+            f"{P}max-mb": "2048",
+            f"{P}cold-start-objective": "p99<1s",
+            "team": "x",
+        },
         P,
     )
     assert (policy.mode, policy.strategy, policy.balanced_weight) == ("approve", "balanced", 0.3)
