@@ -64,8 +64,8 @@ class Twin:
     def __init__(self, world: World, *, port: int = 0, fault_seed: int = 0) -> None:
         self.world = world
         self.port = port
-        self.account: str = getattr(world, "account", "123456789012")
-        self.region: str = getattr(world, "region", "us-east-1")
+        self.account: str = world.account
+        self.region: str = world.region
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self.faults = FaultInjector(fault_seed)
@@ -121,7 +121,10 @@ class Twin:
         self.stop()
 
     def reset(self, world: World | None = None) -> None:
-        """Fresh moto state and bookkeeping, re-provisioned from `world` (or the current one)."""
+        """Fresh moto state and bookkeeping, re-provisioned from `world` (or the current one).
+
+        Registered handlers and Function URL servers stay: they are the code under test, not account state.
+        """
         if world is not None:
             self.world = world
         self._moto_api("reset", None)
@@ -129,6 +132,7 @@ class Twin:
         self.queries = logs_api.QueryBook()
         self.alarms = alarms.AlarmEvaluator(self)
         self.faults.clear()
+        self.async_failures.clear()
         self.provision()
 
     def provision(self) -> None:
