@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -90,3 +91,42 @@ def test_a_transient_5xx_is_retried_and_the_change_lands(live: Live) -> None:
     body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
     assert _post(live, body) == 200
     assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
+
+
+def test_approved_provisioned_concurrency_is_put_on_the_alias_and_ready(live: Live) -> None:
+    body = live.deployed.propose(
+        live.url,
+        function="checkout",
+        kind="provisioned_concurrency",
+        current={"pc": 0},
+        proposed={"pc": 3},
+        qualifier="live",
+    )
+    assert _post(live, body) == 200 and _status(live) == "APPLIED"
+    got = aws.client("lambda").get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
+    assert (got["Status"], got["RequestedProvisionedConcurrentExecutions"]) == ("READY", 3)
+
+
+def test_an_approved_pc_schedule_becomes_scheduled_actions_the_account_carries_out(live: Live) -> None:
+    schedule = json.dumps(
+        [
+            {"schedule": "cron(0 10 ? * * *)", "tz": "UTC", "pc": 2},
+            {"schedule": "cron(0 18 ? * * *)", "tz": "UTC", "pc": 0},
+        ]
+    )
+    body = live.deployed.propose(
+        live.url,
+        function="checkout",
+        kind="provisioned_concurrency",
+        current={"pc": 0},
+        proposed={"pc_schedule": schedule},
+        qualifier="live",
+    )
+    assert _post(live, body) == 200 and _status(live) == "APPLIED"
+    actions = aws.client("application-autoscaling").describe_scheduled_actions(
+        ServiceNamespace="lambda", ResourceId="function:checkout:live"
+    )["ScheduledActions"]
+    assert sorted(a["Schedule"] for a in actions) == ["cron(0 10 ? * * *)", "cron(0 18 ? * * *)"]
+    live.twin.advance(NOW + timedelta(hours=1, minutes=30))  # past 10:00 UTC
+    got = aws.client("lambda").get_provisioned_concurrency_config(FunctionName="checkout", Qualifier="live")
+    assert got["RequestedProvisionedConcurrentExecutions"] == 2

@@ -14,7 +14,7 @@ from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.handlers import apply, approval
 from lambda_tuner.twin.server import Twin
 from lambda_tuner.twin.shapes import io_bound
-from lambda_tuner.twin.spec import FunctionSpec
+from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
 from lambda_tuner.twin.traffic import steady
 from lambda_tuner.twin.world import World
 
@@ -22,12 +22,20 @@ APPLY_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
 
 
 def make_world() -> World:
-    """Two memory-insensitive functions at 1024 MB; one of them fails 5 % of its calls."""
+    """Memory-insensitive functions at 1024 MB: one fails 5 % of its calls, one is served by an alias."""
     return World(
         [
             FunctionSpec(name="orders-api", curve=io_bound(40.0), traffic=steady(120.0), memory_mb=1024),
             FunctionSpec(
                 name="flaky-api", curve=io_bound(40.0), traffic=steady(120.0), memory_mb=1024, error_rate=0.05
+            ),
+            FunctionSpec(
+                name="checkout",
+                curve=io_bound(40.0),
+                traffic=steady(120.0),
+                memory_mb=1024,
+                aliases=(AliasSpec("live", "1"),),
+                invoked=(("live", 1.0),),
             ),
         ],
         seed=3,

@@ -40,6 +40,21 @@ def _flat(values: dict[str, Any]) -> dict[str, int | float | str | None]:
     }
 
 
+def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
+    """Scheduled actions from the structured field, else from the compact JSON ({schedule, tz, pc})."""
+    if rec.pc_schedule:
+        return [a.model_dump() for a in rec.pc_schedule]
+    return [
+        {
+            "name": a.get("name"),
+            "schedule": a["schedule"],
+            "timezone": a.get("timezone", a.get("tz", "UTC")),
+            "capacity": int(a.get("capacity", a.get("pc", 0))),
+        }
+        for a in json.loads(str(rec.proposed["pc_schedule"]))
+    ]
+
+
 class ApplyFlow:
     def __init__(
         self,
@@ -120,8 +135,8 @@ class ApplyFlow:
         is_pc = rec.kind == "provisioned_concurrency"
         if is_pc and qualifier and isinstance(pc, int):
             return self.applier.apply_pc(rec.function, qualifier, pc)
-        if is_pc and qualifier and isinstance(schedule, str):
-            return self.applier.apply_pc_schedule(rec.function, qualifier, json.loads(schedule))
+        if is_pc and qualifier and (rec.pc_schedule or isinstance(schedule, str)):
+            return self.applier.apply_pc_schedule(rec.function, qualifier, _schedule(rec))
         raise ApplyError(
             f"nothing this tool can apply: kind {rec.kind}, proposed {proposed}, qualifier {qualifier}",
             restored=True,
