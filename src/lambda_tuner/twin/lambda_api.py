@@ -72,14 +72,14 @@ def not_found(name: str) -> Reply:
 
 def page(call: Call, items: list[Any]) -> tuple[list[Any], str | None] | Reply:
     """One page of `items` for Marker/MaxItems, or an AWS-shaped error for a bad marker or size."""
-    raw_max = call.query("MaxItems")
+    raw_max, marker_in = call.query("MaxItems"), call.query("Marker")
     try:
         size = min(int(raw_max), PAGE_LIMIT) if raw_max else PAGE_LIMIT
-        start = int(base64.b64decode(call.query("Marker") or "MA==").decode()) if call.query("Marker") else 0
+        start = int(base64.b64decode(marker_in, validate=True).decode()) if marker_in else 0
     except (ValueError, binascii.Error):
         return lambda_error(400, "InvalidParameterValueException", "Invalid Marker or MaxItems")
-    if size < 1:
-        return lambda_error(400, "InvalidParameterValueException", "MaxItems must be at least 1")
+    if size < 1 or start < 0:
+        return lambda_error(400, "InvalidParameterValueException", "MaxItems must be >= 1 and Marker valid")
     end = start + size
     marker = base64.b64encode(str(end).encode()).decode() if end < len(items) else None
     return items[start:end], marker
@@ -113,7 +113,8 @@ def overlay(twin: Twin, config: dict[str, Any]) -> dict[str, Any]:
         EphemeralStorage={"Size": meta.ephemeral_mb},
         SnapStart={
             "ApplyOn": meta.snapstart,
-            "OptimizationStatus": "On" if meta.snapstart != "None" else "Off",
+            # SnapStart optimises published versions only; $LATEST always reports Off
+            "OptimizationStatus": "On" if meta.snapstart != "None" and version != "$LATEST" else "Off",
         },
         LastUpdateStatus="Successful",
         State="Active",
