@@ -203,3 +203,12 @@ def test_every_function_is_built_by_its_own_makefile_target(template: dict[str, 
         assert template["Resources"][function]["Metadata"] == {"BuildMethod": "makefile"}
         assert f"\nbuild-{function}:" in makefile
     assert template["Globals"]["Function"]["CodeUri"] == "src/"
+
+
+def test_the_run_lease_outlives_the_agents_timeout(cfn: dict[str, Any]) -> None:
+    # a run killed at its timeout must not leave a lease that blocks the next scheduled run for long,
+    # nor expire while the run is still going
+    from lambda_tuner.cycle import LEASE_SECONDS  # noqa: PLC0415 - the agent's cycle module, only here
+
+    timeout = _props(cfn, "AgentFunction")["Timeout"]
+    assert timeout < LEASE_SECONDS <= timeout + 300
