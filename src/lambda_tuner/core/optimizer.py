@@ -7,6 +7,7 @@ which constraint or objective decided. "Keep as is" is a recommendation too, wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -211,7 +212,7 @@ class MemoryPolicy(Frozen):
     n_draws: int = Field(default=400, ge=50)
 
 
-def _grid(lower: int, upper: int, current: int, observed: list[int]) -> FloatArray:
+def _grid(lower: int, upper: int, current: int, observed: list[float]) -> FloatArray:
     if upper - lower + 1 <= MAX_GRID:
         base = np.arange(lower, upper + 1, dtype=float)
     else:
@@ -232,7 +233,12 @@ def evaluate(
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
     observed = [s.memory_mb for s in fit.sizes]
-    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, observed)
+    step = (
+        math.ceil(fn.memory_mb / policy.max_step_factor),
+        math.floor(fn.memory_mb * policy.max_step_factor),
+    )
+    edges = [float(v) for v in (lower, upper, *step, *observed) if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
+    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges)
     d = draw(fit, m, policy.n_draws)
     rates = cost_rates(prices, fn.arch)
     gb, extra_gb = m / 1024.0, max(0, fn.ephemeral_mb - 512) / 1024.0
@@ -329,11 +335,16 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
     hard_no_step = ev.all_masks(soft=False, skip="step limit")
     if not hard.any() and hard_no_step.any():  # safety beats the step limit: the smallest move to safety
         dist = np.where(hard_no_step, np.abs(np.log(ev.memory_mb / ev.memory_mb[ev.current])), np.inf)
-        return int(np.argmin(dist)), "memory floor / timeout (safety overrides the step limit)"
+        failing = [n for n, mask in ev.masks.items() if n != "step limit" and not mask[ev.current]]
+        return int(np.argmin(dist)), f"{' and '.join(failing) or 'safety'} (overrides the step limit)"
     if hard.any():  # a latency goal cannot be met: the fastest size the hard constraints allow
         p99 = np.where(hard, np.mean(ev.draws.p99, axis=0), np.inf)
         return int(np.argmin(p99)), f"{', '.join(ev.soft)} unreachable: fastest allowed size"
-    return ev.current, "no size satisfies bounds, memory floor and timeout together"
+    no_timeout = ev.all_masks(soft=False, skip="timeout margin")
+    if no_timeout.any():  # no size is known to be safe from the timeout: the fastest one within reach
+        p99 = np.where(no_timeout, np.mean(ev.draws.p99, axis=0), np.inf)
+        return int(np.argmin(p99)), "timeout margin at risk everywhere: fastest size within the step limit"
+    return ev.current, "no size satisfies bounds, memory floor and step limit together"
 
 
 def decide_memory(  # noqa: PLR0917 - the contract others call positionally
@@ -455,7 +466,7 @@ def _recommendation(ctx: _Context, kind: str, index: int, decider: str) -> Recom
     verb = {
         "memory": f"Change memory {fn.memory_mb} → {size} MB",
         "keep": f"Keep {fn.memory_mb} MB",
-        "experiment": f"Try {size} MB on part of the traffic",
+        "experiment": f"Try {size} MB on part of the traffic to learn",
     }[kind]
     money = f"${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f})"
     summary = f"{verb}: saves {money}, {effect}"

@@ -1,0 +1,83 @@
+"""The duration model recovers known shapes and is honest about what one size cannot tell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from memory_support import cpu_bound, epoch, io_bound, multi_thread, observe
+
+from lambda_tuner.core.fitting import fit_duration, natural, predict
+
+
+def _fit(curve, sizes, **kwargs):
+    return fit_duration("fn", "x86_64", observe(curve, sizes, **kwargs).epochs)
+
+
+def test_a_single_threaded_cpu_bound_curve_is_recognised_with_a_cpu_share_near_one():
+    fit = _fit(cpu_bound, [256, 512, 1024, 2048, 3008])
+    assert fit.best.form == "single_thread"
+    _, share, alpha = natural(fit.best.params)
+    assert share > 0.95
+    assert alpha == pytest.approx(1.0, abs=0.1)
+
+
+def test_an_io_bound_curve_is_recognised_as_io_bound():
+    fit = _fit(io_bound, [256, 512, 1024, 2048])
+    assert fit.best.form in ("io_bound", "single_thread")
+    mean, *_ = predict(fit, np.array([128, 10_240]))
+    assert mean[0] / mean[1] < 1.15  # memory barely matters
+
+
+def test_a_multi_threaded_curve_keeps_gaining_above_one_vcpu():
+    fit = _fit(multi_thread, [1024, 2048, 4096, 8192])
+    assert fit.best.form == "multi_thread"
+    mean, *_ = predict(fit, np.array([2048, 8192]))
+    assert mean[1] < mean[0] * 0.4
+
+
+@pytest.mark.parametrize("size", [512, 1536, 4096])
+def test_predictions_match_the_truth_between_observed_sizes(size):
+    fit = _fit(cpu_bound, [256, 768, 2048, 3008])
+    mean, low, high, *_ = predict(fit, np.array([size]))
+    assert low[0] <= cpu_bound(size) <= high[0]
+    assert mean[0] == pytest.approx(cpu_bound(size), rel=0.05)
+
+
+def test_one_observed_size_gives_wide_intervals_away_from_it_and_several_sizes_narrow_them():
+    one = _fit(cpu_bound, [1024])
+    many = _fit(cpu_bound, [256, 512, 1024, 2048])
+    _, low1, high1, *_ = predict(one, np.array([256]))
+    _, low4, high4, *_ = predict(many, np.array([256]))
+    assert (high1[0] - low1[0]) > 3 * (high4[0] - low4[0])
+    assert "one observed size" in " ".join(one.notes)
+
+
+def test_lambda_insights_cpu_time_replaces_the_prior_on_the_cpu_share():
+    # Given one size, without and with CPU time showing the function is all CPU
+    prior_only = _fit(cpu_bound, [1024])
+    with_cpu = _fit(cpu_bound, [1024], cpu_ms=cpu_bound(1024) - 5.0)
+    # Then the fitted share follows the evidence, and the I/O-bound half of the prior is ruled out
+    assert natural(with_cpu.best.params)[1] > 0.9
+    _, lo_p, _, *_ = predict(prior_only, np.array([256]))
+    _, lo_c, hi_c, *_ = predict(with_cpu, np.array([256]))
+    assert lo_c[0] > 2 * lo_p[0]
+    assert lo_c[0] <= cpu_bound(256) <= hi_c[0]
+
+
+def test_p99_projections_use_the_observed_p99_to_mean_ratio():
+    fit = _fit(cpu_bound, [512, 1024], cv=0.2)
+    mean, _, _, p99, _, _ = predict(fit, np.array([768]))
+    assert p99[0] / mean[0] == pytest.approx(1 + 2.33 * 0.2, rel=0.02)
+
+
+def test_the_shared_curve_fit_view_names_the_form_and_observed_sizes():
+    view = _fit(cpu_bound, [512, 1024, 2048]).curve_fit()
+    assert view.observed_sizes == (512, 1024, 2048)
+    assert view.form == "single_thread"
+    assert 0 < view.params["cpu_share"] <= 1
+
+
+def test_epochs_of_the_other_architecture_are_not_fitted():
+    arm_only = (epoch(1024, 100.0, arch="arm64"),)
+    with pytest.raises(ValueError, match="no epoch of x86_64"):
+        fit_duration("fn", "x86_64", arm_only)
