@@ -127,3 +127,14 @@ def test_concurrency_is_dense_with_zero_for_periods_without_data():
     series = ep.concurrency_series(T0, T0 + 3 * H, 3600, {T0 + H: 4.0}, pc_utilization={T0: 0.5})
     assert series.max_concurrency == (0.0, 4.0, 0.0)
     assert series.pc_utilization_max == (0.5, 0.0, 0.0) and series.pc_spillover == ()
+
+
+def test_the_size_before_our_first_change_is_read_from_the_report_lines_of_that_window():
+    # Given one report window over both sizes, and our record of switching 1024 -> 512 at hour 10
+    series = _join(_series(range(10), 100.0, 150.0), _series(range(10, 20), 180.0, 260.0))
+    window = ep.ReportWindow(T0, T0 + 20 * H, frozenset({1024, 512}))
+    epochs, dropped = ep.build_epochs(
+        series, 3600, "x86_64", 512, history=[(T0 + 10 * H, 512)], windows=[window]
+    )
+    # Then the hours before the change belong to the size we never set ourselves
+    assert [(e.memory_mb, e.periods) for e in epochs] == [(1024, 10), (512, 10)] and dropped == 0

@@ -48,6 +48,10 @@ def memory_for_period(
     if len(sizes) == 1:
         return next(iter(sizes))  # what actually ran beats what we believe we set
     window_has_change = any(w.start <= t < w.end for w in covering for t, _ in history)
+    if recorded is None and history and start < min(t for t, _ in history):
+        # Before our first recorded change: the one size seen that we never set is the one it had.
+        before = sizes - {mb for _, mb in history}
+        return next(iter(before)) if window_has_change and len(before) == 1 else None
     return recorded if window_has_change and recorded in sizes else None
 
 
