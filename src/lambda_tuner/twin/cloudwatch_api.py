@@ -15,7 +15,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.exceptions import ValidationError
@@ -117,8 +117,10 @@ def answer(
     by_id: dict[str, dict[str, Any]] = {}
     if ours:
         with twin.lock:
+            now = twin.world.now
+            periods = {str(q["Id"]): int(q["MetricStat"]["Period"]) for q in ours}
             for result in twin.world.metric_data(ours, start, end):
-                by_id[str(result["id"])] = result
+                by_id[str(result["id"])] = retained(result, periods[str(result["id"])], now)
     if theirs:
         scan = "TimestampAscending" if ascending else "TimestampDescending"
         params = response._get_params()  # moto compares its own (naive) timestamps with these
@@ -138,6 +140,23 @@ def answer(
             result["values"] = list(reversed(result["values"]))
         results.append(result)
     return results
+
+
+def retained(result: dict[str, Any], period: int, now: datetime) -> dict[str, Any]:
+    """Only the datapoints CloudWatch still keeps at this period (its retention schedule, relative to now).
+
+    1-minute data lives 15 days, 5-minute data 63 days, 1-hour data 455 days; older points come back only
+    at a coarser period, so a 60 s query reaching back 20 days gets its last 15 days.
+    """
+    if period % 3600 == 0:
+        keep = timedelta(days=455)
+    elif period % 300 == 0:
+        keep = timedelta(days=63)
+    else:
+        keep = timedelta(days=15)
+    cutoff = now - keep
+    pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if _utc(t) >= cutoff]
+    return {**result, "timestamps": [t for t, _ in pairs], "values": [v for _, v in pairs]}
 
 
 def paginate(

@@ -46,8 +46,8 @@ def small_fleet() -> list[FunctionSpec]:
     ]
 
 
-def make_world(specs: list[FunctionSpec] | None = None) -> World:
-    return World(specs or small_fleet(), seed=11, epoch=EPOCH, now=START)
+def make_world(specs: list[FunctionSpec] | None = None, now: datetime = START) -> World:
+    return World(specs or small_fleet(), seed=11, epoch=EPOCH, now=now)
 
 
 def client(twin: Twin, service: str, config: Config | None = None) -> Any:

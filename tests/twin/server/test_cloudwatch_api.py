@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from server_support import client
+from server_support import EPOCH, client, make_world
 
 from lambda_tuner.twin.server import Twin
 
@@ -154,3 +155,24 @@ def test_alarms_are_kept_by_moto(twin: Twin) -> None:
     assert [a["AlarmName"] for a in cw.describe_alarms(AlarmNames=["kept"])["MetricAlarms"]] == ["kept"]
     cw.delete_alarms(AlarmNames=["kept"])
     assert cw.describe_alarms(AlarmNames=["kept"])["MetricAlarms"] == []
+
+
+@pytest.fixture
+def twenty_days_in(twin: Twin) -> Iterator[Twin]:
+    twin.reset(make_world(now=EPOCH + timedelta(days=20)))
+    yield twin
+    twin.reset(make_world())
+
+
+def test_one_minute_data_older_than_15_days_is_gone_but_hourly_data_remains(twenty_days_in: Twin) -> None:
+    # Given a World 20 days past its epoch
+    cw, now = client(twenty_days_in, "cloudwatch"), twenty_days_in.world.now
+    window = {"StartTime": now - timedelta(days=19), "EndTime": now - timedelta(days=16)}
+
+    minutely = cw.get_metric_data(MetricDataQueries=[duration_query("m", "cruncher", "Average")], **window)
+    hourly = cw.get_metric_data(
+        MetricDataQueries=[duration_query("h", "cruncher", "Average", 3600)], **window
+    )
+
+    assert minutely["MetricDataResults"][0]["Values"] == []
+    assert len(hourly["MetricDataResults"][0]["Values"]) == 72
