@@ -46,18 +46,34 @@ def _starts(value: str) -> tuple[int, ...]:
     help="Azure 2019 trace folder for daily traffic (default: ../shared/data/azure-functions-2019 "
     "when present, else a synthetic diurnal day).",
 )
+@click.option(
+    "--no-trace", is_flag=True, help="Use the synthetic diurnal day even when the trace is present."
+)
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def memory(
-    curves: Path, starts: str, cycles: int, seed: int, trace_dir: Path | None, strategies: str, json_out: Path
+def memory(  # noqa: PLR0917 - click passes every option as an argument
+    curves: Path,
+    starts: str,
+    cycles: int,
+    seed: int,
+    trace_dir: Path | None,
+    no_trace: bool,
+    strategies: str,
+    json_out: Path,
 ) -> None:
     """Closed-loop regret of the memory decisions against the oracle, with peer baselines."""
     chosen = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in chosen if s not in STRATEGIES]
     if unknown:
         raise click.BadParameter(f"unknown strategies {unknown}; choose from {list(STRATEGIES)}")
-    if trace_dir is None and DEFAULT_TRACE.is_dir():
+    if no_trace:
+        trace_dir = None
+    elif trace_dir is None and DEFAULT_TRACE.is_dir():
         trace_dir = DEFAULT_TRACE
+    if trace_dir is not None and not any(trace_dir.glob("*_inv.csv")):
+        raise click.BadParameter(
+            f"{trace_dir} holds no N_inv.csv / N_run.csv / N_mem.csv triple", param_hint="--trace"
+        )
     result = run_bench(
         curves,
         starts=_starts(starts),

@@ -1,0 +1,156 @@
+"""The memory benchmark runs on curve files it has never seen and reports sane figures.
+
+These tests check that it runs and what it reports; the regret targets are benchmark figures, not tests.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lambda_tuner.bench.memory import run_bench
+from lambda_tuner.bench.memory_cli import memory
+from lambda_tuner.bench.memory_curvegen import SHAPES, generate_curves
+from lambda_tuner.bench.memory_oracle import ground, violations
+from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_day
+from lambda_tuner.core.optimizer import MemoryPolicy
+from lambda_tuner.core.pricing import default_prices
+from lambda_tuner.twin.curves import load_curves
+
+SHARED_CURVES = (
+    Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "lambda-curves" / "curves.csv"
+)
+STRATEGY_FIELDS = {
+    "regret_median",
+    "regret_p90",
+    "regret_max",
+    "exploration_steps_max",
+    "guard_violations",
+    "calibration",
+    "calibration_n",
+    "interval_width_median",
+    "exploration_overspend_usd",
+}
+
+
+@pytest.fixture
+def unseen(tmp_path: Path) -> Path:
+    return generate_curves(tmp_path / "unseen.csv", n_curves=5, seed=11)
+
+
+def test_the_generator_writes_every_shape_in_the_curve_format_with_optional_columns(tmp_path: Path):
+    with_columns = load_curves(generate_curves(tmp_path / "a.csv", n_curves=10, seed=3, samples=5))
+    without = load_curves(generate_curves(tmp_path / "b.csv", n_curves=5, seed=4, memory_columns=False))
+    assert {c.function_id.split("_")[1] for c in with_columns} == set(SHAPES)
+    assert all(c.max_memory_used_mb is not None and c.init_duration_ms is not None for c in with_columns)
+    assert all(len(c.samples[c.sizes[0]]) == 5 for c in with_columns)
+    assert all(c.max_memory_used_mb is None and c.init_duration_ms is None for c in without)
+
+
+def test_a_simulated_day_is_noisy_metrics_never_the_truth(unseen: Path):
+    truth = make_truth(load_curves(unseen)[0])
+    rng = np.random.default_rng(1)
+    traffic = pick_traffic(None, 0, rng)
+    size = truth.bounds[0]
+    day = simulate_day(
+        truth,
+        size,
+        traffic.day(rng),
+        start=datetime(2026, 1, 1, tzinfo=UTC),
+        prices=default_prices(),
+        rng=rng,
+    )
+    e = day.epoch
+    true_mean = float(truth.mean(size))
+    assert e.duration_avg_ms != true_mean
+    assert e.duration_avg_ms == pytest.approx(true_mean, rel=0.25)
+    assert e.duration_p50_ms <= e.duration_p95_ms <= e.duration_p99_ms <= e.duration_max_ms
+    assert e.invocations > 0 and e.periods > 1 and e.duration_avg_spread_ms is not None
+    assert e.reports is not None and e.reports.max_memory_used_mb_max <= size
+
+
+def test_the_oracle_is_the_cheapest_allowed_size_and_guards_are_judged_on_truth(unseen: Path):
+    truth = make_truth(load_curves(unseen)[2])  # an I/O-bound shape: cheaper when smaller
+    policy = MemoryPolicy(strategy="cost")
+    g = ground(truth, "cost", policy, start_mb=truth.bounds[1], cold_rate=0.01, prices=default_prices())
+    allowed_costs = g.cost[g.allowed]
+    assert g.cost[g.at(g.oracle_mb)] == allowed_costs.min()
+    assert g.regret(g.oracle_mb) == 0.0
+    hi = truth.bounds[1]
+    assert violations(truth, g, policy, strategy="cost", start_mb=hi, memory_mb=hi + 1) == ["outside bounds"]
+
+
+def test_the_bench_runs_on_unseen_curves_and_reports_every_field(unseen: Path):
+    result = run_bench(unseen, starts=(256, 2048), cycles=2, seed=5, strategies=("default", "cost"))
+    summary = result["summary"]
+    for strategy in ("default", "cost"):
+        row = summary[strategy]
+        assert set(row) >= STRATEGY_FIELDS
+        assert (
+            0.0 <= row["regret_median"] <= row["regret_p90"] <= row["regret_max"] or row["guard_violations"]
+        )
+        assert 0 <= row["exploration_steps_max"] <= 2
+        assert row["calibration"] is None or 0.0 <= row["calibration"] <= 1.0
+        assert row["calibration_n"] >= 0
+    for baseline in ("fixed", "power_tuning", "compute_optimizer"):
+        assert {"regret_median", "regret_p90", "regret_max", "by_strategy"} <= set(summary[baseline])
+    assert summary["power_tuning"]["tuning_cost_usd"] > 0
+    assert len(result["per_curve"]) == 5 * 2 * 2
+    for run in result["per_curve"]:
+        lo_hi = next(c.bounds for c in load_curves(unseen) if c.function_id == run["curve"])
+        assert all(lo_hi[0] <= s <= lo_hi[1] for s in run["sizes"])
+        assert len(run["sizes"]) == 3  # start, two cycles' decisions
+    assert result["config"]["cycles"] == 2 and result["config"]["starts"] == [256, 2048]
+
+
+def test_the_command_writes_json_and_prints_a_table(unseen: Path, tmp_path: Path):
+    out = tmp_path / "out" / "memory.json"
+    res = CliRunner().invoke(
+        memory,
+        [
+            "--curves",
+            str(unseen),
+            "--starts",
+            "512",
+            "--cycles",
+            "1",
+            "--strategies",
+            "cost",
+            "--seed",
+            "3",
+            "--json",
+            str(out),
+            "--no-trace",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["config"]["seed"] == 3 and "cost" in data["summary"]
+    assert "Memory regret" in res.output
+
+
+def test_the_command_refuses_a_folder_without_a_trace(unseen: Path, tmp_path: Path):
+    res = CliRunner().invoke(
+        memory, ["--curves", str(unseen), "--trace", str(tmp_path), "--json", str(tmp_path / "x.json")]
+    )
+    assert res.exit_code != 0
+    assert "no N_inv.csv" in res.output
+
+
+def test_the_command_refuses_an_unknown_strategy(unseen: Path, tmp_path: Path):
+    res = CliRunner().invoke(
+        memory, ["--curves", str(unseen), "--strategies", "fastest", "--json", str(tmp_path / "x.json")]
+    )
+    assert res.exit_code != 0
+    assert "unknown strategies" in res.output
+
+
+@pytest.mark.skipif(not SHARED_CURVES.exists(), reason="../shared/data/lambda-curves/curves.csv is absent")
+def test_the_bench_runs_on_the_shared_curves():
+    result = run_bench(SHARED_CURVES.resolve(), starts=(512,), cycles=2, seed=1, strategies=("cost",))
+    assert {r["curve"] for r in result["per_curve"]} == {c.function_id for c in load_curves(SHARED_CURVES)}
