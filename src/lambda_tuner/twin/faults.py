@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
@@ -66,12 +68,63 @@ def function_of(call: Call) -> str | None:
     return name.split(":", 1)[0]
 
 
+@dataclass
+class RateLimit:
+    """An account quota as a token bucket over wall-clock time (the agent paces in real seconds)."""
+
+    operations: frozenset[str]  # operation keys ("lambda.ListFunctions"); empty = every call of `service`
+    service: str
+    excluded: frozenset[str]
+    rate: float
+    burst: float
+    tokens: float
+    last: float
+
+    def matches(self, call: Call) -> bool:
+        if self.operations:
+            return call.key in self.operations
+        return call.service == self.service and call.key not in self.excluded
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+# Lambda's documented control-plane quotas: 15 requests/s, except GetFunction (100/s); Invoke is data plane.
+LAMBDA_DATA_PLANE = frozenset({"lambda.Invoke", "lambda.InvokeAsync", "lambda.InvokeWithResponseStream"})
+LAMBDA_QUOTAS: tuple[tuple[frozenset[str], float], ...] = (
+    (frozenset({"lambda.GetFunction"}), 100.0),
+    (frozenset[str](), 15.0),  # everything else in the control plane
+)
+
+
 class FaultInjector:
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._faults: list[Fault] = []
+        self._limits: list[RateLimit] = []
         self._rng = random.Random(seed)
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self.fired: list[str] = []  # operation keys that got a fault, in order (observable by tests)
+
+    def limit(
+        self, service: str, operations: frozenset[str], rate: float, excluded: frozenset[str] = frozenset()
+    ) -> None:
+        """Throttle calls beyond `rate` per second (burst `rate`), as an AWS account quota does."""
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0 requests per second, not {rate}")
+        now = self._monotonic()
+        with self._lock:
+            self._limits.append(RateLimit(operations, service, excluded, rate, rate, rate, now))
+
+    def enforce_lambda_quotas(self) -> None:
+        special = frozenset[str]().union(*(ops for ops, _ in LAMBDA_QUOTAS))
+        for operations, rate in LAMBDA_QUOTAS:
+            self.limit("lambda", operations, rate, excluded=special | LAMBDA_DATA_PLANE)
 
     def add(
         self,
@@ -96,16 +149,24 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._limits.clear()
             self.fired.clear()
 
     def check(self, call: Call) -> Reply | None:
         """The error reply for this call if a fault fires, else None."""
         with self._lock:
             fault = next((f for f in self._faults if f.matches(call) and self._fires(f)), None)
-            if fault is None:
+            kind: FaultKind | None = fault.kind if fault is not None else None
+            if kind is None and not self._within_limits(call):
+                kind = "throttle"
+            if kind is None:
                 return None
             self.fired.append(call.key)
-        return error_for(call, fault.kind)
+        return error_for(call, kind)
+
+    def _within_limits(self, call: Call) -> bool:
+        now = self._monotonic()
+        return all(limit.take(now) for limit in self._limits if limit.matches(call))
 
     def _fires(self, fault: Fault) -> bool:
         if fault.count is not None:

@@ -180,7 +180,12 @@ class Twin:
     ) -> None:
         self.faults.add(operation, kind, count=count, rate=rate, function=function)
 
+    def enforce_lambda_quotas(self) -> None:
+        """From now on, Lambda control-plane calls beyond AWS's quotas (15/s; GetFunction 100/s) throttle."""
+        self.faults.enforce_lambda_quotas()
+
     def clear_faults(self) -> None:
+        """Remove injected faults and quotas."""
         self.faults.clear()
 
     # ------------------------------------------------------------------ HTTP

@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from server_support import NO_RETRIES, client
 
+from lambda_tuner.twin.faults import FaultInjector
 from lambda_tuner.twin.server import Twin
 
 ADAPTIVE = Config(retries={"mode": "adaptive", "total_max_attempts": 4})
@@ -97,3 +98,31 @@ def test_bad_fault_requests_are_refused_with_a_clear_error(twin: Twin) -> None:
         twin.inject_fault("lambda.ListFunctions", "throttle")
     with pytest.raises(ValueError, match="fault kind"):
         twin.inject_fault("lambda.ListFunctions", "slow", count=1)  # type: ignore[arg-type]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lambda_quotas_throttle_a_burst_beyond_15_per_second_until_time_passes(twin: Twin) -> None:
+    # Given AWS's Lambda control-plane quota on a frozen clock
+    clock = FakeClock()
+    twin.faults = FaultInjector(monotonic=clock)
+    twin.enforce_lambda_quotas()
+    lam = client(twin, "lambda", NO_RETRIES)
+
+    # When 16 control-plane calls arrive in the same second
+    for _ in range(15):
+        lam.list_aliases(FunctionName="checkout")
+    with pytest.raises(ClientError) as error:
+        lam.list_aliases(FunctionName="checkout")
+
+    # Then the 16th is throttled, GetFunction has its own larger quota, and a second later calls flow again
+    assert error.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert lam.get_function(FunctionName="checkout")["Configuration"]["FunctionName"] == "checkout"
+    clock.now += 1.0
+    assert lam.list_aliases(FunctionName="checkout")["Aliases"]
