@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,14 +70,19 @@ def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | No
                 context = LambdaContext(function_name=AGENT, function_version="$LATEST", memory_limit_in_mb=1024,
                                         invoked_function_arn=f"arn:aws:lambda:{twin.region}:{twin.account}:"
                                         f"function:{AGENT}", timeout_s=900)
+                started = time.monotonic()
                 result = agent.handler(scheduled_event(now), context)
                 mail = local.inbox()
-                record.days.append({"day": day + 1, "time": now.isoformat(), "summary": result.get("summary"),
-                                    "mail": mail})
+                agent_s = time.monotonic() - started
                 progress.update(task, description=f"day {day + 1}/{cycles}: approvals")
                 record.decisions += _answer_mail(mail, result.get("summary") or {}, now)
+                approvals_s = time.monotonic() - started - agent_s
                 if record.regression is None and day >= 1 and day < cycles - 1:
                     record.regression = _regress_one(twin, world, local, now)
+                record.days.append({"day": day + 1, "time": now.isoformat(), "summary": result.get("summary"),
+                                    "mail": mail, "agent_s": round(agent_s, 2),
+                                    "approvals_s": round(approvals_s, 2),
+                                    "day_s": round(time.monotonic() - started, 2)})
                 progress.advance(task)
         out = _result(twin, local, record)
     demo_view.show(console, out, record, quiet=quiet)

@@ -9,6 +9,7 @@ import importlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -65,20 +66,41 @@ def bench() -> None:
     """Benchmarks: collection cost, memory regret, provisioned concurrency."""
 
 
-_OPTIONAL = {
-    "lambda_tuner.cli.audit": ("audit", "revert"),
-    "lambda_tuner.bench.memory_cli": ("memory",),
-    "lambda_tuner.bench.pc_cli": ("provisioned",),
-    "lambda_tuner.bench.collect_cli": ("collect",),
+_LAZY = {
+    main: {"audit": "lambda_tuner.cli.audit:audit", "revert": "lambda_tuner.cli.audit:revert"},
+    bench: {"memory": "lambda_tuner.bench.memory_cli:memory", "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
+            "collect": "lambda_tuner.bench.collect_cli:collect"},
 }
 
 
-def _register() -> None:
-    for module_name, names in _OPTIONAL.items():
-        module = importlib.import_module(module_name)
-        for name in names:
-            command = getattr(module, name)
-            (main if module_name.startswith("lambda_tuner.cli") else bench).add_command(command, name)
+class _Lazy(click.Command):
+    """Stands in for a command whose module is imported only when the command runs (or shows its help)."""
+
+    def __init__(self, name: str, target: str) -> None:
+        super().__init__(name, help=f"(see `lambda-tuner ... {name} --help`)")
+        self.target = target
+
+    def real(self) -> click.Command:
+        module, attr = self.target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - click calls invoke via the group
+        return self.real().main(*args, **kwargs)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        return self.real().make_context(info_name, args, parent=parent, **extra)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.real().get_short_help_str(limit)
 
 
-_register()
+for _group, _commands in _LAZY.items():
+    for _name, _target in _commands.items():
+        _group.add_command(_Lazy(_name, _target), _name)
+
+
+if __name__ == "__main__":
+    main()

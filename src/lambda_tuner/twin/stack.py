@@ -76,6 +76,8 @@ class LocalStack:
             "LT_STATE_TABLE": state, "LT_AUDIT_TABLE": audit, "LT_TOPIC_ARN": topic, "LT_SECRET_ARN": secret,
             "LT_APPLY_FUNCTION": APPLY, "LT_KILL_SWITCH_PARAMETER": kill, "LT_MODE": self.mode,
             "LT_TAG_PREFIX": "lambda-tuner:", "LT_LOOKBACK_DAYS": "14", "LT_ALARM_ACTION_ARN": apply_arn,
+            # The simulated account has no deploys of its own to share the Lambda control-plane quota with.
+            "LT_CONTROL_PLANE_RPS": "15",
             "LT_EXCLUDE_FUNCTIONS": f"{AGENT},{APPROVAL},{APPLY}", "LT_APPROVAL_BASE_URL": "pending",
             "POWERTOOLS_SERVICE_NAME": "lambda-tuner", "POWERTOOLS_METRICS_NAMESPACE": "LambdaTuner",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
