@@ -1,8 +1,9 @@
-"""Lambda (rest-json) as AWS serves it where moto does not: paging, RevisionId, LoggingConfig, PC, Invoke.
+"""Lambda (rest-json) where moto falls short of AWS: List paging, RevisionId, LastModified, LoggingConfig.
 
-moto keeps the functions, versions, aliases and tags; this module keeps what moto lacks (revision ids,
-simulated LastModified, logging config, provisioned-concurrency configs) and tells the World about every
-change that alters behaviour (memory, alias mapping, PC).
+moto keeps the functions, versions, aliases and tags; `LambdaState` keeps what moto lacks (revision ids,
+simulated LastModified, logging config, provisioned-concurrency configs), and configuration changes reach
+the World (memory here; versions and aliases in `lambda_versions`, PC in `lambda_pc`, Invoke in
+`lambda_invoke`).
 """
 
 from __future__ import annotations
