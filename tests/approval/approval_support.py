@@ -63,6 +63,9 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", data=b"", method="POST"))
     # Clients stay cached across tests (same endpoint all session): building one costs ~0.5 s of CPU.
+    # Other tests in this process (the twin's) may have cached clients for their endpoint: drop those.
+    if any(c.meta.endpoint_url != moto_url for c in list(aws._clients.values())):
+        aws.reset_clients()
     secrets.clear_cache()
     yield moto_url
     secrets.clear_cache()
