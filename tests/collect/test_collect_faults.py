@@ -1,0 +1,127 @@
+"""Robustness: throttling, server errors, deletions and memory changes during the look-back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+from botocore.config import Config
+from collect_helpers import EPOCH, NOW, fleet, run_collect
+
+from lambda_tuner.collect import CollectError
+from lambda_tuner.twin.world import World
+
+COLLECTOR_OPERATIONS = (
+    "lambda.ListFunctions",
+    "lambda.GetAccountSettings",
+    "lambda.GetFunction",
+    "lambda.ListAliases",
+    "lambda.ListProvisionedConcurrencyConfigs",
+    "cloudwatch.GetMetricData",
+    "logs.StartQuery",
+    "logs.GetQueryResults",
+)
+NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
+
+
+def _no_retry_clients(twin):
+    def make(service):
+        return boto3.client(
+            service,
+            endpoint_url=twin.endpoint_url,
+            region_name=twin.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=NO_RETRIES,
+        )
+
+    return {
+        "lambda_client": make("lambda"),
+        "cloudwatch_client": make("cloudwatch"),
+        "logs_client": make("logs"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["throttle", "5xx"])
+def test_one_fault_on_every_collector_call_is_retried_and_the_cycle_is_whole(fresh, kind):
+    for operation in COLLECTOR_OPERATIONS:
+        fresh.inject_fault(operation, kind, count=1)
+    result = run_collect(fresh)
+    assert set(fresh.faults.fired) >= set(COLLECTOR_OPERATIONS)  # every operation was hit once
+    assert not result.inventory.errors and not [p for p in result.stats.partial if "shared" not in p]
+    assert result.observations["cruncher"].status == "ok"
+
+
+def test_persistent_server_errors_leave_a_finished_cycle_that_names_what_it_could_not_read(fresh):
+    for operation in COLLECTOR_OPERATIONS[2:]:  # everything but the listing itself
+        fresh.inject_fault(operation, "5xx", rate=1.0)
+    result = run_collect(fresh, **_no_retry_clients(fresh))
+    names = {f.name for f in result.inventory.functions}
+    assert names >= {"cruncher", "checkout"}
+    assert set(result.inventory.errors) == names  # details unreadable for every function ...
+    assert all(f.policy.errors for f in result.inventory.functions)  # ... so no changes anywhere
+    cruncher = result.observations["cruncher"]
+    assert cruncher.status == "insufficient" and "unreadable" in (cruncher.reason or "")
+    assert any("StartQuery" in p for p in result.stats.partial)
+
+
+def test_a_function_throttled_throughout_is_reported_and_the_others_are_read(fresh):
+    fresh.inject_fault("lambda.GetFunction", "throttle", rate=1.0, function="cruncher")
+    result = run_collect(fresh, **_no_retry_clients(fresh))
+    assert "throttled" in result.inventory.errors["cruncher"]
+    cruncher = next(f for f in result.inventory.functions if f.name == "cruncher")
+    assert cruncher.policy.errors and cruncher.policy.mode is None
+    assert next(f for f in result.inventory.functions if f.name == "checkout").aliases
+    assert result.observations["cruncher"].status == "ok"  # its metrics were still read
+
+
+def test_an_unreadable_function_list_stops_the_collection_with_a_clear_error(fresh):
+    fresh.inject_fault("lambda.ListFunctions", "5xx", rate=1.0)
+    with pytest.raises(CollectError, match="cannot list functions"):
+        run_collect(fresh, **_no_retry_clients(fresh))
+
+
+def test_a_function_deleted_during_the_cycle_is_insufficient_with_the_reason(fresh):
+    clients = _no_retry_clients(fresh)
+    admin = boto3.client(
+        "lambda",
+        endpoint_url=fresh.endpoint_url,
+        region_name=fresh.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+    def delete_after_listing(**_):
+        admin.delete_function(FunctionName="cruncher")  # someone deletes it right after we listed it
+
+    clients["lambda_client"].meta.events.register("after-call.lambda.ListFunctions", delete_after_listing)
+    result = run_collect(fresh, **clients)
+    assert "deleted during the cycle" in result.inventory.errors["cruncher"]
+    assert "cruncher" not in {f.name for f in result.inventory.functions}
+    obs = result.observations["cruncher"]
+    assert obs.status == "insufficient" and "deleted" in (obs.reason or "")
+    assert "cruncher" not in result.state["functions"]
+
+
+def test_a_memory_change_in_the_look_back_gives_one_epoch_per_size(twin):
+    # Given the agent changed cruncher from 512 MB to 1024 MB eight days into the look-back
+    changed_at = EPOCH + timedelta(days=8)
+    twin.reset(World(fleet(), seed=3, epoch=EPOCH, now=changed_at))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=twin.endpoint_url,
+        region_name=twin.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    lam.update_function_configuration(FunctionName="cruncher", MemorySize=1024)
+    twin.advance(NOW)
+    # When the cycle collects with the agent's own record of the change
+    result = run_collect(twin, memory_history={"cruncher": [(changed_at, 1024)]})
+    # Then the hours before and after are kept apart, each with its own durations and REPORT facts
+    before, after = result.observations["cruncher"].epochs
+    assert (before.memory_mb, after.memory_mb) == (512, 1024)
+    assert before.end <= changed_at + timedelta(hours=1) and after.start >= changed_at
+    assert after.duration_avg_ms < before.duration_avg_ms  # CPU-bound: more memory, faster
+    assert before.reports is not None and after.reports is not None
