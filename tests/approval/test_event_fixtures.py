@@ -54,12 +54,14 @@ def test_the_apply_and_alarm_events_apply_then_roll_back(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LT_ALARM_ACTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:lt-apply")
+    monkeypatch.setenv("LT_ALARM_NAME_PREFIX", "shop-tuner-rollback-")  # the template scopes IAM to it
     apply._flow.cache_clear()
     deployed.propose("https://u.example/")
     deployed.store.transition("rec-1", "PENDING", "APPROVED", deployed.now)
     assert apply.handler(event("apply.json", REC_ID="rec-1"), FakeContext())["ok"]
     assert deployed.account.memory("orders-api") == 512
     [alarm_name, *_] = [a["AlarmName"] for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]]
+    assert alarm_name.startswith("shop-tuner-rollback-orders-api-")
     out = apply.handler(event("alarm.json", ALARM_NAME=alarm_name, FUNCTION_NAME="orders-api"), FakeContext())
     assert out["ok"] and deployed.account.memory("orders-api") == 1024
 

@@ -1,8 +1,9 @@
 """CloudWatch: the rollback alarms put on a function after a change, whose action is the apply function.
 
-Four alarms per change (names start `lambda-tuner-rollback-`, the prefix the template scopes the
-permission to): any Errors, any Throttles, p99 Duration well above what the change projected, and
-Duration near the timeout. They read AWS/Lambda metrics for the function (or the alias it serves).
+Four alarms per change: any Errors, any Throttles, p99 Duration well above what the change projected,
+and Duration near the timeout, on the AWS/Lambda metrics of the function (or the alias it serves).
+Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
+alarms' permission to invoke the apply function are scoped.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ class AlarmError(Exception):
     pass
 
 
-def alarm_names(function: str, change_key: str) -> list[str]:
+def alarm_names(function: str, change_key: str, prefix: str = PREFIX) -> list[str]:
     # Alarm names are ≤ 255 chars; a digest of the change keeps them short, unique and deterministic.
     tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
-    return [f"{PREFIX}{function[:180]}-{tag}-{m}" for m in ("errors", "throttles", "p99", "timeouts")]
+    return [f"{prefix[:60]}{function[:170]}-{tag}-{m}" for m in ("errors", "throttles", "p99", "timeouts")]
 
 
 def create_rollback_alarms(
@@ -36,6 +37,7 @@ def create_rollback_alarms(
     p99_ms: float | None,
     timeout_s: int,
     qualifier: str | None = None,
+    prefix: str = PREFIX,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names."""
@@ -43,7 +45,7 @@ def create_rollback_alarms(
     dims = [{"Name": "FunctionName", "Value": function}]
     if qualifier:
         dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
-    errors, throttles, p99, timeouts = alarm_names(function, change_key)
+    errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
     specs: list[tuple[str, str, dict[str, Any], float]] = [
         (errors, "Errors", {"Statistic": "Sum"}, 0.0),
         (throttles, "Throttles", {"Statistic": "Sum"}, 0.0),

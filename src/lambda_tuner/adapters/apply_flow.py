@@ -11,7 +11,9 @@ import contextlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict
 
 from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import (
@@ -30,6 +32,27 @@ from lambda_tuner.core.models import ChangeResult, Recommendation
 
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
+
+
+class ApplyEvent(BaseModel):
+    """The apply function's `apply` request (from the approval function or the agent)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["apply"]
+    recommendation_id: str
+    requested_by: Literal["approval", "agent"]
+    time: datetime
+
+
+class RevertEvent(BaseModel):
+    """The apply function's `revert` request (from the CLI)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["revert"]
+    since: datetime
+    function: str | None = None
+    time: datetime
+    requested_by: str = "cli"
 
 
 def _flat(values: dict[str, Any]) -> dict[str, int | float | str | None]:
@@ -64,10 +87,11 @@ class ApplyFlow:
         *,
         allow_iac: bool = False,
         alarm_action_arn: str | None = None,
+        alarm_prefix: str = alarms.PREFIX,
         cloudwatch: Any = None,
     ) -> None:
         self.store, self.applier, self.notifier = store, applier, notifier
-        self.allow_iac, self.alarm_action_arn = allow_iac, alarm_action_arn
+        self.allow_iac, self.alarm_action_arn, self.alarm_prefix = allow_iac, alarm_action_arn, alarm_prefix
         self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
 
     # ---------------------------------------------------------------- apply
@@ -155,6 +179,7 @@ class ApplyFlow:
                     p99_ms=rec.after.p99_ms.high if rec.after else None,
                     timeout_s=int(desc.get("Timeout", 900)),
                     qualifier=rec.qualifier,
+                    prefix=self.alarm_prefix,
                     client=self.cloudwatch,
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it

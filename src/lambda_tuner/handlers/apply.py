@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lambda_tuner.adapters.alarms import PREFIX
 from lambda_tuner.adapters.applier import Applier
-from lambda_tuner.adapters.apply_flow import ApplyFlow
+from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.settings import ApplySettings
@@ -19,32 +20,24 @@ from lambda_tuner.settings import ApplySettings
 logger = Logger(service="lambda-tuner-apply")
 
 
-class ApplyEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    action: Literal["apply"]
-    recommendation_id: str
-    requested_by: Literal["approval", "agent"]
-    time: datetime
+class _AlarmSettings(BaseSettings):
+    """LT_ALARM_NAME_PREFIX, which the template sets and ApplySettings does not carry (yet)."""
 
-
-class RevertEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    action: Literal["revert"]
-    since: datetime
-    function: str | None = None
-    time: datetime
-    requested_by: str = "cli"
+    model_config = SettingsConfigDict(env_prefix="LT_", extra="ignore", frozen=True)
+    alarm_name_prefix: str = PREFIX
 
 
 @cache
 def _flow() -> ApplyFlow:
     settings = ApplySettings()  # read from LT_ environment variables
+    prefix = getattr(settings, "alarm_name_prefix", None) or _AlarmSettings().alarm_name_prefix
     return ApplyFlow(
         Store(settings.state_table, settings.audit_table),
         Applier(),
         Notifier(settings.topic_arn),
         allow_iac=settings.allow_iac_changes,
         alarm_action_arn=settings.alarm_action_arn,
+        alarm_prefix=prefix,
     )
 
 
