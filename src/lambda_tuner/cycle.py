@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from lambda_tuner.collect import CollectResult, collect
 from lambda_tuner.core import guardrails, tokens
+from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Observations, Recommendation
-from lambda_tuner.core.decide import Decider
 from lambda_tuner.settings import AgentSettings
 
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
@@ -34,7 +34,9 @@ class StoreLike(Protocol):
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
     ) -> list[Recommendation]: ...
-    def transition(self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any) -> bool: ...
+    def transition(
+        self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any
+    ) -> bool: ...
     def get_function_state(self, function: str) -> dict[str, Any]: ...
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
@@ -56,8 +58,6 @@ class CycleDeps:
     collector: Callable[..., CollectResult] = collect
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
-
-
 
 
 class RoutedRecommendation(BaseModel):
@@ -85,7 +85,9 @@ class CycleSummary(BaseModel):
     wall_s: float = 0.0
 
 
-def run_cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool = False) -> CycleSummary:
+def run_cycle(
+    settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool = False
+) -> CycleSummary:
     """Run one cycle. `read_only` decides and reports but writes nothing anywhere (`lambda-tuner run`)."""
     started = time.monotonic()
     owner = f"agent-{deps.new_id()}"
@@ -106,8 +108,13 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
     result = deps.collector(
-        now, settings.lookback_days, settings.tag_prefix, collector_state,
-        memory_history=history, exclude=exclude, control_plane_rps=settings.control_plane_rps,
+        now,
+        settings.lookback_days,
+        settings.tag_prefix,
+        collector_state,
+        memory_history=history,
+        exclude=exclude,
+        control_plane_rps=settings.control_plane_rps,
         **deps.clients,
     )
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
@@ -116,8 +123,14 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         deps.store.put_function_state(COLLECTOR_STATE_KEY, result.state)
         summary.verifications = _verify_applied(result, deps, now)
 
-    decider = Decider(now, deps.new_id, allow_iac_changes=settings.allow_iac_changes,
-                      max_step_factor=settings.max_step_factor)
+    decider = Decider(
+        now,
+        deps.new_id,
+        allow_iac_changes=settings.allow_iac_changes,
+        max_step_factor=settings.max_step_factor,
+        time_zone=settings.time_zone,
+        unreserved_concurrency=result.inventory.unreserved_concurrency,
+    )
     pending = {} if read_only else _pending_by_function(deps.store)
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     for fn in result.inventory.functions:
@@ -137,20 +150,28 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
                 deps.store.put_function_state(fn.name, new_state)
 
     modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
-    rails = guardrails.Guardrails(max_step_factor=settings.max_step_factor,
-                                  max_changes_per_cycle=settings.max_changes_per_cycle,
-                                  change_window_utc=settings.change_window_utc)
+    rails = guardrails.Guardrails(
+        max_step_factor=settings.max_step_factor,
+        max_changes_per_cycle=settings.max_changes_per_cycle,
+        change_window_utc=settings.change_window_utc,
+    )
     routes = guardrails.route([rec for _, rec in decided], modes, rails, now)
     for (fn, rec), route in zip(decided, routes, strict=True):
-        routed = RoutedRecommendation(recommendation=rec, route=route.route, mode=modes[fn.name],
-                                      why=route.reason)
+        routed = RoutedRecommendation(
+            recommendation=rec, route=route.route, mode=modes[fn.name], why=route.reason
+        )
         summary.recommendations.append(routed)
         if not read_only:
-            _record(settings, deps, routed, fn, now, summary)
+            _record(settings, deps, routed, now, summary)
 
     summary.monthly_saving_usd = round(
-        sum(r.recommendation.monthly_saving_usd.expected for r in summary.recommendations
-            if r.recommendation.monthly_saving_usd and r.route != "skip"), 2)
+        sum(
+            r.recommendation.monthly_saving_usd.expected
+            for r in summary.recommendations
+            if r.recommendation.monthly_saving_usd and r.route != "skip"
+        ),
+        2,
+    )
     head = None if read_only else deps.store.audit_head()
     summary.audit_head = head.hash if head else None
     if not read_only:
@@ -158,25 +179,42 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     return summary
 
 
-def _record(settings: AgentSettings, deps: CycleDeps, routed: RoutedRecommendation, fn: FunctionConfig,
-            now: datetime, summary: CycleSummary) -> None:
+def _record(
+    settings: AgentSettings,
+    deps: CycleDeps,
+    routed: RoutedRecommendation,
+    now: datetime,
+    summary: CycleSummary,
+) -> None:
     rec = routed.recommendation
-    status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}[routed.route]
+    status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}[
+        routed.route
+    ]
     rec = rec.model_copy(update={"status": status})
     routed.recommendation = rec
     deps.store.put_recommendation(rec)
     deps.store.append_audit(
-        "recommendation", now, function=fn.name, recommendation_id=rec.id,
-        data={"kind": rec.kind, "route": routed.route, "why": routed.why, "current": rec.current,
-              "proposed": rec.proposed, "reason": rec.reason.model_dump(mode="json")},
+        "recommendation",
+        now,
+        function=rec.function,
+        recommendation_id=rec.id,
+        data={
+            "kind": rec.kind,
+            "route": routed.route,
+            "why": routed.why,
+            "current": rec.current,
+            "proposed": rec.proposed,
+            "reason": rec.reason.model_dump(mode="json"),
+        },
     )
     if routed.route == "approve":
         routed.links = tokens.approval_links(
             settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
         )
     elif routed.route == "apply" and deps.invoke_apply is not None:
-        deps.invoke_apply({"action": "apply", "recommendation_id": rec.id, "requested_by": "agent",
-                           "time": now.isoformat()})
+        deps.invoke_apply(
+            {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
+        )
         summary.applied_requests.append(rec.id)
 
 
@@ -187,17 +225,22 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     digest = render_digest(
         [r.recommendation for r in summary.recommendations if r.route != "skip"],
         {r.recommendation.id: r.links for r in summary.recommendations if r.links},
-        summary.audit_head or "", now,
+        summary.audit_head or "",
+        now,
     )
     if digest is None:
         return
     subject, body = digest
     functions = sorted({r.recommendation.function for r in actionable})
-    deps.notifier.publish(subject, body, {
-        "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
-        "functions": ",".join(functions)[:250],
-        "count": str(len(actionable)),
-    })
+    deps.notifier.publish(
+        subject,
+        body,
+        {
+            "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
+            "functions": ",".join(functions)[:250],
+            "count": str(len(actionable)),
+        },
+    )
     summary.notified, summary.digest = True, body
 
 
@@ -218,7 +261,12 @@ def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[d
     for record in store.list_audit(since=since):
         data: Mapping[str, Any] = record.data
         config = data.get("after") if record.type == "change" else data.get("restored")
-        if record.function and isinstance(config, Mapping) and data.get("ok", True) and config.get("memory_mb"):
+        if (
+            record.function
+            and isinstance(config, Mapping)
+            and data.get("ok", True)
+            and config.get("memory_mb")
+        ):
             history.setdefault(record.function, []).append((record.at, int(config["memory_mb"])))
     return history
 
@@ -236,17 +284,27 @@ def _verify_applied(result: CollectResult, deps: CycleDeps, now: datetime) -> li
         applied_at = rec.created_at
         if now - applied_at < timedelta(hours=20):
             continue
-        realised = {"duration_ms": epoch.duration_avg_ms, "p99_ms": epoch.duration_p99_ms,
-                    "invocations": epoch.invocations}
+        realised = {
+            "duration_ms": epoch.duration_avg_ms,
+            "p99_ms": epoch.duration_p99_ms,
+            "invocations": epoch.invocations,
+        }
         projected = rec.after.duration_ms
         within = projected.low <= epoch.duration_avg_ms <= projected.high
         if deps.store.transition(rec.id, "APPLIED", "VERIFIED", now):
             deps.store.append_audit(
-                "verification", now, function=rec.function, recommendation_id=rec.id,
-                data={"realised": realised, "projected_duration_ms": projected.model_dump(),
-                      "within_interval": within,
-                      "projected_monthly_saving_usd": rec.monthly_saving_usd.model_dump()
-                      if rec.monthly_saving_usd else None},
+                "verification",
+                now,
+                function=rec.function,
+                recommendation_id=rec.id,
+                data={
+                    "realised": realised,
+                    "projected_duration_ms": projected.model_dump(),
+                    "within_interval": within,
+                    "projected_monthly_saving_usd": rec.monthly_saving_usd.model_dump()
+                    if rec.monthly_saving_usd
+                    else None,
+                },
             )
             done.append(rec.id)
     return done

@@ -34,6 +34,7 @@ class AgentSettings(_Base):
     max_changes_per_cycle: int = Field(default=5, ge=0)
     max_step_factor: float = Field(default=2.0, ge=1.0)
     change_window_utc: str | None = None  # e.g. "02:00-05:00"; auto mode applies only inside it
+    time_zone: str = "UTC"  # IANA name: provisioned-concurrency schedules follow the team's day
     exclude_functions: str = ""  # comma-separated: the tool's own functions are never tuned by themselves
 
 

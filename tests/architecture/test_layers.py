@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "lambda_tuner"
-FORBIDDEN_IN_CORE = ("boto3", "botocore", "lambda_tuner.adapters", "lambda_tuner.handlers",
-                     "lambda_tuner.twin", "lambda_tuner.cli", "requests", "urllib.request", "socket")
+FORBIDDEN_IN_CORE = (
+    "boto3",
+    "botocore",
+    "lambda_tuner.adapters",
+    "lambda_tuner.handlers",
+    "lambda_tuner.twin",
+    "lambda_tuner.cli",
+    "requests",
+    "urllib.request",
+    "socket",
+)
 CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("time", "time"), ("date", "today")}
 
 
@@ -43,7 +52,9 @@ def test_core_modules_do_no_io_and_import_no_aws_sdk(path: Path) -> None:
 
 @pytest.mark.parametrize("layer", ["core", "adapters", "handlers"])
 def test_product_code_never_imports_the_twin(layer: str) -> None:
-    offenders = [p.name for p in modules(layer) if any(n.startswith("lambda_tuner.twin") for n in imported_names(p))]
+    offenders = [
+        p.name for p in modules(layer) if any(n.startswith("lambda_tuner.twin") for n in imported_names(p))
+    ]
     assert offenders == []
 
 
@@ -52,10 +63,16 @@ def test_top_level_product_modules_never_import_the_twin() -> None:
         assert not any(n.startswith("lambda_tuner.twin") for n in imported_names(path)), path.name
 
 
-@pytest.mark.parametrize("path", [p for p in modules("handlers") if p.name != "__init__.py"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in modules("handlers") if p.name != "__init__.py"], ids=lambda p: p.name
+)
 def test_handlers_stay_thin(path: Path) -> None:
-    code_lines = [line for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
-    assert len(code_lines) <= 60, f"{path.name} has {len(code_lines)} lines of code; move logic out of the handler"
+    code_lines = [
+        line for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
+    assert len(code_lines) <= 60, (
+        f"{path.name} has {len(code_lines)} lines of code; move logic out of the handler"
+    )
 
 
 @pytest.mark.parametrize("module", ["lambda_tuner.handlers.approval", "lambda_tuner.handlers.apply"])

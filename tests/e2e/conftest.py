@@ -22,7 +22,7 @@ def account() -> Iterator[Account]:
     with Twin(world) as twin:
         apply_env(twin)
         aws.reset_clients()
-        from lambda_tuner.handlers import agent, approval  # noqa: PLC0415
+        from lambda_tuner.handlers import agent, approval
 
         agent._wiring.cache_clear()
         approval._flow.cache_clear()

@@ -28,14 +28,25 @@ def event(name: str, **replace: Any) -> dict[str, Any]:
 def small_fleet() -> list[FunctionSpec]:
     return [
         # Waits on I/O at 3 GB: most of its memory buys nothing.
-        FunctionSpec(name="orders-api", curve=io_bound(fixed_ms=80.0), traffic=steady(40, seed=1),
-                     memory_mb=3008, timeout_s=30),
+        FunctionSpec(
+            name="orders-api",
+            curve=io_bound(fixed_ms=80.0),
+            traffic=steady(40, seed=1),
+            memory_mb=3008,
+            timeout_s=30,
+        ),
         # CPU-bound and starved at 256 MB: more memory makes it faster and cheaper.
-        FunctionSpec(name="thumbnailer", curve=cpu_bound(cpu_ms=1500.0), traffic=steady(6, seed=2),
-                     memory_mb=256, timeout_s=60),
+        FunctionSpec(
+            name="thumbnailer",
+            curve=cpu_bound(cpu_ms=1500.0),
+            traffic=steady(6, seed=2),
+            memory_mb=256,
+            timeout_s=60,
+        ),
         # Called a few times a day: too little evidence to act on.
-        FunctionSpec(name="nightly-report", curve=io_bound(fixed_ms=200.0), traffic=rare(3, seed=3),
-                     memory_mb=1024),
+        FunctionSpec(
+            name="nightly-report", curve=io_bound(fixed_ms=200.0), traffic=rare(3, seed=3), memory_mb=1024
+        ),
     ]
 
 
@@ -44,17 +55,19 @@ class Account:
         self.twin, self.world, self.stack = twin, world, stack
 
     def run_agent(self, at: datetime) -> dict[str, Any]:
-        from lambda_tuner.handlers import agent  # noqa: PLC0415
+        from lambda_tuner.handlers import agent
 
         self.twin.advance(at)
         return agent.handler(event("scheduled.json", time=at.strftime("%Y-%m-%dT%H:%M:%SZ")), context())
 
 
 def context() -> Any:
-    from lambda_tuner.twin.lambda_invoke import LambdaContext  # noqa: PLC0415
+    from lambda_tuner.twin.lambda_invoke import LambdaContext
 
-    return LambdaContext(function_name="lambda-tuner-agent", function_version="$LATEST", memory_limit_in_mb=1024,
-                         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:lambda-tuner-agent",
-                         timeout_s=900)
-
-
+    return LambdaContext(
+        function_name="lambda-tuner-agent",
+        function_version="$LATEST",
+        memory_limit_in_mb=1024,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:lambda-tuner-agent",
+        timeout_s=900,
+    )

@@ -11,7 +11,9 @@ from e2e_support import T0, Account, context, event
 from lambda_tuner.twin import person
 
 
-def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_the_next_cycle(account: Account):
+def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_the_next_cycle(
+    account: Account,
+):
     # Given a day of the agent on an account with an over-provisioned function
     result = account.run_agent(T0)
     assert result["ok"] is True
@@ -26,7 +28,7 @@ def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_t
     # When the person opens the approve link from the email and presses the button
     mail = account.stack.inbox()
     assert len(mail) == 1
-    links = dict((url, action) for action, url in person.links_in(mail[0]["text"]))
+    links = {url: action for action, url in person.links_in(mail[0]["text"])}
     approve_url = proposal["links"]["approve"]
     assert links.get(approve_url) == "approve"
     page, answer = person.decide(approve_url)
@@ -45,7 +47,9 @@ def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_t
 
     # And the next cycle measures the new configuration (the twin emits what the new size does)
     second = account.run_agent(T0 + timedelta(days=1))
-    again = {r["recommendation"]["function"]: r["recommendation"] for r in second["summary"]["recommendations"]}
+    again = {
+        r["recommendation"]["function"]: r["recommendation"] for r in second["summary"]["recommendations"]
+    }
     assert again["orders-api"]["current"]["memory_mb"] == proposed_mb
 
 

@@ -58,7 +58,8 @@ def fast_timestamp(value: Any) -> datetime:
     """
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    return parse_timestamp(value)  # type: ignore[no-any-return]
+    parsed: datetime = parse_timestamp(value)
+    return parsed
 
 
 def session() -> boto3.session.Session:

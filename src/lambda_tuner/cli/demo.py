@@ -48,8 +48,11 @@ def _default(path: Path | None, candidate: Path) -> Path | None:
 
 def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | None, quiet: bool) -> int:
     console = Console()
-    specs = demo_fleet(seed=seed, curves_path=_default(curves, SHARED / "lambda-curves" / "curves.csv"),
-                       trace_dir=_default(None, SHARED / "azure-functions-2019"))
+    specs = demo_fleet(
+        seed=seed,
+        curves_path=_default(curves, SHARED / "lambda-curves" / "curves.csv"),
+        trace_dir=_default(None, SHARED / "azure-functions-2019"),
+    )
     world = World(specs, seed=seed, epoch=START - timedelta(days=HISTORY_DAYS), now=START)
     record = DemoRecord()
     with ExitStack() as stack:
@@ -58,18 +61,27 @@ def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | No
         stack.callback(_restore_env, previous)
         aws.reset_clients()
         local = LocalStack(twin, mode="approve").deploy()
-        from lambda_tuner.handlers import agent  # noqa: PLC0415 - settings are read from the env set above
+        from lambda_tuner.handlers import agent
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("simulated days", total=cycles)
             for day in range(cycles):
                 now = START + timedelta(days=day)
                 twin.advance(now)
                 progress.update(task, description=f"day {day + 1}/{cycles}: agent cycle")
-                context = LambdaContext(function_name=AGENT, function_version="$LATEST", memory_limit_in_mb=1024,
-                                        invoked_function_arn=f"arn:aws:lambda:{twin.region}:{twin.account}:"
-                                        f"function:{AGENT}", timeout_s=900)
+                context = LambdaContext(
+                    function_name=AGENT,
+                    function_version="$LATEST",
+                    memory_limit_in_mb=1024,
+                    invoked_function_arn=f"arn:aws:lambda:{twin.region}:{twin.account}:function:{AGENT}",
+                    timeout_s=900,
+                )
                 started = time.monotonic()
                 result = agent.handler(scheduled_event(now), context)
                 mail = local.inbox()
@@ -79,10 +91,17 @@ def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | No
                 approvals_s = time.monotonic() - started - agent_s
                 if record.regression is None and day >= 1 and day < cycles - 1:
                     record.regression = _regress_one(twin, world, local, now)
-                record.days.append({"day": day + 1, "time": now.isoformat(), "summary": result.get("summary"),
-                                    "mail": mail, "agent_s": round(agent_s, 2),
-                                    "approvals_s": round(approvals_s, 2),
-                                    "day_s": round(time.monotonic() - started, 2)})
+                record.days.append(
+                    {
+                        "day": day + 1,
+                        "time": now.isoformat(),
+                        "summary": result.get("summary"),
+                        "mail": mail,
+                        "agent_s": round(agent_s, 2),
+                        "approvals_s": round(approvals_s, 2),
+                        "day_s": round(time.monotonic() - started, 2),
+                    }
+                )
                 progress.advance(task)
         out = _result(twin, local, record)
     demo_view.show(console, out, record, quiet=quiet)
@@ -118,17 +137,25 @@ def _answer_mail(mail: list[dict[str, Any]], summary: dict[str, Any], now: datet
                 continue
             rejected_one = rejected_one or wanted == "reject"
             page, answer = person.decide(url)
-            decisions.append({"time": now.isoformat(), "function": rec["function"], "decision": wanted,
-                              "recommendation_id": rec["id"], "page": page.title, "page_status": page.status,
-                              "result": answer.title if answer else None,
-                              "result_status": answer.status if answer else None})
+            decisions.append(
+                {
+                    "time": now.isoformat(),
+                    "function": rec["function"],
+                    "decision": wanted,
+                    "recommendation_id": rec["id"],
+                    "page": page.title,
+                    "page_status": page.status,
+                    "result": answer.title if answer else None,
+                    "result_status": answer.status if answer else None,
+                }
+            )
     return decisions
 
 
 def _regress_one(twin: Twin, world: World, local: LocalStack, now: datetime) -> dict[str, Any] | None:
     """Make one freshly changed function slow down (as a bad dependency would) and let its alarm act."""
     ddb = boto3.client("dynamodb", region_name=twin.region)
-    from lambda_tuner.adapters.store import Store  # noqa: PLC0415
+    from lambda_tuner.adapters.store import Store
 
     store = Store(local.settings["LT_STATE_TABLE"], local.settings["LT_AUDIT_TABLE"], client=ddb)
     applied = store.list_recommendations(status="APPLIED")
@@ -140,14 +167,19 @@ def _regress_one(twin: Twin, world: World, local: LocalStack, now: datetime) -> 
     twin.advance(now + timedelta(hours=3))
     after = store.get_recommendation(victim.id)
     rollbacks = [r for r in store.list_audit(function=victim.function) if r.type == "rollback"]
-    return {"function": victim.function, "recommendation_id": victim.id, "injected_at": at.isoformat(),
-            "factor": REGRESSION_FACTOR, "status_after": after.status if after else None,
-            "rollback_audit_ids": [r.id for r in rollbacks]}
+    return {
+        "function": victim.function,
+        "recommendation_id": victim.id,
+        "injected_at": at.isoformat(),
+        "factor": REGRESSION_FACTOR,
+        "status_after": after.status if after else None,
+        "rollback_audit_ids": [r.id for r in rollbacks],
+    }
 
 
 def _result(twin: Twin, local: LocalStack, record: DemoRecord) -> dict[str, Any]:
-    from lambda_tuner.adapters.store import Store  # noqa: PLC0415
-    from lambda_tuner.core.audit import verify_chain  # noqa: PLC0415
+    from lambda_tuner.adapters.store import Store
+    from lambda_tuner.core.audit import verify_chain
 
     store = Store(local.settings["LT_STATE_TABLE"], local.settings["LT_AUDIT_TABLE"])
     audit = store.list_audit()
@@ -155,14 +187,25 @@ def _result(twin: Twin, local: LocalStack, record: DemoRecord) -> dict[str, Any]
     applied = []
     for rec in audit:
         after = rec.data.get("after") if rec.type == "change" and rec.data.get("ok") else None
-        if isinstance(after, dict) and after.get("memory_mb"):
+        before = rec.data.get("before")
+        if rec.function and isinstance(after, dict) and isinstance(before, dict) and after.get("memory_mb"):
             live = lam.get_function_configuration(FunctionName=rec.function)["MemorySize"]
-            applied.append({"function": rec.function, "recommendation_id": rec.recommendation_id,
-                            "before": {"memory_mb": rec.data["before"].get("memory_mb")},
-                            "after": {"memory_mb": after["memory_mb"]}, "audit_id": rec.id,
-                            "memory_mb_in_account_now": live, "at": rec.at.isoformat()})
-    recommendations = [r["recommendation"] | {"route": r["route"], "why": r["why"]}
-                       for day in record.days for r in (day["summary"] or {}).get("recommendations", [])]
+            applied.append(
+                {
+                    "function": rec.function,
+                    "recommendation_id": rec.recommendation_id,
+                    "before": {"memory_mb": before.get("memory_mb")},
+                    "after": {"memory_mb": after["memory_mb"]},
+                    "audit_id": rec.id,
+                    "memory_mb_in_account_now": live,
+                    "at": rec.at.isoformat(),
+                }
+            )
+    recommendations = [
+        r["recommendation"] | {"route": r["route"], "why": r["why"]}
+        for day in record.days
+        for r in (day["summary"] or {}).get("recommendations", [])
+    ]
     head = store.audit_head()
     return {
         "recommendations": recommendations,
@@ -171,10 +214,17 @@ def _result(twin: Twin, local: LocalStack, record: DemoRecord) -> dict[str, Any]
         "regression": record.regression,
         "verifications": [r.model_dump(mode="json") for r in audit if r.type == "verification"],
         "audit": [r.model_dump(mode="json") for r in audit],
-        "audit_verify": {"problems": verify_chain(audit, head.hash if head else None),
-                         "head": head.hash if head else None},
-        "days": [{k: v for k, v in d.items() if k != "summary"} | {
-            "collect_stats": (d["summary"] or {}).get("collect_stats"),
-            "monthly_saving_usd": (d["summary"] or {}).get("monthly_saving_usd")} for d in record.days],
+        "audit_verify": {
+            "problems": verify_chain(audit, head.hash if head else None),
+            "head": head.hash if head else None,
+        },
+        "days": [
+            {k: v for k, v in d.items() if k != "summary"}
+            | {
+                "collect_stats": (d["summary"] or {}).get("collect_stats"),
+                "monthly_saving_usd": (d["summary"] or {}).get("monthly_saving_usd"),
+            }
+            for d in record.days
+        ],
         "twin_calls": dict(twin.calls),
     }

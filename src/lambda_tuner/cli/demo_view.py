@@ -21,8 +21,18 @@ def _interval(iv: dict[str, float] | None) -> str:
 
 def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
     table = Table(title="Recommendations (first cycle each function was decided)", show_lines=False)
-    for col in ("function", "kind", "memory now → proposed", "monthly cost now", "after", "saving/month",
-                "latency", "conf.", "route", "reason"):
+    for col in (
+        "function",
+        "kind",
+        "memory now → proposed",
+        "monthly cost now",
+        "after",
+        "saving/month",
+        "latency",
+        "conf.",
+        "route",
+        "reason",
+    ):
         table.add_column(col, overflow="fold", max_width=48 if col == "reason" else None)
     seen: set[str] = set()
     for rec in recs:
@@ -32,11 +42,16 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
         before, after = rec.get("before") or {}, rec.get("after") or {}
         now_mb, new_mb = rec["current"].get("memory_mb"), rec["proposed"].get("memory_mb")
         table.add_row(
-            rec["function"], rec["kind"], f"{now_mb} → {new_mb}" if new_mb != now_mb else f"{now_mb}",
+            rec["function"],
+            rec["kind"],
+            f"{now_mb} → {new_mb}" if new_mb != now_mb else f"{now_mb}",
             _money((before.get("monthly_cost_usd") or {}).get("expected")),
             _money((after.get("monthly_cost_usd") or {}).get("expected")),
-            _interval(rec.get("monthly_saving_usd")), rec.get("latency_effect") or "", rec.get("confidence", ""),
-            rec.get("route", ""), rec["reason"]["summary"],
+            _interval(rec.get("monthly_saving_usd")),
+            rec.get("latency_effect") or "",
+            rec.get("confidence", ""),
+            rec.get("route", ""),
+            rec["reason"]["summary"],
         )
         if len(seen) >= limit:
             break
@@ -53,12 +68,20 @@ def applied_table(out: dict[str, Any]) -> Table:
         measured = "awaiting data"
         if effect:
             realised = effect.get("realised", {})
-            measured = (f"{realised.get('duration_ms', 0):.0f} ms avg, "
-                        f"{'within' if effect.get('within_interval') else 'outside'} projected interval")
+            measured = (
+                f"{realised.get('duration_ms', 0):.0f} ms avg, "
+                f"{'within' if effect.get('within_interval') else 'outside'} projected interval"
+            )
         if change["recommendation_id"] == (out.get("regression") or {}).get("recommendation_id"):
             measured = "regressed on purpose → rolled back"
-        table.add_row(change["function"], str(change["before"]["memory_mb"]), str(change["after"]["memory_mb"]),
-                      str(change["memory_mb_in_account_now"]), change["audit_id"], measured)
+        table.add_row(
+            change["function"],
+            str(change["before"]["memory_mb"]),
+            str(change["after"]["memory_mb"]),
+            str(change["memory_mb_in_account_now"]),
+            change["audit_id"],
+            measured,
+        )
     return table
 
 
@@ -67,8 +90,14 @@ def audit_table(audit: list[dict[str, Any]], limit: int = 30) -> Table:
     for col in ("seq", "type", "function", "actor", "caused by", "hash"):
         table.add_column(col)
     for rec in audit[-limit:]:
-        table.add_row(str(rec["seq"]), rec["type"], rec.get("function") or "", rec.get("actor") or "",
-                      rec.get("caused_by") or "", rec["hash"][:16])
+        table.add_row(
+            str(rec["seq"]),
+            rec["type"],
+            rec.get("function") or "",
+            rec.get("actor") or "",
+            rec.get("caused_by") or "",
+            rec["hash"][:16],
+        )
     return table
 
 
@@ -82,17 +111,28 @@ def show(console: Console, out: dict[str, Any], record: Any, *, quiet: bool) -> 
         for col in ("day", "function", "decision", "page", "result"):
             decisions.add_column(col)
         for d in out["decisions"]:
-            decisions.add_row(d["time"][:10], d["function"], d["decision"], f"{d['page_status']} {d['page']}",
-                              f"{d['result_status']} {d['result']}")
+            decisions.add_row(
+                d["time"][:10],
+                d["function"],
+                d["decision"],
+                f"{d['page_status']} {d['page']}",
+                f"{d['result_status']} {d['result']}",
+            )
         console.print(decisions)
         console.print(audit_table(out["audit"]))
     console.print(applied_table(out))
     reg = out.get("regression")
     if reg:
-        console.print(f"Injected regression: {reg['function']} ×{reg['factor']} at {reg['injected_at']} → "
-                      f"status {reg['status_after']}, rollback records {reg['rollback_audit_ids']}")
+        console.print(
+            f"Injected regression: {reg['function']} ×{reg['factor']} at {reg['injected_at']} → "
+            f"status {reg['status_after']}, rollback records {reg['rollback_audit_ids']}"
+        )
     problems = out["audit_verify"]["problems"]
-    console.print(f"Audit chain: {'intact' if not problems else problems} (head {out['audit_verify']['head']})")
+    console.print(
+        f"Audit chain: {problems or 'intact'} (head {out['audit_verify']['head']})"
+    )
     savings = [d.get("monthly_saving_usd") or 0 for d in out["days"]]
-    console.print(f"Days run: {len(out['days'])}; savings found on day 1: {_money(savings[0] if savings else 0)}"
-                  "/month; changes applied: " + str(len(out["applied"])))
+    console.print(
+        f"Days run: {len(out['days'])}; savings found on day 1: {_money(savings[0] if savings else 0)}"
+        "/month; changes applied: " + str(len(out["applied"]))
+    )

@@ -21,18 +21,31 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--apply", "apply_changes", is_flag=True,
-              help="Store, notify and apply within guardrails (needs the deployed stack's LT_* settings).")
-@click.option("--mode", type=click.Choice(["off", "recommend", "approve", "auto"]), default=None,
-              help="Override the account mode for this run.")
+@click.option(
+    "--apply",
+    "apply_changes",
+    is_flag=True,
+    help="Store, notify and apply within guardrails (needs the deployed stack's LT_* settings).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["off", "recommend", "approve", "auto"]),
+    default=None,
+    help="Override the account mode for this run.",
+)
 @click.option("--lookback-days", type=int, default=None)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def run(apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None) -> None:
     """Run one cycle against the account the AWS credential chain points at (read-only by default)."""
     from lambda_tuner.cli.run import run_once
 
-    code = run_once(apply_changes=apply_changes, mode=mode, lookback_days=lookback_days, json_out=json_out,
-                    now=datetime.now(UTC))
+    code = run_once(
+        apply_changes=apply_changes,
+        mode=mode,
+        lookback_days=lookback_days,
+        json_out=json_out,
+        now=datetime.now(UTC),
+    )
     sys.exit(code)
 
 
@@ -40,8 +53,12 @@ def run(apply_changes: bool, mode: str | None, lookback_days: int | None, json_o
 @click.option("--cycles", type=int, default=6, show_default=True, help="Simulated days to run.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--curves", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Curve file for part of the fleet (default: ../shared/data/lambda-curves/curves.csv if present).")
+@click.option(
+    "--curves",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Curve file for part of the fleet (default: ../shared/data/lambda-curves/curves.csv if present).",
+)
 @click.option("--quiet", is_flag=True, help="Only the summary.")
 def demo(cycles: int, seed: int, json_out: Path | None, curves: Path | None, quiet: bool) -> None:
     """Run the agent for several simulated days on the embedded twin (no AWS account needed)."""
@@ -68,8 +85,11 @@ def bench() -> None:
 
 _LAZY = {
     main: {"audit": "lambda_tuner.cli.audit:audit", "revert": "lambda_tuner.cli.audit:revert"},
-    bench: {"memory": "lambda_tuner.bench.memory_cli:memory", "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
-            "collect": "lambda_tuner.bench.collect_cli:collect"},
+    bench: {
+        "memory": "lambda_tuner.bench.memory_cli:memory",
+        "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
+        "collect": "lambda_tuner.bench.collect_cli:collect",
+    },
 }
 
 
@@ -89,8 +109,9 @@ class _Lazy(click.Command):
     def main(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - click calls invoke via the group
         return self.real().main(*args, **kwargs)
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         return self.real().make_context(info_name, args, parent=parent, **extra)
 
     def get_short_help_str(self, limit: int = 45) -> str:

@@ -30,7 +30,9 @@ class ReadOnlyStore:
     def get_function_state(self, function: str) -> dict[str, Any]:
         return {}
 
-    def list_recommendations(self, status: str | None = None, function: str | None = None) -> list[Recommendation]:
+    def list_recommendations(
+        self, status: str | None = None, function: str | None = None
+    ) -> list[Recommendation]:
         return []
 
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
@@ -46,34 +48,47 @@ class ReadOnlyStore:
     put_function_state = append_audit = _refuse
 
 
-def run_once(*, apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None,
-             now: datetime) -> int:
+def run_once(
+    *, apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None, now: datetime
+) -> int:
     console = Console()
     overrides: dict[str, Any] = {k: v for k, v in (("mode", mode), ("lookback_days", lookback_days)) if v}
     try:
         if apply_changes:
-            from lambda_tuner.wiring import agent_deps  # noqa: PLC0415 - needs the stack's settings
+            from lambda_tuner.wiring import agent_deps
 
             settings = AgentSettings(**overrides)
             summary = run_cycle(settings, now, agent_deps(settings))
         else:
             settings = AgentSettings(
-                state_table=READ_ONLY, audit_table=READ_ONLY, topic_arn=READ_ONLY, secret_arn=READ_ONLY,
-                approval_base_url=READ_ONLY, apply_function=READ_ONLY, **overrides)
+                state_table=READ_ONLY,
+                audit_table=READ_ONLY,
+                topic_arn=READ_ONLY,
+                secret_arn=READ_ONLY,
+                approval_base_url=READ_ONLY,
+                apply_function=READ_ONLY,
+                **overrides,
+            )
             deps = CycleDeps(store=ReadOnlyStore(), notifier=None, secret=lambda: b"", invoke_apply=None)
             summary = run_cycle(settings, now, deps, read_only=True)
     except ValidationError as exc:
-        console.print(f"[red]settings are incomplete:[/red] {exc.error_count()} problem(s); --apply needs the "
-                      "stack's LT_* variables (see README)")
+        console.print(
+            f"[red]settings are incomplete:[/red] {exc.error_count()} problem(s); --apply needs the "
+            "stack's LT_* variables (see README)"
+        )
         for error in exc.errors(include_url=False):
             console.print(f"  LT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
         return 2
     rows = [r.recommendation.model_dump(mode="json") | {"route": r.route} for r in summary.recommendations]
     console.print(recommendations_table(rows, limit=1000))
     stats = summary.collect_stats
-    console.print(f"{summary.functions} functions, {len(rows)} recommendations, savings found "
-                  f"${summary.monthly_saving_usd:,.2f}/month; AWS calls {sum(stats.get('api_calls', {}).values())},"
-                  f" cycle cost ${stats.get('cost_usd', 0):.4f}; {'applied within guardrails' if apply_changes else 'nothing written (read-only)'}")
+    done = "applied within guardrails" if apply_changes else "nothing written (read-only)"
+    calls = sum(stats.get("api_calls", {}).values())
+    console.print(
+        f"{summary.functions} functions, {len(rows)} recommendations, savings found "
+        f"${summary.monthly_saving_usd:,.2f}/month; AWS calls {calls}, cycle cost "
+        f"${stats.get('cost_usd', 0):.4f}; {done}"
+    )
     if json_out:
         json_out.write_text(json.dumps(summary.model_dump(mode="json"), indent=2))
     return 0

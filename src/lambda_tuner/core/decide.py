@@ -9,20 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from lambda_tuner.core.guardrails import template_change
-from lambda_tuner.core.models import FunctionConfig, Observations, Reason, Recommendation
+from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
+from lambda_tuner.core.pc_policy import decide_pc
+from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
 
 
 class Decider:
-    def __init__(self, now: datetime, new_id: Callable[[], str], *, prices: PriceTable | None = None,
-                 allow_iac_changes: bool = False, max_step_factor: float = 2.0) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        new_id: Callable[[], str],
+        *,
+        prices: PriceTable | None = None,
+        allow_iac_changes: bool = False,
+        max_step_factor: float = 2.0,
+        time_zone: str = "UTC",
+        unreserved_concurrency: int | None = None,
+    ) -> None:
         self.now = now
+        self.time_zone = time_zone
+        self.unreserved_concurrency = unreserved_concurrency
         self.new_id = new_id
         self.prices = prices or default_prices()
         self.allow_iac_changes = allow_iac_changes
@@ -33,7 +47,10 @@ class Decider:
         return MemoryPolicy(
             strategy=p.strategy or "default",
             balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
-            p95_objective_ms=p.p95_ms, p99_objective_ms=p.p99_ms, min_mb=p.min_mb, max_mb=p.max_mb,
+            p95_objective_ms=p.p95_ms,
+            p99_objective_ms=p.p99_ms,
+            min_mb=p.min_mb,
+            max_mb=p.max_mb,
             max_step_factor=self.max_step_factor,
         )
 
@@ -41,11 +58,53 @@ class Decider:
         if obs.status != "ok":
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")
-        rec = decide_memory(fn, obs, self.memory_policy(fn), self.prices, self.now, self.new_id(),
-                            baseline_p99_ms=float(baseline) if baseline is not None else None)
+        rec = decide_memory(
+            fn,
+            obs,
+            self.memory_policy(fn),
+            self.prices,
+            self.now,
+            self.new_id(),
+            baseline_p99_ms=float(baseline) if baseline is not None else None,
+        )
+        return [self._respect_iac(fn, rec), *self._provisioned_concurrency(fn, obs)]
+
+    def _provisioned_concurrency(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
+        """PC advice where PC is configured or a cold-start objective asks for it; elsewhere only when PC
+        would actually pay (the collector reads per-minute concurrency only for such candidates)."""
+        with_pc = [a for a in fn.aliases if a.pc_requested]
+        asked = fn.policy.cold_start_objective is not None
+        per_minute = obs.concurrency is not None and obs.concurrency.period_s <= 60
+        if not (with_pc or asked or per_minute):
+            return []
+        try:
+            objective = parse_objective(fn.policy.cold_start_objective)
+        except ObjectiveError as exc:
+            return [self._note(fn, obs, f"provisioned concurrency not planned: {exc}")]
+        rec = decide_pc(
+            fn,
+            self._serving_alias(fn, obs, with_pc),
+            obs,
+            objective,
+            pc_prices(fn.arch),
+            self.now,
+            self.new_id(),
+            self.time_zone,
+            unreserved_concurrency=self.unreserved_concurrency,
+        )
+        if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
+            return []
         return [self._respect_iac(fn, rec)]
 
-    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _serving_alias(fn: FunctionConfig, obs: Observations, with_pc: list[AliasInfo]) -> AliasInfo | None:
+        if with_pc:
+            return with_pc[0]
+        return next((a for a in fn.aliases if a.name == obs.qualifier), fn.aliases[0] if fn.aliases else None)
+
+    def updated_state(
+        self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Remember the p99 at the first observed configuration: the default strategy's allowance is
         measured from it, so repeated small steps cannot compound into a large slowdown."""
         new = dict(state)
@@ -60,19 +119,39 @@ class Decider:
         if fn.iac is None or self.allow_iac_changes or rec.kind not in CHANGES:
             return rec
         change = template_change(fn.iac, rec)
-        reason = rec.reason.model_copy(update={
-            "summary": f"{rec.reason.summary} — managed by {fn.iac}: change the template ({change})",
-            "decided_by": f"{rec.reason.decided_by}; infrastructure as code: a direct change would drift",
-        })
+        reason = rec.reason.model_copy(
+            update={
+                "summary": f"{rec.reason.summary} — managed by {fn.iac}: change the template ({change})",
+                "decided_by": f"{rec.reason.decided_by}; infrastructure as code: a direct change would drift",
+            }
+        )
         return rec.model_copy(update={"kind": "template_change", "reason": reason, "status": "RECORDED"})
 
     def _insufficient(self, fn: FunctionConfig, obs: Observations) -> Recommendation:
-        why = obs.reason or f"collection status {obs.status}"
+        return self._note(
+            fn,
+            obs,
+            f"Insufficient data: {obs.reason or f'collection status {obs.status}'}",
+            kind="insufficient_data",
+        )
+
+    def _note(
+        self,
+        fn: FunctionConfig,
+        obs: Observations,
+        why: str,
+        kind: Literal["insufficient_data", "keep"] = "keep",
+    ) -> Recommendation:
         current: dict[str, int | float | str | None] = {"memory_mb": fn.memory_mb}
         return Recommendation(
-            id=self.new_id(), function=fn.name, kind="insufficient_data", created_at=self.now,
-            current=current, proposed=current, revision_id=fn.revision_id, qualifier=obs.qualifier,
-            reason=Reason(summary=f"Insufficient data: {why}", observed=why, model="none",
-                          decided_by="evidence"),
+            id=self.new_id(),
+            function=fn.name,
+            kind=kind,
+            created_at=self.now,
+            current=current,
+            proposed=current,
+            revision_id=fn.revision_id,
+            qualifier=obs.qualifier,
+            reason=Reason(summary=why, observed=obs.reason or why, model="none", decided_by="evidence"),
             status="RECORDED",
         )

@@ -21,7 +21,7 @@ metrics = Metrics(namespace="LambdaTuner", service="lambda-tuner-agent")
 
 @cache
 def _wiring() -> tuple[AgentSettings, CycleDeps]:
-    settings = AgentSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = AgentSettings()  # values come from the environment
     return settings, agent_deps(settings)
 
 
@@ -32,8 +32,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         tick = EventBridgeModel.model_validate(event)
     except ValidationError as exc:
         logger.warning("malformed scheduled event", extra={"errors": exc.errors(include_url=False)})
-        return {"ok": False, "error": f"malformed scheduled event: {exc.error_count()} problem(s); "
-                "expected an EventBridge Scheduled Event with 'time'"}
+        return {
+            "ok": False,
+            "error": f"malformed scheduled event: {exc.error_count()} problem(s); "
+            "expected an EventBridge Scheduled Event with 'time'",
+        }
     settings, deps = _wiring()
     summary = run_cycle(settings, tick.time, deps)
     stats = summary.collect_stats
@@ -49,6 +52,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ):
         metrics.add_metric(name=name, unit=unit, value=float(value))
     # The audit chain head leaves the table every cycle, so a rewritten history is detectable later.
-    logger.info("cycle done", extra={"audit_head": summary.audit_head, "skipped": summary.skipped,
-                                     "recommendations": len(summary.recommendations)})
+    logger.info(
+        "cycle done",
+        extra={
+            "audit_head": summary.audit_head,
+            "skipped": summary.skipped,
+            "recommendations": len(summary.recommendations),
+        },
+    )
     return {"ok": True, "summary": summary.model_dump(mode="json")}

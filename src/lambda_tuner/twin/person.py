@@ -67,9 +67,17 @@ def _fetch(request: urllib.request.Request) -> Answer:
     return Answer(status=status, title=parser.title.strip(), html=html)
 
 
+def _loopback(url: str) -> str:
+    """The person only ever follows links to the twin on this machine."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
+        raise ValueError(f"refusing to open {url!r}: the demo's person follows links to the local twin only")
+    return url
+
+
 def open_link(url: str) -> tuple[Answer, dict[str, str] | None]:
     """GET the link as a mail client would; returns the page and its form (None when it has none)."""
-    answer = _fetch(urllib.request.Request(url, headers={"User-Agent": "lambda-tuner-demo/1.0"}))
+    answer = _fetch(urllib.request.Request(_loopback(url), headers={"User-Agent": "lambda-tuner-demo/1.0"}))  # noqa: S310
     parser = _Form()
     parser.feed(answer.html)
     form = next((f for f in parser.forms if f.get("__method__", "").lower() == "post"), None)
@@ -81,10 +89,17 @@ def submit(page_url: str, form: dict[str, str]) -> Answer:
     target = urllib.parse.urljoin(page_url, form.get("__action__") or "./")
     fields = {k: v for k, v in form.items() if not k.startswith("__")}
     body = urllib.parse.urlencode(fields).encode()
-    return _fetch(urllib.request.Request(
-        target, data=body, method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "lambda-tuner-demo/1.0"},
-    ))
+    return _fetch(
+        urllib.request.Request(  # noqa: S310 - checked by _loopback
+            _loopback(target),
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "User-Agent": "lambda-tuner-demo/1.0",
+            },
+        )
+    )
 
 
 def decide(url: str) -> tuple[Answer, Answer | None]:

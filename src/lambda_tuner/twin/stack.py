@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 import secrets
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,14 +27,20 @@ AGENT, APPROVAL, APPLY = f"{STACK}-agent", f"{STACK}-approval", f"{STACK}-apply"
 KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 STATE_TABLE_SPEC: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
-    "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+    "AttributeDefinitions": [
+        {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+    ],
     "KeySchema": KEYS,
-    "GlobalSecondaryIndexes": [{
-        "IndexName": "gsi1",
-        "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                      {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-        "Projection": {"ProjectionType": "ALL"},
-    }],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "gsi1",
+            "KeySchema": [
+                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
 }
 AUDIT_TABLE_SPEC: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
@@ -52,8 +58,8 @@ class LocalStack:
 
     def deploy(self) -> LocalStack:
         """Create the stack's resources in the twin and wire the handlers; sets the LT_* environment."""
-        from lambda_tuner.handlers import apply as apply_handler  # noqa: PLC0415 - after env is set
-        from lambda_tuner.handlers import approval as approval_handler  # noqa: PLC0415
+        from lambda_tuner.handlers import apply as apply_handler
+        from lambda_tuner.handlers import approval as approval_handler
 
         session = boto3.session.Session(region_name=self.twin.region)
         ddb, sns, sqs = session.client("dynamodb"), session.client("sns"), session.client("sqs")
@@ -64,22 +70,34 @@ class LocalStack:
         # A queue subscribed to the topic stands in for the inbox: the demo reads the digest as sent.
         self.queue_url = sqs.create_queue(QueueName=f"{STACK}-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "false"})
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
+        )
         secret = session.client("secretsmanager").create_secret(
-            Name=f"{STACK}-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
+            Name=f"{STACK}-approval-key", SecretString=secrets.token_urlsafe(48)
+        )["ARN"]
         kill = f"/{STACK}/kill-switch"
         session.client("ssm").put_parameter(Name=kill, Value="run", Type="String")
         apply_arn = self._create_functions(session)
         self.settings = {
-            "LT_STATE_TABLE": state, "LT_AUDIT_TABLE": audit, "LT_TOPIC_ARN": topic, "LT_SECRET_ARN": secret,
-            "LT_APPLY_FUNCTION": APPLY, "LT_KILL_SWITCH_PARAMETER": kill, "LT_MODE": self.mode,
-            "LT_TAG_PREFIX": "lambda-tuner:", "LT_LOOKBACK_DAYS": "14", "LT_ALARM_ACTION_ARN": apply_arn,
+            "LT_STATE_TABLE": state,
+            "LT_AUDIT_TABLE": audit,
+            "LT_TOPIC_ARN": topic,
+            "LT_SECRET_ARN": secret,
+            "LT_APPLY_FUNCTION": APPLY,
+            "LT_KILL_SWITCH_PARAMETER": kill,
+            "LT_MODE": self.mode,
+            "LT_TAG_PREFIX": "lambda-tuner:",
+            "LT_LOOKBACK_DAYS": "14",
+            "LT_ALARM_ACTION_ARN": apply_arn,
             # The simulated account has no deploys of its own to share the Lambda control-plane quota with.
             "LT_CONTROL_PLANE_RPS": "15",
-            "LT_EXCLUDE_FUNCTIONS": f"{AGENT},{APPROVAL},{APPLY}", "LT_APPROVAL_BASE_URL": "pending",
-            "POWERTOOLS_SERVICE_NAME": "lambda-tuner", "POWERTOOLS_METRICS_NAMESPACE": "LambdaTuner",
+            "LT_EXCLUDE_FUNCTIONS": f"{AGENT},{APPROVAL},{APPLY}",
+            "LT_APPROVAL_BASE_URL": "pending",
+            "POWERTOOLS_SERVICE_NAME": "lambda-tuner",
+            "POWERTOOLS_METRICS_NAMESPACE": "LambdaTuner",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
         os.environ.update(self.settings)
@@ -92,16 +110,32 @@ class LocalStack:
     def _create_functions(self, session: boto3.session.Session) -> str:
         """The stack's three functions exist in the account as after `sam deploy` (their code runs here)."""
         role = session.client("iam").create_role(
-            RoleName=f"{STACK}-functions", AssumeRolePolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}),
+            RoleName=f"{STACK}-functions",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
         )["Role"]["Arn"]
         lam = session.client("lambda")
         arns = {}
         for name, memory, timeout in ((AGENT, 1024, 900), (APPROVAL, 256, 10), (APPLY, 256, 300)):
             arns[name] = lam.create_function(
-                FunctionName=name, Runtime="python3.12", Role=role, Handler=f"lambda_tuner.handlers.{name}.handler",
-                Code={"ZipFile": _package()}, MemorySize=memory, Timeout=timeout, Architectures=["arm64"],
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler=f"lambda_tuner.handlers.{name}.handler",
+                Code={"ZipFile": _package()},
+                MemorySize=memory,
+                Timeout=timeout,
+                Architectures=["arm64"],
                 Tags={"aws:cloudformation:stack-name": STACK},
             )["FunctionArn"]
         return arns[APPLY]
@@ -117,25 +151,39 @@ class LocalStack:
                 return out
             for message in messages:
                 envelope = json.loads(message["Body"])
-                out.append({
-                    "subject": envelope.get("Subject"),
-                    "text": envelope.get("Message", ""),
-                    "attributes": {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()},
-                })
+                out.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "text": envelope.get("Message", ""),
+                        "attributes": {
+                            k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    }
+                )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _package() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "lambda-tuner runs in the twin's process; this package is a placeholder")
+        archive.writestr(
+            "README.txt", "lambda-tuner runs in the twin's process; this package is a placeholder"
+        )
     return buffer.getvalue()
 
 
-def scheduled_event(now: datetime, account: str = "123456789012", region: str = "us-east-1") -> dict[str, Any]:
-    """The EventBridge Scheduled Event the agent's schedule rule delivers (same shape as events/scheduled.json)."""
+def scheduled_event(
+    now: datetime, account: str = "123456789012", region: str = "us-east-1"
+) -> dict[str, Any]:
+    """The Scheduled Event the agent's EventBridge rule delivers (the shape of events/scheduled.json)."""
     return {
-        "version": "0", "id": f"demo-{now:%Y%m%d%H%M}", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": account, "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{STACK}-schedule"], "detail": {},
+        "version": "0",
+        "id": f"demo-{now:%Y%m%d%H%M}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account}:rule/{STACK}-schedule"],
+        "detail": {},
     }
