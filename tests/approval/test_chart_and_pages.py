@@ -53,3 +53,16 @@ def test_pages_load_nothing_from_elsewhere() -> None:
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
     assert 'value="tok"' in html and "saves $18.00/month" in html and "$40.00 ($36.00 to $44.00)" in html
+
+
+def test_a_pc_schedule_is_shown_action_by_action() -> None:
+    schedule = '[{"schedule":"cron(0 8 ? * MON-FRI *)","tz":"Europe/Berlin","pc":6}]'
+    rec = make_rec(
+        kind="provisioned_concurrency",
+        current={"pc": 0},
+        proposed={"pc_schedule": schedule},
+        qualifier="live",
+    )
+    claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
+    html = confirm_page(rec, claims, "tok")
+    assert "<td>cron(0 8 ? * MON-FRI *)</td><td>Europe/Berlin</td><td>6</td>" in html

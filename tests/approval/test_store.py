@@ -116,3 +116,18 @@ def test_the_audit_is_written_with_put_only(account: Account) -> None:
     store.list_audit()
     # Then the audit table saw only PutItem and Query (the IAM policy allows nothing else there)
     assert {op for op, table in seen if table == AUDIT} <= {"PutItem", "Query", "GetItem"}
+
+
+def test_proposals_whose_links_ran_out_expire(account: Account) -> None:
+    store = _store()
+    store.put_recommendation(make_rec(rec_id="old"))
+    store.put_recommendation(make_rec(rec_id="new", created_at=NOW + timedelta(days=2)))
+    store.put_recommendation(make_rec(rec_id="done", status="APPLIED"))
+    assert store.expire_pending(created_before=NOW + timedelta(days=1), now=NOW + timedelta(days=4)) == [
+        "old"
+    ]
+    assert {r.id: r.status for r in store.list_recommendations()} == {
+        "old": "EXPIRED",
+        "new": "PENDING",
+        "done": "APPLIED",
+    }

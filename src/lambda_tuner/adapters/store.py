@@ -173,6 +173,18 @@ class Store:
             raise StoreError(f"cannot claim {step} of {rec_id}: {exc}") from exc
         return True
 
+    def expire_pending(self, created_before: datetime, now: datetime) -> list[str]:
+        """PENDING → EXPIRED for proposals whose links have run out (created before `created_before`).
+
+        The agent calls this each cycle with `now - token_ttl`; the ids that expired are returned.
+        """
+        stale = [r for r in self.list_recommendations(status="PENDING") if r.created_at < created_before]
+        return [
+            r.id
+            for r in stale
+            if self.transition(r.id, "PENDING", "EXPIRED", now, expired_because="links expired")
+        ]
+
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
     ) -> list[Recommendation]:

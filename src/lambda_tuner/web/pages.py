@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from functools import cache
@@ -74,6 +75,26 @@ def _rows(rec: Recommendation) -> list[dict[str, str]]:
     return rows
 
 
+def _schedule_rows(rec: Recommendation) -> list[dict[str, str]]:
+    """The proposed PC schedule, one row per scheduled action (structured field first, else its JSON)."""
+    if rec.pc_schedule:
+        return [{"when": a.schedule, "tz": a.timezone, "pc": str(a.capacity)} for a in rec.pc_schedule]
+    raw = rec.proposed.get("pc_schedule")
+    try:
+        actions = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        return [{"when": "unreadable schedule", "tz": "", "pc": ""}]
+    return [
+        {
+            "when": str(a.get("schedule")),
+            "tz": str(a.get("tz", a.get("timezone", "UTC"))),
+            "pc": str(a.get("pc", a.get("capacity"))),
+        }
+        for a in actions
+        if isinstance(a, dict)
+    ]
+
+
 def confirm_page(rec: Recommendation, claims: TokenClaims, token: str) -> str:
     current, proposed = rec.current.get("memory_mb"), rec.proposed.get("memory_mb")
     chart = render_chart(
@@ -91,6 +112,7 @@ def confirm_page(rec: Recommendation, claims: TokenClaims, token: str) -> str:
             token=token,
             change=change_text(rec),
             rows=_rows(rec),
+            schedule=_schedule_rows(rec),
             saving=saving_text(rec.monthly_saving_usd),
             chart=Markup(chart),  # noqa: S704 - render_chart emits only numbers and fixed labels
             expires=datetime.fromtimestamp(claims.exp, UTC).strftime("%Y-%m-%d %H:%M"),
