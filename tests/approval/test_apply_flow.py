@@ -215,3 +215,46 @@ def test_the_handler_dispatches_apply_alarm_and_revert_events(
     with pytest.raises(ValueError, match="validation error"):
         apply_handler.handler({"action": "delete-everything"}, FakeContext())
     apply_handler._flow.cache_clear()
+
+
+def test_an_engaged_kill_switch_stops_an_approved_change_but_not_a_rollback(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an applied change, then the operator pulls the kill switch
+    for key, value in {
+        "LT_STATE_TABLE": STATE,
+        "LT_AUDIT_TABLE": AUDIT,
+        "LT_TOPIC_ARN": account.topic_arn,
+        "LT_ALARM_ACTION_ARN": ACTION,
+        "LT_KILL_SWITCH_PARAMETER": "/lt/kill",
+    }.items():
+        monkeypatch.setenv(key, value)
+    apply_handler._flow.cache_clear()
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/lt/kill", Value="run", Type="String")
+    s = Setup(account)
+    s.approved()
+    event = {
+        "action": "apply",
+        "recommendation_id": "rec-1",
+        "requested_by": "approval",
+        "time": "2026-11-26T09:00:00Z",
+    }
+    assert apply_handler.handler(event, FakeContext())["ok"]
+    s.store.put_recommendation(
+        make_rec(rec_id="rec-2", current=512, proposed=256, revision_id=None, status="APPROVED")
+    )
+    ssm.put_parameter(Name="/lt/kill", Value="stop", Type="String", Overwrite=True)
+    # When the next approved change arrives, nothing is applied and the refusal is audited
+    out = apply_handler.handler({**event, "recommendation_id": "rec-2"}, FakeContext())
+    assert not out["ok"] and "kill switch" in out["message"] and account.memory(FN) == 512
+    assert s.store.get_recommendation("rec-2").status == "FAILED"  # type: ignore[union-attr]
+    # But a rollback alarm still undoes the first change
+    alarm = {
+        "source": "aws.cloudwatch",
+        "time": "2026-11-26T10:00:00.000+0000",
+        "alarmData": {"alarmName": s.alarms()[0], "state": {"value": "ALARM"}},
+    }
+    assert apply_handler.handler(alarm, FakeContext())["ok"] and account.memory(FN) == 1024
+    assert s.types() == ["change", "refusal", "rollback"]
+    apply_handler._flow.cache_clear()

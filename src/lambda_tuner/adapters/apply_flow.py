@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -89,10 +90,12 @@ class ApplyFlow:
         alarm_action_arn: str | None = None,
         alarm_prefix: str = alarms.PREFIX,
         cloudwatch: Any = None,
+        kill_switch: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store, self.applier, self.notifier = store, applier, notifier
         self.allow_iac, self.alarm_action_arn, self.alarm_prefix = allow_iac, alarm_action_arn, alarm_prefix
         self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
+        self.kill_switch = kill_switch
 
     # ---------------------------------------------------------------- apply
 
@@ -119,7 +122,23 @@ class ApplyFlow:
             rec = self.store.get_recommendation(rec.id) or rec
         if rec.status != "APPROVED" or not self.store.claim(rec.id, "apply", uuid.uuid4().hex):
             return self._not_applicable(rec, requested_by, now)
+        if self.kill_switch():  # checked at the last moment: an approval does not outrank the operator
+            return self._stopped(rec, requested_by, now)
         return self._apply_claimed(rec, requested_by, now)
+
+    def _stopped(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
+        reason = "the kill switch is engaged: nothing was applied"
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=reason)
+        self.store.append_audit(
+            "refusal",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor=actor,
+            data={"reason": reason},
+        )
+        self._notify(f"Not applied (kill switch): {rec.function}", reason + "\n", rec.function, "warning")
+        return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
 
     def _not_applicable(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         """A duplicate delivery of an apply already done stays silent; anything else is a refusal."""

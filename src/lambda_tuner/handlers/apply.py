@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from lambda_tuner.adapters.alarms import PREFIX
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
+from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.settings import ApplySettings
@@ -20,24 +21,26 @@ from lambda_tuner.settings import ApplySettings
 logger = Logger(service="lambda-tuner-apply")
 
 
-class _AlarmSettings(BaseSettings):
-    """LT_ALARM_NAME_PREFIX, which the template sets and ApplySettings does not carry (yet)."""
+class _MoreSettings(BaseSettings):
+    """Variables the template sets for this function that ApplySettings does not carry (yet)."""
 
     model_config = SettingsConfigDict(env_prefix="LT_", extra="ignore", frozen=True)
     alarm_name_prefix: str = PREFIX
+    kill_switch_parameter: str | None = None
 
 
 @cache
 def _flow() -> ApplyFlow:
     settings = ApplySettings()  # read from LT_ environment variables
-    prefix = getattr(settings, "alarm_name_prefix", None) or _AlarmSettings().alarm_name_prefix
+    more = _MoreSettings()
     return ApplyFlow(
         Store(settings.state_table, settings.audit_table),
         Applier(),
         Notifier(settings.topic_arn),
         allow_iac=settings.allow_iac_changes,
         alarm_action_arn=settings.alarm_action_arn,
-        alarm_prefix=prefix,
+        alarm_prefix=more.alarm_name_prefix,
+        kill_switch=lambda: kill_switch_engaged(more.kill_switch_parameter),
     )
 
 
