@@ -1,9 +1,9 @@
 """Keeping the agent's Lambda control-plane calls to its share of the account quota.
 
 Lambda allows 15 control-plane requests/s per account, shared with the user's own deploys; the agent takes
-at most `rate` of them (default 5/s). A token bucket with a burst of one that starts empty spaces requests evenly:
-N requests take at least N / rate seconds, even right after the previous cycle's last request. Every HTTP attempt is paced, retries included, because AWS counts
-each attempt against the quota.
+at most `rate` of them (default 5/s). A token bucket with a burst of one that starts empty spaces requests
+evenly: N requests take at least N / rate seconds, even right after the previous cycle's last request.
+Every HTTP attempt is paced, retries included, because AWS counts each attempt against the quota.
 """
 
 from __future__ import annotations
