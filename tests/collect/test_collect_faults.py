@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import boto3
@@ -125,3 +126,27 @@ def test_a_memory_change_in_the_look_back_gives_one_epoch_per_size(twin):
     assert before.end <= changed_at + timedelta(hours=1) and after.start >= changed_at
     assert after.duration_avg_ms < before.duration_avg_ms  # CPU-bound: more memory, faster
     assert before.reports is not None and after.reports is not None
+
+
+def test_a_function_with_lambda_insights_gets_its_facts_from_metrics_without_a_log_scan(twin):
+    # Given a function whose Lambda Insights extension layer is attached
+    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
+    twin.reset(World(specs, seed=3, epoch=EPOCH, now=NOW))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=twin.endpoint_url,
+        region_name=twin.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    layer = lam.publish_layer_version(
+        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )
+    lam.update_function_configuration(FunctionName="cruncher", Layers=[layer["LayerVersionArn"]])
+    # When the cycle collects
+    result = run_collect(twin)
+    # Then its REPORT facts come from LambdaInsights series and its log group is not scanned
+    (epoch,) = result.observations["cruncher"].epochs
+    assert epoch.reports is not None and epoch.reports.cpu_ms_avg is not None
+    assert epoch.reports.cold_starts > 0 and epoch.reports.init_ms_avg is not None
+    assert "/aws/lambda/cruncher" not in result.state["logs"]
