@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.sns.models import sns_backends
 
+from lambda_tuner.twin.lambda_invoke import run_handler
+
 if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
 
@@ -98,8 +100,6 @@ class AlarmEvaluator:
                 self._publish(action, alarm, previous["value"], at)
 
     def _invoke(self, arn: str, event: dict[str, Any]) -> None:
-        from lambda_tuner.twin.lambda_invoke import run_handler  # noqa: PLC0415 - avoids an import cycle
-
         name = arn.split(":function:", 1)[1].split(":", maxsplit=1)[0]
         if name in self.twin.handlers:
             result, failed = run_handler(self.twin, name, event)

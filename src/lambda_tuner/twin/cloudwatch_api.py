@@ -57,7 +57,7 @@ def uninstall() -> None:
 
 
 def _get_metric_data(self: CloudWatchResponse) -> ActionResult:
-    from lambda_tuner.twin.server import active_twin  # noqa: PLC0415 - server imports this module
+    from lambda_tuner.twin.server import active_twin  # here: server imports this module
 
     params = self._get_params()
     queries = list(params.get("MetricDataQueries") or [])
