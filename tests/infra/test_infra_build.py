@@ -121,7 +121,7 @@ def test_each_handler_imports_from_its_package_alone(build_dir: Path, function: 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LT_"))}
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     # When the handler module is imported as Lambda's cold start would
-    done = subprocess.run(  # noqa: S603 - the test's own interpreter and probe
+    done = subprocess.run(
         [sys.executable, "-c", IMPORT_PROBE, str(tmp_path), ",".join(blocked), HANDLER_MODULES[function]],
         capture_output=True,
         text=True,

@@ -53,7 +53,7 @@ def _deployed_sources() -> list[Path]:
 def _operations(service: str) -> dict[str, str]:
     """snake_case method name -> API operation name, from botocore's own model."""
     model = botocore.session.get_session().get_service_model(service)
-    from botocore import xform_name  # noqa: PLC0415 - botocore's public helper, imported where used
+    from botocore import xform_name
 
     return {xform_name(name): name for name in model.operation_names}
 
