@@ -87,3 +87,9 @@ def test_rollback_alarms_watch_the_function_and_act_through_the_apply_function(a
 def test_without_a_projection_there_is_no_p99_alarm(account: Account) -> None:
     names = alarms.create_rollback_alarms("orders-api", "rec-2", "arn:x", p99_ms=None, timeout_s=30)
     assert [n.rsplit("-", 1)[1] for n in names] == ["errors", "throttles", "timeouts"]
+
+
+def test_the_errors_threshold_is_any_error_for_a_clean_function_and_well_above_a_noisy_ones_rate() -> None:
+    assert alarms.errors_threshold(None) == alarms.errors_threshold(0) == 0.0
+    assert alarms.errors_threshold(6.0) == 21.0  # 2 × 6 + 3 × √6 + 1 = 20.3, rounded up
+    assert alarms.errors_threshold(100.0) > 200.0

@@ -53,19 +53,34 @@ def test_a_deploy_after_the_proposal_is_refused_and_nothing_is_applied(live: Liv
 
 
 def test_errors_after_a_change_trip_an_alarm_that_rolls_it_back(live: Live) -> None:
-    body = live.deployed.propose(live.url, function="flaky-api", revision_id=live.revision("flaky-api"))
-    assert _post(live, body) == 200 and _memory("flaky-api") == 512
-    # When simulated time passes and the function keeps failing
+    # Given a function that runs out of memory below 768 MB, and an approved change to 512 MB
+    body = live.deployed.propose(live.url, function="hungry-api", revision_id=live.revision("hungry-api"))
+    assert _post(live, body) == 200 and _memory("hungry-api") == 512
+    # When simulated time passes and its invocations fail
     live.twin.advance(NOW + timedelta(minutes=10))
     # Then an alarm fired, invoked the apply function, and the previous memory is back
-    assert _memory("flaky-api") == 1024
+    assert _memory("hungry-api") == 1024
     assert _status(live) == "ROLLED_BACK"
     approval_record, change, rollback = live.deployed.store.list_audit()
     assert (approval_record.type, change.type) == ("approval", "change")
     assert rollback.type == "rollback" and rollback.caused_by == change.id
+    assert str(rollback.data["alarm"]).endswith("-errors")
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []  # its alarms are gone
     assert live.twin.async_failures == []
-    assert "Rolled back: flaky-api" in live.deployed.account.messages()[-1]["Subject"]
+    assert "Rolled back: hungry-api" in live.deployed.account.messages()[-1]["Subject"]
+
+
+def test_a_function_that_always_had_some_errors_is_judged_against_its_usual_rate(live: Live) -> None:
+    # flaky-api fails 5 % of 120 calls a minute before and after the change: not a reason to roll back
+    body = live.deployed.propose(
+        live.url,
+        function="flaky-api",
+        revision_id=live.revision("flaky-api"),
+        current={"memory_mb": 1024, "errors_per_min": 6.0},
+    )
+    assert _post(live, body) == 200
+    live.twin.advance(NOW + timedelta(hours=1))
+    assert _memory("flaky-api") == 512 and _status(live) == "APPLIED"
 
 
 def test_a_healthy_change_stays_in_place_as_time_passes(live: Live) -> None:

@@ -13,7 +13,7 @@ from approval_support import NOW, Deployed, provision_account
 from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.handlers import apply, approval
 from lambda_tuner.twin.server import Twin
-from lambda_tuner.twin.shapes import io_bound
+from lambda_tuner.twin.shapes import io_bound, memory_hungry
 from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
 from lambda_tuner.twin.traffic import steady
 from lambda_tuner.twin.world import World
@@ -22,12 +22,18 @@ APPLY_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
 
 
 def make_world() -> World:
-    """Memory-insensitive functions at 1024 MB: one fails 5 % of its calls, one is served by an alias."""
+    """Functions at 1024 MB: healthy, failing 5 % of calls, out of memory below 768 MB, behind an alias."""
     return World(
         [
             FunctionSpec(name="orders-api", curve=io_bound(40.0), traffic=steady(120.0), memory_mb=1024),
             FunctionSpec(
                 name="flaky-api", curve=io_bound(40.0), traffic=steady(120.0), memory_mb=1024, error_rate=0.05
+            ),
+            FunctionSpec(
+                name="hungry-api",
+                curve=memory_hungry(5.0, oom_floor_mb=768),
+                traffic=steady(120.0),
+                memory_mb=1024,
             ),
             FunctionSpec(
                 name="checkout",

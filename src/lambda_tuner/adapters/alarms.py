@@ -1,7 +1,9 @@
 """CloudWatch: the rollback alarms put on a function after a change, whose action is the apply function.
 
-Four alarms per change: any Errors, any Throttles, p99 Duration well above what the change projected,
-and Duration near the timeout, on the AWS/Lambda metrics of the function (or the alias it serves).
+Four alarms per change, on the AWS/Lambda metrics of the function (or the alias it serves): Errors
+above the function's usual rate (any, if it had none; the agent passes the rate as
+`current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
+Duration near the timeout.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -9,6 +11,7 @@ alarms' permission to invoke the apply function are scoped.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +24,15 @@ P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise 
 
 class AlarmError(Exception):
     pass
+
+
+def errors_threshold(errors_per_min: float | None) -> float:
+    """Errors per minute that count as "worse than before": any, for a function that had none; else
+    clearly above its usual rate (twice it plus a Poisson-sized margin), so normal noise does not undo a
+    change."""
+    if not errors_per_min or errors_per_min <= 0:
+        return 0.0
+    return float(math.ceil(2 * errors_per_min + 3 * math.sqrt(errors_per_min) + 1))
 
 
 def alarm_names(function: str, change_key: str, prefix: str = PREFIX) -> list[str]:
@@ -38,6 +50,7 @@ def create_rollback_alarms(
     timeout_s: int,
     qualifier: str | None = None,
     prefix: str = PREFIX,
+    errors_per_min: float | None = None,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names."""
@@ -47,7 +60,7 @@ def create_rollback_alarms(
         dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
     errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
     specs: list[tuple[str, str, dict[str, Any], float]] = [
-        (errors, "Errors", {"Statistic": "Sum"}, 0.0),
+        (errors, "Errors", {"Statistic": "Sum"}, errors_threshold(errors_per_min)),
         (throttles, "Throttles", {"Statistic": "Sum"}, 0.0),
         (timeouts, "Duration", {"Statistic": "Maximum"}, timeout_s * 1000.0 * 0.95),
     ]

@@ -64,6 +64,10 @@ def _flat(values: dict[str, Any]) -> dict[str, int | float | str | None]:
     }
 
 
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
     """Scheduled actions from the structured field, else from the compact JSON ({schedule, tz, pc})."""
     if rec.pc_schedule:
@@ -199,6 +203,7 @@ class ApplyFlow:
                     timeout_s=int(desc.get("Timeout", 900)),
                     qualifier=rec.qualifier,
                     prefix=self.alarm_prefix,
+                    errors_per_min=_number(rec.current.get("errors_per_min")),
                     client=self.cloudwatch,
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it
