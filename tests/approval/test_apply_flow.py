@@ -14,7 +14,7 @@ from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
 from lambda_tuner.handlers import apply as apply_handler
 
@@ -258,3 +258,20 @@ def test_an_engaged_kill_switch_stops_an_approved_change_but_not_a_rollback(
     assert apply_handler.handler(alarm, FakeContext())["ok"] and account.memory(FN) == 1024
     assert s.types() == ["change", "refusal", "rollback"]
     apply_handler._flow.cache_clear()
+
+
+def test_a_change_that_cannot_be_recorded_is_put_back(account: Account) -> None:
+    # Given an audit table that refuses the change record
+    class AuditDown(Store):
+        def append_audit(self, type: str, at: Any, **fields: Any) -> Any:
+            if type == "change":
+                raise StoreError("audit table unavailable")
+            return super().append_audit(type, at, **fields)  # type: ignore[arg-type]
+
+    s = Setup(account)
+    s.flow.store = AuditDown(STATE, AUDIT)
+    s.approved()
+    # When the change is applied, then the failure surfaces and nothing stays changed or guarded
+    with pytest.raises(StoreError):
+        s.flow.apply("rec-1", "approval", NOW)
+    assert account.memory(FN) == 1024 and s.alarms() == []

@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from approval_support import AUDIT, NOW, SECRET, STATE, Account, FakeLambda, make_rec
+from botocore.exceptions import ClientError
 
+from lambda_tuner.adapters.secrets import SecretError
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import Reason
 from lambda_tuner.core.tokens import TokenClaims, approval_links, sign
@@ -214,3 +216,25 @@ def test_page_text_from_the_recommendation_is_escaped(world: World) -> None:
     html = world.flow.show(token["token"][0], NOW, GET).html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img" not in html
+
+
+def test_when_the_secret_cannot_be_read_the_link_is_refused_for_now(world: World) -> None:
+    def no_secret() -> bytes:
+        raise SecretError("denied")
+
+    flow = ApprovalFlow(world.store, no_secret, world.lam, "lt-apply")
+    page = flow.decide(world.token["approve"], "approve", NOW, VISITOR)
+    assert page.status == 503 and "try again" in page.html
+    _assert_untouched(world, "Temporarily unavailable")
+
+
+def test_when_the_function_cannot_be_read_the_link_is_refused_for_now(world: World) -> None:
+    class DeniedLambda(FakeLambda):
+        def get_function_configuration(self, FunctionName: str) -> dict[str, object]:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetFunctionConfiguration"
+            )
+
+    flow = ApprovalFlow(world.store, lambda: KEY, DeniedLambda(), "lt-apply")
+    assert flow.decide(world.token["approve"], "approve", NOW, VISITOR).status == 503
+    assert world.status() == "PENDING" and [t for t, _ in world.audit()] == ["refusal"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from lambda_tuner.adapters import alarms
@@ -25,12 +27,13 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.notifier import Notifier, NotifyError
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import iac_manager, template_change
-from lambda_tuner.core.models import ChangeResult, Recommendation
+from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 
+LOG = logging.getLogger(__name__)
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
 
@@ -212,19 +215,38 @@ class ApplyFlow:
                     f"{exc}; the change was undone" if restored else f"{exc}; {error}", restored=restored
                 )
                 return self._failed(rec, actor, now, undo, "change")
+        try:
+            record = self._record_change(rec, actor, now, applied, names)
+        except (StoreError, ClientError):
+            # A change nobody can see in the audit or undo by alarm must not stay: put it back, then fail.
+            self._restore(applied.before)
+            self._drop_alarms(names)
+            raise
+        body = (
+            f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
+        )
+        self._notify(f"Applied: {rec.function}", body, rec.function, "info")
+        return self._result(
+            rec,
+            True,
+            before=applied.before,
+            after=applied.after,
+            request_ids=applied.request_ids,
+            message="applied",
+        )
+
+    def _record_change(
+        self, rec: Recommendation, actor: str, now: datetime, applied: Applied, names: list[str]
+    ) -> AuditRecord:
+        data = {
+            "ok": True,
+            "before": applied.before,
+            "after": applied.after,
+            "request_ids": list(applied.request_ids),
+            "alarms": names,
+        }
         record = self.store.append_audit(
-            "change",
-            now,
-            function=rec.function,
-            recommendation_id=rec.id,
-            actor=actor,
-            data={
-                "ok": True,
-                "before": applied.before,
-                "after": applied.after,
-                "request_ids": list(applied.request_ids),
-                "alarms": names,
-            },
+            "change", now, function=rec.function, recommendation_id=rec.id, actor=actor, data=data
         )
         for name in names:
             self.store.link_alarm(name, {"recommendation_id": rec.id, "change_id": record.id})
@@ -238,18 +260,7 @@ class ApplyFlow:
             after=applied.after,
             alarms=names,
         )
-        body = (
-            f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
-        )
-        self._notify(f"Applied: {rec.function}", body, rec.function, "info")
-        return self._result(
-            rec,
-            True,
-            before=applied.before,
-            after=applied.after,
-            request_ids=applied.request_ids,
-            message="applied",
-        )
+        return record
 
     def _recommend_only(
         self, rec: Recommendation, actor: str, now: datetime, reason: str, manager: str | None
@@ -388,6 +399,13 @@ class ApplyFlow:
             alarms.delete_alarms(names, client=self.cloudwatch)
 
     def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
+        """Tell the topic; a notification that cannot be sent never undoes or repeats a change."""
+        try:
+            self._publish(subject, body, function, severity)
+        except NotifyError as exc:  # the audit already holds the outcome; the log keeps the failed notice
+            LOG.warning("notification not sent: %s (%s)", subject, exc)
+
+    def _publish(self, subject: str, body: str, function: str, severity: str) -> None:
         self.notifier.publish(
             f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
         )

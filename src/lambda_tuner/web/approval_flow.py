@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_tuner.adapters.secrets import SecretError
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import Recommendation
 from lambda_tuner.core.tokens import (
@@ -94,7 +95,16 @@ class ApprovalFlow:
 
     def _check(self, token: str, now: datetime) -> tuple[TokenClaims, Recommendation]:
         try:
-            claims = verify(self.secret(), token, now)
+            key = self.secret()
+        except SecretError as exc:
+            raise Refused(
+                503,
+                "Temporarily unavailable",
+                "The link cannot be checked right now. Nothing was "
+                "changed; please try again in a few minutes.",
+            ) from exc
+        try:
+            claims = verify(key, token, now)
         except MalformedTokenError as exc:
             raise Refused(400, "Not a valid link", f"{exc}. Nothing was changed.") from exc
         except ForgedTokenError as exc:
@@ -142,7 +152,12 @@ class ApprovalFlow:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return "deleted"
-            raise
+            raise Refused(
+                503,
+                "Temporarily unavailable",
+                f"{function} cannot be checked right now. Nothing "
+                "was changed; please try again in a few minutes.",
+            ) from exc
         rev = got.get("RevisionId")
         return str(rev) if rev else None
 
