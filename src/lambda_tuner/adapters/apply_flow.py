@@ -1,19 +1,17 @@
-"""What the apply function does: apply one approved recommendation, roll back the change an alarm
-guards, revert the agent's changes since a time. Each outcome is a state transition, an audit record
-and, where a person should know, a notification.
+"""What the apply function does: apply one approved recommendation (here), roll back the change an
+alarm guards and revert the agent's changes since a time (inherited from `RollbackFlow`). Each outcome
+is a state transition, an audit record and, where a person should know, a notification.
 
 It composes the store, applier, alarms and notifier adapters; it holds no AWS calls of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
@@ -27,13 +25,13 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.notifier import Notifier, NotifyError
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import iac_manager, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 
-LOG = logging.getLogger(__name__)
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
 
@@ -59,14 +57,6 @@ class RevertEvent(BaseModel):
     requested_by: str = "cli"
 
 
-def _flat(values: dict[str, Any]) -> dict[str, int | float | str | None]:
-    """ChangeResult holds scalars; nested values (alias routing, schedules) travel as compact JSON."""
-    return {
-        k: v if v is None or isinstance(v, int | float | str) else json.dumps(v, sort_keys=True)
-        for k, v in values.items()
-    }
-
-
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
@@ -86,7 +76,10 @@ def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
     ]
 
 
-class ApplyFlow:
+class ApplyFlow(RollbackFlow):
+    """Apply one approved recommendation once: IaC and kill-switch checks, the change, rollback alarms,
+    the `change` audit record and APPLIED — or, on any failure, the previous configuration and FAILED."""
+
     def __init__(
         self,
         store: Store,
@@ -99,12 +92,9 @@ class ApplyFlow:
         cloudwatch: Any = None,
         kill_switch: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.store, self.applier, self.notifier = store, applier, notifier
+        super().__init__(store, applier, notifier, cloudwatch=cloudwatch)
         self.allow_iac, self.alarm_action_arn, self.alarm_prefix = allow_iac, alarm_action_arn, alarm_prefix
-        self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
         self.kill_switch = kill_switch
-
-    # ---------------------------------------------------------------- apply
 
     def apply(self, rec_id: str, requested_by: str, now: datetime) -> ChangeResult:
         rec = self.store.get_recommendation(rec_id)
@@ -298,118 +288,6 @@ class ApplyFlow:
         )
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
-    # ---------------------------------------------------------------- rollback and revert
-
-    def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
-        """Roll back the change `alarm_name` guards (once, however many of its alarms fire)."""
-        link = self.store.alarm_link(alarm_name)
-        item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
-        if link is None or item is None:
-            return None
-        status = item["status"]["S"]
-        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
-            link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
-        ):
-            return None
-        attrs = item["attrs"]
-        ok, error = self._restore(attrs.get("before", {}))
-        self.store.append_audit(
-            "rollback",
-            now,
-            function=attrs.get("before", {}).get("function"),
-            recommendation_id=link["recommendation_id"],
-            caused_by=link["change_id"],
-            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before")},
-        )
-        self._drop_alarms(attrs.get("alarms", []))
-        function = str(attrs.get("before", {}).get("function", ""))
-        self._notify(
-            f"Rolled back: {function}",
-            f"Alarm {alarm_name} fired; the previous configuration "
-            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}.\n",
-            function,
-            "warning" if ok else "critical",
-        )
-        return ChangeResult(
-            recommendation_id=link["recommendation_id"],
-            function=function,
-            ok=ok,
-            before=_flat(attrs.get("after", {})),
-            after=_flat(attrs.get("before", {})),
-            message=error or "rolled back",
-        )
-
-    def revert(
-        self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
-    ) -> list[ChangeResult]:
-        """Per function and kind, put back the configuration from before the first change since `since`."""
-        history = self.store.list_audit(since=since, function=function)
-        undone = {r.caused_by for r in history if r.type in ("rollback", "revert")}
-        for r in history:
-            if r.type == "revert":
-                undone |= set(cast(list[str], r.data.get("changes", [])))
-        groups: dict[tuple[str, str, str], list[Any]] = {}
-        for r in history:
-            if r.type == "change" and r.data.get("ok") and r.id not in undone:
-                before = cast(dict[str, Any], r.data["before"])
-                key = (before["function"], before["kind"], str(before.get("qualifier")))
-                groups.setdefault(key, []).append(r)
-        return [self._revert_group(records, now, actor) for records in groups.values()]
-
-    def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
-        first, last = records[0], records[-1]
-        before: dict[str, Any] = first.data["before"]
-        ok, error = self._restore(before)
-        data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
-        self.store.append_audit(
-            "revert",
-            now,
-            function=before["function"],
-            recommendation_id=first.recommendation_id,
-            actor=actor,
-            data=data,
-        )
-        for r in records:
-            self._drop_alarms(list(r.data.get("alarms", [])))
-            rec_id = r.recommendation_id
-            for status in ("APPLIED", "VERIFIED"):
-                if rec_id and self.store.transition(rec_id, status, "ROLLED_BACK", now, reverted_by=actor):
-                    break
-        return ChangeResult(
-            recommendation_id=last.recommendation_id or "",
-            function=before["function"],
-            ok=ok,
-            before=_flat(last.data["after"]),
-            after=_flat(before),
-            message=error or "reverted",
-        )
-
-    def _restore(self, before: dict[str, Any]) -> tuple[bool, str | None]:
-        if not before:
-            return False, "no recorded configuration to restore"
-        try:
-            self.applier.restore(before)
-        except ApplyError as exc:
-            return False, str(exc)
-        return True, None
-
-    def _drop_alarms(self, names: list[str]) -> None:
-        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op.
-        with contextlib.suppress(alarms.AlarmError):
-            alarms.delete_alarms(names, client=self.cloudwatch)
-
-    def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
-        """Tell the topic; a notification that cannot be sent never undoes or repeats a change."""
-        try:
-            self._publish(subject, body, function, severity)
-        except NotifyError as exc:  # the audit already holds the outcome; the log keeps the failed notice
-            LOG.warning("notification not sent: %s (%s)", subject, exc)
-
-    def _publish(self, subject: str, body: str, function: str, severity: str) -> None:
-        self.notifier.publish(
-            f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
-        )
-
     @staticmethod
     def _result(
         rec: Recommendation,
@@ -424,8 +302,8 @@ class ApplyFlow:
             recommendation_id=rec.id,
             function=rec.function,
             ok=ok,
-            before=_flat(before),
-            after=_flat(after),
+            before=scalar_values(before),
+            after=scalar_values(after),
             request_ids=request_ids,
             message=message,
         )

@@ -1,0 +1,146 @@
+"""Undoing changes: roll back the change a rollback alarm guards, revert the agent's changes since a time.
+
+Restores the configuration recorded before each change, audits `rollback` (with `caused_by`, the change
+record) or `revert`, moves the recommendations to ROLLED_BACK, removes their alarms and tells the topic.
+The apply function's `ApplyFlow` builds on this; rollbacks and reverts run even with the kill switch on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any, cast
+
+from lambda_tuner.adapters import alarms
+from lambda_tuner.adapters.applier import Applier, ApplyError
+from lambda_tuner.adapters.notifier import Notifier, NotifyError
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import ChangeResult
+
+LOG = logging.getLogger(__name__)
+
+
+def scalar_values(values: dict[str, Any]) -> dict[str, int | float | str | None]:
+    """ChangeResult holds scalars; nested values (alias routing, schedules) travel as compact JSON."""
+    return {
+        k: v if v is None or isinstance(v, int | float | str) else json.dumps(v, sort_keys=True)
+        for k, v in values.items()
+    }
+
+
+class RollbackFlow:
+    def __init__(self, store: Store, applier: Applier, notifier: Notifier, *, cloudwatch: Any = None) -> None:
+        self.store, self.applier, self.notifier = store, applier, notifier
+        self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
+
+    def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
+        """Roll back the change `alarm_name` guards (once, however many of its alarms fire)."""
+        link = self.store.alarm_link(alarm_name)
+        item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
+        if link is None or item is None:
+            return None
+        status = item["status"]["S"]
+        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
+            link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
+        ):
+            return None
+        attrs = item["attrs"]
+        ok, error = self._restore(attrs.get("before", {}))
+        self.store.append_audit(
+            "rollback",
+            now,
+            function=attrs.get("before", {}).get("function"),
+            recommendation_id=link["recommendation_id"],
+            caused_by=link["change_id"],
+            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before")},
+        )
+        self._drop_alarms(attrs.get("alarms", []))
+        function = str(attrs.get("before", {}).get("function", ""))
+        self._notify(
+            f"Rolled back: {function}",
+            f"Alarm {alarm_name} fired; the previous configuration "
+            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}.\n",
+            function,
+            "warning" if ok else "critical",
+        )
+        return ChangeResult(
+            recommendation_id=link["recommendation_id"],
+            function=function,
+            ok=ok,
+            before=scalar_values(attrs.get("after", {})),
+            after=scalar_values(attrs.get("before", {})),
+            message=error or "rolled back",
+        )
+
+    def revert(
+        self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
+    ) -> list[ChangeResult]:
+        """Per function and kind, put back the configuration from before the first change since `since`."""
+        history = self.store.list_audit(since=since, function=function)
+        undone = {r.caused_by for r in history if r.type in ("rollback", "revert")}
+        for r in history:
+            if r.type == "revert":
+                undone |= set(cast(list[str], r.data.get("changes", [])))
+        groups: dict[tuple[str, str, str], list[Any]] = {}
+        for r in history:
+            if r.type == "change" and r.data.get("ok") and r.id not in undone:
+                before = cast(dict[str, Any], r.data["before"])
+                key = (before["function"], before["kind"], str(before.get("qualifier")))
+                groups.setdefault(key, []).append(r)
+        return [self._revert_group(records, now, actor) for records in groups.values()]
+
+    def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
+        first, last = records[0], records[-1]
+        before: dict[str, Any] = first.data["before"]
+        ok, error = self._restore(before)
+        data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        self.store.append_audit(
+            "revert",
+            now,
+            function=before["function"],
+            recommendation_id=first.recommendation_id,
+            actor=actor,
+            data=data,
+        )
+        for r in records:
+            self._drop_alarms(list(r.data.get("alarms", [])))
+            rec_id = r.recommendation_id
+            for status in ("APPLIED", "VERIFIED"):
+                if rec_id and self.store.transition(rec_id, status, "ROLLED_BACK", now, reverted_by=actor):
+                    break
+        return ChangeResult(
+            recommendation_id=last.recommendation_id or "",
+            function=before["function"],
+            ok=ok,
+            before=scalar_values(last.data["after"]),
+            after=scalar_values(before),
+            message=error or "reverted",
+        )
+
+    def _restore(self, before: dict[str, Any]) -> tuple[bool, str | None]:
+        if not before:
+            return False, "no recorded configuration to restore"
+        try:
+            self.applier.restore(before)
+        except ApplyError as exc:
+            return False, str(exc)
+        return True, None
+
+    def _drop_alarms(self, names: list[str]) -> None:
+        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op.
+        with contextlib.suppress(alarms.AlarmError):
+            alarms.delete_alarms(names, client=self.cloudwatch)
+
+    def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
+        """Tell the topic; a notification that cannot be sent never undoes or repeats a change."""
+        try:
+            self._publish(subject, body, function, severity)
+        except NotifyError as exc:  # the audit already holds the outcome; the log keeps the failed notice
+            LOG.warning("notification not sent: %s (%s)", subject, exc)
+
+    def _publish(self, subject: str, body: str, function: str, severity: str) -> None:
+        self.notifier.publish(
+            f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
+        )
