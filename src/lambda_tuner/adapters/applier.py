@@ -14,77 +14,38 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.applier_pc import PcSteps
+from lambda_tuner.adapters.apply_errors import (
+    Applied,
+    ApplyError,
+    CodeMismatchError,
+    ConflictError,
+    LambdaServiceError,
+    PcFailedError,
+    RevisionMismatchError,
+    ThrottledError,
+    UpdateFailedError,
+    named_error,
+)
 
-PC_DIMENSION = "lambda:function:ProvisionedConcurrency"
-SCHEDULE_PREFIX = "lambda-tuner-"
-
-
-class ApplyError(Exception):
-    """A change was not made (and whatever was started has been undone, unless `restored` is False)."""
-
-    def __init__(self, message: str, *, restored: bool = True) -> None:
-        super().__init__(message)
-        self.restored = restored
-
-
-class RevisionMismatchError(ApplyError):
-    """The function changed since the proposal (a deploy won): the proposal no longer applies."""
-
-
-class ConflictError(ApplyError):
-    """Another update of the function is in progress."""
-
-
-class ThrottledError(ApplyError):
-    pass
-
-
-class LambdaServiceError(ApplyError):
-    pass
-
-
-class UpdateFailedError(ApplyError):
-    pass
+# Re-exported: callers catch these from here.
+__all__ = [
+    "Applied",
+    "Applier",
+    "ApplyError",
+    "CodeMismatchError",
+    "ConflictError",
+    "LambdaServiceError",
+    "PcFailedError",
+    "RevisionMismatchError",
+    "ThrottledError",
+    "UpdateFailedError",
+]
 
 
-class CodeMismatchError(ApplyError):
-    """The alias serves a version whose code differs from $LATEST: publishing would ship other code."""
-
-
-class PcFailedError(ApplyError):
-    pass
-
-
-class Applied(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    before: dict[str, Any]
-    after: dict[str, Any]
-    request_ids: tuple[str, ...] = ()
-
-
-_ERRORS: dict[str, type[ApplyError]] = {
-    "PreconditionFailedException": RevisionMismatchError,
-    "ResourceConflictException": ConflictError,
-    "TooManyRequestsException": ThrottledError,
-    "ThrottlingException": ThrottledError,
-    "ServiceException": LambdaServiceError,
-    "ServiceUnavailableException": LambdaServiceError,
-    "InternalServerException": LambdaServiceError,
-}
-
-
-def _named(exc: ClientError, what: str) -> ApplyError:
-    code = exc.response.get("Error", {}).get("Code", "")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    kind = _ERRORS.get(code, LambdaServiceError if status >= 500 else ApplyError)
-    return kind(f"{what}: {code or status} {exc.response.get('Error', {}).get('Message', '')}".strip())
-
-
-class Applier:
+class Applier(PcSteps):
     def __init__(
         self,
         lambda_client: Any = None,
@@ -107,7 +68,7 @@ class Applier:
         try:
             resp = op(**kwargs)
         except ClientError as exc:
-            raise _named(exc, what) from exc
+            raise named_error(exc, what) from exc
         rid = resp.get("ResponseMetadata", {}).get("RequestId")
         if rid:
             self.request_ids.append(str(rid))
@@ -216,137 +177,6 @@ class Applier:
             "alias_version": kwargs["FunctionVersion"],
             "alias_routing": routing,
         }
-
-    # ---------------------------------------------------------------- provisioned concurrency
-
-    def _pc_now(self, function: str, qualifier: str) -> int:
-        try:
-            got = self.lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ProvisionedConcurrencyConfigNotFoundException":
-                return 0
-            raise _named(exc, "read provisioned concurrency") from exc
-        return int(got.get("RequestedProvisionedConcurrentExecutions", 0))
-
-    def apply_pc(self, function: str, qualifier: str, level: int) -> Applied:
-        """Set (level > 0) or remove (0) PC on an alias or version, waiting until it is READY."""
-        before = {
-            "kind": "pc",
-            "function": function,
-            "qualifier": qualifier,
-            "pc": self._pc_now(function, qualifier),
-        }
-        try:
-            self._set_pc(function, qualifier, level)
-        except ApplyError as exc:
-            self._undo(before, exc)
-            raise
-        after = {"kind": "pc", "function": function, "qualifier": qualifier, "pc": level}
-        return Applied(before=before, after=after, request_ids=self._taken())
-
-    def _set_pc(self, function: str, qualifier: str, level: int) -> None:
-        if level <= 0:
-            if self._pc_now(function, qualifier):
-                self._call(
-                    "remove provisioned concurrency",
-                    self.lam.delete_provisioned_concurrency_config,
-                    FunctionName=function,
-                    Qualifier=qualifier,
-                )
-            return
-        self._call(
-            "set provisioned concurrency",
-            self.lam.put_provisioned_concurrency_config,
-            FunctionName=function,
-            Qualifier=qualifier,
-            ProvisionedConcurrentExecutions=level,
-        )
-        for _ in range(self.max_polls):
-            got = self._call(
-                "read provisioned concurrency",
-                self.lam.get_provisioned_concurrency_config,
-                FunctionName=function,
-                Qualifier=qualifier,
-            )
-            if got.get("Status") == "READY":
-                return
-            if got.get("Status") == "FAILED":
-                raise PcFailedError(
-                    f"provisioned concurrency failed: {got.get('StatusReason', 'no reason given')}"
-                )
-            self.sleep(self.poll_delay_s)
-        raise PcFailedError(f"provisioned concurrency not READY after {self.max_polls} polls")
-
-    def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
-        """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
-        resource = f"function:{function}:{qualifier}"
-        existing = self._our_actions(resource)
-        before = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing}
-        try:
-            self._put_schedule(resource, actions, existing)
-        except ApplyError as exc:
-            self._undo(before, exc)
-            raise
-        after = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": actions}
-        return Applied(before=before, after=after, request_ids=self._taken())
-
-    def _our_actions(self, resource: str) -> list[dict[str, Any]]:
-        got = self._call(
-            "read scheduled actions",
-            self.aas.describe_scheduled_actions,
-            ServiceNamespace="lambda",
-            ResourceId=resource,
-            ScalableDimension=PC_DIMENSION,
-        )
-        return [
-            {
-                "name": a["ScheduledActionName"],
-                "schedule": a["Schedule"],
-                "timezone": a.get("Timezone", "UTC"),
-                "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
-            }
-            for a in got.get("ScheduledActions", [])
-            if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
-        ]
-
-    def _put_schedule(
-        self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
-    ) -> None:
-        for old in self._our_actions(resource) if existing is None else existing:
-            self._call(
-                "delete a scheduled action",
-                self.aas.delete_scheduled_action,
-                ServiceNamespace="lambda",
-                ResourceId=resource,
-                ScalableDimension=PC_DIMENSION,
-                ScheduledActionName=old["name"],
-            )
-        if not actions:
-            return
-        top = max(int(a["capacity"]) for a in actions)
-        self._call(
-            "register the scalable target",
-            self.aas.register_scalable_target,
-            ServiceNamespace="lambda",
-            ResourceId=resource,
-            ScalableDimension=PC_DIMENSION,
-            MinCapacity=0,
-            MaxCapacity=max(top, 1),
-        )
-        for i, action in enumerate(actions):
-            name = action.get("name") or f"{SCHEDULE_PREFIX}{i:02d}"
-            cap = int(action["capacity"])
-            self._call(
-                "put a scheduled action",
-                self.aas.put_scheduled_action,
-                ServiceNamespace="lambda",
-                ResourceId=resource,
-                ScalableDimension=PC_DIMENSION,
-                ScheduledActionName=str(name),
-                Schedule=action["schedule"],
-                Timezone=action.get("timezone", "UTC"),
-                ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
-            )
 
     # ---------------------------------------------------------------- putting things back
 

@@ -1,0 +1,157 @@
+"""Provisioned concurrency for the Applier: static levels on an alias or version (waiting for READY) and
+time-of-day schedules as Application Auto Scaling scheduled actions. A mixin: `Applier` supplies the
+clients, the call wrapper and the undo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from lambda_tuner.adapters.apply_errors import Applied, ApplyError, PcFailedError, named_error
+
+PC_DIMENSION = "lambda:function:ProvisionedConcurrency"
+SCHEDULE_PREFIX = "lambda-tuner-"
+
+
+class PcSteps:
+    if TYPE_CHECKING:  # provided by Applier
+        lam: Any
+        aas: Any
+        sleep: Callable[[float], None]
+        poll_delay_s: float
+        max_polls: int
+
+        def _call(self, what: str, op: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]: ...
+        def _undo(self, before: dict[str, Any], cause: ApplyError) -> None: ...
+        def _taken(self) -> tuple[str, ...]: ...
+
+    def _pc_now(self, function: str, qualifier: str) -> int:
+        try:
+            got = self.lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ProvisionedConcurrencyConfigNotFoundException":
+                return 0
+            raise named_error(exc, "read provisioned concurrency") from exc
+        return int(got.get("RequestedProvisionedConcurrentExecutions", 0))
+
+    def apply_pc(self, function: str, qualifier: str, level: int) -> Applied:
+        """Set (level > 0) or remove (0) PC on an alias or version, waiting until it is READY."""
+        before = {
+            "kind": "pc",
+            "function": function,
+            "qualifier": qualifier,
+            "pc": self._pc_now(function, qualifier),
+        }
+        try:
+            self._set_pc(function, qualifier, level)
+        except ApplyError as exc:
+            self._undo(before, exc)
+            raise
+        after = {"kind": "pc", "function": function, "qualifier": qualifier, "pc": level}
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _set_pc(self, function: str, qualifier: str, level: int) -> None:
+        if level <= 0:
+            if self._pc_now(function, qualifier):
+                self._call(
+                    "remove provisioned concurrency",
+                    self.lam.delete_provisioned_concurrency_config,
+                    FunctionName=function,
+                    Qualifier=qualifier,
+                )
+            return
+        self._call(
+            "set provisioned concurrency",
+            self.lam.put_provisioned_concurrency_config,
+            FunctionName=function,
+            Qualifier=qualifier,
+            ProvisionedConcurrentExecutions=level,
+        )
+        for _ in range(self.max_polls):
+            got = self._call(
+                "read provisioned concurrency",
+                self.lam.get_provisioned_concurrency_config,
+                FunctionName=function,
+                Qualifier=qualifier,
+            )
+            if got.get("Status") == "READY":
+                return
+            if got.get("Status") == "FAILED":
+                raise PcFailedError(
+                    f"provisioned concurrency failed: {got.get('StatusReason', 'no reason given')}"
+                )
+            self.sleep(self.poll_delay_s)
+        raise PcFailedError(f"provisioned concurrency not READY after {self.max_polls} polls")
+
+    def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
+        """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
+        resource = f"function:{function}:{qualifier}"
+        existing = self._our_actions(resource)
+        before = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing}
+        try:
+            self._put_schedule(resource, actions, existing)
+        except ApplyError as exc:
+            self._undo(before, exc)
+            raise
+        after = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": actions}
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _our_actions(self, resource: str) -> list[dict[str, Any]]:
+        got = self._call(
+            "read scheduled actions",
+            self.aas.describe_scheduled_actions,
+            ServiceNamespace="lambda",
+            ResourceId=resource,
+            ScalableDimension=PC_DIMENSION,
+        )
+        return [
+            {
+                "name": a["ScheduledActionName"],
+                "schedule": a["Schedule"],
+                "timezone": a.get("Timezone", "UTC"),
+                "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
+            }
+            for a in got.get("ScheduledActions", [])
+            if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
+        ]
+
+    def _put_schedule(
+        self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
+    ) -> None:
+        for old in self._our_actions(resource) if existing is None else existing:
+            self._call(
+                "delete a scheduled action",
+                self.aas.delete_scheduled_action,
+                ServiceNamespace="lambda",
+                ResourceId=resource,
+                ScalableDimension=PC_DIMENSION,
+                ScheduledActionName=old["name"],
+            )
+        if not actions:
+            return
+        top = max(int(a["capacity"]) for a in actions)
+        self._call(
+            "register the scalable target",
+            self.aas.register_scalable_target,
+            ServiceNamespace="lambda",
+            ResourceId=resource,
+            ScalableDimension=PC_DIMENSION,
+            MinCapacity=0,
+            MaxCapacity=max(top, 1),
+        )
+        for i, action in enumerate(actions):
+            name = action.get("name") or f"{SCHEDULE_PREFIX}{i:02d}"
+            cap = int(action["capacity"])
+            self._call(
+                "put a scheduled action",
+                self.aas.put_scheduled_action,
+                ServiceNamespace="lambda",
+                ResourceId=resource,
+                ScalableDimension=PC_DIMENSION,
+                ScheduledActionName=str(name),
+                Schedule=action["schedule"],
+                Timezone=action.get("timezone", "UTC"),
+                ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
+            )

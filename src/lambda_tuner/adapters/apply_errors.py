@@ -1,0 +1,70 @@
+"""What can go wrong applying a change, as named errors, and what a successful step returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+
+class ApplyError(Exception):
+    """A change was not made (and whatever was started has been undone, unless `restored` is False)."""
+
+    def __init__(self, message: str, *, restored: bool = True) -> None:
+        super().__init__(message)
+        self.restored = restored
+
+
+class RevisionMismatchError(ApplyError):
+    """The function changed since the proposal (a deploy won): the proposal no longer applies."""
+
+
+class ConflictError(ApplyError):
+    """Another update of the function is in progress."""
+
+
+class ThrottledError(ApplyError):
+    pass
+
+
+class LambdaServiceError(ApplyError):
+    pass
+
+
+class UpdateFailedError(ApplyError):
+    pass
+
+
+class CodeMismatchError(ApplyError):
+    """The alias serves a version whose code differs from $LATEST: publishing would ship other code."""
+
+
+class PcFailedError(ApplyError):
+    pass
+
+
+class Applied(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    request_ids: tuple[str, ...] = ()
+
+
+_ERRORS: dict[str, type[ApplyError]] = {
+    "PreconditionFailedException": RevisionMismatchError,
+    "ResourceConflictException": ConflictError,
+    "TooManyRequestsException": ThrottledError,
+    "ThrottlingException": ThrottledError,
+    "ServiceException": LambdaServiceError,
+    "ServiceUnavailableException": LambdaServiceError,
+    "InternalServerException": LambdaServiceError,
+}
+
+
+def named_error(exc: ClientError, what: str) -> ApplyError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    kind = _ERRORS.get(code, LambdaServiceError if status >= 500 else ApplyError)
+    return kind(f"{what}: {code or status} {exc.response.get('Error', {}).get('Message', '')}".strip())
