@@ -303,8 +303,16 @@ def _census(run: _Run, clients: _Clients) -> None:
 
 
 def _expected(previous: int | None, hours: int) -> int:
-    """Points a series will return: last cycle's active hours plus a margin, or every hour when new."""
-    return hours if previous is None else min(hours, int(previous * 1.1) + 24)
+    """Points a census series will return: last cycle's active hours plus a margin; for a function never
+    seen, a share that lets 500 of them fill one call (NextToken covers the busy ones)."""
+    if previous is None:
+        return min(hours, metrics.MAX_DATAPOINTS_PER_CALL // metrics.MAX_QUERIES_PER_CALL)
+    return min(hours, int(previous * 1.1) + 24)
+
+
+def _minutes_with_calls(hourly: Mapping[datetime, float], since: datetime) -> int:
+    """Expected minutes with at least one call (Poisson within each hour): the per-minute series' length."""
+    return math.ceil(sum(60 * (1 - math.exp(-n / 60)) for t, n in hourly.items() if t >= since) * 1.05) + 1
 
 
 def _refresh(run: _Run, clients: _Clients) -> None:
@@ -333,22 +341,27 @@ def _details(run: _Run, clients: _Clients) -> None:
     minute_start = max(run.start, run.end - timedelta(days=PER_MINUTE_DAYS))
     hourly: list[MetricQuery] = []
     minutely: list[MetricQuery] = []
+    window_minutes = int((run.end - minute_start).total_seconds() // MINUTE)
     for name in _active(run):
-        active = len(run.series.get((name, "", "inv"), {})) or hours
+        census = run.series.get((name, "", "inv"))
+        active = len(census) if census is not None else hours
         details = run.details_of(name)
         pc_aliases = [a.name for a in details.aliases if a.pc_requested] if details else []
         minute = _pc_question(run, name, details, pc_aliases)
-        conc_period, conc_points = (MINUTE, active * 60) if minute else (HOUR, active)
-        (minutely if minute else hourly).append(metrics.concurrency_query(name, conc_period, conc_points))
         if minute:
             run.per_minute.add(name)
+            points = _minutes_with_calls(census, minute_start) if census is not None else window_minutes
+            minutely.append(metrics.concurrency_query(name, MINUTE, points))
+            # PC gauges have a value every minute while PC is configured, calls or not
+            minutely.extend(q for alias in pc_aliases
+                            for q in metrics.pc_queries(name, alias, MINUTE, window_minutes))
+        else:
+            hourly.append(metrics.concurrency_query(name, HOUR, active))
+            hourly.extend(q for a in pc_aliases for q in metrics.pc_queries(name, a, HOUR, hours))
         hourly.extend(metrics.detail_queries(name, "", HOUR, active))
         for alias in details.aliases if details else ():
             hourly.append(metrics.invocations_query(name, alias.name, HOUR, active))
             hourly.extend(metrics.detail_queries(name, alias.name, HOUR, active))
-        for alias_name in pc_aliases:
-            target = minutely if minute else hourly
-            target.extend(metrics.pc_queries(name, alias_name, conc_period, conc_points))
         if inventory.has_insights(run.entry(name)):
             hourly.extend(metrics.insights_queries(name, HOUR, active))
     if minute_start == run.start:

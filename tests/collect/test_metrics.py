@@ -41,6 +41,16 @@ def test_batches_are_dense_close_to_the_bound_the_limits_allow():
     assert len(batches) == 10
 
 
+def test_long_and_short_series_share_calls_so_both_limits_bind_together():
+    # 3,000 two-week hourly series (1,008,000 points) and 2,000 one-point series: 5,000 queries.
+    # The least possible is max(5,000 / 500, 1,010,000 / 100,800) = 11 calls; packing by points alone
+    # would need 10 calls for the long series and 4 more for the short ones.
+    queries = [_q(i, 336) for i in range(3000)] + [_q(3000 + i, 1) for i in range(2000)]
+    batches = metrics.plan_batches(queries)
+    assert len(batches) == 11
+    assert all(len(b) <= 500 and sum(q.expected_points for q in b) <= 100_800 for b in batches)
+
+
 def test_many_small_series_are_limited_by_the_query_count():
     assert len(metrics.plan_batches([_q(i, 3) for i in range(1200)])) == 3
 

@@ -8,6 +8,7 @@ would be reached; NextToken is still honoured for the rare series that has more 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,20 +62,36 @@ def plan_batches(
     max_queries: int = MAX_QUERIES_PER_CALL,
     max_points: int = MAX_DATAPOINTS_PER_CALL,
 ) -> list[list[MetricQuery]]:
-    """Pack queries densely: largest first, a new batch when the next one would break a limit.
+    """Pack queries so that both limits bind together: as few calls as max(queries/500, points/100,800).
 
-    Next-fit over a decreasing order: every closed batch is full to within one series (or holds 500), series
-    are small next to the 100,800 limit, and it is linear (first-fit is quadratic at 100,000 queries).
+    Long series are taken largest first up to an even share of the points; the call's spare query slots
+    are then filled with the shortest series, which cost almost no points. Packing only by points leaves
+    the short series for last, in calls bound by the 500-query limit; packing only by count overflows.
     """
+    ordered = sorted(queries, key=lambda q: -q.expected_points)
+    if not ordered:
+        return []
+
+    def need(q: MetricQuery) -> int:
+        return min(max(q.expected_points, 1), max_points)
+
+    total = sum(need(q) for q in ordered)
+    calls = max(math.ceil(len(ordered) / max_queries), math.ceil(total / max_points))
+    share = math.ceil(total / calls)
     batches: list[list[MetricQuery]] = []
-    points = 0
-    for query in sorted(queries, key=lambda q: -q.expected_points):
-        need = min(max(query.expected_points, 1), max_points)
-        if not batches or len(batches[-1]) >= max_queries or points + need > max_points:
-            batches.append([])
-            points = 0
-        batches[-1].append(query)
-        points += need
+    i, j = 0, len(ordered) - 1
+    while i <= j:
+        batch, points = [ordered[i]], need(ordered[i])
+        i += 1
+        while i <= j and len(batch) < max_queries and points + need(ordered[i]) <= share:
+            points += need(ordered[i])
+            batch.append(ordered[i])
+            i += 1
+        while i <= j and len(batch) < max_queries and points + need(ordered[j]) <= max_points:
+            points += need(ordered[j])
+            batch.append(ordered[j])
+            j -= 1
+        batches.append(batch)
     return batches
 
 
