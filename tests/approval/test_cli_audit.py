@@ -128,3 +128,12 @@ def test_revert_goes_through_the_apply_function_when_named(
 def test_revert_with_nothing_to_do_says_so(account: Account) -> None:
     result = CliRunner().invoke(revert, ["--since", "2026-11-26T00:00:00Z"], env=ENV)
     assert result.exit_code == 0 and "nothing to revert" in result.output
+
+
+def test_tables_can_be_named_on_the_group_or_the_command_and_are_required(history: Store) -> None:
+    runner = CliRunner()
+    on_group = runner.invoke(audit, ["--state-table", STATE, "--audit-table", AUDIT, "verify"], env={})
+    on_command = runner.invoke(audit, ["verify", "--state-table", STATE, "--audit-table", AUDIT], env={})
+    assert on_group.exit_code == on_command.exit_code == 0
+    missing = runner.invoke(audit, ["verify"], env={"LT_STATE_TABLE": "", "LT_AUDIT_TABLE": ""})
+    assert missing.exit_code == 2 and "--state-table" in missing.output

@@ -93,20 +93,21 @@ def _render(records: Sequence[AuditRecord], fmt: str) -> str:
     return captured.get()
 
 
-table_options = [
-    click.option(
-        "--state-table", envvar="LT_STATE_TABLE", required=True, help="State table (LT_STATE_TABLE)."
-    ),
-    click.option(
-        "--audit-table", envvar="LT_AUDIT_TABLE", required=True, help="Audit table (LT_AUDIT_TABLE)."
-    ),
-]
-
-
 def with_tables(f: Any) -> Any:
-    for option in reversed(table_options):
-        f = option(f)
-    return f
+    """--state-table/--audit-table (or LT_STATE_TABLE/LT_AUDIT_TABLE), on the group and on each command."""
+    f = click.option("--audit-table", envvar="LT_AUDIT_TABLE", help="Audit table (LT_AUDIT_TABLE).")(f)
+    return click.option("--state-table", envvar="LT_STATE_TABLE", help="State table (LT_STATE_TABLE).")(f)
+
+
+def _tables(state_table: str | None, audit_table: str | None) -> Store:
+    ctx = click.get_current_context()
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    state, audit_ = state_table or parent.get("state_table"), audit_table or parent.get("audit_table")
+    if not state or not audit_:
+        raise click.UsageError(
+            "name the tables: --state-table and --audit-table (or LT_STATE_TABLE, LT_AUDIT_TABLE)"
+        )
+    return _store(state, audit_)
 
 
 @click.group(invoke_without_command=True)
@@ -123,13 +124,13 @@ def audit(
     since: str | None,
     function: str | None,
     fmt: str,
-    state_table: str,
-    audit_table: str,
+    state_table: str | None,
+    audit_table: str | None,
 ) -> None:
     """List the audit trail (recommendations, approvals, changes, rollbacks, refusals, …)."""
     if ctx.invoked_subcommand is not None:
         return
-    records = _store(state_table, audit_table).list_audit(since=_when(since), function=function)
+    records = _tables(state_table, audit_table).list_audit(since=_when(since), function=function)
     click.echo(_render(records, fmt), nl=False)
 
 
@@ -138,9 +139,9 @@ def audit(
     "--head", "head", help="A published head hash (e.g. from a digest email) that must be in the chain."
 )
 @with_tables
-def verify(head: str | None, state_table: str, audit_table: str) -> None:
+def verify(head: str | None, state_table: str | None, audit_table: str | None) -> None:
     """Check the hash chain; exit 1 on any edited, deleted, reordered or truncated record."""
-    store = _store(state_table, audit_table)
+    store = _tables(state_table, audit_table)
     records = store.list_audit()
     # The head kept in the state table catches deletion of the newest records; --head, a head someone
     # saved earlier (a digest email prints it), catches a rewritten history even if both tables were edited.
@@ -172,8 +173,8 @@ def revert(
     function: str | None,
     apply_function: str | None,
     topic_arn: str | None,
-    state_table: str,
-    audit_table: str,
+    state_table: str | None,
+    audit_table: str | None,
 ) -> None:
     """Restore the configurations recorded before the agent's changes since a time (audited as `revert`)."""
     start, now = _when(since), datetime.now(UTC)
@@ -189,7 +190,7 @@ def revert(
         result = json.loads(resp["Payload"].read() or b"{}")
         results = result.get("results", [])
     else:
-        flow = ApplyFlow(_store(state_table, audit_table), Applier(), _notifier(topic_arn))
+        flow = ApplyFlow(_tables(state_table, audit_table), Applier(), _notifier(topic_arn))
         results = [r.model_dump() for r in flow.revert(start, function, now)]
     for r in results:
         click.echo(f"{'reverted' if r['ok'] else 'FAILED  '} {r['function']}: {r['message']}")
