@@ -42,6 +42,16 @@ def run(sizes: Sequence[int], *, savings: SavingsHook | None = None, seed: int =
         "lookback_days": lookback_days,
         "control_plane_rps": CONTROL_PLANE_RPS,
         "savings_hook": None if savings is None else getattr(savings, "__qualname__", repr(savings)),
+        "notes": {
+            "headline": "a run's top-level numbers are the warm (next-day) cycle; first_cycle: the cold one",
+            "api_calls": "operations as the twin served them (AWS's count: retries included)",
+            "lower_bound_total": "bench/lower_bound.py: fewest pages under AWS limits for the same data and "
+                                 "the same refresh rule, computed from the fleet description",
+            "cycle_s_with_pacing": "wall_s (real) + paced_wait_s (virtual waits for the control-plane share)",
+            "agent_cost_usd_per_month": f"cycle_cost_usd x 30.4 at the default schedule: {SCHEDULE}",
+            "savings_usd_per_month": "null unless a savings hook (the decision core over the observations) "
+                                     "is supplied",
+        },
         "runs": [run_size(n, savings=savings, seed=seed, lookback_days=lookback_days) for n in sizes],
     }
 

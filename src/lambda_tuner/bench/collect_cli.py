@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -15,9 +18,13 @@ import click
               help="Write the results to this JSON file.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--lookback-days", default=14, show_default=True, type=click.IntRange(1, 63))
-def collect(sizes: str, json_out: Path | None, seed: int, lookback_days: int) -> None:
+@click.option("--savings-hook", default=None, metavar="MODULE:FUNCTION",
+              help="A function(CollectResult) -> monthly USD savings the decision core finds; else null.")
+def collect(
+    sizes: str, json_out: Path | None, seed: int, lookback_days: int, savings_hook: str | None
+) -> None:
     """Run one cold and one warm collection cycle per fleet size and compare calls with the lower bound."""
-    from lambda_tuner.bench.collect import run  # noqa: PLC0415 - keeps `lambda-tuner --help` fast
+    from lambda_tuner.bench.collect import run
 
     try:
         parsed = [int(s) for s in sizes.split(",") if s.strip()]
@@ -25,7 +32,7 @@ def collect(sizes: str, json_out: Path | None, seed: int, lookback_days: int) ->
         raise click.BadParameter(f"expected comma-separated integers, got {sizes!r}") from None
     if not parsed or any(n < 1 for n in parsed):
         raise click.BadParameter("fleet sizes must be positive integers")
-    results = run(parsed, seed=seed, lookback_days=lookback_days)
+    results = run(parsed, seed=seed, lookback_days=lookback_days, savings=_hook(savings_hook))
     for r in results["runs"]:
         click.echo(
             f"{r['functions']:>6} functions: {r['api_calls_total']} calls "
@@ -36,3 +43,15 @@ def collect(sizes: str, json_out: Path | None, seed: int, lookback_days: int) ->
     if json_out is not None:
         json_out.write_text(json.dumps(results, indent=2, default=str))
         click.echo(f"wrote {json_out}")
+
+
+def _hook(spec: str | None) -> Callable[..., float] | None:
+    if spec is None:
+        return None
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter(f"expected MODULE:FUNCTION, got {spec!r}")
+    hook = getattr(importlib.import_module(module_name), attr, None)
+    if not callable(hook):
+        raise click.BadParameter(f"{spec} is not a function")
+    return cast("Callable[..., float]", hook)
