@@ -12,6 +12,7 @@ The headline numbers of a run are the warm cycle's; the cold cycle is reported a
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -126,6 +127,7 @@ def _summary(cycle: dict[str, Any], bound: int, bound_calls: dict[str, int]) -> 
         "agent_cost_usd_per_month": round(monthly_cost_usd(stats["cost_usd"]), 4),
         "savings_usd_per_month": cycle["savings"],
         "insufficient": cycle["insufficient"], "partial": len(stats["partial"]),
+        "state_kb": round(len(json.dumps(cycle["state"], default=str)) / 1024, 1),
     }
 
 
