@@ -84,7 +84,7 @@ def test_other_methods_and_paths_change_nothing(deployed: Deployed) -> None:
     deployed.propose("https://u.example/")
     event = url_event("DELETE")
     result = approval.handler(event, FakeContext())
-    assert result["statusCode"] in (404, 405)
+    assert result["statusCode"] == 404 and result["headers"]["X-Frame-Options"] == "DENY"
     assert deployed.store.get_recommendation("rec-1").status == "PENDING"  # type: ignore[union-attr]
 
 

@@ -19,7 +19,7 @@ from lambda_tuner.adapters.secrets import signing_key
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.settings import ApprovalSettings
 from lambda_tuner.web.approval_flow import ApprovalFlow, Page, Visitor
-from lambda_tuner.web.pages import security_headers
+from lambda_tuner.web.pages import message_page, security_headers
 
 logger = Logger(service="lambda-tuner-approval")
 app = LambdaFunctionUrlResolver()
@@ -64,6 +64,11 @@ def decide() -> Response[str]:
         form = {}
     token, decision = form.get("token", [""])[0], form.get("decision", [""])[0]
     return _respond(_flow().decide(token, decision, now, visitor))
+
+
+@app.not_found
+def elsewhere(_: Exception) -> Response[str]:
+    return _respond(Page(404, message_page("Not here", "Approval links open a page at / only.", tone="bad")))
 
 
 @logger.inject_lambda_context
