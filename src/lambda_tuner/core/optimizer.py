@@ -192,7 +192,7 @@ class MemoryPolicy(Frozen):
     strategy: Strategy = "default"
     balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
-    p99_risk: float = Field(default=0.05, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
+    p99_risk: float = Field(default=0.02, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
     p95_objective_ms: float | None = Field(default=None, gt=0)
     p99_objective_ms: float | None = Field(default=None, gt=0)
     min_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
@@ -206,7 +206,7 @@ class MemoryPolicy(Frozen):
     explore: bool = True
     explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
     explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
-    max_explored_sizes: int = Field(default=4, ge=1)  # no experiment once this many sizes were seen
+    max_explored_sizes: int = Field(default=5, ge=1)  # no experiment once this many sizes were seen
     experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
     experiment_days: int = Field(default=1, ge=1)
     n_draws: int = Field(default=400, ge=50)
