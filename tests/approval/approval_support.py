@@ -124,7 +124,13 @@ class Account:
             ],
         )
 
-    def create_function(self, name: str, memory_mb: int = 1024, tags: dict[str, str] | None = None) -> str:
+    def create_function(
+        self,
+        name: str,
+        memory_mb: int = 1024,
+        tags: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> str:
         got = aws.client("lambda").create_function(
             FunctionName=name,
             Runtime="python3.12",
@@ -134,6 +140,7 @@ class Account:
             MemorySize=memory_mb,
             Timeout=30,
             Tags=tags or {},
+            Environment={"Variables": environment or {}},
         )
         self.functions.append(name)
         return str(got["FunctionArn"])

@@ -25,7 +25,7 @@ ACTION = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
 class Setup:
     def __init__(self, account: Account, *, tags: dict[str, str] | None = None, lam: Any = None) -> None:
         self.account = account
-        account.create_function(FN, memory_mb=1024, tags=tags)
+        account.create_function(FN, memory_mb=1024, tags=tags, environment={"DB_PASSWORD": "hunter2"})
         self.store = Store(STATE, AUDIT)
         self.cw = aws.client("cloudwatch")
         self.flow = ApplyFlow(
@@ -54,6 +54,9 @@ def test_an_approved_change_is_applied_audited_guarded_and_announced(account: Ac
     [change] = s.store.list_audit()
     assert change.type == "change" and change.data["before"]["memory_mb"] == 1024  # type: ignore[index]
     assert change.data["after"]["memory_mb"] == 512 and change.data["request_ids"]  # type: ignore[index]
+    assert change.data["config_before"]["MemorySize"] == 1024  # type: ignore[index]
+    assert change.data["config_after"]["MemorySize"] == 512  # type: ignore[index]
+    assert "hunter2" not in change.model_dump_json()  # the function's environment never reaches the audit
     assert sorted(s.alarms()) == sorted(change.data["alarms"])  # type: ignore[arg-type]
     assert {a["AlarmActions"][0] for a in s.cw.describe_alarms()["MetricAlarms"]} == {ACTION}
     [msg] = account.messages()

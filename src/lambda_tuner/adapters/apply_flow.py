@@ -57,6 +57,32 @@ class RevertEvent(BaseModel):
     requested_by: str = "cli"
 
 
+# What the audit keeps of a function's configuration: enough to know exactly what ran before and after,
+# never its environment variables (they often hold secrets) or code location.
+CONFIG_KEYS = (
+    "FunctionArn",
+    "MemorySize",
+    "Timeout",
+    "Runtime",
+    "Architectures",
+    "Handler",
+    "PackageType",
+    "EphemeralStorage",
+    "SnapStart",
+    "RevisionId",
+    "CodeSha256",
+    "Version",
+    "LastModified",
+    "LastUpdateStatus",
+    "State",
+    "Tags",
+)
+
+
+def config_view(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: config[k] for k in CONFIG_KEYS if k in config}
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
@@ -206,8 +232,9 @@ class ApplyFlow(RollbackFlow):
                 )
                 return self._failed(rec, actor, now, undo, "change")
         try:
-            record = self._record_change(rec, actor, now, applied, names)
-        except (StoreError, ClientError):
+            configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
+            record = self._record_change(rec, actor, now, applied, names=names, configs=configs)
+        except (StoreError, ClientError, ApplyError):
             # A change nobody can see in the audit or undo by alarm must not stay: put it back, then fail.
             self._restore(applied.before)
             self._drop_alarms(names)
@@ -225,8 +252,18 @@ class ApplyFlow(RollbackFlow):
             message="applied",
         )
 
+    def _describe(self, rec: Recommendation) -> dict[str, Any]:
+        return self.applier.describe(rec.function)
+
     def _record_change(
-        self, rec: Recommendation, actor: str, now: datetime, applied: Applied, names: list[str]
+        self,
+        rec: Recommendation,
+        actor: str,
+        now: datetime,
+        applied: Applied,
+        *,
+        names: list[str],
+        configs: dict[str, Any],
     ) -> AuditRecord:
         data = {
             "ok": True,
@@ -234,6 +271,7 @@ class ApplyFlow(RollbackFlow):
             "after": applied.after,
             "request_ids": list(applied.request_ids),
             "alarms": names,
+            **configs,
         }
         record = self.store.append_audit(
             "change", now, function=rec.function, recommendation_id=rec.id, actor=actor, data=data
