@@ -161,7 +161,7 @@ class _Run:
     listing: inventory.Listing | None = None
     budget_calls: int = 0
     unreserved: int | None = None
-    series: dict[tuple[str, ...], dict[datetime, float]] = field(default_factory=dict)
+    series: dict[tuple[str, ...], Mapping[datetime, float]] = field(default_factory=dict)
     traffic: dict[str, float] = field(default_factory=dict)
     metric_problems: dict[str, list[str]] = field(default_factory=dict)
     details: dict[str, inventory.Details] = field(default_factory=dict)

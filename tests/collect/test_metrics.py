@@ -116,3 +116,11 @@ def test_requests_carry_the_dimensions_and_stat_asked_for():
     ]
     assert (api["MetricStat"]["Period"], api["MetricStat"]["Stat"]) == (60, "Maximum")
     assert {q.stat for q in metrics.detail_queries("api", "", 3600, 1)} >= {"p50", "p95", "p99", "Average"}
+
+
+def test_point_series_behave_as_an_ordered_mapping_from_time_to_value():
+    t = [T0 + timedelta(hours=h) for h in range(3)]
+    series = metrics.PointSeries([(t[2], 3.0), (t[0], 1.0), (t[2], 3.5)])  # unordered, one repeat
+    assert list(series) == [t[0], t[2]] and list(series.values()) == [1.0, 3.5]
+    assert series[t[0]] == 1.0 and series.get(t[1]) is None and t[1] not in series and len(series) == 2
+    assert dict(series.items()) == {t[0]: 1.0, t[2]: 3.5}

@@ -9,10 +9,12 @@ would be reached; NextToken is still honoured for the rare series that has more 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -49,9 +51,61 @@ class MetricQuery:
         }
 
 
+class PointSeries(Mapping[datetime, float]):
+    """One series as two packed arrays (16 bytes a point, not ~150 for a dict of datetimes): a 10,000
+    function cycle holds tens of millions of points."""
+
+    __slots__ = ("_t", "_v")
+
+    def __init__(self, points: Iterable[tuple[datetime, float]] = ()) -> None:
+        merged = dict(sorted((int(t.timestamp()), float(v)) for t, v in points))
+        self._t = array("q", merged.keys())
+        self._v = array("d", merged.values())
+
+    def _index(self, key: object) -> int:
+        if isinstance(key, datetime):
+            ts = int(key.timestamp())
+            i = bisect_left(self._t, ts)
+            if i < len(self._t) and self._t[i] == ts:
+                return i
+        return -1
+
+    def __getitem__(self, key: datetime) -> float:
+        i = self._index(key)
+        if i < 0:
+            raise KeyError(key)
+        return self._v[i]
+
+    def __contains__(self, key: object) -> bool:
+        return self._index(key) >= 0
+
+    def __iter__(self) -> Iterator[datetime]:
+        return (datetime.fromtimestamp(ts, UTC) for ts in self._t)
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def values(self) -> ValuesView[float]:
+        return _Values(self._v)
+
+
+class _Values(ValuesView[float]):
+    def __init__(self, values: array[float]) -> None:
+        self._values = values
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+
 @dataclass
 class MetricResults:
-    series: dict[tuple[str, ...], dict[datetime, float]] = field(default_factory=dict)
+    series: dict[tuple[str, ...], PointSeries] = field(default_factory=dict)
     failed: dict[tuple[str, ...], str] = field(default_factory=dict)  # key -> why
     calls: int = 0
     queries: int = 0
@@ -115,9 +169,9 @@ def fetch(
 
 def _one_batch(
     cw: Any, batch: list[MetricQuery], start: datetime, end: datetime
-) -> tuple[int, dict[tuple[str, ...], dict[datetime, float]], str | None]:
+) -> tuple[int, dict[tuple[str, ...], PointSeries], str | None]:
     by_id = {f"q{i}": q for i, q in enumerate(batch)}
-    series: dict[tuple[str, ...], dict[datetime, float]] = {q.key: {} for q in batch}
+    series: dict[tuple[str, ...], list[tuple[datetime, float]]] = {q.key: [] for q in batch}
     request: dict[str, Any] = {
         "MetricDataQueries": [q.to_api(i) for i, q in by_id.items()],
         "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
@@ -130,11 +184,11 @@ def _one_batch(
             for result in page.get("MetricDataResults", []):
                 query = by_id.get(result["Id"])
                 if query is not None:
-                    points = series[query.key]
-                    points.update(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+                    series[query.key].extend(
+                        zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
             token = page.get("NextToken")
             if not token:
-                return calls, series, None
+                return calls, {k: PointSeries(v) for k, v in series.items()}, None
             request["NextToken"] = token
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
