@@ -7,10 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from lambda_tuner.core.events import ScheduledEvent
 from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.wiring import agent_deps
@@ -29,7 +29,7 @@ def _wiring() -> tuple[AgentSettings, CycleDeps]:
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        tick = EventBridgeModel.model_validate(event)
+        tick = ScheduledEvent.model_validate(event)
     except ValidationError as exc:
         logger.warning("malformed scheduled event", extra={"errors": exc.errors(include_url=False)})
         return {
@@ -38,7 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "expected an EventBridge Scheduled Event with 'time'",
         }
     settings, deps = _wiring()
-    summary = run_cycle(settings, tick.time, deps)
+    summary = run_cycle(settings, tick.now, deps)
     stats = summary.collect_stats
     for name, value, unit in (
         ("Functions", summary.functions, MetricUnit.Count),
