@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from collect_helpers import NOW, FakeClock, run_collect
+
+from lambda_tuner.collect import join_state, split_state
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -101,3 +104,12 @@ def test_the_next_day_scans_only_new_log_bytes_and_reads_details_only_when_due(t
     )
     # tags survive in state for functions not re-read today
     assert _fn(second, "cruncher").policy.mode == "auto"
+
+
+def test_the_state_splits_into_small_per_function_parts_and_joins_back(first):
+    shared, parts = split_state(first.state)
+    assert join_state(shared, parts) == first.state
+    assert set(parts) == {f.name for f in first.inventory.functions}
+    # Each part fits easily in one store item (DynamoDB allows 400 KB); the shared part stays small too
+    assert max(len(json.dumps(p)) for p in parts.values()) < 8_000
+    assert len(json.dumps(shared)) < 2_000

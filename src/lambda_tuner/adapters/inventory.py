@@ -8,6 +8,7 @@ three calls per function, which `read_details` makes only for the functions the 
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,8 +51,9 @@ class Details:
     pc_on_versions: dict[str, int] = field(default_factory=dict)
 
     def to_state(self) -> dict[str, Any]:
-        return {"t": self.tags, "rc": self.reserved_concurrency,
+        full = {"t": self.tags, "rc": self.reserved_concurrency,
                 "a": [a.model_dump(exclude_defaults=True) for a in self.aliases], "pv": self.pc_on_versions}
+        return {k: v for k, v in full.items() if v}  # most functions have none of these
 
     @classmethod
     def from_state(cls, raw: dict[str, Any]) -> Details:
@@ -154,7 +156,8 @@ def has_insights(entry: dict[str, Any]) -> bool:
 def fingerprint(entry: dict[str, Any], versions: Iterable[str] = ()) -> str:
     """What changes whenever the function's code or configuration does, or a version is published."""
     parts = [str(entry.get(k, "")) for k in ("RevisionId", "LastModified", "CodeSha256")]
-    return "|".join([*parts, ",".join(sorted(versions, key=lambda v: int(v) if v.isdigit() else 0))])
+    text = "|".join([*parts, ",".join(sorted(versions, key=lambda v: int(v) if v.isdigit() else 0))])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()  # 16 characters kept per function
 
 
 def to_config(entry: dict[str, Any], details: Details | None, policy: FunctionPolicy, iac: str | None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from statistics import pstdev
 
 from lambda_tuner.core.models import Arch, ConcurrencySeries, Epoch, Observations, ReportStats
@@ -177,18 +177,27 @@ Cell = Sequence[float | None]  # one memory size's aggregates in one window, in 
 
 
 def window_entry(start: datetime, end: datetime, cells: Mapping[int, Cell]) -> dict[str, object]:
-    return {"s": start.isoformat(), "e": end.isoformat(), "m": {str(mb): list(c) for mb, c in cells.items()}}
+    """Compact on purpose (state is stored between cycles): hours since 1970 and values to 0.1."""
+    return {"s": _hour(start), "e": _hour(end),
+            "m": {str(mb): [None if v is None else round(float(v), 1) for v in c] for mb, c in cells.items()}}
+
+
+def _hour(t: datetime) -> int:
+    return int(t.timestamp() // 3600)
+
+
+def _time(hour: object) -> datetime:
+    return datetime.fromtimestamp(int(str(hour)) * 3600, UTC)
 
 
 def prune_windows(
     entries: Sequence[Mapping[str, object]], lookback_start: datetime
 ) -> list[Mapping[str, object]]:
-    return [e for e in entries if datetime.fromisoformat(str(e["e"])) > lookback_start]
+    return [e for e in entries if _time(e["e"]) > lookback_start]
 
 
 def report_windows(entries: Sequence[Mapping[str, object]]) -> list[ReportWindow]:
-    return [ReportWindow(datetime.fromisoformat(str(e["s"])), datetime.fromisoformat(str(e["e"])),
-                         frozenset(int(mb) for mb in _sizes(e)))
+    return [ReportWindow(_time(e["s"]), _time(e["e"]), frozenset(int(mb) for mb in _sizes(e)))
             for e in entries if _sizes(e)]
 
 
