@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.exceptions import ServiceException
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionContext, ActionResult
+from moto.core.serialize import JSONSerializer
 
 if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
@@ -76,7 +77,33 @@ def _get_metric_data(self: CloudWatchResponse) -> ActionResult:
     out: dict[str, Any] = {"MetricDataResults": page, "Messages": []}
     if next_offset is not None:
         out["NextToken"] = _token(key, next_offset)
-    return ActionResult(out)
+    return MetricDataResult(out)
+
+
+class MetricDataResult(ActionResult):
+    """Serialises awsJson1.0 answers directly: a 14-day per-minute series is tens of thousands of values,
+    which moto's generic, per-value serializer takes seconds over. Other protocols keep moto's path."""
+
+    def execute_result(self, context: ActionContext) -> Any:
+        if not issubclass(context.serializer_class, JSONSerializer):
+            return super().execute_result(context)
+        out: dict[str, Any] = self.result  # type: ignore[assignment]
+        body = {
+            "MetricDataResults": [
+                {
+                    "Id": r["id"],
+                    "Label": r.get("label", r["id"]),
+                    "Timestamps": [_utc(t).timestamp() for t in r["timestamps"]],
+                    "Values": [float(v) for v in r["values"]],
+                    "StatusCode": r.get("status_code", "Complete"),
+                }
+                for r in out["MetricDataResults"]
+            ],
+            "Messages": [],
+        }
+        if "NextToken" in out:
+            body["NextToken"] = out["NextToken"]
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(body)
 
 
 def validate(queries: list[dict[str, Any]], start: datetime, end: datetime) -> None:
@@ -155,7 +182,10 @@ def retained(result: dict[str, Any], period: int, now: datetime) -> dict[str, An
     else:
         keep = timedelta(days=15)
     cutoff = now - keep
-    pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if _utc(t) >= cutoff]
+    stamps = result["timestamps"]
+    if not stamps or min(_utc(stamps[0]), _utc(stamps[-1])) >= cutoff:
+        return result  # the usual case: everything asked for is still retained
+    pairs = [(t, v) for t, v in zip(stamps, result["values"], strict=True) if _utc(t) >= cutoff]
     return {**result, "timestamps": [t for t, _ in pairs], "values": [v for _, v in pairs]}
 
 
