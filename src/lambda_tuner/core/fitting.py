@@ -8,7 +8,7 @@ shrink) and a CPU part (share `phi`) that scales with the CPU share `s(m) = min(
 
 `cap` is 1 vCPU for single-threaded code (`single_thread`: stops gaining at 1,769 MB) and 6 for code that
 keeps gaining (`multi_thread`); `io_bound` is phi = 0. `alpha` = 1 is ideal scaling; it is fitted around
-1 (prior sd 0.25 in log) because real curves bend (memory pressure and GC at small sizes make it steeper).
+1 (prior sd 0.3 in log) because real curves bend (memory pressure and GC at small sizes make it steeper).
 
 Priors (documented population assumptions, used with few observed sizes):
 - CPU share at the reference size: Beta(0.5, 0.5), the U-shaped prior with median 0.5 and 14 % of its
@@ -16,7 +16,7 @@ Priors (documented population assumptions, used with few observed sizes):
   crowd towards either end; the prior is deliberately broad so that one observed size yields a wide
   interval, not a confident guess. (The least-squares fit uses a logit-normal(0, 2) stand-in to find
   the mode; the Monte Carlo draws are importance-resampled against the exact Beta prior.)
-- `alpha`: log-normal(0, 0.25). Parameters are fitted unbounded (log y, logit share, log alpha) so the
+- `alpha`: log-normal(0, 0.3). Parameters are fitted unbounded (log y, logit share, log alpha) so the
   Gaussian (Laplace) approximation used for the Monte Carlo draws never leaves the valid range.
 - Lambda Insights CPU time (`cpu_ms_avg`), when present, constrains the share (cpu / wall, sd 0.1);
   CPU time above wall time is evidence for multi-threading.
@@ -25,6 +25,10 @@ Priors (documented population assumptions, used with few observed sizes):
   cannot tell single from multi-threaded code, predictions above 1,769 MB carry both.
 - A relative model error of 3 % (day-to-day drift, form mismatch) is added to each size's standard error;
   with more sizes than parameters it is inflated by the observed residuals.
+- Real curves are not exactly any form: a Gaussian-process residual field (sd 4 % or the observed misfit,
+  correlation length 0.35 octave) lets predictions follow what was measured at and near observed sizes,
+  and adds that discrepancy to the uncertainty far from them.
+- One future period's mean also varies day to day: 3 % (or the spread seen across days at one size).
 
 scipy is imported inside functions only (cold starts of functions that import core without it).
 """
@@ -46,7 +50,7 @@ VCPU_MB = 1769.0
 CAPS = {"single_thread": 1.0, "multi_thread": 6.0, "io_bound": 1.0}
 FORM_PRIOR = {"single_thread": 0.55, "multi_thread": 0.25, "io_bound": 0.2}
 LOGIT_PHI_PRIOR = (0.0, 2.0)  # logit of the CPU share: median 0.5, 90 % of functions in [0.04, 0.96]
-LOG_ALPHA_PRIOR = (0.0, 0.25)
+LOG_ALPHA_PRIOR = (0.0, 0.3)
 ALPHA_BOUNDS = (0.3, 2.5)
 MODEL_ERROR = 0.03
 DISCREPANCY_FLOOR = 0.04
@@ -195,7 +199,7 @@ def form_duration(form: str, params: FloatArray, ref_mb: float, memory_mb: Float
 
 
 def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
-    from scipy.optimize import least_squares  # noqa: PLC0415 - lazy: scipy only where fitting runs
+    from scipy.optimize import least_squares  # lazy: scipy only where fitting runs
 
     m = np.array([d.memory_mb for d in data], dtype=float)
     log_y = np.log([d.mean_ms for d in data])
