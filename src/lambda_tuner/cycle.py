@@ -25,6 +25,7 @@ from lambda_tuner.settings import AgentSettings
 
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "__collector__"
+RESUME_AFTER = timedelta(hours=1)
 
 
 class StoreLike(Protocol):
@@ -41,6 +42,7 @@ class StoreLike(Protocol):
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def audit_head(self) -> AuditRecord | None: ...
+    def expire_pending(self, created_before: datetime, now: datetime) -> list[str]: ...
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]: ...
 
 
@@ -75,6 +77,7 @@ class CycleSummary(BaseModel):
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
     verifications: list[str] = []
+    expired: list[str] = []
     notified: bool = False
     digest: str | None = None
     audit_head: str | None = None
@@ -122,6 +125,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     if not read_only:
         deps.store.put_function_state(COLLECTOR_STATE_KEY, result.state)
         summary.verifications = _verify_applied(result, deps, now)
+        summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
+        summary.applied_requests += _resume_approved(deps, now)
 
     decider = Decider(
         now,
@@ -216,6 +221,21 @@ def _record(
             {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
         )
         summary.applied_requests.append(rec.id)
+
+
+def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
+    """Approved changes whose apply never started (the invoke failed) are handed over again; the apply
+    function claims each recommendation once, so a duplicate hand-over does nothing."""
+    if deps.invoke_apply is None:
+        return []
+    stuck = [
+        r for r in deps.store.list_recommendations(status="APPROVED") if now - r.created_at > RESUME_AFTER
+    ]
+    for rec in stuck:
+        deps.invoke_apply(
+            {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
+        )
+    return [r.id for r in stuck]
 
 
 def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:

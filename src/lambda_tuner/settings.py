@@ -47,3 +47,5 @@ class ApplySettings(_Base):
     topic_arn: str
     allow_iac_changes: bool = False
     alarm_action_arn: str | None = None  # where rollback alarms send (this function's own ARN)
+    alarm_name_prefix: str = "lambda-tuner-rollback-"  # the template scopes alarm permissions to it
+    kill_switch_parameter: str | None = None

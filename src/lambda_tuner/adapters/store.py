@@ -10,6 +10,8 @@ holding the canonical record JSON, only ever written with PutItem on a new key.
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,7 +23,7 @@ from lambda_tuner.core.audit import chain
 from lambda_tuner.core.models import AuditRecord, AuditType, Recommendation
 
 AUDIT_PK = "AUDIT"
-APPEND_ATTEMPTS = 8
+APPEND_ATTEMPTS = 16
 
 
 class StoreError(Exception):
@@ -240,7 +242,9 @@ class Store:
 
     def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
         """Chain a record after the current head and put it on a fresh key; on a lost race, re-chain."""
-        for _ in range(APPEND_ATTEMPTS):
+        for attempt in range(APPEND_ATTEMPTS):
+            if attempt:  # another writer took this seq: back off with jitter so racers spread out
+                time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not security
             record = chain(self.audit_head(), id=uuid.uuid4().hex, type=type, at=at, **fields)
             try:
                 self.client.put_item(

@@ -45,7 +45,7 @@ class ReadOnlyStore:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
     acquire_lease = release_lease = put_recommendation = transition = _refuse
-    put_function_state = append_audit = _refuse
+    put_function_state = append_audit = expire_pending = _refuse
 
 
 def run_once(

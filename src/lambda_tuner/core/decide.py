@@ -67,6 +67,7 @@ class Decider:
             self.new_id(),
             baseline_p99_ms=float(baseline) if baseline is not None else None,
         )
+        rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [self._respect_iac(fn, rec), *self._provisioned_concurrency(fn, obs)]
 
     def _provisioned_concurrency(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
@@ -155,3 +156,10 @@ class Decider:
             reason=Reason(summary=why, observed=obs.reason or why, model="none", decided_by="evidence"),
             status="RECORDED",
         )
+
+
+def _errors_per_min(fn: FunctionConfig, obs: Observations) -> float:
+    """The function's usual error rate at its current size: rollback alarms fire well above it."""
+    epochs = [e for e in obs.epochs if e.memory_mb == fn.memory_mb]
+    minutes = sum((e.end - e.start).total_seconds() for e in epochs) / 60
+    return round(sum(e.errors for e in epochs) / minutes, 4) if minutes > 0 else 0.0

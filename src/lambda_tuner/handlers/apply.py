@@ -8,9 +8,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lambda_tuner.adapters.alarms import PREFIX
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
 from lambda_tuner.adapters.control import kill_switch_engaged
@@ -21,26 +19,17 @@ from lambda_tuner.settings import ApplySettings
 logger = Logger(service="lambda-tuner-apply")
 
 
-class _MoreSettings(BaseSettings):
-    """Variables the template sets for this function that ApplySettings does not carry (yet)."""
-
-    model_config = SettingsConfigDict(env_prefix="LT_", extra="ignore", frozen=True)
-    alarm_name_prefix: str = PREFIX
-    kill_switch_parameter: str | None = None
-
-
 @cache
 def _flow() -> ApplyFlow:
     settings = ApplySettings()  # read from LT_ environment variables
-    more = _MoreSettings()
     return ApplyFlow(
         Store(settings.state_table, settings.audit_table),
         Applier(),
         Notifier(settings.topic_arn),
         allow_iac=settings.allow_iac_changes,
         alarm_action_arn=settings.alarm_action_arn,
-        alarm_prefix=more.alarm_name_prefix,
-        kill_switch=lambda: kill_switch_engaged(more.kill_switch_parameter),
+        alarm_prefix=settings.alarm_name_prefix,
+        kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
     )
 
 
