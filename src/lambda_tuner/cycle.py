@@ -20,8 +20,9 @@ from lambda_tuner.collect import CollectResult, collect
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digest
-from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Observations, Recommendation
+from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
 from lambda_tuner.settings import AgentSettings
+from lambda_tuner.verification import verify_applied
 
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "__collector__"
@@ -124,7 +125,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
         deps.store.put_function_state(COLLECTOR_STATE_KEY, result.state)
-        summary.verifications = _verify_applied(result, deps, now)
+        summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
         summary.applied_requests += _resume_approved(deps, now)
 
@@ -136,7 +137,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         time_zone=settings.time_zone,
         unreserved_concurrency=result.inventory.unreserved_concurrency,
     )
-    pending = {} if read_only else _pending_by_function(deps.store)
+    pending = {} if read_only else _by_function(deps.store, "PENDING")
+    unverified = {} if read_only else _by_function(deps.store, "APPLIED")
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     for fn in result.inventory.functions:
         obs = result.observations.get(fn.name)
@@ -148,7 +150,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         for rec in decider.decide(fn, obs, fstate):
             if rec.kind in guardrails.CHANGING_KINDS and _same_as_pending(rec, pending.get(fn.name, [])):
                 continue  # already waiting for a person: do not ask twice
-            decided.append((fn, rec))
+            held = rec.kind in guardrails.CHANGING_KINDS and fn.name in unverified
+            decided.append((fn, _hold(rec, unverified[fn.name][0]) if held else rec))
         if not read_only:
             new_state = decider.updated_state(fn, obs, fstate)
             if new_state != fstate:
@@ -264,11 +267,25 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     summary.notified, summary.digest = True, body
 
 
-def _pending_by_function(store: StoreLike) -> dict[str, list[Recommendation]]:
+def _by_function(store: StoreLike, status: str) -> dict[str, list[Recommendation]]:
     out: dict[str, list[Recommendation]] = {}
-    for rec in store.list_recommendations(status="PENDING"):
+    for rec in store.list_recommendations(status=status):
         out.setdefault(rec.function, []).append(rec)
     return out
+
+
+def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
+    """One change at a time per function: the next step waits until the last one is verified."""
+    why = (
+        f"the change to {in_flight.proposed} of {in_flight.created_at:%Y-%m-%d} is not verified yet; "
+        f"next step after it is: {rec.reason.summary}"
+    )
+    reason = rec.reason.model_copy(
+        update={"summary": f"Keep while verifying: {why}", "decided_by": "one change in flight per function"}
+    )
+    return rec.model_copy(
+        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
+    )
 
 
 def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> bool:
@@ -289,50 +306,6 @@ def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[d
         ):
             history.setdefault(record.function, []).append((record.at, int(config["memory_mb"])))
     return history
-
-
-def _verify_applied(result: CollectResult, deps: CycleDeps, now: datetime) -> list[str]:
-    """Compare what happened after each applied change with what was projected, once there is data."""
-    done: list[str] = []
-    for rec in deps.store.list_recommendations(status="APPLIED"):
-        obs = result.observations.get(rec.function)
-        if obs is None or rec.after is None:
-            continue
-        epoch = _epoch_at(obs, rec.proposed.get("memory_mb"))
-        if epoch is None or epoch.invocations < 50 or epoch.duration_avg_ms is None:
-            continue
-        applied_at = rec.created_at
-        if now - applied_at < timedelta(hours=20):
-            continue
-        realised = {
-            "duration_ms": epoch.duration_avg_ms,
-            "p99_ms": epoch.duration_p99_ms,
-            "invocations": epoch.invocations,
-        }
-        projected = rec.after.duration_ms
-        within = projected.low <= epoch.duration_avg_ms <= projected.high
-        if deps.store.transition(rec.id, "APPLIED", "VERIFIED", now):
-            deps.store.append_audit(
-                "verification",
-                now,
-                function=rec.function,
-                recommendation_id=rec.id,
-                data={
-                    "realised": realised,
-                    "projected_duration_ms": projected.model_dump(),
-                    "within_interval": within,
-                    "projected_monthly_saving_usd": rec.monthly_saving_usd.model_dump()
-                    if rec.monthly_saving_usd
-                    else None,
-                },
-            )
-            done.append(rec.id)
-    return done
-
-
-def _epoch_at(obs: Observations, memory_mb: object) -> Any:
-    matches = [e for e in obs.epochs if e.memory_mb == memory_mb]
-    return matches[-1] if matches else None
 
 
 def dumps(summary: CycleSummary) -> str:

@@ -192,6 +192,15 @@ class ApplyFlow(RollbackFlow):
             return self._failed(rec, actor, now, exc, "change")
         return self._guard_and_record(rec, actor, now, applied, desc)
 
+    def _retire_earlier_guards(self, rec: Recommendation) -> None:
+        """Alarms of this function's earlier changes judge a configuration no longer in force; left in
+        place they would "roll back" to a state older than the one just approved."""
+        for earlier in self.store.list_recommendations(function=rec.function):
+            if earlier.id == rec.id or earlier.status not in ("APPLIED", "VERIFIED"):
+                continue
+            item = self.store.get_recommendation_item(earlier.id) or {}
+            self._drop_alarms(list(item.get("attrs", {}).get("alarms", [])))
+
     def _dispatch(self, rec: Recommendation) -> Applied:
         proposed, qualifier = rec.proposed, rec.qualifier
         alias = qualifier if qualifier and not qualifier.isdigit() and qualifier != "$LATEST" else None
@@ -212,6 +221,7 @@ class ApplyFlow(RollbackFlow):
         self, rec: Recommendation, actor: str, now: datetime, applied: Applied, desc: dict[str, Any]
     ) -> ChangeResult:
         names: list[str] = []
+        self._retire_earlier_guards(rec)
         if self.alarm_action_arn:
             try:
                 names = alarms.create_rollback_alarms(
