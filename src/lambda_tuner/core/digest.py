@@ -20,20 +20,42 @@ def money(value: float) -> str:
 def saving_text(saving: Interval | None) -> str:
     if saving is None:
         return "saving not estimated"
-    return f"saves {money(saving.expected)}/month (90%: {money(saving.low)} to {money(saving.high)})"
+    spread = f"(90%: {money(saving.low)} to {money(saving.high)})"
+    if saving.expected < 0:  # a change bought for speed or to learn: say what it costs, not a negative saving
+        return f"costs {money(-saving.expected)}/month more {spread}"
+    return f"saves {money(saving.expected)}/month {spread}"
+
+
+# An experiment's limits travel with the change but are not settings a person compares old against new.
+EXPERIMENT_KEYS = frozenset(
+    {
+        "routing_weight",
+        "max_days",
+        "max_extra_cost_usd",
+        "stop_if_p99_ms_above",
+        "stop_if_error_rate_above",
+        "best_guess_mb",
+    }
+)
 
 
 def change_text(rec: Recommendation) -> str:
-    """`memory 1024 → 512 MB`, `pc 0 → 5`: every proposed value against the current one."""
+    """`memory 1024 → 512 MB`, `pc 0 → 5`: every proposed setting against the current one."""
     parts = []
     for key, new in rec.proposed.items():
         old = rec.current.get(key)
+        if key in EXPERIMENT_KEYS:
+            continue
         if key == "memory_mb":
             parts.append(f"memory {old} → {new} MB")
         elif key == "pc_schedule":
             parts.append("provisioned-concurrency schedule (see page)")
         else:
             parts.append(f"{key.replace('_', ' ')} {old} → {new}")
+    if rec.kind == "experiment":
+        weight, days = rec.proposed.get("routing_weight"), rec.proposed.get("max_days")
+        share = f" on {float(weight):.0%} of traffic" if isinstance(weight, int | float) else ""
+        parts.append(f"experiment{share} for at most {days} day(s), stopped early by its guards")
     return ", ".join(parts) or rec.kind.replace("_", " ")
 
 

@@ -1,0 +1,52 @@
+"""How the digest words money and experiments, so a person reads the right thing in ten seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lambda_tuner.core.digest import change_text, saving_text
+from lambda_tuner.core.models import Interval, Reason, Recommendation
+
+NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
+
+
+def rec(kind: str, proposed: dict[str, int | float | str | None]) -> Recommendation:
+    return Recommendation(
+        id="r1",
+        function="fn",
+        kind=kind,
+        created_at=NOW,
+        current={"memory_mb": 1024},
+        proposed=proposed,
+        reason=Reason(summary="s", observed="o", model="m", decided_by="d"),
+    )
+
+
+def test_a_change_that_costs_more_says_so_instead_of_a_negative_saving():
+    assert saving_text(Interval(expected=-1.5, low=-2.0, high=0.25)).startswith("costs $1.50/month more")
+
+
+def test_a_saving_reads_as_a_saving():
+    assert saving_text(Interval(expected=3.0, low=1.0, high=4.0)) == "saves $3.00/month (90%: $1.00 to $4.00)"
+
+
+def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys():
+    text = change_text(
+        rec(
+            "experiment",
+            {
+                "memory_mb": 1769,
+                "routing_weight": 0.1,
+                "max_days": 1,
+                "stop_if_p99_ms_above": 600.0,
+                "best_guess_mb": 968,
+            },
+        )
+    )
+    assert text.startswith("memory 1024 → 1769 MB")
+    assert "10% of traffic" in text and "1 day" in text
+    assert "best guess" not in text and "None →" not in text
+
+
+def test_a_plain_memory_change_is_one_phrase():
+    assert change_text(rec("memory", {"memory_mb": 512})) == "memory 1024 → 512 MB"
