@@ -172,9 +172,10 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         if not read_only:
             _record(settings, deps, routed, now, summary)
 
+    # Savings found: what the cost-lowering proposals would save (changes bought for speed are not savings).
     summary.monthly_saving_usd = round(
         sum(
-            r.recommendation.monthly_saving_usd.expected
+            max(0.0, r.recommendation.monthly_saving_usd.expected)
             for r in summary.recommendations
             if r.recommendation.monthly_saving_usd and r.route != "skip"
         ),
