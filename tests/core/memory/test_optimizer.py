@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from memory_support import NOW, cpu_bound, function, io_bound, observe
+from memory_support import NOW, cpu_bound, epoch, function, io_bound, observe
 
 from lambda_tuner.core.cost import invocation_cost
 from lambda_tuner.core.fitting import fit_duration
+from lambda_tuner.core.models import Observations
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, evaluate, usage_from
 from lambda_tuner.core.pricing import default_prices
 
@@ -200,3 +201,22 @@ def test_the_vectorised_cost_is_the_scalar_cost_model():
 def test_a_bad_policy_is_refused_with_a_clear_error(bad):
     with pytest.raises(ValueError):
         MemoryPolicy(**bad)
+
+
+def test_memory_used_at_the_configured_size_doubles_the_floor_until_a_larger_size_shows_the_real_need():
+    # Given the function used all of its 256 MB (the reading is capped: the real need is unknown)
+    capped = decide(256, io_bound, [256], obs_kwargs={"used_mb": 256.0}, strategy="cost")
+    assert capped.proposed["memory_mb"] == 512
+    assert capped.reason.decided_by == "memory floor"
+    # When 512 MB then shows 300 MB used, the floor is 300 x 1.25 and the old capped reading is superseded
+    epochs = (epoch(256, io_bound(256), used_mb=256.0), epoch(512, io_bound(512), day=1, used_mb=300.0))
+    obs = Observations(function="fn", window_start=epochs[0].start, window_end=epochs[1].end, epochs=epochs)
+    later = decide_memory(
+        function(512),
+        obs,
+        MemoryPolicy(strategy="cost", min_saving_usd_month=0.0, explore=False),
+        PRICES,
+        NOW,
+        "rec-2",
+    )
+    assert 375 <= later.proposed["memory_mb"] < 512
