@@ -36,7 +36,7 @@ from lambda_tuner.core.pricing import PriceTable
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
 SATURATED = 0.95  # memory used / configured at which the reading is capped, not measured
-MAX_GRID = 1500  # ~2 MB steps over 128-3,008 MB: cost is flat at that scale
+MAX_GRID = 1500  # 1 MB steps up to 1,500 sizes, else geometric (0.3 % apart): cost is flat at that scale
 
 
 # ---------------------------------------------------------------- what the epochs say about usage
@@ -52,7 +52,7 @@ class Usage:
 
 
 def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
-    """Traffic, cold starts, INIT and the memory floor, from the epochs (recent traffic weighs as much)."""
+    """Traffic, cold starts, INIT and the memory floor, pooled over the epochs by their invocations."""
     invocations = sum(e.invocations for e in epochs)
     days = sum(max((e.end - e.start).total_seconds(), 60.0) for e in epochs) / 86_400
     reports = [e.reports for e in epochs if e.reports is not None and e.reports.invocations > 0]
@@ -109,7 +109,7 @@ class Evaluation:
         return out
 
     def allowed(self, index: int) -> bool:
-        """Whether a size meets every constraint except the step limit (the current size always does)."""
+        """Whether a size meets every constraint but the step limit (a current size that fails moves)."""
         mask = self.all_masks(soft=True, skip="step limit")
         return bool(mask[index])
 
@@ -189,6 +189,14 @@ def decided_by(
 
 
 class MemoryPolicy(Frozen):
+    """How one function's memory is chosen: strategy, user goals and bounds, safety margins, churn limits.
+
+    `default` is the lowest cost whose p99 stays within `p99_allowance` of "now" (a stored baseline),
+    with at most `p99_risk` chance of exceeding it under the model. Hard constraints: bounds, memory
+    floor (max used x `memory_headroom`), p99 upper bound below `timeout_margin` x timeout, and at most
+    `max_step_factor` per cycle. Moves smaller than both savings thresholds are not worth the churn.
+    """
+
     strategy: Strategy = "default"
     balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
