@@ -13,20 +13,11 @@ def _pct(value: object) -> str:
 
 
 def print_table(result: dict[str, Any], console: Console | None = None) -> None:
-    out = console or Console()
+    out = console or Console(width=110)  # wide enough for every column when piped to a file
     table = Table(title=f"Memory regret — {result['config']['file']} ({result['config']['cycles']} cycles)")
-    for column in (
-        "policy",
-        "regret median",
-        "p90",
-        "max",
-        "explore max",
-        "guard viol.",
-        "calibration (n)",
-        "width median",
-        "overspend $",
-    ):
-        table.add_column(column, justify="left" if column == "policy" else "right")
+    columns = ("policy", "median", "p90", "max", "explore", "guard", "calib. (n)", "width", "overspend $")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
     for name, row in result["summary"].items():
         is_strategy = "calibration_n" in row
         table.add_row(
