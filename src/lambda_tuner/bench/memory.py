@@ -136,6 +136,33 @@ def run_loop(
     return run, g
 
 
+def _baselines(  # noqa: PLR0917 - one call site, every value needed
+    truth: Truth,
+    traffic: Traffic,
+    g: Ground,
+    start: int,
+    strategy: Strategy,
+    prices: PriceTable,
+    rng: np.random.Generator,
+) -> dict[str, dict[str, Any]]:
+    """Where each peer baseline ends for one curve, start and strategy, judged on ground truth."""
+    policy = bench_policy(strategy, *truth.bounds)
+
+    def judged(size: int) -> dict[str, Any]:
+        broken = violations(truth, g, policy, strategy=strategy, start_mb=start, memory_mb=size)
+        return {"strategy": strategy, "regret": g.regret(size), "violations": len(broken), "chosen_mb": size}
+
+    chosen, spent = power_tuning(
+        truth, strategy, policy, prices=prices, cold_rate=traffic.mean_cold_rate(), rng=rng
+    )
+    co = compute_optimizer(truth, start, int(traffic.per_minute.sum() * 14))
+    return {
+        "fixed": judged(start),
+        "power_tuning": {**judged(chosen), "tuning_cost_usd": spent},
+        "compute_optimizer": judged(co),
+    }
+
+
 def run_bench(
     curves_path: Path,
     *,
@@ -164,27 +191,8 @@ def run_bench(
                     truth, traffic, start_mb=start, strategy=strategy, cycles=cycles, prices=prices, rng=rng
                 )
                 runs.append(run)
-                baselines["fixed"].append({"strategy": strategy, "regret": g.regret(start)})
-                chosen, spent = power_tuning(
-                    truth,
-                    strategy,
-                    bench_policy(strategy, *truth.bounds),
-                    prices=prices,
-                    cold_rate=traffic.mean_cold_rate(),
-                    rng=rng,
-                )
-                baselines["power_tuning"].append(
-                    {
-                        "strategy": strategy,
-                        "regret": g.regret(chosen),
-                        "tuning_cost_usd": spent,
-                        "chosen_mb": chosen,
-                    }
-                )
-                co = compute_optimizer(truth, start, int(traffic.per_minute.sum() * 14))
-                baselines["compute_optimizer"].append(
-                    {"strategy": strategy, "regret": g.regret(co), "chosen_mb": co}
-                )
+                for name, row in _baselines(truth, traffic, g, start, strategy, prices, rng).items():
+                    baselines[name].append(row)
     config = {
         "command": command,
         "seed": seed,
@@ -231,7 +239,10 @@ def summarise(
         }
     for name, rows in baselines.items():
         by_strategy = {
-            s: _regrets([r["regret"] for r in rows if r["strategy"] == s])
+            s: {
+                **_regrets([r["regret"] for r in rows if r["strategy"] == s]),
+                "guard_violations": sum(r["violations"] for r in rows if r["strategy"] == s),
+            }
             for s in dict.fromkeys(r["strategy"] for r in rows)
         }
         summary[name] = {

@@ -26,7 +26,7 @@ def print_table(result: dict[str, Any], console: Console | None = None) -> None:
             _pct(row["regret_p90"]),
             _pct(row["regret_max"]),
             str(row["exploration_steps_max"]) if is_strategy else "",
-            str(row["guard_violations"]) if is_strategy else "",
+            str(row.get("guard_violations", "")),
             f"{_pct(row['calibration'])} ({row['calibration_n']})" if is_strategy else "",
             _pct(row["interval_width_median"]) if is_strategy else "",
             f"{row['exploration_overspend_usd']:.4f}"

@@ -98,7 +98,10 @@ def test_the_bench_runs_on_unseen_curves_and_reports_every_field(unseen: Path):
         assert row["calibration"] is None or 0.0 <= row["calibration"] <= 1.0
         assert row["calibration_n"] >= 0
     for baseline in ("fixed", "power_tuning", "compute_optimizer"):
-        assert {"regret_median", "regret_p90", "regret_max", "by_strategy"} <= set(summary[baseline])
+        assert {"regret_median", "regret_p90", "regret_max", "guard_violations", "by_strategy"} <= set(
+            summary[baseline]
+        )
+        assert set(summary[baseline]["by_strategy"]) == {"default", "cost"}
     assert summary["power_tuning"]["tuning_cost_usd"] > 0
     assert len(result["per_curve"]) == 5 * 2 * 2
     for run in result["per_curve"]:
