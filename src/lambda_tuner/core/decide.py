@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from lambda_tuner.core.arm64 import decide_arm64
+from lambda_tuner.core.fitting import fit_duration
 from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
@@ -20,6 +22,7 @@ from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
+ARM64_MIN_SAVING_USD = 1.0  # per month: below this the advice is noise in the digest
 
 
 class Decider:
@@ -68,7 +71,23 @@ class Decider:
             baseline_p99_ms=float(baseline) if baseline is not None else None,
         )
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
-        return [self._respect_iac(fn, rec), *self._provisioned_concurrency(fn, obs)]
+        return [
+            self._respect_iac(fn, rec),
+            *self._arm64(fn, obs, rec),
+            *self._provisioned_concurrency(fn, obs),
+        ]
+
+    def _arm64(self, fn: FunctionConfig, obs: Observations, memory: Recommendation) -> list[Recommendation]:
+        """Advice only (the architecture changes with a code deploy), and only when it is worth reading."""
+        if fn.arch != "x86_64" or memory.kind == "insufficient_data":
+            return []
+        epochs = [e for e in obs.epochs if e.arch == "x86_64" and e.invocations > 0 and e.duration_avg_ms]
+        advice = decide_arm64(
+            fn, obs, fit_duration(fn.name, fn.arch, epochs), self.prices, self.now, self.new_id()
+        )
+        if advice is None or advice.monthly_saving_usd is None:
+            return []
+        return [advice] if advice.monthly_saving_usd.expected >= ARM64_MIN_SAVING_USD else []
 
     def _provisioned_concurrency(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
         """PC advice where PC is configured or a cold-start objective asks for it; elsewhere only when PC
