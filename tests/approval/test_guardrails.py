@@ -9,7 +9,6 @@ from approval_support import NOW, make_rec
 
 from lambda_tuner.core.guardrails import (
     Guardrails,
-    iac_manager,
     in_window,
     resolve_mode,
     route,
@@ -82,13 +81,6 @@ def test_modes_other_than_auto_never_apply() -> None:
     assert route([rec], {"orders-api": "recommend"}, RAILS, NOW)[0].route == "record"
     assert route([rec], {"orders-api": "off"}, RAILS, NOW)[0].route == "skip"
     assert route([keep], {"orders-api": "auto"}, RAILS, NOW)[0].route == "record"
-
-
-def test_iac_managers_are_recognised_from_their_tags() -> None:
-    assert iac_manager({"aws:cloudformation:stack-name": "shop", "lambda:createdBy": "SAM"}) == "sam:shop"
-    assert iac_manager({"aws:cloudformation:stack-name": "shop"}) == "cloudformation:shop"
-    assert iac_manager({"ManagedBy": "Terraform"}) == "terraform"
-    assert iac_manager({"team": "payments"}) is None
 
 
 def test_the_template_change_names_the_property_and_value() -> None:

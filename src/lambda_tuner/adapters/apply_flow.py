@@ -29,8 +29,9 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
-from lambda_tuner.core.guardrails import iac_manager, template_change
+from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
+from lambda_tuner.core.tags import detect_iac
 
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
@@ -180,7 +181,7 @@ class ApplyFlow(RollbackFlow):
     def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         try:
             desc = self.applier.describe(rec.function)
-            manager = iac_manager(desc.get("Tags", {}))
+            manager = detect_iac(desc.get("Tags", {}))
             if manager and not self.allow_iac:
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
             applied = self._dispatch(rec)

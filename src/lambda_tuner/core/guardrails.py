@@ -127,23 +127,6 @@ def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, bud
     return None
 
 
-def iac_manager(tags: Mapping[str, str]) -> str | None:
-    """Which infrastructure-as-code tool owns the function, from the tags those tools leave, or None."""
-    if tags.get("aws:cloudformation:stack-name"):
-        sam = tags.get("lambda:createdBy") == "SAM"
-        return f"{'sam' if sam else 'cloudformation'}:{tags['aws:cloudformation:stack-name']}"
-    if tags.get("lambda:createdBy") == "SAM":
-        return "sam"
-    lowered = {k.lower(): v.lower() for k, v in tags.items()}
-    if any(k.startswith("terraform") for k in lowered) or "terraform" in (
-        lowered.get("managed-by"),
-        lowered.get("managedby"),
-        lowered.get("managed_by"),
-    ):
-        return "terraform"
-    return None
-
-
 def template_change(manager: str, rec: Recommendation) -> str:
     """The template edit that makes the recommendation stick (a direct change would drift)."""
     tool, _, stack = manager.partition(":")
