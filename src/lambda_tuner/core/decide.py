@@ -106,7 +106,7 @@ class Decider:
             self._serving_alias(fn, obs, with_pc),
             obs,
             objective,
-            pc_prices(fn.arch),
+            pc_prices(fn.arch, self.prices),
             self.now,
             self.new_id(),
             self.time_zone,

@@ -1,7 +1,7 @@
-"""The few list prices the provisioned-concurrency policy needs, keyed by architecture.
+"""The few prices the provisioned-concurrency policy needs, read from the one price table (`core.pricing`).
 
-Source: /work/shared/reference/pricing.md (us-east-1 list prices, 2025–2026). Kept here rather than in the
-shared price table so the PC policy has no dependency on it; swap in the shared table when it exists.
+A flat view for vectorised scoring: tier-1 on-demand duration (the marginal rate of most accounts), PC
+allocation and PC-served duration, the request fee, and the table's Savings Plans discount.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from lambda_tuner.core.models import Arch
-
-PRICES_AS_OF = "2026-01"
+from lambda_tuner.core.pricing import PriceTable, default_prices
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,15 @@ class PcPrices:
         return self.pc_allocation_gb_s / (self.duration_gb_s - self.pc_duration_gb_s)
 
 
-PC_PRICES: dict[Arch, PcPrices] = {
-    "x86_64": PcPrices("x86_64", 0.0000166667, 0.0000041667, 0.0000097222),
-    "arm64": PcPrices("arm64", 0.0000133334, 0.0000033334, 0.0000077778),
-}
-
-
-def pc_prices(arch: Arch = "x86_64") -> PcPrices:
-    try:
-        return PC_PRICES[arch]
-    except KeyError:
-        raise ValueError(f"no PC prices for architecture {arch!r}; known: {sorted(PC_PRICES)}") from None
+def pc_prices(arch: Arch = "x86_64", table: PriceTable | None = None) -> PcPrices:
+    table = table or default_prices()
+    rates = table.for_arch(arch)  # raises ValueError naming the architecture when the table lacks it
+    keep = 1.0 - table.discount
+    return PcPrices(
+        arch=arch,
+        duration_gb_s=table.tier1_usd_per_gb_s(arch),
+        pc_allocation_gb_s=rates.pc_allocated_usd_per_gb_s * keep,
+        pc_duration_gb_s=rates.pc_duration_usd_per_gb_s * keep,
+        request=table.request_usd_per_million / 1_000_000,
+        discount=table.discount,
+    )
