@@ -1,10 +1,15 @@
 """When to try a neighbouring memory size on real traffic, and which one.
 
-An experiment is worth it when some untried size within one step is expected to improve on the model's
-best guess (averaged over what the model still considers possible) by more than noise, and that gain,
-kept for a horizon, outweighs what the trial itself is expected to cost. It costs
-zero synthetic invocations: real traffic runs at the neighbouring size for a bounded time, stopped early
-by guards (p99 beyond the allowance, errors), and the next cycle decides again with the new epoch.
+An experiment is guarded (p99 stop, error stop, bounded days and extra cost, part of the traffic), so it
+may try a size whose latency goal is only *uncertain*, not established: the candidates are the sizes the
+hard constraints allow (bounds, memory floor, timeout margin, step limit) where the model gives the soft
+goals (the `default` p99 allowance, p95/p99 objectives) a fair chance (`MIN_PLAUSIBLE`).
+
+Worth = the expected improvement over the model's best guess, counted only in the draws where the size
+also meets the soft goals (a saving that breaks the allowance would not be adopted), enjoyed for a
+horizon, minus the expected extra objective paid while the trial runs. An experiment must also be worth
+a person's click: the optimistic end (95th percentile) of what it could save against the current size
+must clear the thresholds a normal change must clear. The next cycle decides again with the new epoch.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 NEAR_OBSERVED_LOG2 = 0.2  # sizes within ~15 % of an observed size teach the model little new
+MIN_PLAUSIBLE = 0.1  # a trial size must meet the soft goals in at least this share of the model's draws
+UPSIDE_QUANTILE = 95.0  # the upper end of the 90 % interval
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,16 @@ class ExperimentChoice:
     index: int  # into the candidate grid
     expected_loss: float  # of staying with the best guess, fraction of its objective
     expected_improvement: float  # at the chosen size, fraction of the best guess's objective
+
+
+@dataclass(frozen=True)
+class Upside:
+    """What a normal change must clear, and the per-draw gains against the current size to test."""
+
+    objective_gain: FloatArray  # draws x sizes: (obj(current) - obj(size)) / E[obj(current)]
+    min_fraction: float
+    saving_usd: FloatArray | None = None  # draws x sizes, monthly USD; None when the strategy is not cost
+    min_usd: float = 0.0
 
 
 def expected_loss(objective: FloatArray, feasible: BoolArray, best: int) -> float:
@@ -40,31 +57,49 @@ def near_observed(memory_mb: FloatArray, observed: list[int]) -> BoolArray:
     return np.asarray(dist < NEAR_OBSERVED_LOG2, dtype=bool)
 
 
-def choose_experiment(
+def clears_upside(upside: Upside, meets: BoolArray) -> BoolArray:
+    """Sizes whose optimistic gain (draws breaking a soft goal count as no gain) clears the thresholds."""
+
+    def optimistic(gain: FloatArray) -> FloatArray:
+        usable = np.where(meets, gain, np.minimum(gain, 0.0))
+        return np.asarray(np.percentile(usable, UPSIDE_QUANTILE, axis=0), dtype=float)
+
+    ok = optimistic(upside.objective_gain) >= upside.min_fraction
+    if upside.saving_usd is not None:
+        ok &= optimistic(upside.saving_usd) >= upside.min_usd
+    return np.asarray(ok, dtype=bool)
+
+
+def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
     memory_mb: FloatArray,
     objective: FloatArray,
-    feasible: BoolArray,
+    hard: BoolArray,
+    meets: BoolArray,
     best: int,
     observed: list[int],
     *,
+    upside: Upside,
     threshold: float,
     horizon_days: float,
     trial_days: float,
 ) -> ExperimentChoice | None:
-    """The untried feasible size where trying is worth most, if any is worth it.
+    """The untried size where trying is worth most, if any is worth it.
 
-    Worth = expected improvement over the best guess, enjoyed for `horizon_days`, minus the expected
-    extra objective paid while the trial runs (`trial_days`, already scaled by the routing weight). Only
-    when the best guess sits on an observed size: a move to an untried best guess already teaches the
-    model, so it needs no experiment. Improvements below `threshold` (relative) are noise, not worth it.
+    `hard` (sizes) is what the hard constraints allow; `meets` (draws x sizes) whether each draw meets
+    the soft goals there. Only when the best guess sits on an observed size: a move to an untried best
+    guess already teaches the model. Improvements below `threshold` (relative) are noise.
     """
     near = near_observed(memory_mb, observed)
-    candidates = feasible & ~near
+    plausible = np.mean(meets, axis=0) >= MIN_PLAUSIBLE
+    candidates = hard & plausible & ~near
     if not near[best] or not candidates.any():
+        return None
+    candidates &= clears_upside(upside, meets)
+    if not candidates.any():
         return None
     scale = max(float(np.mean(objective[:, best])), 1e-300)
     diff = objective[:, best : best + 1] - objective  # > 0 where a size beats the best guess
-    gain = np.mean(np.maximum(diff, 0.0), axis=0)
+    gain = np.mean(np.where(meets, np.maximum(diff, 0.0), 0.0), axis=0)
     trial_cost = np.mean(np.maximum(-diff, 0.0), axis=0)
     worth = np.where(
         candidates & (gain / scale >= threshold), gain * horizon_days - trial_cost * trial_days, -np.inf
@@ -74,6 +109,6 @@ def choose_experiment(
         return None
     return ExperimentChoice(
         index=index,
-        expected_loss=expected_loss(objective, feasible, best),
+        expected_loss=expected_loss(objective, hard & plausible, best),
         expected_improvement=float(gain[index] / scale),
     )

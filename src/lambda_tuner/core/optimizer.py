@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
-from lambda_tuner.core.exploration import BoolArray, choose_experiment
+from lambda_tuner.core.exploration import BoolArray, Upside, choose_experiment
 from lambda_tuner.core.fitting import Draws, DurationFit, FloatArray, draw, fit_duration, interval, natural
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
@@ -95,6 +95,7 @@ class Evaluation:
     current: int
     masks: dict[str, BoolArray]  # hard constraints
     soft: dict[str, BoolArray]  # latency goals, dropped only when nothing meets them
+    meets: BoolArray  # draws x sizes: whether each draw meets every soft goal there (for experiments)
     objective: FloatArray
     baseline_p99_ms: float
     invocations_per_month: float
@@ -274,17 +275,24 @@ def evaluate(
         & (m <= fn.memory_mb * policy.max_step_factor),
     }
     soft: dict[str, BoolArray] = {}
+    meets = np.ones(d.mean.shape, dtype=bool)
     if policy.p99_objective_ms:
         soft["p99 objective"] = np.mean(d.p99, axis=0) <= policy.p99_objective_ms
+        meets &= d.p99 <= policy.p99_objective_ms
     if policy.p95_objective_ms:
         soft["p95 objective"] = np.mean(d.mean, axis=0) * usage.p95_ratio <= policy.p95_objective_ms
+        meets &= d.mean * usage.p95_ratio <= policy.p95_objective_ms
     if policy.strategy == "default":
         limit = (1 + policy.p99_allowance) * baseline
         allowance = np.percentile(p99_fixed_ratio, 100 * (1 - policy.p99_risk), axis=0) <= limit
         # Staying is always within the allowance when what was measured here is: the model's caution
         # about unmeasured sizes must not push the function away from a size known to be fine.
-        allowance[cur] |= (_observed_p99(fit, fn.memory_mb) or np.inf) <= limit
+        known_fine = (_observed_p99(fit, fn.memory_mb) or np.inf) <= limit
+        allowance[cur] |= known_fine
         soft["p99 allowance"] = allowance
+        within = p99_fixed_ratio <= limit
+        within[:, cur] |= known_fine
+        meets &= within
     cost, cost_noisy = monthly(d.mean), monthly(d.mean_noisy)
     return Evaluation(
         memory_mb=m,
@@ -294,6 +302,7 @@ def evaluate(
         current=cur,
         masks=masks,
         soft=soft,
+        meets=meets,
         objective=_objective(policy, d.mean, cost, masks),
         baseline_p99_ms=baseline,
         invocations_per_month=usage.invocations_per_month,
@@ -395,13 +404,14 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     observed = [s.memory_mb for s in fit.sizes]
     forced = not ev.allowed(ev.current)
     if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
-        allowed = ev.all_masks(soft=False) & ev.all_masks(soft=True, hard=False)
         choice = choose_experiment(
             ev.memory_mb,
             ev.objective,
-            allowed,
+            ev.all_masks(soft=False),
+            ev.meets,
             best,
             observed,
+            upside=_upside(ev, policy),
             threshold=policy.explore_threshold,
             horizon_days=policy.explore_horizon_days,
             trial_days=policy.experiment_days * policy.experiment_weight,
@@ -412,6 +422,19 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
     ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
     return _recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
+
+
+def _upside(ev: Evaluation, policy: MemoryPolicy) -> Upside:
+    """Per-draw gains against the current size, with the thresholds a normal change must clear."""
+    cur = ev.current
+    scale = max(float(np.mean(ev.objective[:, cur])), 1e-300)
+    money = policy.strategy in ("default", "cost")
+    return Upside(
+        objective_gain=(ev.objective[:, cur : cur + 1] - ev.objective) / scale,
+        min_fraction=policy.min_saving_fraction,
+        saving_usd=ev.cost[:, cur : cur + 1] - ev.cost if money else None,
+        min_usd=policy.min_saving_usd_month,
+    )
 
 
 def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:

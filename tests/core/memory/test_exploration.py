@@ -1,0 +1,98 @@
+"""Experiments: a guarded trial may go where the latency goal is uncertain, but only for a real upside."""
+
+from __future__ import annotations
+
+import numpy as np
+from memory_support import NOW, epoch, function
+
+from lambda_tuner.core.exploration import Upside, choose_experiment
+from lambda_tuner.core.models import Observations, Recommendation
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pricing import default_prices
+
+PRICES = default_prices()
+PER_DAY_AT_40_A_MINUTE = 40 * 60 * 24
+
+
+def steep_cpu(m: float) -> float:
+    """Single-threaded CPU work that suffers below one vCPU (GC, memory pressure): raising pays for itself."""
+    return 5.0 + 300.0 * (1769.0 / min(m, 1769.0)) ** 1.3
+
+
+def one_day(memory_mb: int, mean_ms: float, *, cpu_ms: float | None = None) -> Recommendation:
+    e = epoch(memory_mb, mean_ms, invocations=PER_DAY_AT_40_A_MINUTE, cpu_ms=cpu_ms)
+    obs = Observations(function="fn", window_start=e.start, window_end=e.end, epochs=(e,))
+    return decide_memory(function(memory_mb), obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+
+
+def test_an_over_provisioned_io_function_seen_at_one_size_is_asked_to_try_less_memory():
+    # Given an I/O-bound function (80 ms whatever its memory) observed only at 3,008 MB, 40 calls a minute
+    rec = one_day(3008, 80.0)
+    # Then the default strategy does not keep it: it proposes a lower size, as a change or a guarded trial
+    assert rec.kind in ("experiment", "memory")
+    assert int(rec.proposed["memory_mb"] or 0) < 3008
+    # And a trial stops as soon as p99 leaves the allowance of today's p99
+    if rec.kind == "experiment":
+        assert rec.before is not None
+        assert rec.proposed["stop_if_p99_ms_above"] == round(1.1 * 80.0 * (1 + 2.33 * 0.15), 1)
+
+
+def test_a_trial_respects_the_step_limit_even_when_the_goal_is_only_uncertain():
+    rec = one_day(3008, 80.0)
+    assert int(rec.proposed["memory_mb"] or 0) >= 3008 / 2
+
+
+def test_a_cpu_bound_function_that_insights_shows_is_starved_is_asked_to_try_more_memory():
+    # Given a CPU-bound function at 256 MB whose CPU time is all of its wall time (Lambda Insights)
+    cpu = 300.0 * (1769.0 / 256) ** 1.3
+    rec = one_day(256, steep_cpu(256), cpu_ms=cpu)
+    # Then it proposes a larger size, which the truth says is both cheaper and faster
+    assert rec.kind in ("experiment", "memory")
+    assert int(rec.proposed["memory_mb"] or 0) > 256
+    assert steep_cpu(512) * 512 < steep_cpu(256) * 256
+
+
+def test_no_trial_when_even_the_optimistic_saving_is_below_the_dollar_threshold():
+    # Given the same over-provisioned function with little traffic: halving memory saves cents at best
+    e = epoch(3008, 80.0, invocations=2_000)
+    obs = Observations(function="fn", window_start=e.start, window_end=e.end, epochs=(e,))
+    rec = decide_memory(function(3008), obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+    # Then nobody is asked to click for it
+    assert rec.kind == "keep"
+    # While without the dollar threshold the same evidence is worth a trial
+    free = decide_memory(function(3008), obs, MemoryPolicy(min_saving_usd_month=0.0), PRICES, NOW, "rec-1")
+    assert free.kind == "experiment"
+
+
+def test_choose_experiment_skips_sizes_whose_upper_saving_misses_the_threshold():
+    # Given two candidate sizes that beat the best guess in every draw, one by 0.2 %, one by 30 %
+    memory = np.array([100.0, 200.0, 400.0])
+    objective = np.tile([0.7, 0.998, 1.0], (50, 1))
+    meets = np.ones((50, 3), dtype=bool)
+    gain = (objective[:, 2:3] - objective) / 1.0
+
+    def choose(min_fraction: float, allowed: list[bool]) -> int | None:
+        upside = Upside(objective_gain=gain, min_fraction=min_fraction)
+        got = choose_experiment(
+            memory, objective, np.array(allowed), meets, 2, [400], upside=upside,
+            threshold=0.001, horizon_days=30, trial_days=0.1,
+        )  # fmt: skip
+        return None if got is None else got.index
+
+    # Then the large upside is tried, and the small one never clears a 1 % threshold
+    assert choose(0.01, [True, True, True]) == 0
+    assert choose(0.01, [False, True, True]) is None
+    assert choose(0.001, [False, True, True]) == 1
+
+
+def test_a_size_that_breaks_the_soft_goal_in_almost_every_draw_is_not_tried():
+    memory = np.array([100.0, 400.0])
+    objective = np.tile([0.5, 1.0], (100, 1))
+    meets = np.ones((100, 2), dtype=bool)
+    meets[:95, 0] = False  # 5 % of draws meet the goal at 100 MB: not plausible enough
+    upside = Upside(objective_gain=objective[:, 1:2] - objective, min_fraction=0.01)
+    kwargs = {"upside": upside, "threshold": 0.001, "horizon_days": 30.0, "trial_days": 0.1}
+    hard = np.ones(2, dtype=bool)
+    assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is None  # type: ignore[arg-type]
+    meets[:60, 0] = True  # 65 % now: worth a guarded trial
+    assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is not None  # type: ignore[arg-type]
