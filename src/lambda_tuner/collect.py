@@ -24,6 +24,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -109,9 +110,16 @@ def collect(
     with _counting(clients) as counter, paced(clients.lam, bucket):
         timed("discover", lambda: _discover(run, clients, budget_calls=budget))
         timed("census", lambda: _census(run, clients))
-        timed("refresh", lambda: _refresh(run, clients))
-        timed("metrics", lambda: _details(run, clients))
-        timed("logs", lambda: _scan_logs(run, clients, sleep=sleep, monotonic=monotonic))
+        # Detail reads spend most of their time waiting for the control-plane share: metrics and logs
+        # are read meanwhile, with the details known from earlier cycles; what the reads change about
+        # aliases and PC is fetched just after.
+        known = {name: run.details_of(name) for name in run.names()}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            refreshing = pool.submit(timed, "refresh", lambda: _refresh(run, clients))
+            timed("metrics", lambda: _details(run, clients, known))
+            timed("logs", lambda: _scan_logs(run, clients, sleep=sleep, monotonic=monotonic))
+            refreshing.result()
+        timed("metrics_after_refresh", lambda: _details_after_refresh(run, clients, known))
     observations: dict[str, Observations] = {}
     timed("observe", lambda: observations.update({name: _observe(run, name) for name in run.names()}))
     stats = _stats(run, counter.snapshot(), bucket, control_plane_rps,
@@ -336,22 +344,54 @@ def _active(run: _Run) -> list[str]:
     return [n for n in run.names() if n not in run.deleted and (run.traffic.get(n, 1.0) > 0)]
 
 
-def _details(run: _Run, clients: _Clients) -> None:
+def _details_after_refresh(
+    run: _Run, clients: _Clients, known: Mapping[str, inventory.Details | None]
+) -> None:
+    """Alias and PC series for the aliases this cycle's detail reads found and the earlier ones lacked."""
+    fresh: dict[str, inventory.Details] = {}
+    for name, details in list(run.details.items()):
+        before = {a.name: a.pc_requested for a in (known.get(name) or inventory.Details({}, None)).aliases}
+        new = tuple(a for a in details.aliases if before.get(a.name, -1) != a.pc_requested)
+        if new and name not in run.deleted and run.traffic.get(name, 1.0) > 0:
+            fresh[name] = inventory.Details(details.tags, details.reserved_concurrency, new, {})
+    if fresh:
+        _details(run, clients, fresh, aliases_only=True)
+
+
+def _details(run: _Run, clients: _Clients, known: Mapping[str, inventory.Details | None], *,
+             aliases_only: bool = False) -> None:
     hours = run.hours()
     minute_start = max(run.start, run.end - timedelta(days=PER_MINUTE_DAYS))
     hourly: list[MetricQuery] = []
     minutely: list[MetricQuery] = []
     window_minutes = int((run.end - minute_start).total_seconds() // MINUTE)
-    for name in _active(run):
+    for name in (n for n in _active(run) if n in known):
         census = run.series.get((name, "", "inv"))
         active = len(census) if census is not None else hours
-        details = run.details_of(name)
+        details = known[name]
+        if aliases_only and details is not None:
+            minute = name in run.per_minute or any(a.pc_requested for a in details.aliases)
+            if minute and name not in run.per_minute:
+                # PC found only now: its concurrency is needed per minute (replaces the hourly series)
+                run.per_minute.add(name)
+                points = _minutes_with_calls(census, minute_start) if census is not None else window_minutes
+                minutely.append(metrics.concurrency_query(name, MINUTE, points))
+                minutely.append(metrics.minute_invocations_query(name, points))
+            for alias in details.aliases:
+                hourly.append(metrics.invocations_query(name, alias.name, HOUR, active))
+                hourly.extend(metrics.detail_queries(name, alias.name, HOUR, active))
+                if alias.pc_requested:
+                    target, period = (minutely, MINUTE) if minute else (hourly, HOUR)
+                    target.extend(metrics.pc_queries(name, alias.name, period,
+                                                     window_minutes if minute else hours))
+            continue
         pc_aliases = [a.name for a in details.aliases if a.pc_requested] if details else []
         minute = _pc_question(run, name, details, pc_aliases)
         if minute:
             run.per_minute.add(name)
             points = _minutes_with_calls(census, minute_start) if census is not None else window_minutes
             minutely.append(metrics.concurrency_query(name, MINUTE, points))
+            minutely.append(metrics.minute_invocations_query(name, points))
             # PC gauges have a value every minute while PC is configured, calls or not
             minutely.extend(q for alias in pc_aliases
                             for q in metrics.pc_queries(name, alias, MINUTE, window_minutes))
@@ -547,7 +587,7 @@ def _concurrency(run: _Run, name: str) -> Any:
     pc_alias = next((a.name for a in details.aliases if a.pc_requested), "") if details else ""
     return ep.concurrency_series(
         start, run.end, MINUTE if minute else HOUR, maxima,
-        invocations=None if minute else run.series.get((name, "", "inv")),
+        invocations=run.series.get((name, "", "invm" if minute else "inv")),
         pc_utilization=run.series.get((name, pc_alias, "pcu")) if pc_alias else None,
         pc_spillover=run.series.get((name, pc_alias, "pcs")) if pc_alias else None,
     )

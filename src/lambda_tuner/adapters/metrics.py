@@ -235,6 +235,11 @@ def detail_queries(function: str, qualifier: str, period: int, points: int) -> l
             for name, (metric, stat) in DURATION_SERIES.items()]
 
 
+def minute_invocations_query(function: str, points: int) -> MetricQuery:
+    """Invocations per minute: with the concurrency peaks, what the provisioned-concurrency plan scores."""
+    return MetricQuery((function, "", "invm"), _LAMBDA, "Invocations", _dims(function, ""), "Sum", 60, points)
+
+
 def concurrency_query(function: str, period: int, points: int) -> MetricQuery:
     return MetricQuery((function, "", "conc"), _LAMBDA, "ConcurrentExecutions", _dims(function, ""),
                        "Maximum", period, points)

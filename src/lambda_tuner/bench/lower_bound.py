@@ -13,9 +13,10 @@ Per operation:
   weekday (crc32(name) mod 7 == day mod 7, or last read >= 7 days ago), within the call budget.
 - GetMetricData: every series the data needs — one census series (hourly invocations) per function, then
   for each function with traffic 7 duration/error/throttle series + 1 concurrency series (per minute if
-  PC is in question, else hourly), 8 + 1 series per alias (its own invocations), 3 per PC alias, 4 Lambda
-  Insights series — at max(ceil(series / 500), ceil(datapoints / 100,800)) calls, as if every call were
-  packed to both limits at once (no real two-phase collector can do better).
+  PC is in question, else hourly) and, when PC is in question, per-minute invocations; 8 + 1 series per
+  alias (its own invocations), 3 per PC alias, 4 Lambda Insights series — at max(ceil(series / 500),
+  ceil(datapoints / 100,800)) calls, as if every call were packed to both limits at once (no real
+  two-phase collector can do better).
 - Logs Insights: ceil(scanned log groups / 50) StartQuery, and one GetQueryResults each (a collector
   that waits long enough before its first poll); StopQuery none.
 """
@@ -122,8 +123,8 @@ def _metric_pages(functions: Iterable[FunctionFacts], cycle: CycleFacts) -> int:
         per_minute = f.pc_aliases > 0 or f.cold_start_objective or (
             f.peak_hour_invocations >= cycle.pc_question_per_hour)
         conc_points = f.active_minutes if per_minute else f.active_hours
-        series += 8 + 9 * f.aliases + 3 * f.pc_aliases + (4 if f.insights else 0)
-        points += 7 * f.active_hours + conc_points
+        series += 8 + 9 * f.aliases + 3 * f.pc_aliases + (4 if f.insights else 0) + (1 if per_minute else 0)
+        points += 7 * f.active_hours + conc_points + (f.active_minutes if per_minute else 0)
         points += 8 * f.aliases * f.active_hours + 3 * f.pc_aliases * conc_points
         points += 4 * f.active_hours if f.insights else 0
     return max(math.ceil(series / GMD_QUERIES), math.ceil(points / GMD_POINTS))
