@@ -13,7 +13,8 @@ from datetime import datetime
 import numpy as np
 
 from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
-from lambda_tuner.core.fitting import DurationFit, draw, interval
+from lambda_tuner.core.fitting import DurationFit
+from lambda_tuner.core.fitting_draws import draw, interval
 from lambda_tuner.core.models import (
     FunctionConfig,
     Interval,

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -198,6 +198,80 @@ def form_duration(form: str, params: FloatArray, ref_mb: float, memory_mb: Float
     return np.asarray(np.exp(log_y) * ((1.0 - phi) + phi * ratio ** (-alpha)), dtype=float)
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """Weighted log residuals of one form (data, priors, CPU-share evidence) and their exact Jacobian.
+
+    With phi = sigmoid(z), alpha = exp(a), u = (s(m) / s(m_ref))^-alpha and B = (1 - phi) + phi u, the
+    model is log d = log y + log B and the CPU part's share of the duration is phi u / B. Exact
+    derivatives spare finite differences four residual calls per step (most of a decision's time).
+    """
+
+    form: str
+    log_r: FloatArray  # log(s(m) / s(m_ref)) at the observed sizes
+    log_y: FloatArray
+    sigma: FloatArray
+    cpu_log_r: FloatArray  # the same at sizes with Lambda Insights CPU time
+    cpu_share: FloatArray
+    prior_mu: FloatArray = field(default_factory=lambda: np.array([LOGIT_PHI_PRIOR[0], LOG_ALPHA_PRIOR[0]]))
+    prior_sd: FloatArray = field(default_factory=lambda: np.array([LOGIT_PHI_PRIOR[1], LOG_ALPHA_PRIOR[1]]))
+
+    @classmethod
+    def of(
+        cls, form: str, data: Sequence[SizeData], ref_mb: int, log_y: FloatArray, sigma: FloatArray
+    ) -> _Problem:
+        cap = CAPS[form]
+        ref = float(cpu_scale(np.array([float(ref_mb)]), cap)[0])
+
+        def log_r(sizes: list[float]) -> FloatArray:
+            return np.asarray(np.log(cpu_scale(np.array(sizes, dtype=float), cap) / ref), dtype=float)
+
+        cpu = [(float(d.memory_mb), min(d.cpu_share, 1.0)) for d in data if d.cpu_share is not None]
+        return cls(
+            form=form,
+            log_r=log_r([float(d.memory_mb) for d in data]),
+            log_y=log_y,
+            sigma=sigma,
+            cpu_log_r=log_r([c[0] for c in cpu]),
+            cpu_share=np.array([c[1] for c in cpu], dtype=float),
+        )
+
+    @staticmethod
+    def _shape(x: FloatArray, log_r: FloatArray) -> tuple[float, float, FloatArray, FloatArray]:
+        phi = float(_sigmoid(x[1]))
+        alpha = math.exp(float(np.clip(x[2], *np.log(ALPHA_BOUNDS))))
+        u = np.exp(-alpha * log_r)
+        return phi, alpha, u, (1.0 - phi) + phi * u
+
+    def residuals(self, x: FloatArray) -> FloatArray:
+        _, _, _, b = self._shape(x, self.log_r)
+        res = [(x[0] + np.log(b) - self.log_y) / self.sigma, (x[1:] - self.prior_mu) / self.prior_sd]
+        if self.cpu_share.size:  # the CPU part's share of the duration against Lambda Insights
+            phi, _, u, b_c = self._shape(x, self.cpu_log_r)
+            res.append((phi * u / b_c - self.cpu_share) / CPU_SHARE_SD)
+        return np.concatenate(res)
+
+    def jacobian(self, x: FloatArray) -> FloatArray:
+        clipped = not np.log(ALPHA_BOUNDS)[0] < x[2] < np.log(ALPHA_BOUNDS)[1]
+
+        def d_u(alpha: float, u: FloatArray, log_r: FloatArray) -> FloatArray:
+            return np.zeros_like(u) if clipped else -alpha * log_r * u
+
+        phi, alpha, u, b = self._shape(x, self.log_r)
+        dphi = phi * (1.0 - phi)
+        rows = [
+            np.column_stack([np.ones_like(b), dphi * (u - 1.0) / b, phi * d_u(alpha, u, self.log_r) / b])
+            / self.sigma[:, None],
+            np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) / self.prior_sd[:, None],
+        ]
+        if self.cpu_share.size:
+            phi, alpha, u, b = self._shape(x, self.cpu_log_r)
+            dphi = phi * (1.0 - phi)
+            du = d_u(alpha, u, self.cpu_log_r)
+            rows.append(np.column_stack([np.zeros_like(u), dphi * u / b**2, dphi * du / b**2]) / CPU_SHARE_SD)
+        return np.vstack(rows)
+
+
 def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
     from scipy.optimize import least_squares  # lazy: scipy only where fitting runs
 
@@ -215,24 +289,11 @@ def _fit_form(form: str, data: Sequence[SizeData], ref_mb: int) -> FormFit:
             form=form, weight=0.0, params=(mu, -30.0, 0.0), covariance=io_cov, chi2=chi2, aic=chi2 + 2
         )
 
-    cpu_rows = [(d.memory_mb, min(d.cpu_share, 1.0)) for d in data if d.cpu_share is not None]
-
-    def residuals(x: FloatArray) -> FloatArray:
-        model = np.log(form_duration(form, x, ref_mb, m)[0])
-        priors = [
-            (x[1] - LOGIT_PHI_PRIOR[0]) / LOGIT_PHI_PRIOR[1],
-            (x[2] - LOG_ALPHA_PRIOR[0]) / LOG_ALPHA_PRIOR[1],
-        ]
-        res = [(model - log_y) / sigma, priors]
-        for size, share in cpu_rows:
-            frac = form_duration(form, x, ref_mb, np.array([float(size)]))[0, 0]
-            fixed = math.exp(x[0]) * (1.0 - float(_sigmoid(x[1])))
-            res.append([((frac - fixed) / frac - share) / CPU_SHARE_SD])
-        return np.concatenate([np.atleast_1d(np.asarray(r, dtype=float)) for r in res])
-
+    problem = _Problem.of(form, data, ref_mb, log_y, sigma)
     best = None
     for z0 in (-1.5, 1.5):  # two starts: a mostly-I/O and a mostly-CPU guess
-        sol = least_squares(residuals, [math.log(ref_mean), z0, 0.0], method="trf", ftol=1e-6, xtol=1e-6)
+        x0 = [math.log(ref_mean), z0, 0.0]
+        sol = least_squares(problem.residuals, x0, jac=problem.jacobian, method="trf", ftol=1e-6, xtol=1e-6)
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None
@@ -336,102 +397,3 @@ def _day_noise(data: Sequence[SizeData]) -> float:
     """Day-to-day noise: from sizes seen on several days when there are such, else the default."""
     repeated = [d.rel_se * math.sqrt(d.epochs) for d in data if d.epochs >= 3]
     return max(DAY_NOISE, float(np.median(repeated))) if repeated else DAY_NOISE
-
-
-# ---------------------------------------------------------------- prediction
-
-
-@dataclass(frozen=True)
-class Draws:
-    """Monte Carlo draws of the mean and p99 duration (n_draws x n_sizes) at `memory_mb`."""
-
-    memory_mb: FloatArray
-    mean: FloatArray  # parameter uncertainty only: the expected duration at each size
-    p99: FloatArray
-    mean_noisy: FloatArray  # plus residual (day-to-day) noise: what one future period will show
-    p99_noisy: FloatArray
-
-
-def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: int = 7) -> Draws:
-    """Sample the model mixture: forms by weight, parameters from their Gaussian (clipped to bounds)."""
-    rng = np.random.default_rng(seed)
-    m = np.atleast_1d(np.asarray(memory_mb, dtype=float))
-    counts = rng.multinomial(n_draws, [f.weight for f in fit.forms])
-    rows = []
-    observed = np.array([d.memory_mb for d in fit.sizes], dtype=float)
-    for form, count in zip(fit.forms, counts, strict=True):
-        if count == 0:
-            continue
-        params = _posterior_sample(fit, form, int(count), rng)
-        model = form_duration(form.form, params, fit.ref_mb, m)
-        at_observed = form_duration(form.form, params, fit.ref_mb, observed)
-        rows.append(model * _residual_field(fit, at_observed, m, rng))
-    mean = np.vstack(rows)[rng.permutation(n_draws)]
-    ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
-    noise = np.exp(fit.rel_noise * rng.standard_normal((n_draws, 1)))
-    p99 = mean * ratio
-    return Draws(memory_mb=m, mean=mean, p99=p99, mean_noisy=mean * noise, p99_noisy=p99 * noise)
-
-
-def _residual_field(
-    fit: DurationFit, at_observed: FloatArray, m: FloatArray, rng: np.random.Generator
-) -> FloatArray:
-    """Multiplicative correction of each draw: how far the truth sits from the smooth form.
-
-    Real curves are not exactly any form (measured cells carry bumps). The log residuals at observed
-    sizes are smoothed into neighbouring sizes with a Gaussian process (squared-exponential in log2
-    memory, length DISCREPANCY_OCTAVES, variance `fit.discrepancy` squared): at an observed size the
-    prediction follows what was measured; far from any, it reverts to the form with the full
-    discrepancy as extra uncertainty (one shared normal per draw).
-    """
-    x_obs = np.log2([d.memory_mb for d in fit.sizes])
-    x = np.log2(m)
-    tau2 = fit.discrepancy**2
-    noise = np.array([d.rel_se**2 + fit.rel_noise**2 / d.epochs for d in fit.sizes])
-
-    def kernel(a: FloatArray, b: FloatArray) -> FloatArray:
-        return np.asarray(tau2 * np.exp(-0.5 * ((a[:, None] - b[None, :]) / DISCREPANCY_OCTAVES) ** 2))
-
-    solve = np.linalg.inv(kernel(x_obs, x_obs) + np.diag(noise))
-    cross = kernel(x_obs, x)  # k x g
-    residuals = np.log([d.mean_ms for d in fit.sizes])[None, :] - np.log(at_observed)  # n x k
-    shift = residuals @ solve @ cross
-    var = np.clip(tau2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
-    z = rng.standard_normal((at_observed.shape[0], 1))
-    return np.asarray(np.exp(shift + z * np.sqrt(var)[None, :]), dtype=float)
-
-
-def _posterior_sample(fit: DurationFit, form: FormFit, count: int, rng: np.random.Generator) -> FloatArray:
-    """Laplace proposal (widened) corrected by importance resampling against the exact posterior.
-
-    The Gaussian alone misplaces mass when the curve is nonlinear in its parameters (a share near 0 or 1,
-    few sizes): resampling keeps only draws that agree with what was observed.
-    """
-    mean, cov = np.array(form.params), np.array(form.covariance)
-    if form.form == "io_bound":
-        return np.asarray(rng.multivariate_normal(mean, cov, size=count, method="eigh"), dtype=float)
-    widened = cov * PROPOSAL_WIDEN**2 + np.eye(3) * 1e-12
-    proposals = rng.multivariate_normal(mean, widened, size=count * PROPOSAL_FACTOR, method="eigh")
-    inv = np.linalg.pinv(widened)
-    centred = proposals - mean
-    log_q = -0.5 * np.einsum("ij,jk,ik->i", centred, inv, centred)
-    log_w = log_posterior(form, proposals, fit.sizes, fit.ref_mb) - log_q
-    weights = np.exp(log_w - log_w.max())
-    picks = rng.choice(len(proposals), size=count, p=weights / weights.sum())
-    return np.asarray(proposals[picks], dtype=float)
-
-
-def interval(samples: FloatArray, axis: int = 0) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Expected value and the 90 % interval (5th and 95th percentiles) along `axis`."""
-    low, high = np.percentile(samples, [5.0, 95.0], axis=axis)
-    return np.mean(samples, axis=axis), low, high
-
-
-def predict(
-    fit: DurationFit, memory_mb: npt.ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(mean, low, high, p99_mean, p99_low, p99_high) in ms at each size, 90 % intervals with noise."""
-    d = draw(fit, memory_mb)
-    mean, low, high = interval(d.mean_noisy)
-    p99, p99_low, p99_high = interval(d.p99_noisy)
-    return mean, low, high, p99, p99_low, p99_high

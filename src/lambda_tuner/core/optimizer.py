@@ -17,7 +17,8 @@ from pydantic import Field
 
 from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
 from lambda_tuner.core.exploration import BoolArray, Upside, choose_experiment
-from lambda_tuner.core.fitting import Draws, DurationFit, FloatArray, draw, fit_duration, interval, natural
+from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, fit_duration, natural
+from lambda_tuner.core.fitting_draws import Draws, Sample, interval, sample
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
     MIN_MEMORY_MB,
@@ -36,7 +37,9 @@ from lambda_tuner.core.pricing import PriceTable
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
 SATURATED = 0.95  # memory used / configured at which the reading is capped, not measured
-MAX_GRID = 1500  # 1 MB steps up to 1,500 sizes, else geometric (0.3 % apart): cost is flat at that scale
+COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ...
+FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart on wide windows
+FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 
 
 # ---------------------------------------------------------------- what the epochs say about usage
@@ -142,21 +145,20 @@ def chart(ev: Evaluation, fit: DurationFit) -> tuple[ChartPoint, ...]:
     lo, hi = float(ev.memory_mb[allowed].min()), float(ev.memory_mb[allowed].max())
     targets = np.unique(np.concatenate([np.geomspace(lo, hi, 40), [s.memory_mb for s in fit.sizes]]))
     observed = {s.memory_mb for s in fit.sizes}
-    points = []
-    for target in targets:
-        i = int(np.argmin(np.abs(ev.memory_mb - target)))
-        mean, low, high = interval(ev.draws.mean_noisy[:, i])
-        size = int(ev.memory_mb[i])
-        points.append(
-            ChartPoint(
-                memory_mb=size,
-                duration_ms=float(mean),
-                duration_low_ms=float(low),
-                duration_high_ms=float(high),
-                monthly_cost_usd=float(np.mean(ev.cost[:, i])),
-                observed=size in observed,
-            )
+    picks = [int(np.argmin(np.abs(ev.memory_mb - target))) for target in targets]
+    means, lows, highs = interval(ev.draws.mean_noisy[:, picks])  # one pass over every chosen column
+    costs = np.mean(ev.cost[:, picks], axis=0)
+    points = [
+        ChartPoint(
+            memory_mb=int(ev.memory_mb[i]),
+            duration_ms=float(means[k]),
+            duration_low_ms=float(lows[k]),
+            duration_high_ms=float(highs[k]),
+            monthly_cost_usd=float(costs[k]),
+            observed=int(ev.memory_mb[i]) in observed,
         )
+        for k, i in enumerate(picks)
+    ]
     return tuple({p.memory_mb: p for p in points}.values())
 
 
@@ -221,12 +223,15 @@ class MemoryPolicy(Frozen):
     n_draws: int = Field(default=400, ge=50)
 
 
-def _grid(lower: int, upper: int, current: int, observed: list[float]) -> FloatArray:
-    if upper - lower + 1 <= MAX_GRID:
-        base = np.arange(lower, upper + 1, dtype=float)
-    else:
-        base = np.unique(np.round(np.geomspace(lower, upper, MAX_GRID)))
-    return np.unique(np.concatenate([base, [current, 1769.0], np.asarray(observed, dtype=float)]))
+def _grid(lower: int, upper: int, current: int, observed: list[float], focus: float | None) -> FloatArray:
+    """A coarse geometric grid, the sizes that matter by name, and a fine window around `focus`."""
+    base = np.round(np.geomspace(lower, upper, COARSE_POINTS))
+    parts: list[FloatArray] = [base, np.array([current, VCPU_MB]), np.asarray(observed, dtype=float)]
+    if focus is not None:
+        step = (upper / lower) ** (FINE_WINDOW / (COARSE_POINTS - 1))
+        a, b = max(float(lower), focus / step), min(float(upper), focus * step)
+        parts.append(np.asarray(np.round(np.geomspace(a, b, FINE_POINTS)), dtype=float))
+    return np.unique(np.concatenate(parts))
 
 
 def evaluate(
@@ -237,8 +242,14 @@ def evaluate(
     policy: MemoryPolicy,
     prices: PriceTable,
     baseline_p99_ms: float | None,
+    draws: Sample | None = None,
+    focus: float | None = None,
 ) -> Evaluation:
-    """Every candidate size under the model's draws, with one mask per constraint."""
+    """Candidate sizes under the model's draws, with one mask per constraint.
+
+    The grid is coarse (geometric) plus a fine window around `focus` when given; `draws` are the
+    model's size-independent draws (sampled here when not given), so a refined grid sees the same ones.
+    """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
     observed = [s.memory_mb for s in fit.sizes]
@@ -247,8 +258,8 @@ def evaluate(
         math.floor(fn.memory_mb * policy.max_step_factor),
     )
     edges = [float(v) for v in (lower, upper, *step, *observed) if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
-    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges)
-    d = draw(fit, m, policy.n_draws)
+    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus)
+    d = (draws or sample(fit, policy.n_draws)).at(m)
     rates = cost_rates(prices, fn.arch)
     gb, extra_gb = m / 1024.0, max(0, fn.ephemeral_mb - 512) / 1024.0
     init = usage.cold_start_rate * (usage.init_ms + 0.5) if usage.init_ms > 0 else 0.0
@@ -399,7 +410,12 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         )
     fit = fit_duration(fn.name, fn.arch, epochs)
     usage = usage_from(epochs, policy.memory_headroom)
-    ev = evaluate(fn, fit, usage, policy=policy, prices=prices, baseline_p99_ms=baseline_p99_ms)
+    # Search a coarse grid, then refine around its choice with the very same draws.
+    draws = sample(fit, policy.n_draws)
+    settings = {"policy": policy, "prices": prices, "baseline_p99_ms": baseline_p99_ms, "draws": draws}
+    coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
+    focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
+    ev = evaluate(fn, fit, usage, **settings, focus=focus)  # type: ignore[arg-type]
     best, decider = choose(ev, policy.strategy)
     observed = [s.memory_mb for s in fit.sizes]
     forced = not ev.allowed(ev.current)

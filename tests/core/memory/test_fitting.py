@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from memory_support import cpu_bound, epoch, io_bound, multi_thread, observe
 
-from lambda_tuner.core.fitting import fit_duration, natural, predict
+from lambda_tuner.core.fitting import fit_duration, natural
+from lambda_tuner.core.fitting_draws import predict
 
 
 def _fit(curve, sizes, **kwargs):
