@@ -118,19 +118,38 @@ class Evaluation:
         return bool(mask[index])
 
 
-def projection(ev: Evaluation, index: int) -> Projection:
-    def iv(samples: FloatArray) -> Interval:
-        mean, low, high = interval(samples)
-        return Interval(expected=float(mean), low=float(low), high=float(high))
-
-    monthly = ev.cost_noisy[:, index]
-    return Projection(
-        memory_mb=int(ev.memory_mb[index]),
-        duration_ms=iv(ev.draws.mean_noisy[:, index]),
-        p99_ms=iv(ev.draws.p99_noisy[:, index]),
-        cost_per_invocation_usd=iv(monthly / ev.invocations_per_month),
-        monthly_cost_usd=iv(monthly),
+def projections(ev: Evaluation, indices: list[int]) -> list[Projection]:
+    """Projections at several sizes, every interval computed in one pass over the chosen columns."""
+    monthly = ev.cost_noisy[:, indices]
+    stacked = np.hstack(
+        [
+            ev.draws.mean_noisy[:, indices],
+            ev.draws.p99_noisy[:, indices],
+            monthly / ev.invocations_per_month,
+            monthly,
+        ]
     )
+    means, lows, highs = interval(stacked)
+    k = len(indices)
+
+    def iv(block: int, j: int) -> Interval:
+        i = block * k + j
+        return Interval(expected=float(means[i]), low=float(lows[i]), high=float(highs[i]))
+
+    return [
+        Projection(
+            memory_mb=int(ev.memory_mb[index]),
+            duration_ms=iv(0, j),
+            p99_ms=iv(1, j),
+            cost_per_invocation_usd=iv(2, j),
+            monthly_cost_usd=iv(3, j),
+        )
+        for j, index in enumerate(indices)
+    ]
+
+
+def projection(ev: Evaluation, index: int) -> Projection:
+    return projections(ev, [index])[0]
 
 
 def saving_interval(ev: Evaluation, index: int) -> Interval:
@@ -505,7 +524,8 @@ def _experiment(ctx: _Context, policy: MemoryPolicy, *, best: int, index: int, g
 
 def _recommendation(ctx: _Context, kind: str, index: int, decider: str) -> Recommendation:
     fn, fit, ev = ctx.fn, ctx.fit, ctx.ev
-    before, after = projection(ev, ev.current), projection(ev, index)
+    others = _alternative_indices(ev, index)
+    before, after, *alternative_projections = projections(ev, [ev.current, index, *others])
     saving = saving_interval(ev, index)
     size = int(ev.memory_mb[index])
     p99_b, p99_a = before.p99_ms.expected, after.p99_ms.expected
@@ -519,7 +539,7 @@ def _recommendation(ctx: _Context, kind: str, index: int, decider: str) -> Recom
     summary = f"{verb}: saves {money}, {effect}"
     if kind == "keep":
         summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
-    alternatives = tuple(projection(ev, i) for i in _alternative_indices(ev, index))
+    alternatives = tuple(alternative_projections)
     reason = Reason(
         summary=summary,
         observed=observed_text(fit),
