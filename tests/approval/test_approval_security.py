@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -194,16 +193,6 @@ def test_malformed_links_are_refused(world: World, token: str) -> None:
     assert page.status in (400, 403)
     assert world.status() == "PENDING" and world.lam.invocations == []
     assert [t for t, _ in world.audit()] == ["refusal"]
-
-
-def test_two_concurrent_approvals_apply_exactly_once(world: World) -> None:
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pages = list(
-            pool.map(lambda _: world.flow.decide(world.token["approve"], "approve", NOW, VISITOR), range(2))
-        )
-    assert sorted(p.status for p in pages) == [200, 409]
-    assert len(world.lam.invocations) == 1
-    assert sorted(t for t, _ in world.audit()) == ["approval", "refusal"]
 
 
 def test_page_text_from_the_recommendation_is_escaped(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -39,6 +40,17 @@ def test_an_approved_change_is_applied_with_the_revision_seen_at_proposal(live: 
     assert _post(live, body) == 200
     assert _memory("orders-api") == 512 and _status(live) == "APPLIED"
     assert live.twin.calls["lambda.UpdateFunctionConfiguration"] == 1
+
+
+def test_two_concurrent_approvals_apply_exactly_once(live: Live) -> None:
+    # Runs on the twin, not plain moto: moto checks a DynamoDB condition and writes without a lock, so two
+    # racing conditional writes can both win there; DynamoDB (and the twin) make each write atomic.
+    body = live.deployed.propose(live.url, function="orders-api", revision_id=live.revision("orders-api"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(lambda _: _post(live, body), range(2)))
+    assert statuses == [200, 409]
+    assert live.twin.calls["lambda.UpdateFunctionConfiguration"] == 1
+    assert sorted(r.type for r in live.deployed.store.list_audit()) == ["approval", "change", "refusal"]
 
 
 def test_a_deploy_after_the_proposal_is_refused_and_nothing_is_applied(live: Live) -> None:

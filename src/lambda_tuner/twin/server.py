@@ -68,6 +68,9 @@ class Twin:
         self.region: str = world.region
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
+        # moto checks a DynamoDB condition and then writes, unlocked: two concurrent conditional writes
+        # can both succeed. DynamoDB makes each write atomic, so the twin serialises them.
+        self._dynamodb_writes = threading.Lock()
         self.faults = FaultInjector(fault_seed)
         self.handlers: dict[str, Handler] = {}
         self.async_failures: list[tuple[str, Any]] = []  # (function, error payload) of Event invokes
@@ -243,6 +246,9 @@ class Twin:
         if fault is not None:
             return fault
         route = ROUTES.get(call.key)
+        if route is None and call.key in DYNAMODB_WRITES:
+            with self._dynamodb_writes:
+                return _forward(moto_app, call)
         if route is None:
             return None
         try:
@@ -252,6 +258,12 @@ class Twin:
             return aws_error(
                 call, SERVER_ERROR_CODES.get(call.service, ("InternalFailure", 500))[0], repr(exc), 500
             )
+
+
+DYNAMODB_WRITES = frozenset(
+    f"dynamodb.{op}"
+    for op in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+)
 
 
 def _forward(moto_app: Callable[..., Iterable[bytes]], call: Call) -> Reply:
