@@ -86,8 +86,9 @@ def test_an_iac_managed_function_is_not_changed_and_gets_the_template_change(acc
     assert not result.ok and "MemorySize = 512" in result.message
     assert account.memory(FN) == 1024
     assert s.store.get_recommendation("rec-1").status == "RECORDED"  # type: ignore[union-attr]
+    # SAM deploys through CloudFormation: the function is named by its stack
     [refusal] = s.store.list_audit()
-    assert refusal.type == "refusal" and refusal.data["iac"] == "sam:shop"
+    assert refusal.type == "refusal" and refusal.data["iac"] == "cloudformation:shop"
 
 
 def test_an_unapproved_recommendation_is_refused(account: Account) -> None:
