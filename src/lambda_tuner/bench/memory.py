@@ -3,9 +3,11 @@
 For each curve of a curve-format file, each start size (clipped to the measured range) and each
 strategy, the agent runs `cycles` simulated days in auto mode: every day produces one `Epoch` from noisy
 samples of the true curve, the agent keeps its own history, calls `decide_memory` and applies what it
-recommends (an experiment is applied for one cycle, like any change). After the last cycle one more day
-is simulated only to check the last projection. See memory_sim.py and memory_oracle.py for the models
-and definitions; docs of the JSON fields are in `summarise`.
+recommends. An experiment is applied for one cycle like any change, and rolled back when that day's p99
+exceeds its `stop_if_p99_ms_above` (what the product's rollback alarm does): a stopped experiment counts
+under `experiment_guard_stops`, not as a guard violation. After the last cycle one more day is simulated
+only to check the last projection. See memory_sim.py and memory_oracle.py for the models and
+definitions; docs of the JSON fields are in `summarise`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Run:
     sizes: list[int] = field(default_factory=list)
     exploration_steps: int = 0
     exploration_overspend_usd: float = 0.0
+    guard_stops: int = 0  # experiments rolled back by their p99 guard (not violations: the guard worked)
     violations: list[str] = field(default_factory=list)
     coverage: list[bool] = field(default_factory=list)
     widths: list[float] = field(default_factory=list)
@@ -73,11 +76,22 @@ def run_loop(
     run = Run(curve=truth.curve.function_id, start_mb=start, strategy=strategy, oracle_mb=g.oracle_mb)
     memory, history, baseline = start, list[Epoch](), None
     pending: Projection | None = None
+    trial: tuple[int, float] | None = None  # a running experiment: the size before it, its p99 stop
     for cycle in range(cycles + 1):
         day = simulate_day(
             truth, memory, traffic.day(rng), start=T0 + timedelta(days=cycle), prices=prices, rng=rng
         )
         run.sizes.append(memory)
+        rollback: int | None = None
+        if trial is not None:  # the product's rollback alarm: p99 above the experiment's stop restores
+            if day.p99_ms > trial[1]:
+                run.guard_stops += 1
+                rollback = trial[0]
+            else:
+                run.violations += violations(
+                    truth, g, policy, strategy=strategy, start_mb=start, memory_mb=memory
+                )
+            trial = None
         if pending is not None:  # the previous change's projection against what the day realised
             c, p = pending.cost_per_invocation_usd, pending.p99_ms
             run.coverage += [
@@ -100,6 +114,7 @@ def run_loop(
             break
         history.append(day.epoch)
         baseline = baseline or day.epoch.duration_p99_ms
+        memory = rollback or memory
         fn = FunctionConfig(
             name=truth.curve.function_id,
             arn=f"arn:bench:{truth.curve.function_id}",
@@ -115,7 +130,14 @@ def run_loop(
             epochs=tuple(history[-14:]),
         )
         rec = decide_memory(
-            fn, obs, policy, prices, day.epoch.end, f"{fn.name}-{cycle}", baseline_p99_ms=baseline
+            fn,
+            obs,
+            policy,
+            prices,
+            day.epoch.end,
+            f"{fn.name}-{cycle}",
+            baseline_p99_ms=baseline,
+            baseline_memory_mb=start,
         )
         if rec.kind not in ("memory", "experiment"):
             continue
@@ -128,7 +150,12 @@ def run_loop(
                 - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices)
             )
             run.exploration_overspend_usd += extra * day.invocations
-        run.violations += violations(truth, g, policy, strategy=strategy, start_mb=start, memory_mb=target)
+            stop = rec.proposed.get("stop_if_p99_ms_above")
+            trial = (memory, float(stop) if stop is not None else float("inf"))
+        else:  # an experiment is judged after its day, when its guard has had the chance to stop it
+            run.violations += violations(
+                truth, g, policy, strategy=strategy, start_mb=start, memory_mb=target
+            )
         if target != memory:
             pending = rec.after
         memory = target
@@ -232,6 +259,7 @@ def summarise(
             **_regrets([r.regret for r in mine]),
             "exploration_steps_max": max(r.exploration_steps for r in mine),
             "guard_violations": sum(len(r.violations) for r in mine),
+            "experiment_guard_stops": sum(r.guard_stops for r in mine),
             "calibration": float(np.mean(coverage)) if coverage else None,
             "calibration_n": len(coverage) // 2,
             "interval_width_median": float(np.median(widths)) if widths else None,
@@ -261,6 +289,7 @@ def summarise(
             "regret": r.regret,
             "sizes": r.sizes,
             "exploration_steps": r.exploration_steps,
+            "guard_stops": r.guard_stops,
             "violations": r.violations,
         }
         for r in runs

@@ -263,11 +263,13 @@ def evaluate(
     baseline_p99_ms: float | None,
     draws: Sample | None = None,
     focus: float | None = None,
+    baseline_memory_mb: int | None = None,
 ) -> Evaluation:
     """Candidate sizes under the model's draws, with one mask per constraint.
 
     The grid is coarse (geometric) plus a fine window around `focus` when given; `draws` are the
     model's size-independent draws (sampled here when not given), so a refined grid sees the same ones.
+    `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`).
     """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
@@ -276,7 +278,8 @@ def evaluate(
         math.ceil(fn.memory_mb / policy.max_step_factor),
         math.floor(fn.memory_mb * policy.max_step_factor),
     )
-    edges = [float(v) for v in (lower, upper, *step, *observed) if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
+    named = (lower, upper, *step, *observed, *([baseline_memory_mb] if baseline_memory_mb else []))
+    edges = [float(v) for v in named if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
     m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus)
     d = (draws or sample(fit, policy.n_draws)).at(m)
     rates = cost_rates(prices, fn.arch)
@@ -313,15 +316,21 @@ def evaluate(
         soft["p95 objective"] = np.mean(d.mean, axis=0) * usage.p95_ratio <= policy.p95_objective_ms
         meets &= d.mean * usage.p95_ratio <= policy.p95_objective_ms
     if policy.strategy == "default":
-        limit = (1 + policy.p99_allowance) * baseline
-        allowance = np.percentile(p99_fixed_ratio, 100 * (1 - policy.p99_risk), axis=0) <= limit
-        # Staying is always within the allowance when what was measured here is: the model's caution
-        # about unmeasured sizes must not push the function away from a size known to be fine.
-        known_fine = (_observed_p99(fit, fn.memory_mb) or np.inf) <= limit
-        allowance[cur] |= known_fine
+        ref = _reference_index(m, fit, baseline_memory_mb)
+        if ref is not None:
+            allowance, within = _allowance(
+                d.mean / d.mean[:, ref : ref + 1], 1 + policy.p99_allowance, policy
+            )
+            allowance[ref], within[:, ref] = True, True
+        else:
+            limit = (1 + policy.p99_allowance) * baseline
+            allowance, within = _allowance(p99_fixed_ratio, limit, policy)
+            # Staying is always within the allowance when what was measured here is: the model's caution
+            # about unmeasured sizes must not push the function away from a size known to be fine.
+            known_fine = (_observed_p99(fit, fn.memory_mb) or np.inf) <= limit
+            allowance[cur] |= known_fine
+            within[:, cur] |= known_fine
         soft["p99 allowance"] = allowance
-        within = p99_fixed_ratio <= limit
-        within[:, cur] |= known_fine
         meets &= within
     cost, cost_noisy = monthly(d.mean), monthly(d.mean_noisy)
     return Evaluation(
@@ -337,6 +346,25 @@ def evaluate(
         baseline_p99_ms=baseline,
         invocations_per_month=usage.invocations_per_month,
     )
+
+
+def _reference_index(m: FloatArray, fit: DurationFit, baseline_memory_mb: int | None) -> int | None:
+    """Where the baseline was measured, when that size is among the observed ones (else None)."""
+    if baseline_memory_mb is None or baseline_memory_mb not in {s.memory_mb for s in fit.sizes}:
+        return None
+    return int(np.searchsorted(m, baseline_memory_mb))
+
+
+def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[BoolArray, BoolArray]:
+    """(sizes within `limit` with 1 - p99_risk confidence, per draw whether within).
+
+    With the baseline's size observed, `value` is each draw's expected p99 relative to its expected
+    p99 there: like with like, pooling every day seen at that size, where one day's p99 (the stored
+    baseline) can sit a few per cent off and shift the whole allowance with it. Without it, `value` is
+    the p99 with one day's noise, against the stored number.
+    """
+    confident = np.percentile(value, 100 * (1 - policy.p99_risk), axis=0) <= limit
+    return np.asarray(confident, dtype=bool), np.asarray(value <= limit, dtype=bool)
 
 
 def _observed_p99(fit: DurationFit, memory_mb: int) -> float | None:
@@ -403,6 +431,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     rec_id: str,
     *,
     baseline_p99_ms: float | None = None,
+    baseline_memory_mb: int | None = None,
 ) -> Recommendation:
     epochs = [e for e in obs.epochs if e.arch == fn.arch and e.invocations > 0 and e.duration_avg_ms]
     total = sum(e.invocations for e in epochs)
@@ -431,7 +460,13 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     usage = usage_from(epochs, policy.memory_headroom)
     # Search a coarse grid, then refine around its choice with the very same draws.
     draws = sample(fit, policy.n_draws)
-    settings = {"policy": policy, "prices": prices, "baseline_p99_ms": baseline_p99_ms, "draws": draws}
+    settings = {
+        "policy": policy,
+        "prices": prices,
+        "baseline_p99_ms": baseline_p99_ms,
+        "baseline_memory_mb": baseline_memory_mb,
+        "draws": draws,
+    }
     coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
     ev = evaluate(fn, fit, usage, **settings, focus=focus)  # type: ignore[arg-type]

@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lambda_tuner.bench.memory import run_bench
+from lambda_tuner.bench import memory as bench_memory
+from lambda_tuner.bench.memory import run_bench, run_loop
 from lambda_tuner.bench.memory_cli import memory
 from lambda_tuner.bench.memory_curvegen import SHAPES, generate_curves
 from lambda_tuner.bench.memory_oracle import ground, violations
 from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_day
-from lambda_tuner.core.optimizer import MemoryPolicy
+from lambda_tuner.core.models import FunctionConfig, Recommendation
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.twin.curves import load_curves
 
@@ -35,6 +37,7 @@ STRATEGY_FIELDS = {
     "calibration_n",
     "interval_width_median",
     "exploration_overspend_usd",
+    "experiment_guard_stops",
 }
 
 
@@ -157,3 +160,40 @@ def test_the_command_refuses_an_unknown_strategy(unseen: Path, tmp_path: Path):
 def test_the_bench_runs_on_the_shared_curves():
     result = run_bench(SHARED_CURVES.resolve(), starts=(512,), cycles=2, seed=1, strategies=("cost",))
     assert {r["curve"] for r in result["per_curve"]} == {c.function_id for c in load_curves(SHARED_CURVES)}
+
+
+class AlwaysTrialHalf:
+    """Stands in for the agent: always asks to try half the memory, with a p99 stop any day exceeds."""
+
+    def __init__(self) -> None:
+        self.seen_at: list[int] = []
+
+    def __call__(self, fn: FunctionConfig, *args: object, **kwargs: object) -> Recommendation:
+        self.seen_at.append(fn.memory_mb)
+        rec = decide_memory(fn, *args, **kwargs)  # type: ignore[arg-type]
+        proposed = {
+            "memory_mb": fn.memory_mb // 2,
+            "stop_if_p99_ms_above": 0.0,
+            "best_guess_mb": fn.memory_mb,
+        }
+        return rec.model_copy(update={"kind": "experiment", "proposed": proposed})
+
+
+def test_an_experiment_its_p99_guard_stops_is_rolled_back_and_not_a_violation(
+    unseen: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Given an agent that keeps trying half its memory with a guard every day trips
+    agent = AlwaysTrialHalf()
+    monkeypatch.setattr(bench_memory, "decide_memory", agent)
+    truth = make_truth(load_curves(unseen)[0])
+    rng = np.random.default_rng(3)
+    start = truth.bounds[1]
+    # When the loop runs three days
+    run, _ = run_loop(
+        truth, pick_traffic(None, 0, rng), start_mb=start, strategy="default", cycles=3,
+        prices=default_prices(), rng=rng,
+    )  # fmt: skip
+    # Then each trial ran one day at half the size, its guard restored the size before the next decision
+    assert run.sizes == [start, start // 2, start // 2, start // 2]
+    assert agent.seen_at == [start, start, start]
+    assert run.guard_stops == 3 and run.violations == []

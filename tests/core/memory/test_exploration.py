@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from memory_support import NOW, epoch, function
+from memory_support import NOW, epoch, function, observe
 
 from lambda_tuner.core.exploration import Upside, choose_experiment
 from lambda_tuner.core.models import Observations, Recommendation
@@ -96,3 +96,33 @@ def test_a_size_that_breaks_the_soft_goal_in_almost_every_draw_is_not_tried():
     assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is None  # type: ignore[arg-type]
     meets[:60, 0] = True  # 65 % now: worth a guarded trial
     assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is not None  # type: ignore[arg-type]
+
+
+def half_cpu(m: float) -> float:
+    return 2000.0 + 2000.0 * 1769.0 / min(m, 1769.0)
+
+
+def test_a_baseline_day_that_ran_slow_does_not_widen_the_allowance_when_its_size_is_known():
+    # Given a function seen at three sizes, several days at its baseline size of 1,024 MB
+    obs = observe(half_cpu, [512, 2048, 1024, 1024, 1024])
+    true_p99 = half_cpu(1024) * (1 + 2.33 * 0.15)
+    policy = MemoryPolicy(min_saving_usd_month=0.0, explore=False)
+
+    def proposed(baseline: float) -> int:
+        rec = decide_memory(
+            function(1024),
+            obs,
+            policy,
+            PRICES,
+            NOW,
+            "rec-1",
+            baseline_p99_ms=baseline,
+            baseline_memory_mb=1024,
+        )
+        return int(rec.proposed["memory_mb"] or 0)
+
+    # When the stored baseline is one day's p99 that happened to run 8 % slow
+    accurate, slow = proposed(true_p99), proposed(1.08 * true_p99)
+    # Then the allowance is judged against everything seen at 1,024 MB, not that one day
+    assert slow == accurate < 1024
+    assert half_cpu(slow) <= 1.1 * half_cpu(1024)
