@@ -31,10 +31,10 @@ def test_an_over_provisioned_io_function_seen_at_one_size_is_asked_to_try_less_m
     # Then the default strategy does not keep it: it proposes a lower size, as a change or a guarded trial
     assert rec.kind in ("experiment", "memory")
     assert int(rec.proposed["memory_mb"] or 0) < 3008
-    # And a trial stops as soon as p99 leaves the allowance of today's p99
+    # And a trial stops before p99 leaves the allowance of today's p99 (a margin for one day's luck)
     if rec.kind == "experiment":
-        assert rec.before is not None
-        assert rec.proposed["stop_if_p99_ms_above"] == round(1.1 * 80.0 * (1 + 2.33 * 0.15), 1)
+        today = 80.0 * (1 + 2.33 * 0.15)
+        assert today < float(rec.proposed["stop_if_p99_ms_above"] or 0) < 1.1 * today
 
 
 def test_a_trial_respects_the_step_limit_even_when_the_goal_is_only_uncertain():
