@@ -505,13 +505,19 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     best, decider = choose(ev, policy.strategy)
     observed = [s.memory_mb for s in fit.sizes]
     forced = not ev.allowed(ev.current)
+    kind, why_keep = _keep_or_move(ev, policy, best, forced)
+    # What the function will run at if nothing is tried: a move to an untried size teaches the model by
+    # itself; staying (even when the best guess sits near but not at the current size, below the
+    # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
+    anchor = best if kind == "memory" else ev.current
+    ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
     if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
         choice = choose_experiment(
             ev.memory_mb,
             ev.objective,
             ev.all_masks(soft=False),
             ev.meets,
-            best,
+            anchor,
             observed,
             upside=_upside(ev, policy),
             threshold=policy.explore_threshold,
@@ -519,10 +525,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
             trial_days=policy.experiment_days * policy.experiment_weight,
         )
         if choice is not None:
-            ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
-            return _experiment(ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement)
-    kind, why_keep = _keep_or_move(ev, policy, best, forced)
-    ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
+            return _experiment(ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement)
     return _recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
 
 
