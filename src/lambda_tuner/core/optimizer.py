@@ -1,196 +1,47 @@
 """Memory decisions: the fitted model, the user's strategy and the hard constraints, as one pure function.
 
-`decide_memory` evaluates every candidate size (1 MB steps where the range allows) under Monte Carlo
-draws of the fitted model, masks what a constraint forbids, picks the best expected objective and says
-which constraint or objective decided. "Keep as is" is a recommendation too, with its reason.
+`decide_memory` evaluates candidate sizes (a coarse geometric grid, then 1 MB steps near its choice)
+under Monte Carlo draws of the fitted model, masks what a constraint forbids, picks the best expected
+objective and says which constraint or objective decided. "Keep as is" is a recommendation too, with its
+reason; a guarded experiment is proposed when trying a size is worth more than it costs (exploration.py).
+The policy and the evaluation live in memory_types.py, usage in memory_usage.py, the words and numbers of
+a recommendation in memory_reason.py; the names others import stay importable from here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from pydantic import Field
 
-from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
+from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.exploration import BoolArray, Upside, choose_experiment
-from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, fit_duration, natural
-from lambda_tuner.core.fitting_draws import Draws, Sample, interval, sample
+from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, fit_duration
+from lambda_tuner.core.fitting_draws import Sample, sample
+from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
+from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
+from lambda_tuner.core.memory_usage import Usage, usage_from
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
     MIN_MEMORY_MB,
-    ChartPoint,
-    Epoch,
-    Frozen,
     FunctionConfig,
-    Interval,
     Observations,
-    Projection,
     Reason,
     Recommendation,
     Strategy,
 )
 from lambda_tuner.core.pricing import PriceTable
 
+__all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
+
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
-SATURATED = 0.95  # memory used / configured at which the reading is capped, not measured
 COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ...
 FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart on wide windows
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
-
-
-# ---------------------------------------------------------------- what the epochs say about usage
-
-
-@dataclass(frozen=True)
-class Usage:
-    invocations_per_month: float
-    cold_start_rate: float
-    init_ms: float
-    floor_mb: float | None  # max memory used x headroom: never go below it (OOM)
-    p95_ratio: float
-
-
-def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
-    """Traffic, cold starts, INIT and the memory floor, pooled over the epochs by their invocations."""
-    invocations = sum(e.invocations for e in epochs)
-    days = sum(max((e.end - e.start).total_seconds(), 60.0) for e in epochs) / 86_400
-    reports = [e.reports for e in epochs if e.reports is not None and e.reports.invocations > 0]
-    cold = sum(r.cold_starts for r in reports) / max(1, sum(r.invocations for r in reports))
-    inits = [(r.init_ms_avg, r.cold_starts) for r in reports if r.init_ms_avg and r.cold_starts]
-    init = sum(i * c for i, c in inits) / sum(c for _, c in inits) if inits else 0.0
-    used = [v for r in reports for v in (r.max_memory_used_mb_max, r.max_memory_used_mb_p99) if v is not None]
-    # Memory used at (nearly) the configured size says only "at least this much": the real need is unknown,
-    # so the floor doubles the configuration instead of adding headroom to a capped reading.
-    # A reading below SATURATED x its configuration at a larger size supersedes a capped one.
-    readings = [
-        (e.memory_mb, e.reports.max_memory_used_mb_max)
-        for e in epochs
-        if e.reports is not None and e.reports.max_memory_used_mb_max is not None
-    ]
-    free = [mb for mb, used_mb in readings if used_mb < SATURATED * mb]
-    saturated = [
-        2.0 * mb for mb, used_mb in readings if used_mb >= SATURATED * mb and not any(f > mb for f in free)
-    ]
-    ratios = [
-        e.duration_p95_ms / e.duration_avg_ms for e in epochs if e.duration_p95_ms and e.duration_avg_ms
-    ]
-    return Usage(
-        invocations_per_month=invocations / days * MONTH_DAYS,
-        cold_start_rate=min(1.0, cold),
-        init_ms=init,
-        floor_mb=max([max(used) * headroom, *saturated]) if used else None,
-        p95_ratio=float(np.median(ratios)) if ratios else 1.6,
-    )
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Candidate sizes, the model's draws there, and one boolean mask per constraint."""
-
-    memory_mb: FloatArray
-    draws: Draws
-    cost: FloatArray  # monthly USD per draw and size, parameter uncertainty only
-    cost_noisy: FloatArray  # plus day-to-day noise: what a future month shows
-    current: int
-    masks: dict[str, BoolArray]  # hard constraints
-    soft: dict[str, BoolArray]  # latency goals, dropped only when nothing meets them
-    meets: BoolArray  # draws x sizes: whether each draw meets every soft goal there (for experiments)
-    objective: FloatArray
-    baseline_p99_ms: float
-    stop_p99_ms: float  # an experiment's guard: p99 above this stops it (see `_stop_p99`)
-    invocations_per_month: float
-
-    def all_masks(self, *, soft: bool = False, hard: bool = True, skip: str = "") -> BoolArray:
-        out = np.ones(self.memory_mb.shape, dtype=bool)
-        groups = ([self.masks] if hard else []) + ([self.soft] if soft else [])
-        for group in groups:
-            for name, mask in group.items():
-                if name != skip:
-                    out &= mask
-        return out
-
-    def allowed(self, index: int) -> bool:
-        """Whether a size meets every constraint but the step limit (a current size that fails moves)."""
-        mask = self.all_masks(soft=True, skip="step limit")
-        return bool(mask[index])
-
-
-def projections(ev: Evaluation, indices: list[int]) -> list[Projection]:
-    """Projections at several sizes, every interval computed in one pass over the chosen columns."""
-    monthly = ev.cost_noisy[:, indices]
-    stacked = np.hstack(
-        [
-            ev.draws.mean_noisy[:, indices],
-            ev.draws.p99_noisy[:, indices],
-            monthly / ev.invocations_per_month,
-            monthly,
-        ]
-    )
-    means, lows, highs = interval(stacked)
-    k = len(indices)
-
-    def iv(block: int, j: int) -> Interval:
-        i = block * k + j
-        return Interval(expected=float(means[i]), low=float(lows[i]), high=float(highs[i]))
-
-    return [
-        Projection(
-            memory_mb=int(ev.memory_mb[index]),
-            duration_ms=iv(0, j),
-            p99_ms=iv(1, j),
-            cost_per_invocation_usd=iv(2, j),
-            monthly_cost_usd=iv(3, j),
-        )
-        for j, index in enumerate(indices)
-    ]
-
-
-def projection(ev: Evaluation, index: int) -> Projection:
-    return projections(ev, [index])[0]
-
-
-def saving_interval(ev: Evaluation, index: int) -> Interval:
-    diff = ev.cost[:, ev.current] - ev.cost[:, index]
-    mean, low, high = interval(diff)
-    return Interval(expected=float(mean), low=float(low), high=float(high))
-
-
-def chart(ev: Evaluation, fit: DurationFit) -> tuple[ChartPoint, ...]:
-    """About 40 sizes across the allowed range plus every observed size, for pages without scipy."""
-    allowed = ev.masks["bounds"]
-    lo, hi = float(ev.memory_mb[allowed].min()), float(ev.memory_mb[allowed].max())
-    targets = np.unique(np.concatenate([np.geomspace(lo, hi, 40), [s.memory_mb for s in fit.sizes]]))
-    observed = {s.memory_mb for s in fit.sizes}
-    picks = [int(np.argmin(np.abs(ev.memory_mb - target))) for target in targets]
-    means, lows, highs = interval(ev.draws.mean_noisy[:, picks])  # one pass over every chosen column
-    costs = np.mean(ev.cost[:, picks], axis=0)
-    points = [
-        ChartPoint(
-            memory_mb=int(ev.memory_mb[i]),
-            duration_ms=float(means[k]),
-            duration_low_ms=float(lows[k]),
-            duration_high_ms=float(highs[k]),
-            monthly_cost_usd=float(costs[k]),
-            observed=int(ev.memory_mb[i]) in observed,
-        )
-        for k, i in enumerate(picks)
-    ]
-    return tuple({p.memory_mb: p for p in points}.values())
-
-
-def observed_text(fit: DurationFit) -> str:
-    parts = [
-        f"{s.memory_mb} MB: {s.invocations:,} invocations, avg {s.mean_ms:,.1f} ms"
-        + (f", p99 {s.mean_ms * s.p99_ratio:,.1f} ms" if s.p99_ratio else "")
-        for s in fit.sizes
-    ]
-    return f"{len(fit.sizes)} size(s) on {fit.arch}: " + "; ".join(parts)
 
 
 def decided_by(
@@ -211,38 +62,6 @@ def decided_by(
         "speed": "lowest expected duration (cheapest of the near-fastest)",
         "balanced": "balanced cost/duration objective",
     }[strategy]
-
-
-class MemoryPolicy(Frozen):
-    """How one function's memory is chosen: strategy, user goals and bounds, safety margins, churn limits.
-
-    `default` is the lowest cost whose p99 stays within `p99_allowance` of "now" (a stored baseline),
-    with at most `p99_risk` chance of exceeding it under the model. Hard constraints: bounds, memory
-    floor (max used x `memory_headroom`), p99 upper bound below `timeout_margin` x timeout, and at most
-    `max_step_factor` per cycle. Moves smaller than both savings thresholds are not worth the churn.
-    """
-
-    strategy: Strategy = "default"
-    balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
-    p99_risk: float = Field(default=0.02, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
-    p95_objective_ms: float | None = Field(default=None, gt=0)
-    p99_objective_ms: float | None = Field(default=None, gt=0)
-    min_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
-    max_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
-    memory_headroom: float = Field(default=1.25, ge=1.0)
-    timeout_margin: float = Field(default=0.8, gt=0.0, le=1.0)
-    max_step_factor: float = Field(default=2.0, ge=1.0)
-    min_invocations: int = Field(default=100, ge=1)
-    min_saving_usd_month: float = Field(default=0.5, ge=0.0)
-    min_saving_fraction: float = Field(default=0.01, ge=0.0)
-    explore: bool = True
-    explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
-    explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
-    max_explored_sizes: int = Field(default=5, ge=1)  # no experiment once this many sizes were seen
-    experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
-    experiment_days: int = Field(default=1, ge=1)
-    n_draws: int = Field(default=400, ge=50)
 
 
 def _grid(lower: int, upper: int, current: int, observed: list[float], focus: float | None) -> FloatArray:
@@ -510,7 +329,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     # itself; staying (even when the best guess sits near but not at the current size, below the
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
     anchor = best if kind == "memory" else ev.current
-    ctx = _Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
+    ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
     if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
         choice = choose_experiment(
             ev.memory_mb,
@@ -525,8 +344,10 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
             trial_days=policy.experiment_days * policy.experiment_weight,
         )
         if choice is not None:
-            return _experiment(ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement)
-    return _recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
+            return experiment_recommendation(
+                ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement
+            )
+    return recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
 
 
 def _upside(ev: Evaluation, policy: MemoryPolicy) -> Upside:
@@ -555,112 +376,3 @@ def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool)
     if policy.strategy in ("default", "cost") and saving < policy.min_saving_usd_month:
         return "keep", f"saving ${saving:.2f}/month below the ${policy.min_saving_usd_month:.2f} threshold"
     return "memory", None
-
-
-@dataclass(frozen=True)
-class _Context:
-    fn: FunctionConfig
-    obs: Observations
-    fit: DurationFit
-    ev: Evaluation
-    now: datetime
-    rec_id: str
-
-
-def _experiment(ctx: _Context, policy: MemoryPolicy, *, best: int, index: int, gain: float) -> Recommendation:
-    ev = ctx.ev
-    size = int(ev.memory_mb[index])
-    extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
-    daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days
-    rec = _recommendation(
-        ctx,
-        "experiment",
-        index,
-        f"exploration: untried {size} MB is expected to beat the best guess {int(ev.memory_mb[best])} MB "
-        f"by {gain:.1%}, worth more over {policy.explore_horizon_days:.0f} days than the trial costs",
-    )
-    stop_p99 = ev.stop_p99_ms
-    proposed: dict[str, int | float | str | None] = {
-        "memory_mb": size,
-        "routing_weight": policy.experiment_weight,
-        "max_days": policy.experiment_days,
-        "max_extra_cost_usd": round(daily_limit * policy.experiment_weight, 6),
-        "stop_if_p99_ms_above": round(stop_p99, 1),
-        "stop_if_error_rate_above": 0.0,
-        "best_guess_mb": int(ev.memory_mb[best]),
-    }
-    return rec.model_copy(update={"proposed": proposed})
-
-
-def _recommendation(ctx: _Context, kind: str, index: int, decider: str) -> Recommendation:
-    fn, fit, ev = ctx.fn, ctx.fit, ctx.ev
-    others = _alternative_indices(ev, index)
-    before, after, *alternative_projections = projections(ev, [ev.current, index, *others])
-    saving = saving_interval(ev, index)
-    size = int(ev.memory_mb[index])
-    p99_b, p99_a = before.p99_ms.expected, after.p99_ms.expected
-    effect = f"p99 {p99_b:,.0f} → {p99_a:,.0f} ms ({(p99_a / p99_b - 1):+.0%})".replace("-", "−")
-    verb = {
-        "memory": f"Change memory {fn.memory_mb} → {size} MB",
-        "keep": f"Keep {fn.memory_mb} MB",
-        "experiment": f"Try {size} MB on part of the traffic to learn",
-    }[kind]
-    money = f"${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f})"
-    summary = f"{verb}: saves {money}, {effect}"
-    if kind == "keep":
-        summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
-    alternatives = tuple(alternative_projections)
-    reason = Reason(
-        summary=summary,
-        observed=observed_text(fit),
-        model=_model_text(fit),
-        decided_by=decider,
-        alternatives=alternatives,
-    )
-    confident = saving.low > 0 and len(fit.sizes) >= 2
-    width = (after.monthly_cost_usd.high - after.monthly_cost_usd.low) / max(
-        after.monthly_cost_usd.expected, 1e-12
-    )
-    confidence = "high" if confident and width < 0.2 else ("medium" if width < 0.5 else "low")
-    return Recommendation(
-        id=ctx.rec_id,
-        function=fn.name,
-        kind=kind,
-        created_at=ctx.now,
-        current={"memory_mb": fn.memory_mb},
-        proposed={"memory_mb": size},
-        before=before,
-        after=after,
-        monthly_saving_usd=Interval(expected=saving.expected, low=saving.low, high=saving.high),
-        latency_effect=effect,
-        confidence=confidence,
-        reason=reason,
-        revision_id=fn.revision_id,
-        qualifier=ctx.obs.qualifier,
-        chart=chart(ev, fit),
-        status="RECORDED" if kind == "keep" else "PENDING",
-    )
-
-
-def _alternative_indices(ev: Evaluation, chosen: int) -> list[int]:
-    cur = float(ev.memory_mb[ev.current])
-    picks = {ev.current, chosen}
-    for factor in (0.5, 2.0):
-        picks.add(int(np.argmin(np.abs(ev.memory_mb - cur * factor))))
-    cheapest = int(
-        np.argmin(np.where(ev.all_masks(soft=False, skip="step limit"), np.mean(ev.cost, axis=0), np.inf))
-    )
-    picks.add(cheapest)
-    return sorted(picks)
-
-
-def _model_text(fit: DurationFit) -> str:
-    parts = []
-    for f in sorted(fit.forms, key=lambda f: -f.weight):
-        log_y, phi, alpha = natural(f.params)
-        detail = f"{np.exp(log_y):,.1f} ms at {fit.ref_mb} MB" + (
-            "" if f.form == "io_bound" else f", CPU share {phi:.2f}, alpha {alpha:.2f}"
-        )
-        parts.append(f"{f.form} (weight {f.weight:.2f}): {detail}")
-    extra = f"; p99/mean {fit.p99_ratio:.2f}; residual noise {fit.rel_noise:.1%}"
-    return "; ".join(parts) + extra + ("; " + "; ".join(fit.notes) if fit.notes else "")

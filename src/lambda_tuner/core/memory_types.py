@@ -1,0 +1,77 @@
+"""The memory policy (strategy, goals, margins) and the evaluation of candidate sizes under the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from lambda_tuner.core.exploration import BoolArray
+from lambda_tuner.core.fitting import FloatArray
+from lambda_tuner.core.fitting_draws import Draws
+from lambda_tuner.core.models import MAX_MEMORY_MB, MIN_MEMORY_MB, Frozen, Strategy
+
+
+class MemoryPolicy(Frozen):
+    """How one function's memory is chosen: strategy, user goals and bounds, safety margins, churn limits.
+
+    `default` is the lowest cost whose p99 stays within `p99_allowance` of "now" (a stored baseline),
+    with at most `p99_risk` chance of exceeding it under the model. Hard constraints: bounds, memory
+    floor (max used x `memory_headroom`), p99 upper bound below `timeout_margin` x timeout, and at most
+    `max_step_factor` per cycle. Moves smaller than both savings thresholds are not worth the churn.
+    """
+
+    strategy: Strategy = "default"
+    balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
+    p99_risk: float = Field(default=0.02, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
+    p95_objective_ms: float | None = Field(default=None, gt=0)
+    p99_objective_ms: float | None = Field(default=None, gt=0)
+    min_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
+    max_mb: int | None = Field(default=None, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
+    memory_headroom: float = Field(default=1.25, ge=1.0)
+    timeout_margin: float = Field(default=0.8, gt=0.0, le=1.0)
+    max_step_factor: float = Field(default=2.0, ge=1.0)
+    min_invocations: int = Field(default=100, ge=1)
+    min_saving_usd_month: float = Field(default=0.5, ge=0.0)
+    min_saving_fraction: float = Field(default=0.01, ge=0.0)
+    explore: bool = True
+    explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
+    explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
+    max_explored_sizes: int = Field(default=5, ge=1)  # no experiment once this many sizes were seen
+    experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
+    experiment_days: int = Field(default=1, ge=1)
+    n_draws: int = Field(default=400, ge=50)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Candidate sizes, the model's draws there, and one boolean mask per constraint."""
+
+    memory_mb: FloatArray
+    draws: Draws
+    cost: FloatArray  # monthly USD per draw and size, parameter uncertainty only
+    cost_noisy: FloatArray  # plus day-to-day noise: what a future month shows
+    current: int
+    masks: dict[str, BoolArray]  # hard constraints
+    soft: dict[str, BoolArray]  # latency goals, dropped only when nothing meets them
+    meets: BoolArray  # draws x sizes: whether each draw meets every soft goal there (for experiments)
+    objective: FloatArray
+    baseline_p99_ms: float
+    stop_p99_ms: float  # an experiment's guard: p99 above this stops it (see `_stop_p99`)
+    invocations_per_month: float
+
+    def all_masks(self, *, soft: bool = False, hard: bool = True, skip: str = "") -> BoolArray:
+        out = np.ones(self.memory_mb.shape, dtype=bool)
+        groups = ([self.masks] if hard else []) + ([self.soft] if soft else [])
+        for group in groups:
+            for name, mask in group.items():
+                if name != skip:
+                    out &= mask
+        return out
+
+    def allowed(self, index: int) -> bool:
+        """Whether a size meets every constraint but the step limit (a current size that fails moves)."""
+        mask = self.all_masks(soft=True, skip="step limit")
+        return bool(mask[index])
