@@ -126,3 +126,15 @@ def test_a_baseline_day_that_ran_slow_does_not_widen_the_allowance_when_its_size
     # Then the allowance is judged against everything seen at 1,024 MB, not that one day
     assert slow == accurate < 1024
     assert half_cpu(slow) <= 1.1 * half_cpu(1024)
+
+
+def test_a_function_kept_for_a_small_best_guess_saving_is_still_offered_a_trial_with_a_larger_upside():
+    # Given a CPU-starved function seen at three small sizes, now at 272 MB, whose best guess nearby
+    # saves less than the $0.50 threshold
+    obs = observe(steep_cpu, [128, 136, 272])
+    rec = decide_memory(function(272), obs, MemoryPolicy(), PRICES, NOW, "rec-1", baseline_memory_mb=128)
+    # Then instead of keeping it forever, it asks to try a size the model has not seen, against staying
+    assert rec.kind == "experiment"
+    assert int(rec.proposed["memory_mb"] or 0) > 272 and rec.proposed["best_guess_mb"] == 272
+    # And the truth agrees that the trial is worth it
+    assert steep_cpu(544) * 544 < 0.95 * steep_cpu(272) * 272
