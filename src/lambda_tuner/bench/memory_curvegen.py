@@ -39,7 +39,12 @@ def _duration(shape: str, m: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def generate_curves(
-    path: Path, *, n_curves: int = 10, seed: int = 0, samples: int | None = None, memory_columns: bool = True
+    path: Path | str,
+    *,
+    n_curves: int = 10,
+    seed: int = 0,
+    samples: int | None = None,
+    memory_columns: bool = True,
 ) -> Path:
     """Write `n_curves` curves cycling through the shapes; `samples` per cell (None: varies by curve)."""
     rng = np.random.default_rng(seed)
@@ -63,6 +68,7 @@ def generate_curves(
                 if memory_columns:
                     row += [round(min(used, float(size)), 1), round(float(rng.uniform(150, 900)), 1)]
                 rows.append(row)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
