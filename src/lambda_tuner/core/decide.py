@@ -61,6 +61,7 @@ class Decider:
         if obs.status != "ok":
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")
+        baseline_mb = state.get("baseline_memory_mb")
         rec = decide_memory(
             fn,
             obs,
@@ -69,6 +70,7 @@ class Decider:
             self.now,
             self.new_id(),
             baseline_p99_ms=float(baseline) if baseline is not None else None,
+            baseline_memory_mb=int(baseline_mb) if baseline_mb is not None else None,
         )
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [
