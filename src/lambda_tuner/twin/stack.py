@@ -58,9 +58,6 @@ class LocalStack:
 
     def deploy(self) -> LocalStack:
         """Create the stack's resources in the twin and wire the handlers; sets the LT_* environment."""
-        from lambda_tuner.handlers import apply as apply_handler
-        from lambda_tuner.handlers import approval as approval_handler
-
         session = boto3.session.Session(region_name=self.twin.region)
         ddb, sns, sqs = session.client("dynamodb"), session.client("sns"), session.client("sqs")
         state, audit = f"{STACK}-state", f"{STACK}-audit"
@@ -99,8 +96,15 @@ class LocalStack:
             "POWERTOOLS_SERVICE_NAME": "lambda-tuner",
             "POWERTOOLS_METRICS_NAMESPACE": "LambdaTuner",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            # EMF metrics are log lines CloudWatch turns into metrics; the twin ingests no logs, and the
+            # demo shows the same figures in its tables.
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         }
         os.environ.update(self.settings)
+        # Imported only now: Powertools reads its settings (log level) when the handler module loads.
+        from lambda_tuner.handlers import apply as apply_handler
+        from lambda_tuner.handlers import approval as approval_handler
+
         self.twin.register_handler(APPLY, apply_handler.handler)
         url = self.twin.serve_function_url(APPROVAL, approval_handler.handler)
         self.settings["LT_APPROVAL_BASE_URL"] = url
