@@ -19,6 +19,10 @@ def _interval(iv: dict[str, float] | None) -> str:
     return f"{_money(iv['expected'])} [{_money(iv['low'])}, {_money(iv['high'])}]"
 
 
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
     table = Table(title="Recommendations (first cycle each function was decided)", show_lines=False)
     for col in (
@@ -51,7 +55,7 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
             rec.get("latency_effect") or "",
             rec.get("confidence", ""),
             rec.get("route", ""),
-            rec["reason"]["summary"],
+            _short(rec["reason"]["summary"]),
         )
         if len(seen) >= limit:
             break
@@ -128,9 +132,7 @@ def show(console: Console, out: dict[str, Any], record: Any, *, quiet: bool) -> 
             f"status {reg['status_after']}, rollback records {reg['rollback_audit_ids']}"
         )
     problems = out["audit_verify"]["problems"]
-    console.print(
-        f"Audit chain: {problems or 'intact'} (head {out['audit_verify']['head']})"
-    )
+    console.print(f"Audit chain: {problems or 'intact'} (head {out['audit_verify']['head']})")
     savings = [d.get("monthly_saving_usd") or 0 for d in out["days"]]
     console.print(
         f"Days run: {len(out['days'])}; savings found on day 1: {_money(savings[0] if savings else 0)}"

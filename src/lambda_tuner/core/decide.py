@@ -140,6 +140,23 @@ class Decider:
     def _respect_iac(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
         if fn.iac is None or self.allow_iac_changes or rec.kind not in CHANGES:
             return rec
+        if rec.kind == "experiment":  # a trial needs a direct, reversible change: not the template's job
+            reason = rec.reason.model_copy(
+                update={
+                    "summary": f"Keep: {fn.iac} manages this function, so the agent runs no trials on it "
+                    f"({rec.reason.summary})",
+                    "decided_by": "infrastructure as code: a direct change would drift",
+                }
+            )
+            return rec.model_copy(
+                update={
+                    "kind": "keep",
+                    "proposed": rec.current,
+                    "reason": reason,
+                    "monthly_saving_usd": None,
+                    "status": "RECORDED",
+                }
+            )
         change = template_change(fn.iac, rec)
         reason = rec.reason.model_copy(
             update={

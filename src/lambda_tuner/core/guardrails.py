@@ -133,6 +133,8 @@ def template_change(manager: str, rec: Recommendation) -> str:
     where = f" in stack {stack}" if stack else ""
     changes = []
     for key, value in rec.proposed.items():
+        if key not in ("memory_mb", "pc", "pc_schedule"):
+            continue  # an experiment's limits and other notes are not template properties
         if key == "memory_mb":
             prop = "memory_size" if tool == "terraform" else "MemorySize"
         elif key == "pc":
