@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from lambda_tuner.collect import CollectResult, collect
+from lambda_tuner.collect import CollectResult, collect, join_state, split_state
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digest
@@ -25,7 +25,8 @@ from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import verify_applied
 
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
-COLLECTOR_STATE_KEY = "__collector__"
+COLLECTOR_STATE_KEY = "collector"
+SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
 
 
@@ -44,6 +45,10 @@ class StoreLike(Protocol):
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def audit_head(self) -> AuditRecord | None: ...
     def expire_pending(self, created_before: datetime, now: datetime) -> list[str]: ...
+    def load_parts(self, group: str) -> dict[str, dict[str, Any]]: ...
+    def save_parts(
+        self, group: str, parts: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]
+    ) -> int: ...
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]: ...
 
 
@@ -108,7 +113,8 @@ def run_cycle(
 
 def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool) -> CycleSummary:
     killed = deps.kill_switch()
-    collector_state = deps.store.get_function_state(COLLECTOR_STATE_KEY)
+    stored_parts = {} if read_only else deps.store.load_parts(COLLECTOR_STATE_KEY)
+    collector_state = join_state(stored_parts.pop(SHARED_PART, {}), stored_parts)
     history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
     result = deps.collector(
@@ -124,7 +130,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
-        deps.store.put_function_state(COLLECTOR_STATE_KEY, result.state)
+        shared, parts = split_state(result.state)
+        deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
         summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
         summary.applied_requests += _resume_approved(deps, now)

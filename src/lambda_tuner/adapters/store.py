@@ -220,6 +220,53 @@ class Store:
     def put_function_state(self, function: str, state: dict[str, Any]) -> None:
         self._put_json(f"FN#{function}", "STATE", state)
 
+    def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
+        """Every item of a group written by `save_parts` (one Query, paginated), keyed by part name."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": _s(f"PARTS#{group}")},
+            ConsistentRead=True,
+        )
+        return {
+            item["sk"]["S"]: dict(json.loads(item["data"]["S"])) for page in pages for item in page["Items"]
+        }
+
+    def save_parts(
+        self, group: str, parts: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]
+    ) -> int:
+        """Write the parts that changed and delete the ones that are gone, 25 to a batch; returns writes.
+
+        State too big for one 400 KB item (the collector's, at thousands of functions) lives as one item
+        per part, and only what a cycle changed is written again."""
+        requests: list[dict[str, Any]] = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": _s(f"PARTS#{group}"),
+                        "sk": _s(name),
+                        "data": _s(json.dumps(part, default=str, sort_keys=True)),
+                    }
+                }
+            }
+            for name, part in parts.items()
+            if previous.get(name) != part
+        ]
+        requests += [
+            {"DeleteRequest": {"Key": {"pk": _s(f"PARTS#{group}"), "sk": _s(name)}}}
+            for name in previous.keys() - parts.keys()
+        ]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.state_table: requests[start : start + 25]}
+            for attempt in range(8):  # unprocessed items come back under throttling: retry them
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if pending:
+                raise StoreError(f"could not write {len(pending[self.state_table])} state items of {group}")
+        return len(requests)
+
     def link_alarm(self, alarm_name: str, link: dict[str, Any]) -> None:
         """Remember which change an alarm guards (the alarm event carries only the alarm's name)."""
         self._put_json(f"ALARM#{alarm_name}", "ALARM", link)

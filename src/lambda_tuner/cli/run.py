@@ -41,11 +41,14 @@ class ReadOnlyStore:
     def audit_head(self) -> AuditRecord | None:
         return None
 
+    def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
+        return {}
+
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
     acquire_lease = release_lease = put_recommendation = transition = _refuse
-    put_function_state = append_audit = expire_pending = _refuse
+    put_function_state = append_audit = expire_pending = save_parts = _refuse
 
 
 def run_once(
