@@ -61,11 +61,11 @@ def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
              lookback_days: int = LOOKBACK_DAYS, specs: list[Any] | None = None) -> dict[str, Any]:
     # The twin is imported here, not at the top: the collector's subprocess imports this module too, and
     # must not carry moto and the World in its peak RSS.
-    from lambda_tuner.twin.server import Twin  # noqa: TID251 - the benchmark drives the twin
-    from lambda_tuner.twin.world import World  # noqa: TID251
+    from lambda_tuner.twin.server import Twin
+    from lambda_tuner.twin.world import World
 
     if specs is None:
-        from lambda_tuner.twin.fleet import scaled_fleet  # noqa: TID251
+        from lambda_tuner.twin.fleet import scaled_fleet
 
         specs = scaled_fleet(n, seed=seed)
     cold_at = EPOCH + timedelta(days=lookback_days + 1)

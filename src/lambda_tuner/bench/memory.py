@@ -25,8 +25,8 @@ from lambda_tuner.bench.memory_sim import Traffic, Truth, make_truth, pick_traff
 from lambda_tuner.core.models import Epoch, FunctionConfig, Observations, Projection, Strategy
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import PriceTable, default_prices
-from lambda_tuner.twin.azure_trace import Trace, load_trace  # noqa: TID251 - the benchmark drives the twin by design
-from lambda_tuner.twin.curves import load_curves  # noqa: TID251
+from lambda_tuner.twin.azure_trace import Trace, load_trace
+from lambda_tuner.twin.curves import load_curves
 
 STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
 DEFAULT_STARTS = (128, 512, 1024, 2048)

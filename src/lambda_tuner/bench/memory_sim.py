@@ -31,8 +31,8 @@ import numpy.typing as npt
 from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.models import Epoch, ReportStats
 from lambda_tuner.core.pricing import PriceTable
-from lambda_tuner.twin.azure_trace import Trace  # noqa: TID251 - ground truth comes from the twin
-from lambda_tuner.twin.curves import Curve  # noqa: TID251
+from lambda_tuner.twin.azure_trace import Trace
+from lambda_tuner.twin.curves import Curve
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -26,7 +26,7 @@ from lambda_tuner.bench.pc_policies import (
 from lambda_tuner.core.pc_model import LevelTables, ModelParams, level_tables, need
 from lambda_tuner.core.pc_plan import PlannerConfig
 from lambda_tuner.core.pc_prices import PcPrices, pc_prices
-from lambda_tuner.twin.azure_trace import load_trace  # noqa: TID251 - the benchmark reads the trace
+from lambda_tuner.twin.azure_trace import load_trace
 
 POLICIES = ("none", "target_tracking", "static", "agent", "oracle")
 PolicyScores = dict[str, list[HourScores]]  # policy -> one HourScores per function

@@ -24,7 +24,7 @@ from lambda_tuner.bench.pc_policies import (
 from lambda_tuner.core.pc_model import LevelTables, ModelParams, level_tables
 from lambda_tuner.core.pc_plan import PlannerConfig, plan_day
 from lambda_tuner.core.pc_prices import pc_prices
-from lambda_tuner.twin.traffic import diurnal  # noqa: TID251 - the benchmark generates traffic with the twin
+from lambda_tuner.twin.traffic import diurnal
 
 SYNTH_POLICIES = ("none", "static", "schedule", "agent", "oracle")
 FIRST_DAY = 5  # 1970-01-06, a Tuesday: a 7-day run scores a Monday, after a weekend in the history
