@@ -18,8 +18,9 @@ import click
               help="Write the results to this JSON file.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--lookback-days", default=14, show_default=True, type=click.IntRange(1, 63))
-@click.option("--savings-hook", default=None, metavar="MODULE:FUNCTION",
-              help="A function(CollectResult) -> monthly USD savings the decision core finds; else null.")
+@click.option("--savings-hook", default="lambda_tuner.bench.savings:found", show_default=True,
+              metavar="MODULE:FUNCTION|none",
+              help="A function(CollectResult) -> monthly USD savings the decision core finds ('none': null).")
 def collect(
     sizes: str, json_out: Path | None, seed: int, lookback_days: int, savings_hook: str | None
 ) -> None:
@@ -46,7 +47,7 @@ def collect(
 
 
 def _hook(spec: str | None) -> Callable[..., float] | None:
-    if spec is None:
+    if spec is None or spec.lower() == "none":
         return None
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
