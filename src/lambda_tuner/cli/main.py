@@ -50,7 +50,7 @@ def run(apply_changes: bool, mode: str | None, lookback_days: int | None, json_o
 
 
 @main.command()
-@click.option("--cycles", type=int, default=5, show_default=True, help="Simulated days to run.")
+@click.option("--cycles", type=int, default=4, show_default=True, help="Simulated days to run.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
