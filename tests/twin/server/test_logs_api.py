@@ -8,13 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 from server_support import client
 
+from lambda_tuner.adapters.reports import REPORT_QUERY  # the twin must parse exactly what the collector sends
 from lambda_tuner.twin.logs_api import MAX_RUNNING
 from lambda_tuner.twin.server import Twin
-
-REPORT_QUERY = """filter @type = "REPORT" or type = "platform.report"
-| fields coalesce(@memorySize / 1000000, record.metrics.memorySizeMB) as memory_mb,
-    coalesce(@duration, record.metrics.durationMs) as duration_ms
-| stats count(*) as invocations, avg(duration_ms) as duration_ms_avg by @log, memory_mb"""
 
 
 def window(twin: Twin) -> dict[str, int]:

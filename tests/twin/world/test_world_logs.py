@@ -8,19 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from lambda_tuner.adapters.reports import (
+    REPORT_QUERY as COLLECTOR_QUERY,  # the twin must parse exactly what the collector sends
+)
 from lambda_tuner.twin import shapes, traffic
 from lambda_tuner.twin.fleet import FunctionSpec
 from lambda_tuner.twin.world import World
-
-COLLECTOR_QUERY = """filter @type = "REPORT" or type = "platform.report"
-| fields coalesce(@memorySize / 1000000, record.metrics.memorySizeMB) as memory_mb,
-    coalesce(@initDuration, record.metrics.initDurationMs) as init_ms,
-    coalesce(@maxMemoryUsed / 1000000, record.metrics.maxMemoryUsedMB) as max_mem_mb,
-    coalesce(@billedDuration, record.metrics.billedDurationMs) as billed_ms,
-    coalesce(@duration, record.metrics.durationMs) as duration_ms
-| stats count(*) as invocations, count(init_ms) as cold_starts, avg(init_ms) as init_ms_avg,
-    pct(max_mem_mb, 99) as max_mem_p99, max(max_mem_mb) as max_mem_max, avg(billed_ms) as billed_ms_avg,
-    avg(duration_ms) as duration_ms_avg, pct(duration_ms, 99) as duration_ms_p99 by @log, memory_mb"""
 
 TEXT_REPORT = re.compile(
     r"^REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\t"
