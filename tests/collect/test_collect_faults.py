@@ -8,7 +8,7 @@ from datetime import timedelta
 import boto3
 import pytest
 from botocore.config import Config
-from collect_helpers import EPOCH, NOW, fleet, run_collect
+from collect_helpers import EPOCH, NOW, clients, fleet, run_collect
 
 from lambda_tuner.collect import CollectError
 from lambda_tuner.twin.world import World
@@ -26,24 +26,6 @@ COLLECTOR_OPERATIONS = (
 NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
-def _no_retry_clients(twin):
-    def make(service):
-        return boto3.client(
-            service,
-            endpoint_url=twin.endpoint_url,
-            region_name=twin.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=NO_RETRIES,
-        )
-
-    return {
-        "lambda_client": make("lambda"),
-        "cloudwatch_client": make("cloudwatch"),
-        "logs_client": make("logs"),
-    }
-
-
 @pytest.mark.parametrize("kind", ["throttle", "5xx"])
 def test_one_fault_on_every_collector_call_is_retried_and_the_cycle_is_whole(fresh, kind):
     for operation in COLLECTOR_OPERATIONS:
@@ -57,7 +39,7 @@ def test_one_fault_on_every_collector_call_is_retried_and_the_cycle_is_whole(fre
 def test_persistent_server_errors_leave_a_finished_cycle_that_names_what_it_could_not_read(fresh):
     for operation in COLLECTOR_OPERATIONS[2:]:  # everything but the listing itself
         fresh.inject_fault(operation, "5xx", rate=1.0)
-    result = run_collect(fresh, **_no_retry_clients(fresh))
+    result = run_collect(fresh, **clients(fresh, NO_RETRIES))
     names = {f.name for f in result.inventory.functions}
     assert names >= {"cruncher", "checkout"}
     assert set(result.inventory.errors) == names  # details unreadable for every function ...
@@ -69,7 +51,7 @@ def test_persistent_server_errors_leave_a_finished_cycle_that_names_what_it_coul
 
 def test_a_function_throttled_throughout_is_reported_and_the_others_are_read(fresh):
     fresh.inject_fault("lambda.GetFunction", "throttle", rate=1.0, function="cruncher")
-    result = run_collect(fresh, **_no_retry_clients(fresh))
+    result = run_collect(fresh, **clients(fresh, NO_RETRIES))
     assert "throttled" in result.inventory.errors["cruncher"]
     cruncher = next(f for f in result.inventory.functions if f.name == "cruncher")
     assert cruncher.policy.errors and cruncher.policy.mode is None
@@ -80,11 +62,11 @@ def test_a_function_throttled_throughout_is_reported_and_the_others_are_read(fre
 def test_an_unreadable_function_list_stops_the_collection_with_a_clear_error(fresh):
     fresh.inject_fault("lambda.ListFunctions", "5xx", rate=1.0)
     with pytest.raises(CollectError, match="cannot list functions"):
-        run_collect(fresh, **_no_retry_clients(fresh))
+        run_collect(fresh, **clients(fresh, NO_RETRIES))
 
 
 def test_a_function_deleted_during_the_cycle_is_insufficient_with_the_reason(fresh):
-    clients = _no_retry_clients(fresh)
+    made = clients(fresh, NO_RETRIES)
     admin = boto3.client(
         "lambda",
         endpoint_url=fresh.endpoint_url,
@@ -96,8 +78,8 @@ def test_a_function_deleted_during_the_cycle_is_insufficient_with_the_reason(fre
     def delete_after_listing(**_):
         admin.delete_function(FunctionName="cruncher")  # someone deletes it right after we listed it
 
-    clients["lambda_client"].meta.events.register("after-call.lambda.ListFunctions", delete_after_listing)
-    result = run_collect(fresh, **clients)
+    made["lambda_client"].meta.events.register("after-call.lambda.ListFunctions", delete_after_listing)
+    result = run_collect(fresh, **made)
     assert "deleted during the cycle" in result.inventory.errors["cruncher"]
     assert "cruncher" not in {f.name for f in result.inventory.functions}
     obs = result.observations["cruncher"]
