@@ -152,16 +152,18 @@ class ApplyFlow(RollbackFlow):
 
     def _stopped(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         reason = "the kill switch is engaged: nothing was applied"
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=reason)
+        return self._decline(rec, actor, now, status="FAILED", why="kill switch", data={"reason": reason})
+
+    def _decline(
+        self, rec: Recommendation, actor: str, now: datetime, *, status: str, why: str, data: dict[str, Any]
+    ) -> ChangeResult:
+        """An approved change not made: its new status, a refusal record, a notice; nothing touched."""
+        reason = str(data["reason"])
+        self.store.transition(rec.id, "APPROVED", status, now, reason=reason)
         self.store.append_audit(
-            "refusal",
-            now,
-            function=rec.function,
-            recommendation_id=rec.id,
-            actor=actor,
-            data={"reason": reason},
+            "refusal", now, function=rec.function, recommendation_id=rec.id, actor=actor, data=data
         )
-        self._notify(f"Not applied (kill switch): {rec.function}", reason + "\n", rec.function, "warning")
+        self._notify(f"Not applied ({why}): {rec.function}", reason + "\n", rec.function, "warning")
         return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
 
     def _not_applicable(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
@@ -304,17 +306,8 @@ class ApplyFlow(RollbackFlow):
     def _recommend_only(
         self, rec: Recommendation, actor: str, now: datetime, reason: str, manager: str | None
     ) -> ChangeResult:
-        self.store.transition(rec.id, "APPROVED", "RECORDED", now, reason=reason)
-        self.store.append_audit(
-            "refusal",
-            now,
-            function=rec.function,
-            recommendation_id=rec.id,
-            actor=actor,
-            data={"reason": reason, "iac": manager, "template_change": bool(manager)},
-        )
-        self._notify(f"Not applied (advice only): {rec.function}", reason + "\n", rec.function, "warning")
-        return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
+        data = {"reason": reason, "iac": manager, "template_change": bool(manager)}
+        return self._decline(rec, actor, now, status="RECORDED", why="advice only", data=data)
 
     def _failed(
         self, rec: Recommendation, actor: str, now: datetime, exc: ApplyError, kind: str
