@@ -6,7 +6,6 @@ scheduled handler, `lambda-tuner run` (read-only or `--apply`) and the tests sha
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -314,7 +313,3 @@ def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[d
         ):
             history.setdefault(record.function, []).append((record.at, int(config["memory_mb"])))
     return history
-
-
-def dumps(summary: CycleSummary) -> str:
-    return json.dumps(summary.model_dump(mode="json"), indent=2)
