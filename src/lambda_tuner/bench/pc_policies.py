@@ -10,8 +10,10 @@ only adds cost).
   because the warm pool (largest need of the previous keep-alive minutes) depends on traffic only, so an
   hour's cold starts depend on that hour's level alone; the pool carried in from the previous hour is
   the same whatever PC did then.
-- agent: `core.pc_plan.plan_hour` at the start of each evaluated hour, given only the tables of the hours
-  before it (the tables are causal, see `core.pc_model.level_tables`).
+- agent: `core.pc_blocks.plan_block_hours` at the start of each evaluated hour: a level per 5-minute
+  block of the hour (one level when the hourly rule wins its backtest), from the tables of the hours
+  before it only (the tables are causal, see `core.pc_model.level_tables`). Because it may change PC
+  within an hour it can beat the one-level-per-hour oracle in some hours.
 - target_tracking: Application Auto Scaling on PC utilisation, see `target_tracking_levels`.
 """
 
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lambda_tuner.core.pc_blocks import BlockConfig, plan_block_hours
 from lambda_tuner.core.pc_model import FloatArray, LevelTables, ModelParams, minute_costs, need, work
-from lambda_tuner.core.pc_plan import PlannerConfig, idle_hour_cost, plan_hour
+from lambda_tuner.core.pc_plan import idle_hour_cost
 from lambda_tuner.core.pc_prices import PcPrices
 
 
@@ -59,22 +62,27 @@ def oracle_policy(tables: LevelTables, lam: float, hours: range) -> HourScores:
 
 
 def agent_policy(
-    tables: LevelTables,
+    blocks: LevelTables,
     active: np.ndarray,
     lam: float,
     hours: range,
     *,
     prices: PcPrices,
     params: ModelParams,
-    config: PlannerConfig | None = None,
+    config: BlockConfig | None = None,
 ) -> HourScores:
-    config = config or PlannerConfig()
-    idle = idle_hour_cost(tables.max_level, prices, params)
-    levels = []
-    for h in hours:
-        past = LevelTables(cost=tables.cost[:, :h], cold=tables.cold[:, :h])
-        levels.append(plan_hour(past, active[:h], lam, idle, config).level)
-    return from_levels(tables, np.asarray(levels), hours)
+    """Scores of the block planner; `blocks` are the day's tables per `config.block_min` block."""
+    config = config or BlockConfig()
+    bph = config.blocks_per_hour
+    idle = idle_hour_cost(blocks.max_level, prices, params)
+    plans = plan_block_hours(blocks, active, lam, idle, hours, config=config)
+    levels = np.array([p.levels for p in plans], dtype=int)  # hour × block
+    cols = np.arange(hours.start * bph, hours.stop * bph).reshape(len(hours), bph)
+    return HourScores(
+        cost=blocks.cost[levels, cols].sum(axis=1),
+        cold=blocks.cold[levels, cols].sum(axis=1),
+        level=levels.mean(axis=1).astype(float),
+    )
 
 
 @dataclass(frozen=True)

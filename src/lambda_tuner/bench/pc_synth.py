@@ -21,8 +21,9 @@ from lambda_tuner.bench.pc_policies import (
     oracle_policy,
     static_policy,
 )
+from lambda_tuner.core.pc_blocks import BlockConfig, hourly_tables
 from lambda_tuner.core.pc_model import LevelTables, ModelParams, level_tables
-from lambda_tuner.core.pc_plan import PlannerConfig, plan_day
+from lambda_tuner.core.pc_plan import plan_day
 from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.twin.traffic import diurnal
 
@@ -67,7 +68,12 @@ def run_synthetic(days: int, lambdas: tuple[float, ...], keep_alive_min: int = 1
     prices, params = pc_prices("x86_64"), ModelParams(keep_alive_min=keep_alive_min)
     hours = days * 24
     train, scored = range(hours - 24), range(hours - 24, hours)
-    tables = [level_tables(c, f.mean_ms, prices, params) for c, f in zip(counts, FUNCTIONS, strict=True)]
+    planner = BlockConfig()
+    blocks = [
+        level_tables(c, f.mean_ms, prices, params, block_min=planner.block_min)
+        for c, f in zip(counts, FUNCTIONS, strict=True)
+    ]
+    tables = [hourly_tables(b, planner.blocks_per_hour) for b in blocks]
     active = [c.reshape(-1, 60).sum(axis=1) > 0 for c in counts]
     results = []
     for lam in lambdas:
@@ -76,8 +82,8 @@ def run_synthetic(days: int, lambdas: tuple[float, ...], keep_alive_min: int = 1
             "static": [static_policy(t, lam, train, scored) for t in tables],
             "schedule": [_schedule(t, a, lam, train, scored) for t, a in zip(tables, active, strict=True)],
             "agent": [
-                agent_policy(t, a, lam, scored, prices=prices, params=params, config=PlannerConfig())
-                for t, a in zip(tables, active, strict=True)
+                agent_policy(b, a, lam, scored, prices=prices, params=params, config=planner)
+                for b, a in zip(blocks, active, strict=True)
             ],
             "oracle": [oracle_policy(t, lam, scored) for t in tables],
         }
