@@ -1,8 +1,9 @@
 """History of one alias as hourly PC level tables, and the candidate plans scored on it.
 
-A plan gives a level per local hour of the week (or of the day, with under a week of history). Its
-projected month is its cost and cold starts over the observed hours, scaled to 730 hours; the spread
-of the same figure over single days gives the interval.
+A plan gives a level per local hour of the week (or of the day, with under a week of history), or,
+for a function that bursts at the same minutes every hour, a level per 5-minute block of the hour,
+repeated every hour (`within_hour_plan`). Its projected month is its cost and cold starts over the
+observed hours, scaled to 730 hours; the spread of the same figure over single days gives the interval.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from lambda_tuner.core.pc_schedule import local_hour_of_week, zone
 IntArray = NDArray[np.int_]
 HOURS_PER_MONTH = 730.0
 LAMBDA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+BLOCK_S = 300  # PC is billed in 5-minute increments
+BLOCKS_PER_HOUR = 3600 // BLOCK_S
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class History:
     concurrency: NDArray[np.float64]  # per period, aligned to the hours
     periods_per_hour: int
     max_choice: int  # the highest level a plan may propose (the cap); the tables may go higher
+    blocks: LevelTables | None = None  # level × 5-minute block, when the period divides 5 minutes
 
     @property
     def hours(self) -> int:
@@ -81,9 +85,17 @@ def build_history(
     tables = series_tables(
         a, n, prices, params, period_s=series.period_s, block_periods=pph, max_level=max(current, choice)
     )
+    blocks = (
+        series_tables(
+            a, n, prices, params, period_s=series.period_s, block_periods=BLOCK_S // series.period_s,
+            max_level=max(current, choice),
+        )
+        if BLOCK_S % series.period_s == 0
+        else None
+    )
     start = series.start + first * step
     how = np.array([local_hour_of_week(start + timedelta(hours=h), tz) for h in range(hours)], dtype=int)
-    return History(tables, how, calls.reshape(hours, pph).sum(axis=1), conc, pph, choice)
+    return History(tables, how, calls.reshape(hours, pph).sum(axis=1), conc, pph, choice, blocks)
 
 
 @dataclass(frozen=True)
@@ -94,18 +106,27 @@ class PlanScore:
     calls_month: float
     objective_month: float
     day_costs_month: tuple[float, ...]  # each whole day of history, scaled to a month
+    block_levels: tuple[int, ...] = ()  # a within-hour plan: one per 5-minute block, every hour
 
     @property
     def cold_rate(self) -> float:
         return self.cold_month / self.calls_month if self.calls_month > 0 else 0.0
 
     @property
+    def within_hour(self) -> bool:
+        return len(set(self.block_levels)) > 1
+
+    @property
     def constant(self) -> bool:
-        return len(set(self.levels)) == 1
+        return len(set(self.levels)) == 1 and not self.within_hour
 
     @property
     def peak(self) -> int:
         return max(self.levels)
+
+    @property
+    def lowest(self) -> int:
+        return min(self.block_levels or self.levels)
 
     def cost_interval(self) -> tuple[float, float]:
         days = self.day_costs_month or (self.cost_month,)
@@ -121,16 +142,30 @@ def score(history: History, bin_levels: tuple[int, ...], lam_h: NDArray[np.float
     cols = np.arange(history.hours)
     cost = history.tables.cost[per_hour, cols]
     cold = history.tables.cold[per_hour, cols]
+    return _score(history, tuple(int(v) for v in bin_levels), cost, cold, lam_h)
+
+
+def _score(
+    history: History,
+    levels: tuple[int, ...],
+    cost: NDArray[np.float64],
+    cold: NDArray[np.float64],
+    lam_h: NDArray[np.float64],
+    *,
+    block_levels: tuple[int, ...] = (),
+) -> PlanScore:
+    """The monthly figures of a plan whose cost and cold starts in each history hour are given."""
     scale = HOURS_PER_MONTH / history.hours
     whole = history.hours // 24 * 24
     days = cost[:whole].reshape(-1, 24).sum(axis=1) * (HOURS_PER_MONTH / 24)
     return PlanScore(
-        levels=tuple(int(v) for v in bin_levels),
+        levels=levels,
         cost_month=float(cost.sum() * scale),
         cold_month=float(cold.sum() * scale),
         calls_month=float(history.invocations.sum() * scale),
         objective_month=float((cost + lam_h * cold).sum() * scale),
         day_costs_month=tuple(float(d) for d in days),
+        block_levels=block_levels,
     )
 
 
@@ -153,6 +188,55 @@ def schedule_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
     fallback = int(obj.sum(axis=1).argmin())
     levels = tuple(int(per_bin[:, b].argmin()) if seen[b] else fallback for b in range(history.bins))
     return score(history, levels, lam_h)
+
+
+def within_hour_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore | None:
+    """A level per 5-minute block of the hour, repeated every hour, where history shows such a pattern.
+
+    Per block of the hour, the level with the lowest objective summed over that block in every history
+    hour; then each rise moves one block earlier, because PC takes minutes to provision (the plan pays
+    for the extra block). None without 5-minute data; when the result is not one rise an hour (one
+    level is simpler, and PC that goes up and down several times an hour re-provisions each time);
+    or when the pattern does not hold out: fitted on the first half of the history, it must beat the
+    static level fitted there on the second half (bursts that wander through the hour fail this).
+    """
+    if history.blocks is None or history.hours < 2:
+        return None
+    half = history.hours // 2
+    static_early = int(_objective(history, lam_h)[:, :half].sum(axis=1).argmin())
+    static_late = float(_objective(history, lam_h)[static_early, half:].sum())
+    cost, cold = _block_figures(history, _slots(history, lam_h, range(half)))
+    if float((cost + lam_h * cold)[half:].sum()) >= static_late:
+        return None
+    slots = _slots(history, lam_h, range(history.hours))
+    if sum(level > slots[b - 1] for b, level in enumerate(slots)) != 1:  # b - 1 wraps around the hour
+        return None
+    cost, cold = _block_figures(history, slots)
+    return _score(history, (max(slots),) * history.bins, cost, cold, lam_h, block_levels=slots)
+
+
+def _slots(history: History, lam_h: NDArray[np.float64], hours: range) -> tuple[int, ...]:
+    assert history.blocks is not None
+    rows = history.max_choice + 1
+    shape = (rows, history.hours, BLOCKS_PER_HOUR)
+    cost = history.blocks.cost[:rows].reshape(shape)[:, hours.start : hours.stop]
+    cold = history.blocks.cold[:rows].reshape(shape)[:, hours.start : hours.stop]
+    obj = cost + lam_h[None, hours.start : hours.stop, None] * cold
+    best = obj.sum(axis=1).argmin(axis=0)
+    led = np.maximum(best, np.roll(best, -1))  # each block also holds the next block's level
+    return tuple(int(v) for v in led)
+
+
+def _block_figures(
+    history: History, slots: tuple[int, ...]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Cost and cold starts in each history hour of a plan repeating `slots` every hour."""
+    assert history.blocks is not None
+    cols = np.arange(history.hours * BLOCKS_PER_HOUR).reshape(history.hours, BLOCKS_PER_HOUR)
+    levels = np.broadcast_to(np.asarray(slots, dtype=int), cols.shape)
+    cost = history.blocks.cost[levels, cols].sum(axis=1)
+    cold = history.blocks.cold[levels, cols].sum(axis=1)
+    return np.asarray(cost, dtype=float), np.asarray(cold, dtype=float)
 
 
 def _objective(history: History, lam_h: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -1,9 +1,11 @@
-"""Provisioned concurrency per alias: remove idle PC, a static level, or a weekly/daily schedule.
+"""Provisioned concurrency per alias: remove idle PC, a static level, a weekly/daily schedule, or a
+within-hour schedule (the same 5-minute blocks every hour) for functions that burst at fixed minutes.
 
 PC pays for itself only above 60 % utilisation; below that it buys latency, so each function's
 cold-start objective (tag) sets λ, the dollar value of one avoided cold start, and every candidate is
 scored by projected cost + λ × cold starts on the observed history (`core.pc_candidates`). A schedule
-must beat the best static level by a margin to be worth its moving parts.
+must beat the best static level by a margin to be worth its moving parts, and a within-hour schedule
+must beat the better of those two by the same margin.
 """
 
 from __future__ import annotations
@@ -32,12 +34,26 @@ from lambda_tuner.core.pc_candidates import (
     level_plan,
     schedule_plan,
     static_plan,
+    within_hour_plan,
 )
 from lambda_tuner.core.pc_model import ModelParams
 from lambda_tuner.core.pc_objective import PcObjective
 from lambda_tuner.core.pc_prices import PcPrices
-from lambda_tuner.core.pc_reason import cold_text, model_text, observed_text, projection, saving
-from lambda_tuner.core.pc_schedule import describe, schedule_json, scheduled_actions
+from lambda_tuner.core.pc_reason import (
+    burst_text,
+    cold_text,
+    model_text,
+    observed_text,
+    projection,
+    saving,
+)
+from lambda_tuner.core.pc_schedule import (
+    describe,
+    describe_within_hour,
+    schedule_json,
+    scheduled_actions,
+    within_hour_actions,
+)
 
 MIN_HISTORY_HOURS = 24
 SCHEDULE_MARGIN = (0.05, 1.0)  # a schedule must beat static by 5 % and $1 a month
@@ -109,8 +125,14 @@ def choose(history: History, objective: PcObjective, prices: PcPrices) -> Choice
 def _best(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
     static = static_plan(history, lam_h)
     sched = schedule_plan(history, lam_h)
-    margin = max(SCHEDULE_MARGIN[0] * static.objective_month, SCHEDULE_MARGIN[1])
-    return sched if not sched.constant and sched.objective_month < static.objective_month - margin else static
+    best = sched if not sched.constant and _beats(sched, static) else static
+    within = within_hour_plan(history, lam_h)
+    return within if within is not None and _beats(within, best) else best
+
+
+def _beats(plan: PlanScore, simpler: PlanScore) -> bool:
+    margin = max(SCHEDULE_MARGIN[0] * simpler.objective_month, SCHEDULE_MARGIN[1])
+    return plan.objective_month < simpler.objective_month - margin
 
 
 def current_pc(fn: FunctionConfig, alias: AliasInfo | None) -> int:
@@ -200,6 +222,8 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
     observed = observed_text(t.history, t.mean_ms, base.current, util)
     model = model_text(t.history, t.prices, t.params, t.choice.lam)
     decided_by = t.choice.decided_by + (f"; {t.cap_text}" if t.cap_text else "")
+    if plan.within_hour:
+        decided_by += f"; {burst_text(t.history)}: PC only in those 5-minute blocks, raised one block early"
     target = "alias " + alias.name if alias else "the function"
     text = _plan_text(plan, t.tz)
     if fn.snapstart and plan.peak > 0:
@@ -226,7 +250,7 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
         "pc_schedule": actions,
     }
     money = f"${before.cost_month:,.2f} → ${plan.cost_month:,.2f} a month"
-    if fn.iac and min(plan.levels) == 0:
+    if fn.iac and plan.lowest == 0:
         why = (
             f"{decided_by}; the alias is managed by {fn.iac}: setting or scheduling its PC to zero directly "
             "breaks later deploys, so the template should carry the change"
@@ -241,6 +265,8 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
 
 
 def _plan_text(plan: PlanScore, tz: str) -> str:
+    if plan.within_hour:
+        return describe_within_hour(plan.block_levels, tz)
     return str(plan.levels[0]) if plan.constant else describe(plan.levels, tz)
 
 
@@ -249,7 +275,11 @@ def _proposal(
 ) -> tuple[dict[str, int | float | str | None], tuple[PcScheduledAction, ...]]:
     if plan.constant:
         return {"pc": plan.levels[0]}, ()
-    actions = scheduled_actions(plan.levels, tz, prefix=f"lambda-tuner-pc-{name}"[:200])
+    prefix = f"lambda-tuner-pc-{name}"[:200]
+    if plan.within_hour:
+        actions = within_hour_actions(plan.block_levels, tz, prefix=prefix)
+    else:
+        actions = scheduled_actions(plan.levels, tz, prefix=prefix)
     return {"pc_schedule": schedule_json(actions)}, actions
 
 

@@ -47,6 +47,18 @@ def _bin_name(b: int, bins: int) -> str:
     return f"{DAYS[day].title()} {hour:02d}:00" if bins == 168 else f"{hour:02d}:00"
 
 
+def burst_text(history: History) -> str:
+    """'hourly burst at :00 (mean peak concurrency 20.0 there, 0.1 elsewhere)' from 5-minute peaks."""
+    per_hour = history.concurrency.reshape(history.hours, history.periods_per_hour)
+    blocks = 12 if history.periods_per_hour % 12 == 0 else history.periods_per_hour
+    peaks = per_hour.reshape(history.hours, blocks, -1).max(axis=2).mean(axis=0)
+    top = int(peaks.argmax())
+    rest = float(np.delete(peaks, top).mean()) if blocks > 1 else 0.0
+    minute = top * 60 // blocks
+    there = f"mean peak concurrency {peaks[top]:.1f} there, {rest:.1f} elsewhere"
+    return f"hourly burst at :{minute:02d} ({there})"
+
+
 def model_text(history: History, prices: PcPrices, params: ModelParams, lam: float) -> str:
     return (
         f"per-period model over {history.hours} whole hours at {params.memory_mb} MB {prices.arch}: "

@@ -2,6 +2,8 @@
 
 Each action sets min = max = the level from that hour on, until the next action. Actions that fall at
 the same hour with the same level on several days become one cron expression (`MON-FRI`).
+A within-hour plan (a level per 5-minute block, the same every hour) becomes one action per change,
+each running every hour at its minute (`cron(55 * * * ? *)`).
 """
 
 from __future__ import annotations
@@ -109,3 +111,38 @@ def describe(levels: Sequence[int], tz: str) -> str:
 def _at(action: PcScheduledAction) -> str:
     _, hour, _, _, days, _ = action.schedule.removeprefix("cron(").removesuffix(")").split()
     return f"{int(hour):02d}:00 {'daily' if days == '*' else days}"
+
+
+def within_hour_actions(
+    block_levels: Sequence[int], tz: str, prefix: str = "lambda-tuner-pc"
+) -> tuple[PcScheduledAction, ...]:
+    """Every-hour actions reproducing one level per block of the hour; none when the level never changes."""
+    zone(tz)
+    if not block_levels or 60 % len(block_levels) or any(v < 0 for v in block_levels):
+        raise ValueError(f"a within-hour plan needs non-negative levels dividing the hour: {block_levels}")
+    step = 60 // len(block_levels)
+    return tuple(
+        PcScheduledAction(
+            name=f"{prefix}-hourly-{b * step:02d}",
+            schedule=f"cron({b * step} * * * ? *)",
+            timezone=tz,
+            capacity=level,
+        )
+        for b, level in enumerate(block_levels)
+        if level != block_levels[b - 1]  # b - 1 wraps to the last block of the previous hour
+    )
+
+
+def describe_within_hour(block_levels: Sequence[int], tz: str) -> str:
+    """'20 from :55 to :05, 0 otherwise, every hour (UTC)': the spans above the lowest level, in order."""
+    actions = within_hour_actions(block_levels, tz)
+    if not actions:
+        return f"{block_levels[0]} at all hours"
+    low = min(block_levels)
+    starts = [int(a.schedule.removeprefix("cron(").split()[0]) for a in actions]
+    spans = [
+        f"{a.capacity} from :{start:02d} to :{starts[(i + 1) % len(starts)]:02d}"
+        for i, (a, start) in enumerate(zip(actions, starts, strict=True))
+        if a.capacity != low
+    ]
+    return ", ".join(spans) + f", {low} otherwise, every hour ({tz})"
