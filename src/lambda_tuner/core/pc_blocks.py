@@ -9,9 +9,11 @@ past only:
   (cron jobs, polling), wrong for bursts that wander;
 - `hourly+slot`: the larger of the two in every block, the hourly level plus the recurring bumps.
 Which rule fits a function is itself learnt from the past: each rule is replayed over the last
-`backtest_hours` hours, each replayed hour planned from the data before it only, and the rule with the
-lowest objective there plans the coming hour. On a tie the hourly rule wins, so a block plan is used
-only where it has already done better.
+`backtest_hours` hours, each replayed hour planned from the data before it only. The block rule with
+the lowest objective there plans the coming hour if its mean gain per hour over the hourly rule
+exceeds one standard error of that gain; otherwise the hourly rule does. So a block plan is used only
+where it has already done better consistently, not thanks to one lucky hour (on a steady function
+the block levels only fit noise).
 """
 
 from __future__ import annotations
@@ -108,13 +110,23 @@ def plan_block_hours(
         if h == 0:
             plans.append(BlockPlan((0,) * bph, RULES[0], HourPlan(0, 0.0, 0.0), (0.0,) * len(RULES)))
             continue
-        window = [scores[g] for g in range(max(first, h - config.backtest_hours), h)]
-        totals = np.sum(window, axis=0)
-        r = int(totals.argmin())  # the first (hourly) wins ties
+        window = np.array([scores[g] for g in range(max(first, h - config.backtest_hours), h)])
+        totals = window.sum(axis=0)
+        r = _chosen_rule(window)
         hp, rules = proposals[h]
         levels = tuple(int(v) for v in rules[r])
         plans.append(BlockPlan(levels, RULES[r], hp, tuple(float(t) for t in totals)))
     return plans
+
+
+def _chosen_rule(window: FloatArray) -> int:
+    """Index of the rule to use, given each rule's objective (columns) in the backtest hours (rows)."""
+    r = int(window.sum(axis=0).argmin())  # the first (hourly) wins ties
+    if r == 0 or len(window) < 2:
+        return 0
+    gain = window[:, 0] - window[:, r]
+    stderr = float(gain.std(ddof=1)) / np.sqrt(len(gain))
+    return r if float(gain.mean()) > stderr else 0
 
 
 def _proposals(  # noqa: PLR0917 - the planner's inputs, passed through
