@@ -12,7 +12,7 @@ from lambda_tuner.core.pc_blocks import (
     plan_blocks_from_counts,
     slot_levels,
 )
-from lambda_tuner.core.pc_model import ModelParams, level_tables, need
+from lambda_tuner.core.pc_model import LevelTables, ModelParams, level_tables, need
 from lambda_tuner.core.pc_plan import idle_hour_cost
 from lambda_tuner.core.pc_prices import pc_prices
 
@@ -110,3 +110,36 @@ def test_planning_past_the_end_of_the_history_is_refused() -> None:
 def test_counts_that_are_not_whole_hours_are_refused() -> None:
     with pytest.raises(ValueError, match="whole number of hours"):
         plan(np.zeros(90), 0.0)
+
+
+def two_level_tables(level1_cost: np.ndarray) -> LevelTables:
+    """Level 0 costs nothing; level 1 costs `level1_cost[hour, block]` (no cold starts either way)."""
+    hours = level1_cost.shape[0]
+    cost = np.stack([np.zeros(hours * 12), level1_cost.reshape(-1)])
+    return LevelTables(cost=cost, cold=np.zeros_like(cost))
+
+
+def test_a_block_rule_that_won_its_backtest_by_one_lucky_hour_is_not_used() -> None:
+    # Given level 1 paying off in block 0 in hours 0..2 only, costing a little there afterwards,
+    # and costing a lot in every other block (so the hourly rule never holds level 1)...
+    costs = np.full((10, 12), 1.0)
+    costs[:3, 0] = -1.0
+    costs[3:, 0] = 0.001
+    tables = two_level_tables(costs)
+    active = np.ones(10, dtype=bool)
+    # ...when hour 10 is planned from a replay of hours 2..9, each from the hours before it...
+    plan = plan_block_hours(tables, active, 0.0, np.zeros(2), range(10, 11), config=BlockConfig())[0]
+    # ...the slot rule (level 1 in block 0) has the lower replayed total, thanks to hour 2 alone...
+    assert plan.backtest_usd[1] < plan.backtest_usd[0]
+    # ...and a gain from a single hour never exceeds its standard error, so the hourly rule plans.
+    assert plan.rule == "hourly"
+    assert plan.levels == (0,) * 12
+
+
+def test_a_block_rule_that_won_every_replayed_hour_is_used() -> None:
+    costs = np.full((10, 12), 1.0)
+    costs[:, 0] = -1.0
+    tables, active = two_level_tables(costs), np.ones(10, dtype=bool)
+    plan = plan_block_hours(tables, active, 0.0, np.zeros(2), range(10, 11))[0]
+    assert plan.rule == "slot"
+    assert plan.levels == (1,) + (0,) * 11
