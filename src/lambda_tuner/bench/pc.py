@@ -2,8 +2,10 @@
 
 Learn from the first `train_hours`, score the rest; every policy is scored with the one model of
 `core.pc_model` (1,024 MB, x86_64 list prices, need = ⌈calls × mean ms / 60,000⌉, on-demand keep-alive,
-0.5 s INIT per cold start). Request fees are the same for every policy and are excluded from cost; the
-total is reported in `config.request_fees_usd_excluded`.
+0.5 s INIT per cold start). The tables are built per 5-minute PC billing block, the hourly ones being
+their sums: the agent may plan a level per block of the coming hour (`core.pc_blocks`), while the
+oracle, as the issue defines it, holds one level per evaluated hour. Request fees are the same for
+every policy and are excluded from cost; the total is reported in `config.request_fees_usd_excluded`.
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def summarize(
             "functions_helped": int((uses_pc & (obj < none_obj - 1e-12)).sum()),
             "functions_with_pc": int(uses_pc.sum()),
             "pc_level_hours": round(float(sum(s.level.sum() for s in per_fn)), 2),
+            "block_plan_hours": sum(s.block_plan_hours for s in per_fn),
+            "functions_with_block_plan": sum(s.block_plan_hours > 0 for s in per_fn),
         }
     return out
 

@@ -36,6 +36,7 @@ class HourScores:
     cost: FloatArray
     cold: FloatArray
     level: FloatArray
+    block_plan_hours: int = 0  # evaluated hours planned with more than one level (the agent only)
 
     def objective(self, lam: float) -> FloatArray:
         return self.cost + lam * self.cold
@@ -82,6 +83,7 @@ def agent_policy(
         cost=blocks.cost[levels, cols].sum(axis=1),
         cold=blocks.cold[levels, cols].sum(axis=1),
         level=levels.mean(axis=1).astype(float),
+        block_plan_hours=sum(not p.constant for p in plans),
     )
 
 

@@ -43,6 +43,13 @@ def test_every_lambda_reports_every_policy_with_cost_cold_starts_objective_and_h
             )
 
 
+def test_the_agent_reports_how_many_hours_it_planned_more_than_one_level(result) -> None:
+    at_005 = result["results"][-1]["policies"]
+    assert at_005["agent"]["functions_with_block_plan"] >= 1  # the periodic function at least
+    assert at_005["agent"]["block_plan_hours"] >= 8
+    assert at_005["oracle"]["block_plan_hours"] == 0
+
+
 def test_the_keep_alive_sweep_and_the_config_are_reported(result) -> None:
     assert [b["keep_alive_min"] for b in result["keep_alive_sweep"]] == [5, 10]
     config = result["config"]
@@ -140,6 +147,7 @@ def test_a_function_called_at_the_same_minutes_every_hour_gets_pc_only_in_those_
     agent, oracle = scores["agent"][5], scores["oracle"][5]
     # ...the agent holds one environment in the 4 blocks with calls (a third of the hour)...
     assert agent.level.tolist() == pytest.approx([4 / 12] * 8)
+    assert agent.block_plan_hours == 8
     # ...so it beats the hindsight oracle, which can only hold one level for the whole hour.
     assert np.all(agent.objective(0.05) < oracle.objective(0.05))
     assert agent.cold.sum() == 0
