@@ -110,7 +110,8 @@ def plan_block_hours(
         if h == 0:
             plans.append(BlockPlan((0,) * bph, RULES[0], HourPlan(0, 0.0, 0.0), (0.0,) * len(RULES)))
             continue
-        window = np.array([scores[g] for g in range(max(first, h - config.backtest_hours), h)])
+        replay = [scores[g] for g in range(max(first, h - config.backtest_hours), h)]
+        window = np.array(replay, dtype=float).reshape(len(replay), len(RULES))
         totals = window.sum(axis=0)
         r = _chosen_rule(window)
         hp, rules = proposals[h]

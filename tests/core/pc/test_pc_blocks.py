@@ -94,6 +94,12 @@ def test_the_first_hour_has_no_past_and_no_pc() -> None:
     assert plan(np.zeros(0), 0.05).levels == (0,) * 12
 
 
+def test_the_second_hour_has_nothing_to_replay_and_takes_the_hourly_rule() -> None:
+    result = plan(hourly_burst(hours=1), 0.05)
+    assert result.rule == "hourly"
+    assert result.backtest_usd == (0.0, 0.0, 0.0)
+
+
 @pytest.mark.parametrize("kwargs", [{"block_min": 7}, {"block_min": 0}, {"backtest_hours": 0}])
 def test_a_block_that_does_not_divide_the_hour_or_an_empty_backtest_is_refused(kwargs) -> None:
     with pytest.raises(ValueError, match="block_min"):
