@@ -105,6 +105,7 @@ def run_collect(
     **kw: Any,
 ) -> CollectResult:
     clock = clock or FakeClock()
+    twin.queries.clock = clock.monotonic  # Insights queries take their time on the same fake clock
     return collect(
         now, 14, P, state or {}, sleep=clock.sleep, monotonic=clock.monotonic, **{**clients(twin), **kw}
     )

@@ -2,8 +2,10 @@
 
 One query covers up to 50 log groups and returns one row per (log group, memory size). At most
 `max_in_flight` (default 10) queries run at once, well under the account's concurrent-query quota, so the
-user's own Insights queries keep room. Each query is polled with growing intervals until it completes or
-its deadline passes; then it is stopped and whatever rows it had are used and flagged partial.
+user's own Insights queries keep room. A query is first polled `first_poll_s` after it starts (queries over a
+day of a few dozen log groups are usually done by then, so most need one GetQueryResults), then with
+growing intervals until it completes or its deadline passes; then it is stopped and whatever rows it had
+are used and flagged partial.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def batch_jobs(windows: dict[str, tuple[datetime, datetime]]) -> list[ScanJob]:
 
 def scan(
     jobs: Sequence[ScanJob], *, client: Any = None, max_in_flight: int = 10, timeout_s: float = 300.0,
-    sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+    first_poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> ScanOutcome:
     logs = client or aws.client("logs")
     out = ScanOutcome()
@@ -92,7 +95,8 @@ def scan(
     while queue or running:
         while queue and len(running) < max_in_flight:
             job = queue.popleft()
-            started = _start(logs, job, out, queue, now=monotonic(), timeout_s=timeout_s)
+            started = _start(logs, job, out, queue, now=monotonic(), timeout_s=timeout_s,
+                             first_poll_s=first_poll_s)
             if isinstance(started, str):
                 queue.appendleft(job)
                 break
@@ -110,7 +114,7 @@ def scan(
 
 
 def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, now: float,
-           timeout_s: float) -> _Running | str | None:
+           timeout_s: float, first_poll_s: float) -> _Running | str | None:
     try:
         query_id = logs.start_query(
             logGroupNames=list(job.groups), startTime=int(job.start.timestamp()),
@@ -132,7 +136,7 @@ def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, 
         out.failed.update(dict.fromkeys(job.groups, f"StartQuery: {exc}"))
         return None
     out.queries += 1
-    return _Running(job, query_id, deadline=now + timeout_s, next_poll=now + 1.0, interval=1.0)
+    return _Running(job, query_id, deadline=now + timeout_s, next_poll=now + first_poll_s, interval=1.0)
 
 
 def _poll(logs: Any, run: _Running, out: ScanOutcome, now: float) -> bool:

@@ -2,13 +2,16 @@
 
 Like AWS: at most 50 log groups per query, at most 30 queries running at once per account (the twin's
 documented cap), syntax errors refused by StartQuery with MalformedQueryException, and a query that is
-Scheduled/Running for its first poll(s) before it is Complete with rows and statistics. The World is
-asked at StartQuery time, so a query sees the account as it was when it started.
+Scheduled, then Running, until its run time has passed (real time: a fixed start-up plus the bytes it
+scans at a steady rate), then Complete with rows and statistics. The World is asked at StartQuery time, so
+a query sees the account as it was when it started.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,16 +34,26 @@ class Query:
     groups: list[str]
     rows: list[list[dict[str, str]]]
     statistics: dict[str, float]
+    ready_at: float = 0.0  # time.monotonic() when the query has finished scanning
     polls: int = 0
     status: str = "Scheduled"  # Scheduled | Running | Complete | Cancelled
 
 
 @dataclass
 class QueryBook:
-    """The account's Insights queries; `polls_before_complete` models how long a query takes."""
+    """The account's Insights queries and how long one takes: `startup_s` plus its bytes at
+    `scan_bytes_per_s` (AWS publishes no figure; small queries take about a second there). Tests that need
+    a slow query raise `polls_before_complete` (polls answered Running whatever the time). `clock` is
+    replaceable so a test's fake clock drives the queries too."""
 
     queries: dict[str, Query] = field(default_factory=dict)
-    polls_before_complete: int = 1
+    startup_s: float = 0.5
+    scan_bytes_per_s: float = 100e6
+    polls_before_complete: int = 0
+    clock: Callable[[], float] = time.monotonic
+
+    def run_time_s(self, bytes_scanned: float) -> float:
+        return self.startup_s + bytes_scanned / self.scan_bytes_per_s
 
     def running(self) -> int:
         return sum(1 for q in self.queries.values() if q.status in ("Scheduled", "Running"))
@@ -76,7 +89,9 @@ def start_query(twin: Twin, call: Call) -> Reply:
         except ValueError as exc:
             return aws_error(call, "MalformedQueryException", str(exc))
         limit = body.get("limit")
-        query = Query(str(uuid.uuid4()), groups, rows[: int(limit)] if limit else rows, dict(stats))
+        run_s = twin.queries.run_time_s(float(stats.get("bytesScanned", 0.0)))
+        query = Query(str(uuid.uuid4()), groups, rows[: int(limit)] if limit else rows, dict(stats),
+                      ready_at=twin.queries.clock() + run_s)
         twin.queries.queries[query.id] = query
     return Reply.of_json({"queryId": query.id}, content_type=CONTENT_TYPE)
 
@@ -109,7 +124,7 @@ def get_query_results(twin: Twin, call: Call) -> Reply:
             return aws_error(call, "ResourceNotFoundException", "Query does not exist")
         if query.status in ("Scheduled", "Running"):
             query.polls += 1
-            if query.polls > twin.queries.polls_before_complete:
+            if query.polls > twin.queries.polls_before_complete and twin.queries.clock() >= query.ready_at:
                 query.status = "Complete"
             else:
                 query.status = "Scheduled" if query.polls == 1 else "Running"

@@ -18,7 +18,20 @@ def window(twin: Twin) -> dict[str, int]:
     return {"startTime": int((end - timedelta(hours=6)).timestamp()), "endTime": int(end.timestamp())}
 
 
+class StepClock:
+    """The twin's query clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_query_is_scheduled_first_then_complete_with_rows_and_statistics(fresh: Twin) -> None:
+    # Given a query clock the test moves
+    clock = StepClock()
+    fresh.queries.clock = clock
     logs = client(fresh, "logs")
     query_id = logs.start_query(
         logGroupNames=["/aws/lambda/cruncher", "/custom/json-logger"],
@@ -26,10 +39,14 @@ def test_a_query_is_scheduled_first_then_complete_with_rows_and_statistics(fresh
         **window(fresh),
     )["queryId"]
 
+    # When it is polled at once, and again after its run time (start-up plus its bytes at the scan rate)
     first = logs.get_query_results(queryId=query_id)
+    early = logs.get_query_results(queryId=query_id)
+    clock.now += fresh.queries.run_time_s(1e9)
     second = logs.get_query_results(queryId=query_id)
 
-    assert first["status"] in ("Scheduled", "Running")
+    # Then it was Scheduled, then Running, then Complete with the rows
+    assert first["status"] == "Scheduled" and early["status"] == "Running"
     assert first["results"] == []
     assert second["status"] == "Complete"
     rows = [{f["field"]: f["value"] for f in row} for row in second["results"]]
@@ -86,11 +103,13 @@ def test_an_unknown_log_group_is_not_found(fresh: Twin) -> None:
 
 def test_stopping_a_finished_query_is_refused(fresh: Twin) -> None:
     logs = client(fresh, "logs")
+    clock = StepClock()
+    fresh.queries.clock = clock
     query_id = logs.start_query(
         logGroupName="/aws/lambda/cruncher", queryString=REPORT_QUERY, **window(fresh)
     )["queryId"]
-    statuses = [logs.get_query_results(queryId=query_id)["status"] for _ in range(3)]
-    assert statuses[-1] == "Complete"
+    clock.now += fresh.queries.run_time_s(1e9)
+    assert logs.get_query_results(queryId=query_id)["status"] == "Complete"
     with pytest.raises(ClientError) as error:
         logs.stop_query(queryId=query_id)
     assert error.value.response["Error"]["Code"] == "InvalidParameterException"
