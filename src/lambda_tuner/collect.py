@@ -6,7 +6,10 @@ Order of calls, chosen so the expensive steps only touch functions that need the
    here (their observations say "no invocations"), and the census ranks new functions for step 3.
 3. Detail calls (tags, reserved concurrency, aliases, PC) for changed / PC-holding / new / due functions,
    within a control-plane budget (see `adapters.inventory.plan_refresh`).
-4. Duration statistics, errors, throttles, concurrency, PC and Lambda Insights series for active functions.
+4. Duration statistics, errors, throttles, concurrency, PC and Lambda Insights series for active functions
+   whose bill can pay for reading them (see `_below_mark`): a function billed under `min_monthly_bill_usd`
+   (default $1/month) cannot save more than its bill, while its eight detail series cost $0.0024 a month
+   at the daily schedule; it stays in the census and is read again once its bill passes the mark.
 5. REPORT aggregates from Logs Insights, only for bytes written since the last scan of each log group.
 6. The pure core splits series into epochs per memory size and builds `Observations`.
 
@@ -37,6 +40,7 @@ from lambda_tuner.adapters.metrics import MetricQuery
 from lambda_tuner.adapters.pacing import TokenBucket, paced
 from lambda_tuner.core import epochs as ep
 from lambda_tuner.core.models import FunctionPolicy, Inventory, Observations, ReportStats
+from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.selfcost import CycleUsage, cycle_cost_usd
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
@@ -47,6 +51,7 @@ PC_QUESTION_INVOCATIONS_PER_HOUR = 600
 HIDING_LEVELS = ("WARN", "ERROR", "FATAL")  # JSON system log levels that drop platform.report records
 STATE_VERSION = 1
 CONTROL_PLANE_BUDGET_S = 420.0  # of a 900 s invocation: leaves room for metrics, logs and decisions
+MIN_MONTHLY_BILL_USD = 1.0  # below this a function's detail metrics cost over 1 % of what tuning could save
 
 
 class CollectError(Exception):
@@ -85,6 +90,7 @@ def collect(
     lambda_client: Any = None, cloudwatch_client: Any = None, logs_client: Any = None,
     sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
     control_plane_budget_s: float = CONTROL_PLANE_BUDGET_S, agent_memory_mb: int = 1024,
+    min_monthly_bill_usd: float = MIN_MONTHLY_BILL_USD,
 ) -> CollectResult:
     if lookback_days < 1 or lookback_days > 455:
         raise ValueError(f"lookback_days must be between 1 and 455, got {lookback_days}")
@@ -97,7 +103,8 @@ def collect(
     )
     end = now.replace(minute=0, second=0, microsecond=0)
     run = _Run(now=now, start=end - timedelta(days=lookback_days), end=end, prefix=tag_prefix,
-                    state=dict(state), history=dict(memory_history or {}), exclude=set(exclude))
+                    state=dict(state), history=dict(memory_history or {}), exclude=set(exclude),
+                    min_bill_usd=min_monthly_bill_usd)
     bucket = TokenBucket(control_plane_rps, monotonic=monotonic, sleep=sleep)
     phases: dict[str, float] = {}
 
@@ -110,6 +117,7 @@ def collect(
     with _counting(clients) as counter, paced(clients.lam, bucket):
         timed("discover", lambda: _discover(run, clients, budget_calls=budget))
         timed("census", lambda: _census(run, clients))
+        run.below_mark = _below_mark(run)
         # Detail reads spend most of their time waiting for the control-plane share: metrics and logs
         # are read meanwhile, with the details known from earlier cycles; what the reads change about
         # aliases and PC is fetched just after.
@@ -166,6 +174,8 @@ class _Run:
     state: dict[str, Any]
     history: dict[str, list[tuple[datetime, int]]]
     exclude: set[str]
+    min_bill_usd: float = MIN_MONTHLY_BILL_USD
+    below_mark: dict[str, str] = field(default_factory=dict)  # function -> why its details are not read
     listing: inventory.Listing | None = None
     budget_calls: int = 0
     unreserved: int | None = None
@@ -235,6 +245,8 @@ class _Run:
             old = self.known.get(name, {})
             entry = dict(old)
             entry["h"] = len(self.series.get((name, "", "inv"), {})) if name in self.traffic else old.get("h")
+            if (ms := _mean_duration_ms(self, name)) is not None:
+                entry["ms"] = round(ms, 1)  # what the next cycles' bill estimate uses
             if name in self.details:
                 assert self.listing is not None
                 entry.update(fp=inventory.fingerprint(self.entry(name), self.listing.versions.get(name, {})),
@@ -310,6 +322,45 @@ def _census(run: _Run, clients: _Clients) -> None:
             run.traffic[name] = sum(got.series.get(key, {}).values())
 
 
+def _below_mark(run: _Run) -> dict[str, str]:
+    """Functions whose monthly bill, estimated from the census, is under the mark: their detail series are
+    not read this cycle. The estimate uses the mean duration seen last time or, for a function never read,
+    its timeout (an upper bound). Never gated: functions the agent changed in the look-back (their change
+    is being verified), functions with provisioned concurrency or a cold-start objective (the allocation,
+    not the calls, is the bill), and functions carrying any of the agent's tags (someone asked)."""
+    if run.min_bill_usd <= 0:
+        return {}
+    prices = default_prices()
+    days = max(run.hours() / 24, 1 / 24)
+    out: dict[str, str] = {}
+    for name in _active(run):
+        details = run.details_of(name)
+        if name in run.history or name not in run.traffic or (details is not None and (
+                details.pc_on_versions or any(a.pc_requested for a in details.aliases)
+                or any(k.startswith(run.prefix) for k in details.tags))):
+            continue
+        entry = run.entry(name)
+        known_ms = run.known.get(name, {}).get("ms")
+        ms = float(known_ms) if known_ms is not None else float(entry.get("Timeout") or 900) * 1000
+        arch = (entry.get("Architectures") or ["x86_64"])[0]
+        per_call = ms / 1000 * int(entry["MemorySize"]) / 1024 * prices.tier1_usd_per_gb_s(arch)
+        per_call += prices.request_usd_per_million / 1e6
+        bill = run.traffic[name] / days * 30.4 * per_call
+        if bill < run.min_bill_usd:
+            basis = "its mean duration" if known_ms is not None else "its timeout as the duration"
+            out[name] = (f"billed about ${bill:.2f}/month ({basis}), under the ${run.min_bill_usd:.2f}/month "
+                         "worth reading its duration metrics for: watched in the daily census, read again "
+                         "once its bill passes the mark")
+    return out
+
+
+def _mean_duration_ms(run: _Run, name: str) -> float | None:
+    """Invocation-weighted mean duration over the window, from the hourly series this cycle read."""
+    inv, avg = run.series.get((name, "", "inv"), {}), run.series.get((name, "", "avg"), {})
+    calls = sum(inv.get(t, 0.0) for t in avg)
+    return sum(v * inv.get(t, 0.0) for t, v in avg.items()) / calls if calls > 0 else None
+
+
 def _expected(previous: int | None, hours: int) -> int:
     """Points a census series will return: last cycle's active hours plus a margin; for a function never
     seen, a share that lets 500 of them fill one call (NextToken covers the busy ones)."""
@@ -365,7 +416,7 @@ def _details(run: _Run, clients: _Clients, known: Mapping[str, inventory.Details
     hourly: list[MetricQuery] = []
     minutely: list[MetricQuery] = []
     window_minutes = int((run.end - minute_start).total_seconds() // MINUTE)
-    for name in (n for n in _active(run) if n in known):
+    for name in (n for n in _active(run) if n in known and n not in run.below_mark):
         census = run.series.get((name, "", "inv"))
         active = len(census) if census is not None else hours
         details = known[name]
@@ -529,6 +580,9 @@ def _observe(run: _Run, name: str) -> Observations:
     problems = list(run.metric_problems.get(name, []))
     if run.traffic.get(name) == 0 and not problems:
         return ep.observe(name, None, run.start, run.end, epochs=(), dropped=0)
+    if name in run.below_mark:
+        return ep.observe(name, None, run.start, run.end, epochs=(), dropped=0,
+                          problems=[*problems, run.below_mark[name]])
     qualifier, memory_mb = _serving(run, name)
     series = {s: run.series.get((name, qualifier, s), {}) for s in ep.SERIES}
     entries = run.report_windows.get(name, run.state.get("reports", {}).get(name, []))

@@ -124,6 +124,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         memory_history=history,
         exclude=exclude,
         control_plane_rps=settings.control_plane_rps,
+        min_monthly_bill_usd=settings.min_monthly_bill_usd,
         **deps.clients,
     )
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)

@@ -35,6 +35,8 @@ class AgentSettings(_Base):
     max_step_factor: float = Field(default=2.0, ge=1.0)
     change_window_utc: str | None = None  # e.g. "02:00-05:00"; auto mode applies only inside it
     time_zone: str = "UTC"  # IANA name: provisioned-concurrency schedules follow the team's day
+    # Functions billed under this are watched but their duration metrics are not read (cost ≤ 1 % of savings)
+    min_monthly_bill_usd: float = Field(default=1.0, ge=0)
     exclude_functions: str = ""  # comma-separated: the tool's own functions are never tuned by themselves
 
 

@@ -26,12 +26,14 @@ import numpy as np
 
 from lambda_tuner.bench.lower_bound import CycleFacts, FunctionFacts, lower_bound
 from lambda_tuner.collect import CONTROL_PLANE_BUDGET_S, CollectResult
+from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.selfcost import monthly_cost_usd
 
 SavingsHook = Callable[[CollectResult], float]  # monthly USD the decision core finds in a collection
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 LOOKBACK_DAYS = 14
 CONTROL_PLANE_RPS = 5.0
+_PRICES = default_prices()
 SCHEDULE = "daily (one cycle per day, 30.4 cycles per month)"
 
 
@@ -194,6 +196,9 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
         hourly = counts.reshape(-1, 60).sum(axis=1)
         pc_aliases = sum(1 for a in spec.aliases if a.pc > 0)
         scanned = not spec.insights and spec.emits_reports
+        mean_ms = float(np.asarray(spec.curve.duration(spec.memory_mb)))
+        per_call = mean_ms / 1000 * spec.memory_mb / 1024 * _PRICES.tier1_usd_per_gb_s(spec.arch)
+        per_call += _PRICES.request_usd_per_million / 1e6
         facts.append(FunctionFacts(
             name=spec.name, versions=published_versions(spec), aliases=len(spec.aliases),
             pc_aliases=pc_aliases,
@@ -202,6 +207,8 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
             cold_start_objective=any(k.endswith("cold-start-objective") for k in spec.tags),
             insights=spec.insights, log_group=spec.log_group_name if scanned else None,
             ran_in_scan_window=bool(counts[scan_from:].sum() > 0),
+            monthly_bill_usd=float(counts.sum()) / lookback_days * 30.4 * per_call,
+            agent_tags=any(k.startswith("lambda-tuner:") for k in spec.tags),
         ))
     return facts
 

@@ -12,7 +12,9 @@ Per operation:
   functions with published versions. The rule: changed > holding PC > new (busiest first) > due this
   weekday (crc32(name) mod 7 == day mod 7, or last read >= 7 days ago), within the call budget.
 - GetMetricData: every series the data needs — one census series (hourly invocations) per function, then
-  for each function with traffic 7 duration/error/throttle series + 1 concurrency series (per minute if
+  for each function with traffic whose monthly bill reaches the mark (or that holds PC, has a cold-start
+  objective or carries the agent's tags; the bill from the fleet's true mean duration, where the collector
+  must estimate it) 7 duration/error/throttle series + 1 concurrency series (per minute if
   PC is in question, else hourly) and, when PC is in question, per-minute invocations; 8 + 1 series per
   alias (its own invocations), 3 per PC alias, 4 Lambda Insights series — at max(ceil(series / 500),
   ceil(datapoints / 100,800)) calls, as if every call were packed to both limits at once (no real
@@ -33,6 +35,7 @@ GMD_QUERIES = 500
 GMD_POINTS = 100_800
 INSIGHTS_GROUPS = 50
 REFRESH_DAYS = 7
+MIN_MONTHLY_BILL_USD = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class FunctionFacts:
     insights: bool = False
     log_group: str | None = None  # None when REPORT lines are not scanned (Insights, hidden by level)
     ran_in_scan_window: bool = True  # invocations since the log group's watermark
+    monthly_bill_usd: float = float("inf")  # at the current size and the look-back's traffic
+    agent_tags: bool = False  # carries a tag under the agent's prefix
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ def _metric_pages(functions: Iterable[FunctionFacts], cycle: CycleFacts) -> int:
     for f in functions:
         series += 1
         points += f.active_hours
-        if not f.active_hours:
+        if not f.active_hours or not _worth_reading(f):
             continue
         per_minute = f.pc_aliases > 0 or f.cold_start_objective or (
             f.peak_hour_invocations >= cycle.pc_question_per_hour)
@@ -128,3 +133,8 @@ def _metric_pages(functions: Iterable[FunctionFacts], cycle: CycleFacts) -> int:
         points += 8 * f.aliases * f.active_hours + 3 * f.pc_aliases * conc_points
         points += 4 * f.active_hours if f.insights else 0
     return max(math.ceil(series / GMD_QUERIES), math.ceil(points / GMD_POINTS))
+
+
+def _worth_reading(f: FunctionFacts) -> bool:
+    return (f.monthly_bill_usd >= MIN_MONTHLY_BILL_USD or f.pc_aliases > 0 or f.cold_start_objective
+            or f.agent_tags)

@@ -1,0 +1,59 @@
+"""Functions billed under the mark stay in the census but their detail series are not read (issue 3: the
+agent must cost at most 1 % of what it finds)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from collect_helpers import NOW, run_collect
+
+from lambda_tuner.bench.lower_bound import CycleFacts, FunctionFacts, lower_bound
+from lambda_tuner.twin.server import Twin
+
+# 7 duration/error/throttle series + per-minute concurrency and invocations (every gated function in the
+# small fleet has at least 600 calls in some hour, so provisioned concurrency is a question for it)
+DETAIL_SERIES = 9
+
+
+def test_a_function_billed_under_the_mark_is_watched_but_not_read_and_says_why(fresh: Twin) -> None:
+    # Given a first cycle, which knows no durations yet and bounds every bill by the timeout
+    first = run_collect(fresh)
+    assert first.observations["json-info"].status == "ok"
+
+    # When the next day runs with and without a $1/month mark
+    day2 = NOW + timedelta(days=1)
+    fresh.advance(day2)
+    unmarked = run_collect(fresh, now=day2, state=first.state, min_monthly_bill_usd=0.0)
+    marked = run_collect(fresh, now=day2, state=first.state)
+
+    # Then the small functions (30 calls a minute of 20 ms: about $0.70 a month) are insufficient, saying why
+    gated = {n for n, o in marked.observations.items() if o.reason and "under the $1.00/month" in o.reason}
+    assert {"json-info", "shared-a", "shared-b", "shared-c", "shared-d"} <= gated
+    assert "its mean duration" in (marked.observations["json-info"].reason or "")
+    assert unmarked.observations["json-info"].status == "ok"
+    # and functions with PC (checkout) or the agent's tags (cruncher, bad-tags) are read whatever their bill
+    assert not gated & {"checkout", "cruncher", "bad-tags"}
+    # and exactly their detail series were saved
+    assert marked.stats.metric_queries == unmarked.stats.metric_queries - DETAIL_SERIES * len(gated)
+    assert marked.stats.cost_usd < unmarked.stats.cost_usd
+
+
+def test_a_function_the_agent_changed_is_read_whatever_its_bill(fresh: Twin) -> None:
+    first = run_collect(fresh)
+    day2 = NOW + timedelta(days=1)
+    fresh.advance(day2)
+    changed = {"json-info": [(day2 - timedelta(days=3), 1024)]}
+    second = run_collect(fresh, now=day2, state=first.state, memory_history=changed)
+    assert second.observations["json-info"].status == "ok"  # its change is being verified
+
+
+def test_the_lower_bound_reads_details_only_for_functions_worth_reading() -> None:
+    def fleet(bill: float, **kw: bool) -> list[FunctionFacts]:
+        return [FunctionFacts(f"f{i}", active_hours=2, monthly_bill_usd=bill, **kw) for i in range(100)]
+
+    day = CycleFacts(day=739_900, budget_calls=0)
+    # 100 census series + 800 detail series = 900: two calls; census alone: one
+    assert lower_bound(fleet(5.0), day).calls["cloudwatch.GetMetricData"] == 2
+    assert lower_bound(fleet(0.5), day).calls["cloudwatch.GetMetricData"] == 1
+    assert lower_bound(fleet(0.5, agent_tags=True), day).calls["cloudwatch.GetMetricData"] == 2
+    assert lower_bound(fleet(0.5, cold_start_objective=True), day).calls["cloudwatch.GetMetricData"] == 2
