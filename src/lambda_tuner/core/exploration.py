@@ -14,6 +14,7 @@ must clear the thresholds a normal change must clear. The next cycle decides aga
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,43 @@ def near_observed(memory_mb: FloatArray, observed: list[int]) -> BoolArray:
     return np.asarray(dist < NEAR_OBSERVED_LOG2, dtype=bool)
 
 
+def step_edges(memory_mb: FloatArray, current_mb: int, step_factor: float) -> BoolArray:
+    """The two sizes a move capped by the step limit lands on; experiments never go exactly there."""
+    edges = (math.floor(current_mb * step_factor), math.ceil(current_mb / step_factor))
+    return np.asarray(np.isin(memory_mb, np.asarray(edges, dtype=float)), dtype=bool)
+
+
+def experiments_spent(sizes_in_order: list[int], step_factor: float) -> int:
+    """An upper bound on the experiments already run, from the sizes the function ran at, oldest first.
+
+    An experiment always tries a size beyond the range seen before it, by more than NEAR_OBSERVED_LOG2
+    (see `beyond_observed`), and never exactly at a step-limit edge of the size it starts from (see
+    `step_edges`): so every experiment shows up as an extension of the range that is not such an edge.
+    Counting all of those (uncapped moves into new ground too) never undercounts, which is what a
+    budget needs; moves inside the range and capped climbs (one step-limit factor at a time towards a
+    distant best guess) cannot have been experiments.
+    """
+    spent = 0
+    for i, size in enumerate(sizes_in_order[1:], start=1):
+        seen, before = sizes_in_order[:i], sizes_in_order[i - 1]
+        capped = step_edges(np.array([float(size)]), before, step_factor)[0]
+        spent += bool(beyond_observed(np.array([float(size)]), seen)[0] and not capped)
+    return spent
+
+
+def beyond_observed(memory_mb: FloatArray, observed: list[int]) -> BoolArray:
+    """Sizes more than NEAR_OBSERVED_LOG2 outside the range of observed sizes: where experiments go.
+
+    Between observed sizes the model's residual field already follows what was measured on both
+    sides; an experiment is for what nothing constrains but the model's form.
+    """
+    if not observed:
+        return np.ones(memory_mb.shape, dtype=bool)
+    log_m = np.log2(memory_mb)
+    low, high = np.log2(min(observed)), np.log2(max(observed))
+    return np.asarray((log_m < low - NEAR_OBSERVED_LOG2) | (log_m > high + NEAR_OBSERVED_LOG2), dtype=bool)
+
+
 def clears_upside(upside: Upside, meets: BoolArray) -> BoolArray:
     """Sizes whose optimistic gain (draws breaking a soft goal count as no gain) clears the thresholds."""
 
@@ -83,7 +121,7 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
     horizon_days: float,
     trial_days: float,
 ) -> ExperimentChoice | None:
-    """The untried size where trying is worth most, if any is worth it.
+    """The size beyond the observed range where trying is worth most, if any is worth it.
 
     `hard` (sizes) is what the hard constraints allow; `meets` (draws x sizes) whether each draw meets
     the soft goals there. Only when the best guess sits on an observed size: a move to an untried best
@@ -91,7 +129,7 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
     """
     near = near_observed(memory_mb, observed)
     plausible = np.mean(meets, axis=0) >= MIN_PLAUSIBLE
-    candidates = hard & plausible & ~near
+    candidates = hard & plausible & beyond_observed(memory_mb, observed)
     if not near[best] or not candidates.any():
         return None
     candidates &= clears_upside(upside, meets)

@@ -39,7 +39,7 @@ class MemoryPolicy(Frozen):
     explore: bool = True
     explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
     explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
-    max_explored_sizes: int = Field(default=5, ge=1)  # no experiment once this many sizes were seen
+    max_experiments: int = Field(default=3, ge=0)  # per function over the history the decision sees
     experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
     experiment_days: int = Field(default=1, ge=1)
     n_draws: int = Field(default=400, ge=50)

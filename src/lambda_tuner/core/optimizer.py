@@ -17,7 +17,13 @@ from datetime import datetime
 import numpy as np
 
 from lambda_tuner.core.cost import cost_rates
-from lambda_tuner.core.exploration import BoolArray, Upside, choose_experiment
+from lambda_tuner.core.exploration import (
+    BoolArray,
+    Upside,
+    choose_experiment,
+    experiments_spent,
+    step_edges,
+)
 from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, fit_duration
 from lambda_tuner.core.fitting_draws import Sample, sample
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
@@ -330,11 +336,13 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
     anchor = best if kind == "memory" else ev.current
     ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
-    if not forced and policy.explore and len(observed) < policy.max_explored_sizes:
+    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: e.start)]
+    spent = experiments_spent(in_order, policy.max_step_factor)
+    if not forced and policy.explore and spent < policy.max_experiments:
         choice = choose_experiment(
             ev.memory_mb,
             ev.objective,
-            ev.all_masks(soft=False),
+            ev.all_masks(soft=False) & ~step_edges(ev.memory_mb, fn.memory_mb, policy.max_step_factor),
             ev.meets,
             anchor,
             observed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from memory_support import NOW, epoch, function, observe
 
-from lambda_tuner.core.exploration import Upside, choose_experiment
+from lambda_tuner.core.exploration import Upside, choose_experiment, experiments_spent
 from lambda_tuner.core.models import Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
@@ -138,3 +138,36 @@ def test_a_function_kept_for_a_small_best_guess_saving_is_still_offered_a_trial_
     assert int(rec.proposed["memory_mb"] or 0) > 272 and rec.proposed["best_guess_mb"] == 272
     # And the truth agrees that the trial is worth it
     assert steep_cpu(544) * 544 < 0.95 * steep_cpu(272) * 272
+
+
+def test_experiments_spent_counts_each_extension_of_the_range_but_not_moves_inside_it():
+    # Given a history: start 1,024 MB, a trial at 2,000, back to 1,024, a move to 1,400, a nudge to
+    # 2,100, a trial at 520
+    sizes = [1024, 2000, 1024, 1400, 2100, 520, 520]
+    # Then two sizes went beyond what was seen (returns, moves inside and a 5 % nudge teach nothing new)
+    assert experiments_spent(sizes, step_factor=2.0) == 2
+    assert experiments_spent([1024], step_factor=2.0) == 0
+
+
+def test_a_climb_capped_by_the_step_limit_is_not_counted_as_experiments():
+    # Given a function climbing from 128 MB one doubling a day, then a trial at 2,000 MB
+    sizes = [128, 256, 512, 1024, 2000]
+    # Then only the trial counts: a trial never lands exactly on a step-limit edge
+    assert experiments_spent(sizes, step_factor=2.0) == 1
+
+
+def test_a_trial_never_lands_exactly_on_a_step_limit_edge():
+    rec = one_day(3008, 80.0)
+    assert rec.kind == "experiment"
+    assert int(rec.proposed["memory_mb"] or 0) not in (1504, 6016)
+
+
+def test_no_trial_once_the_experiment_budget_is_spent():
+    # Given the over-provisioned I/O function that is offered a trial on its first day
+    e = epoch(3008, 80.0, invocations=PER_DAY_AT_40_A_MINUTE)
+    obs = Observations(function="fn", window_start=e.start, window_end=e.end, epochs=(e,))
+    assert decide_memory(function(3008), obs, MemoryPolicy(), PRICES, NOW, "rec-1").kind == "experiment"
+    # When its budget allows no (further) experiment
+    rec = decide_memory(function(3008), obs, MemoryPolicy(max_experiments=0), PRICES, NOW, "rec-1")
+    # Then it is not asked to try anything: it moves on what it knows, or keeps
+    assert rec.kind != "experiment"
