@@ -15,6 +15,8 @@ import numpy.typing as npt
 
 from lambda_tuner.core.fitting import (
     DISCREPANCY_OCTAVES,
+    TREND_OCTAVES,
+    TREND_SD,
     PROPOSAL_FACTOR,
     PROPOSAL_WIDEN,
     DurationFit,
@@ -69,9 +71,10 @@ class Sample:
 
 
 def _kernel(fit: DurationFit, a: FloatArray, b: FloatArray) -> FloatArray:
-    return np.asarray(
-        fit.discrepancy**2 * np.exp(-0.5 * ((a[:, None] - b[None, :]) / DISCREPANCY_OCTAVES) ** 2)
-    )
+    """Bumps between neighbouring sizes plus a slow departure of the whole curve from its form."""
+    gap = a[:, None] - b[None, :]
+    bumps = fit.discrepancy**2 * np.exp(-0.5 * (gap / DISCREPANCY_OCTAVES) ** 2)
+    return np.asarray(bumps + TREND_SD**2 * np.exp(-0.5 * (gap / TREND_OCTAVES) ** 2))
 
 
 def _field_solve(fit: DurationFit) -> FloatArray:
@@ -92,7 +95,7 @@ def _field_at(fit: DurationFit, m: FloatArray) -> tuple[FloatArray, FloatArray]:
     x_obs = np.log2([d.memory_mb for d in fit.sizes])
     cross = _kernel(fit, x_obs, np.log2(m))  # k x g
     solve = _field_solve(fit)
-    var = np.clip(fit.discrepancy**2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
+    var = np.clip(fit.discrepancy**2 + TREND_SD**2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
     return cross, np.sqrt(var)
 
 

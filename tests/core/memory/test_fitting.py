@@ -82,3 +82,15 @@ def test_epochs_of_the_other_architecture_are_not_fitted():
     arm_only = (epoch(1024, 100.0, arch="arm64"),)
     with pytest.raises(ValueError, match="no epoch of x86_64"):
         fit_duration("fn", "x86_64", arm_only)
+
+
+def test_an_extrapolation_allows_a_slow_departure_from_the_form_that_no_observed_size_rules_out():
+    # Given an I/O-bound function observed closely at four sizes between 512 and 1,536 MB
+    fit = _fit(io_bound, [512, 768, 1024, 1536])
+    # When the model projects 640 MB (between observed sizes) and 256 MB (an octave below them)
+    _, low, high, *_ = predict(fit, np.array([640, 256]))
+    inside, beyond = (high - low) / (high + low) * 2
+    # Then an octave beyond, the truth may leave the fitted form by more than the day-to-day noise and
+    # the fit's own uncertainty (real curves bend: memory pressure, GC): at least +-12.5 %
+    assert beyond > 0.25
+    assert beyond > 1.8 * inside
