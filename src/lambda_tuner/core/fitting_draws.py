@@ -15,10 +15,10 @@ import numpy.typing as npt
 
 from lambda_tuner.core.fitting import (
     DISCREPANCY_OCTAVES,
-    TREND_OCTAVES,
-    TREND_SD,
     PROPOSAL_FACTOR,
     PROPOSAL_WIDEN,
+    TREND_OCTAVES,
+    TREND_SD,
     DurationFit,
     FloatArray,
     FormFit,
