@@ -47,6 +47,7 @@ class ApprovalSettings(_Base):
 
 class ApplySettings(_Base):
     topic_arn: str
+    tag_prefix: str = "lambda-tuner:"  # a function's mode tag is re-read just before each change
     allow_iac_changes: bool = False
     alarm_action_arn: str | None = None  # where rollback alarms send (this function's own ARN)
     alarm_name_prefix: str = "lambda-tuner-rollback-"  # the template scopes alarm permissions to it

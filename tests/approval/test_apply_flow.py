@@ -279,3 +279,30 @@ def test_a_change_that_cannot_be_recorded_is_put_back(account: Account) -> None:
     with pytest.raises(StoreError):
         s.flow.apply("rec-1", "approval", NOW)
     assert account.memory(FN) == 1024 and s.alarms() == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "actor", "applied"),
+    [
+        ("off", "approval", False),
+        ("recommend", "approval", False),
+        ("approve", "agent", False),
+        ("approve", "approval", True),
+        ("auto", "agent", True),
+    ],
+)
+def test_the_mode_tag_is_read_again_just_before_the_change(
+    account: Account, mode: str, actor: str, applied: bool
+) -> None:
+    # Given a change approved before someone tagged the function (the collector sees tags only on refresh)
+    s = Setup(account, tags={"lambda-tuner:mode": mode})
+    s.approved()
+    # When it is applied
+    result = s.flow.apply("rec-1", actor, NOW)
+    # Then the tag as it is now decides, and a refusal says why and touches nothing
+    assert result.ok is applied
+    assert account.memory(FN) == (512 if applied else 1024)
+    if not applied:
+        assert f"mode={mode}" in result.message
+        assert s.store.get_recommendation("rec-1").status == "FAILED"  # type: ignore[union-attr]
+        assert s.types() == ["refusal"]

@@ -31,7 +31,7 @@ from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
-from lambda_tuner.core.tags import detect_iac
+from lambda_tuner.core.tags import detect_iac, parse_policy
 
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
@@ -118,10 +118,11 @@ class ApplyFlow(RollbackFlow):
         alarm_prefix: str = alarms.PREFIX,
         cloudwatch: Any = None,
         kill_switch: Callable[[], bool] = lambda: False,
+        tag_prefix: str = "lambda-tuner:",
     ) -> None:
         super().__init__(store, applier, notifier, cloudwatch=cloudwatch)
         self.allow_iac, self.alarm_action_arn, self.alarm_prefix = allow_iac, alarm_action_arn, alarm_prefix
-        self.kill_switch = kill_switch
+        self.kill_switch, self.tag_prefix = kill_switch, tag_prefix
 
     def apply(self, rec_id: str, requested_by: str, now: datetime) -> ChangeResult:
         rec = self.store.get_recommendation(rec_id)
@@ -183,6 +184,9 @@ class ApplyFlow(RollbackFlow):
     def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         try:
             desc = self.applier.describe(rec.function)
+            if (refusal := _mode_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor)):
+                return self._decline(rec, actor, now, status="FAILED", why="function mode",
+                                     data={"reason": refusal})
             manager = detect_iac(desc.get("Tags", {}))
             if manager and not self.allow_iac:
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
@@ -349,3 +353,14 @@ class ApplyFlow(RollbackFlow):
             request_ids=request_ids,
             message=message,
         )
+
+
+def _mode_refusal(mode: str | None, actor: str) -> str | None:
+    """The function's mode tag as it is now, read just before the change: the collector re-reads tags only
+    on its rolling refresh, so a `mode` set since the recommendation is honoured here. No tag: the account
+    mode, under which the agent proposed the change, stands."""
+    if mode in ("off", "recommend"):
+        return f"the function is now tagged mode={mode}: nothing was applied"
+    if mode == "approve" and actor == "agent":
+        return "the function is now tagged mode=approve: it waits for a person's approval, not the agent's"
+    return None

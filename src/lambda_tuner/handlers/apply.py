@@ -30,6 +30,7 @@ def _flow() -> ApplyFlow:
         alarm_action_arn=settings.alarm_action_arn,
         alarm_prefix=settings.alarm_name_prefix,
         kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
+        tag_prefix=settings.tag_prefix,
     )
 
 
