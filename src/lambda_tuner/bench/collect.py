@@ -11,13 +11,11 @@ The headline numbers of a run are the warm cycle's; the cold cycle is reported a
 
 from __future__ import annotations
 
-import copy
 import json
 import multiprocessing as mp
 import os
 import resource
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,7 +71,7 @@ def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
     cold_at = EPOCH + timedelta(days=lookback_days + 1)
     warm_at = cold_at + timedelta(days=1)
     world = World(specs, seed=seed, epoch=EPOCH, now=cold_at)
-    with _shallow_moto_listing(), Twin(world) as twin:
+    with Twin(world) as twin:
         cold = _cycle(twin, cold_at, {}, lookback_days, savings)
         twin.advance(warm_at)
         warm = _cycle(twin, warm_at, cold["state"], lookback_days, savings)
@@ -84,32 +82,6 @@ def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
                              _cycle_facts(warm_at, budget, specs, cold["state"]))
     return {"functions": len(specs), **_summary(warm, warm_bound.total, warm_bound.calls),
             "first_cycle": _summary(cold, cold_bound.total, cold_bound.calls)}
-
-
-@contextmanager
-def _shallow_moto_listing() -> Iterator[None]:
-    """moto 5.2.5 deep-copies every function on each ListFunctions(FunctionVersion=ALL) page (~30 ms a
-    function: 30 s a page at 1,000 functions), only to change the copy's ARN. A shallow copy gives the
-    same answer; without it the benchmark would measure moto, not the collector. (The twin should adopt
-    this; until then the benchmark applies it for its own run only.)"""
-    from moto.awslambda.models import LambdaStorage
-
-    original = LambdaStorage.all
-
-    def all_shallow(self: Any) -> list[Any]:
-        result = []
-        for group in list(self._functions.values()):
-            latest = copy.copy(group["latest"])
-            latest.function_arn = f"{latest.function_arn}:$LATEST"
-            result.append(latest)
-            result.extend(group["versions"])
-        return result
-
-    LambdaStorage.all = all_shallow  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        LambdaStorage.all = original  # type: ignore[method-assign]
 
 
 def _summary(cycle: dict[str, Any], bound: int, bound_calls: dict[str, int]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,10 +137,23 @@ def config_of(twin: Twin, fn: LambdaFunction) -> dict[str, Any]:
 def list_functions(twin: Twin, call: Call) -> Reply:
     with twin.lock:
         version = call.query("FunctionVersion")
-        functions = backend(twin).list_functions(version)
+        functions = all_versions(twin) if version == "ALL" else backend(twin).list_functions(version)
         # AWS lists in name order; without versions a plain name sort is 5x cheaper at 10,000 functions
         functions = sorted(functions, key=_order) if version == "ALL" else sorted(functions, key=_name)
         return paged(call, "Functions", functions, lambda fn: config_of(twin, fn))
+
+
+def all_versions(twin: Twin) -> list[LambdaFunction]:
+    """Every function's $LATEST (with its qualified ARN) and published versions. moto's own listing
+    deep-copies each function (~30 ms: 30 s a page at 1,000 functions) only to give the copy that ARN; a
+    shallow copy gives the same answer."""
+    out: list[LambdaFunction] = []
+    for group in list(backend(twin)._lambdas._functions.values()):
+        latest = copy.copy(group["latest"])
+        latest.function_arn = f"{latest.function_arn}:$LATEST"
+        out.append(latest)
+        out.extend(group["versions"])
+    return out
 
 
 def _name(fn: LambdaFunction) -> str:

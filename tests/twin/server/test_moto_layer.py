@@ -92,6 +92,11 @@ def test_moto_backends_keep_what_the_twin_reads_and_writes() -> None:
         LambdaAlias.__init__
     ).parameters or "revision_id" in inspect.getsource(LambdaAlias.__init__)
     assert "code_or_config_updated" in inspect.getsource(LambdaStorage.publish_version)
+    # lambda_api.all_versions reads the storage's groups directly (moto's listing deep-copies each function)
+    assert '"latest"' in inspect.getsource(LambdaStorage.all) and '"versions"' in inspect.getsource(
+        LambdaStorage.all
+    )
+    assert "self._functions" in inspect.getsource(LambdaStorage.all)
     alarm_fields = inspect.getsource(Alarm.__init__)
     for name in (
         "evaluation_periods",
