@@ -195,21 +195,26 @@ def within_hour_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore 
 
     Per block of the hour, the level with the lowest objective summed over that block in every history
     hour; then each rise moves one block earlier, because PC takes minutes to provision (the plan pays
-    for the extra block). None without 5-minute data; when the result is not one rise an hour (one
-    level is simpler, and PC that goes up and down several times an hour re-provisions each time);
-    or when the pattern does not hold out: fitted on the first half of the history, it must beat the
-    static level fitted there on the second half (bursts that wander through the hour fail this).
+    for the extra block). The per-block levels are then reduced to one rise an hour: a base level for
+    the whole hour and one run of blocks at the peak level (PC that goes up and down several times an
+    hour re-provisions each time; light traffic between bursts would otherwise ask for a level of 1 in
+    scattered blocks). None without 5-minute data, without a peak above the base, or when the pattern
+    does not hold out: fitted on the first half of the history, it must beat the static level fitted
+    there on the second half (bursts that wander through the hour fail this).
     """
     if history.blocks is None or history.hours < 2:
         return None
     half = history.hours // 2
     static_early = int(_objective(history, lam_h)[:, :half].sum(axis=1).argmin())
     static_late = float(_objective(history, lam_h)[static_early, half:].sum())
-    cost, cold = _block_figures(history, _slots(history, lam_h, range(half)))
+    early = _one_rise(history, lam_h, range(half), _slots(history, lam_h, range(half)))
+    if early is None:
+        return None
+    cost, cold = _block_figures(history, early)
     if float((cost + lam_h * cold)[half:].sum()) >= static_late:
         return None
-    slots = _slots(history, lam_h, range(history.hours))
-    if sum(level > slots[b - 1] for b, level in enumerate(slots)) != 1:  # b - 1 wraps around the hour
+    slots = _one_rise(history, lam_h, range(history.hours), _slots(history, lam_h, range(history.hours)))
+    if slots is None:
         return None
     cost, cold = _block_figures(history, slots)
     return _score(history, (max(slots),) * history.bins, cost, cold, lam_h, block_levels=slots)
@@ -225,6 +230,31 @@ def _slots(history: History, lam_h: NDArray[np.float64], hours: range) -> tuple[
     best = obj.sum(axis=1).argmin(axis=0)
     led = np.maximum(best, np.roll(best, -1))  # each block also holds the next block's level
     return tuple(int(v) for v in led)
+
+
+def _one_rise(
+    history: History, lam_h: NDArray[np.float64], hours: range, slots: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """The best plan of the form "base level, and the peak level over one run of blocks": for each base
+    level below the peak, the run is the blocks around the peak block whose own best level is above the
+    base (wrapping around the hour); the plan with the lowest objective over `hours` wins."""
+    n, peak = len(slots), int(np.argmax(slots))
+    best: tuple[float, tuple[int, ...]] | None = None
+    for base in sorted(set(slots)):
+        if base >= slots[peak]:
+            break
+        run = {peak}
+        for step in (1, -1):
+            b = peak
+            while slots[(b + step) % n] > base and len(run) < n:
+                b = (b + step) % n
+                run.add(b)
+        plan = tuple(slots[peak] if b in run else base for b in range(n))
+        cost, cold = _block_figures(history, plan)
+        total = float((cost + lam_h * cold)[hours.start : hours.stop].sum())
+        if best is None or total < best[0]:
+            best = (total, plan)
+    return None if best is None else best[1]
 
 
 def _block_figures(

@@ -57,6 +57,23 @@ def test_a_burst_later_in_the_hour_moves_the_schedule_with_it() -> None:
     }
 
 
+def test_light_traffic_between_bursts_keeps_one_rise_an_hour_over_a_base_level() -> None:
+    # Given the cron burst at :00 and, between bursts, one environment busy every 20 minutes after the
+    # keep-alive has lapsed (each a cold start without PC)
+    minutes = np.arange(DAYS * 1440)
+    conc = np.where(minutes % 60 == 0, 5.0, 0.0)
+    conc[(minutes % 60 == 20) | (minutes % 60 == 40)] = 1.0
+    obs = observations(conc, conc * 60_000 / 30_000.0, 30_000.0)
+    # When PC is planned with cold starts valued
+    rec = decide_pc(function(), alias(None), obs, VALUED, X86, NOW, "r-5")
+    # Then the schedule rises once an hour, to the burst's level, over a base level for the rest
+    assert [(a.schedule, a.capacity) for a in rec.pc_schedule] == [
+        ("cron(5 * * * ? *)", 1),
+        ("cron(55 * * * ? *)", 5),
+    ]
+    assert "5 from :55 to :05, 1 otherwise, every hour" in rec.reason.summary
+
+
 def test_bursts_at_a_different_minute_every_hour_get_no_within_hour_schedule() -> None:
     # Given one burst an hour at a random minute: the blocks of past bursts do not predict the next.
     rng = np.random.default_rng(3)
