@@ -48,7 +48,7 @@ class QueryBook:
 
     queries: dict[str, Query] = field(default_factory=dict)
     startup_s: float = 0.5
-    scan_bytes_per_s: float = 2e9
+    scan_bytes_per_s: float = 5e9
     polls_before_complete: int = 0
     clock: Callable[[], float] = time.monotonic
 

@@ -107,6 +107,22 @@ class Spiky(_Poisson):
 
 
 @dataclass(frozen=True)
+class Hourly(_Poisson):
+    """A cron job's burst: `burst_calls` calls in minute `at_minute` of every hour, `base_rpm` otherwise."""
+
+    base_rpm: float
+    burst_calls: float
+    at_minute: int
+
+    def rate(self, minutes: np.ndarray) -> np.ndarray:
+        return self.base_rpm + np.where(minutes % 60 == self.at_minute, self.burst_calls, 0.0)
+
+    @property
+    def mean_rpm(self) -> float:
+        return self.base_rpm + self.burst_calls / 60
+
+
+@dataclass(frozen=True)
 class Rare(_Poisson):
     per_day: float
 
@@ -163,6 +179,14 @@ def spiky(base_rpm: float, spike_rpm: float, spikes_per_day: int = 3, spike_minu
     _check_rate(spike_rpm)
     return Spiky(seed=seed, base_rpm=base_rpm, spike_rpm=spike_rpm, spikes_per_day=spikes_per_day,
                  spike_minutes=spike_minutes)
+
+
+def hourly(base_rpm: float, burst_calls: float, at_minute: int = 0, seed: int = 0) -> Hourly:
+    _check_rate(base_rpm)
+    _check_rate(burst_calls)
+    if not 0 <= at_minute < 60:
+        raise ValueError(f"at_minute must be within 0..59, got {at_minute}")
+    return Hourly(seed=seed, base_rpm=base_rpm, burst_calls=burst_calls, at_minute=at_minute)
 
 
 def rare(per_day: float, seed: int = 0) -> Rare:

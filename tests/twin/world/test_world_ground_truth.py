@@ -247,3 +247,11 @@ def test_every_demo_function_answers_every_metric_and_log_query(epoch, q):
     reported = {r[0]["value"].split(":", 1)[1] for r in rows}
     assert {s.log_group_name for s in busy if s.emits_reports} <= reported
     assert stats["bytesScanned"] > 0
+
+
+def test_an_hourly_cron_burst_comes_at_its_minute_of_every_hour() -> None:
+    counts = traffic.hourly(0.2, 400, at_minute=7, seed=3).counts(0, 24 * 60).reshape(24, 60)
+    assert (counts[:, 7] > 300).all()  # Poisson around 400 at :07
+    assert counts[:, [m for m in range(60) if m != 7]].mean() < 1  # light traffic otherwise
+    with pytest.raises(ValueError):
+        traffic.hourly(0.2, 400, at_minute=60)
