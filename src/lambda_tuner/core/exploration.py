@@ -2,14 +2,19 @@
 
 An experiment is guarded (p99 stop, error stop, bounded days and extra cost, part of the traffic), so it
 may try a size whose latency goal is only *uncertain*, not established: the candidates are the sizes the
-hard constraints allow (bounds, memory floor, timeout margin, step limit) where the model gives the soft
-goals (the `default` p99 allowance, p95/p99 objectives) a fair chance (`MIN_PLAUSIBLE`).
+hard constraints allow (bounds, memory floor, timeout margin, step limit), round (multiples of 64 MB)
+and beyond the range of observed sizes, where the model gives the soft goals (the `default` p99
+allowance, p95/p99 objectives) a fair chance (`MIN_PLAUSIBLE`).
 
 Worth = the expected improvement over the model's best guess, counted only in the draws where the size
 also meets the soft goals (a saving that breaks the allowance would not be adopted), enjoyed for a
 horizon, minus the expected extra objective paid while the trial runs. An experiment must also be worth
 a person's click: the optimistic end (95th percentile) of what it could save against the current size
 must clear the thresholds a normal change must clear. The next cycle decides again with the new epoch.
+
+Budget: at most `max_experiments` per function over the history the decision sees. Round sizes beyond
+the observed range, never on a step-limit edge, make the agent's own experiments countable from the
+epochs alone (`experiments_spent`); the optimizer's moves are at 1 MB resolution.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ BoolArray = npt.NDArray[np.bool_]
 NEAR_OBSERVED_LOG2 = 0.2  # sizes within ~15 % of an observed size teach the model little new
 MIN_PLAUSIBLE = 0.1  # a trial size must meet the soft goals in at least this share of the model's draws
 UPSIDE_QUANTILE = 95.0  # the upper end of the 90 % interval
+TRIAL_MULTIPLE_MB = 64  # experiments try round sizes; the optimizer's moves are at 1 MB resolution
 
 
 @dataclass(frozen=True)
@@ -64,21 +70,26 @@ def step_edges(memory_mb: FloatArray, current_mb: int, step_factor: float) -> Bo
     return np.asarray(np.isin(memory_mb, np.asarray(edges, dtype=float)), dtype=bool)
 
 
+def trial_sizes(memory_mb: FloatArray) -> BoolArray:
+    """Sizes an experiment may try: multiples of TRIAL_MULTIPLE_MB, which is how the history tells them."""
+    return np.asarray(np.mod(memory_mb, TRIAL_MULTIPLE_MB) == 0, dtype=bool)
+
+
 def experiments_spent(sizes_in_order: list[int], step_factor: float) -> int:
     """An upper bound on the experiments already run, from the sizes the function ran at, oldest first.
 
-    An experiment always tries a size beyond the range seen before it, by more than NEAR_OBSERVED_LOG2
-    (see `beyond_observed`), and never exactly at a step-limit edge of the size it starts from (see
-    `step_edges`): so every experiment shows up as an extension of the range that is not such an edge.
-    Counting all of those (uncapped moves into new ground too) never undercounts, which is what a
-    budget needs; moves inside the range and capped climbs (one step-limit factor at a time towards a
-    distant best guess) cannot have been experiments.
+    An experiment always tries a round size (`trial_sizes`) beyond the range seen before it, by more
+    than NEAR_OBSERVED_LOG2 (`beyond_observed`), and never exactly at a step-limit edge of the size it
+    starts from (`step_edges`, where capped moves land). Every such extension of the range counts; a
+    move that happens to land on one too (a 1 MB-resolution optimum that is round by chance) is counted
+    as well, so the count never falls short, which is what a budget needs. Moves inside the range,
+    capped climbs and the optimizer's other moves into new ground are not counted.
     """
     spent = 0
     for i, size in enumerate(sizes_in_order[1:], start=1):
-        seen, before = sizes_in_order[:i], sizes_in_order[i - 1]
-        capped = step_edges(np.array([float(size)]), before, step_factor)[0]
-        spent += bool(beyond_observed(np.array([float(size)]), seen)[0] and not capped)
+        seen, before, at = sizes_in_order[:i], sizes_in_order[i - 1], np.array([float(size)])
+        trial_like = trial_sizes(at)[0] and not step_edges(at, before, step_factor)[0]
+        spent += bool(trial_like and beyond_observed(at, seen)[0])
     return spent
 
 
@@ -129,7 +140,7 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
     """
     near = near_observed(memory_mb, observed)
     plausible = np.mean(meets, axis=0) >= MIN_PLAUSIBLE
-    candidates = hard & plausible & beyond_observed(memory_mb, observed)
+    candidates = hard & plausible & beyond_observed(memory_mb, observed) & trial_sizes(memory_mb)
     if not near[best] or not candidates.any():
         return None
     candidates &= clears_upside(upside, meets)

@@ -18,6 +18,7 @@ import numpy as np
 
 from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.exploration import (
+    TRIAL_MULTIPLE_MB,
     BoolArray,
     Upside,
     choose_experiment,
@@ -70,13 +71,31 @@ def decided_by(
     }[strategy]
 
 
-def _grid(lower: int, upper: int, current: int, observed: list[float], focus: float | None) -> FloatArray:
-    """A coarse geometric grid, the sizes that matter by name, and a fine window around `focus`."""
+def _grid(  # noqa: PLR0917 - the grid's inputs, each needed
+    lower: int,
+    upper: int,
+    current: int,
+    observed: list[float],
+    focus: float | None,
+    step: tuple[int, int],
+) -> FloatArray:
+    """A coarse geometric grid, the sizes that matter by name, and a fine window around `focus`.
+
+    Within one step of the current size the coarse grid is also offered rounded to the sizes an
+    experiment may try (exploration.TRIAL_MULTIPLE_MB).
+    """
     base = np.round(np.geomspace(lower, upper, COARSE_POINTS))
-    parts: list[FloatArray] = [base, np.array([current, VCPU_MB]), np.asarray(observed, dtype=float)]
+    reach = base[(base >= step[0]) & (base <= step[1])]
+    trials = np.round(reach / TRIAL_MULTIPLE_MB) * TRIAL_MULTIPLE_MB
+    parts: list[FloatArray] = [
+        base,
+        np.array([current, VCPU_MB]),
+        np.asarray(observed, dtype=float),
+        trials[(trials >= max(lower, step[0])) & (trials <= min(upper, step[1]))],
+    ]
     if focus is not None:
-        step = (upper / lower) ** (FINE_WINDOW / (COARSE_POINTS - 1))
-        a, b = max(float(lower), focus / step), min(float(upper), focus * step)
+        ratio = (upper / lower) ** (FINE_WINDOW / (COARSE_POINTS - 1))
+        a, b = max(float(lower), focus / ratio), min(float(upper), focus * ratio)
         parts.append(np.asarray(np.round(np.geomspace(a, b, FINE_POINTS)), dtype=float))
     return np.unique(np.concatenate(parts))
 
@@ -108,7 +127,7 @@ def evaluate(
     )
     named = (lower, upper, *step, *observed, *([baseline_memory_mb] if baseline_memory_mb else []))
     edges = [float(v) for v in named if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
-    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus)
+    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus, step)
     d = (draws or sample(fit, policy.n_draws)).at(m)
     rates = cost_rates(prices, fn.arch)
     gb, extra_gb = m / 1024.0, max(0, fn.ephemeral_mb - 512) / 1024.0

@@ -66,7 +66,7 @@ def test_no_trial_when_even_the_optimistic_saving_is_below_the_dollar_threshold(
 
 def test_choose_experiment_skips_sizes_whose_upper_saving_misses_the_threshold():
     # Given two candidate sizes that beat the best guess in every draw, one by 0.2 %, one by 30 %
-    memory = np.array([100.0, 200.0, 400.0])
+    memory = np.array([128.0, 256.0, 512.0])
     objective = np.tile([0.7, 0.998, 1.0], (50, 1))
     meets = np.ones((50, 3), dtype=bool)
     gain = (objective[:, 2:3] - objective) / 1.0
@@ -74,7 +74,7 @@ def test_choose_experiment_skips_sizes_whose_upper_saving_misses_the_threshold()
     def choose(min_fraction: float, allowed: list[bool]) -> int | None:
         upside = Upside(objective_gain=gain, min_fraction=min_fraction)
         got = choose_experiment(
-            memory, objective, np.array(allowed), meets, 2, [400], upside=upside,
+            memory, objective, np.array(allowed), meets, 2, [512], upside=upside,
             threshold=0.001, horizon_days=30, trial_days=0.1,
         )  # fmt: skip
         return None if got is None else got.index
@@ -86,16 +86,16 @@ def test_choose_experiment_skips_sizes_whose_upper_saving_misses_the_threshold()
 
 
 def test_a_size_that_breaks_the_soft_goal_in_almost_every_draw_is_not_tried():
-    memory = np.array([100.0, 400.0])
+    memory = np.array([128.0, 512.0])
     objective = np.tile([0.5, 1.0], (100, 1))
     meets = np.ones((100, 2), dtype=bool)
-    meets[:95, 0] = False  # 5 % of draws meet the goal at 100 MB: not plausible enough
+    meets[:95, 0] = False  # 5 % of draws meet the goal at 128 MB: not plausible enough
     upside = Upside(objective_gain=objective[:, 1:2] - objective, min_fraction=0.01)
     kwargs = {"upside": upside, "threshold": 0.001, "horizon_days": 30.0, "trial_days": 0.1}
     hard = np.ones(2, dtype=bool)
-    assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is None  # type: ignore[arg-type]
+    assert choose_experiment(memory, objective, hard, meets, 1, [512], **kwargs) is None  # type: ignore[arg-type]
     meets[:60, 0] = True  # 65 % now: worth a guarded trial
-    assert choose_experiment(memory, objective, hard, meets, 1, [400], **kwargs) is not None  # type: ignore[arg-type]
+    assert choose_experiment(memory, objective, hard, meets, 1, [512], **kwargs) is not None  # type: ignore[arg-type]
 
 
 def half_cpu(m: float) -> float:
@@ -140,18 +140,18 @@ def test_a_function_kept_for_a_small_best_guess_saving_is_still_offered_a_trial_
     assert steep_cpu(544) * 544 < 0.95 * steep_cpu(272) * 272
 
 
-def test_experiments_spent_counts_each_extension_of_the_range_but_not_moves_inside_it():
-    # Given a history: start 1,024 MB, a trial at 2,000, back to 1,024, a move to 1,400, a nudge to
-    # 2,100, a trial at 520
-    sizes = [1024, 2000, 1024, 1400, 2100, 520, 520]
-    # Then two sizes went beyond what was seen (returns, moves inside and a 5 % nudge teach nothing new)
+def test_experiments_spent_counts_round_extensions_of_the_range_but_not_moves_inside_it():
+    # Given a history: start 1,024 MB, a trial at 1,920, back to 1,024, a move to 1,400, the optimizer's
+    # move to 2,900 (1 MB resolution, not round), a trial at 576
+    sizes = [1024, 1920, 1024, 1400, 2900, 576, 576]
+    # Then two were trials: returns, moves inside the range and the optimizer's own moves are not
     assert experiments_spent(sizes, step_factor=2.0) == 2
     assert experiments_spent([1024], step_factor=2.0) == 0
 
 
 def test_a_climb_capped_by_the_step_limit_is_not_counted_as_experiments():
-    # Given a function climbing from 128 MB one doubling a day, then a trial at 2,000 MB
-    sizes = [128, 256, 512, 1024, 2000]
+    # Given a function climbing from 128 MB one doubling a day, then a trial at 1,920 MB
+    sizes = [128, 256, 512, 1024, 1920]
     # Then only the trial counts: a trial never lands exactly on a step-limit edge
     assert experiments_spent(sizes, step_factor=2.0) == 1
 
@@ -160,6 +160,7 @@ def test_a_trial_never_lands_exactly_on_a_step_limit_edge():
     rec = one_day(3008, 80.0)
     assert rec.kind == "experiment"
     assert int(rec.proposed["memory_mb"] or 0) not in (1504, 6016)
+    assert int(rec.proposed["memory_mb"] or 0) % 64 == 0
 
 
 def test_no_trial_once_the_experiment_budget_is_spent():
