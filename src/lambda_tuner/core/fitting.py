@@ -31,7 +31,9 @@ Priors (documented population assumptions, used with few observed sizes):
   correlation length 1.5 octaves) stands for the whole curve bending away from its form (memory
   pressure at small sizes, a second regime): observed sizes pin it nearby, so it widens only
   extrapolations. Without it, moves beyond the observed range were covered 84 % of the time, not 90 %.
-- One future period's mean also varies day to day: 3 % (or the spread seen across days at one size).
+- One future period's mean also varies day to day: a prior of 3 % (weighing as much as four days),
+  updated by the spread of daily means at sizes seen on several days. It enters each size's error once
+  (the within-day error plus it over the number of days), not on top of that size's own day spread.
 
 scipy is imported inside functions only (cold starts of functions that import core without it).
 """
@@ -61,6 +63,7 @@ DISCREPANCY_OCTAVES = 0.35
 TREND_SD = 0.08
 TREND_OCTAVES = 1.5
 DAY_NOISE = 0.03
+DAY_NOISE_PRIOR_DAYS = 4.0  # the prior day-to-day noise weighs as much as this many repeated days
 CPU_SHARE_SD = 0.1
 DEFAULT_CV = 0.3  # per-invocation coefficient of variation when an epoch gives no spread at all
 MIN_P99_RATIO_SD = 0.05
@@ -79,6 +82,8 @@ class SizeData(Frozen):
     cpu_share: float | None = None  # Lambda Insights CPU time / wall time
     max_memory_used_mb: float | None = None
     epochs: int = 1
+    within_se: float | None = None  # relative SE of the mean from within-day spread only (no drift)
+    day_var: float = 0.0  # sample variance of the daily means relative to their pooled mean
 
 
 class FormFit(Frozen):
@@ -150,9 +155,10 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
         means = np.array([float(e.duration_avg_ms or 0.0) for e in group])
         w = n / n.sum()
         mean = float(w @ means)
-        rel_se2 = float(np.sum(w**2 * np.array([_epoch_rel_se(e, mean) for e in group]) ** 2))
-        if len(group) > 1:  # epochs at one size disagree by more than their own noise: day-to-day drift
-            rel_se2 += float(np.var(means / mean, ddof=1)) / len(group)
+        within2 = float(np.sum(w**2 * np.array([_epoch_rel_se(e, mean) for e in group]) ** 2))
+        day_var = float(np.var(means / mean, ddof=1)) if len(group) > 1 else 0.0
+        # epochs at one size disagree by more than their own noise: day-to-day drift
+        rel_se2 = within2 + day_var / len(group)
         ratios = [
             e.duration_p99_ms / e.duration_avg_ms for e in group if e.duration_p99_ms and e.duration_avg_ms
         ]
@@ -171,6 +177,8 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
                 cpu_share=float(np.mean(cpu)) / mean if cpu else None,
                 max_memory_used_mb=max(mem) if mem else None,
                 epochs=len(group),
+                within_se=math.sqrt(within2),
+                day_var=day_var,
             )
         )
     return out
@@ -399,6 +407,13 @@ def _discrepancy(data: Sequence[SizeData], fits: Sequence[FormFit]) -> float:
 
 
 def _day_noise(data: Sequence[SizeData]) -> float:
-    """Day-to-day noise: from sizes seen on several days when there are such, else the default."""
-    repeated = [d.rel_se * math.sqrt(d.epochs) for d in data if d.epochs >= 3]
-    return max(DAY_NOISE, float(np.median(repeated))) if repeated else DAY_NOISE
+    """Day-to-day noise: the prior (DAY_NOISE) updated by the spread of daily means at repeated sizes.
+
+    A scaled-inverse-chi-squared update: the prior counts as DAY_NOISE_PRIOR_DAYS days, every repeated
+    day at one size as one more. A fixed floor would keep the noise at 3 % for a function that shows
+    2 % over a week, and the p99 allowance (judged at 98 % confidence) would then stay about twice as
+    far from its edge as the evidence warrants.
+    """
+    dof = sum(d.epochs - 1 for d in data)
+    ss = sum((d.epochs - 1) * d.day_var for d in data)
+    return math.sqrt((DAY_NOISE_PRIOR_DAYS * DAY_NOISE**2 + ss) / (DAY_NOISE_PRIOR_DAYS + dof))

@@ -22,6 +22,7 @@ from lambda_tuner.core.fitting import (
     DurationFit,
     FloatArray,
     FormFit,
+    SizeData,
     form_duration,
     log_posterior,
 )
@@ -79,8 +80,13 @@ def _kernel(fit: DurationFit, a: FloatArray, b: FloatArray) -> FloatArray:
 
 def _field_solve(fit: DurationFit) -> FloatArray:
     x_obs = np.log2([d.memory_mb for d in fit.sizes])
-    noise = np.array([d.rel_se**2 + fit.rel_noise**2 / d.epochs for d in fit.sizes])
+    noise = np.array([_within(d) ** 2 + fit.rel_noise**2 / d.epochs for d in fit.sizes])
     return np.asarray(np.linalg.inv(_kernel(fit, x_obs, x_obs) + np.diag(noise)), dtype=float)
+
+
+def _within(size: SizeData) -> float:
+    """The size's standard error without its day-to-day part (`fit.rel_noise` stands for that)."""
+    return size.rel_se if size.within_se is None else size.within_se
 
 
 def _field_at(fit: DurationFit, m: FloatArray) -> tuple[FloatArray, FloatArray]:

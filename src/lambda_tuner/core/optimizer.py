@@ -226,7 +226,8 @@ def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArr
     and a bumpy curve then looks flatter than it is exactly where the allowance is judged.
     """
     size = next(s for s in fit.sizes if s.memory_mb == memory_mb)
-    se = math.sqrt(size.rel_se**2 + fit.rel_noise**2 / size.epochs)
+    within = size.rel_se if size.within_se is None else size.within_se  # the day part is rel_noise
+    se = math.sqrt(within**2 + fit.rel_noise**2 / size.epochs)
     z = np.random.default_rng(REFERENCE_SEED).standard_normal((n_draws, 1))
     return np.asarray(size.mean_ms * np.exp(se * z), dtype=float)
 

@@ -94,3 +94,27 @@ def test_an_extrapolation_allows_a_slow_departure_from_the_form_that_no_observed
     # the fit's own uncertainty (real curves bend: memory pressure, GC): at least +-12.5 %
     assert beyond > 0.25
     assert beyond > 1.8 * inside
+
+
+def _days(means: list[float], memory_mb: int = 1024):
+    return [epoch(memory_mb, mean, day=i) for i, mean in enumerate(means)]
+
+
+def test_day_to_day_noise_starts_from_the_prior_and_follows_a_week_of_evidence():
+    # Given one day at 1,024 MB, the model assumes the population's 3 % day-to-day noise
+    one = fit_duration("fn", "x86_64", _days([100.0]))
+    assert one.rel_noise == pytest.approx(0.03)
+    # When eight days at that size vary by about 1 % (sd), the estimate moves most of the way there
+    steady = fit_duration("fn", "x86_64", _days([100, 101, 99, 100.5, 99.5, 101.5, 98.5, 100]))
+    assert 0.012 < steady.rel_noise < 0.02
+    # And days that vary by 6 % raise it above the prior rather than being floored at it
+    jumpy = fit_duration("fn", "x86_64", _days([100, 106, 94, 103, 97, 108, 92, 100]))
+    assert jumpy.rel_noise > 0.045
+
+
+def test_a_size_seen_on_several_days_keeps_its_within_day_error_apart_from_the_day_to_day_noise():
+    fit = fit_duration("fn", "x86_64", _days([100, 106, 94, 103]))
+    (size,) = fit.sizes
+    # The pooled error includes the days' disagreement; the within-day part does not (the model adds
+    # the day-to-day noise once, as rel_noise / days)
+    assert size.within_se is not None and size.within_se < 0.5 * size.rel_se
