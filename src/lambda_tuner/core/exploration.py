@@ -2,7 +2,7 @@
 
 An experiment is guarded (p99 stop, error stop, bounded days and extra cost, part of the traffic), so it
 may try a size whose latency goal is only *uncertain*, not established: the candidates are the sizes the
-hard constraints allow (bounds, memory floor, timeout margin, step limit), round (multiples of 64 MB)
+hard constraints allow (bounds, memory floor, timeout margin, step limit), round (multiples of 32 MB)
 and beyond the range of observed sizes, where the model gives the soft goals (the `default` p99
 allowance, p95/p99 objectives) a fair chance (`MIN_PLAUSIBLE`).
 
@@ -31,7 +31,10 @@ BoolArray = npt.NDArray[np.bool_]
 NEAR_OBSERVED_LOG2 = 0.2  # sizes within ~15 % of an observed size teach the model little new
 MIN_PLAUSIBLE = 0.1  # a trial size must meet the soft goals in at least this share of the model's draws
 UPSIDE_QUANTILE = 95.0  # the upper end of the 90 % interval
-TRIAL_MULTIPLE_MB = 64  # experiments try round sizes; the optimizer's moves are at 1 MB resolution
+# Experiments try round sizes; the optimizer's moves are at 1 MB resolution (one in 32 is round by
+# chance and then counted too). 64 MB would leave a function at 128 MB only 192 MB to try short of the
+# step limit's edge at 256 MB; once 192 MB is seen, nothing.
+TRIAL_MULTIPLE_MB = 32
 
 
 @dataclass(frozen=True)

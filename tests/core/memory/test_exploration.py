@@ -160,7 +160,7 @@ def test_a_trial_never_lands_exactly_on_a_step_limit_edge():
     rec = one_day(3008, 80.0)
     assert rec.kind == "experiment"
     assert int(rec.proposed["memory_mb"] or 0) not in (1504, 6016)
-    assert int(rec.proposed["memory_mb"] or 0) % 64 == 0
+    assert int(rec.proposed["memory_mb"] or 0) % 32 == 0
 
 
 def test_no_trial_once_the_experiment_budget_is_spent():
