@@ -1,0 +1,97 @@
+"""REPORT facts from Logs Insights for one collection: only bytes written since each log group's last scan,
+attributed to the functions that share a log group (step 5 of `collect`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from lambda_tuner.adapters import inventory, reports
+from lambda_tuner.collect_run import (
+    HIDING_LEVELS,
+    HOUR,
+    Clients,
+    Run,
+    active,
+)
+from lambda_tuner.core import epochs as ep
+
+
+def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
+               monotonic: Callable[[], float]) -> None:
+    """REPORT aggregates for the log bytes written since each group's watermark, never twice."""
+    owners = _log_owners(run)
+    stored = run.state.get("logs") or {}
+    windows: dict[str, tuple[datetime, datetime]] = {}
+    for group, names in owners.items():
+        mark = max(run.start, datetime.fromisoformat(stored[group])) if group in stored else run.start
+        if mark >= run.end:
+            continue
+        if any(_ran_since(run, n, mark) for n in names):
+            windows[group] = (mark, run.end)
+        else:
+            run.watermarks[group] = run.end.isoformat()  # no invocations: nothing to scan, nothing missed
+    outcome = reports.scan(reports.batch_jobs(windows), client=clients.logs, sleep=sleep, monotonic=monotonic)
+    run.bytes_scanned += outcome.bytes_scanned
+    run.insights_queries += outcome.queries
+    for group, why in outcome.failed.items():
+        run.partial.add(f"log group {group}: {why}")
+    for group in sorted(outcome.partial_groups):
+        run.partial.add(f"log group {group}: Insights query timed out, partial REPORT results used")
+    rows_by_group: dict[str, list[reports.ReportRow]] = {}
+    for row in outcome.rows:
+        rows_by_group.setdefault(row.log_group, []).append(row)
+    for group, end in outcome.scanned.items():
+        run.watermarks[group] = end.isoformat()
+        start = windows[group][0]
+        for name, cells in _attribute(run, group, owners[group], rows_by_group.get(group, [])).items():
+            entries = list(run.state.get("reports", {}).get(name, []))
+            if cells:
+                entries.append(ep.window_entry(start, end, cells))
+            run.report_windows[name] = ep.prune_windows(entries, run.start)
+
+
+def _log_owners(run: Run) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = {}
+    for name in active(run):
+        entry = run.entry(name)
+        logging = entry.get("LoggingConfig") or {}
+        if inventory.has_insights(entry):
+            continue  # Lambda Insights metrics carry the same facts without scanning logs
+        if logging.get("LogFormat") == "JSON" and logging.get("SystemLogLevel") in HIDING_LEVELS:
+            run.notes[name] = (f"REPORT records hidden: JSON log format with system log level "
+                               f"{logging['SystemLogLevel']}; no cold-start or max-memory facts")
+            continue
+        owners.setdefault(logging.get("LogGroup") or f"/aws/lambda/{name}", []).append(name)
+    return owners
+
+
+def _ran_since(run: Run, name: str, mark: datetime) -> bool:
+    series = run.series.get((name, "", "inv"))
+    if series is None:
+        return True  # the census could not tell: scan rather than miss
+    return any(t + timedelta(seconds=HOUR) > mark and v > 0 for t, v in series.items())
+
+
+def _attribute(run: Run, group: str, names: list[str], rows: list[reports.ReportRow],
+               ) -> dict[str, dict[int, ep.Cell]]:
+    """Rows are per (log group, memory size); a shared group is told apart only by memory size."""
+    cells: dict[str, dict[int, ep.Cell]] = {n: {} for n in names}
+    for row in rows:
+        owner = names[0] if len(names) == 1 else _only_owner(run, names, row.memory_mb)
+        if owner is None:
+            run.partial.add(f"log group {group} is shared by {', '.join(names)}: REPORT rows at "
+                            f"{row.memory_mb} MB cannot be attributed to one function")
+            continue
+        v = row.values
+        cells[owner][row.memory_mb] = [row.invocations, row.cold_starts, v.get("init_ms_avg"),
+                                       v.get("billed_ms_avg"), v.get("duration_ms_avg"), v.get("max_mem_p99"),
+                                       v.get("max_mem_max"), int(row.partial)]
+    return cells
+
+
+def _only_owner(run: Run, names: list[str], memory_mb: int) -> str | None:
+    assert run.listing is not None
+    matches = [n for n in names if memory_mb == run.entry(n)["MemorySize"]
+               or any(v.get("MemorySize") == memory_mb for v in run.listing.versions.get(n, {}).values())]
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,208 @@
+"""Discovery, the census, detail reads and the metric series of one collection (steps 1–4 of `collect`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from lambda_tuner.adapters import inventory, metrics
+from lambda_tuner.adapters.metrics import MetricQuery
+from lambda_tuner.collect_run import (
+    HOUR,
+    MINUTE,
+    PC_QUESTION_INVOCATIONS_PER_HOUR,
+    PER_MINUTE_DAYS,
+    Clients,
+    CollectError,
+    Run,
+    active,
+)
+from lambda_tuner.core.pricing import default_prices
+from lambda_tuner.core.tags import parse_policy
+
+
+def discover(run: Run, clients: Clients, *, budget_calls: int) -> None:
+    try:
+        run.listing = inventory.list_functions(client=clients.lam)
+    except inventory.InventoryError as exc:
+        raise CollectError(f"cannot list functions: {exc}") from exc
+    try:
+        run.unreserved = inventory.unreserved_concurrency(client=clients.lam)
+    except inventory.InventoryError as exc:
+        run.partial.add(f"account settings: {exc}")
+    run.budget_calls = max(0, budget_calls - run.listing.pages - 1)
+
+
+def census(run: Run, clients: Clients) -> None:
+    """Invocations per hour for every function: who is idle, how busy the rest are, how many points."""
+    hours = run.hours()
+    known = run.known
+    queries = [metrics.invocations_query(n, "", HOUR, expected(known.get(n, {}).get("h"), hours))
+               for n in run.names()]
+    got = fetch(run, clients, queries, run.start)
+    for name in run.names():
+        key = (name, "", "inv")
+        if key in got.failed:
+            run.metric_problems.setdefault(name, []).append(f"invocations unreadable: {got.failed[key]}")
+        else:
+            run.traffic[name] = sum(got.series.get(key, {}).values())
+
+
+def below_mark(run: Run) -> dict[str, str]:
+    """Functions whose monthly bill, estimated from the census, is under the mark: their detail series are
+    not read this cycle. The estimate uses the mean duration seen last time or, for a function never read,
+    its timeout (an upper bound). Never gated: functions the agent changed in the look-back (their change
+    is being verified), functions with provisioned concurrency or a cold-start objective (the allocation,
+    not the calls, is the bill), and functions carrying any of the agent's tags (someone asked)."""
+    if run.min_bill_usd <= 0:
+        return {}
+    prices = default_prices()
+    days = max(run.hours() / 24, 1 / 24)
+    out: dict[str, str] = {}
+    for name in active(run):
+        details = run.details_of(name)
+        if name in run.history or name not in run.traffic or (details is not None and (
+                details.pc_on_versions or any(a.pc_requested for a in details.aliases)
+                or any(k.startswith(run.prefix) for k in details.tags))):
+            continue
+        entry = run.entry(name)
+        known_ms = run.known.get(name, {}).get("ms")
+        ms = float(known_ms) if known_ms is not None else float(entry.get("Timeout") or 900) * 1000
+        arch = (entry.get("Architectures") or ["x86_64"])[0]
+        per_call = ms / 1000 * int(entry["MemorySize"]) / 1024 * prices.tier1_usd_per_gb_s(arch)
+        per_call += prices.request_usd_per_million / 1e6
+        bill = run.traffic[name] / days * 30.4 * per_call
+        if bill < run.min_bill_usd:
+            basis = "its mean duration" if known_ms is not None else "its timeout as the duration"
+            out[name] = (f"billed about ${bill:.2f}/month ({basis}), under the ${run.min_bill_usd:.2f}/month "
+                         "worth reading its duration metrics for: watched in the daily census, read again "
+                         "once its bill passes the mark")
+    return out
+
+
+def expected(previous: int | None, hours: int) -> int:
+    """Points a census series will return: last cycle's active hours plus a margin; for a function never
+    seen, a share that lets 500 of them fill one call (NextToken covers the busy ones)."""
+    if previous is None:
+        return min(hours, metrics.MAX_DATAPOINTS_PER_CALL // metrics.MAX_QUERIES_PER_CALL)
+    return min(hours, int(previous * 1.1) + 24)
+
+
+def minutes_with_calls(hourly: Mapping[datetime, float], since: datetime) -> int:
+    """Expected minutes with at least one call (Poisson within each hour): the per-minute series' length."""
+    return math.ceil(sum(60 * (1 - math.exp(-n / 60)) for t, n in hourly.items() if t >= since) * 1.05) + 1
+
+
+def refresh(run: Run, clients: Clients) -> None:
+    assert run.listing is not None
+    plan = inventory.plan_refresh(run.listing, run.known, day=run.now.date().toordinal(),
+                                  budget_calls=run.budget_calls, traffic=run.traffic, exclude=run.exclude)
+    run.deferred = dict(plan.deferred)
+    for name in plan.chosen:
+        try:
+            run.details[name] = inventory.read_details(
+                name, with_aliases=bool(run.listing.versions.get(name)), client=clients.lam)
+            run.refreshed.add(name)
+        except inventory.FunctionNotFoundError as exc:
+            run.deleted[name] = f"deleted during the cycle: {exc}"
+        except inventory.InventoryError as exc:
+            run.errors[name] = str(exc)
+            run.partial.add(f"{name}: details unreadable ({exc})")
+
+
+def details_after_refresh(
+    run: Run, clients: Clients, known: Mapping[str, inventory.Details | None]
+) -> None:
+    """Alias and PC series for the aliases this cycle's detail reads found and the earlier ones lacked."""
+    fresh: dict[str, inventory.Details] = {}
+    for name, details in list(run.details.items()):
+        before = {a.name: a.pc_requested for a in (known.get(name) or inventory.Details({}, None)).aliases}
+        new = tuple(a for a in details.aliases if before.get(a.name, -1) != a.pc_requested)
+        if new and name not in run.deleted and run.traffic.get(name, 1.0) > 0:
+            fresh[name] = inventory.Details(details.tags, details.reserved_concurrency, new, {})
+    if fresh:
+        read_details(run, clients, fresh, aliases_only=True)
+
+
+def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Details | None], *,
+             aliases_only: bool = False) -> None:
+    hours = run.hours()
+    minute_start = max(run.start, run.end - timedelta(days=PER_MINUTE_DAYS))
+    hourly: list[MetricQuery] = []
+    minutely: list[MetricQuery] = []
+    window_minutes = int((run.end - minute_start).total_seconds() // MINUTE)
+    for name in (n for n in active(run) if n in known and n not in run.below_mark):
+        calls_by_hour = run.series.get((name, "", "inv"))
+        active_hours = len(calls_by_hour) if calls_by_hour is not None else hours
+        details = known[name]
+        if aliases_only and details is not None:
+            minute = name in run.per_minute or any(a.pc_requested for a in details.aliases)
+            if minute and name not in run.per_minute:
+                # PC found only now: its concurrency is needed per minute (replaces the hourly series)
+                run.per_minute.add(name)
+                points = (minutes_with_calls(calls_by_hour, minute_start) if calls_by_hour is not None
+                          else window_minutes)
+                minutely.append(metrics.concurrency_query(name, MINUTE, points))
+                minutely.append(metrics.minute_invocations_query(name, points))
+            for alias in details.aliases:
+                hourly.append(metrics.invocations_query(name, alias.name, HOUR, active_hours))
+                hourly.extend(metrics.detail_queries(name, alias.name, HOUR, active_hours))
+                if alias.pc_requested:
+                    target, period = (minutely, MINUTE) if minute else (hourly, HOUR)
+                    target.extend(metrics.pc_queries(name, alias.name, period,
+                                                     window_minutes if minute else hours))
+            continue
+        pc_aliases = [a.name for a in details.aliases if a.pc_requested] if details else []
+        minute = pc_question(run, name, details, pc_aliases)
+        if minute:
+            run.per_minute.add(name)
+            points = (minutes_with_calls(calls_by_hour, minute_start) if calls_by_hour is not None
+                      else window_minutes)
+            minutely.append(metrics.concurrency_query(name, MINUTE, points))
+            minutely.append(metrics.minute_invocations_query(name, points))
+            # PC gauges have a value every minute while PC is configured, calls or not
+            minutely.extend(q for alias in pc_aliases
+                            for q in metrics.pc_queries(name, alias, MINUTE, window_minutes))
+        else:
+            hourly.append(metrics.concurrency_query(name, HOUR, active_hours))
+            hourly.extend(q for a in pc_aliases for q in metrics.pc_queries(name, a, HOUR, hours))
+        hourly.extend(metrics.detail_queries(name, "", HOUR, active_hours))
+        for alias in details.aliases if details else ():
+            hourly.append(metrics.invocations_query(name, alias.name, HOUR, active_hours))
+            hourly.extend(metrics.detail_queries(name, alias.name, HOUR, active_hours))
+        if inventory.has_insights(run.entry(name)):
+            hourly.extend(metrics.insights_queries(name, HOUR, active_hours))
+    if minute_start == run.start:
+        fetch_into(run, clients, hourly + minutely, run.start)
+    else:
+        fetch_into(run, clients, hourly, run.start)
+        fetch_into(run, clients, minutely, minute_start)
+
+
+def pc_question(run: Run, name: str, details: inventory.Details | None, pc_aliases: list[str]) -> bool:
+    if pc_aliases or (details and details.pc_on_versions):
+        return True
+    if details and parse_policy(details.tags, run.prefix).cold_start_objective:
+        return True
+    busiest = max(run.series.get((name, "", "inv"), {}).values(), default=0.0)
+    return busiest >= PC_QUESTION_INVOCATIONS_PER_HOUR
+
+
+def fetch(
+    run: Run, clients: Clients, queries: list[MetricQuery], start: datetime
+) -> metrics.MetricResults:
+    if not queries:
+        return metrics.MetricResults()
+    got = metrics.fetch(queries, start, run.end, client=clients.cw)
+    run.metric_queries += got.queries
+    run.metric_queries_billed += got.queries
+    run.metric_calls += got.calls
+    run.series.update(got.series)
+    return got
+
+
+def fetch_into(run: Run, clients: Clients, queries: list[MetricQuery], start: datetime) -> None:
+    got = fetch(run, clients, queries, start)
+    for key, why in got.failed.items():
+        run.metric_problems.setdefault(key[0], []).append(f"{key[2]} unreadable: {why}")

@@ -1,0 +1,90 @@
+"""Turning one collection's series into `Observations` per function (step 6 of `collect`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from lambda_tuner.adapters import inventory
+from lambda_tuner.collect_run import (
+    HOUR,
+    MINUTE,
+    PER_MINUTE_DAYS,
+    Run,
+)
+from lambda_tuner.core import epochs as ep
+from lambda_tuner.core.models import Observations, ReportStats
+
+
+def observe(run: Run, name: str) -> Observations:
+    if name in run.deleted:
+        return ep.observe(name, None, run.start, run.end, epochs=(), dropped=0, problems=[run.deleted[name]])
+    entry = run.entry(name)
+    problems = list(run.metric_problems.get(name, []))
+    if run.traffic.get(name) == 0 and not problems:
+        return ep.observe(name, None, run.start, run.end, epochs=(), dropped=0)
+    if name in run.below_mark:
+        return ep.observe(name, None, run.start, run.end, epochs=(), dropped=0,
+                          problems=[*problems, run.below_mark[name]])
+    qualifier, memory_mb = _serving(run, name)
+    series = {s: run.series.get((name, qualifier, s), {}) for s in ep.SERIES}
+    entries = run.report_windows.get(name, run.state.get("reports", {}).get(name, []))
+    entries = ep.prune_windows(entries, run.start)
+    arch = (entry.get("Architectures") or ["x86_64"])[0]
+    epochs, dropped = ep.build_epochs(
+        series, HOUR, arch, memory_mb, history=run.history.get(name, []),
+        windows=ep.report_windows(entries), reports=ep.merge_windows(entries))
+    if inventory.has_insights(entry):
+        epochs = tuple(e.model_copy(update={"reports": _insights_stats(run, name, e)}) for e in epochs)
+    return ep.observe(name, qualifier or None, run.start, run.end, epochs=epochs, dropped=dropped,
+                      concurrency=concurrency(run, name), problems=problems)
+
+
+def _serving(run: Run, name: str) -> tuple[str, int]:
+    """The alias that serves most of the traffic (at least half), else the function; and its memory."""
+    assert run.listing is not None
+    latest_mb = int(run.entry(name)["MemorySize"])
+    details = run.details_of(name)
+    total = run.traffic.get(name, 0.0)
+    best: tuple[float, str, str] | None = None
+    for alias in details.aliases if details else ():
+        served = sum(run.series.get((name, alias.name, "inv"), {}).values())
+        if served > 0 and served >= 0.5 * total and (best is None or served > best[0]):
+            best = (served, alias.name, alias.function_version)
+    if best is None:
+        return "", latest_mb
+    version = run.listing.versions.get(name, {}).get(best[2])
+    return best[1], int(version["MemorySize"]) if version else latest_mb
+
+
+def _insights_stats(run: Run, name: str, epoch: Any) -> ReportStats:
+    def within(s: str) -> list[tuple[datetime, float]]:
+        return [(t, v) for t, v in run.series.get((name, "", s), {}).items() if epoch.start <= t < epoch.end]
+
+    cold = dict(within("ins_cold"))
+    init = [(v, cold.get(t, 0.0)) for t, v in within("ins_init")]
+    cpu = [v for _, v in within("ins_cpu")]
+    mem = [v for _, v in within("ins_mem")]
+    weight = sum(w for _, w in init)
+    return ReportStats(
+        invocations=epoch.invocations, cold_starts=round(sum(cold.values())),
+        init_ms_avg=sum(v * w for v, w in init) / weight if weight else None,
+        max_memory_used_mb_max=max(mem) / 100 * epoch.memory_mb if mem else None,
+        cpu_ms_avg=sum(cpu) / len(cpu) if cpu else None,
+    )
+
+
+def concurrency(run: Run, name: str) -> Any:
+    maxima = run.series.get((name, "", "conc"))
+    if maxima is None:
+        return None
+    minute = name in run.per_minute
+    start = max(run.start, run.end - timedelta(days=PER_MINUTE_DAYS)) if minute else run.start
+    details = run.details_of(name)
+    pc_alias = next((a.name for a in details.aliases if a.pc_requested), "") if details else ""
+    return ep.concurrency_series(
+        start, run.end, MINUTE if minute else HOUR, maxima,
+        invocations=run.series.get((name, "", "invm" if minute else "inv")),
+        pc_utilization=run.series.get((name, pc_alias, "pcu")) if pc_alias else None,
+        pc_spillover=run.series.get((name, pc_alias, "pcs")) if pc_alias else None,
+    )

@@ -1,0 +1,162 @@
+"""The collection's working state: what one cycle has read so far, and what it hands the next cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lambda_tuner.adapters import inventory
+from lambda_tuner.core.models import FunctionPolicy, Inventory
+from lambda_tuner.core.tags import detect_iac, parse_policy
+
+HOUR = 3600
+
+
+MINUTE = 60
+
+
+PER_MINUTE_DAYS = 14  # per-minute concurrency: two weeks show the daily and the weekly pattern
+
+
+PC_QUESTION_INVOCATIONS_PER_HOUR = 600
+
+
+HIDING_LEVELS = ("WARN", "ERROR", "FATAL")  # JSON system log levels that drop platform.report records
+
+
+STATE_VERSION = 1
+
+
+CONTROL_PLANE_BUDGET_S = 420.0  # of a 900 s invocation: leaves room for metrics, logs and decisions
+
+
+MIN_MONTHLY_BILL_USD = 1.0  # below this a function's detail metrics cost over 1 % of what tuning could save
+
+
+class CollectError(Exception):
+    """The collection cannot go on at all (the function listing itself could not be read)."""
+
+
+@dataclass(frozen=True)
+class Clients:
+    lam: Any
+    cw: Any
+    logs: Any
+
+
+@dataclass
+class Run:
+    now: datetime
+    start: datetime
+    end: datetime
+    prefix: str
+    state: dict[str, Any]
+    history: dict[str, list[tuple[datetime, int]]]
+    exclude: set[str]
+    min_bill_usd: float = MIN_MONTHLY_BILL_USD
+    below_mark: dict[str, str] = field(default_factory=dict)  # function -> why its details are not read
+    listing: inventory.Listing | None = None
+    budget_calls: int = 0
+    unreserved: int | None = None
+    series: dict[tuple[str, ...], Mapping[datetime, float]] = field(default_factory=dict)
+    traffic: dict[str, float] = field(default_factory=dict)
+    metric_problems: dict[str, list[str]] = field(default_factory=dict)
+    details: dict[str, inventory.Details] = field(default_factory=dict)
+    refreshed: set[str] = field(default_factory=set)
+    deferred: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    deleted: dict[str, str] = field(default_factory=dict)
+    per_minute: set[str] = field(default_factory=set)
+    watermarks: dict[str, str] = field(default_factory=dict)
+    report_windows: dict[str, list[Mapping[str, object]]] = field(default_factory=dict)
+    metric_queries: int = 0
+    metric_queries_billed: int = 0
+    metric_calls: int = 0
+    bytes_scanned: float = 0.0
+    insights_queries: int = 0
+    partial: set[str] = field(default_factory=set)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def known(self) -> dict[str, Any]:
+        return dict(self.state.get("functions") or {})
+
+    def names(self) -> list[str]:
+        listed = self.listing.latest if self.listing else {}
+        return sorted(n for n in listed if n not in self.exclude)
+
+    def entry(self, name: str) -> dict[str, Any]:
+        assert self.listing is not None
+        return self.listing.latest[name]
+
+    def details_of(self, name: str) -> inventory.Details | None:
+        if name in self.details:
+            return self.details[name]
+        stored = self.known.get(name, {}).get("d")
+        return inventory.Details.from_state(stored) if stored is not None else None
+
+    def hours(self) -> int:
+        return int((self.end - self.start).total_seconds() // HOUR)
+
+    def build_inventory(self) -> Inventory:
+        configs = []
+        for name in self.names():
+            if name in self.deleted:
+                continue
+            details = self.details_of(name)
+            configs.append(inventory.to_config(self.entry(name), details, self.policy(name, details),
+                                               detect_iac(details.tags) if details else None))
+        errors = {**self.errors, **self.deleted}
+        return Inventory(functions=tuple(configs), unreserved_concurrency=self.unreserved, errors=errors)
+
+    def policy(self, name: str, details: inventory.Details | None) -> FunctionPolicy:
+        if details is None:
+            why = self.deferred.get(name) or self.errors.get(name) or "details not read"
+            return FunctionPolicy(errors=(f"tags not read yet ({why}): no changes until they are",))
+        return parse_policy(details.tags, self.prefix)
+
+    def next_state(self) -> dict[str, Any]:
+        day = self.now.date().toordinal()
+        functions: dict[str, Any] = {}
+        for name in self.names():
+            if name in self.deleted:
+                continue
+            old = self.known.get(name, {})
+            entry = dict(old)
+            entry["h"] = len(self.series.get((name, "", "inv"), {})) if name in self.traffic else old.get("h")
+            if (ms := mean_duration_ms(self, name)) is not None:
+                entry["ms"] = round(ms, 1)  # what the next cycles' bill estimate uses
+            if name in self.details:
+                assert self.listing is not None
+                entry.update(fp=inventory.fingerprint(self.entry(name), self.listing.versions.get(name, {})),
+                             day=day, d=compact(self.details[name], self.prefix).to_state())
+            functions[name] = entry
+        logs = {**(self.state.get("logs") or {}), **self.watermarks}
+        reports_state = {**(self.state.get("reports") or {}), **self.report_windows}
+        listed = set(functions)
+        return {**self.state, "v": STATE_VERSION, "functions": functions, "logs": logs,
+                "reports": {k: v for k, v in reports_state.items() if k in listed}}
+
+
+_STATE_TAG_PREFIXES = ("aws:", "lambda:", "pulumi:", "cdk-", "serverless", "sls", "managed")
+
+
+def compact(details: inventory.Details, prefix: str) -> inventory.Details:
+    """Only the tags the agent reads are kept in state (state is one DynamoDB item per collector)."""
+    keep = {k: v for k, v in details.tags.items()
+            if k.startswith(prefix) or k.lower().startswith(_STATE_TAG_PREFIXES)
+            or k.lower() in ("terraform", "stage")}
+    return inventory.Details(keep, details.reserved_concurrency, details.aliases, details.pc_on_versions)
+
+
+def active(run: Run) -> list[str]:
+    return [n for n in run.names() if n not in run.deleted and (run.traffic.get(n, 1.0) > 0)]
+
+
+def mean_duration_ms(run: Run, name: str) -> float | None:
+    """Invocation-weighted mean duration over the window, from the hourly series this cycle read."""
+    inv, avg = run.series.get((name, "", "inv"), {}), run.series.get((name, "", "avg"), {})
+    calls = sum(inv.get(t, 0.0) for t in avg)
+    return sum(v * inv.get(t, 0.0) for t, v in avg.items()) / calls if calls > 0 else None
