@@ -94,7 +94,7 @@ def collect(
     exclude: Collection[str] = (), control_plane_rps: float = 5.0,
     lambda_client: Any = None, cloudwatch_client: Any = None, logs_client: Any = None,
     sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
-    control_plane_budget_s: float = CONTROL_PLANE_BUDGET_S, agent_memory_mb: int = 1024,
+    control_plane_budget_s: float = CONTROL_PLANE_BUDGET_S, agent_memory_mb: int = 2048,
     min_monthly_bill_usd: float = MIN_MONTHLY_BILL_USD,
 ) -> CollectResult:
     if lookback_days < 1 or lookback_days > 455:
@@ -147,7 +147,7 @@ def _stats(run: Run, calls: dict[str, int], bucket: TokenBucket, rps: float, *, 
     state_bytes = len(json.dumps(run.next_state(), default=str))
     usage = CycleUsage(
         metrics_requested=run.metric_queries_billed, insights_bytes_scanned=run.bytes_scanned,
-        agent_memory_mb=agent_memory_mb, agent_run_s=wall_s + bucket.waited_s,
+        agent_memory_mb=agent_memory_mb, agent_run_s=wall_s,  # waits for the quota are inside wall_s
         dynamodb_writes=math.ceil(state_bytes / 1024), dynamodb_reads=math.ceil(state_bytes / 4096),
     )
     return CollectStats(

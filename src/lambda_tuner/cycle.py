@@ -125,6 +125,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         exclude=exclude,
         control_plane_rps=settings.control_plane_rps,
         min_monthly_bill_usd=settings.min_monthly_bill_usd,
+        agent_memory_mb=settings.agent_memory_mb,
         **deps.clients,
     )
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)

@@ -6,7 +6,7 @@ default: a missing one fails the cold start with a clear message instead of runn
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lambda_tuner.core.models import Mode
@@ -37,6 +37,9 @@ class AgentSettings(_Base):
     time_zone: str = "UTC"  # IANA name: provisioned-concurrency schedules follow the team's day
     # Functions billed under this are watched but their duration metrics are not read (cost ≤ 1 % of savings)
     min_monthly_bill_usd: float = Field(default=1.0, ge=0)
+    # The agent's own memory, for its self-accounting: Lambda sets this variable in every function
+    agent_memory_mb: int = Field(default=2048, ge=128, validation_alias=AliasChoices(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "LT_AGENT_MEMORY_MB"))
     exclude_functions: str = ""  # comma-separated: the tool's own functions are never tuned by themselves
 
 

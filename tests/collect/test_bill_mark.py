@@ -35,6 +35,10 @@ def test_a_function_billed_under_the_mark_is_watched_but_not_read_and_says_why(f
     assert not gated & {"checkout", "cruncher", "bad-tags"}
     # and exactly their detail series were saved
     assert marked.stats.metric_queries == unmarked.stats.metric_queries - DETAIL_SERIES * len(gated)
+    # and their log groups were not scanned, their watermarks kept for when they pass the mark
+    assert marked.stats.insights_bytes_scanned < unmarked.stats.insights_bytes_scanned
+    assert marked.state["logs"]["/custom/json-info"] == first.state["logs"]["/custom/json-info"]
+    assert unmarked.state["logs"]["/custom/json-info"] > first.state["logs"]["/custom/json-info"]
     assert marked.stats.cost_usd < unmarked.stats.cost_usd
 
 
@@ -57,3 +61,9 @@ def test_the_lower_bound_reads_details_only_for_functions_worth_reading() -> Non
     assert lower_bound(fleet(0.5), day).calls["cloudwatch.GetMetricData"] == 1
     assert lower_bound(fleet(0.5, agent_tags=True), day).calls["cloudwatch.GetMetricData"] == 2
     assert lower_bound(fleet(0.5, cold_start_objective=True), day).calls["cloudwatch.GetMetricData"] == 2
+    # and only log groups with a function worth reading are scanned
+    def logged(bill: float) -> list[FunctionFacts]:
+        return [FunctionFacts("g", active_hours=2, monthly_bill_usd=bill, log_group="/aws/lambda/g")]
+
+    assert "logs.StartQuery" not in lower_bound(logged(0.5), day).calls
+    assert lower_bound(logged(5.0), day).calls["logs.StartQuery"] == 1

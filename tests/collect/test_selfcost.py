@@ -16,8 +16,8 @@ def test_each_line_of_the_cost_is_priced_as_the_table_says():
         dynamodb_writes=1_000_000,
         dynamodb_reads=4_000_000,
     )
-    # $1.00 metrics + $0.01 Insights + 2 GB x 300 s x $0.0000166667 + one request + $1.25 + $1.00
-    expected = 1.0 + 0.01 + 600 * 0.0000166667 + 0.2e-6 + 1.25 + 1.0
+    # $1.00 metrics + $0.01 Insights + 2 GB x 300 s x $0.0000133334 (arm64) + one request + $1.25 + $1.00
+    expected = 1.0 + 0.01 + 600 * 0.0000133334 + 0.2e-6 + 1.25 + 1.0
     assert cycle_cost_usd(usage) == pytest.approx(expected)
     assert LIST_PRICES.as_of  # prices carry the date they were read
 

@@ -19,8 +19,9 @@ Per operation:
   alias (its own invocations), 3 per PC alias, 4 Lambda Insights series — at max(ceil(series / 500),
   ceil(datapoints / 100,800)) calls, as if every call were packed to both limits at once (no real
   two-phase collector can do better).
-- Logs Insights: ceil(scanned log groups / 50) StartQuery, and one GetQueryResults each (a collector
-  that waits long enough before its first poll); StopQuery none.
+- Logs Insights: ceil(scanned log groups / 50) StartQuery (groups with a function worth reading, as
+  above), and one GetQueryResults each (a collector that waits long enough before its first poll);
+  StopQuery none.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class Bound:
 def lower_bound(functions: Sequence[FunctionFacts], cycle: CycleFacts) -> Bound:
     detail = _detail_reads(functions, cycle)
     with_versions = sum(1 for f in functions if f.name in detail and f.versions)
-    groups = {f.log_group for f in functions if f.active_hours and f.log_group and f.ran_in_scan_window}
+    groups = {f.log_group for f in functions
+              if f.active_hours and f.log_group and f.ran_in_scan_window and _worth_reading(f)}
     queries = math.ceil(len(groups) / INSIGHTS_GROUPS)
     entries = len(functions) + sum(f.versions for f in functions)
     calls = {

@@ -18,7 +18,7 @@ class SelfCostPrices:
     region: str = "us-east-1"
     get_metric_data_per_metric: float = 0.01 / 1_000  # GetMetricData: $0.01 per 1,000 metrics requested
     insights_per_gb_scanned: float = 0.005  # Logs Insights: $0.005 per GB scanned
-    lambda_gb_s: float = 0.0000166667  # the agent's own duration (x86_64, tier 1)
+    lambda_gb_s: float = 0.0000133334  # the agent's own duration (it runs on arm64; tier 1)
     lambda_request: float = 0.20 / 1_000_000
     dynamodb_write: float = 1.25 / 1_000_000  # on-demand write request units
     dynamodb_read: float = 0.25 / 1_000_000  # on-demand read request units
@@ -31,7 +31,7 @@ LIST_PRICES = SelfCostPrices()
 class CycleUsage:
     metrics_requested: int = 0  # MetricDataQueries sent (each query is one "metric requested")
     insights_bytes_scanned: float = 0.0
-    agent_memory_mb: int = 1024
+    agent_memory_mb: int = 2048  # the template's default
     agent_run_s: float = 0.0
     dynamodb_writes: int = 0
     dynamodb_reads: int = 0
