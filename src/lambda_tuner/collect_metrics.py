@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from lambda_tuner.adapters import inventory, metrics
 from lambda_tuner.adapters.metrics import MetricQuery
@@ -18,7 +18,6 @@ from lambda_tuner.collect_run import (
     Run,
     active,
 )
-from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.tags import parse_policy
 
 
@@ -35,13 +34,26 @@ def discover(run: Run, clients: Clients, *, budget_calls: int) -> None:
 
 
 def census(run: Run, clients: Clients) -> None:
-    """Invocations per hour for every function: who is idle, how busy the rest are, how many points."""
-    hours = run.hours()
+    """Invocations per hour for every function: who is idle, how busy the rest are, how many points.
+
+    A function found quiet when its census was last read (idle, or billed under the mark) is read again
+    on its day of the rolling week, like the detail refresh, not every day: the census is the biggest
+    part of the metric bill on an account of many small functions. Its traffic is unknown meanwhile, so
+    it is treated as under the mark."""
+    hours, day = run.hours(), run.now.date().toordinal()
     known = run.known
-    queries = [metrics.invocations_query(n, "", HOUR, expected(known.get(n, {}).get("h"), hours))
-               for n in run.names()]
-    got = fetch(run, clients, queries, run.start)
     for name in run.names():
+        quiet_day = known.get(name, {}).get("q")
+        if quiet_day is not None and not run.never_gated(name) and not inventory.is_due(name, day, quiet_day):
+            since = date.fromordinal(int(quiet_day)).isoformat()
+            run.census_skipped[name] = (
+                f"idle or billed under ${run.min_bill_usd:.2f}/month when last read ({since}): its traffic "
+                f"is read again within {inventory.REFRESH_DAYS} days, and at once if the agent changes it")
+    names = [n for n in run.names() if n not in run.census_skipped]
+    queries = [metrics.invocations_query(n, "", HOUR, expected(known.get(n, {}).get("h"), hours))
+               for n in names]
+    got = fetch(run, clients, queries, run.start)
+    for name in names:
         key = (name, "", "inv")
         if key in got.failed:
             run.metric_problems.setdefault(name, []).append(f"invocations unreadable: {got.failed[key]}")
@@ -52,31 +64,20 @@ def census(run: Run, clients: Clients) -> None:
 def below_mark(run: Run) -> dict[str, str]:
     """Functions whose monthly bill, estimated from the census, is under the mark: their detail series are
     not read this cycle. The estimate uses the mean duration seen last time or, for a function never read,
-    its timeout (an upper bound). Never gated: functions the agent changed in the look-back (their change
-    is being verified), functions with provisioned concurrency or a cold-start objective (the allocation,
-    not the calls, is the bill), and functions carrying any of the agent's tags (someone asked)."""
+    its timeout (an upper bound); see `Run.never_gated` for the functions read whatever their bill. The
+    functions whose census waits its turn are under the mark too."""
+    out = dict(run.census_skipped)
     if run.min_bill_usd <= 0:
-        return {}
-    prices = default_prices()
-    days = max(run.hours() / 24, 1 / 24)
-    out: dict[str, str] = {}
+        return out
     for name in active(run):
-        details = run.details_of(name)
-        if name in run.history or name not in run.traffic or (details is not None and (
-                details.pc_on_versions or any(a.pc_requested for a in details.aliases)
-                or any(k.startswith(run.prefix) for k in details.tags))):
+        if name in out or name not in run.traffic or run.never_gated(name):
             continue
-        entry = run.entry(name)
         known_ms = run.known.get(name, {}).get("ms")
-        ms = float(known_ms) if known_ms is not None else float(entry.get("Timeout") or 900) * 1000
-        arch = (entry.get("Architectures") or ["x86_64"])[0]
-        per_call = ms / 1000 * int(entry["MemorySize"]) / 1024 * prices.tier1_usd_per_gb_s(arch)
-        per_call += prices.request_usd_per_million / 1e6
-        bill = run.traffic[name] / days * 30.4 * per_call
-        if bill < run.min_bill_usd:
+        bill = run.bill_usd(name, float(known_ms) if known_ms is not None else None)
+        if bill is not None and bill < run.min_bill_usd:
             basis = "its mean duration" if known_ms is not None else "its timeout as the duration"
             out[name] = (f"billed about ${bill:.2f}/month ({basis}), under the ${run.min_bill_usd:.2f}/month "
-                         "worth reading its duration metrics for: watched in the daily census, read again "
+                         "worth reading its duration metrics for: watched in the census, read again "
                          "once its bill passes the mark")
     return out
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from lambda_tuner.adapters import inventory
 from lambda_tuner.core.models import FunctionPolicy, Inventory
+from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
 HOUR = 3600
@@ -57,6 +58,7 @@ class Run:
     exclude: set[str]
     min_bill_usd: float = MIN_MONTHLY_BILL_USD
     below_mark: dict[str, str] = field(default_factory=dict)  # function -> why its details are not read
+    census_skipped: dict[str, str] = field(default_factory=dict)  # quiet functions not due today -> why
     listing: inventory.Listing | None = None
     budget_calls: int = 0
     unreserved: int | None = None
@@ -97,6 +99,33 @@ class Run:
         stored = self.known.get(name, {}).get("d")
         return inventory.Details.from_state(stored) if stored is not None else None
 
+    def never_gated(self, name: str) -> bool:
+        """Read whatever the bill: changed by the agent in the look-back (being verified), holding PC or
+        with a cold-start objective (the allocation, not the calls, is the bill), or carrying any of the
+        agent's tags (someone asked)."""
+        details = self.details_of(name)
+        return name in self.history or (details is not None and bool(
+            details.pc_on_versions or any(a.pc_requested for a in details.aliases)
+            or any(k.startswith(self.prefix) for k in details.tags)))
+
+    def bill_usd(self, name: str, mean_ms: float | None) -> float | None:
+        """Monthly bill at the census's traffic and `mean_ms` (the function's timeout when unknown)."""
+        if name not in self.traffic:
+            return None
+        entry = self.entry(name)
+        ms = mean_ms if mean_ms is not None else float(entry.get("Timeout") or 900) * 1000
+        arch = (entry.get("Architectures") or ["x86_64"])[0]
+        per_call = ms / 1000 * int(entry["MemorySize"]) / 1024 * _PRICES.tier1_usd_per_gb_s(arch)
+        per_call += _PRICES.request_usd_per_million / 1e6
+        return self.traffic[name] / max(self.hours() / 24, 1 / 24) * 30.4 * per_call
+
+    def quiet(self, name: str) -> bool:
+        """Idle, or billed under the mark by this cycle's best estimate: its census can wait its turn."""
+        if name not in self.traffic or self.never_gated(name) or self.min_bill_usd <= 0:
+            return False
+        bill = self.bill_usd(name, mean_duration_ms(self, name) or self.known.get(name, {}).get("ms"))
+        return self.traffic[name] == 0 or (bill is not None and bill < self.min_bill_usd)
+
     def hours(self) -> int:
         return int((self.end - self.start).total_seconds() // HOUR)
 
@@ -128,6 +157,11 @@ class Run:
             entry["h"] = len(self.series.get((name, "", "inv"), {})) if name in self.traffic else old.get("h")
             if (ms := mean_duration_ms(self, name)) is not None:
                 entry["ms"] = round(ms, 1)  # what the next cycles' bill estimate uses
+            if name in self.traffic:  # its census was read: is it quiet (see `census_skipped`)?
+                if self.quiet(name):
+                    entry["q"] = day
+                else:
+                    entry.pop("q", None)
             if name in self.details:
                 assert self.listing is not None
                 entry.update(fp=inventory.fingerprint(self.entry(name), self.listing.versions.get(name, {})),
@@ -140,6 +174,7 @@ class Run:
                 "reports": {k: v for k, v in reports_state.items() if k in listed}}
 
 
+_PRICES = default_prices()
 _STATE_TAG_PREFIXES = ("aws:", "lambda:", "pulumi:", "cdk-", "serverless", "sls", "managed")
 
 

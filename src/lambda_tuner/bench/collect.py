@@ -197,4 +197,5 @@ def _cycle_facts(now: datetime, budget_calls: int, specs: Sequence[Any], state: 
         day=now.date().toordinal(), budget_calls=max(0, budget_calls - listing_pages - 1),
         known=frozenset(n for n, v in known.items() if "d" in v),
         last_read_day={n: int(v["day"]) for n, v in known.items() if "day" in v},
+        quiet_since={n: int(v["q"]) for n, v in known.items() if "q" in v},
     )

@@ -11,7 +11,9 @@ Per operation:
   in one response), plus ListAliases and ListProvisionedConcurrencyConfigs (one page each, 50 items) for
   functions with published versions. The rule: changed > holding PC > new (busiest first) > due this
   weekday (crc32(name) mod 7 == day mod 7, or last read >= 7 days ago), within the call budget.
-- GetMetricData: every series the data needs — one census series (hourly invocations) per function, then
+- GetMetricData: every series the data needs — one census series (hourly invocations) per function whose
+  census is read this cycle (a function quiet when last read — idle or under the bill mark — only on its
+  day of the week, by the same stable hash as the detail refresh, or when 7 days have passed), then
   for each function with traffic whose monthly bill reaches the mark (or that holds PC, has a cold-start
   objective or carries the agent's tags; the bill from the fleet's true mean duration, where the collector
   must estimate it) 7 duration/error/throttle series + 1 concurrency series (per minute if
@@ -63,6 +65,7 @@ class CycleFacts:
     known: frozenset[str] = frozenset()  # read in an earlier cycle
     changed: frozenset[str] = frozenset()
     last_read_day: dict[str, int] = field(default_factory=dict)
+    quiet_since: dict[str, int] = field(default_factory=dict)  # quiet when its census was last read (day)
     pc_question_per_hour: float = 600.0
 
 
@@ -78,8 +81,8 @@ class Bound:
 def lower_bound(functions: Sequence[FunctionFacts], cycle: CycleFacts) -> Bound:
     detail = _detail_reads(functions, cycle)
     with_versions = sum(1 for f in functions if f.name in detail and f.versions)
-    groups = {f.log_group for f in functions
-              if f.active_hours and f.log_group and f.ran_in_scan_window and _worth_reading(f)}
+    groups = {f.log_group for f in functions if f.active_hours and f.log_group and f.ran_in_scan_window
+              and _worth_reading(f) and _census_read(f, cycle)}
     queries = math.ceil(len(groups) / INSIGHTS_GROUPS)
     entries = len(functions) + sum(f.versions for f in functions)
     calls = {
@@ -123,6 +126,8 @@ def _detail_reads(functions: Sequence[FunctionFacts], cycle: CycleFacts) -> set[
 def _metric_pages(functions: Iterable[FunctionFacts], cycle: CycleFacts) -> int:
     series = points = 0
     for f in functions:
+        if not _census_read(f, cycle):
+            continue
         series += 1
         points += f.active_hours
         if not f.active_hours or not _worth_reading(f):
@@ -140,3 +145,11 @@ def _metric_pages(functions: Iterable[FunctionFacts], cycle: CycleFacts) -> int:
 def _worth_reading(f: FunctionFacts) -> bool:
     return (f.monthly_bill_usd >= MIN_MONTHLY_BILL_USD or f.pc_aliases > 0 or f.cold_start_objective
             or f.agent_tags)
+
+
+def _census_read(f: FunctionFacts, cycle: CycleFacts) -> bool:
+    since = cycle.quiet_since.get(f.name)
+    if since is None or f.pc_aliases or f.cold_start_objective or f.agent_tags:
+        return True
+    due_today = zlib.crc32(f.name.encode()) % REFRESH_DAYS == cycle.day % REFRESH_DAYS
+    return cycle.day - since >= REFRESH_DAYS or due_today
