@@ -85,7 +85,9 @@ def cron_days(days: Sequence[int]) -> str:
         parts.append(run)
         run = [d]
     parts.append(run)
-    return ",".join(DAYS[r[0]] if len(r) == 1 else f"{DAYS[r[0]]}-{DAYS[r[-1]]}" for r in parts)
+    # cron counts SUN as day 1, so a Monday-first run ending on Sunday would wrap (SAT-SUN): split it
+    split = [p for r in parts for p in ([r[:-1], [6]] if len(r) > 1 and r[-1] == 6 else [r])]
+    return ",".join(DAYS[r[0]] if len(r) == 1 else f"{DAYS[r[0]]}-{DAYS[r[-1]]}" for r in split)
 
 
 def _days_name(days: Sequence[int]) -> str:

@@ -54,7 +54,8 @@ def test_the_compact_json_carries_schedule_zone_and_level() -> None:
     [
         ([0, 1, 2, 3, 4, 5, 6], "*"),
         ([0, 1, 2, 3, 4], "MON-FRI"),
-        ([5, 6], "SAT-SUN"),
+        ([5, 6], "SAT,SUN"),  # cron counts SUN as 1: SAT-SUN would be a range that wraps
+        ([4, 5, 6], "FRI-SAT,SUN"),
         ([0, 2, 3, 4], "MON,WED-FRI"),
     ],
 )
