@@ -76,9 +76,10 @@ def run_size(n: int, *, savings: SavingsHook | None = None, seed: int = 1,
         twin.advance(warm_at)
         warm = _cycle(twin, warm_at, cold["state"], lookback_days, savings)
     budget = int(CONTROL_PLANE_BUDGET_S * CONTROL_PLANE_RPS)
-    cold_bound = lower_bound(fleet_facts(specs, cold_at, lookback_days, None),
+    cold_bound = lower_bound(fleet_facts(specs, cold_at, lookback_days, None, durations_known=set()),
                              _cycle_facts(cold_at, budget, specs, {}))
-    warm_bound = lower_bound(fleet_facts(specs, warm_at, lookback_days, cold_at),
+    warm_bound = lower_bound(fleet_facts(specs, warm_at, lookback_days, cold_at,
+                                         durations_known=_durations_known(cold["state"])),
                              _cycle_facts(warm_at, budget, specs, cold["state"]))
     return {"functions": len(specs), **_summary(warm, warm_bound.total, warm_bound.calls),
             "first_cycle": _summary(cold, cold_bound.total, cold_bound.calls)}
@@ -152,8 +153,12 @@ def _peak_rss_mb(usage: resource.struct_rusage) -> float:
 
 
 def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
-                last_scan: datetime | None) -> list[FunctionFacts]:
-    """What the lower bound needs to know, from the fleet's ground truth (traffic per minute)."""
+                last_scan: datetime | None, durations_known: set[str] | None = None) -> list[FunctionFacts]:
+    """What the lower bound needs to know, from the fleet's ground truth (traffic per minute).
+
+    The bill mark's rule estimates a bill from the mean duration seen in an earlier cycle; a function
+    never read yet can only be judged by its timeout, so its bill is taken at the timeout here too
+    (`durations_known`: the functions an earlier cycle measured; None = all)."""
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=lookback_days)
     minute_start = max(start, end - timedelta(days=14))
@@ -168,7 +173,8 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
         hourly = counts.reshape(-1, 60).sum(axis=1)
         pc_aliases = sum(1 for a in spec.aliases if a.pc > 0)
         scanned = not spec.insights and spec.emits_reports
-        mean_ms = float(np.asarray(spec.curve.duration(spec.memory_mb)))
+        known = durations_known is None or spec.name in durations_known
+        mean_ms = float(np.asarray(spec.curve.duration(spec.memory_mb))) if known else spec.timeout_s * 1000.0
         per_call = mean_ms / 1000 * spec.memory_mb / 1024 * _PRICES.tier1_usd_per_gb_s(spec.arch)
         per_call += _PRICES.request_usd_per_million / 1e6
         facts.append(FunctionFacts(
@@ -183,6 +189,10 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
             agent_tags=any(k.startswith("lambda-tuner:") for k in spec.tags),
         ))
     return facts
+
+
+def _durations_known(state: dict[str, Any]) -> set[str]:
+    return {n for n, e in (state.get("functions") or {}).items() if "ms" in e}
 
 
 def published_versions(spec: Any) -> int:
