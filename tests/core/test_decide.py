@@ -58,6 +58,27 @@ def test_arm64_advice_comes_only_for_x86_functions():
     assert "arm64_advice" not in kinds(arm)
 
 
+def test_the_arm64_advice_reuses_the_memory_decisions_fit(monkeypatch):
+    # Given an x86_64 function with traffic at two sizes, and a count of duration fits
+    from lambda_tuner.core import decide as decide_module
+    from lambda_tuner.core import optimizer
+
+    fits = []
+    real = optimizer.fit_duration
+
+    def counting(*args, **kwargs):
+        fits.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimizer, "fit_duration", counting)
+    monkeypatch.setattr(decide_module, "fit_duration", counting)
+    # When the decider proposes memory and arm64 advice
+    recs = decider().decide(function(1024), observe(cpu_bound, [1024, 2048]), {})
+    # Then the duration model was fitted once for both
+    assert "arm64_advice" in kinds(recs)
+    assert fits == [function(1024).name]
+
+
 def test_a_bad_cold_start_objective_is_reported_and_no_pc_is_planned():
     fn = function(1024).model_copy(
         update={

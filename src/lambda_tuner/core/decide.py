@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lambda_tuner.core.arm64 import decide_arm64
-from lambda_tuner.core.fitting import fit_duration
+from lambda_tuner.core.fitting import DurationFit, fit_duration
 from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
-from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, fit_epochs
 from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
 from lambda_tuner.core.pc_policy import decide_pc
 from lambda_tuner.core.pc_prices import pc_prices
@@ -62,6 +62,7 @@ class Decider:
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")
         baseline_mb = state.get("baseline_memory_mb")
+        fits: dict[str, DurationFit] = {}
         rec = decide_memory(
             fn,
             obs,
@@ -71,22 +72,24 @@ class Decider:
             self.new_id(),
             baseline_p99_ms=float(baseline) if baseline is not None else None,
             baseline_memory_mb=int(baseline_mb) if baseline_mb is not None else None,
+            fits=fits,
         )
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [
             self._respect_iac(fn, rec),
-            *self._arm64(fn, obs, rec),
+            *self._arm64(fn, obs, rec, fits.get(fn.name)),
             *self._provisioned_concurrency(fn, obs),
         ]
 
-    def _arm64(self, fn: FunctionConfig, obs: Observations, memory: Recommendation) -> list[Recommendation]:
-        """Advice only (the architecture changes with a code deploy), and only when it is worth reading."""
+    def _arm64(
+        self, fn: FunctionConfig, obs: Observations, memory: Recommendation, fit: DurationFit | None
+    ) -> list[Recommendation]:
+        """Advice only (the architecture changes with a code deploy), and only when it is worth reading.
+        It reuses the duration fit the memory decision made (the same x86_64 epochs)."""
         if fn.arch != "x86_64" or memory.kind == "insufficient_data":
             return []
-        epochs = [e for e in obs.epochs if e.arch == "x86_64" and e.invocations > 0 and e.duration_avg_ms]
-        advice = decide_arm64(
-            fn, obs, fit_duration(fn.name, fn.arch, epochs), self.prices, self.now, self.new_id()
-        )
+        fit = fit or fit_duration(fn.name, fn.arch, fit_epochs(fn, obs))
+        advice = decide_arm64(fn, obs, fit, self.prices, self.now, self.new_id())
         if advice is None or advice.monthly_saving_usd is None:
             return []
         return [advice] if advice.monthly_saving_usd.expected >= ARM64_MIN_SAVING_USD else []

@@ -33,6 +33,7 @@ from lambda_tuner.core.memory_usage import Usage, usage_from
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
     MIN_MEMORY_MB,
+    Epoch,
     FunctionConfig,
     Observations,
     Reason,
@@ -41,7 +42,9 @@ from lambda_tuner.core.models import (
 )
 from lambda_tuner.core.pricing import PriceTable
 
-__all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
+__all__ = [
+    "Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "fit_epochs", "usage_from",
+]
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
 COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ...
@@ -299,6 +302,11 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
     return ev.current, "no size satisfies bounds, memory floor and step limit together"
 
 
+def fit_epochs(fn: FunctionConfig, obs: Observations) -> list[Epoch]:
+    """The epochs the duration model is fitted on: the function's architecture, with calls and durations."""
+    return [e for e in obs.epochs if e.arch == fn.arch and e.invocations > 0 and e.duration_avg_ms]
+
+
 def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     fn: FunctionConfig,
     obs: Observations,
@@ -309,8 +317,11 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     *,
     baseline_p99_ms: float | None = None,
     baseline_memory_mb: int | None = None,
+    fits: dict[str, DurationFit] | None = None,
 ) -> Recommendation:
-    epochs = [e for e in obs.epochs if e.arch == fn.arch and e.invocations > 0 and e.duration_avg_ms]
+    """The memory recommendation; the duration fit it makes is left in `fits[fn.name]` when a dict is
+    given, so the arm64 advice can use the same fit instead of fitting again."""
+    epochs = fit_epochs(fn, obs)
     total = sum(e.invocations for e in epochs)
     current = {"memory_mb": fn.memory_mb}
     if total < policy.min_invocations:
@@ -334,6 +345,8 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
             status="RECORDED",
         )
     fit = fit_duration(fn.name, fn.arch, epochs)
+    if fits is not None:
+        fits[fn.name] = fit
     usage = usage_from(epochs, policy.memory_headroom)
     # Search a coarse grid, then refine around its choice with the very same draws.
     draws = sample(fit, policy.n_draws)
