@@ -82,8 +82,9 @@ class Run:
     notes: dict[str, str] = field(default_factory=dict)
 
     @property
-    def known(self) -> dict[str, Any]:
-        return dict(self.state.get("functions") or {})
+    def known(self) -> Mapping[str, Any]:
+        """The functions as the last cycle left them (read-only: `next_state` builds the next one)."""
+        return self.state.get("functions") or {}
 
     def names(self) -> list[str]:
         listed = self.listing.latest if self.listing else {}
