@@ -60,7 +60,6 @@ def test_arm64_advice_comes_only_for_x86_functions():
 
 def test_the_arm64_advice_reuses_the_memory_decisions_fit(monkeypatch):
     # Given an x86_64 function with traffic at two sizes, and a count of duration fits
-    from lambda_tuner.core import decide as decide_module
     from lambda_tuner.core import optimizer
 
     fits = []
@@ -70,8 +69,7 @@ def test_the_arm64_advice_reuses_the_memory_decisions_fit(monkeypatch):
         fits.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(optimizer, "fit_duration", counting)
-    monkeypatch.setattr(decide_module, "fit_duration", counting)
+    monkeypatch.setattr(optimizer, "fit_duration", counting)  # the only fit the decider reaches
     # When the decider proposes memory and arm64 advice
     recs = decider().decide(function(1024), observe(cpu_bound, [1024, 2048]), {})
     # Then the duration model was fitted once for both

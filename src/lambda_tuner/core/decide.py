@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lambda_tuner.core.arm64 import decide_arm64
-from lambda_tuner.core.fitting import DurationFit, fit_duration
+from lambda_tuner.core.fitting import DurationFit
 from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
-from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, fit_epochs
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
 from lambda_tuner.core.pc_policy import decide_pc
 from lambda_tuner.core.pc_prices import pc_prices
@@ -77,18 +77,16 @@ class Decider:
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [
             self._respect_iac(fn, rec),
-            *self._arm64(fn, obs, rec, fits.get(fn.name)),
+            *self._arm64(fn, obs, fits.get(fn.name)),
             *self._provisioned_concurrency(fn, obs),
         ]
 
-    def _arm64(
-        self, fn: FunctionConfig, obs: Observations, memory: Recommendation, fit: DurationFit | None
-    ) -> list[Recommendation]:
+    def _arm64(self, fn: FunctionConfig, obs: Observations, fit: DurationFit | None) -> list[Recommendation]:
         """Advice only (the architecture changes with a code deploy), and only when it is worth reading.
-        It reuses the duration fit the memory decision made (the same x86_64 epochs)."""
-        if fn.arch != "x86_64" or memory.kind == "insufficient_data":
+        It uses the duration fit the memory decision made on the same x86_64 epochs (there is one whenever
+        the memory decision had the evidence to decide)."""
+        if fn.arch != "x86_64" or fit is None:
             return []
-        fit = fit or fit_duration(fn.name, fn.arch, fit_epochs(fn, obs))
         advice = decide_arm64(fn, obs, fit, self.prices, self.now, self.new_id())
         if advice is None or advice.monthly_saving_usd is None:
             return []

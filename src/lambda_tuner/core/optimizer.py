@@ -42,9 +42,7 @@ from lambda_tuner.core.models import (
 )
 from lambda_tuner.core.pricing import PriceTable
 
-__all__ = [
-    "Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "fit_epochs", "usage_from",
-]
+__all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
 
 SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally fast; take the cheapest
 COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ...
