@@ -127,7 +127,7 @@ def details_after_refresh(
 
 
 def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Details | None], *,
-             aliases_only: bool = False) -> None:
+                 aliases_only: bool = False) -> None:
     hours = run.hours()
     minute_start = max(run.start, run.end - timedelta(days=PER_MINUTE_DAYS))
     hourly: list[MetricQuery] = []

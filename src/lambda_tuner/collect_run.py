@@ -8,31 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from lambda_tuner.adapters import inventory
+from lambda_tuner.core.cost import MONTH_DAYS, invocation_cost
 from lambda_tuner.core.models import FunctionPolicy, Inventory
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
 HOUR = 3600
-
-
 MINUTE = 60
-
-
 PER_MINUTE_DAYS = 14  # per-minute concurrency: two weeks show the daily and the weekly pattern
-
-
 PC_QUESTION_INVOCATIONS_PER_HOUR = 600
-
-
 HIDING_LEVELS = ("WARN", "ERROR", "FATAL")  # JSON system log levels that drop platform.report records
-
-
 STATE_VERSION = 1
-
-
 CONTROL_PLANE_BUDGET_S = 420.0  # of a 900 s invocation: leaves room for metrics, logs and decisions
-
-
 MIN_MONTHLY_BILL_USD = 1.0  # below this a function's detail metrics cost over 1 % of what tuning could save
 
 
@@ -80,6 +67,7 @@ class Run:
     insights_queries: int = 0
     partial: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
+    stored_details: dict[str, inventory.Details | None] = field(default_factory=dict)  # parsed from state
 
     @property
     def known(self) -> Mapping[str, Any]:
@@ -95,10 +83,13 @@ class Run:
         return self.listing.latest[name]
 
     def details_of(self, name: str) -> inventory.Details | None:
+        """This cycle's detail read, else the one stored by an earlier cycle (parsed once)."""
         if name in self.details:
             return self.details[name]
-        stored = self.known.get(name, {}).get("d")
-        return inventory.Details.from_state(stored) if stored is not None else None
+        if name not in self.stored_details:
+            stored = self.known.get(name, {}).get("d")
+            self.stored_details[name] = inventory.Details.from_state(stored) if stored is not None else None
+        return self.stored_details[name]
 
     def never_gated(self, name: str) -> bool:
         """Read whatever the bill: changed by the agent in the look-back (being verified), holding PC or
@@ -116,9 +107,8 @@ class Run:
         entry = self.entry(name)
         ms = mean_ms if mean_ms is not None else float(entry.get("Timeout") or 900) * 1000
         arch = (entry.get("Architectures") or ["x86_64"])[0]
-        per_call = ms / 1000 * int(entry["MemorySize"]) / 1024 * _PRICES.tier1_usd_per_gb_s(arch)
-        per_call += _PRICES.request_usd_per_million / 1e6
-        return self.traffic[name] / max(self.hours() / 24, 1 / 24) * 30.4 * per_call
+        per_call = invocation_cost(_PRICES, arch, int(entry["MemorySize"]), ms)
+        return self.traffic[name] / max(self.hours() / 24, 1 / 24) * MONTH_DAYS * per_call
 
     def quiet(self, name: str) -> bool:
         """Idle, or billed under the mark by this cycle's best estimate: its census can wait its turn."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from lambda_tuner.bench.lower_bound import CycleFacts, FunctionFacts, lower_bound
 from lambda_tuner.collect import CONTROL_PLANE_BUDGET_S, CollectResult
+from lambda_tuner.core.cost import MONTH_DAYS, invocation_cost
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.selfcost import monthly_cost_usd
 
@@ -175,8 +176,7 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
         scanned = not spec.insights and spec.emits_reports
         known = durations_known is None or spec.name in durations_known
         mean_ms = float(np.asarray(spec.curve.duration(spec.memory_mb))) if known else spec.timeout_s * 1000.0
-        per_call = mean_ms / 1000 * spec.memory_mb / 1024 * _PRICES.tier1_usd_per_gb_s(spec.arch)
-        per_call += _PRICES.request_usd_per_million / 1e6
+        per_call = invocation_cost(_PRICES, spec.arch, spec.memory_mb, mean_ms)
         facts.append(FunctionFacts(
             name=spec.name, versions=published_versions(spec), aliases=len(spec.aliases),
             pc_aliases=pc_aliases,
@@ -185,7 +185,7 @@ def fleet_facts(specs: Sequence[Any], now: datetime, lookback_days: int,
             cold_start_objective=any(k.endswith("cold-start-objective") for k in spec.tags),
             insights=spec.insights, log_group=spec.log_group_name if scanned else None,
             ran_in_scan_window=bool(counts[scan_from:].sum() > 0),
-            monthly_bill_usd=float(counts.sum()) / lookback_days * 30.4 * per_call,
+            monthly_bill_usd=float(counts.sum()) / lookback_days * MONTH_DAYS * per_call,
             agent_tags=any(k.startswith("lambda-tuner:") for k in spec.tags),
         ))
     return facts

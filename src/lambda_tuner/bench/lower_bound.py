@@ -15,8 +15,9 @@ Per operation:
   census is read this cycle (a function quiet when last read — idle or under the bill mark — only on its
   day of the week, by the same stable hash as the detail refresh, or when 7 days have passed), then
   for each function with traffic whose monthly bill reaches the mark (or that holds PC, has a cold-start
-  objective or carries the agent's tags; the bill from the fleet's true mean duration, where the collector
-  must estimate it) 7 duration/error/throttle series + 1 concurrency series (per minute if
+  objective or carries the agent's tags; the bill from the fleet's true mean duration where an earlier
+  cycle measured one, where the collector must estimate it, and from the timeout otherwise)
+  7 duration/error/throttle series + 1 concurrency series (per minute if
   PC is in question, else hourly) and, when PC is in question, per-minute invocations; 8 + 1 series per
   alias (its own invocations), 3 per PC alias, 4 Lambda Insights series — at max(ceil(series / 500),
   ceil(datapoints / 100,800)) calls, as if every call were packed to both limits at once (no real
