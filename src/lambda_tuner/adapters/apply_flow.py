@@ -29,7 +29,7 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
-from lambda_tuner.core.guardrails import template_change
+from lambda_tuner.core.guardrails import apply_refusal, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
@@ -184,7 +184,7 @@ class ApplyFlow(RollbackFlow):
     def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         try:
             desc = self.applier.describe(rec.function)
-            if (refusal := _mode_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor)):
+            if (refusal := apply_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor)):
                 return self._decline(rec, actor, now, status="FAILED", why="function mode",
                                      data={"reason": refusal})
             manager = detect_iac(desc.get("Tags", {}))
@@ -353,14 +353,3 @@ class ApplyFlow(RollbackFlow):
             request_ids=request_ids,
             message=message,
         )
-
-
-def _mode_refusal(mode: str | None, actor: str) -> str | None:
-    """The function's mode tag as it is now, read just before the change: the collector re-reads tags only
-    on its rolling refresh, so a `mode` set since the recommendation is honoured here. No tag: the account
-    mode, under which the agent proposed the change, stands."""
-    if mode in ("off", "recommend"):
-        return f"the function is now tagged mode={mode}: nothing was applied"
-    if mode == "approve" and actor == "agent":
-        return "the function is now tagged mode=approve: it waits for a person's approval, not the agent's"
-    return None

@@ -39,6 +39,17 @@ def resolve_mode(account: Mode, policy: FunctionPolicy | None, kill_switch: bool
     return mode
 
 
+def apply_refusal(tagged_mode: Mode | None, actor: str) -> str | None:
+    """Why an approved change must not be made, judged by the function's `mode` tag as it is now (the
+    apply function reads it just before the change; the collector re-reads tags only on its rolling
+    refresh). No tag: the account mode, under which the change was proposed, stands."""
+    if tagged_mode in ("off", "recommend"):
+        return f"the function is now tagged mode={tagged_mode}: nothing was applied"
+    if tagged_mode == "approve" and actor == "agent":
+        return "the function is now tagged mode=approve: it waits for a person's approval, not the agent's"
+    return None
+
+
 def parse_window(text: str) -> tuple[time, time]:
     """`"HH:MM-HH:MM"` (UTC) → (start, end); the window may wrap past midnight."""
     try:
