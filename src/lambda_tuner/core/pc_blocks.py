@@ -60,12 +60,9 @@ class BlockPlan:
 
 def hourly_tables(blocks: LevelTables, blocks_per_hour: int) -> LevelTables:
     """Whole-hour tables from block tables (exact: an hour's cost is the sum of its blocks')."""
-    levels, cols = blocks.cost.shape
-    if cols % blocks_per_hour:
-        raise ValueError(f"{cols} blocks is not a whole number of {blocks_per_hour}-block hours")
-    shape = (levels, cols // blocks_per_hour, blocks_per_hour)
     return LevelTables(
-        cost=blocks.cost.reshape(shape).sum(axis=2), cold=blocks.cold.reshape(shape).sum(axis=2)
+        cost=_by_hour(blocks.cost, blocks_per_hour).sum(axis=2),
+        cold=_by_hour(blocks.cold, blocks_per_hour).sum(axis=2),
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from lambda_tuner.core.pc_model import FloatArray, LevelTables, ModelParams, level_tables, minute_rates, need
+from lambda_tuner.core.pc_model import FloatArray, LevelTables, ModelParams, minute_rates
 from lambda_tuner.core.pc_prices import PcPrices
 
 BoolArray = NDArray[np.bool_]
@@ -41,28 +41,6 @@ class HourPlan:
 def idle_hour_cost(max_level: int, prices: PcPrices, params: ModelParams, block_min: int = 60) -> FloatArray:
     """What each level costs in an hour without a single call: the PC allocation only."""
     return np.arange(max_level + 1, dtype=float) * minute_rates(prices, params)[0] * block_min
-
-
-def plan_from_counts(
-    counts: FloatArray,
-    mean_ms: float,
-    lam: float,
-    *,
-    prices: PcPrices,
-    params: ModelParams,
-    config: PlannerConfig = PlannerConfig(),
-) -> tuple[HourPlan, tuple[int, ...]]:
-    """The level for the hour after `counts` (per-minute calls, whole hours) and a level per hour of day.
-
-    The benchmark computes the tables once for the whole day and hands `plan_hour` the past columns,
-    which is the same thing because the tables are causal.
-    """
-    counts = np.asarray(counts, dtype=float)
-    top = int(need(counts, mean_ms).max(initial=0.0))
-    tables = level_tables(counts, mean_ms, prices, params, max_level=top)
-    active = counts.reshape(-1, 60).sum(axis=1) > 0
-    idle = idle_hour_cost(top, prices, params)
-    return plan_hour(tables, active, lam, idle, config), plan_day(tables, active, lam, idle, config)
 
 
 def plan_hour(
