@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lambda_tuner.core.models import PcScheduledAction
@@ -32,10 +32,6 @@ def local_hour_of_week(at: datetime, tz: str) -> int:
         raise ValueError("timestamps must be timezone-aware")
     local = at.astimezone(zone(tz))
     return local.weekday() * 24 + local.hour
-
-
-def hour_starts(start: datetime, hours: int) -> list[datetime]:
-    return [start + timedelta(hours=i) for i in range(hours)]
 
 
 def weekly_levels(levels: Sequence[int]) -> tuple[int, ...]:
