@@ -110,11 +110,12 @@ class Run:
         per_call = invocation_cost(_PRICES, arch, int(entry["MemorySize"]), ms)
         return self.traffic[name] / max(self.hours() / 24, 1 / 24) * MONTH_DAYS * per_call
 
-    def quiet(self, name: str) -> bool:
-        """Idle, or billed under the mark by this cycle's best estimate: its census can wait its turn."""
+    def quiet(self, name: str, measured_ms: float | None) -> bool:
+        """Idle, or billed under the mark by this cycle's best estimate (the mean duration measured now,
+        else the one stored): its census can wait its turn."""
         if name not in self.traffic or self.never_gated(name) or self.min_bill_usd <= 0:
             return False
-        bill = self.bill_usd(name, mean_duration_ms(self, name) or self.known.get(name, {}).get("ms"))
+        bill = self.bill_usd(name, measured_ms or self.known.get(name, {}).get("ms"))
         return self.traffic[name] == 0 or (bill is not None and bill < self.min_bill_usd)
 
     def hours(self) -> int:
@@ -149,7 +150,7 @@ class Run:
             if (ms := mean_duration_ms(self, name)) is not None:
                 entry["ms"] = round(ms, 1)  # what the next cycles' bill estimate uses
             if name in self.traffic:  # its census was read: is it quiet (see `census_skipped`)?
-                if self.quiet(name):
+                if self.quiet(name, ms):
                     entry["q"] = day
                 else:
                     entry.pop("q", None)
