@@ -18,16 +18,32 @@ Baselines:
   used above 80 % -> MemoryUnderprovisioned, recommend 1.5 x; otherwise Optimized (keep). It sees no
   duration curve, so it cannot find CPU-driven savings; that is the point of comparing with it.
 - `fixed`: the start size kept.
+
+Bounds (not policies: they read the truth), to show how much regret the data alone leaves:
+- `bound_exact_grid`: the best of Power Tuning's sizes, each measured without any noise, under the
+  oracle's constraints: what knowing the curve exactly, but only at those sizes, still costs.
+- `bound_allowance_day` and `bound_allowance_same_day` (`default` only; the oracle elsewhere): the
+  cheapest size whose true p99 sits inside the allowance by z(1 - p99_risk) standard deviations of a
+  p99 ratio measured without model error, i.e. what any rule that keeps the chance of breaking the
+  allowance at `p99_risk` must give up. `day`: the trial and the baseline measured on different days
+  (the day drift twice); `same_day`: a 10 % canary against the other 90 % of one day (sampling only).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-from lambda_tuner.bench.memory_sim import FloatArray, Truth
+from lambda_tuner.bench.memory_sim import (
+    DAY_DRIFT_SIGMA,
+    LOGNORMAL_SIGMA,
+    MAX_SAMPLES_PER_DAY,
+    FloatArray,
+    Truth,
+)
 from lambda_tuner.core.exploration import BoolArray
 from lambda_tuner.core.models import Strategy
 from lambda_tuner.core.optimizer import MemoryPolicy
@@ -162,3 +178,38 @@ def compute_optimizer(truth: Truth, configured_mb: int, invocations_14d: int) ->
     else:
         return configured_mb
     return int(np.clip(target, lo, hi))
+
+
+def exact_grid(truth: Truth, g: Ground) -> int:
+    """The best of Power Tuning's sizes on the true curve, under the oracle's constraints (a bound)."""
+    lo, hi = truth.bounds
+    sizes = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
+    index = [g.at(s) for s in sizes]
+    usable = [i for i in index if g.allowed[i]] or index
+    return int(g.memory_mb[min(usable, key=lambda i: float(g.objective[i]))])
+
+
+def allowance_sds(truth: Truth, canary_share: float = 0.1) -> dict[str, float]:
+    """Relative sd of a measured p99 ratio: across two days, and a canary against the rest of its day."""
+    if truth.noise_pool is not None:
+        cv = float(np.std(truth.noise_pool))
+    else:
+        cv = math.sqrt(math.exp(LOGNORMAL_SIGMA**2) - 1)
+    n = MAX_SAMPLES_PER_DAY
+    same_day = cv * math.sqrt(1 / (canary_share * n) + 1 / ((1 - canary_share) * n))
+    return {"day": math.sqrt(2) * DAY_DRIFT_SIGMA, "same_day": same_day}
+
+
+def cautious(truth: Truth, g: Ground, policy: MemoryPolicy, *, start_mb: int, rel_sd: float) -> int:
+    """`default`: the cheapest allowed size whose true p99 is z * rel_sd inside the allowance (a bound).
+
+    Other strategies have no allowance: the oracle."""
+    if policy.strategy != "default":
+        return g.oracle_mb
+    z = NormalDist().inv_cdf(1 - policy.p99_risk)
+    limit = (1 + policy.p99_allowance) * float(truth.p99(start_mb)) * math.exp(-z * rel_sd)
+    usable = g.allowed & (g.p99 <= limit)
+    usable[g.at(start_mb)] |= g.allowed[g.at(start_mb)]  # staying risks nothing: it is the baseline
+    if not usable.any():  # the start breaks a hard constraint and nothing is inside the cautious limit
+        return g.oracle_mb
+    return int(g.memory_mb[int(np.argmin(np.where(usable, g.objective, np.inf)))])

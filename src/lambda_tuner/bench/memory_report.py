@@ -35,5 +35,6 @@ def print_table(result: dict[str, Any], console: Console | None = None) -> None:
         )
     out.print(table)
     out.print(
-        "Baselines show the cost strategy's regret; every strategy is under summary.<name>.by_strategy."
+        "Baselines show the cost strategy's regret (bound_allowance_*: default's); every strategy is under "
+        "summary.<name>.by_strategy. bound_* rows read the truth: the regret the data alone leaves."
     )

@@ -17,7 +17,14 @@ from lambda_tuner.bench import memory as bench_memory
 from lambda_tuner.bench.memory import run_bench, run_loop
 from lambda_tuner.bench.memory_cli import memory
 from lambda_tuner.bench.memory_curvegen import SHAPES, generate_curves
-from lambda_tuner.bench.memory_oracle import ground, violations
+from lambda_tuner.bench.memory_oracle import (
+    POWER_TUNING_SIZES,
+    allowance_sds,
+    cautious,
+    exact_grid,
+    ground,
+    violations,
+)
 from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_day
 from lambda_tuner.core.models import FunctionConfig, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
@@ -88,6 +95,43 @@ def test_the_oracle_is_the_cheapest_allowed_size_and_guards_are_judged_on_truth(
     assert violations(truth, g, policy, strategy="cost", start_mb=hi, memory_mb=hi + 1) == ["outside bounds"]
 
 
+def test_the_exact_grid_bound_is_the_best_power_tuning_size_on_the_true_curve(unseen: Path):
+    for curve in load_curves(unseen):
+        truth = make_truth(curve)
+        lo, hi = truth.bounds
+        g = ground(
+            truth, "cost", MemoryPolicy(strategy="cost"), start_mb=lo, cold_rate=0.0, prices=default_prices()
+        )
+        chosen = exact_grid(truth, g)
+        grid = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or [lo, hi]
+        assert chosen in grid
+        # Then no other grid size the oracle's constraints allow is cheaper on the truth.
+        allowed = [s for s in grid if g.allowed[g.at(s)]]
+        assert all(g.cost[g.at(chosen)] <= g.cost[g.at(s)] for s in allowed)
+        assert g.regret(chosen) >= 0.0
+
+
+def test_the_allowance_bound_gives_up_cost_as_the_measurement_gets_noisier(unseen: Path):
+    # Given an I/O-bound curve under `default`, started at its largest size (cheaper when smaller)
+    truth = make_truth(load_curves(unseen)[2])
+    policy = MemoryPolicy(strategy="default")
+    start = truth.bounds[1]
+    g = ground(truth, "default", policy, start_mb=start, cold_rate=0.0, prices=default_prices())
+    # When nothing is uncertain, the bound is the oracle
+    assert cautious(truth, g, policy, start_mb=start, rel_sd=0.0) == g.oracle_mb
+    # When the p99 ratio is measured with noise, the bound keeps its true p99 inside the allowance by
+    # z * sd (or stays) and costs at least as much as with less noise
+    regrets = []
+    for sd in (0.0, 0.01, 0.03, 0.05):
+        size = cautious(truth, g, policy, start_mb=start, rel_sd=sd)
+        limit = (1 + policy.p99_allowance) * float(truth.p99(start)) * np.exp(-2.05 * sd)
+        assert size == start or g.p99[g.at(size)] <= limit * 1.0001
+        regrets.append(g.regret(size))
+    assert regrets == sorted(regrets) and regrets[-1] > 0.0
+    sds = allowance_sds(truth)
+    assert 0.0 < sds["same_day"] < sds["day"]
+
+
 def test_the_bench_runs_on_unseen_curves_and_reports_every_field(unseen: Path):
     result = run_bench(unseen, starts=(256, 2048), cycles=2, seed=5, strategies=("default", "cost"))
     summary = result["summary"]
@@ -100,12 +144,17 @@ def test_the_bench_runs_on_unseen_curves_and_reports_every_field(unseen: Path):
         assert 0 <= row["exploration_steps_max"] <= 2
         assert row["calibration"] is None or 0.0 <= row["calibration"] <= 1.0
         assert row["calibration_n"] >= 0
-    for baseline in ("fixed", "power_tuning", "compute_optimizer"):
+    bounds = ("bound_exact_grid", "bound_allowance_day", "bound_allowance_same_day")
+    for baseline in ("fixed", "power_tuning", "compute_optimizer", *bounds):
         assert {"regret_median", "regret_p90", "regret_max", "guard_violations", "by_strategy"} <= set(
             summary[baseline]
         )
         assert set(summary[baseline]["by_strategy"]) == {"default", "cost"}
     assert summary["power_tuning"]["tuning_cost_usd"] > 0
+    # The allowance bounds bind only `default`: under `cost` they are the oracle
+    for name in bounds[1:]:
+        assert summary[name]["by_strategy"]["cost"]["regret_max"] == 0.0
+        assert summary[name]["regret_max"] == summary[name]["by_strategy"]["default"]["regret_max"]
     assert len(result["per_curve"]) == 5 * 2 * 2
     for run in result["per_curve"]:
         lo_hi = next(c.bounds for c in load_curves(unseen) if c.function_id == run["curve"])
