@@ -149,6 +149,18 @@ def test_a_persistent_5xx_leaves_the_function_as_it_was_and_says_so(account: Acc
     assert s.store.get_recommendation("rec-1").status == "FAILED"  # type: ignore[union-attr]
 
 
+def test_an_experiment_is_guarded_by_its_own_p99_stop(account: Account) -> None:
+    # Given an approved experiment whose p99 stop is 250 ms (its projection's upper end is 286 ms)
+    s = Setup(account)
+    proposed = {"memory_mb": 768, "max_days": 1, "stop_if_p99_ms_above": 250.0, "best_guess_mb": 1024}
+    s.approved(kind="experiment", proposed=proposed)
+    # When it is applied
+    assert s.flow.apply("rec-1", "approval", NOW).ok and account.memory(FN) == 768
+    # Then its p99 alarm trips at the stop, on hourly p99s
+    [p99] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-p99")]
+    assert p99["Threshold"] == 250.0 and p99["Period"] == 3600
+
+
 def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Account) -> None:
     s = Setup(account)
     s.approved()

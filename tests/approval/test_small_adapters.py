@@ -84,6 +84,20 @@ def test_rollback_alarms_watch_the_function_and_act_through_the_apply_function(a
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
+def test_an_experiments_p99_alarm_is_its_stop_judged_on_hourly_p99s(account: Account) -> None:
+    # Given an experiment whose p99 stop sits at 330 ms (its projection's upper end is 300 ms)
+    names = alarms.create_rollback_alarms(
+        "orders-api", "rec-3", "arn:x", p99_ms=300.0, timeout_s=30, p99_stop_ms=330.0
+    )
+    got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    p99 = got[next(n for n in names if n.endswith("-p99"))]
+    # Then the p99 alarm trips at the stop itself, on hourly p99s, not at 1.5 x the projection per minute
+    assert p99["Threshold"] == 330.0 and p99["Period"] == 3600
+    assert p99["EvaluationPeriods"] == 3 and p99["DatapointsToAlarm"] == 2
+    # And the other guards keep their one-minute periods
+    assert {a["Period"] for n, a in got.items() if not n.endswith("-p99")} == {60}
+
+
 def test_without_a_projection_there_is_no_p99_alarm(account: Account) -> None:
     names = alarms.create_rollback_alarms("orders-api", "rec-2", "arn:x", p99_ms=None, timeout_s=30)
     assert [n.rsplit("-", 1)[1] for n in names] == ["errors", "throttles", "timeouts"]

@@ -48,5 +48,11 @@ def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys()
     assert "best guess" not in text and "None →" not in text
 
 
+def test_an_experiment_without_a_routing_weight_says_it_runs_on_all_traffic():
+    # The apply flow moves all traffic; only records from before that was said carry a weight
+    text = change_text(rec("experiment", {"memory_mb": 1769, "max_days": 1, "stop_if_p99_ms_above": 600.0}))
+    assert "on all traffic for at most 1 day(s)" in text
+
+
 def test_a_plain_memory_change_is_one_phrase():
     assert change_text(rec("memory", {"memory_mb": 512})) == "memory 1024 → 512 MB"

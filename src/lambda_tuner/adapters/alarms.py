@@ -3,7 +3,9 @@
 Four alarms per change, on the AWS/Lambda metrics of the function (or the alias it serves): Errors
 above the function's usual rate (any, if it had none; the agent passes the rate as
 `current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
-Duration near the timeout.
+Duration near the timeout. An experiment's p99 alarm is its stop instead (`p99_stop_ms`): the hourly p99
+above the stop in two of three hours, since a stop sits close to the allowance and a minute's p99 is
+too noisy to judge it.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -20,6 +22,7 @@ from lambda_tuner.adapters import aws
 
 PREFIX = "lambda-tuner-rollback-"
 P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
+STOP_PERIOD_S = 3600  # an experiment's p99 stop is judged on hourly p99s
 
 
 class AlarmError(Exception):
@@ -51,31 +54,36 @@ def create_rollback_alarms(
     qualifier: str | None = None,
     prefix: str = PREFIX,
     errors_per_min: float | None = None,
+    p99_stop_ms: float | None = None,
     client: Any = None,
 ) -> list[str]:
-    """Create (or overwrite) the alarms guarding one change; returns their names."""
+    """Create (or overwrite) the alarms guarding one change; returns their names.
+
+    `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop."""
     cw = client or aws.client("cloudwatch")
     dims = [{"Name": "FunctionName", "Value": function}]
     if qualifier:
         dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
     errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
-    specs: list[tuple[str, str, dict[str, Any], float]] = [
-        (errors, "Errors", {"Statistic": "Sum"}, errors_threshold(errors_per_min)),
-        (throttles, "Throttles", {"Statistic": "Sum"}, 0.0),
-        (timeouts, "Duration", {"Statistic": "Maximum"}, timeout_s * 1000.0 * 0.95),
+    specs: list[tuple[str, str, dict[str, Any], float, int]] = [
+        (errors, "Errors", {"Statistic": "Sum"}, errors_threshold(errors_per_min), 60),
+        (throttles, "Throttles", {"Statistic": "Sum"}, 0.0, 60),
+        (timeouts, "Duration", {"Statistic": "Maximum"}, timeout_s * 1000.0 * 0.95, 60),
     ]
-    if p99_ms is not None and p99_ms > 0:
-        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_ms * P99_MARGIN))
+    if p99_stop_ms is not None and p99_stop_ms > 0:
+        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_stop_ms, STOP_PERIOD_S))
+    elif p99_ms is not None and p99_ms > 0:
+        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_ms * P99_MARGIN, 60))
     created = []
     try:
-        for name, metric, stat, threshold in specs:
+        for name, metric, stat, threshold, period in specs:
             cw.put_metric_alarm(
                 AlarmName=name,
                 AlarmDescription=f"lambda-tuner: roll back change {change_key} on {function}",
                 Namespace="AWS/Lambda",
                 MetricName=metric,
                 Dimensions=dims,
-                Period=60,
+                Period=period,
                 EvaluationPeriods=3,
                 DatapointsToAlarm=2,
                 Threshold=threshold,

@@ -184,9 +184,10 @@ class ApplyFlow(RollbackFlow):
     def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         try:
             desc = self.applier.describe(rec.function)
-            if (refusal := apply_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor)):
-                return self._decline(rec, actor, now, status="FAILED", why="function mode",
-                                     data={"reason": refusal})
+            if refusal := apply_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor):
+                return self._decline(
+                    rec, actor, now, status="FAILED", why="function mode", data={"reason": refusal}
+                )
             manager = detect_iac(desc.get("Tags", {}))
             if manager and not self.allow_iac:
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
@@ -240,6 +241,9 @@ class ApplyFlow(RollbackFlow):
                     qualifier=rec.qualifier,
                     prefix=self.alarm_prefix,
                     errors_per_min=_number(rec.current.get("errors_per_min")),
+                    p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above"))
+                    if rec.kind == "experiment"
+                    else None,
                     client=self.cloudwatch,
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it

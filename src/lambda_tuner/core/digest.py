@@ -54,7 +54,10 @@ def change_text(rec: Recommendation) -> str:
             parts.append(f"{key.replace('_', ' ')} {old} → {new}")
     if rec.kind == "experiment":
         weight, days = rec.proposed.get("routing_weight"), rec.proposed.get("max_days")
-        share = f" on {float(weight):.0%} of traffic" if isinstance(weight, int | float) else ""
+        # Experiments before this version carried a routing weight that the apply flow never used.
+        share = (
+            f" on {float(weight):.0%} of traffic" if isinstance(weight, int | float) else " on all traffic"
+        )
         parts.append(f"experiment{share} for at most {days} day(s), stopped early by its guards")
     return ", ".join(parts) or rec.kind.replace("_", " ")
 

@@ -1,6 +1,6 @@
 """When to try a neighbouring memory size on real traffic, and which one.
 
-An experiment is guarded (p99 stop, error stop, bounded days and extra cost, part of the traffic), so it
+An experiment is guarded (a p99 stop and an error stop, each a rollback alarm; one cycle long), so it
 may try a size whose latency goal is only *uncertain*, not established: the candidates are the sizes the
 hard constraints allow (bounds, memory floor, timeout margin, step limit), round (multiples of 32 MB)
 and beyond the range of observed sizes, where the model gives the soft goals (the `default` p99

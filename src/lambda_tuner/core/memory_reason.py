@@ -121,9 +121,8 @@ def experiment_recommendation(
     stop_p99 = ev.stop_p99_ms
     proposed: dict[str, int | float | str | None] = {
         "memory_mb": size,
-        "routing_weight": policy.experiment_weight,
         "max_days": policy.experiment_days,
-        "max_extra_cost_usd": round(daily_limit * policy.experiment_weight, 6),
+        "max_extra_cost_usd": round(daily_limit, 6),
         "stop_if_p99_ms_above": round(stop_p99, 1),
         "stop_if_error_rate_above": 0.0,
         "best_guess_mb": int(ev.memory_mb[best]),

@@ -40,7 +40,8 @@ class MemoryPolicy(Frozen):
     explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
     explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
     max_experiments: int = Field(default=3, ge=0)  # per function over the history the decision sees
-    experiment_weight: float = Field(default=0.1, gt=0.0, le=1.0)
+    # An experiment runs on all of the function's traffic: the apply flow makes it one bounded step,
+    # because a weighted-alias canary would need per-version epochs, which the collector does not build.
     experiment_days: int = Field(default=1, ge=1)
     n_draws: int = Field(default=400, ge=50)
 

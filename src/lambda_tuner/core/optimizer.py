@@ -380,7 +380,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
             upside=_upside(ev, policy),
             threshold=policy.explore_threshold,
             horizon_days=policy.explore_horizon_days,
-            trial_days=policy.experiment_days * policy.experiment_weight,
+            trial_days=policy.experiment_days,
         )
         if choice is not None:
             return experiment_recommendation(
