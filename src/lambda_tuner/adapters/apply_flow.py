@@ -37,6 +37,10 @@ MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
 
 
+class UnrecordedChangeError(StoreError):
+    """A change was made but its audit record or status could not be written; it was put back."""
+
+
 class ApplyEvent(BaseModel):
     """The apply function's `apply` request (from the approval function or the agent)."""
 
@@ -255,11 +259,9 @@ class ApplyFlow(RollbackFlow):
         try:
             configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
             record = self._record_change(rec, actor, now, applied, names=names, configs=configs)
-        except (StoreError, ClientError, ApplyError):
+        except (StoreError, ClientError, ApplyError) as exc:
             # A change nobody can see in the audit or undo by alarm must not stay: put it back, then fail.
-            self._restore(applied.before)
-            self._drop_alarms(names)
-            raise
+            raise self._unrecorded(rec, actor, now, applied, names=names, exc=exc) from exc
         body = (
             f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
         )
@@ -310,6 +312,46 @@ class ApplyFlow(RollbackFlow):
             alarms=names,
         )
         return record
+
+    def _unrecorded(
+        self,
+        rec: Recommendation,
+        actor: str,
+        now: datetime,
+        applied: Applied,
+        *,
+        names: list[str],
+        exc: Exception,
+    ) -> UnrecordedChangeError:
+        """Undo a change that could not be recorded and end its recommendation FAILED: left APPROVED with
+        its apply claimed, every later delivery would be refused and the change never audited. The
+        FAILED status and the `change` record (ok=false) are best effort, since the store may be what
+        failed; the error and the notice say which of them could not be written."""
+        restored, error = self._restore(applied.before)
+        self._drop_alarms(names)
+        message = f"the change was made but could not be recorded ({exc}); " + (
+            "it was undone" if restored else f"undoing it failed ({error}) — MANUAL CHECK NEEDED"
+        )
+        unwritten: list[str] = []
+        try:
+            self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+        except (StoreError, ClientError) as status_exc:
+            unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
+        try:
+            self.store.append_audit(
+                "change",
+                now,
+                function=rec.function,
+                recommendation_id=rec.id,
+                actor=actor,
+                data={"ok": False, "error": message, "restored": restored},
+            )
+        except (StoreError, ClientError) as audit_exc:
+            unwritten.append(f"the audit table could not record this failure either ({audit_exc})")
+        message = "; ".join([message, *unwritten])
+        severity = "warning" if restored and not unwritten else "critical"
+        self._notify(f"Change failed: {rec.function}", message + "\n", rec.function, severity)
+        return UnrecordedChangeError(f"{rec.id}: {message}")
 
     def _recommend_only(
         self, rec: Recommendation, actor: str, now: datetime, reason: str, manager: str | None
