@@ -102,14 +102,18 @@ class Applier(PcSteps):
             before.update(self._alias_before(function, qualifier_alias, cfg))
         try:
             self._set_memory(function, memory_mb, revision_id)
-            after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
-            if qualifier_alias:
-                after.update(self._publish_and_route(function, qualifier_alias, canary_weight))
         except (RevisionMismatchError, ConflictError, ThrottledError):
-            raise  # refused before anything changed: nothing to undo
+            raise  # the update itself was refused: nothing changed, nothing to undo
         except ApplyError as exc:  # a 5xx may still have applied the update: put `before` back regardless
             self._undo(before, exc)
             raise
+        after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
+        if qualifier_alias:
+            try:
+                after.update(self._publish_and_route(function, qualifier_alias, canary_weight))
+            except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
+                self._undo(before, exc)
+                raise
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def _alias_before(self, function: str, alias: str, latest: dict[str, Any]) -> dict[str, Any]:
