@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+from botocore.config import Config
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +26,16 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.audit import verify_chain
 from lambda_tuner.core.models import AuditRecord
+
+# A revert through the apply function is one synchronous Invoke that may run up to the function's 900 s
+# timeout (it restores every change since a time). The shared client would give up reading after 30 s and
+# send the revert again, up to 8 more times, while the first is still running: this one waits, once.
+APPLY_INVOKE_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=910,
+    retries={"mode": "standard", "total_max_attempts": 1},
+    user_agent_extra="lambda-tuner/0.1",
+)
 
 COLUMNS = ("seq", "at", "type", "function", "recommendation_id", "actor", "caused_by", "summary", "hash")
 
@@ -186,9 +197,7 @@ def revert(
             "function": function,
             "time": now.isoformat(),
         }
-        resp = aws.client("lambda").invoke(FunctionName=apply_function, Payload=json.dumps(payload).encode())
-        result = json.loads(resp["Payload"].read() or b"{}")
-        results = result.get("results", [])
+        results = _revert_through(apply_function, payload)
     else:
         flow = ApplyFlow(_tables(state_table, audit_table), Applier(), _notifier(topic_arn))
         results = [r.model_dump() for r in flow.revert(start, function, now)]
@@ -198,6 +207,31 @@ def revert(
         click.echo("nothing to revert")
     if any(not r["ok"] for r in results):
         sys.exit(1)
+
+
+def apply_function_client() -> Any:
+    """A Lambda client for the long synchronous revert Invoke: long read timeout, no retries."""
+    return aws.session().client("lambda", config=APPLY_INVOKE_CONFIG)
+
+
+def _revert_through(apply_function: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The apply function's per-function results; its crash (FunctionError) is an error, not "nothing"."""
+    resp = apply_function_client().invoke(FunctionName=apply_function, Payload=json.dumps(payload).encode())
+    raw = resp["Payload"].read() or b"{}"
+    if resp.get("FunctionError"):
+        raise click.ClickException(f"the apply function {apply_function} failed: {_error_text(raw)}")
+    results: list[dict[str, Any]] = json.loads(raw).get("results", [])
+    return results
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")[:500]
+    if isinstance(body, dict) and body.get("errorMessage"):
+        return f"{body.get('errorType', 'Error')}: {body['errorMessage']}"
+    return json.dumps(body)[:500]
 
 
 class _Quiet(Notifier):
