@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -100,7 +100,7 @@ def test_an_apply_function_with_nothing_to_undo_says_so(monkeypatch: pytest.Monk
 class _Unavailable(http.server.BaseHTTPRequestHandler):
     """Answers every Invoke 503 (a retryable error) and counts what it received."""
 
-    received: list[str] = []
+    received: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
