@@ -1,7 +1,15 @@
-"""Verification: what each applied change did, measured on the following days, against its projection."""
+"""Verification: what each applied change did, measured on the following days, against its projection.
+
+A memory change is judged at its new size (an epoch of the collected data). A provisioned-concurrency
+change leaves the size alone, so it is judged on its own evidence: the calls, the PC spillover and the
+PC utilisation in the concurrency series after the change, next to the cold-start rate it projected.
+Either way the change is closed (APPLIED → VERIFIED) once it has been in force a day, so the next
+change to the function, held while one is in flight, is not held longer than that.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,32 +21,54 @@ from lambda_tuner.core.pricing import PriceTable, default_prices
 VERIFY_AFTER = timedelta(hours=20)  # a day of traffic at the new size, give or take the schedule's jitter
 VERIFY_GIVE_UP = timedelta(days=7)
 VERIFY_MIN_INVOCATIONS = 50
+# core.pc_reason.cold_text: "cold starts 1,200 → 300 a month (0.40% → 0.10% of calls)"
+_PROJECTED_COLD_RATE = re.compile(r"→\s*([0-9.]+)% of calls\)")
 
 
 def verify_applied(observations: Mapping[str, Observations], store: Any, now: datetime) -> list[str]:
-    """Compare what happened after each applied change with what was projected, once there is a day of
-    data at the new size; a change that never gets enough traffic is closed as inconclusive after a week."""
+    """Close every applied change that has had its day, with what happened next to what was projected.
+
+    Memory: once there is a day of data at the new size; one that never gets enough traffic there is
+    closed as inconclusive after a week. Provisioned concurrency: a day after the change, whatever the
+    traffic (a PC change is often the removal of idle PC, with no traffic to wait for).
+    """
     done: list[str] = []
     prices = default_prices()
     for rec in store.list_recommendations(status="APPLIED"):
         obs = observations.get(rec.function)
-        epoch = _epoch_at(obs, rec.proposed.get("memory_mb")) if obs is not None else None
-        age = now - rec.created_at
-        if epoch is not None and (epoch.invocations < VERIFY_MIN_INVOCATIONS or not epoch.duration_avg_ms):
-            epoch = None  # not enough at the new size yet
-        if age < VERIFY_AFTER or (epoch is None and age < VERIFY_GIVE_UP):
+        if is_pc_change(rec):
+            data = _pc_outcome(rec, obs, _applied_at(store, rec), now)
+        else:
+            data = _memory_outcome(rec, obs, now, prices)
+        if data is None:
             continue
-        data = (
-            _verification(rec, epoch, prices)
-            if epoch is not None
-            else {"inconclusive": "too little traffic at the new size"}
-        )
         if store.transition(rec.id, "APPLIED", "VERIFIED", now):
             store.append_audit(
                 "verification", now, function=rec.function, recommendation_id=rec.id, data=data
             )
             done.append(rec.id)
     return done
+
+
+def is_pc_change(rec: Recommendation) -> bool:
+    return "memory_mb" not in rec.proposed and ("pc" in rec.proposed or "pc_schedule" in rec.proposed)
+
+
+# ---------------------------------------------------------------- memory
+
+
+def _memory_outcome(
+    rec: Recommendation, obs: Observations | None, now: datetime, prices: PriceTable
+) -> dict[str, Any] | None:
+    epoch = _epoch_at(obs, rec.proposed.get("memory_mb")) if obs is not None else None
+    age = now - rec.created_at
+    if epoch is not None and (epoch.invocations < VERIFY_MIN_INVOCATIONS or not epoch.duration_avg_ms):
+        epoch = None  # not enough at the new size yet
+    if age < VERIFY_AFTER or (epoch is None and age < VERIFY_GIVE_UP):
+        return None
+    if epoch is None:
+        return {"inconclusive": "too little traffic at the new size"}
+    return _verification(rec, epoch, prices)
 
 
 def _verification(rec: Recommendation, epoch: Epoch, prices: PriceTable) -> dict[str, Any]:
@@ -69,3 +99,96 @@ def _verification(rec: Recommendation, epoch: Epoch, prices: PriceTable) -> dict
 def _epoch_at(obs: Observations, memory_mb: object) -> Epoch | None:
     matches = [e for e in obs.epochs if e.memory_mb == memory_mb]
     return matches[-1] if matches else None
+
+
+# ---------------------------------------------------------------- provisioned concurrency
+
+
+def _applied_at(store: Any, rec: Recommendation) -> datetime:
+    """When the change was made (its `change` audit record): approval can come days after creation,
+    and a day of evidence must be a day with the change in force."""
+    changes = [
+        r.at
+        for r in store.list_audit(since=rec.created_at, function=rec.function)
+        if r.type == "change" and r.recommendation_id == rec.id
+    ]
+    return max(changes) if changes else rec.created_at
+
+
+def _pc_outcome(
+    rec: Recommendation, obs: Observations | None, applied_at: datetime, now: datetime
+) -> dict[str, Any] | None:
+    in_force = now - applied_at
+    if in_force < VERIFY_AFTER:
+        return None
+    realised = _pc_evidence(obs, applied_at)
+    projected_rate = _projected_cold_rate(rec.latency_effect)
+    data: dict[str, Any] = {
+        "applied_at": applied_at.isoformat(),
+        "realised": realised,
+        "projected": {
+            "cold_start_rate": projected_rate,
+            "latency_effect": rec.latency_effect,
+            "monthly_saving_usd": rec.monthly_saving_usd.model_dump() if rec.monthly_saving_usd else None,
+        },
+        "within_projection": None,
+    }
+    hours = f"{in_force.total_seconds() / 3600:.0f} h"
+    if not realised["invocations"]:
+        data["inconclusive"] = (
+            f"no invocations measured in the {hours} since the change, so nothing to compare with the "
+            "projection; closed because no rollback alarm fired and the function should not stay held"
+        )
+        return data
+    rate = realised["spillover_rate"]
+    calls = f"{realised['invocations']:,} calls in {realised['hours']:g} h after the change"
+    if rate is None:
+        data["verdict"] = (
+            f"{calls}; PC spillover is not measured (no PC on the alias when collected), so cold starts "
+            f"cannot be compared with the projection; no rollback alarm fired in {hours}"
+        )
+    elif projected_rate is not None and rate <= projected_rate:
+        data["within_projection"] = True
+        data["verdict"] = (
+            f"{calls}; {rate:.2%} spilled over to on-demand, so at most that many started cold: within "
+            f"the projected {projected_rate:.2%}"
+        )
+    else:
+        than = f" (projected cold starts {projected_rate:.2%})" if projected_rate is not None else ""
+        data["verdict"] = (
+            f"{calls}; {rate:.2%} spilled over to on-demand{than}; spillover counts warm on-demand calls "
+            f"too, so it bounds cold starts only from above; no rollback alarm fired in {hours}"
+        )
+    return data
+
+
+def _pc_evidence(obs: Observations | None, since: datetime) -> dict[str, Any]:
+    """Calls, PC spillover and PC utilisation in the periods that began at or after `since`."""
+    series = obs.concurrency if obs is not None else None
+    if series is None or not series.invocations:
+        return {
+            "hours": 0.0,
+            "invocations": 0,
+            "pc_spillover_invocations": None,
+            "spillover_rate": None,
+            "pc_utilization_max_mean": None,
+        }
+    step = timedelta(seconds=series.period_s)
+    after = [i for i in range(len(series.invocations)) if series.start + i * step >= since]
+    calls = sum(series.invocations[i] for i in after)
+    dense = len(series.invocations)  # PC series are empty when the alias had no PC at collection
+    spill = [series.pc_spillover[i] for i in after] if len(series.pc_spillover) == dense else []
+    util = [series.pc_utilization_max[i] for i in after] if len(series.pc_utilization_max) == dense else []
+    spilled = sum(spill) if spill else None
+    return {
+        "hours": round(len(after) * series.period_s / 3600, 2),
+        "invocations": round(calls),
+        "pc_spillover_invocations": round(spilled) if spilled is not None else None,
+        "spillover_rate": spilled / calls if spilled is not None and calls > 0 else None,
+        "pc_utilization_max_mean": round(sum(util) / len(util), 4) if util else None,
+    }
+
+
+def _projected_cold_rate(latency_effect: str) -> float | None:
+    match = _PROJECTED_COLD_RATE.search(latency_effect)
+    return float(match.group(1)) / 100 if match else None
