@@ -26,9 +26,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def _lambda() -> Any:
-    return boto3.client(
-        "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    return boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
 def _answer(stubber: Stubber, body: dict[str, Any], function_error: str | None = None) -> None:
