@@ -208,7 +208,7 @@ class Applier(PcSteps):
                     RoutingConfig={"AdditionalVersionWeights": routing},
                 )
         elif kind == "pc":
-            self._set_pc(function, before["qualifier"], int(before["pc"]))
+            self._restore_pc(before)
         elif kind == "pc_schedule":
             self._put_schedule(f"function:{function}:{before['qualifier']}", list(before["actions"]))
         else:

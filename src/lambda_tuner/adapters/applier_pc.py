@@ -22,6 +22,7 @@ class PcSteps:
         sleep: Callable[[float], None]
         poll_delay_s: float
         max_polls: int
+        request_ids: list[str]
 
         def _call(self, what: str, op: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]: ...
         def _undo(self, before: dict[str, Any], cause: ApplyError) -> None: ...
@@ -37,20 +38,36 @@ class PcSteps:
         return int(got.get("RequestedProvisionedConcurrentExecutions", 0))
 
     def apply_pc(self, function: str, qualifier: str, level: int) -> Applied:
-        """Set (level > 0) or remove (0) PC on an alias or version, waiting until it is READY."""
-        before = {
+        """Set (level > 0) or remove (0) PC on an alias or version, waiting until it is READY.
+
+        The agent's own scheduled actions on it go first: left in place, the next of them would undo this
+        level. `before` keeps them (`actions`, only when there were any) so a restore puts them back."""
+        resource = f"function:{function}:{qualifier}"
+        schedule = self._our_actions(resource)
+        before: dict[str, Any] = {
             "kind": "pc",
             "function": function,
             "qualifier": qualifier,
             "pc": self._pc_now(function, qualifier),
         }
+        if schedule:
+            before["actions"] = schedule
         try:
+            if schedule:
+                self._put_schedule(resource, [], schedule)
             self._set_pc(function, qualifier, level)
         except ApplyError as exc:
             self._undo(before, exc)
             raise
         after = {"kind": "pc", "function": function, "qualifier": qualifier, "pc": level}
         return Applied(before=before, after=after, request_ids=self._taken())
+
+    def _restore_pc(self, before: dict[str, Any]) -> None:
+        """Put back a static level and, when `apply_pc` removed a schedule, that schedule."""
+        function, qualifier = before["function"], before["qualifier"]
+        self._set_pc(function, qualifier, int(before["pc"]))
+        if before.get("actions"):
+            self._put_schedule(f"function:{function}:{qualifier}", list(before["actions"]))
 
     def _set_pc(self, function: str, qualifier: str, level: int) -> None:
         if level <= 0:
@@ -99,13 +116,20 @@ class PcSteps:
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def _our_actions(self, resource: str) -> list[dict[str, Any]]:
-        got = self._call(
-            "read scheduled actions",
-            self.aas.describe_scheduled_actions,
-            ServiceNamespace="lambda",
-            ResourceId=resource,
-            ScalableDimension=PC_DIMENSION,
+        # AWS answers 50 actions a page and a week's schedule has more: read every page, or a "before"
+        # (and so a restore) would miss some, and deleting "all of ours" would leave some behind.
+        pages = self.aas.get_paginator("describe_scheduled_actions").paginate(
+            ServiceNamespace="lambda", ResourceId=resource, ScalableDimension=PC_DIMENSION
         )
+        found: list[dict[str, Any]] = []
+        try:
+            for page in pages:
+                rid = page.get("ResponseMetadata", {}).get("RequestId")
+                if rid:
+                    self.request_ids.append(str(rid))
+                found.extend(page.get("ScheduledActions", []))
+        except ClientError as exc:
+            raise named_error(exc, "read scheduled actions") from exc
         return [
             {
                 "name": a["ScheduledActionName"],
@@ -113,7 +137,7 @@ class PcSteps:
                 "timezone": a.get("Timezone", "UTC"),
                 "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
             }
-            for a in got.get("ScheduledActions", [])
+            for a in found
             if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
         ]
 
