@@ -107,3 +107,27 @@ def test_the_errors_threshold_is_any_error_for_a_clean_function_and_well_above_a
     assert alarms.errors_threshold(None) == alarms.errors_threshold(0) == 0.0
     assert alarms.errors_threshold(6.0) == 21.0  # 2 × 6 + 3 × √6 + 1 = 20.3, rounded up
     assert alarms.errors_threshold(100.0) > 200.0
+
+
+@pytest.mark.parametrize(
+    "stack", ["s" * 55, "a-stack-" + "x" * 120], ids=["55-char stack", "128-char stack (the most allowed)"]
+)
+def test_rollback_alarm_names_keep_the_whole_stack_prefix_that_iam_scopes_them_to(
+    account: Account, stack: str
+) -> None:
+    # Given the template's prefix for a long stack name and a function name of Lambda's maximum length
+    prefix, function = f"{stack}-rollback-", "f" * 64
+    # When the alarms of a change are created
+    names = alarms.create_rollback_alarms(
+        function, "rec-1", "arn:x", p99_ms=300.0, timeout_s=30, prefix=prefix
+    )
+    # Then every name matches the IAM resource `alarm:${AWS::StackName}-rollback-*` and fits CloudWatch
+    assert len(set(names)) == 4
+    assert all(n.startswith(prefix) and len(n) <= 255 for n in names)
+    got = {a["AlarmName"] for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert got == set(names)
+
+
+def test_an_alarm_prefix_that_leaves_no_room_for_names_is_a_clear_error() -> None:
+    with pytest.raises(alarms.AlarmError, match="prefix is 250 characters"):
+        alarms.alarm_names("orders-api", "rec-1", prefix="p" * 250)

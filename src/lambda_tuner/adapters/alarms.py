@@ -23,6 +23,8 @@ from lambda_tuner.adapters import aws
 PREFIX = "lambda-tuner-rollback-"
 P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
 STOP_PERIOD_S = 3600  # an experiment's p99 stop is judged on hourly p99s
+MAX_NAME = 255  # CloudWatch's limit on alarm names
+METRICS = ("errors", "throttles", "p99", "timeouts")
 
 
 class AlarmError(Exception):
@@ -39,9 +41,15 @@ def errors_threshold(errors_per_min: float | None) -> float:
 
 
 def alarm_names(function: str, change_key: str, prefix: str = PREFIX) -> list[str]:
-    # Alarm names are ≤ 255 chars; a digest of the change keeps them short, unique and deterministic.
+    """The four alarm names of one change: `<prefix><function>-<digest of the change>-<metric>`.
+
+    The prefix is kept whole, since IAM and the apply function's invoke permission match names by it;
+    only the function part is cut to stay within the limit (the digest keeps the names unique)."""
     tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
-    return [f"{prefix[:60]}{function[:170]}-{tag}-{m}" for m in ("errors", "throttles", "p99", "timeouts")]
+    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in METRICS)
+    if room < 1:
+        raise AlarmError(f"alarm name prefix is {len(prefix)} characters: too long for alarm names")
+    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in METRICS]
 
 
 def create_rollback_alarms(
