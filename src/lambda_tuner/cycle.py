@@ -237,7 +237,9 @@ def _record(
 
 def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
     """Approved changes whose apply never started (the invoke failed) are handed over again; the apply
-    function claims each recommendation once, so a duplicate hand-over does nothing."""
+    function claims each recommendation once, so a duplicate hand-over does nothing. They go as
+    `resume`, not `agent`: the apply function judges them by who approved them (a person's approval of
+    a function tagged mode=approve must still be applied, as the approval page promises)."""
     if deps.invoke_apply is None:
         return []
     stuck = [
@@ -245,7 +247,12 @@ def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
     ]
     for rec in stuck:
         deps.invoke_apply(
-            {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
+            {
+                "action": "apply",
+                "recommendation_id": rec.id,
+                "requested_by": guardrails.RESUME,
+                "time": now.isoformat(),
+            }
         )
     return [r.id for r in stuck]
 

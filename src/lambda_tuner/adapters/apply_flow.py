@@ -29,7 +29,7 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
-from lambda_tuner.core.guardrails import apply_refusal, template_change
+from lambda_tuner.core.guardrails import RESUME, apply_refusal, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
@@ -47,7 +47,7 @@ class ApplyEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["apply"]
     recommendation_id: str
-    requested_by: Literal["approval", "agent"]
+    requested_by: Literal["approval", "agent", "resume"]  # resume: the cycle re-sends an approved change
     time: datetime
 
 
@@ -188,7 +188,9 @@ class ApplyFlow(RollbackFlow):
     def _apply_claimed(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         try:
             desc = self.applier.describe(rec.function)
-            if refusal := apply_refusal(parse_policy(desc.get("Tags", {}), self.tag_prefix).mode, actor):
+            mode = parse_policy(desc.get("Tags", {}), self.tag_prefix).mode
+            approver = self._approver(rec) if actor == RESUME else None
+            if refusal := apply_refusal(mode, actor, approver):
                 return self._decline(
                     rec, actor, now, status="FAILED", why="function mode", data={"reason": refusal}
                 )
@@ -203,6 +205,15 @@ class ApplyFlow(RollbackFlow):
         except ApplyError as exc:
             return self._failed(rec, actor, now, exc, "change")
         return self._guard_and_record(rec, actor, now, applied, desc)
+
+    def _approver(self, rec: Recommendation) -> str:
+        """Who approved `rec`: the approval page records `decided_by` (a person), the apply function
+        `approved_by` when auto mode approves its own pending change; the cycle stores auto-mode changes
+        APPROVED with neither, so no mark means the agent."""
+        attrs = (self.store.get_recommendation_item(rec.id) or {}).get("attrs", {})
+        if attrs.get("approved_by"):
+            return str(attrs["approved_by"])
+        return "approval" if attrs.get("decided_by") else "agent"
 
     def _retire_earlier_guards(self, rec: Recommendation) -> None:
         """Alarms of this function's earlier changes judge a configuration no longer in force; left in

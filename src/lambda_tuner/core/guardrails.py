@@ -12,6 +12,7 @@ from lambda_tuner.core.models import FunctionPolicy, Mode, Recommendation
 
 CHANGING_KINDS = frozenset({"memory", "provisioned_concurrency", "experiment"})
 Route = Literal["skip", "record", "approve", "apply"]
+RESUME = "resume"  # the actor of an approved change the cycle hands to the apply function again
 
 
 class Guardrails(BaseModel):
@@ -39,13 +40,18 @@ def resolve_mode(account: Mode, policy: FunctionPolicy | None, kill_switch: bool
     return mode
 
 
-def apply_refusal(tagged_mode: Mode | None, actor: str) -> str | None:
+def apply_refusal(tagged_mode: Mode | None, actor: str, approver: str | None = None) -> str | None:
     """Why an approved change must not be made, judged by the function's `mode` tag as it is now (the
     apply function reads it just before the change; the collector re-reads tags only on its rolling
-    refresh). No tag: the account mode, under which the change was proposed, stands."""
+    refresh). No tag: the account mode, under which the change was proposed, stands.
+
+    `actor` asks for the change now. The cycle re-sends approved changes whose apply never started as
+    `RESUME`; then `approver`, who approved it in the first place, is what mode=approve judges (a
+    person's approval stands, the agent's own does not; unknown counts as the agent's)."""
     if tagged_mode in ("off", "recommend"):
         return f"the function is now tagged mode={tagged_mode}: nothing was applied"
-    if tagged_mode == "approve" and actor == "agent":
+    approved_by = (approver or RESUME) if actor == RESUME else actor
+    if tagged_mode == "approve" and approved_by in ("agent", RESUME):
         return "the function is now tagged mode=approve: it waits for a person's approval, not the agent's"
     return None
 
