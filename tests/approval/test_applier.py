@@ -106,6 +106,17 @@ def _applier(lam: Stubbed) -> Applier:
     return Applier(lam.client, aas_client=object(), cw_client=object(), sleep=lambda _: None, max_polls=3)
 
 
+def _pc_applier(lam: Stubbed) -> Applier:
+    """A static PC level first takes the agent's scheduled actions off the alias: here there are none."""
+    aas = boto3.client(
+        "application-autoscaling", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(aas)
+    stub.add_response("describe_scheduled_actions", {"ScheduledActions": []})
+    stub.activate()
+    return Applier(lam.client, aas_client=aas, cw_client=object(), sleep=lambda _: None, max_polls=3)
+
+
 def test_the_update_carries_the_revision_id_seen_at_proposal(lam: Stubbed) -> None:
     lam.config()
     lam.update(512, rev="rev-1")
@@ -230,7 +241,7 @@ def test_pc_is_put_on_the_alias_and_waited_for_until_ready(lam: Stubbed) -> None
     _pc(lam, "IN_PROGRESS", 5)
     _pc(lam, "READY", 5)
     with lam.stub:
-        applied = _applier(lam).apply_pc(FN, "live", 5)
+        applied = _pc_applier(lam).apply_pc(FN, "live", 5)
     assert (applied.before["pc"], applied.after["pc"]) == (0, 5)
     lam.stub.assert_no_pending_responses()
 
@@ -248,7 +259,7 @@ def test_pc_that_fails_is_removed_again_with_the_reason(lam: Stubbed) -> None:
         "delete_provisioned_concurrency_config", {}, {"FunctionName": FN, "Qualifier": "live"}
     )
     with lam.stub, pytest.raises(PcFailedError, match="account concurrency limit"):
-        _applier(lam).apply_pc(FN, "live", 50)
+        _pc_applier(lam).apply_pc(FN, "live", 50)
     lam.stub.assert_no_pending_responses()  # …and deletes it: no half state
 
 
