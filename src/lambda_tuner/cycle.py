@@ -6,6 +6,8 @@ scheduled handler, `lambda-tuner run` (read-only or `--apply`) and the tests sha
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +25,9 @@ from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommen
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import verify_applied
 
+NOTE_KINDS = frozenset({"keep", "insufficient_data"})
+NOTE_STATE_KEY = "last_note"
+_NUMBERS = re.compile(r"[-+$]?\d[\d,.]*%?")
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "collector"
 SHARED_PART = "#shared"  # sorts before any function name
@@ -40,6 +45,7 @@ class StoreLike(Protocol):
         self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any
     ) -> bool: ...
     def get_function_state(self, function: str) -> dict[str, Any]: ...
+    def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]: ...
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def audit_head(self) -> AuditRecord | None: ...
@@ -90,6 +96,7 @@ class CycleSummary(BaseModel):
     collect_stats: dict[str, Any] = {}
     monthly_saving_usd: float = 0.0
     insufficient: dict[str, str] = {}
+    repeated_notes: int = 0  # functions whose note repeated last cycle's: neither stored nor audited again
     wall_s: float = 0.0
 
 
@@ -145,25 +152,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         time_zone=settings.time_zone,
         unreserved_concurrency=result.inventory.unreserved_concurrency,
     )
-    pending = {} if read_only else _by_function(deps.store, "PENDING")
-    unverified = {} if read_only else _by_function(deps.store, "APPLIED")
-    decided: list[tuple[FunctionConfig, Recommendation]] = []
-    for fn in result.inventory.functions:
-        obs = result.observations.get(fn.name)
-        if obs is None:
-            continue
-        if obs.status != "ok":
-            summary.insufficient[fn.name] = obs.reason or obs.status
-        fstate = {} if read_only else deps.store.get_function_state(fn.name)
-        for rec in decider.decide(fn, obs, fstate):
-            if rec.kind in guardrails.CHANGING_KINDS and _same_as_pending(rec, pending.get(fn.name, [])):
-                continue  # already waiting for a person: do not ask twice
-            held = rec.kind in guardrails.CHANGING_KINDS and fn.name in unverified
-            decided.append((fn, _hold(rec, unverified[fn.name][0]) if held else rec))
-        if not read_only:
-            new_state = decider.updated_state(fn, obs, fstate)
-            if new_state != fstate:
-                deps.store.put_function_state(fn.name, new_state)
+    decided = _decide_all(decider, result, deps, summary, read_only=read_only)
 
     modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
     rails = guardrails.Guardrails(
@@ -233,6 +222,57 @@ def _record(
             {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
         )
         summary.applied_requests.append(rec.id)
+
+
+def _decide_all(
+    decider: Decider, result: CollectResult, deps: CycleDeps, summary: CycleSummary, *, read_only: bool
+) -> list[tuple[FunctionConfig, Recommendation]]:
+    """Every observed function's recommendations, less repeated notes, asks already pending and changes
+    held by an unverified one; the function states are read in batches and written where they changed."""
+    pending = {} if read_only else _by_function(deps.store, "PENDING")
+    unverified = {} if read_only else _by_function(deps.store, "APPLIED")
+    decided: list[tuple[FunctionConfig, Recommendation]] = []
+    observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
+    states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
+    for fn in observed:
+        obs = result.observations[fn.name]
+        if obs.status != "ok":
+            summary.insufficient[fn.name] = obs.reason or obs.status
+        fstate = states.get(fn.name, {})
+        recs = decider.decide(fn, obs, fstate)
+        note = _note_key(recs)
+        if note is not None and fstate.get(NOTE_STATE_KEY) == note:
+            summary.repeated_notes += 1  # the same "keep" or "insufficient data" as last cycle
+            recs = []
+        for rec in recs:
+            if rec.kind in guardrails.CHANGING_KINDS and _same_as_pending(rec, pending.get(fn.name, [])):
+                continue  # already waiting for a person: do not ask twice
+            held = rec.kind in guardrails.CHANGING_KINDS and fn.name in unverified
+            decided.append((fn, _hold(rec, unverified[fn.name][0]) if held else rec))
+        if not read_only:
+            new_state = decider.updated_state(fn, obs, fstate)
+            new_state.pop(NOTE_STATE_KEY, None)
+            if note is not None:
+                new_state[NOTE_STATE_KEY] = note
+            if new_state != fstate:
+                deps.store.put_function_state(fn.name, new_state)
+
+    return decided
+
+
+def _note_key(recs: Sequence[Recommendation]) -> str | None:
+    """What identifies a function's notes ("keep", "insufficient data") from one cycle to the next, or
+    None when it got anything else. A note repeated unchanged is not stored or audited again: at 10,000
+    functions, most of them under the bill mark, that would be five DynamoDB calls per function per
+    cycle to say what the audit already says. Numbers in the wording (a bill, a count) are left out."""
+    if not recs or any(r.kind not in NOTE_KINDS for r in recs):
+        return None
+    parts = sorted(
+        f"{r.kind}|{r.qualifier or ''}|{r.current.get('memory_mb')}|{r.proposed.get('memory_mb')}|"
+        f"{r.reason.decided_by}|{_NUMBERS.sub('#', r.reason.summary)}"
+        for r in recs
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:

@@ -30,6 +30,9 @@ class ReadOnlyStore:
     def get_function_state(self, function: str) -> dict[str, Any]:
         return {}
 
+    def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]:
+        return {}
+
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
     ) -> list[Recommendation]:

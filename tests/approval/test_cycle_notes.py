@@ -1,0 +1,124 @@
+"""A cycle stores and audits a function's note ("keep", "insufficient data") once, not every day.
+
+At 10,000 functions, most under the bill mark, re-recording the same note each cycle would cost five
+DynamoDB calls per function per cycle (state read, recommendation, audit head, record, head). The
+function states are read in batches of 100 instead of one call each.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from approval_support import AUDIT, NOW, STATE, Account
+from test_fix_flow_resume import settings
+
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.collect import CollectResult, CollectStats
+from lambda_tuner.core.models import FunctionConfig, Inventory, Observations
+from lambda_tuner.cycle import CycleDeps, run_cycle
+
+
+def collector_saying(reasons: dict[str, str], memory_mb: int = 1024) -> Any:
+    """A collector whose every function is observed as insufficient for the given reason."""
+
+    def collect(now: Any, *_: Any, **__: Any) -> CollectResult:
+        functions = tuple(
+            FunctionConfig(
+                name=n,
+                arn=f"arn:aws:lambda:us-east-1:123456789012:function:{n}",
+                memory_mb=memory_mb,
+                timeout_s=30,
+                log_group=f"/aws/lambda/{n}",
+            )
+            for n in reasons
+        )
+        observations = {
+            n: Observations(
+                function=n,
+                window_start=now - timedelta(days=14),
+                window_end=now,
+                status="insufficient",
+                reason=why,
+            )
+            for n, why in reasons.items()
+        }
+        return CollectResult(
+            inventory=Inventory(functions=functions),
+            observations=observations,
+            stats=CollectStats(),
+            state={},
+        )
+
+    return collect
+
+
+def cycle(store: Store, collector: Any, at: Any) -> Any:
+    ids = iter(range(10_000))
+    deps = CycleDeps(
+        store=store,
+        notifier=None,
+        secret=lambda: b"s" * 32,
+        invoke_apply=None,
+        collector=collector,
+        new_id=lambda: f"id-{at:%d%H}-{next(ids)}",
+    )
+    return run_cycle(settings(), at, deps)
+
+
+def notes(store: Store, function: str) -> int:
+    return sum(1 for r in store.list_audit(function=function) if r.type == "recommendation")
+
+
+def test_a_repeated_note_is_recorded_once_and_a_changed_one_again(account: Account) -> None:
+    store = Store(STATE, AUDIT)
+    # Given two functions under the bill mark, whose estimated bills move a little from day to day
+    first = collector_saying(
+        {
+            "a": "estimated bill $0.12/month is under the $1.00 mark",
+            "b": "estimated bill $0.40/month is under the $1.00 mark",
+        }
+    )
+    day1 = cycle(store, first, NOW)
+    assert day1.repeated_notes == 0 and notes(store, "a") == notes(store, "b") == 1
+    # When the next cycle says the same thing with other numbers
+    second = collector_saying(
+        {
+            "a": "estimated bill $0.13/month is under the $1.00 mark",
+            "b": "estimated bill $0.38/month is under the $1.00 mark",
+        }
+    )
+    day2 = cycle(store, second, NOW + timedelta(days=1))
+    # Then neither note is stored or audited again, and the summary counts them
+    assert day2.repeated_notes == 2 and day2.recommendations == []
+    assert notes(store, "a") == notes(store, "b") == 1
+    # When one function's situation changes (too few calls instead of the bill mark)
+    third = collector_saying(
+        {
+            "a": "estimated bill $0.13/month is under the $1.00 mark",
+            "b": "12 invocations in 14 days; at least 100 needed",
+        }
+    )
+    day3 = cycle(store, third, NOW + timedelta(days=2))
+    # Then that one is recorded again, the other still not
+    assert day3.repeated_notes == 1 and [r.recommendation.function for r in day3.recommendations] == ["b"]
+    assert (notes(store, "a"), notes(store, "b")) == (1, 2)
+
+
+def test_function_states_are_read_in_batches_of_100(account: Account) -> None:
+    # Given 250 functions, 3 of them with a stored state
+    store = Store(STATE, AUDIT)
+    names = [f"fn-{i:03d}" for i in range(250)]
+    for name in ("fn-000", "fn-120", "fn-249"):
+        store.put_function_state(name, {"baseline_p99_ms": 250.0, "who": name})
+    calls: list[int] = []
+    store.client.meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem",
+        lambda params, **_: calls.append(len(params["RequestItems"][STATE]["Keys"])),
+    )
+    # When they are read together
+    states = store.get_function_states(names)
+    # Then three requests carry all 250 keys, and every function gets its state or {}
+    assert calls == [100, 100, 50]
+    assert states["fn-120"] == {"baseline_p99_ms": 250.0, "who": "fn-120"}
+    assert sum(1 for s in states.values() if s) == 3 and len(states) == 250
