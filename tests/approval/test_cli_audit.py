@@ -16,6 +16,7 @@ from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.cli import audit as cli_audit
 from lambda_tuner.cli.audit import audit, revert
 from lambda_tuner.handlers import apply
 
@@ -115,6 +116,8 @@ def test_revert_goes_through_the_apply_function_when_named(
     for key, value in {**ENV, "LT_TOPIC_ARN": account.topic_arn}.items():
         monkeypatch.setenv(key, value)
     apply._flow.cache_clear()
+    # The revert invokes on its own client (long timeout, no retries): route that one to the handler
+    monkeypatch.setattr(cli_audit, "apply_function_client", lambda: aws.client("lambda"))
     with route_invokes(aws.client("lambda"), {"lt-apply": apply.handler}) as invoked:
         result = CliRunner().invoke(
             revert, ["--since", "2026-11-26T00:00:00Z", "--apply-function", "lt-apply"], env=ENV
