@@ -131,3 +131,24 @@ def test_proposals_whose_links_ran_out_expire(account: Account) -> None:
         "new": "PENDING",
         "done": "APPLIED",
     }
+
+
+def test_the_audit_since_a_time_is_read_newest_first_and_only_back_to_it(account: Account) -> None:
+    # Given 60 days of audit, one record a day, read 10 records a page
+    store = Store(STATE, AUDIT, audit_page_size=10)
+    for day in range(60):
+        store.append_audit("recommendation", NOW + timedelta(days=day), function=f"fn-{day % 3}")
+    pages: list[int] = []
+    store.client.meta.events.register("after-call.dynamodb.Query", lambda **kw: pages.append(1))
+    # When the last 14 days are asked for
+    since = NOW + timedelta(days=46)
+    got = store.list_audit(since=since)
+    # Then they come in chain order, all of them and nothing older
+    assert [r.at for r in got] == [NOW + timedelta(days=d) for d in range(46, 60)]
+    assert [r.seq for r in got] == sorted(r.seq for r in got)
+    # And the read stopped a page past them instead of reading all 6 pages
+    assert len(pages) == 2
+    # And a function's records are filtered the same way; without `since` everything comes back
+    fn_1 = [NOW + timedelta(days=d) for d in range(46, 60) if d % 3 == 1]
+    assert [r.at for r in store.list_audit(since=since, function="fn-1")] == fn_1
+    assert len(store.list_audit()) == 60

@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +24,7 @@ from lambda_tuner.core.models import AuditRecord, AuditType, Recommendation
 
 AUDIT_PK = "AUDIT"
 APPEND_ATTEMPTS = 16
+AUDIT_ORDER_SLACK = timedelta(days=1)  # how far out of time order concurrent writers may append
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
 BATCH_GET_ATTEMPTS = 8
 
@@ -48,9 +49,12 @@ def _s(value: str) -> dict[str, str]:
 
 
 class Store:
-    def __init__(self, state_table: str, audit_table: str, client: Any = None) -> None:
+    def __init__(
+        self, state_table: str, audit_table: str, client: Any = None, *, audit_page_size: int | None = None
+    ) -> None:
         self.state_table = state_table
         self.audit_table = audit_table
+        self.audit_page_size = audit_page_size  # None: DynamoDB's 1 MB pages
         self.client = client or aws.client("dynamodb")
 
     # ---------------------------------------------------------------- lease
@@ -376,17 +380,28 @@ class Store:
         return AuditRecord.model_validate_json(items[0]["record"]["S"]) if items else None
 
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.audit_table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": _s(AUDIT_PK)},
-            ConsistentRead=True,
-        )
-        records = [
-            AuditRecord.model_validate_json(i["record"]["S"]) for p in pages for i in p.get("Items", [])
-        ]
+        """Records in chain order; with `since`, read newest first and only back to it.
+
+        Every cycle asks for its look-back (memory history) and the audit only grows, so reading it whole
+        each time would not stay bounded. Records are appended in time order up to the skew between
+        writers (each record's `at` is its event's time), so the read stops after the first page that reaches
+        records older than `since` by more than AUDIT_ORDER_SLACK."""
+        query: dict[str, Any] = {
+            "TableName": self.audit_table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": _s(AUDIT_PK)},
+            "ConsistentRead": True,
+            "ScanIndexForward": since is None,
+        }
+        config = {"PageSize": self.audit_page_size} if self.audit_page_size else {}
+        records: list[AuditRecord] = []
+        for page in self.client.get_paginator("query").paginate(**query, PaginationConfig=config):
+            batch = [AuditRecord.model_validate_json(i["record"]["S"]) for i in page.get("Items", [])]
+            records.extend(batch)
+            if since is not None and batch and min(r.at for r in batch) < since - AUDIT_ORDER_SLACK:
+                break
         if since is not None:
-            records = [r for r in records if r.at >= since]
+            records = sorted((r for r in records if r.at >= since), key=lambda r: r.seq)
         if function is not None:
             records = [r for r in records if r.function == function]
         return records
