@@ -80,7 +80,7 @@ def report(html_out: Path | None, function: str | None, status: str | None) -> N
 
 @main.group()
 def bench() -> None:
-    """Benchmarks: collection cost, memory regret, provisioned concurrency."""
+    """Benchmarks: collection cost, whole cycles, memory regret, provisioned concurrency."""
 
 
 _LAZY = {
@@ -89,6 +89,7 @@ _LAZY = {
         "memory": "lambda_tuner.bench.memory_cli:memory",
         "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
         "collect": "lambda_tuner.bench.collect_cli:collect",
+        "cycle": "lambda_tuner.bench.cycle_cli:cycle",
     },
 }
 

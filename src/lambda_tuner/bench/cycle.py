@@ -1,0 +1,86 @@
+"""`lambda-tuner bench cycle`: whole agent cycles (collect, decide, record, notify) on the twin.
+
+`bench collect` times collection alone. This runs the deployed agent handler, unchanged, against the
+twin's fleet of `n` functions with the stack's tables, topic and apply function in place (mode
+`recommend`, so nothing is applied), for a first and the following days, and reports per day the wall
+time of the whole cycle, the part of it collection took, and the calls made to each AWS service. The
+DynamoDB calls are what deciding and recording add; against the real service each costs a few
+milliseconds more than against the local twin, so the report also gives the cycle projected at an
+assumed latency per call (`DYNAMODB_CALL_S`, stated, not measured).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from lambda_tuner.bench.collect import EPOCH, LOOKBACK_DAYS
+
+DYNAMODB_CALL_S = 0.008  # an assumed round trip to DynamoDB from Lambda in the same region
+TIMEOUT_S = 900
+
+
+def run_cycle_bench(n: int, *, days: int = 2, seed: int = 1) -> dict[str, Any]:
+    """The first (cold) and following (warm) days of the agent over `n` functions of `scaled_fleet`."""
+    if n < 1 or days < 1:
+        raise ValueError("need at least one function and one day")
+    # The twin and the handlers are imported here: `lambda-tuner bench --help` must stay light.
+    from lambda_tuner.adapters import aws
+    from lambda_tuner.handlers import agent
+    from lambda_tuner.twin.fleet import scaled_fleet
+    from lambda_tuner.twin.lambda_invoke import LambdaContext
+    from lambda_tuner.twin.server import Twin, apply_env
+    from lambda_tuner.twin.stack import AGENT, LocalStack, scheduled_event
+    from lambda_tuner.twin.world import World
+
+    specs = scaled_fleet(n, seed=seed)
+    start = EPOCH + timedelta(days=LOOKBACK_DAYS + 1)
+    world = World(specs, seed=seed, epoch=EPOCH, now=start)
+    rows: list[dict[str, Any]] = []
+    with Twin(world) as twin:
+        apply_env(twin)
+        aws.reset_clients()
+        agent._wiring.cache_clear()
+        LocalStack(twin, mode="recommend").deploy()
+        for day in range(days):
+            now = start + timedelta(days=day)
+            twin.advance(now)
+            before = Counter(twin.calls)
+            context = LambdaContext(
+                function_name=AGENT,
+                function_version="$LATEST",
+                memory_limit_in_mb=2048,
+                invoked_function_arn=f"arn:aws:lambda:{twin.region}:{twin.account}:function:{AGENT}",
+                timeout_s=TIMEOUT_S,
+            )
+            started = time.monotonic()
+            result = agent.handler(scheduled_event(now), context)
+            rows.append(_day(day, time.monotonic() - started, result, Counter(twin.calls) - before))
+        agent._wiring.cache_clear()
+    return {"functions": n, "seed": seed, "dynamodb_call_s_assumed": DYNAMODB_CALL_S, "days": rows}
+
+
+def _day(day: int, wall_s: float, result: dict[str, Any], calls: Counter[str]) -> dict[str, Any]:
+    summary = result.get("summary") or {}
+    stats = summary.get("collect_stats") or {}
+    by_service: Counter[str] = Counter()
+    for operation, count in calls.items():
+        by_service[operation.split(".", 1)[0]] += count
+    dynamodb = by_service.get("dynamodb", 0)
+    collect_s = float(stats.get("wall_s", 0.0))
+    projected = wall_s + dynamodb * DYNAMODB_CALL_S
+    return {
+        "day": day + 1,
+        "ok": bool(result.get("ok")),
+        "cycle_s": round(wall_s, 1),
+        "collect_s": round(collect_s, 1),
+        "rest_s": round(wall_s - collect_s, 1),
+        "recommendations_recorded": len(summary.get("recommendations") or []),
+        "repeated_notes": int(summary.get("repeated_notes", 0)),
+        "calls_by_service": dict(sorted(by_service.items())),
+        "dynamodb_calls": dict(sorted((k, v) for k, v in calls.items() if k.startswith("dynamodb."))),
+        "projected_cycle_s": round(projected, 1),
+        "within_timeout": projected < TIMEOUT_S,
+    }
