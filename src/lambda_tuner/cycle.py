@@ -269,7 +269,7 @@ def _note_key(recs: Sequence[Recommendation]) -> str | None:
         return None
     parts = sorted(
         f"{r.kind}|{r.qualifier or ''}|{r.current.get('memory_mb')}|{r.proposed.get('memory_mb')}|"
-        f"{r.reason.decided_by}|{_NUMBERS.sub('#', r.reason.summary)}"
+        f"{_NUMBERS.sub('#', r.reason.decided_by)}|{_NUMBERS.sub('#', r.reason.summary)}"
         for r in recs
     )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
