@@ -38,6 +38,7 @@ class StoreLike(Protocol):
     def acquire_lease(self, owner: str, now: datetime, ttl_s: int) -> bool: ...
     def release_lease(self, owner: str) -> None: ...
     def put_recommendation(self, rec: Recommendation) -> None: ...
+    def put_recommendations(self, recs: list[Recommendation]) -> None: ...
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
     ) -> list[Recommendation]: ...
@@ -48,6 +49,7 @@ class StoreLike(Protocol):
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]: ...
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
+    def append_audit_many(self, entries: list[tuple[Any, datetime, dict[str, Any]]]) -> list[AuditRecord]: ...
     def audit_head(self) -> AuditRecord | None: ...
     def expire_pending(self, created_before: datetime, now: datetime) -> list[str]: ...
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]: ...
@@ -166,8 +168,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
             recommendation=rec, route=route.route, mode=modes[fn.name], why=route.reason
         )
         summary.recommendations.append(routed)
-        if not read_only:
-            _record(settings, deps, routed, now, summary)
+    if not read_only:
+        _record(settings, deps, summary.recommendations, now, summary)
 
     # Savings found: what the cost-lowering proposals would save (changes bought for speed are not savings).
     summary.monthly_saving_usd = round(
@@ -188,40 +190,54 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
 def _record(
     settings: AgentSettings,
     deps: CycleDeps,
-    routed: RoutedRecommendation,
+    routed_recs: Sequence[RoutedRecommendation],
     now: datetime,
     summary: CycleSummary,
 ) -> None:
-    rec = routed.recommendation
-    status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}[
-        routed.route
-    ]
-    rec = rec.model_copy(update={"status": status})
-    routed.recommendation = rec
-    deps.store.put_recommendation(rec)
-    deps.store.append_audit(
-        "recommendation",
-        now,
-        function=rec.function,
-        recommendation_id=rec.id,
-        data={
-            "kind": rec.kind,
-            "route": routed.route,
-            "why": routed.why,
-            "current": rec.current,
-            "proposed": rec.proposed,
-            "reason": rec.reason.model_dump(mode="json"),
-        },
+    """Store the cycle's recommendations and their audit records in batches (at 10,000 functions one call
+    each would take minutes), then make the approval links and hand auto-mode changes to the apply
+    function, which finds them stored and audited."""
+    status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}
+    for routed in routed_recs:
+        routed.recommendation = routed.recommendation.model_copy(update={"status": status[routed.route]})
+    deps.store.put_recommendations([r.recommendation for r in routed_recs])
+    deps.store.append_audit_many(
+        [
+            (
+                "recommendation",
+                now,
+                {
+                    "function": r.recommendation.function,
+                    "recommendation_id": r.recommendation.id,
+                    "data": {
+                        "kind": r.recommendation.kind,
+                        "route": r.route,
+                        "why": r.why,
+                        "current": r.recommendation.current,
+                        "proposed": r.recommendation.proposed,
+                        "reason": r.recommendation.reason.model_dump(mode="json"),
+                    },
+                },
+            )
+            for r in routed_recs
+        ]
     )
-    if routed.route == "approve":
-        routed.links = tokens.approval_links(
-            settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
-        )
-    elif routed.route == "apply" and deps.invoke_apply is not None:
-        deps.invoke_apply(
-            {"action": "apply", "recommendation_id": rec.id, "requested_by": "agent", "time": now.isoformat()}
-        )
-        summary.applied_requests.append(rec.id)
+    for routed in routed_recs:
+        rec = routed.recommendation
+        if routed.route == "approve":
+            routed.links = tokens.approval_links(
+                settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
+            )
+        elif routed.route == "apply" and deps.invoke_apply is not None:
+            deps.invoke_apply(
+                {
+                    "action": "apply",
+                    "recommendation_id": rec.id,
+                    "requested_by": "agent",
+                    "time": now.isoformat(),
+                }
+            )
+            summary.applied_requests.append(rec.id)
 
 
 def _decide_all(

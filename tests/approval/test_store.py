@@ -152,3 +152,56 @@ def test_the_audit_since_a_time_is_read_newest_first_and_only_back_to_it(account
     fn_1 = [NOW + timedelta(days=d) for d in range(46, 60) if d % 3 == 1]
     assert [r.at for r in store.list_audit(since=since, function="fn-1")] == fn_1
     assert len(store.list_audit()) == 60
+
+
+def test_many_records_are_chained_in_transactions_of_99_and_the_chain_stays_intact(account: Account) -> None:
+    # Given an audit that already has a record
+    store = _store()
+    store.append_audit("change", NOW, function="orders-api")
+    calls: list[int] = []
+    store.client.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems",
+        lambda params, **_: calls.append(len(params["TransactItems"])),
+    )
+    # When a cycle's 250 recommendation records are appended at once
+    entries = [("recommendation", NOW, {"function": f"fn-{i}", "data": {"i": i}}) for i in range(250)]
+    written = store.append_audit_many(entries)  # type: ignore[arg-type]
+    # Then three transactions carry them (99 + 99 + 52 records, each with the head)
+    assert calls == [100, 100, 53]
+    assert [r.seq for r in written] == list(range(2, 252))
+    # And the chain, head included, verifies; a single append after them chains on
+    store.append_audit("approval", NOW, function="fn-0")
+    records = store.list_audit()
+    assert [r.seq for r in records] == list(range(1, 253))
+    assert verify_chain(records, store.published_head()) == []
+
+
+def test_a_run_that_loses_the_race_is_chained_again_after_the_winner(account: Account) -> None:
+    # Given another writer that appends just before our first transaction lands
+    store, other = _store(), _store()
+    raced: list[bool] = []
+
+    def race(**_: object) -> None:
+        if not raced:
+            raced.append(True)
+            other.append_audit("change", NOW, function="apply-fn")
+
+    store.client.meta.events.register("before-call.dynamodb.TransactWriteItems", race)
+    written = store.append_audit_many([("recommendation", NOW, {"function": "a"})] * 3)  # type: ignore[list-item]
+    # Then our records come after the other writer's, and the chain is intact
+    assert [r.seq for r in written] == [2, 3, 4]
+    records = store.list_audit()
+    assert [r.function for r in records] == ["apply-fn", "a", "a", "a"]
+    assert verify_chain(records, store.published_head()) == []
+
+
+def test_recommendations_are_written_25_to_a_batch(account: Account) -> None:
+    store = _store()
+    calls: list[int] = []
+    store.client.meta.events.register(
+        "provide-client-params.dynamodb.BatchWriteItem",
+        lambda params, **_: calls.append(len(params["RequestItems"][STATE])),
+    )
+    store.put_recommendations([make_rec(rec_id=f"rec-{i}", status="RECORDED") for i in range(60)])
+    assert calls == [25, 25, 10]
+    assert store.get_recommendation("rec-59") is not None

@@ -50,7 +50,8 @@ class ReadOnlyStore:
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
-    acquire_lease = release_lease = put_recommendation = transition = _refuse
+    acquire_lease = release_lease = put_recommendation = put_recommendations = transition = _refuse
+    append_audit_many = _refuse
     put_function_state = append_audit = expire_pending = save_parts = _refuse
 
 
