@@ -48,6 +48,7 @@ class StoreLike(Protocol):
     def get_function_state(self, function: str) -> dict[str, Any]: ...
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]: ...
     def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
+    def put_function_states(self, states: dict[str, dict[str, Any]]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def append_audit_many(self, entries: list[tuple[Any, datetime, dict[str, Any]]]) -> list[AuditRecord]: ...
     def audit_head(self) -> AuditRecord | None: ...
@@ -250,6 +251,7 @@ def _decide_all(
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
+    changed: dict[str, dict[str, Any]] = {}
     for fn in observed:
         obs = result.observations[fn.name]
         if obs.status != "ok":
@@ -271,8 +273,9 @@ def _decide_all(
             if note is not None:
                 new_state[NOTE_STATE_KEY] = note
             if new_state != fstate:
-                deps.store.put_function_state(fn.name, new_state)
-
+                changed[fn.name] = new_state
+    if changed:
+        deps.store.put_function_states(changed)
     return decided
 
 

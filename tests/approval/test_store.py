@@ -205,3 +205,15 @@ def test_recommendations_are_written_25_to_a_batch(account: Account) -> None:
     store.put_recommendations([make_rec(rec_id=f"rec-{i}", status="RECORDED") for i in range(60)])
     assert calls == [25, 25, 10]
     assert store.get_recommendation("rec-59") is not None
+
+
+def test_function_states_are_written_25_to_a_batch(account: Account) -> None:
+    store = _store()
+    calls: list[int] = []
+    store.client.meta.events.register(
+        "provide-client-params.dynamodb.BatchWriteItem",
+        lambda params, **_: calls.append(len(params["RequestItems"][STATE])),
+    )
+    store.put_function_states({f"fn-{i}": {"baseline_p99_ms": float(i)} for i in range(30)})
+    assert calls == [25, 5]
+    assert store.get_function_state("fn-29") == {"baseline_p99_ms": 29.0}

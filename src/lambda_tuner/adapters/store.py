@@ -256,6 +256,22 @@ class Store:
     def put_function_state(self, function: str, state: dict[str, Any]) -> None:
         self._put_json(f"FN#{function}", "STATE", state)
 
+    def put_function_states(self, states: dict[str, dict[str, Any]]) -> None:
+        """Many functions' states, 25 to a BatchWriteItem."""
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": _s(f"FN#{name}"),
+                        "sk": _s("STATE"),
+                        "data": _s(json.dumps(state, default=str, sort_keys=True)),
+                    }
+                }
+            }
+            for name, state in states.items()
+        ]
+        self._batch_write(requests, what="function states")
+
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
         """Every item of a group written by `save_parts` (one Query, paginated), keyed by part name."""
         pages = self.client.get_paginator("query").paginate(

@@ -51,7 +51,7 @@ class ReadOnlyStore:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
     acquire_lease = release_lease = put_recommendation = put_recommendations = transition = _refuse
-    append_audit_many = _refuse
+    append_audit_many = put_function_states = _refuse
     put_function_state = append_audit = expire_pending = save_parts = _refuse
 
 
