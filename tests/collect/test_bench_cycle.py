@@ -22,6 +22,8 @@ def test_whole_cycles_report_time_calls_and_fewer_records_once_notes_repeat(tmp_
         assert d["calls_by_service"]["dynamodb"] == sum(d["dynamodb_calls"].values()) > 0
         assert d["calls_by_service"]["lambda"] > 0 and "cloudwatch" in d["calls_by_service"]
         assert d["projected_cycle_s"] > d["cycle_s"]
+        # measured in the agent's own interpreter, as in Lambda
+        assert d["agent_cpu_s"] > 0 and d["peak_rss_mb"] > 50
     # And the first day records every function's recommendation; later days skip the repeated notes
     assert days[0]["repeated_notes"] == 0 and days[0]["recommendations_recorded"] >= 30
     assert days[2]["repeated_notes"] > 0
