@@ -42,8 +42,9 @@ NO_RESOURCE_LEVEL = {
     "application-autoscaling:PutScheduledAction",
     "application-autoscaling:RegisterScalableTarget",
 }
-# where the IAM action is not named after the API operation
-IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
+# where the IAM action is not named after the API operation. A DynamoDB transaction is authorised by
+# the actions of the items in it (the AWS guide "Using IAM with DynamoDB transactions"): ours are Puts.
+IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
 
 
 def _deployed_sources() -> list[Path]:
