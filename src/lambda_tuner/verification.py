@@ -122,7 +122,9 @@ def _pc_outcome(
     if in_force < VERIFY_AFTER:
         return None
     realised = _pc_evidence(obs, applied_at)
-    projected_rate = _projected_cold_rate(rec.latency_effect)
+    projected_rate = rec.cold_start_rate_after
+    if projected_rate is None:  # recommendations stored before the rate had its own field
+        projected_rate = _projected_cold_rate(rec.latency_effect)
     data: dict[str, Any] = {
         "applied_at": applied_at.isoformat(),
         "realised": realised,

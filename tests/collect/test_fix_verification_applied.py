@@ -270,3 +270,13 @@ def test_a_pc_change_of_a_function_missing_from_the_observations_still_closes_af
     store = _applied(_pc_change())
     assert verify_applied({}, store, APPROVED_AT + timedelta(days=1)) == ["pc"]
     assert "no invocations measured" in store.verification("pc")["inconclusive"]
+
+
+def test_the_projected_cold_start_rate_comes_from_its_own_field_when_the_recommendation_has_it() -> None:
+    # Given a PC change whose projected rate is carried as a number (its text says something else)
+    rec = _pc_change(projected_cold="9.99%").model_copy(update={"cold_start_rate_after": 0.002})
+    store = _applied(rec)
+    verify_applied({"fn": _hourly(1_000, 1)}, store, APPROVED_AT + timedelta(days=1))
+    # Then the field is what verification judges by, not the wording
+    data = store.verification("pc")
+    assert data["projected"]["cold_start_rate"] == 0.002 and data["within_projection"] is True

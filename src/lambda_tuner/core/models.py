@@ -228,6 +228,7 @@ class Recommendation(Frozen):
     chart: tuple[ChartPoint, ...] = ()
     status: RecommendationStatus = "PENDING"
     pc_schedule: tuple[PcScheduledAction, ...] = ()  # structured form of proposed["pc_schedule"]
+    cold_start_rate_after: float | None = None  # PC plans: projected share of calls that start cold
 
 
 # ---------------------------------------------------------------- apply and audit

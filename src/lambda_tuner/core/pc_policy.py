@@ -246,6 +246,7 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
         "after": projection(fn.memory_mb, t.mean_ms, _p99(base.obs), plan),
         "monthly_saving_usd": saving(before, plan),
         "latency_effect": cold_text(before, plan),
+        "cold_start_rate_after": plan.cold_rate,
         "confidence": "high" if hours >= 14 * 24 else "medium" if hours >= 7 * 24 else "low",
         "pc_schedule": actions,
     }

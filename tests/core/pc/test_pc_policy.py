@@ -116,6 +116,7 @@ def test_a_cold_start_rate_objective_buys_pc_that_cost_alone_would_not() -> None
     assert rec.proposed == {"pc": 1}
     assert "cold starts at most 0.5 %" in rec.reason.decided_by
     assert "100.00% → 0.00%" in rec.latency_effect
+    assert rec.cold_start_rate_after == 0.0  # the same projection, as a number for verification
 
 
 def test_no_cold_starts_in_business_hours_means_pc_in_business_hours_only() -> None:
