@@ -49,6 +49,26 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+def _json_item(pk: str, sk: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A state-table item holding JSON (per-function state, collector parts, alarm links)."""
+    return {"pk": _s(pk), "sk": _s(sk), "data": _s(json.dumps(data, default=str, sort_keys=True))}
+
+
+def _record_put(record: AuditRecord) -> dict[str, Any]:
+    """The put of one audit record on its sequence number's key, refused if another writer took it."""
+    item = {"pk": _s(AUDIT_PK), "sk": _s(f"{record.seq:012d}"), "record": _s(record.model_dump_json())}
+    return {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+
+def _head_put(record: AuditRecord) -> dict[str, Any]:
+    """The put of the audit head (kept beside the audit) past `record`, never back behind a later one."""
+    return {
+        "Item": {"pk": _s("AUDIT"), "sk": _s("HEAD"), "seq": {"N": str(record.seq)}, "hash": _s(record.hash)},
+        "ConditionExpression": "attribute_not_exists(pk) OR seq < :s",
+        "ExpressionAttributeValues": {":s": {"N": str(record.seq)}},
+    }
+
+
 class Store:
     def __init__(
         self, state_table: str, audit_table: str, client: Any = None, *, audit_page_size: int | None = None
@@ -258,18 +278,7 @@ class Store:
 
     def put_function_states(self, states: dict[str, dict[str, Any]]) -> None:
         """Many functions' states, 25 to a BatchWriteItem."""
-        requests = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": _s(f"FN#{name}"),
-                        "sk": _s("STATE"),
-                        "data": _s(json.dumps(state, default=str, sort_keys=True)),
-                    }
-                }
-            }
-            for name, state in states.items()
-        ]
+        requests = [{"PutRequest": {"Item": _json_item(f"FN#{n}", "STATE", st)}} for n, st in states.items()]
         self._batch_write(requests, what="function states")
 
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
@@ -292,15 +301,7 @@ class Store:
         State too big for one 400 KB item (the collector's, at thousands of functions) lives as one item
         per part, and only what a cycle changed is written again."""
         requests: list[dict[str, Any]] = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": _s(f"PARTS#{group}"),
-                        "sk": _s(name),
-                        "data": _s(json.dumps(part, default=str, sort_keys=True)),
-                    }
-                }
-            }
+            {"PutRequest": {"Item": _json_item(f"PARTS#{group}", name, part)}}
             for name, part in parts.items()
             if previous.get(name) != part
         ]
@@ -341,8 +342,7 @@ class Store:
         return None if item is None else dict(json.loads(item["data"]["S"]))
 
     def _put_json(self, pk: str, sk: str, data: dict[str, Any]) -> None:
-        body = json.dumps(data, default=str, sort_keys=True)
-        self.client.put_item(TableName=self.state_table, Item={"pk": _s(pk), "sk": _s(sk), "data": _s(body)})
+        self.client.put_item(TableName=self.state_table, Item=_json_item(pk, sk, data))
 
     # ---------------------------------------------------------------- audit
 
@@ -353,15 +353,7 @@ class Store:
                 time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not security
             record = chain(self.audit_head(), id=uuid.uuid4().hex, type=type, at=at, **fields)
             try:
-                self.client.put_item(
-                    TableName=self.audit_table,
-                    Item={
-                        "pk": _s(AUDIT_PK),
-                        "sk": _s(f"{record.seq:012d}"),
-                        "record": _s(record.model_dump_json()),
-                    },
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
+                self.client.put_item(TableName=self.audit_table, **_record_put(record))
             except ClientError as exc:
                 if _conditional_failed(exc):
                     continue
@@ -392,36 +384,8 @@ class Store:
             for type_, at, fields in entries:
                 previous = chain(previous, id=uuid.uuid4().hex, type=type_, at=at, **fields)
                 records.append(previous)
-            items: list[dict[str, Any]] = [
-                {
-                    "Put": {
-                        "TableName": self.audit_table,
-                        "Item": {
-                            "pk": _s(AUDIT_PK),
-                            "sk": _s(f"{r.seq:012d}"),
-                            "record": _s(r.model_dump_json()),
-                        },
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-                for r in records
-            ]
-            last = records[-1]
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.state_table,
-                        "Item": {
-                            "pk": _s("AUDIT"),
-                            "sk": _s("HEAD"),
-                            "seq": {"N": str(last.seq)},
-                            "hash": _s(last.hash),
-                        },
-                        "ConditionExpression": "attribute_not_exists(pk) OR seq < :s",
-                        "ExpressionAttributeValues": {":s": {"N": str(last.seq)}},
-                    }
-                }
-            )
+            items = [{"Put": {"TableName": self.audit_table, **_record_put(r)}} for r in records]
+            items.append({"Put": {"TableName": self.state_table, **_head_put(records[-1])}})
             try:
                 self.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
@@ -435,17 +399,7 @@ class Store:
 
     def _advance_head(self, record: AuditRecord) -> None:
         try:
-            self.client.put_item(
-                TableName=self.state_table,
-                Item={
-                    "pk": _s("AUDIT"),
-                    "sk": _s("HEAD"),
-                    "seq": {"N": str(record.seq)},
-                    "hash": _s(record.hash),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR seq < :s",
-                ExpressionAttributeValues={":s": {"N": str(record.seq)}},
-            )
+            self.client.put_item(TableName=self.state_table, **_head_put(record))
         except ClientError as exc:
             if not _conditional_failed(exc):  # a later record already moved the head: fine
                 raise StoreError(f"cannot record the audit head: {exc}") from exc
