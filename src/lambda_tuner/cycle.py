@@ -37,7 +37,6 @@ RESUME_AFTER = timedelta(hours=1)
 class StoreLike(Protocol):
     def acquire_lease(self, owner: str, now: datetime, ttl_s: int) -> bool: ...
     def release_lease(self, owner: str) -> None: ...
-    def put_recommendation(self, rec: Recommendation) -> None: ...
     def put_recommendations(self, recs: list[Recommendation]) -> None: ...
     def list_recommendations(
         self, status: str | None = None, function: str | None = None
@@ -45,9 +44,7 @@ class StoreLike(Protocol):
     def transition(
         self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any
     ) -> bool: ...
-    def get_function_state(self, function: str) -> dict[str, Any]: ...
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]: ...
-    def put_function_state(self, function: str, state: dict[str, Any]) -> None: ...
     def put_function_states(self, states: dict[str, dict[str, Any]]) -> None: ...
     def append_audit(self, type: Any, at: datetime, **fields: Any) -> AuditRecord: ...
     def append_audit_many(self, entries: list[tuple[Any, datetime, dict[str, Any]]]) -> list[AuditRecord]: ...
@@ -230,14 +227,7 @@ def _record(
                 settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
             )
         elif routed.route == "apply" and deps.invoke_apply is not None:
-            deps.invoke_apply(
-                {
-                    "action": "apply",
-                    "recommendation_id": rec.id,
-                    "requested_by": "agent",
-                    "time": now.isoformat(),
-                }
-            )
+            _hand_over(deps.invoke_apply, rec.id, "agent", now)
             summary.applied_requests.append(rec.id)
 
 
@@ -305,15 +295,15 @@ def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
         r for r in deps.store.list_recommendations(status="APPROVED") if now - r.created_at > RESUME_AFTER
     ]
     for rec in stuck:
-        deps.invoke_apply(
-            {
-                "action": "apply",
-                "recommendation_id": rec.id,
-                "requested_by": guardrails.RESUME,
-                "time": now.isoformat(),
-            }
-        )
+        _hand_over(deps.invoke_apply, rec.id, guardrails.RESUME, now)
     return [r.id for r in stuck]
+
+
+def _hand_over(invoke_apply: Callable[[dict[str, Any]], Any], rec_id: str, actor: str, now: datetime) -> None:
+    """The apply function's `apply` event (handlers/apply.py validates it as ApplyEvent)."""
+    invoke_apply(
+        {"action": "apply", "recommendation_id": rec_id, "requested_by": actor, "time": now.isoformat()}
+    )
 
 
 def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:

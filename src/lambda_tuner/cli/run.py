@@ -27,9 +27,6 @@ READ_ONLY = "(read-only run)"
 class ReadOnlyStore:
     """Remembers nothing and refuses every write: a read-only run must leave no trace in the account."""
 
-    def get_function_state(self, function: str) -> dict[str, Any]:
-        return {}
-
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]:
         return {}
 
@@ -50,9 +47,8 @@ class ReadOnlyStore:
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
-    acquire_lease = release_lease = put_recommendation = put_recommendations = transition = _refuse
-    append_audit_many = put_function_states = _refuse
-    put_function_state = append_audit = expire_pending = save_parts = _refuse
+    acquire_lease = release_lease = put_recommendations = transition = _refuse
+    append_audit = append_audit_many = put_function_states = expire_pending = save_parts = _refuse
 
 
 def run_once(
