@@ -30,11 +30,8 @@ from lambda_tuner.core.models import AuditRecord
 # A revert through the apply function is one synchronous Invoke that may run up to the function's 900 s
 # timeout (it restores every change since a time). The shared client would give up reading after 30 s and
 # send the revert again, up to 8 more times, while the first is still running: this one waits, once.
-APPLY_INVOKE_CONFIG = Config(
-    connect_timeout=5,
-    read_timeout=910,
-    retries={"mode": "standard", "total_max_attempts": 1},
-    user_agent_extra="lambda-tuner/0.1",
+APPLY_INVOKE_CONFIG = aws.CLIENT_CONFIG.merge(
+    Config(read_timeout=910, retries={"mode": "standard", "total_max_attempts": 1})
 )
 
 COLUMNS = ("seq", "at", "type", "function", "recommendation_id", "actor", "caused_by", "summary", "hash")
