@@ -132,14 +132,14 @@ def _child(env: dict[str, str], now: datetime, state: dict[str, Any], lookback_d
     stats = result.stats.model_dump(mode="json")
     return {
         "stats": stats, "state": result.state,
-        "peak_rss_mb": _peak_rss_mb(usage),
+        "peak_rss_mb": peak_rss_mb(usage),
         "agent_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "savings": savings(result) if savings is not None else None,
         "insufficient": sum(1 for o in result.observations.values() if o.status != "ok"),
     }
 
 
-def _peak_rss_mb(usage: resource.struct_rusage) -> float:
+def peak_rss_mb(usage: resource.struct_rusage) -> float:
     """This process's high-water RSS. ru_maxrss survives exec (it would report the parent's peak at fork
     time), so Linux's VmHWM, which starts afresh with the new program, is preferred."""
     status = Path("/proc/self/status")

@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambda_tuner.bench.collect import EPOCH, LOOKBACK_DAYS, _peak_rss_mb
+from lambda_tuner.bench.collect import EPOCH, LOOKBACK_DAYS, peak_rss_mb
 
 DYNAMODB_CALL_S = 0.008  # an assumed round trip to DynamoDB from Lambda in the same region
 TIMEOUT_S = 900
@@ -86,7 +86,7 @@ def _child(env: dict[str, str], now: datetime, region: str, account: str) -> dic
         "ok": bool(result.get("ok")),
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": _peak_rss_mb(usage),  # VmHWM: ru_maxrss would carry the twin's peak over exec
+        "peak_rss_mb": peak_rss_mb(usage),  # VmHWM: ru_maxrss would carry the twin's peak over exec
         "collect_s": float((summary.get("collect_stats") or {}).get("wall_s", 0.0)),
         "recommendations": len(summary.get("recommendations") or []),
         "repeated_notes": int(summary.get("repeated_notes", 0)),

@@ -135,6 +135,12 @@ def violations(
     return out
 
 
+def power_tuning_sizes(truth: Truth) -> list[int]:
+    """Power Tuning's default sizes within the curve's bounds (the bounds' ends when none is)."""
+    lo, hi = truth.bounds
+    return [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
+
+
 def power_tuning(
     truth: Truth,
     strategy: Strategy,
@@ -145,8 +151,7 @@ def power_tuning(
     rng: np.random.Generator,
 ) -> tuple[int, float]:
     """(chosen size, tuning cost in USD) of a Power-Tuning-like run."""
-    lo, hi = truth.bounds
-    sizes = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
+    sizes = power_tuning_sizes(truth)
     trimmed, spent = [], 0.0
     for size in sizes:
         samples = np.sort(truth.sample(size, 5, math.exp(0.02 * rng.standard_normal()), rng))
@@ -182,9 +187,7 @@ def compute_optimizer(truth: Truth, configured_mb: int, invocations_14d: int) ->
 
 def exact_grid(truth: Truth, g: Ground) -> int:
     """The best of Power Tuning's sizes on the true curve, under the oracle's constraints (a bound)."""
-    lo, hi = truth.bounds
-    sizes = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or sorted({lo, hi})
-    index = [g.at(s) for s in sizes]
+    index = [g.at(s) for s in power_tuning_sizes(truth)]
     usable = [i for i in index if g.allowed[i]] or index
     return int(g.memory_mb[min(usable, key=lambda i: float(g.objective[i]))])
 
