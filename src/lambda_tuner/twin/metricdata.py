@@ -169,20 +169,25 @@ def _insights(metric: str, m: Minutes, sel: Selection, spec: FunctionSpec) -> Se
 
 
 def select(m: Minutes, function: str, dims: dict[str, str], namespace: str) -> Selection | None:
-    """Streams the dimensions pick out; None when AWS would have no such metric."""
+    """Streams the dimensions pick out; None when AWS would have no such metric.
+
+    AWS/Lambda publishes three dimension sets: FunctionName; FunctionName + Resource (`name:alias` or
+    `name:version`); and, for calls through an alias only, FunctionName + Resource (`name:alias`) +
+    ExecutedVersion (the version that ran them, which is how a weighted alias's versions are told
+    apart). ExecutedVersion without Resource is not a set AWS publishes, so it has no data here either.
+    """
     if namespace == "LambdaInsights":
         return Selection(m.streams, None) if set(dims) == {"function_name"} else None
     rest = set(dims) - {"FunctionName"}
     if not rest:
         return Selection(m.streams, None)
-    if rest == {"Resource"}:
-        name, _, qualifier = dims["Resource"].partition(":")
-        if name != function:
-            return None
-        entry = qualifier or LATEST
+    name, _, qualifier = dims.get("Resource", "").partition(":")
+    entry = qualifier or LATEST
+    if rest == {"Resource"} and name == function:
         return Selection(m.streams_for(resource=entry), {entry})
-    if rest == {"ExecutedVersion"}:
-        return Selection(m.streams_for(executed=dims["ExecutedVersion"]), None)
+    by_alias = name == function and entry != LATEST and not entry.isdigit()
+    if rest == {"Resource", "ExecutedVersion"} and by_alias:  # only alias invocations carry it
+        return Selection(m.streams_for(resource=entry, executed=dims["ExecutedVersion"]), {entry})
     return None
 
 

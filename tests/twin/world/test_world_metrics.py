@@ -93,7 +93,7 @@ def test_latest_memory_change_does_not_reach_an_alias_on_a_published_version(wor
     assert world.memory_at("aliased", moved, qualifier="live") == 4096
     _, v5 = _series(
         world,
-        q("aliased", "Invocations", "Sum", period=86400, ExecutedVersion="5"),
+        q("aliased", "Invocations", "Sum", period=86400, Resource="aliased:live", ExecutedVersion="5"),
         epoch,
         epoch + timedelta(days=2),
     )
@@ -105,10 +105,23 @@ def test_alias_routing_splits_invocations_by_weight(world, q, epoch):
     total = _series(
         world, q("aliased", "Invocations", "Sum", period=86400, Resource="aliased:live"), epoch, end
     )[1]
-    v4 = _series(world, q("aliased", "Invocations", "Sum", period=86400, ExecutedVersion="4"), epoch, end)[1]
-    v3 = _series(world, q("aliased", "Invocations", "Sum", period=86400, ExecutedVersion="3"), epoch, end)[1]
+    # AWS publishes a weighted alias's per-version series as FunctionName + Resource + ExecutedVersion
+    def version(v: str) -> list[float]:
+        query = q("aliased", "Invocations", "Sum", period=86400, Resource="aliased:live", ExecutedVersion=v)
+        return list(_series(world, query, epoch, end)[1])
+
+    v4, v3 = version("4"), version("3")
     assert v3[0] + v4[0] == total[0]
     assert v4[0] / total[0] == pytest.approx(0.25, abs=0.01)
+
+
+def test_executed_version_is_answered_only_with_the_alias_resource_as_aws_publishes_it(world, q, epoch):
+    end = epoch + timedelta(days=1)
+    # ExecutedVersion alone, or on a version's Resource, is not a dimension set AWS publishes
+    alone = q("aliased", "Invocations", "Sum", period=86400, ExecutedVersion="4")
+    on_version = q("aliased", "Invocations", "Sum", period=86400, Resource="aliased:4", ExecutedVersion="4")
+    assert len(_series(world, alone, epoch, end)[1]) == 0
+    assert len(_series(world, on_version, epoch, end)[1]) == 0
 
 
 def test_idle_provisioned_concurrency_shows_low_utilisation_and_more_pc_removes_spillover(world, q, epoch):
