@@ -7,6 +7,11 @@ Which memory size served a period comes from two sources:
 A period that straddles a recorded change, or falls in a window that saw several sizes without a record
 explaining it, is dropped rather than attributed to the wrong size.
 
+A canary (an alias routing a share of its calls to a version at another memory size, `CanaryWindow`) is the
+exception: for its window the per-version series (dimension ExecutedVersion) tell exactly which calls ran at
+which size, since a published version's memory never changes. Its window becomes one epoch per memory size,
+all with the same start and end — how the model recognises a same-day comparison.
+
 Per epoch, percentiles are the invocation-weighted mean of the per-period percentiles. That is not the
 percentile of the pooled invocations (CloudWatch does not give us those): it equals it when periods are
 alike and understates the pooled p99 when a few periods are much slower — the per-period p99 spread is
@@ -33,11 +38,32 @@ class ReportWindow:
     sizes: frozenset[int]
 
 
+@dataclass(frozen=True)
+class CanaryWindow:
+    """An alias that served `main_version` (at `main_mb`) and routed a share of its calls to `trial_version`
+    (at `trial_mb`) from `start` to `end`. `start` None: not recorded by the agent, seen in the alias routing
+    only (the window then starts with the trial version's first calls); `end` None: still routing."""
+
+    alias: str
+    main_version: str
+    main_mb: int
+    trial_version: str
+    trial_mb: int
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+# What the agent knows it did: at time t memory became mb, or a canary ran (both may be mixed in one list).
+HistoryItem = tuple[datetime, int] | CanaryWindow
+MIN_VERSION_COVERAGE = 0.95  # per-version calls must account for this share of the alias's calls
+
+
 def memory_for_period(
     start: datetime, end: datetime, current_mb: int,
-    history: Sequence[tuple[datetime, int]], windows: Sequence[ReportWindow],
+    history: Sequence[HistoryItem], windows: Sequence[ReportWindow],
 ) -> int | None:
-    """The one memory size that served [start, end), or None when it cannot be told."""
+    """The one memory size that served [start, end), or None when it cannot be told (canaries aside)."""
+    history = _changes(history)
     if any(start < t < end for t, _ in history):
         return None
     recorded = _recorded_size(start, current_mb, history)
@@ -67,17 +93,37 @@ def _recorded_size(start: datetime, current_mb: int, history: Sequence[tuple[dat
     return before[-1]
 
 
+def _changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]:
+    """The memory changes of a history; a canary's own record (at its start, to its trial size) is not one:
+    the function's main traffic stayed at the size it had."""
+    canaries = [h for h in history if isinstance(h, CanaryWindow)]
+    return [h for h in history if not isinstance(h, CanaryWindow)
+            and not any(h == (c.start, c.trial_mb) for c in canaries)]
+
+
 def build_epochs(
     series: Mapping[str, Mapping[datetime, float]], period_s: int, arch: Arch, current_mb: int, *,
-    history: Sequence[tuple[datetime, int]] = (), windows: Sequence[ReportWindow] = (),
+    history: Sequence[HistoryItem] = (), windows: Sequence[ReportWindow] = (),
     reports: Mapping[int, ReportStats] | None = None,
+    version_series: Mapping[str, Mapping[str, Mapping[datetime, float]]] | None = None,
 ) -> tuple[tuple[Epoch, ...], int]:
-    """Epochs in time order (consecutive periods at one size), and how many periods were dropped."""
+    """Epochs in time order (consecutive periods at one size; a canary window's epochs, one per size, share
+    their start), and how many periods were dropped.
+
+    `series` is what the serving alias (or the function) saw; `version_series` (version -> series name ->
+    points) what each of its versions ran, for the canaries in `history` (whose alias must be that alias)."""
     step = timedelta(seconds=period_s)
     periods = sorted(set(series.get("inv", {})) | set(series.get("avg", {})))
+    canaries = [h for h in history if isinstance(h, CanaryWindow)]
+    by_canary = _canary_periods(periods, step, canaries, version_series or {})
+    in_canary = {t for ts in by_canary.values() for t in ts}
+    windows = _explain_canaries(windows, canaries, step)
     runs: list[tuple[int, list[datetime]]] = []
     dropped = 0
     for t in periods:
+        if t in in_canary:
+            runs.append((0, []))  # a canary window ends the run it interrupts
+            continue
         mb = memory_for_period(t, t + step, current_mb, history, windows)
         if mb is None:
             dropped += 1
@@ -86,8 +132,95 @@ def build_epochs(
         else:
             runs.append((mb, [t]))
     found = reports or {}
-    epochs = tuple(_epoch(mb, ts, series, step=step, arch=arch, report=found.get(mb)) for mb, ts in runs)
-    return epochs, dropped
+    epochs = [_epoch(mb, ts, series, step=step, arch=arch, report=found.get(mb)) for mb, ts in runs if ts]
+    for canary, ts in by_canary.items():
+        split = _split(canary, ts, series, version_series or {})
+        if split is None:
+            dropped += len(ts)  # the versions' series do not account for the alias's calls: not guessed
+            continue
+        epochs.extend(_epoch(mb, ts, one, step=step, arch=arch, report=found.get(mb))
+                      for mb, one in split.items())
+    return tuple(sorted(epochs, key=lambda e: (e.start, e.end, e.memory_mb))), dropped
+
+
+def _canary_periods(
+    periods: Sequence[datetime], step: timedelta, canaries: Sequence[CanaryWindow],
+    version_series: Mapping[str, Mapping[str, Mapping[datetime, float]]],
+) -> dict[CanaryWindow, list[datetime]]:
+    """The periods each canary overlaps (a period it only partly covers too: per version, calls are exact).
+    A canary the agent did not record starts at its trial version's first calls in the look-back."""
+    out: dict[CanaryWindow, list[datetime]] = {}
+    taken: set[datetime] = set()
+    for canary in canaries:
+        start = canary.start
+        if start is None:
+            trial = version_series.get(canary.trial_version, {}).get("inv", {})
+            start = min((t for t, v in trial.items() if v > 0), default=None)
+            if start is None:
+                continue  # no call ran on the trial version in the look-back: nothing to split
+        ts = [t for t in periods if t + step > start and (canary.end is None or t < canary.end)
+              and t not in taken]
+        if ts:
+            out[canary] = ts
+            taken.update(ts)
+    return out
+
+
+def _explain_canaries(windows: Sequence[ReportWindow], canaries: Sequence[CanaryWindow], step: timedelta,
+                      ) -> list[ReportWindow]:
+    """A REPORT window that overlaps a canary saw its trial size too; outside the canary window that size
+    did not serve the alias, so it is no reason to doubt which size did."""
+    out = []
+    for w in windows:
+        extra = {c.trial_mb for c in canaries if c.trial_mb != c.main_mb
+                 and (c.start is None or c.start < w.end) and (c.end is None or w.start < c.end + step)}
+        out.append(ReportWindow(w.start, w.end, w.sizes - extra) if extra and w.sizes - extra else w)
+    return out
+
+
+def _split(
+    canary: CanaryWindow, ts: Sequence[datetime], alias: Mapping[str, Mapping[datetime, float]],
+    version_series: Mapping[str, Mapping[str, Mapping[datetime, float]]],
+) -> dict[int, Mapping[str, Mapping[datetime, float]]] | None:
+    """Per memory size, the series of the versions that ran at it; None when the per-version calls fall
+    short of the alias's (series not read, or a third version served): the split would be a guess."""
+    sizes = {canary.main_version: canary.main_mb, canary.trial_version: canary.trial_mb}
+
+    def calls(points: Mapping[datetime, float]) -> float:
+        return sum(points.get(t, 0.0) for t in ts)
+
+    total = calls(alias.get("inv", {}))
+    served = {v: calls(version_series.get(v, {}).get("inv", {})) for v in sizes}
+    if total <= 0 or sum(served.values()) < MIN_VERSION_COVERAGE * total:
+        return None
+    out: dict[int, Mapping[str, Mapping[datetime, float]]] = {}
+    for version, mb in sorted(sizes.items(), key=lambda kv: kv[1]):
+        if served[version] > 0:
+            s = version_series[version]
+            out[mb] = _merge_series(out[mb], s) if mb in out else s
+    return out
+
+
+def _merge_series(a: Mapping[str, Mapping[datetime, float]], b: Mapping[str, Mapping[datetime, float]],
+                  ) -> dict[str, dict[datetime, float]]:
+    """Two versions at one size: counts add, maxima take the max, averages and percentiles are weighted by
+    calls (the same approximation as an epoch's percentiles)."""
+    out: dict[str, dict[datetime, float]] = {}
+    inv_a, inv_b = a.get("inv", {}), b.get("inv", {})
+    for name in SERIES:
+        xa, xb = a.get(name, {}), b.get(name, {})
+        merged = {t: xa[t] for t in xa.keys() - xb.keys()} | {t: xb[t] for t in xb.keys() - xa.keys()}
+        for t in xa.keys() & xb.keys():
+            va, vb = xa[t], xb[t]
+            if name in ("inv", "err", "thr"):
+                merged[t] = va + vb
+            elif name == "max":
+                merged[t] = max(va, vb)
+            else:
+                wa, wb = inv_a.get(t, 0.0), inv_b.get(t, 0.0)
+                merged[t] = (va * wa + vb * wb) / (wa + wb) if wa + wb > 0 else (va + vb) / 2
+        out[name] = merged
+    return out
 
 
 def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, float]], *, step: timedelta,
