@@ -36,16 +36,22 @@ def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys()
             "experiment",
             {
                 "memory_mb": 1769,
-                "routing_weight": 0.1,
+                "canary_weight": 0.1,
                 "max_days": 1,
                 "stop_if_p99_ms_above": 600.0,
                 "best_guess_mb": 968,
             },
-        )
+        ).model_copy(update={"qualifier": "live"})
     )
     assert text.startswith("memory 1024 → 1769 MB")
-    assert "10% of traffic" in text and "1 day" in text
-    assert "best guess" not in text and "None →" not in text
+    assert "as a canary on 10% of alias live's traffic" in text and "1 day" in text
+    assert "best guess" not in text and "None →" not in text and "canary weight" not in text
+
+
+def test_an_old_routing_weight_that_was_never_routed_reads_as_all_traffic():
+    # Records from before canaries carried a routing weight the apply flow never used
+    text = change_text(rec("experiment", {"memory_mb": 1769, "routing_weight": 0.1, "max_days": 1}))
+    assert "on all traffic for at most 1 day(s)" in text and "10%" not in text
 
 
 def test_an_experiment_without_a_routing_weight_says_it_runs_on_all_traffic():

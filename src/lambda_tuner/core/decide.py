@@ -22,6 +22,7 @@ from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
+CANARY_WEIGHT = 0.1  # an experiment's share of an alias's traffic: a tenth of a full trial's risk and cost
 ARM64_MIN_SAVING_USD = 1.0  # per month: below this the advice is noise in the digest
 
 
@@ -45,9 +46,12 @@ class Decider:
         self.allow_iac_changes = allow_iac_changes
         self.max_step_factor = max_step_factor
 
-    def memory_policy(self, fn: FunctionConfig) -> MemoryPolicy:
+    def memory_policy(self, fn: FunctionConfig, qualifier: str | None = None) -> MemoryPolicy:
+        """The tags' policy; experiments become canaries where the traffic comes through an alias."""
         p = fn.policy
+        alias = qualifier is not None and qualifier != "$LATEST" and not qualifier.isdigit()
         return MemoryPolicy(
+            canary_weight=CANARY_WEIGHT if alias else None,
             strategy=p.strategy or "default",
             balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
             p95_objective_ms=p.p95_ms,
@@ -66,7 +70,7 @@ class Decider:
         rec = decide_memory(
             fn,
             obs,
-            self.memory_policy(fn),
+            self.memory_policy(fn, obs.qualifier),
             self.prices,
             self.now,
             self.new_id(),

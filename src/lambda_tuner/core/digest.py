@@ -30,6 +30,7 @@ def saving_text(saving: Interval | None) -> str:
 EXPERIMENT_KEYS = frozenset(
     {
         "routing_weight",
+        "canary_weight",
         "max_days",
         "max_extra_cost_usd",
         "stop_if_p99_ms_above",
@@ -53,10 +54,12 @@ def change_text(rec: Recommendation) -> str:
         else:
             parts.append(f"{key.replace('_', ' ')} {old} → {new}")
     if rec.kind == "experiment":
-        weight, days = rec.proposed.get("routing_weight"), rec.proposed.get("max_days")
-        # Experiments before this version carried a routing weight that the apply flow never used.
+        weight, days = rec.proposed.get("canary_weight"), rec.proposed.get("max_days")
+        # Only `canary_weight` is routed; an older `routing_weight` never was (those trials took all traffic).
         share = (
-            f" on {float(weight):.0%} of traffic" if isinstance(weight, int | float) else " on all traffic"
+            f" as a canary on {float(weight):.0%} of alias {rec.qualifier}'s traffic"
+            if isinstance(weight, int | float)
+            else " on all traffic"
         )
         parts.append(f"experiment{share} for at most {days} day(s), stopped early by its guards")
     return ", ".join(parts) or rec.kind.replace("_", " ")

@@ -134,7 +134,8 @@ class DurationFit(Frozen):
 # ---------------------------------------------------------------- observations -> per-size data
 
 
-def _epoch_rel_se(epoch: Epoch, mean: float) -> float:
+def epoch_rel_se(epoch: Epoch, mean: float) -> float:
+    """Relative standard error of an epoch's mean from within its window (sampling, hour-to-hour)."""
     if epoch.periods >= 2 and epoch.duration_avg_spread_ms is not None:
         return epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean
     sd = DEFAULT_CV * mean
@@ -155,7 +156,7 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
         means = np.array([float(e.duration_avg_ms or 0.0) for e in group])
         w = n / n.sum()
         mean = float(w @ means)
-        within2 = float(np.sum(w**2 * np.array([_epoch_rel_se(e, mean) for e in group]) ** 2))
+        within2 = float(np.sum(w**2 * np.array([epoch_rel_se(e, mean) for e in group]) ** 2))
         day_var = float(np.var(means / mean, ddof=1)) if len(group) > 1 else 0.0
         # epochs at one size disagree by more than their own noise: day-to-day drift
         rel_se2 = within2 + day_var / len(group)

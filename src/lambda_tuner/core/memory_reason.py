@@ -102,6 +102,13 @@ class Context:
     ev: Evaluation
     now: datetime
     rec_id: str
+    canary_weight: float | None = None  # an experiment's share of the alias's traffic (None: all of it)
+
+
+def trial_share(ctx: Context) -> str:
+    if ctx.canary_weight is None:
+        return "on all traffic"
+    return f"as a canary on {ctx.canary_weight:.0%} of alias {ctx.obs.qualifier}'s traffic"
 
 
 def experiment_recommendation(
@@ -110,7 +117,7 @@ def experiment_recommendation(
     ev = ctx.ev
     size = int(ev.memory_mb[index])
     extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
-    daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days
+    daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days * (ctx.canary_weight or 1.0)
     rec = recommendation(
         ctx,
         "experiment",
@@ -127,6 +134,8 @@ def experiment_recommendation(
         "stop_if_error_rate_above": 0.0,
         "best_guess_mb": int(ev.memory_mb[best]),
     }
+    if ctx.canary_weight is not None:
+        proposed["canary_weight"] = ctx.canary_weight
     return rec.model_copy(update={"proposed": proposed})
 
 
@@ -141,7 +150,7 @@ def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recomme
     verb = {
         "memory": f"Change memory {fn.memory_mb} → {size} MB",
         "keep": f"Keep {fn.memory_mb} MB",
-        "experiment": f"Try {size} MB on part of the traffic to learn",
+        "experiment": f"Try {size} MB {trial_share(ctx)} to learn",
     }[kind]
     money = f"${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f})"
     summary = f"{verb}: saves {money}, {effect}"

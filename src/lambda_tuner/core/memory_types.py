@@ -40,9 +40,12 @@ class MemoryPolicy(Frozen):
     explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
     explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
     max_experiments: int = Field(default=3, ge=0)  # per function over the history the decision sees
-    # An experiment runs on all of the function's traffic: the apply flow makes it one bounded step,
-    # because a weighted-alias canary would need per-version epochs, which the collector does not build.
     experiment_days: int = Field(default=1, ge=1)
+    # A function invoked through an alias runs its experiment as a canary: a published version at the
+    # trial size gets this share of the alias's traffic beside the current one, the same day (so the two
+    # sizes are compared without day-to-day drift, and the trial costs this share of a full one). None:
+    # no alias to route, so the experiment is one bounded step on all traffic.
+    canary_weight: float | None = Field(default=None, gt=0.0, lt=1.0)
     n_draws: int = Field(default=400, ge=50)
 
 

@@ -11,7 +11,7 @@ a recommendation in memory_reason.py; the names others import stay importable fr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -25,7 +25,7 @@ from lambda_tuner.core.exploration import (
     experiments_spent,
     step_edges,
 )
-from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, fit_duration
+from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, epoch_rel_se, fit_duration
 from lambda_tuner.core.fitting_draws import Sample, sample
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
@@ -41,6 +41,7 @@ from lambda_tuner.core.models import (
     Strategy,
 )
 from lambda_tuner.core.pricing import PriceTable
+from lambda_tuner.core.same_day import shared_window_contrasts
 
 __all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
 
@@ -50,6 +51,7 @@ FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart o
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
+SAME_DAY_SEED = 13  # draws of the ratios measured side by side (a canary beside the main traffic)
 
 
 def decided_by(
@@ -78,21 +80,21 @@ def _grid(  # noqa: PLR0917 - the grid's inputs, each needed
     current: int,
     observed: list[float],
     focus: float | None,
-    step: tuple[int, int],
+    trial_reach: tuple[int, int],
 ) -> FloatArray:
     """A coarse geometric grid, the sizes that matter by name, and a fine window around `focus`.
 
-    Within one step of the current size the coarse grid is also offered rounded to the sizes an
-    experiment may try (exploration.TRIAL_MULTIPLE_MB).
+    Within `trial_reach` the coarse grid is also offered rounded to the sizes an experiment may try
+    (exploration.TRIAL_MULTIPLE_MB).
     """
     base = np.round(np.geomspace(lower, upper, COARSE_POINTS))
-    reach = base[(base >= step[0]) & (base <= step[1])]
-    trials = np.round(reach / TRIAL_MULTIPLE_MB) * TRIAL_MULTIPLE_MB
+    lo, hi = trial_reach
+    trials = np.round(base[(base >= lo) & (base <= hi)] / TRIAL_MULTIPLE_MB) * TRIAL_MULTIPLE_MB
     parts: list[FloatArray] = [
         base,
         np.array([current, VCPU_MB]),
         np.asarray(observed, dtype=float),
-        trials[(trials >= max(lower, step[0])) & (trials <= min(upper, step[1]))],
+        trials[(trials >= max(lower, lo)) & (trials <= min(upper, hi))],
     ]
     if focus is not None:
         ratio = (upper / lower) ** (FINE_WINDOW / (COARSE_POINTS - 1))
@@ -112,12 +114,14 @@ def evaluate(
     draws: Sample | None = None,
     focus: float | None = None,
     baseline_memory_mb: int | None = None,
+    epochs: Sequence[Epoch] = (),
 ) -> Evaluation:
     """Candidate sizes under the model's draws, with one mask per constraint.
 
     The grid is coarse (geometric) plus a fine window around `focus` when given; `draws` are the
     model's size-independent draws (sampled here when not given), so a refined grid sees the same ones.
-    `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`).
+    `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`); `epochs`, the
+    ones the fit was made on, tell which sizes were measured beside it in one window (`_side_by_side`).
     """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
@@ -128,7 +132,11 @@ def evaluate(
     )
     named = (lower, upper, *step, *observed, *([baseline_memory_mb] if baseline_memory_mb else []))
     edges = [float(v) for v in named if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
-    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus, step)
+    reach = step  # where trial sizes are offered: a canary may go one step beyond what was measured
+    if policy.canary_weight is not None and observed:
+        f = policy.max_step_factor
+        reach = (math.ceil(min(observed) / f), math.floor(max(observed) * f))
+    m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus, reach)
     d = (draws or sample(fit, policy.n_draws)).at(m)
     rates = cost_rates(prices, fn.arch)
     gb, extra_gb = m / 1024.0, max(0, fn.ephemeral_mb - 512) / 1024.0
@@ -166,8 +174,9 @@ def evaluate(
     if policy.strategy == "default":
         ref = _reference_index(m, fit, baseline_memory_mb)
         if ref is not None:
-            reference = _reference_draws(fit, int(m[ref]), d.mean.shape[0])
-            allowance, within = _allowance(d.mean / reference, 1 + policy.p99_allowance, policy)
+            ratio = d.mean / _reference_draws(fit, int(m[ref]), d.mean.shape[0])
+            _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise)
+            allowance, within = _allowance(ratio, 1 + policy.p99_allowance, policy)
             allowance[ref], within[:, ref] = True, True
         else:
             limit = (1 + policy.p99_allowance) * baseline
@@ -231,6 +240,21 @@ def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArr
     se = math.sqrt(within**2 + fit.rel_noise**2 / size.epochs)
     z = np.random.default_rng(REFERENCE_SEED).standard_normal((n_draws, 1))
     return np.asarray(size.mean_ms * np.exp(se * z), dtype=float)
+
+
+def _side_by_side(
+    ratio: FloatArray, m: FloatArray, epochs: Sequence[Epoch], ref_mb: int, day_sd: float
+) -> None:
+    """Overwrite, in `ratio` (draws x sizes), the sizes measured beside the baseline's size in shared
+    windows (canary days, chained) with what was measured there: the day both saw cancels out, so
+    the ratio is as sure as the two windows' sampling allows, not the day-to-day drift twice over."""
+    se = [epoch_rel_se(e, float(e.duration_avg_ms or 1.0)) for e in epochs]
+    contrasts = shared_window_contrasts(epochs, ref_mb, day_sd, se)
+    z = np.random.default_rng(SAME_DAY_SEED).standard_normal((ratio.shape[0], len(contrasts)))
+    for k, c in enumerate(contrasts):
+        i = int(np.searchsorted(m, c.memory_mb))
+        if i < m.size and m[i] == c.memory_mb:
+            ratio[:, i] = np.exp(c.log_ratio + c.sd * z[:, k])
 
 
 def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[BoolArray, BoolArray]:
@@ -354,6 +378,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         "baseline_p99_ms": baseline_p99_ms,
         "baseline_memory_mb": baseline_memory_mb,
         "draws": draws,
+        "epochs": epochs,
     }
     coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
@@ -366,27 +391,41 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     # itself; staying (even when the best guess sits near but not at the current size, below the
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
     anchor = best if kind == "memory" else ev.current
-    ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id)
-    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: e.start)]
+    ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
+    # A canary's epoch shares its window with the main traffic's and has fewer calls: it comes second.
+    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: (e.start, -e.invocations))]
     spent = experiments_spent(in_order, policy.max_step_factor)
     if not forced and policy.explore and spent < policy.max_experiments:
         choice = choose_experiment(
             ev.memory_mb,
             ev.objective,
-            ev.all_masks(soft=False) & ~step_edges(ev.memory_mb, fn.memory_mb, policy.max_step_factor),
+            _trial_reach(ev, policy, observed)
+            & ~step_edges(ev.memory_mb, fn.memory_mb, policy.max_step_factor),
             ev.meets,
             anchor,
             observed,
             upside=_upside(ev, policy),
             threshold=policy.explore_threshold,
             horizon_days=policy.explore_horizon_days,
-            trial_days=policy.experiment_days,
+            trial_days=policy.experiment_days * (policy.canary_weight or 1.0),  # a canary pays its share
         )
         if choice is not None:
             return experiment_recommendation(
                 ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement
             )
     return recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
+
+
+def _trial_reach(ev: Evaluation, policy: MemoryPolicy, observed: list[int]) -> BoolArray:
+    """Where a trial may go under the hard constraints. An all-traffic trial moves the size in force, so
+    the step limit holds from the current size. A canary leaves the size in force alone and has its own
+    guards: it may go one step beyond the sizes measured so far (the model has evidence one step away),
+    or a function started far from its optimum would need a move before every trial."""
+    if policy.canary_weight is None or not observed:
+        return ev.all_masks(soft=False)
+    m, factor = ev.memory_mb, policy.max_step_factor
+    reach = (m >= min(observed) / factor) & (m <= max(observed) * factor)
+    return np.asarray(ev.all_masks(soft=False, skip="step limit") & reach, dtype=bool)
 
 
 def _upside(ev: Evaluation, policy: MemoryPolicy) -> Upside:

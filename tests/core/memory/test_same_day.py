@@ -1,0 +1,114 @@
+"""Sizes measured side by side in one window (a canary day) are compared without the day's drift."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from memory_support import NOW, epoch, function, io_bound
+
+from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
+from lambda_tuner.core.models import Epoch, Observations
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pricing import default_prices
+from lambda_tuner.core.same_day import shared_window_contrasts
+
+PRICES = default_prices()
+
+
+def canary(main: Epoch, memory_mb: int, mean_ms: float, share: float = 0.1) -> tuple[Epoch, Epoch]:
+    """The main traffic and a canary of `share` of it, over the very same window."""
+    calls = main.invocations
+    kept = main.model_copy(update={"invocations": round(calls * (1 - share))})
+    tried = epoch(memory_mb, mean_ms, invocations=round(calls * share)).model_copy(
+        update={"start": main.start, "end": main.end}
+    )
+    return kept, tried
+
+
+def test_a_canary_beside_the_reference_gives_that_windows_ratio_with_only_sampling_error():
+    # Given day 0 at 1,024 MB, then day 1 with a canary at 512 MB beside 1,024 MB, the whole day 4 % slow
+    main, tried = canary(epoch(1024, 416.0, day=1), 512, 416.0 * 1.08)
+    epochs = [epoch(1024, 400.0, day=0), main, tried]
+    se = [0.002, 0.002, 0.006]
+    (c,) = shared_window_contrasts(epochs, 1024, day_sd=0.03, rel_se=se)
+    # Then the ratio is the one measured within day 1 (the slow day cancels), as sure as its sampling
+    assert c.memory_mb == 512
+    assert c.log_ratio == pytest.approx(math.log(1.08), abs=0.002)
+    assert c.sd < 0.0075 < 0.03 * math.sqrt(2)
+
+
+def test_sizes_never_measured_in_a_shared_window_are_left_to_the_model():
+    epochs = [epoch(1024, 400.0, day=0), epoch(512, 430.0, day=1)]
+    assert shared_window_contrasts(epochs, 1024, day_sd=0.03, rel_se=[0.002, 0.002]) == []
+
+
+def test_canaries_chain_from_one_size_to_the_next():
+    # Given 1,024 beside 768 on day 0, then 768 beside 512 on day 1
+    a, b = canary(epoch(1024, 400.0, day=0), 768, 410.0)
+    c, d = canary(epoch(768, 420.0, day=1), 512, 441.0)
+    contrasts = {x.memory_mb: x for x in shared_window_contrasts([a, b, c, d], 1024, 0.03, [0.002] * 4)}
+    # Then 512 MB is known against 1,024 MB through 768 MB, with no day drift in it
+    assert contrasts[512].log_ratio == pytest.approx(math.log(410 / 400 * 441 / 420), abs=0.003)
+    assert contrasts[512].sd < 0.01
+
+
+def allowance_decision(same_window: bool) -> str:
+    """`default` at 1,024 MB (baseline) with a 512 MB canary whose p99 is 8 % above: inside the 10 %
+    allowance by less than two days' drift, but by many times the within-window error."""
+    base, main = epoch(1024, 400.0, day=0), epoch(1024, 400.0, day=1)
+    main, tried = canary(main, 512, 432.0)
+    if not same_window:
+        tried = tried.model_copy(update={"start": main.start + timedelta(days=1), "end": main.end + timedelta(days=1)})
+    epochs = (base, main, tried)
+    obs = Observations(function="fn", window_start=base.start, window_end=tried.end, epochs=epochs)
+    rec = decide_memory(
+        function(1024),
+        obs,
+        MemoryPolicy(min_saving_usd_month=0.0, explore=False, canary_weight=0.1),
+        PRICES,
+        NOW,
+        "rec-1",
+        baseline_p99_ms=base.duration_p99_ms,
+        baseline_memory_mb=1024,
+    )
+    return str(rec.proposed["memory_mb"])
+
+
+def test_the_default_allowance_admits_a_size_proven_beside_the_baseline_that_separate_days_cannot():
+    assert allowance_decision(same_window=True) == "512"
+    assert allowance_decision(same_window=False) != "512"
+
+
+def test_an_experiment_behind_an_alias_is_a_canary_and_says_so():
+    # Given an I/O-bound function seen at one size, the obvious case for trying less memory
+    epochs = tuple(epoch(2048, io_bound(2048), day=d) for d in range(3))
+    decider = Decider(NOW, lambda: "rec-1")
+    for qualifier, weight in (("live", CANARY_WEIGHT), (None, None)):
+        obs = Observations(
+            function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs, qualifier=qualifier
+        )
+        rec = decider.decide(function(2048), obs, {})[0]
+        assert rec.kind == "experiment"
+        assert rec.proposed.get("canary_weight") == weight
+        expected = f"as a canary on 10% of alias {qualifier}'s traffic" if qualifier else "on all traffic"
+        assert expected in rec.reason.summary
+
+
+def test_a_canary_may_reach_one_step_beyond_the_sizes_measured_but_an_all_traffic_trial_may_not():
+    # Given a function held at 128 MB that has already tried 224 MB beside it, and ran much faster there
+    main, tried = canary(epoch(128, 20_000.0, day=1), 224, 9_000.0)
+    epochs = (epoch(128, 20_000.0, day=0), main, tried)
+    obs = Observations(function="fn", window_start=epochs[0].start, window_end=tried.end, epochs=epochs)
+
+    def trial(weight: float | None) -> int | None:
+        policy = MemoryPolicy(strategy="cost", min_saving_usd_month=0.0, canary_weight=weight)
+        rec = decide_memory(function(128, timeout_s=900), obs, policy, PRICES, NOW, "rec-1")
+        return int(rec.proposed["memory_mb"] or 0) if rec.kind == "experiment" else None
+
+    # Then only the canary may try above 256 MB (two steps from 128 MB, one from 224 MB)
+    canary_size = trial(0.1)
+    assert canary_size is not None and 256 < canary_size <= 448
+    step_size = trial(None)
+    assert step_size is None or step_size <= 256
