@@ -30,8 +30,24 @@ from lambda_tuner.bench.memory_oracle import (
     power_tuning,
     violations,
 )
-from lambda_tuner.bench.memory_sim import Traffic, Truth, make_truth, pick_traffic, simulate_day
-from lambda_tuner.core.models import Epoch, FunctionConfig, Observations, Projection, Strategy
+from lambda_tuner.bench.memory_sim import (
+    Day,
+    Traffic,
+    Truth,
+    make_truth,
+    pick_traffic,
+    simulate_canary_day,
+    simulate_day,
+)
+from lambda_tuner.core.decide import CANARY_WEIGHT
+from lambda_tuner.core.models import (
+    Epoch,
+    FunctionConfig,
+    Observations,
+    Projection,
+    Recommendation,
+    Strategy,
+)
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import PriceTable, default_prices
 from lambda_tuner.twin.azure_trace import Trace, load_trace
@@ -40,11 +56,14 @@ from lambda_tuner.twin.curves import load_curves
 STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
 DEFAULT_STARTS = (128, 512, 1024, 2048)
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
+DEFAULT_CANARY_WEIGHT = CANARY_WEIGHT  # the product's share for functions invoked through an alias
 
 
-def bench_policy(strategy: Strategy, lo: int, hi: int) -> MemoryPolicy:
+def bench_policy(strategy: Strategy, lo: int, hi: int, canary_weight: float | None = None) -> MemoryPolicy:
     # Decision quality is measured, not churn policy: no dollar threshold (the traffic is small).
-    return MemoryPolicy(strategy=strategy, min_mb=lo, max_mb=hi, min_saving_usd_month=0.0)
+    return MemoryPolicy(
+        strategy=strategy, min_mb=lo, max_mb=hi, min_saving_usd_month=0.0, canary_weight=canary_weight
+    )
 
 
 @dataclass
@@ -63,6 +82,35 @@ class Run:
     oracle_mb: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)  # intervals that missed the next day
 
+    def check(self, projection: Projection, day: Day) -> None:
+        """Whether the projection's 90 % intervals held the day's realised cost and p99."""
+        c, p = projection.cost_per_invocation_usd, projection.p99_ms
+        self.coverage += [
+            _covered(day.cost_per_invocation, c.low, c.high),
+            _covered(day.p99_ms, p.low, p.high),
+        ]
+        if not all(self.coverage[-2:]):
+            self.misses.append(
+                {
+                    "memory_mb": day.epoch.memory_mb,
+                    "cost_realised_over_expected": day.cost_per_invocation / c.expected,
+                    "cost_interval": [c.low / c.expected, c.high / c.expected],
+                    "p99_realised_over_expected": day.p99_ms / p.expected,
+                    "p99_interval": [p.low / p.expected, p.high / p.expected],
+                }
+            )
+        self.widths += [(c.high - c.low) / c.expected, (p.high - p.low) / p.expected]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A running experiment: the size to restore if its guard stops it, the size tried, the stop."""
+
+    restore_mb: int
+    trial_mb: int
+    stop_p99_ms: float
+    canary: bool
+
 
 def _covered(value: float, low: float, high: float) -> bool:
     return low <= value <= high
@@ -77,90 +125,62 @@ def run_loop(
     cycles: int,
     prices: PriceTable,
     rng: np.random.Generator,
+    canary_weight: float | None = None,
 ) -> tuple[Run, Ground]:
+    """`canary_weight` set: the function is invoked through an alias and its experiments are canaries
+    on that share of the traffic, beside the size in force, the same day; None: all-traffic trials."""
     lo, hi = truth.bounds
-    policy = bench_policy(strategy, lo, hi)
+    policy = bench_policy(strategy, lo, hi, canary_weight)
     start = int(np.clip(start_mb, lo, hi))
     g = ground(truth, strategy, policy, start_mb=start, cold_rate=traffic.mean_cold_rate(), prices=prices)
     run = Run(curve=truth.curve.function_id, start_mb=start, strategy=strategy, oracle_mb=g.oracle_mb)
     memory, history, baseline = start, list[Epoch](), None
     pending: Projection | None = None
-    trial: tuple[int, float] | None = None  # a running experiment: the size before it, its p99 stop
+    trial: Trial | None = None
     for cycle in range(cycles + 1):
-        day = simulate_day(
-            truth, memory, traffic.day(rng), start=T0 + timedelta(days=cycle), prices=prices, rng=rng
-        )
+        when = T0 + timedelta(days=cycle)
+        minutes = traffic.day(rng)
+        if trial is not None and trial.canary:
+            day, tried = simulate_canary_day(
+                truth,
+                memory,
+                trial.trial_mb,
+                float(canary_weight or 0.0),
+                minutes,
+                start=when,
+                prices=prices,
+                rng=rng,
+            )
+        else:
+            day = tried = simulate_day(truth, memory, minutes, start=when, prices=prices, rng=rng)
         run.sizes.append(memory)
         rollback: int | None = None
         if trial is not None:  # the product's rollback alarm: p99 above the experiment's stop restores
-            if day.p99_ms > trial[1]:
-                run.guard_stops += 1
-                rollback = trial[0]
-            else:
+            stopped = tried.p99_ms > trial.stop_p99_ms
+            run.guard_stops += stopped
+            rollback = trial.restore_mb if stopped else None
+            judged = [] if stopped else [trial.trial_mb]  # a trial not stopped ran its day: judge its size
+            for size in judged:
                 run.violations += violations(
-                    truth, g, policy, strategy=strategy, start_mb=start, memory_mb=memory
+                    truth, g, policy, strategy=strategy, start_mb=start, memory_mb=size
                 )
             trial = None
         if pending is not None:  # the previous change's projection against what the day realised
-            c, p = pending.cost_per_invocation_usd, pending.p99_ms
-            run.coverage += [
-                _covered(day.cost_per_invocation, c.low, c.high),
-                _covered(day.p99_ms, p.low, p.high),
-            ]
-            if not all(run.coverage[-2:]):
-                run.misses.append(
-                    {
-                        "memory_mb": memory,
-                        "cost_realised_over_expected": day.cost_per_invocation / c.expected,
-                        "cost_interval": [c.low / c.expected, c.high / c.expected],
-                        "p99_realised_over_expected": day.p99_ms / p.expected,
-                        "p99_interval": [p.low / p.expected, p.high / p.expected],
-                    }
-                )
-            run.widths += [(c.high - c.low) / c.expected, (p.high - p.low) / p.expected]
+            run.check(pending, tried)
             pending = None
         if cycle == cycles:
             break
-        history.append(day.epoch)
+        history += [day.epoch] + ([tried.epoch] if tried is not day else [])
         baseline = baseline or day.epoch.duration_p99_ms
         memory = rollback or memory
-        fn = FunctionConfig(
-            name=truth.curve.function_id,
-            arn=f"arn:bench:{truth.curve.function_id}",
-            memory_mb=memory,
-            timeout_s=truth.timeout_s,
-            arch=truth.curve.arch,
-            log_group="bench",
-        )
-        obs = Observations(
-            function=fn.name,
-            window_start=history[0].start,
-            window_end=day.epoch.end,
-            epochs=tuple(history[-14:]),
-        )
-        rec = decide_memory(
-            fn,
-            obs,
-            policy,
-            prices,
-            day.epoch.end,
-            f"{fn.name}-{cycle}",
-            baseline_p99_ms=baseline,
-            baseline_memory_mb=start,
-        )
+        rec = _decide(truth, memory, history, policy, prices, cycle, baseline=baseline, start=start)
         if rec.kind not in ("memory", "experiment"):
             continue
         target = int(rec.proposed["memory_mb"] or memory)
         if rec.kind == "experiment":
-            best = int(rec.proposed.get("best_guess_mb") or memory)
-            run.exploration_steps += 1
-            extra = float(
-                truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
-                - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices)
-            )
-            run.exploration_overspend_usd += extra * day.invocations
-            stop = rec.proposed.get("stop_if_p99_ms_above")
-            trial = (memory, float(stop) if stop is not None else float("inf"))
+            trial, pending = _start_trial(run, rec, memory, truth, traffic, prices, int(minutes.sum()))
+            if trial.canary:
+                continue  # the size in force stays; the canary runs beside it
         else:  # an experiment is judged after its day, when its guard has had the chance to stop it
             run.violations += violations(
                 truth, g, policy, strategy=strategy, start_mb=start, memory_mb=target
@@ -170,6 +190,65 @@ def run_loop(
         memory = target
     run.regret = g.regret(memory)
     return run, g
+
+
+def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
+    run: Run, rec: Recommendation, memory: int, truth: Truth, traffic: Traffic, prices: PriceTable, calls: int
+) -> tuple[Trial, Projection | None]:
+    """Count an experiment and its overspend (true cost at the tried size over the best guess's, on the
+    share of the day's calls it takes); return it and the projection its day will be checked against."""
+    target = int(rec.proposed["memory_mb"] or memory)
+    best = int(rec.proposed.get("best_guess_mb") or memory)
+    run.exploration_steps += 1
+    extra = float(
+        truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
+        - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices)
+    )
+    weight = rec.proposed.get("canary_weight")
+    run.exploration_overspend_usd += extra * float(weight or 1.0) * calls
+    stop = rec.proposed.get("stop_if_p99_ms_above")
+    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), weight is not None)
+    return trial, rec.after
+
+
+def _decide(  # noqa: PLR0917 - one decision's inputs, each needed
+    truth: Truth,
+    memory: int,
+    history: list[Epoch],
+    policy: MemoryPolicy,
+    prices: PriceTable,
+    cycle: int,
+    *,
+    baseline: float | None,
+    start: int,
+) -> Recommendation:
+    fn = FunctionConfig(
+        name=truth.curve.function_id,
+        arn=f"arn:bench:{truth.curve.function_id}",
+        memory_mb=memory,
+        timeout_s=truth.timeout_s,
+        arch=truth.curve.arch,
+        log_group="bench",
+    )
+    recent = history[-14:]
+    window = [e for e in history if e.start >= recent[0].start]  # a canary day keeps both its epochs
+    obs = Observations(
+        function=fn.name,
+        window_start=window[0].start,
+        window_end=window[-1].end,
+        epochs=tuple(window),
+        qualifier="live" if policy.canary_weight else None,
+    )
+    return decide_memory(
+        fn,
+        obs,
+        policy,
+        prices,
+        window[-1].end,
+        f"{fn.name}-{cycle}",
+        baseline_p99_ms=baseline,
+        baseline_memory_mb=start,
+    )
 
 
 def _baselines(  # noqa: PLR0917 - one call site, every value needed
@@ -214,8 +293,13 @@ def run_bench(
     trace_dir: Path | None = None,
     strategies: tuple[Strategy, ...] = STRATEGIES,
     command: str = "",
+    canary_weight: float | None = DEFAULT_CANARY_WEIGHT,
 ) -> dict[str, Any]:
-    """Run the whole benchmark and return the JSON-ready result (no printing, no writing)."""
+    """Run the whole benchmark and return the JSON-ready result (no printing, no writing).
+
+    `canary_weight`: the functions are invoked through an alias and experiments are canaries on that
+    share of the traffic (the product's default for aliased functions); None: all-traffic trials, as
+    for functions invoked without an alias."""
     curves = load_curves(curves_path)
     if not curves:
         raise ValueError(f"{curves_path}: no curves")
@@ -230,7 +314,14 @@ def run_bench(
         for start in sorted({int(np.clip(s, *truth.bounds)) for s in starts}):
             for strategy in strategies:
                 run, g = run_loop(
-                    truth, traffic, start_mb=start, strategy=strategy, cycles=cycles, prices=prices, rng=rng
+                    truth,
+                    traffic,
+                    start_mb=start,
+                    strategy=strategy,
+                    cycles=cycles,
+                    prices=prices,
+                    rng=rng,
+                    canary_weight=canary_weight,
                 )
                 runs.append(run)
                 for name, row in _baselines(truth, traffic, g, start, strategy, prices, rng).items():
@@ -243,6 +334,7 @@ def run_bench(
         "file": str(curves_path),
         "trace": str(trace_dir) if trace_dir else "synthetic",
         "strategies": list(strategies),
+        "canary_weight": canary_weight,
     }
     return summarise(runs, baselines, config)
 

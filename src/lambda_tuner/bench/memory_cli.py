@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from lambda_tuner.bench.memory import DEFAULT_STARTS, STRATEGIES, run_bench, write_json
+from lambda_tuner.bench.memory import (
+    DEFAULT_CANARY_WEIGHT,
+    DEFAULT_STARTS,
+    STRATEGIES,
+    run_bench,
+    write_json,
+)
 from lambda_tuner.bench.memory_report import print_table
 
 DEFAULT_TRACE = Path("../shared/data/azure-functions-2019")
@@ -50,6 +56,14 @@ def _starts(value: str) -> tuple[int, ...]:
     "--no-trace", is_flag=True, help="Use the synthetic diurnal day even when the trace is present."
 )
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True)
+@click.option(
+    "--canary-weight",
+    type=click.FloatRange(0.0, 0.5),
+    default=DEFAULT_CANARY_WEIGHT,
+    show_default=True,
+    help="Functions invoked through an alias: experiments are canaries on this share of the traffic, "
+    "the same day as the size in force. 0: no alias, experiments take all traffic for a day.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def memory(  # noqa: PLR0917 - click passes every option as an argument
     curves: Path,
@@ -59,6 +73,7 @@ def memory(  # noqa: PLR0917 - click passes every option as an argument
     trace_dir: Path | None,
     no_trace: bool,
     strategies: str,
+    canary_weight: float,
     json_out: Path,
 ) -> None:
     """Closed-loop regret of the memory decisions against the oracle, with peer baselines."""
@@ -82,6 +97,7 @@ def memory(  # noqa: PLR0917 - click passes every option as an argument
         trace_dir=trace_dir,
         strategies=chosen,  # type: ignore[arg-type]
         command=" ".join(["lambda-tuner", "bench", "memory", *sys.argv[3:]]),
+        canary_weight=canary_weight or None,
     )
     write_json(result, json_out)
     print_table(result)

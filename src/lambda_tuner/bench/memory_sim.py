@@ -13,6 +13,8 @@ Documented modelling choices:
   measured size (so the floor never binds on files without that column).
 - INIT: the file's `init_duration_ms` when present; otherwise 250 ms. Cold starts come from traffic gaps.
 - Timeout: 3 x the worst true p99 over the measured range, between 3 s and 900 s, rounded up to a second.
+- Canary days (functions invoked through an alias): each minute's calls are split binomially by the
+  routing weight; both streams share the day's drift and keep their own warm environments.
 - Traffic: per curve, one Azure 2019 trace function with 2,000–500,000 calls in its day, replayed every
   simulated day with Poisson noise and a lognormal(0, 0.1) day factor; without the trace a synthetic
   diurnal day of 20,000 calls. Statistics come from at most 4,000 sampled invocations a day (periods of
@@ -166,9 +168,50 @@ def simulate_day(
     prices: PriceTable,
     rng: np.random.Generator,
 ) -> Day:
+    drift = math.exp(DAY_DRIFT_SIGMA * rng.standard_normal())
+    return _one_stream(truth, memory_mb, minutes, drift, start=start, prices=prices, rng=rng)
+
+
+def simulate_canary_day(
+    truth: Truth,
+    main_mb: int,
+    trial_mb: int,
+    weight: float,
+    minutes: FloatArray,
+    *,
+    start: datetime,
+    prices: PriceTable,
+    rng: np.random.Generator,
+) -> tuple[Day, Day]:
+    """A day on which an alias routes `weight` of each minute's calls to a version at `trial_mb`.
+
+    Both streams see the same day (one drift); each keeps its own warm environments, so the canary's
+    thinner traffic starts cold more often. Its `cost_per_invocation` is priced with the whole day's
+    cold-start rate: the projection it is checked against is for the trial size on all the traffic.
+    """
+    drift = math.exp(DAY_DRIFT_SIGMA * rng.standard_normal())
+    routed = np.asarray(rng.binomial(minutes.astype(np.int64), weight), dtype=float)
+    full_cold = cold_starts(minutes) / max(float(minutes.sum()), 1.0)
+    main = _one_stream(truth, main_mb, minutes - routed, drift, start=start, prices=prices, rng=rng)
+    trial = _one_stream(
+        truth, trial_mb, routed, drift, start=start, prices=prices, rng=rng, cost_cold_rate=full_cold
+    )
+    return main, trial
+
+
+def _one_stream(
+    truth: Truth,
+    memory_mb: int,
+    minutes: FloatArray,
+    drift: float,
+    *,
+    start: datetime,
+    prices: PriceTable,
+    rng: np.random.Generator,
+    cost_cold_rate: float | None = None,
+) -> Day:
     total = int(minutes.sum())
     n = max(1, min(total, MAX_SAMPLES_PER_DAY))
-    drift = math.exp(DAY_DRIFT_SIGMA * rng.standard_normal())
     durations = truth.sample(memory_mb, n, drift, rng)
     hourly = minutes.reshape(24, -1).sum(axis=1)
     period = rng.choice(24, size=n, p=hourly / hourly.sum()) if hourly.sum() > 0 else np.zeros(n, int)
@@ -176,7 +219,8 @@ def simulate_day(
     colds = cold_starts(minutes)
     rates = cost_rates(prices, truth.curve.arch)  # type: ignore[arg-type]
     gb = memory_mb / 1024
-    billed = float(np.mean(np.ceil(durations))) + colds / max(total, 1) * math.ceil(truth.init_ms)
+    cold_rate = colds / max(total, 1) if cost_cold_rate is None else cost_cold_rate
+    billed = float(np.mean(np.ceil(durations))) + cold_rate * math.ceil(truth.init_ms)
     p50, p95, p99 = np.percentile(durations, [50, 95, 99])
     used = min(truth.max_memory_used_mb, float(memory_mb))  # a function cannot use more than it has
     reports = ReportStats(

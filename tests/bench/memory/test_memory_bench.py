@@ -25,8 +25,8 @@ from lambda_tuner.bench.memory_oracle import (
     ground,
     violations,
 )
-from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_day
-from lambda_tuner.core.models import FunctionConfig, Recommendation
+from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_canary_day, simulate_day
+from lambda_tuner.core.models import FunctionConfig, Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.twin.curves import load_curves
@@ -246,3 +246,69 @@ def test_an_experiment_its_p99_guard_stops_is_rolled_back_and_not_a_violation(
     assert run.sizes == [start, start // 2, start // 2, start // 2]
     assert agent.seen_at == [start, start, start]
     assert run.guard_stops == 3 and run.violations == []
+
+
+class AlwaysCanaryHalf:
+    """Stands in for the agent behind an alias: always asks for a canary at half the memory, never stopped."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, list[tuple[int, datetime, int]]]] = []
+
+    def __call__(
+        self, fn: FunctionConfig, obs: Observations, *args: object, **kwargs: object
+    ) -> Recommendation:
+        self.seen.append((fn.memory_mb, [(e.memory_mb, e.start, e.invocations) for e in obs.epochs]))
+        rec = decide_memory(fn, obs, *args, **kwargs)  # type: ignore[arg-type]
+        proposed = {
+            "memory_mb": fn.memory_mb // 2,
+            "canary_weight": 0.1,
+            "stop_if_p99_ms_above": 1e12,
+            "best_guess_mb": fn.memory_mb,
+        }
+        return rec.model_copy(update={"kind": "experiment", "proposed": proposed})
+
+
+def test_a_canary_runs_beside_the_size_in_force_the_same_day_on_its_share_of_the_calls(
+    unseen: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Given an agent behind an alias that asks for a canary at half its memory every day
+    agent = AlwaysCanaryHalf()
+    monkeypatch.setattr(bench_memory, "decide_memory", agent)
+    truth = make_truth(load_curves(unseen)[0])
+    rng = np.random.default_rng(3)
+    start = truth.bounds[1]
+    run, _ = run_loop(
+        truth, pick_traffic(None, 0, rng), start_mb=start, strategy="cost", cycles=3,
+        prices=default_prices(), rng=rng, canary_weight=0.1,
+    )  # fmt: skip
+    # Then the size in force never changes, and each canary day gave the next decision two epochs
+    # over the same window, the canary's with about a tenth of the calls
+    assert run.sizes == [start] * 4 and [mb for mb, _ in agent.seen] == [start] * 3
+    _, epochs = agent.seen[-1]
+    day = [e for e in epochs if e[1] == epochs[-1][1]]
+    (main, tried) = sorted(day, key=lambda e: -e[2])
+    assert main[0] == start and tried[0] == start // 2
+    assert 0.07 < tried[2] / (main[2] + tried[2]) < 0.13
+    assert run.exploration_steps == 3 and run.guard_stops == 0
+
+
+def test_a_canary_day_shares_its_drift_so_the_ratio_of_the_two_sizes_is_steadier_than_across_days(
+    unseen: Path,
+):
+    truth = make_truth(load_curves(unseen)[0])
+    lo, hi = truth.bounds
+    true_ratio = float(truth.mean(lo) / truth.mean(hi))
+    rng = np.random.default_rng(5)
+    traffic = pick_traffic(None, 0, rng)
+    when, prices = datetime(2026, 1, 1, tzinfo=UTC), default_prices()
+    same, apart = [], []
+    for _ in range(40):
+        main, tried = simulate_canary_day(
+            truth, hi, lo, 0.5, traffic.day(rng), start=when, prices=prices, rng=rng
+        )
+        assert (main.epoch.start, main.epoch.end) == (tried.epoch.start, tried.epoch.end)
+        same.append(np.log(tried.epoch.duration_avg_ms / main.epoch.duration_avg_ms / true_ratio))
+        a = simulate_day(truth, hi, traffic.day(rng), start=when, prices=prices, rng=rng)
+        b = simulate_day(truth, lo, traffic.day(rng), start=when, prices=prices, rng=rng)
+        apart.append(np.log(b.epoch.duration_avg_ms / a.epoch.duration_avg_ms / true_ratio))
+    assert np.std(same) < 0.6 * np.std(apart)
