@@ -60,7 +60,9 @@ def allowance_decision(same_window: bool) -> str:
     base, main = epoch(1024, 400.0, day=0), epoch(1024, 400.0, day=1)
     main, tried = canary(main, 512, 432.0)
     if not same_window:
-        tried = tried.model_copy(update={"start": main.start + timedelta(days=1), "end": main.end + timedelta(days=1)})
+        tried = tried.model_copy(
+            update={"start": main.start + timedelta(days=1), "end": main.end + timedelta(days=1)}
+        )
     epochs = (base, main, tried)
     obs = Observations(function="fn", window_start=base.start, window_end=tried.end, epochs=epochs)
     rec = decide_memory(
@@ -87,7 +89,11 @@ def test_an_experiment_behind_an_alias_is_a_canary_and_says_so():
     decider = Decider(NOW, lambda: "rec-1")
     for qualifier, weight in (("live", CANARY_WEIGHT), (None, None)):
         obs = Observations(
-            function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs, qualifier=qualifier
+            function="fn",
+            window_start=epochs[0].start,
+            window_end=epochs[-1].end,
+            epochs=epochs,
+            qualifier=qualifier,
         )
         rec = decider.decide(function(2048), obs, {})[0]
         assert rec.kind == "experiment"
