@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from lambda_tuner.adapters.canary_flow import canary_days, canary_of
 from lambda_tuner.collect import CollectResult, collect, join_state, split_state
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.decide import Decider
@@ -32,6 +33,7 @@ LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run
 COLLECTOR_STATE_KEY = "collector"
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
+CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
 
 class StoreLike(Protocol):
@@ -87,6 +89,7 @@ class CycleSummary(BaseModel):
     functions: int = 0
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
+    concluded: list[str] = []  # canary experiments handed to the apply function to conclude
     verifications: list[str] = []
     expired: list[str] = []
     notified: bool = False
@@ -140,7 +143,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     if not read_only:
         shared, parts = split_state(result.state)
         deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
-        summary.verifications = verify_applied(result.observations, deps.store, now)
+        summary.concluded = _conclude_canaries(deps, now)
+        summary.verifications = verify_applied(result.observations, _WithoutCanaries(deps.store), now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
         summary.applied_requests += _resume_approved(deps, now)
 
@@ -237,7 +241,8 @@ def _decide_all(
     """Every observed function's recommendations, less repeated notes, asks already pending and changes
     held by an unverified one; the function states are read in batches and written where they changed."""
     pending = {} if read_only else _by_function(deps.store, "PENDING")
-    unverified = {} if read_only else _by_function(deps.store, "APPLIED")
+    # A canary concluded this cycle no longer holds its function: the decision sees both sizes now.
+    unverified = {} if read_only else _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
@@ -332,11 +337,66 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     summary.notified, summary.digest = True, body
 
 
-def _by_function(store: StoreLike, status: str) -> dict[str, list[Recommendation]]:
+def _by_function(
+    store: StoreLike, status: str, skip: set[str] | frozenset[str] = frozenset()
+) -> dict[str, list[Recommendation]]:
     out: dict[str, list[Recommendation]] = {}
     for rec in store.list_recommendations(status=status):
-        out.setdefault(rec.function, []).append(rec)
+        if rec.id not in skip:
+            out.setdefault(rec.function, []).append(rec)
     return out
+
+
+def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
+    """Hand every applied canary experiment whose `max_days` are over to the apply function (the only
+    one allowed to change Lambda) as a `conclude` request, before deciding. Not in read-only runs (the
+    caller does not come here then); a lost request is sent again next cycle, since the canary stays
+    APPLIED until concluded, and concluding is idempotent."""
+    if deps.invoke_apply is None:
+        return []
+    over: list[str] = []
+    for rec in deps.store.list_recommendations(status="APPLIED"):
+        days = canary_days(rec)
+        if days is None or now - _applied_at(deps.store, rec) < timedelta(days=days) - CANARY_SLACK:
+            continue
+        deps.invoke_apply(
+            {
+                "action": "conclude",
+                "recommendation_id": rec.id,
+                "time": now.isoformat(),
+                "requested_by": "agent",
+            }
+        )
+        over.append(rec.id)
+    return over
+
+
+def _applied_at(store: StoreLike, rec: Recommendation) -> datetime:
+    """When the change was made (its `change` audit record): approval can come days after creation."""
+    made = [
+        r.at
+        for r in store.list_audit(since=rec.created_at, function=rec.function)
+        if r.type == "change" and r.recommendation_id == rec.id and r.data.get("ok", True)
+    ]
+    return max(made, default=rec.created_at)
+
+
+class _WithoutCanaries:
+    """The store as verification sees it: a canary experiment is closed by its conclusion (which the
+    apply function audits as its verification), not by a day of data at the trial size — verified
+    early, it would stop holding its function and never be concluded, leaving the routing in place."""
+
+    def __init__(self, store: StoreLike) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def list_recommendations(
+        self, status: str | None = None, function: str | None = None
+    ) -> list[Recommendation]:
+        recs = self._store.list_recommendations(status=status, function=function)
+        return [r for r in recs if canary_of(r) is None]
 
 
 def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
@@ -363,6 +423,8 @@ def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[d
     for record in store.list_audit(since=since):
         data: Mapping[str, Any] = record.data
         config = data.get("after") if record.type == "change" else data.get("restored")
+        if isinstance(config, Mapping) and config.get("canary_weight"):
+            continue  # a canary leaves $LATEST (and the alias's main version) at the size it had
         if (
             record.function
             and isinstance(config, Mapping)

@@ -57,12 +57,11 @@ def test_a_canary_keeps_the_old_version_and_routes_a_share_to_the_new(account: A
     lam = aws.client("lambda")
     v1 = lam.publish_version(FunctionName=FN)["Version"]
     lam.create_alias(FunctionName=FN, Name="live", FunctionVersion=v1)
-    applied = Applier(sleep=lambda _: None).apply_memory(
-        FN, 512, None, qualifier_alias="live", canary_weight=0.1
-    )
+    applied = Applier(sleep=lambda _: None).apply_canary(FN, "live", 512, 0.1, None)
     alias = lam.get_alias(FunctionName=FN, Name="live")
     assert alias["FunctionVersion"] == v1
     assert alias["RoutingConfig"]["AdditionalVersionWeights"] == {applied.after["published_version"]: 0.1}
+    assert account.memory(FN) == 1024  # $LATEST stays at the size the main traffic runs at
 
 
 # ---------------------------------------------------------------- request shapes and faults (Stubber)

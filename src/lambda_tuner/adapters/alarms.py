@@ -63,15 +63,22 @@ def create_rollback_alarms(
     prefix: str = PREFIX,
     errors_per_min: float | None = None,
     p99_stop_ms: float | None = None,
+    executed_version: str | None = None,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names.
 
-    `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop."""
+    `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop.
+    `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
+    publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion."""
+    if executed_version and not qualifier:
+        raise AlarmError("an executed version is measured only through the alias that routes to it")
     cw = client or aws.client("cloudwatch")
     dims = [{"Name": "FunctionName", "Value": function}]
     if qualifier:
         dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
+    if executed_version:
+        dims.append({"Name": "ExecutedVersion", "Value": executed_version})
     errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
     specs: list[tuple[str, str, dict[str, Any], float, int]] = [
         (errors, "Errors", {"Statistic": "Sum"}, errors_threshold(errors_per_min), 60),

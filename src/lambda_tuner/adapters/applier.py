@@ -37,12 +37,17 @@ __all__ = [
     "ApplyError",
     "CodeMismatchError",
     "ConflictError",
+    "GoneError",
     "LambdaServiceError",
     "PcFailedError",
     "RevisionMismatchError",
     "ThrottledError",
     "UpdateFailedError",
 ]
+
+
+class GoneError(ApplyError):
+    """The function (or its alias) no longer exists: there is nothing left to change or put back."""
 
 
 class Applier(PcSteps):
@@ -68,6 +73,8 @@ class Applier(PcSteps):
         try:
             resp = op(**kwargs)
         except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise GoneError(str(named_error(exc, what))) from exc
             raise named_error(exc, what) from exc
         rid = resp.get("ResponseMetadata", {}).get("RequestId")
         if rid:
@@ -86,20 +93,95 @@ class Applier(PcSteps):
     # ---------------------------------------------------------------- memory
 
     def apply_memory(
-        self,
-        function: str,
-        memory_mb: int,
-        revision_id: str | None,
-        *,
-        qualifier_alias: str | None = None,
-        canary_weight: float | None = None,
+        self, function: str, memory_mb: int, revision_id: str | None, *, qualifier_alias: str | None = None
     ) -> Applied:
+        """The memory of $LATEST; behind an alias, a version published with it and all traffic moved to it."""
+        before = self._before(function, revision_id, qualifier_alias)
+        self._change_memory(function, memory_mb, revision_id, before)
+        after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
+        if qualifier_alias:
+            try:
+                after.update(self._publish_and_route(function, qualifier_alias))
+            except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
+                self._undo(before, exc)
+                raise
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def apply_canary(
+        self, function: str, alias: str, memory_mb: int, weight: float, revision_id: str | None
+    ) -> Applied:
+        """A same-day memory experiment behind a weighted alias: a version published at `memory_mb` gets
+        `weight` of the alias's traffic, the version it serves keeps the rest, and $LATEST ends at the
+        memory it had (set, publish, set back), so the function's configured size stays the one the main
+        traffic runs at. `before` (memory, alias version and routing) is what puts it all back."""
+        if not 0 < weight < 1:
+            raise ApplyError(f"a canary weight must be between 0 and 1, got {weight}")
+        before = self._before(function, revision_id, alias)
+        if before["alias_version"] == "$LATEST":
+            raise ApplyError(
+                f"alias {alias} serves $LATEST: only published versions can share an alias's traffic"
+            )
+        if before["alias_routing"]:
+            raise ConflictError(
+                f"alias {alias} already splits its traffic {before['alias_routing']}: another deployment or "
+                "experiment is in progress"
+            )
+        self._change_memory(function, memory_mb, revision_id, before)
+        try:
+            version = self._publish(function)
+            self._set_memory(function, int(before["memory_mb"]), None)
+            current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+            routed = self._route(
+                function, alias, str(before["alias_version"]), {version: weight}, current.get("RevisionId")
+            )
+        except ApplyError as exc:  # whichever step refused, $LATEST may be at the trial size: put all back
+            self._undo(before, exc)
+            raise
+        after = {"kind": "memory", "function": function, "memory_mb": memory_mb, "canary_weight": weight}
+        after.update(routed, published_version=version)
+        return Applied(before=before, after=after, request_ids=self._taken())
+
+    def end_canary(self, function: str, alias: str, version: str) -> Applied:
+        """Take `version` out of the alias's routing, and nothing else: the version the alias serves stays
+        (even one a deploy moved it to since), and so does $LATEST. Idempotent: when the alias no longer
+        routes to `version`, nothing is written. A concurrent change of the alias is re-read once."""
+        for attempt in range(2):
+            got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+            routing = _weights(got)
+            before = {
+                "kind": "alias",
+                "function": function,
+                "alias": alias,
+                "alias_version": got["FunctionVersion"],
+                "alias_routing": routing,
+            }
+            if version not in routing:
+                return Applied(before=before, after=before, request_ids=self._taken())
+            remaining = {k: w for k, w in routing.items() if k != version}
+            try:
+                routed = self._route(
+                    function, alias, str(got["FunctionVersion"]), remaining, got.get("RevisionId")
+                )
+            except RevisionMismatchError:
+                if attempt:
+                    raise
+                continue
+            return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _before(self, function: str, revision_id: str | None, alias: str | None) -> dict[str, Any]:
+        """What a memory change must put back, after checking the proposal still applies."""
         cfg = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
         if revision_id and cfg.get("RevisionId") and cfg["RevisionId"] != revision_id:
             raise RevisionMismatchError("the function was changed (deployed) after the proposal was made")
         before: dict[str, Any] = {"kind": "memory", "function": function, "memory_mb": cfg["MemorySize"]}
-        if qualifier_alias:
-            before.update(self._alias_before(function, qualifier_alias, cfg))
+        if alias:
+            before.update(self._alias_before(function, alias, cfg))
+        return before
+
+    def _change_memory(
+        self, function: str, memory_mb: int, revision_id: str | None, before: dict[str, Any]
+    ) -> None:
         try:
             self._set_memory(function, memory_mb, revision_id)
         except (RevisionMismatchError, ConflictError, ThrottledError):
@@ -107,14 +189,6 @@ class Applier(PcSteps):
         except ApplyError as exc:  # a 5xx may still have applied the update: put `before` back regardless
             self._undo(before, exc)
             raise
-        after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
-        if qualifier_alias:
-            try:
-                after.update(self._publish_and_route(function, qualifier_alias, canary_weight))
-            except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
-                self._undo(before, exc)
-                raise
-        return Applied(before=before, after=after, request_ids=self._taken())
 
     def _alias_before(self, function: str, alias: str, latest: dict[str, Any]) -> dict[str, Any]:
         got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
@@ -156,31 +230,34 @@ class Applier(PcSteps):
         with contextlib.suppress(UpdateFailedError):
             self._wait_updated(function)
 
-    def _publish_and_route(self, function: str, alias: str, weight: float | None) -> dict[str, Any]:
+    def _publish_and_route(self, function: str, alias: str) -> dict[str, Any]:
+        version = self._publish(function)
+        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        routed = self._route(function, alias, version, {}, current.get("RevisionId"))
+        return {**routed, "published_version": version}
+
+    def _publish(self, function: str) -> str:
+        """Publish $LATEST as it is now (its code and revision pinned: a deploy in between is refused)."""
         latest = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
         publish: dict[str, Any] = {"FunctionName": function, "CodeSha256": latest["CodeSha256"]}
         if latest.get("RevisionId"):
             publish["RevisionId"] = latest["RevisionId"]
-        version = str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
-        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-        kwargs: dict[str, Any] = {"FunctionName": function, "Name": alias}
-        if current.get("RevisionId"):
-            kwargs["RevisionId"] = current["RevisionId"]
-        if weight is not None and 0 < weight < 1:  # canary: the old version keeps most traffic
-            kwargs.update(
-                FunctionVersion=current["FunctionVersion"],
-                RoutingConfig={"AdditionalVersionWeights": {version: weight}},
-            )
-        else:
-            kwargs.update(FunctionVersion=version, RoutingConfig={"AdditionalVersionWeights": {}})
-        self._call("move the alias", self.lam.update_alias, **kwargs)
-        routing = kwargs["RoutingConfig"]["AdditionalVersionWeights"]
-        return {
-            "alias": alias,
-            "published_version": version,
-            "alias_version": kwargs["FunctionVersion"],
-            "alias_routing": routing,
+        return str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
+
+    def _route(
+        self, function: str, alias: str, version: str, routing: dict[str, float], revision: str | None
+    ) -> dict[str, Any]:
+        """Point the alias at `version` with `routing`, if it is still at `revision`."""
+        kwargs: dict[str, Any] = {
+            "FunctionName": function,
+            "Name": alias,
+            "FunctionVersion": version,
+            "RoutingConfig": {"AdditionalVersionWeights": routing},
         }
+        if revision:
+            kwargs["RevisionId"] = revision
+        self._call("move the alias", self.lam.update_alias, **kwargs)
+        return {"alias": alias, "alias_version": version, "alias_routing": routing}
 
     # ---------------------------------------------------------------- putting things back
 
@@ -236,3 +313,8 @@ class Applier(PcSteps):
         except ClientError:
             return False
         return bool(got.get("MemorySize") == before.get("memory_mb"))
+
+
+def _weights(alias: dict[str, Any]) -> dict[str, float]:
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return {str(k): float(v) for k, v in weights.items()}

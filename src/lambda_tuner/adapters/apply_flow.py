@@ -25,8 +25,9 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
+from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard, canary_of
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
+from lambda_tuner.adapters.rollback_flow import scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import RESUME, apply_refusal, template_change
@@ -107,9 +108,10 @@ def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
     ]
 
 
-class ApplyFlow(RollbackFlow):
+class ApplyFlow(CanaryFlow):
     """Apply one approved recommendation once: IaC and kill-switch checks, the change, rollback alarms,
-    the `change` audit record and APPLIED — or, on any failure, the previous configuration and FAILED."""
+    the `change` audit record and APPLIED — or, on any failure, the previous configuration and FAILED.
+    Rollbacks and reverts come from `RollbackFlow`, concluding canary experiments from `CanaryFlow`."""
 
     def __init__(
         self,
@@ -228,6 +230,9 @@ class ApplyFlow(RollbackFlow):
         proposed, qualifier = rec.proposed, rec.qualifier
         alias = qualifier if qualifier and not qualifier.isdigit() and qualifier != "$LATEST" else None
         memory, pc, schedule = proposed.get("memory_mb"), proposed.get("pc"), proposed.get("pc_schedule")
+        canary = canary_of(rec)
+        if canary is not None and isinstance(memory, int):  # a share of the alias's traffic, for a day
+            return self.applier.apply_canary(rec.function, canary[0], memory, canary[1], rec.revision_id)
         if rec.kind in MEMORY_KINDS and isinstance(memory, int):
             return self.applier.apply_memory(rec.function, memory, rec.revision_id, qualifier_alias=alias)
         is_pc = rec.kind == "provisioned_concurrency"
@@ -246,6 +251,7 @@ class ApplyFlow(RollbackFlow):
         names: list[str] = []
         self._retire_earlier_guards(rec)
         if self.alarm_action_arn:
+            guard = canary_guard(rec, applied.after, _number(rec.current.get("errors_per_min")))
             try:
                 names = alarms.create_rollback_alarms(
                     rec.function,
@@ -255,7 +261,8 @@ class ApplyFlow(RollbackFlow):
                     timeout_s=int(desc.get("Timeout", 900)),
                     qualifier=rec.qualifier,
                     prefix=self.alarm_prefix,
-                    errors_per_min=_number(rec.current.get("errors_per_min")),
+                    errors_per_min=guard["errors_per_min"],
+                    executed_version=guard["executed_version"],
                     p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above"))
                     if rec.kind == "experiment"
                     else None,
@@ -318,6 +325,7 @@ class ApplyFlow(RollbackFlow):
             "APPLIED",
             now,
             change_id=record.id,
+            applied_at=now.isoformat(),
             before=applied.before,
             after=applied.after,
             alarms=names,

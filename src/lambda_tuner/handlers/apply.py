@@ -1,5 +1,6 @@
 """Apply function: the only code that changes other functions. Invoked by the approval function and
-the agent (`apply`), by the CLI (`revert`), and by CloudWatch rollback alarms (`aws.cloudwatch`)."""
+the agent (`apply`), by the agent when a canary's time is over (`conclude`), by the CLI (`revert`), and
+by CloudWatch rollback alarms (`aws.cloudwatch`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools import Logger
 
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
+from lambda_tuner.adapters.canary_flow import ConcludeEvent
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
@@ -46,6 +48,11 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         revert = RevertEvent.model_validate(event)
         results = _flow().revert(revert.since, revert.function, revert.time, actor=revert.requested_by)
         return {"ok": all(r.ok for r in results), "results": [r.model_dump() for r in results]}
+    if event.get("action") == "conclude":
+        conclude = ConcludeEvent.model_validate(event)
+        result = _flow().conclude(conclude.recommendation_id, conclude.time, actor=conclude.requested_by)
+        logger.info("conclude finished", extra={"result": result.model_dump()})
+        return result.model_dump()
     apply = ApplyEvent.model_validate(event)  # anything else is refused here with a validation error
     result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
     logger.info("apply finished", extra={"result": result.model_dump()})

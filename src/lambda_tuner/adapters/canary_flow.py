@@ -1,0 +1,225 @@
+"""Canary experiments behind a weighted alias: which recommendations are canaries, how their rollback
+alarms are aimed, and concluding one when its time is over.
+
+A canary (an `experiment` whose `proposed` carries `canary_weight`, on an alias) runs a newly published
+version at the trial memory size next to the version the alias serves. It ends in one of two ways: a
+rollback alarm on the canary version fires (`RollbackFlow.on_alarm` puts `before` back), or the cycle
+hands over a `conclude` request once its `max_days` are over. Concluding takes the canary version out
+of the alias's routing and nothing else ($LATEST never left the main size), drops the alarms, audits a
+`verification` record and closes the recommendation VERIFIED; the next decision then sees both sizes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from lambda_tuner.adapters.applier import (
+    ApplyError,
+    ConflictError,
+    GoneError,
+    RevisionMismatchError,
+)
+from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import ChangeResult, Recommendation
+
+CONCLUDE_STEP = "conclude"  # the store's claim: one conclusion per recommendation, however often sent
+
+
+class ConcludeEvent(BaseModel):
+    """The apply function's `conclude` request (from the cycle, once a canary's time is over)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["conclude"]
+    recommendation_id: str
+    time: datetime
+    requested_by: Literal["agent"] = "agent"
+
+
+def canary_of(rec: Recommendation) -> tuple[str, float] | None:
+    """(alias, weight) of a canary experiment, or None for anything else (an all-traffic experiment)."""
+    weight, alias = rec.proposed.get("canary_weight"), rec.qualifier
+    if rec.kind != "experiment" or not isinstance(weight, int | float) or not alias:
+        return None
+    if alias == "$LATEST" or alias.isdigit():  # only an alias can split traffic between versions
+        return None
+    return alias, float(weight)
+
+
+def canary_days(rec: Recommendation) -> float | None:
+    """How long a canary runs (`max_days`, one cycle's day unless said otherwise); None if no canary."""
+    if canary_of(rec) is None:
+        return None
+    days = rec.proposed.get("max_days")
+    return float(days) if isinstance(days, int | float) and days > 0 else 1.0
+
+
+def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: float | None) -> dict[str, Any]:
+    """The alarm arguments that aim a canary's guard at its own version: the version published for it
+    (ExecutedVersion), and the function's usual error rate scaled to the share of calls it gets."""
+    canary = canary_of(rec)
+    if canary is None:
+        return {"executed_version": None, "errors_per_min": errors_per_min}
+    scaled = errors_per_min * canary[1] if errors_per_min is not None else None
+    return {"executed_version": str(after.get("published_version") or ""), "errors_per_min": scaled}
+
+
+class CanaryFlow(RollbackFlow):
+    def conclude(self, rec_id: str, now: datetime, actor: str = "agent") -> ChangeResult:
+        """End one canary whose time is over. Idempotent: a second delivery changes and audits nothing.
+
+        A throttled call or a refused alias update leaves the recommendation APPLIED, guarded by its
+        alarms, so the next cycle sends the conclusion again; a function deleted meanwhile has no
+        routing left, and its recommendation ends FAILED. Either way the audit and the topic say so."""
+        item = self.store.get_recommendation_item(rec_id)
+        rec = Store._rec_from(item) if item is not None else None
+        if rec is None or item is None:
+            return self._refuse(rec_id, "", actor, now, "unknown recommendation")
+        attrs, canary = item["attrs"], canary_of(rec)
+        version = str(attrs.get("after", {}).get("published_version") or "")
+        if "claim_conclude" in item or rec.status == "ROLLED_BACK":  # a rollback already removed it
+            return _outcome(rec.id, rec.function, True, f"already ended ({rec.status})")
+        if canary is None or not version or rec.status not in ("APPLIED", "VERIFIED"):
+            reason = f"not an applied canary experiment (kind {rec.kind}, status {rec.status})"
+            return self._refuse(rec.id, rec.function, actor, now, reason)
+        return self._end(rec, attrs, canary[0], version, actor=actor, now=now)
+
+    def _end(
+        self,
+        rec: Recommendation,
+        attrs: dict[str, Any],
+        alias: str,
+        version: str,
+        *,
+        actor: str,
+        now: datetime,
+    ) -> ChangeResult:
+        try:
+            ended = self.applier.end_canary(rec.function, alias, version)
+        except GoneError as exc:
+            return self._gone(rec, attrs, actor, now, exc)
+        except ApplyError as exc:
+            return self._not_concluded(rec, attrs, actor, now, exc)
+        if not self.store.claim(rec.id, CONCLUDE_STEP, uuid.uuid4().hex):
+            return _outcome(rec.id, rec.function, True, "already concluded")  # a concurrent delivery won
+        detail = _detail(rec, attrs, now, removed=ended.before != ended.after)
+        self.store.transition(
+            rec.id, rec.status, "VERIFIED", now, concluded_at=now.isoformat(), concluded=detail
+        )
+        self.store.append_audit(
+            "verification",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            caused_by=attrs.get("change_id"),
+            actor=actor,
+            data={
+                "ok": True,
+                "concluded": True,
+                "detail": detail,
+                "alias": alias,
+                "canary_version": version,
+                "canary_memory_mb": rec.proposed.get("memory_mb"),
+                "before": ended.before,
+                "after": ended.after,
+                "request_ids": list(ended.request_ids),
+                "alarms_removed": list(attrs.get("alarms", [])),
+            },
+        )
+        self._drop_alarms(list(attrs.get("alarms", [])))
+        return _outcome(
+            rec.id, rec.function, True, detail, before=ended.before, after=ended.after, ids=ended.request_ids
+        )
+
+    def _refuse(self, rec_id: str, function: str, actor: str, now: datetime, reason: str) -> ChangeResult:
+        self.store.append_audit(
+            "refusal",
+            now,
+            function=function or None,
+            recommendation_id=rec_id,
+            actor=actor,
+            data={"reason": reason},
+        )
+        return _outcome(rec_id, function, False, reason)
+
+    def _gone(
+        self, rec: Recommendation, attrs: dict[str, Any], actor: str, now: datetime, exc: ApplyError
+    ) -> ChangeResult:
+        """The function or alias was deleted: no routing is left, so the experiment ends FAILED."""
+        if not self.store.claim(rec.id, CONCLUDE_STEP, uuid.uuid4().hex):
+            return _outcome(rec.id, rec.function, True, "already concluded")
+        message = f"experiment could not be concluded: {exc}; nothing is left to change"
+        self.store.transition(rec.id, rec.status, "FAILED", now, reason=message, concluded_at=now.isoformat())
+        self._audit_failure(rec, attrs, actor, now, message, kind="change")
+        self._drop_alarms(list(attrs.get("alarms", [])))
+        self._notify(f"Experiment ended: {rec.function}", message + "\n", rec.function, "warning")
+        return _outcome(rec.id, rec.function, False, message)
+
+    def _not_concluded(
+        self, rec: Recommendation, attrs: dict[str, Any], actor: str, now: datetime, exc: ApplyError
+    ) -> ChangeResult:
+        """A throttled or refused call: the canary keeps running, guarded, and the next cycle retries."""
+        message = (
+            f"experiment could not be concluded: {exc}; the canary routing stays, guarded by its alarms, "
+            "and the next cycle sends the conclusion again"
+        )
+        conflict = isinstance(exc, RevisionMismatchError | ConflictError)
+        kind: Literal["change", "conflict"] = "conflict" if conflict else "change"
+        self._audit_failure(rec, attrs, actor, now, message, kind=kind)
+        self._notify(f"Experiment not concluded: {rec.function}", message + "\n", rec.function, "warning")
+        return _outcome(rec.id, rec.function, False, message)
+
+    def _audit_failure(
+        self,
+        rec: Recommendation,
+        attrs: dict[str, Any],
+        actor: str,
+        now: datetime,
+        message: str,
+        *,
+        kind: Literal["change", "conflict"],
+    ) -> None:
+        self.store.append_audit(
+            kind,
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            caused_by=attrs.get("change_id"),
+            actor=actor,
+            data={"ok": False, "action": CONCLUDE_STEP, "error": message, "status": rec.status},
+        )
+
+
+def _detail(rec: Recommendation, attrs: dict[str, Any], now: datetime, *, removed: bool) -> str:
+    applied = attrs.get("applied_at")
+    days = (
+        (now - datetime.fromisoformat(applied)).total_seconds() / 86400 if applied else canary_days(rec) or 1
+    )
+    span = f"{days:.0f} day" + ("" if round(days) == 1 else "s")
+    what = "canary routing removed" if removed else "canary routing was already gone"
+    return f"experiment concluded after {span}: {what}"
+
+
+def _outcome(
+    rec_id: str,
+    function: str,
+    ok: bool,
+    message: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ids: tuple[str, ...] = (),
+) -> ChangeResult:
+    return ChangeResult(
+        recommendation_id=rec_id,
+        function=function,
+        ok=ok,
+        before=scalar_values(before or {}),
+        after=scalar_values(after or {}),
+        request_ids=ids,
+        message=message,
+    )
