@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -55,12 +55,13 @@ from lambda_tuner.collect_run import (
     CollectError,
     Run,
 )
-from lambda_tuner.collect_state import join_state, split_state
+from lambda_tuner.collect_state import history_from_audit, join_state, split_state
+from lambda_tuner.core.epochs import CanaryWindow, HistoryItem
 from lambda_tuner.core.models import Inventory, Observations
 from lambda_tuner.core.selfcost import CycleUsage, cycle_cost_usd
 
-__all__ = ["CONTROL_PLANE_BUDGET_S", "MIN_MONTHLY_BILL_USD", "CollectError", "CollectResult", "CollectStats",
-           "collect", "join_state", "split_state"]
+__all__ = ["CONTROL_PLANE_BUDGET_S", "MIN_MONTHLY_BILL_USD", "CanaryWindow", "CollectError", "CollectResult",
+           "CollectStats", "HistoryItem", "collect", "history_from_audit", "join_state", "split_state"]
 
 
 class CollectStats(BaseModel):
@@ -90,7 +91,7 @@ class CollectResult(BaseModel):
 
 def collect(
     now: datetime, lookback_days: int, tag_prefix: str, state: dict[str, Any], *,
-    memory_history: Mapping[str, list[tuple[datetime, int]]] | None = None,
+    memory_history: Mapping[str, Sequence[HistoryItem]] | None = None,
     exclude: Collection[str] = (), control_plane_rps: float = 5.0,
     lambda_client: Any = None, cloudwatch_client: Any = None, logs_client: Any = None,
     sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
@@ -108,7 +109,8 @@ def collect(
     )
     end = now.replace(minute=0, second=0, microsecond=0)
     run = Run(now=now, start=end - timedelta(days=lookback_days), end=end, prefix=tag_prefix,
-              state=dict(state), history=dict(memory_history or {}), exclude=set(exclude),
+              state=dict(state), history={k: list(v) for k, v in (memory_history or {}).items()},
+              exclude=set(exclude),
               min_bill_usd=min_monthly_bill_usd)
     bucket = TokenBucket(control_plane_rps, monotonic=monotonic, sleep=sleep)
     phases: dict[str, float] = {}

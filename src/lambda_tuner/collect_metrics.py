@@ -118,8 +118,9 @@ def details_after_refresh(
     """Alias and PC series for the aliases this cycle's detail reads found and the earlier ones lacked."""
     fresh: dict[str, inventory.Details] = {}
     for name, details in list(run.details.items()):
-        before = {a.name: a.pc_requested for a in (known.get(name) or inventory.Details({}, None)).aliases}
-        new = tuple(a for a in details.aliases if before.get(a.name, -1) != a.pc_requested)
+        before = {a.name: (a.pc_requested, a.routing)
+                  for a in (known.get(name) or inventory.Details({}, None)).aliases}
+        new = tuple(a for a in details.aliases if before.get(a.name) != (a.pc_requested, a.routing))
         if new and name not in run.deleted and run.traffic.get(name, 1.0) > 0:
             fresh[name] = inventory.Details(details.tags, details.reserved_concurrency, new, {})
     if fresh:
@@ -153,6 +154,8 @@ def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Detai
                     target, period = (minutely, MINUTE) if minute else (hourly, HOUR)
                     target.extend(metrics.pc_queries(name, alias.name, period,
                                                      window_minutes if minute else hours))
+            canary = canary_queries(run, name, details, active_hours)
+            hourly.extend(q for q in canary if q.key not in run.series)  # not read before the refresh
             continue
         pc_aliases = [a.name for a in details.aliases if a.pc_requested] if details else []
         minute = pc_question(run, name, details, pc_aliases)
@@ -172,6 +175,7 @@ def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Detai
         for alias in details.aliases if details else ():
             hourly.append(metrics.invocations_query(name, alias.name, HOUR, active_hours))
             hourly.extend(metrics.detail_queries(name, alias.name, HOUR, active_hours))
+        hourly.extend(canary_queries(run, name, details, active_hours))
         if inventory.has_insights(run.entry(name)):
             hourly.extend(metrics.insights_queries(name, HOUR, active_hours))
     if minute_start == run.start:
@@ -179,6 +183,21 @@ def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Detai
     else:
         fetch_into(run, clients, hourly, run.start)
         fetch_into(run, clients, minutely, minute_start)
+
+
+def canary_queries(run: Run, name: str, details: inventory.Details | None, points: int) -> list[MetricQuery]:
+    """Per-version series (ExecutedVersion) of the aliases that ran a canary in the look-back: only those
+    functions pay for them. The trial version ran only while the canary did: fewer points to expect."""
+    wanted: dict[tuple[str, str], int] = {}
+    for canary in run.canaries(name, details):
+        start = max(canary.start or run.start, run.start)
+        trial_hours = math.ceil(((canary.end or run.end) - start).total_seconds() / HOUR) + 1
+        main = (canary.alias, canary.main_version)
+        trial = (canary.alias, canary.trial_version)
+        wanted[main] = points
+        wanted[trial] = max(wanted.get(trial, 0), min(points, trial_hours))
+    return [q for (alias, version), n in sorted(wanted.items())
+            for q in metrics.version_queries(name, alias, version, HOUR, n)]
 
 
 def pc_question(run: Run, name: str, details: inventory.Details | None, pc_aliases: list[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from lambda_tuner.collect_run import (
     Run,
 )
 from lambda_tuner.core import epochs as ep
-from lambda_tuner.core.models import Observations, ReportStats
+from lambda_tuner.core.models import Epoch, Observations, ReportStats
 
 
 def observe(run: Run, name: str) -> Observations:
@@ -31,13 +32,41 @@ def observe(run: Run, name: str) -> Observations:
     entries = run.report_windows.get(name, run.state.get("reports", {}).get(name, []))
     entries = ep.prune_windows(entries, run.start)
     arch = (entry.get("Architectures") or ["x86_64"])[0]
+    canaries = _canaries(run, name, qualifier)
+    versions = {v for c in canaries for v in (c.main_version, c.trial_version)}
+    by_version = {v: {s: run.series.get((name, qualifier, s, v), {}) for s in ep.SERIES} for v in versions}
     epochs, dropped = ep.build_epochs(
-        series, HOUR, arch, memory_mb, history=run.history.get(name, []),
-        windows=ep.report_windows(entries), reports=ep.merge_windows(entries))
+        series, HOUR, arch, memory_mb, history=[*ep.memory_changes(run.history.get(name, [])), *canaries],
+        windows=ep.report_windows(entries), reports=ep.merge_windows(entries), version_series=by_version)
     if inventory.has_insights(entry):
-        epochs = tuple(e.model_copy(update={"reports": _insights_stats(run, name, e)}) for e in epochs)
+        # Insights metrics are per function: a canary window's sizes share them, so neither gets them
+        epochs = tuple(e if _shares_window(e, epochs) else
+                       e.model_copy(update={"reports": _insights_stats(run, name, e)}) for e in epochs)
     return ep.observe(name, qualifier or None, run.start, run.end, epochs=epochs, dropped=dropped,
                       concurrency=concurrency(run, name), problems=problems)
+
+
+def _canaries(run: Run, name: str, qualifier: str) -> list[ep.CanaryWindow]:
+    """The canaries of the serving alias. One the agent recorded without an end whose routing the alias no
+    longer has ended unrecorded: it ends after its trial version's last calls (none: it is left out)."""
+    if not qualifier:
+        return []  # the function's own series mixes its aliases: a canary on one of them is not split
+    details = run.details_of(name)
+    routing = next((a.routing for a in details.aliases if a.name == qualifier), {}) if details else {}
+    out = []
+    for canary in (c for c in run.canaries(name) if c.alias == qualifier):
+        if canary.end is not None or canary.trial_version in routing:
+            out.append(canary)
+            continue
+        calls = run.series.get((name, qualifier, "inv", canary.trial_version), {})
+        last = max((t for t, v in calls.items() if v > 0), default=None)
+        if last is not None:
+            out.append(replace(canary, end=last + timedelta(seconds=HOUR)))
+    return out
+
+
+def _shares_window(epoch: Epoch, epochs: tuple[Epoch, ...]) -> bool:
+    return any(e is not epoch and (e.start, e.end) == (epoch.start, epoch.end) for e in epochs)
 
 
 def _serving(run: Run, name: str) -> tuple[str, int]:

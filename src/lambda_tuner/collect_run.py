@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from lambda_tuner.adapters import inventory
+from lambda_tuner.core import epochs as ep
 from lambda_tuner.core.cost import MONTH_DAYS, invocation_cost
 from lambda_tuner.core.models import FunctionPolicy, Inventory
 from lambda_tuner.core.pricing import default_prices
@@ -41,7 +42,7 @@ class Run:
     end: datetime
     prefix: str
     state: dict[str, Any]
-    history: dict[str, list[tuple[datetime, int]]]
+    history: dict[str, list[ep.HistoryItem]]  # the agent's memory changes and canaries, per function
     exclude: set[str]
     min_bill_usd: float = MIN_MONTHLY_BILL_USD
     below_mark: dict[str, str] = field(default_factory=dict)  # function -> why its details are not read
@@ -90,6 +91,32 @@ class Run:
             stored = self.known.get(name, {}).get("d")
             self.stored_details[name] = inventory.Details.from_state(stored) if stored is not None else None
         return self.stored_details[name]
+
+    def canaries(self, name: str, details: inventory.Details | None = None) -> list[ep.CanaryWindow]:
+        """The function's canaries that overlap the look-back: the agent's own records (each version's memory
+        as the listing has it: a published version's never changes), and weighted aliases now routing to a
+        version at another memory size that no record explains (`details`: this cycle's or the stored)."""
+        versions = self.listing.versions.get(name, {}) if self.listing else {}
+
+        def mb(version: str, fallback: int) -> int:
+            config = versions.get(version)
+            return int(config["MemorySize"]) if config else fallback
+
+        found = [replace(c, main_mb=mb(c.main_version, c.main_mb), trial_mb=mb(c.trial_version, c.trial_mb))
+                 for c in self.history.get(name, []) if isinstance(c, ep.CanaryWindow)
+                 and (c.end is None or c.end > self.start) and (c.start is None or c.start < self.end)]
+        details = details if details is not None else self.details_of(name)
+        for alias in details.aliases if details else ():
+            for version, weight in sorted(alias.routing.items()):
+                if not 0 < weight < 1 or version not in versions or alias.function_version not in versions:
+                    continue
+                main_mb, trial_mb = mb(alias.function_version, 0), mb(version, 0)
+                recorded = any(c.alias == alias.name and c.trial_version == version and c.end is None
+                               for c in found)
+                if main_mb != trial_mb and not recorded:
+                    found.append(ep.CanaryWindow(alias.name, alias.function_version, main_mb, version,
+                                                 trial_mb))
+        return found
 
     def never_gated(self, name: str) -> bool:
         """Read whatever the bill: changed by the agent in the look-back (being verified), holding PC or

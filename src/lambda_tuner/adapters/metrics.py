@@ -235,6 +235,16 @@ def detail_queries(function: str, qualifier: str, period: int, points: int) -> l
             for name, (metric, stat) in DURATION_SERIES.items()]
 
 
+def version_queries(function: str, alias: str, version: str, period: int, points: int) -> list[MetricQuery]:
+    """Calls, duration statistics, errors and throttles of the calls an alias routed to one of its versions.
+
+    AWS Lambda publishes alias invocations under FunctionName + Resource (<function>:<alias>) +
+    ExecutedVersion as well: the series a weighted alias's canary is judged by, one per version."""
+    dims = (*_dims(function, alias), ("ExecutedVersion", version))
+    return [MetricQuery((function, alias, name, version), _LAMBDA, metric, dims, stat, period, points)
+            for name, (metric, stat) in {"inv": ("Invocations", "Sum"), **DURATION_SERIES}.items()]
+
+
 def minute_invocations_query(function: str, points: int) -> MetricQuery:
     """Invocations per minute: with the concurrency peaks, what the provisioned-concurrency plan scores."""
     return MetricQuery((function, "", "invm"), _LAMBDA, "Invocations", _dims(function, ""), "Sum", 60, points)
