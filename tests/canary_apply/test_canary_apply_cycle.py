@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from approval_support import AUDIT, NOW, STATE, Account
-from canary_support import ACTION, FN, alias_state, behind_alias, canary_rec
+from canary_apply_support import ACTION, FN, alias_state, behind_alias, canary_rec
 
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow

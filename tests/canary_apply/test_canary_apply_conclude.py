@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from approval_support import AUDIT, NOW, STATE, Account, FakeContext
-from canary_support import ACTION, ALIAS, FN, Refusing, alias_state, behind_alias, canary_rec
+from canary_apply_support import ACTION, ALIAS, FN, Refusing, alias_state, behind_alias, canary_rec
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier

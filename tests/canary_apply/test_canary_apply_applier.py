@@ -10,7 +10,7 @@ import boto3
 import pytest
 from approval_support import Account
 from botocore.stub import Stubber
-from canary_support import ALIAS, FN, Refusing, alias_state, behind_alias
+from canary_apply_support import ALIAS, FN, Refusing, alias_state, behind_alias
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import (

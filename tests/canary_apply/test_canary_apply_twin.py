@@ -1,0 +1,148 @@
+"""A canary in the twin: the alias really splits its calls, the twin answers the canary version's own
+metrics (FunctionName + Resource + ExecutedVersion, as AWS publishes them), its alarms judge those calls
+alone, a slow canary trips its stop and is rolled back, and a healthy one runs its day and is concluded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from approval_support import NOW, Deployed, FakeContext, provision_account
+from canary_apply_support import ACTION, ALIAS, alias_state, canary_rec
+
+from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.handlers import apply
+from lambda_tuner.twin.server import Twin
+from lambda_tuner.twin.shapes import cpu_bound
+from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
+from lambda_tuner.twin.traffic import steady
+from lambda_tuner.twin.world import World
+
+FN = "render"  # CPU-bound: about 175 ms at 1024 MB, 690 ms at 256 MB, 100 ms from 1769 MB up
+
+
+def world() -> World:
+    spec = FunctionSpec(
+        name=FN,
+        curve=cpu_bound(100.0),
+        traffic=steady(120.0),
+        memory_mb=1024,
+        aliases=(AliasSpec(ALIAS, "1"),),
+        invoked=((ALIAS, 1.0),),
+    )
+    return World([spec], seed=5, epoch=NOW - timedelta(days=2), now=NOW)
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Twin]:
+    with Twin(world()) as running:
+        yield running
+
+
+@pytest.fixture
+def live(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    twin.reset(world())
+    for key, value in twin.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws.reset_clients()
+    secrets.clear_cache()
+    account = provision_account()
+    account.create_function("lt-apply", memory_mb=256)
+    deployed = Deployed(account, monkeypatch, create=False, extra_env={"LT_ALARM_ACTION_ARN": ACTION})
+    twin.register_handler("lt-apply", apply.handler)
+    yield deployed
+    apply._flow.cache_clear()
+    aws.reset_clients()
+
+
+def _apply_canary(live: Deployed, memory_mb: int, stop_ms: float) -> str:
+    rec = canary_rec(function=FN)
+    proposed = {
+        **rec.proposed,
+        "memory_mb": memory_mb,
+        "best_guess_mb": memory_mb,
+        "stop_if_p99_ms_above": stop_ms,
+    }
+    live.store.put_recommendation(rec.model_copy(update={"proposed": proposed}))
+    event = {
+        "action": "apply",
+        "recommendation_id": rec.id,
+        "requested_by": "approval",
+        "time": NOW.isoformat(),
+    }
+    result = apply.handler(event, FakeContext())
+    assert result["ok"], result["message"]
+    return str(result["after"]["published_version"])
+
+
+def _status(live: Deployed) -> str:
+    rec = live.store.get_recommendation("rec-1")
+    assert rec is not None
+    return rec.status
+
+
+def _calls(dims: dict[str, str], start: Any, end: Any) -> float:
+    got = aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Invocations",
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    },
+                    "Period": 3600,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=start,
+        EndTime=end,
+    )
+    return float(sum(got["MetricDataResults"][0]["Values"]))
+
+
+def test_a_slow_canary_trips_its_stop_and_the_rollback_removes_its_routing(
+    twin: Twin, live: Deployed
+) -> None:
+    # Given a canary at 256 MB (about 690 ms a call) whose stop is a p99 above 450 ms
+    trial = _apply_canary(live, 256, 450.0)
+    assert alias_state(FN) == ("1", {trial: 0.1})
+    # When a few simulated hours pass
+    twin.advance(NOW + timedelta(hours=4))
+    # Then its p99 alarm fired, invoked the apply function, and the alias serves version 1 alone again
+    assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
+    rollback = live.store.list_audit()[-1]
+    assert rollback.type == "rollback" and str(rollback.data["alarm"]).endswith("-p99")
+    assert twin.async_failures == []
+
+
+def test_a_healthy_canary_is_judged_on_its_own_calls_and_concluded_after_its_day(
+    twin: Twin, live: Deployed
+) -> None:
+    # Given a canary at 2048 MB (about 100 ms) whose stop, 150 ms, the main version's calls exceed
+    trial = _apply_canary(live, 2048, 150.0)
+    # When a day passes
+    twin.advance(NOW + timedelta(days=1))
+    # Then its alarms, judging the canary version's calls alone, never fired
+    assert _status(live) == "APPLIED" and alias_state(FN) == ("1", {trial: 0.1})
+    # And the twin answers that version's own calls: about a tenth of the alias's
+    alias = {"FunctionName": FN, "Resource": f"{FN}:{ALIAS}"}
+    day = (NOW, NOW + timedelta(days=1))
+    share = _calls({**alias, "ExecutedVersion": trial}, *day) / _calls(alias, *day)
+    assert share == pytest.approx(0.1, abs=0.02)
+    # When the cycle asks the apply function to conclude it
+    event = {
+        "action": "conclude",
+        "recommendation_id": "rec-1",
+        "time": (NOW + timedelta(days=1)).isoformat(),
+    }
+    result = apply.handler(event, FakeContext())
+    # Then the routing is gone, its alarms too, and $LATEST never left 1024 MB
+    assert result["ok"] and alias_state(FN) == ("1", {}) and _status(live) == "VERIFIED"
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert aws.client("lambda").get_function_configuration(FunctionName=FN)["MemorySize"] == 1024
