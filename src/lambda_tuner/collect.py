@@ -10,6 +10,8 @@ Order of calls, chosen so the expensive steps only touch functions that need the
    whose bill can pay for reading them (see `_below_mark`): a function billed under `min_monthly_bill_usd`
    (default $1/month) cannot save more than its bill, while its eight detail series cost $0.0024 a month
    at the daily schedule; it stays in the census and is read again once its bill passes the mark.
+   An alias that ran a canary in the look-back (recorded by the agent, or routing now to a version at
+   another memory size) also has its versions' series read (ExecutedVersion), to split the canary's window.
 5. REPORT aggregates from Logs Insights, only for bytes written since the last scan of each log group.
 6. The pure core splits series into epochs per memory size and builds `Observations`.
 Steps 1–4 live in `collect_metrics`, 5 in `collect_logs`, 6 in `collect_observe`; the working state they

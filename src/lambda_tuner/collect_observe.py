@@ -54,7 +54,7 @@ def _canaries(run: Run, name: str, qualifier: str) -> list[ep.CanaryWindow]:
     details = run.details_of(name)
     routing = next((a.routing for a in details.aliases if a.name == qualifier), {}) if details else {}
     out = []
-    for canary in (c for c in run.canaries(name) if c.alias == qualifier):
+    for canary in (c for c in run.canaries(name, details) if c.alias == qualifier):
         if canary.end is not None or canary.trial_version in routing:
             out.append(canary)
             continue

@@ -92,10 +92,10 @@ class Run:
             self.stored_details[name] = inventory.Details.from_state(stored) if stored is not None else None
         return self.stored_details[name]
 
-    def canaries(self, name: str, details: inventory.Details | None = None) -> list[ep.CanaryWindow]:
+    def canaries(self, name: str, details: inventory.Details | None) -> list[ep.CanaryWindow]:
         """The function's canaries that overlap the look-back: the agent's own records (each version's memory
-        as the listing has it: a published version's never changes), and weighted aliases now routing to a
-        version at another memory size that no record explains (`details`: this cycle's or the stored)."""
+        as the listing has it: a published version's never changes), and weighted aliases of `details` now
+        routing to a version at another memory size that no record explains."""
         versions = self.listing.versions.get(name, {}) if self.listing else {}
 
         def mb(version: str, fallback: int) -> int:
@@ -105,7 +105,6 @@ class Run:
         found = [replace(c, main_mb=mb(c.main_version, c.main_mb), trial_mb=mb(c.trial_version, c.trial_mb))
                  for c in self.history.get(name, []) if isinstance(c, ep.CanaryWindow)
                  and (c.end is None or c.end > self.start) and (c.start is None or c.start < self.end)]
-        details = details if details is not None else self.details_of(name)
         for alias in details.aliases if details else ():
             for version, weight in sorted(alias.routing.items()):
                 if not 0 < weight < 1 or version not in versions or alias.function_version not in versions:

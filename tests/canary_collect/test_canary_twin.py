@@ -28,6 +28,7 @@ CANARY_END = CANARY_START + timedelta(days=1)
 NOW = CANARY_END + timedelta(hours=3)
 MAIN_MB, TRIAL_MB = 1024, 512
 NAMES = ("concluded", "deciding", "still-on")
+H = timedelta(hours=1)
 
 
 def _fleet() -> list[FunctionSpec]:
@@ -57,7 +58,8 @@ def _start_canary(lam: Any, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def collected() -> Iterator[tuple[CollectResult, World, str]]:
+def collected() -> Iterator[tuple[CollectResult, World, str, CollectResult]]:
+    """The first collection, and a second one an hour later from the state the first left."""
     world = World(_fleet(), seed=5, epoch=EPOCH, now=CANARY_START)
     with Twin(world) as twin:
         lam = _client(twin, "lambda")
@@ -74,10 +76,14 @@ def collected() -> Iterator[tuple[CollectResult, World, str]]:
             clock[0] += s
 
         twin.queries.clock = lambda: clock[0]
+        clients = {"lambda_client": lam, "cloudwatch_client": _client(twin, "cloudwatch"),
+                   "logs_client": _client(twin, "logs")}
         result = collect(NOW, 14, "lambda-tuner:", {}, memory_history=history, sleep=sleep,
-                         monotonic=lambda: clock[0], lambda_client=lam,
-                         cloudwatch_client=_client(twin, "cloudwatch"), logs_client=_client(twin, "logs"))
-        yield result, world, trial
+                         monotonic=lambda: clock[0], **clients)
+        world.advance(NOW + H)
+        second = collect(NOW + H, 14, "lambda-tuner:", result.state, memory_history=history, sleep=sleep,
+                         monotonic=lambda: clock[0], **clients)
+        yield result, world, trial, second
 
 
 def _pair(result: CollectResult, name: str) -> dict[int, Epoch]:
@@ -96,7 +102,7 @@ def _follows_curve(epoch: Epoch, world: World, name: str) -> bool:
 
 
 def test_a_recorded_canary_day_becomes_two_epochs_over_the_canary_window(collected):
-    result, world, _ = collected
+    result, world, _, _ = collected
     pair = _pair(result, "concluded")
     # Then both sizes share exactly the canary's day ...
     assert sorted(pair) == [TRIAL_MB, MAIN_MB]
@@ -107,6 +113,11 @@ def test_a_recorded_canary_day_becomes_two_epochs_over_the_canary_window(collect
     # ... and each size's mean duration is that size's on the function's curve (512 MB is ~2x slower)
     assert _follows_curve(pair[MAIN_MB], world, "concluded") and _follows_curve(pair[TRIAL_MB], world,
                                                                                  "concluded")
+    # ... with the REPORT facts of each size's own lines (the trial size's: only the canary's calls)
+    trial_reports = pair[TRIAL_MB].reports
+    assert trial_reports is not None and trial_reports.invocations == pair[TRIAL_MB].invocations
+    main_reports = pair[MAIN_MB].reports
+    assert main_reports is not None and main_reports.invocations > 9 * trial_reports.invocations
     # And the days around it are the main size's, from the alias's own series
     others = [e for e in result.observations["concluded"].epochs if e.start != CANARY_START]
     assert {e.memory_mb for e in others} == {MAIN_MB}
@@ -114,7 +125,7 @@ def test_a_recorded_canary_day_becomes_two_epochs_over_the_canary_window(collect
 
 
 def test_a_recorded_canary_still_routing_when_collected_ends_its_window_with_the_collection(collected):
-    result, world, _ = collected
+    result, world, _, _ = collected
     pair = _pair(result, "deciding")
     assert {(e.start, e.end) for e in pair.values()} == {(CANARY_START, NOW.replace(minute=0))}
     share = pair[TRIAL_MB].invocations / (pair[TRIAL_MB].invocations + pair[MAIN_MB].invocations)
@@ -122,7 +133,7 @@ def test_a_recorded_canary_still_routing_when_collected_ends_its_window_with_the
 
 
 def test_a_canary_seen_only_in_the_alias_routing_is_split_from_its_trial_versions_first_calls(collected):
-    result, world, trial = collected
+    result, world, trial, _ = collected
     (live,) = next(f for f in result.inventory.functions if f.name == "still-on").aliases
     assert live.routing == {trial: 0.1}
     pair = _pair(result, "still-on")
@@ -132,6 +143,15 @@ def test_a_canary_seen_only_in_the_alias_routing_is_split_from_its_trial_version
 
 
 def test_per_version_series_cost_two_versions_by_eight_series_per_canary_function(collected):
-    result, _, _ = collected
+    result, _, _, _ = collected
     # Per function: census, function and alias calls and details (2 x 8), concurrency, 2 versions x 8
     assert result.stats.metric_queries == len(NAMES) * (1 + 2 * 8 + 1 + 2 * 8)
+
+
+def test_a_later_collection_from_the_stored_details_splits_the_same_canaries(collected):
+    # Given the second collection knows the alias routing from the first one's stored details
+    _, _, _, second = collected
+    for name in NAMES:
+        pair = _pair(second, name)
+        assert {e.start for e in pair.values()} == {CANARY_START}, name
+    assert _pair(second, "still-on")[TRIAL_MB].end == NOW.replace(minute=0) + H
