@@ -19,9 +19,11 @@ from pydantic import BaseModel
 
 from lambda_tuner.adapters.canary_flow import canary_days, canary_of
 from lambda_tuner.collect import CollectResult, collect, join_state, split_state
+from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import verify_applied
@@ -417,19 +419,7 @@ def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> 
     return any(p.kind == rec.kind and p.proposed == rec.proposed for p in pending)
 
 
-def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
-    """Memory changes the agent made (from its audit), so collection can split epochs exactly there."""
-    history: dict[str, list[tuple[datetime, int]]] = {}
-    for record in store.list_audit(since=since):
-        data: Mapping[str, Any] = record.data
-        config = data.get("after") if record.type == "change" else data.get("restored")
-        if isinstance(config, Mapping) and config.get("canary_weight"):
-            continue  # a canary leaves $LATEST (and the alias's main version) at the size it had
-        if (
-            record.function
-            and isinstance(config, Mapping)
-            and data.get("ok", True)
-            and config.get("memory_mb")
-        ):
-            history.setdefault(record.function, []).append((record.at, int(config["memory_mb"])))
-    return history
+def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[HistoryItem]]:
+    """Memory changes the agent made and canaries it ran (from its audit), so collection can split epochs
+    exactly there and read a canary's window as one epoch per size."""
+    return history_from_audit(store.list_audit(since=since))
