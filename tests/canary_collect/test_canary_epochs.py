@@ -129,10 +129,10 @@ def test_a_canary_that_ends_mid_hour_keeps_that_hour_in_its_window():
     assert {(e.start, e.end) for e in canary} == {(T0 + 24 * H, T0 + 48 * H)} and dropped == 0
 
 
-def test_two_versions_at_one_size_are_pooled_into_one_epoch():
+def test_a_canary_between_two_versions_of_one_size_leaves_the_alias_series_whole():
     same = ep.CanaryWindow("live", "3", 1024, "5", 1024, start=T0 + 24 * H, end=T0 + 48 * H)
-    epochs, dropped = _build([same], versions={"3": MAIN, "5": _series(CANARY, 380.0, 10.0)})
-    (day,) = [e for e in epochs if e.start == T0 + 24 * H]
-    assert day.memory_mb == 1024 and day.invocations == 2400 and dropped == 0
-    assert day.duration_avg_ms is not None and abs(day.duration_avg_ms - 218.0) < 1e-9
-    assert day.duration_max_ms == 760.0
+    one_size = [ep.ReportWindow(T0, T0 + 72 * H, frozenset({1024}))]
+    epochs, dropped = ep.build_epochs(ALIAS, 3600, "x86_64", 1024, history=[same], windows=one_size,
+                                      version_series={"3": MAIN, "5": TRIAL})
+    assert [(e.memory_mb, e.start, e.end, e.invocations) for e in epochs] == [(1024, T0, T0 + 72 * H, 7200)]
+    assert dropped == 0

@@ -63,7 +63,7 @@ def memory_for_period(
     history: Sequence[HistoryItem], windows: Sequence[ReportWindow],
 ) -> int | None:
     """The one memory size that served [start, end), or None when it cannot be told (canaries aside)."""
-    history = _changes(history)
+    history = memory_changes(history)
     if any(start < t < end for t, _ in history):
         return None
     recorded = _recorded_size(start, current_mb, history)
@@ -93,7 +93,7 @@ def _recorded_size(start: datetime, current_mb: int, history: Sequence[tuple[dat
     return before[-1]
 
 
-def _changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]:
+def memory_changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]:
     """The memory changes of a history; a canary's own record (at its start, to its trial size) is not one:
     the function's main traffic stayed at the size it had."""
     canaries = [h for h in history if isinstance(h, CanaryWindow)]
@@ -151,7 +151,7 @@ def _canary_periods(
     A canary the agent did not record starts at its trial version's first calls in the look-back."""
     out: dict[CanaryWindow, list[datetime]] = {}
     taken: set[datetime] = set()
-    for canary in canaries:
+    for canary in (c for c in canaries if c.trial_mb != c.main_mb):  # one size: the alias's series is it
         start = canary.start
         if start is None:
             trial = version_series.get(canary.trial_version, {}).get("inv", {})
@@ -182,7 +182,7 @@ def _split(
     canary: CanaryWindow, ts: Sequence[datetime], alias: Mapping[str, Mapping[datetime, float]],
     version_series: Mapping[str, Mapping[str, Mapping[datetime, float]]],
 ) -> dict[int, Mapping[str, Mapping[datetime, float]]] | None:
-    """Per memory size, the series of the versions that ran at it; None when the per-version calls fall
+    """Per memory size, the series of the version that ran at it; None when the per-version calls fall
     short of the alias's (series not read, or a third version served): the split would be a guess."""
     sizes = {canary.main_version: canary.main_mb, canary.trial_version: canary.trial_mb}
 
@@ -193,34 +193,7 @@ def _split(
     served = {v: calls(version_series.get(v, {}).get("inv", {})) for v in sizes}
     if total <= 0 or sum(served.values()) < MIN_VERSION_COVERAGE * total:
         return None
-    out: dict[int, Mapping[str, Mapping[datetime, float]]] = {}
-    for version, mb in sorted(sizes.items(), key=lambda kv: kv[1]):
-        if served[version] > 0:
-            s = version_series[version]
-            out[mb] = _merge_series(out[mb], s) if mb in out else s
-    return out
-
-
-def _merge_series(a: Mapping[str, Mapping[datetime, float]], b: Mapping[str, Mapping[datetime, float]],
-                  ) -> dict[str, dict[datetime, float]]:
-    """Two versions at one size: counts add, maxima take the max, averages and percentiles are weighted by
-    calls (the same approximation as an epoch's percentiles)."""
-    out: dict[str, dict[datetime, float]] = {}
-    inv_a, inv_b = a.get("inv", {}), b.get("inv", {})
-    for name in SERIES:
-        xa, xb = a.get(name, {}), b.get(name, {})
-        merged = {t: xa[t] for t in xa.keys() - xb.keys()} | {t: xb[t] for t in xb.keys() - xa.keys()}
-        for t in xa.keys() & xb.keys():
-            va, vb = xa[t], xb[t]
-            if name in ("inv", "err", "thr"):
-                merged[t] = va + vb
-            elif name == "max":
-                merged[t] = max(va, vb)
-            else:
-                wa, wb = inv_a.get(t, 0.0), inv_b.get(t, 0.0)
-                merged[t] = (va * wa + vb * wb) / (wa + wb) if wa + wb > 0 else (va + vb) / 2
-        out[name] = merged
-    return out
+    return {mb: version_series[v] for v, mb in sizes.items() if served[v] > 0}
 
 
 def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, float]], *, step: timedelta,
