@@ -175,3 +175,22 @@ def test_the_canary_requests_pin_revisions_and_code_and_route_by_weight() -> Non
         )
     stub.assert_no_pending_responses()
     assert applied.after["published_version"] == "4" and applied.after["alias_routing"] == {"4": 0.1}
+
+
+@pytest.mark.parametrize(("refusals", "ends"), [(1, True), (2, False)])
+def test_ending_a_canary_judges_the_alias_afresh_once_when_it_changed_underneath(
+    account: Account, refusals: int, ends: bool
+) -> None:
+    # Given a canary, and the alias's revision moving between the read and the write (once, or twice)
+    v1 = behind_alias(account)
+    trial = str(_applier().apply_canary(FN, ALIAS, 512, 0.1, None).after["published_version"])
+    lam = Refusing(aws.client("lambda"), "update_alias", "PreconditionFailedException", 412, times=refusals)
+    # When it is ended, then one re-read is enough for the routing to go; a second refusal is the caller's
+    if ends:
+        _applier(lam).end_canary(FN, ALIAS, trial)
+        assert alias_state() == (v1, {})
+    else:
+        with pytest.raises(RevisionMismatchError):
+            _applier(lam).end_canary(FN, ALIAS, trial)
+        assert alias_state() == (v1, {trial: 0.1})
+    assert lam.refused == refusals

@@ -1,5 +1,6 @@
-"""Lambda and Application Auto Scaling writes: memory (on $LATEST or behind an alias), provisioned
-concurrency (static or scheduled), and putting things back. The apply function is the only caller.
+"""Lambda and Application Auto Scaling writes: memory (on $LATEST or behind an alias), a canary (a share
+of an alias's traffic to a version at a trial size, and taking it out again), provisioned concurrency
+(static or scheduled), and putting things back. The apply function is the only caller.
 
 Every method records the configuration before it touches anything and, when a later step fails,
 restores it before raising, so a failure never leaves a change half made.
@@ -144,30 +145,27 @@ class Applier(PcSteps):
     def end_canary(self, function: str, alias: str, version: str) -> Applied:
         """Take `version` out of the alias's routing, and nothing else: the version the alias serves stays
         (even one a deploy moved it to since), and so does $LATEST. Idempotent: when the alias no longer
-        routes to `version`, nothing is written. A concurrent change of the alias is re-read once."""
-        for attempt in range(2):
-            got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-            routing = _weights(got)
-            before = {
-                "kind": "alias",
-                "function": function,
-                "alias": alias,
-                "alias_version": got["FunctionVersion"],
-                "alias_routing": routing,
-            }
-            if version not in routing:
-                return Applied(before=before, after=before, request_ids=self._taken())
-            remaining = {k: w for k, w in routing.items() if k != version}
-            try:
-                routed = self._route(
-                    function, alias, str(got["FunctionVersion"]), remaining, got.get("RevisionId")
-                )
-            except RevisionMismatchError:
-                if attempt:
-                    raise
-                continue
-            return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
-        raise AssertionError("unreachable")  # pragma: no cover
+        routes to `version`, nothing is written."""
+        try:
+            return self._unroute(function, alias, version)
+        except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
+            return self._unroute(function, alias, version)
+
+    def _unroute(self, function: str, alias: str, version: str) -> Applied:
+        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        routing = _weights(got)
+        before = {
+            "kind": "alias",
+            "function": function,
+            "alias": alias,
+            "alias_version": got["FunctionVersion"],
+            "alias_routing": routing,
+        }
+        if version not in routing:
+            return Applied(before=before, after=before, request_ids=self._taken())
+        remaining = {k: w for k, w in routing.items() if k != version}
+        routed = self._route(function, alias, str(got["FunctionVersion"]), remaining, got.get("RevisionId"))
+        return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
 
     def _before(self, function: str, revision_id: str | None, alias: str | None) -> dict[str, Any]:
         """What a memory change must put back, after checking the proposal still applies."""
