@@ -173,3 +173,22 @@ def test_only_an_applied_canary_can_be_concluded(account: Account) -> None:
     assert [r.type for r in s.store.list_audit()] == ["refusal"]
     unknown = s.flow.conclude("rec-404", LATER)
     assert not unknown.ok and unknown.message == "unknown recommendation"
+
+
+def test_a_next_change_to_the_function_concludes_its_running_canary_first(account: Account) -> None:
+    # Given a running canary, and a memory change for the same alias approved meanwhile (or handed over
+    # in the same cycle as the canary's conclusion, and delivered before it)
+    s = Setup(account)
+    trial = s.applied()
+    s.store.put_recommendation(
+        canary_rec(rec_id="rec-2", kind="memory", proposed={"memory_mb": 768}, created_at=LATER)
+    )
+    # When that change is applied
+    result = s.flow.apply("rec-2", "approval", LATER)
+    # Then the canary was concluded first, and the alias moved whole to a version at 768 MB
+    assert result.ok, result.message
+    assert s.status() == "VERIFIED"
+    version, routing = alias_state()
+    assert routing == {} and version not in (s.v1, trial) and account.memory(FN, qualifier=version) == 768
+    types = [r.type for r in s.store.list_audit()]
+    assert types == ["change", "verification", "change"]

@@ -199,6 +199,7 @@ class ApplyFlow(CanaryFlow):
             manager = detect_iac(desc.get("Tags", {}))
             if manager and not self.allow_iac:
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
+            self.end_running_canaries(rec, now, actor)
             applied = self._dispatch(rec)
         except CodeMismatchError as exc:
             return self._recommend_only(rec, actor, now, str(exc), None)
