@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from lambda_tuner.adapters.canary_flow import canary_days, canary_of
 from lambda_tuner.collect import CollectResult, collect, join_state, split_state
 from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core import guardrails, tokens
+from lambda_tuner.core.canary import canary_days
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.epochs import HistoryItem
@@ -146,7 +146,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         shared, parts = split_state(result.state)
         deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
         summary.concluded = _conclude_canaries(deps, now)
-        summary.verifications = verify_applied(result.observations, _WithoutCanaries(deps.store), now)
+        summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
         summary.applied_requests += _resume_approved(deps, now)
 
@@ -381,24 +381,6 @@ def _applied_at(store: StoreLike, rec: Recommendation) -> datetime:
         if r.type == "change" and r.recommendation_id == rec.id and r.data.get("ok", True)
     ]
     return max(made, default=rec.created_at)
-
-
-class _WithoutCanaries:
-    """The store as verification sees it: a canary experiment is closed by its conclusion (which the
-    apply function audits as its verification), not by a day of data at the trial size — verified
-    early, it would stop holding its function and never be concluded, leaving the routing in place."""
-
-    def __init__(self, store: StoreLike) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def list_recommendations(
-        self, status: str | None = None, function: str | None = None
-    ) -> list[Recommendation]:
-        recs = self._store.list_recommendations(status=status, function=function)
-        return [r for r in recs if canary_of(r) is None]
 
 
 def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from lambda_tuner.core.canary import canary_of
 from lambda_tuner.core.cost import invocation_cost
 from lambda_tuner.core.models import Epoch, Observations, Recommendation
 from lambda_tuner.core.pricing import PriceTable, default_prices
@@ -35,6 +36,10 @@ def verify_applied(observations: Mapping[str, Observations], store: Any, now: da
     done: list[str] = []
     prices = default_prices()
     for rec in store.list_recommendations(status="APPLIED"):
+        if canary_of(rec) is not None:
+            # A canary is closed by its conclusion (audited as its verification), not by a day of data at
+            # the trial size: verified early, it would stop holding its function and never be concluded.
+            continue
         obs = observations.get(rec.function)
         if is_pc_change(rec):
             data = _pc_outcome(rec, obs, _applied_at(store, rec), now)

@@ -25,10 +25,11 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard, canary_of
+from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.core.canary import canary_of
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import RESUME, apply_refusal, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation

@@ -25,6 +25,7 @@ from lambda_tuner.adapters.applier import (
 )
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.canary import canary_days, canary_of
 from lambda_tuner.core.models import ChangeResult, Recommendation
 
 CONCLUDE_STEP = "conclude"  # the store's claim: one conclusion per recommendation, however often sent
@@ -38,24 +39,6 @@ class ConcludeEvent(BaseModel):
     recommendation_id: str
     time: datetime
     requested_by: Literal["agent"] = "agent"
-
-
-def canary_of(rec: Recommendation) -> tuple[str, float] | None:
-    """(alias, weight) of a canary experiment, or None for anything else (an all-traffic experiment)."""
-    weight, alias = rec.proposed.get("canary_weight"), rec.qualifier
-    if rec.kind != "experiment" or not isinstance(weight, int | float) or not alias:
-        return None
-    if alias == "$LATEST" or alias.isdigit():  # only an alias can split traffic between versions
-        return None
-    return alias, float(weight)
-
-
-def canary_days(rec: Recommendation) -> float | None:
-    """How long a canary runs (`max_days`, one cycle's day unless said otherwise); None if no canary."""
-    if canary_of(rec) is None:
-        return None
-    days = rec.proposed.get("max_days")
-    return float(days) if isinstance(days, int | float) and days > 0 else 1.0
 
 
 def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: float | None) -> dict[str, Any]:

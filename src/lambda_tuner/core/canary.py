@@ -1,0 +1,26 @@
+"""Which recommendations are canary experiments (a trial on part of an alias's traffic), and for how long.
+
+Pure: shared by the cycle (conclusion, verification) and the apply function (routing, alarms).
+"""
+
+from __future__ import annotations
+
+from lambda_tuner.core.models import Recommendation
+
+
+def canary_of(rec: Recommendation) -> tuple[str, float] | None:
+    """(alias, weight) of a canary experiment, or None for anything else (an all-traffic experiment)."""
+    weight, alias = rec.proposed.get("canary_weight"), rec.qualifier
+    if rec.kind != "experiment" or not isinstance(weight, int | float) or not alias:
+        return None
+    if alias == "$LATEST" or alias.isdigit():  # only an alias can split traffic between versions
+        return None
+    return alias, float(weight)
+
+
+def canary_days(rec: Recommendation) -> float | None:
+    """How long a canary runs (`max_days`, one cycle's day unless said otherwise); None if no canary."""
+    if canary_of(rec) is None:
+        return None
+    days = rec.proposed.get("max_days")
+    return float(days) if isinstance(days, int | float) and days > 0 else 1.0
