@@ -199,7 +199,7 @@ def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     share of the day's calls it takes); return it and the projection its day will be checked against."""
     target = int(rec.proposed["memory_mb"] or memory)
     best = int(rec.proposed.get("best_guess_mb") or memory)
-    run.exploration_steps += 1
+    run.exploration_steps += target != best  # a canary confirming the best estimate is not exploration
     extra = float(
         truth.cost_per_invocation(target, traffic.mean_cold_rate(), prices)
         - truth.cost_per_invocation(best, traffic.mean_cold_rate(), prices)

@@ -134,16 +134,20 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
     threshold: float,
     horizon_days: float,
     trial_days: float,
+    inside: bool = False,
 ) -> ExperimentChoice | None:
     """The size beyond the observed range where trying is worth most, if any is worth it.
 
     `hard` (sizes) is what the hard constraints allow; `meets` (draws x sizes) whether each draw meets
     the soft goals there. Only when the best guess sits on an observed size: a move to an untried best
-    guess already teaches the model. Improvements below `threshold` (relative) are noise.
+    guess already teaches the model. Improvements below `threshold` (relative) are noise. `inside`: a
+    canary may also try sizes between observed ones (away from each), since there a latency goal is
+    judged only on what a canary measured beside the baseline, never on the model's interpolation.
     """
     near = near_observed(memory_mb, observed)
     plausible = np.mean(meets, axis=0) >= MIN_PLAUSIBLE
-    candidates = hard & plausible & beyond_observed(memory_mb, observed) & trial_sizes(memory_mb)
+    untried = ~near if inside else beyond_observed(memory_mb, observed)
+    candidates = hard & plausible & untried & trial_sizes(memory_mb)
     if not near[best] or not candidates.any():
         return None
     candidates &= clears_upside(upside, meets)

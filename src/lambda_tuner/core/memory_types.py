@@ -65,6 +65,8 @@ class Evaluation:
     baseline_p99_ms: float
     stop_p99_ms: float  # an experiment's guard: p99 above this stops it (see `_stop_p99`)
     invocations_per_month: float
+    # Sizes whose p99 allowance was judged on a window shared with the baseline's size (a canary day)
+    side_by_side: frozenset[int] = frozenset()
 
     def all_masks(self, *, soft: bool = False, hard: bool = True, skip: str = "") -> BoolArray:
         out = np.ones(self.memory_mb.shape, dtype=bool)

@@ -20,6 +20,7 @@ from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.exploration import (
     TRIAL_MULTIPLE_MB,
     BoolArray,
+    ExperimentChoice,
     Upside,
     choose_experiment,
     experiments_spent,
@@ -41,7 +42,7 @@ from lambda_tuner.core.models import (
     Strategy,
 )
 from lambda_tuner.core.pricing import PriceTable
-from lambda_tuner.core.same_day import shared_window_contrasts
+from lambda_tuner.core.same_day import canary_epochs, shared_window_contrasts
 
 __all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
 
@@ -165,6 +166,7 @@ def evaluate(
     }
     soft: dict[str, BoolArray] = {}
     meets = np.ones(d.mean.shape, dtype=bool)
+    side_by_side: frozenset[int] = frozenset()
     if policy.p99_objective_ms:
         soft["p99 objective"] = np.mean(d.p99, axis=0) <= policy.p99_objective_ms
         meets &= d.p99 <= policy.p99_objective_ms
@@ -175,7 +177,7 @@ def evaluate(
         ref = _reference_index(m, fit, baseline_memory_mb)
         if ref is not None:
             ratio = d.mean / _reference_draws(fit, int(m[ref]), d.mean.shape[0])
-            _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise)
+            side_by_side = _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise)
             allowance, within = _allowance(ratio, 1 + policy.p99_allowance, policy)
             allowance[ref], within[:, ref] = True, True
         else:
@@ -202,6 +204,7 @@ def evaluate(
         baseline_p99_ms=baseline,
         stop_p99_ms=_stop_p99(fit, policy, baseline, baseline_memory_mb),
         invocations_per_month=usage.invocations_per_month,
+        side_by_side=side_by_side,
     )
 
 
@@ -244,17 +247,21 @@ def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArr
 
 def _side_by_side(
     ratio: FloatArray, m: FloatArray, epochs: Sequence[Epoch], ref_mb: int, day_sd: float
-) -> None:
+) -> frozenset[int]:
     """Overwrite, in `ratio` (draws x sizes), the sizes measured beside the baseline's size in shared
     windows (canary days, chained) with what was measured there: the day both saw cancels out, so
-    the ratio is as sure as the two windows' sampling allows, not the day-to-day drift twice over."""
+    the ratio is as sure as the two windows' sampling allows, not the day-to-day drift twice over.
+    Returns those sizes (MB)."""
     se = [epoch_rel_se(e, float(e.duration_avg_ms or 1.0)) for e in epochs]
     contrasts = shared_window_contrasts(epochs, ref_mb, day_sd, se)
     z = np.random.default_rng(SAME_DAY_SEED).standard_normal((ratio.shape[0], len(contrasts)))
+    done = set()
     for k, c in enumerate(contrasts):
         i = int(np.searchsorted(m, c.memory_mb))
         if i < m.size and m[i] == c.memory_mb:
             ratio[:, i] = np.exp(c.log_ratio + c.sd * z[:, k])
+            done.add(c.memory_mb)
+    return frozenset(done)
 
 
 def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[BoolArray, BoolArray]:
@@ -387,33 +394,73 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     observed = [s.memory_mb for s in fit.sizes]
     forced = not ev.allowed(ev.current)
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
+    ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
+    # Canaries are told by their shared window; all-traffic trials by the sizes the function ran at.
+    canaries = canary_epochs(epochs)
+    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: e.start) if e not in canaries]
+    spent = experiments_spent(in_order, policy.max_step_factor) + len({(e.start, e.end) for e in canaries})
+    if kind == "memory" and not forced and policy.explore and _measure_first(ev, policy, best):
+        measured = _measured_instead(ev, policy, best)
+        if measured is not None:
+            best, kind = measured, "memory" if measured != ev.current else "keep"
+        elif spent < policy.max_experiments:
+            # The move would rest on the model's reading of the allowance at an unmeasured size: measure
+            # first, with a canary at the size worth trying most from where the function stands.
+            choice = _choose_trial(ev, fn, policy, observed, anchor=ev.current)
+            if choice is not None:
+                return experiment_recommendation(
+                    ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement
+                )
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
     anchor = best if kind == "memory" else ev.current
-    ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
-    # A canary's epoch shares its window with the main traffic's and has fewer calls: it comes second.
-    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: (e.start, -e.invocations))]
-    spent = experiments_spent(in_order, policy.max_step_factor)
     if not forced and policy.explore and spent < policy.max_experiments:
-        choice = choose_experiment(
-            ev.memory_mb,
-            ev.objective,
-            _trial_reach(ev, policy, observed)
-            & ~step_edges(ev.memory_mb, fn.memory_mb, policy.max_step_factor),
-            ev.meets,
-            anchor,
-            observed,
-            upside=_upside(ev, policy),
-            threshold=policy.explore_threshold,
-            horizon_days=policy.explore_horizon_days,
-            trial_days=policy.experiment_days * (policy.canary_weight or 1.0),  # a canary pays its share
-        )
+        choice = _choose_trial(ev, fn, policy, observed, anchor=anchor)
         if choice is not None:
             return experiment_recommendation(
                 ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement
             )
     return recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
+
+
+def _choose_trial(
+    ev: Evaluation, fn: FunctionConfig, policy: MemoryPolicy, observed: list[int], *, anchor: int
+) -> ExperimentChoice | None:
+    return choose_experiment(
+        ev.memory_mb,
+        ev.objective,
+        _trial_reach(ev, policy, observed) & ~step_edges(ev.memory_mb, fn.memory_mb, policy.max_step_factor),
+        ev.meets,
+        anchor,
+        observed,
+        inside=policy.canary_weight is not None,
+        upside=_upside(ev, policy),
+        threshold=policy.explore_threshold,
+        horizon_days=policy.explore_horizon_days,
+        trial_days=policy.experiment_days * (policy.canary_weight or 1.0),  # a canary pays its share
+    )
+
+
+def _measure_first(ev: Evaluation, policy: MemoryPolicy, best: int) -> bool:
+    """Behind an alias, the default strategy's allowance is not left to the model's reading of a size
+    nobody measured: such a move is first a canary (or goes to a measured size about as good)."""
+    size = int(ev.memory_mb[best])
+    return policy.canary_weight is not None and "p99 allowance" in ev.soft and size not in ev.side_by_side
+
+
+def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:
+    """A size measured beside the baseline's, allowed by every constraint, about as good as `best`
+    (within the saving threshold): the model's optimum a few megabytes away is not worth a canary."""
+    allowed = ev.all_masks(soft=True)
+    expected = np.mean(ev.objective, axis=0)
+    limit = expected[best] * (1 + policy.min_saving_fraction)
+    picks = [
+        i
+        for i, mb in enumerate(ev.memory_mb)
+        if int(mb) in ev.side_by_side and allowed[i] and expected[i] <= limit
+    ]
+    return min(picks, key=lambda i: float(expected[i])) if picks else None
 
 
 def _trial_reach(ev: Evaluation, policy: MemoryPolicy, observed: list[int]) -> BoolArray:

@@ -87,3 +87,18 @@ def shared_window_contrasts(
         var = cov[i, i] + cov[r, r] - 2 * cov[i, r]
         out.append(Contrast(memory_mb=size, log_ratio=float(mu[i] - mu[r]), sd=math.sqrt(max(var, 0.0))))
     return out
+
+
+def canary_epochs(epochs: Sequence[Epoch]) -> list[Epoch]:
+    """Epochs that shared their window with one that had more calls: the canaries beside the main traffic."""
+    most: dict[Window, int] = {}
+    for e in epochs:
+        most[(e.start, e.end)] = max(most.get((e.start, e.end), 0), e.invocations)
+    seen: set[Window] = set()
+    out = []
+    for e in sorted(epochs, key=lambda e: (e.start, -e.invocations)):
+        key = (e.start, e.end)
+        if key in seen or e.invocations < most[key]:
+            out.append(e)
+        seen.add(key)
+    return out

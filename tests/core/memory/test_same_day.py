@@ -118,3 +118,41 @@ def test_a_canary_may_reach_one_step_beyond_the_sizes_measured_but_an_all_traffi
     assert canary_size is not None and 256 < canary_size <= 448
     step_size = trial(None)
     assert step_size is None or step_size <= 256
+
+
+def test_behind_an_alias_the_default_strategy_measures_a_size_before_moving_there():
+    # Given an I/O-bound function at 2,048 MB, seen there for three days with Lambda Insights showing
+    # almost no CPU time: the model alone is sure enough of the allowance to shrink it at once
+    epochs = tuple(epoch(2048, io_bound(2048), day=d, cpu_ms=2.0) for d in range(3))
+    obs = Observations(function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs)
+
+    def decide(weight: float | None) -> tuple[str, int]:
+        policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=weight)
+        rec = decide_memory(
+            function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=epochs[0].duration_p99_ms,
+            baseline_memory_mb=2048,
+        )  # fmt: skip
+        return rec.kind, int(rec.proposed["memory_mb"] or 0)
+
+    # Then without an alias it moves on the model's word; behind one it first runs a canary, bolder still
+    kind, moved_to = decide(None)
+    assert kind == "memory" and moved_to < 2048
+    kind, tried = decide(0.1)
+    assert kind == "experiment" and tried < moved_to
+
+
+def test_a_size_measured_beside_the_baseline_and_within_the_allowance_is_where_the_default_strategy_moves():
+    # Given an I/O-bound function at 2,048 MB whose canary at 1,024 MB ran as fast on the same day
+    base = epoch(2048, io_bound(2048), day=0)
+    main, tried = canary(epoch(2048, io_bound(2048), day=1), 1024, io_bound(1024))
+    epochs = (base, main, tried)
+    obs = Observations(
+        function="fn", window_start=base.start, window_end=tried.end, epochs=epochs, qualifier="live"
+    )
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1, explore=False)
+    rec = decide_memory(
+        function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=base.duration_p99_ms,
+        baseline_memory_mb=2048,
+    )  # fmt: skip
+    # Then it moves to the measured size (not to an unmeasured one a few megabytes from it)
+    assert rec.kind == "memory" and rec.proposed["memory_mb"] == 1024
