@@ -195,7 +195,7 @@ def _result(twin: Twin, local: LocalStack, record: DemoRecord) -> dict[str, Any]
                     "function": rec.function,
                     "recommendation_id": rec.recommendation_id,
                     "before": {"memory_mb": before.get("memory_mb")},
-                    "after": {"memory_mb": after["memory_mb"]},
+                    "after": {"memory_mb": after["memory_mb"], "canary_weight": after.get("canary_weight")},
                     "audit_id": rec.id,
                     "memory_mb_in_account_now": live,
                     "at": rec.at.isoformat(),

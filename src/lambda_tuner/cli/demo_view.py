@@ -67,10 +67,17 @@ def applied_table(out: dict[str, Any]) -> Table:
     for col in ("function", "before MB", "after MB", "in account now", "audit id", "measured effect"):
         table.add_column(col)
     effects = {v["recommendation_id"]: v["data"] for v in out["verifications"]}
+    rolled_back = {a.get("recommendation_id") for a in out["audit"] if a["type"] == "rollback"}
     for change in out["applied"]:
         effect = effects.get(change["recommendation_id"])
         measured = "awaiting data"
-        if effect:
+        weight = change["after"].get("canary_weight")
+        after_mb = f"{change['after']['memory_mb']}" + (f" ({weight:.0%} canary)" if weight else "")
+        if weight:  # a canary's verification is its conclusion: the routing removed after its day
+            measured = str(effect.get("detail", "concluded")) if effect else "canary running"
+            if change["recommendation_id"] in rolled_back:
+                measured = "stopped by its p99 guard → routing removed"
+        elif effect:
             realised = effect.get("realised", {})
             measured = (
                 f"{realised.get('duration_ms', 0):.0f} ms avg, "
@@ -81,7 +88,7 @@ def applied_table(out: dict[str, Any]) -> Table:
         table.add_row(
             change["function"],
             str(change["before"]["memory_mb"]),
-            str(change["after"]["memory_mb"]),
+            after_mb,
             str(change["memory_mb_in_account_now"]),
             change["audit_id"],
             measured,
@@ -134,7 +141,9 @@ def show(console: Console, out: dict[str, Any], record: Any, *, quiet: bool) -> 
     problems = out["audit_verify"]["problems"]
     console.print(f"Audit chain: {problems or 'intact'} (head {out['audit_verify']['head']})")
     savings = [d.get("monthly_saving_usd") or 0 for d in out["days"]]
+    canaries = sum(1 for c in out["applied"] if c["after"].get("canary_weight"))
     console.print(
         f"Days run: {len(out['days'])}; savings found on day 1: {_money(savings[0] if savings else 0)}"
-        "/month; changes applied: " + str(len(out["applied"]))
+        f"/month; changes applied: {len(out['applied'])} ({canaries} of them canary experiments on part "
+        "of an alias's traffic)"
     )
