@@ -1,0 +1,45 @@
+"""The demo's table of applied changes says what each change was and what became of it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from lambda_tuner.cli.demo_view import applied_table
+
+
+def change(rec_id: str, after: dict[str, object]) -> dict[str, object]:
+    return {
+        "function": f"fn-{rec_id}",
+        "recommendation_id": rec_id,
+        "before": {"memory_mb": 1536},
+        "after": after,
+        "audit_id": f"audit-{rec_id}",
+        "memory_mb_in_account_now": 1536,
+    }
+
+
+def rendered(out: dict[str, object]) -> str:
+    console = Console(width=200, record=True)
+    console.print(applied_table(out))
+    return console.export_text()
+
+
+def test_canaries_show_their_share_and_whether_they_were_concluded_or_stopped():
+    out = {
+        "applied": [
+            change("a", {"memory_mb": 832, "canary_weight": 0.1}),
+            change("b", {"memory_mb": 832, "canary_weight": 0.1}),
+            change("c", {"memory_mb": 832, "canary_weight": 0.1}),
+            change("d", {"memory_mb": 1024}),
+        ],
+        "verifications": [
+            {"recommendation_id": "a", "data": {"detail": "experiment concluded after 1 day"}},
+            {"recommendation_id": "d", "data": {"realised": {"duration_ms": 120.0}, "within_interval": True}},
+        ],
+        "audit": [{"type": "rollback", "recommendation_id": "b"}],
+    }
+    rows = {line.split()[1]: line for line in rendered(out).splitlines() if line.startswith("│ fn-")}
+    assert "832 (10% canary)" in rows["fn-a"] and "experiment concluded after 1 day" in rows["fn-a"]
+    assert "stopped by its p99 guard" in rows["fn-b"]
+    assert "canary running" in rows["fn-c"]
+    assert "canary" not in rows["fn-d"] and "120 ms avg, within projected interval" in rows["fn-d"]
