@@ -14,7 +14,7 @@ from lambda_tuner.collect_run import (
     Run,
     active,
 )
-from lambda_tuner.core import epochs as ep
+from lambda_tuner.core import report_windows as rw
 
 
 def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
@@ -49,8 +49,8 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
         for name, cells in _attribute(run, group, owners[group], rows_by_group.get(group, [])).items():
             entries = list(run.state.get("reports", {}).get(name, []))
             if cells:
-                entries.append(ep.window_entry(start, end, cells))
-            run.report_windows[name] = ep.prune_windows(entries, run.start)
+                entries.append(rw.window_entry(start, end, cells))
+            run.report_windows[name] = rw.prune_windows(entries, run.start)
 
 
 def _log_owners(run: Run) -> dict[str, list[str]]:
@@ -76,9 +76,9 @@ def _ran_since(run: Run, name: str, mark: datetime) -> bool:
 
 
 def _attribute(run: Run, group: str, names: list[str], rows: list[reports.ReportRow],
-               ) -> dict[str, dict[int, ep.Cell]]:
+               ) -> dict[str, dict[int, rw.Cell]]:
     """Rows are per (log group, memory size); a shared group is told apart only by memory size."""
-    cells: dict[str, dict[int, ep.Cell]] = {n: {} for n in names}
+    cells: dict[str, dict[int, rw.Cell]] = {n: {} for n in names}
     for row in rows:
         owner = names[0] if len(names) == 1 else _only_owner(run, names, row.memory_mb)
         if owner is None:

@@ -14,6 +14,7 @@ from lambda_tuner.collect_run import (
     Run,
 )
 from lambda_tuner.core import epochs as ep
+from lambda_tuner.core import report_windows as rw
 from lambda_tuner.core.models import Epoch, Observations, ReportStats
 
 
@@ -30,14 +31,14 @@ def observe(run: Run, name: str) -> Observations:
     qualifier, memory_mb = _serving(run, name)
     series = {s: run.series.get((name, qualifier, s), {}) for s in ep.SERIES}
     entries = run.report_windows.get(name, run.state.get("reports", {}).get(name, []))
-    entries = ep.prune_windows(entries, run.start)
+    entries = rw.prune_windows(entries, run.start)
     arch = (entry.get("Architectures") or ["x86_64"])[0]
     canaries = _canaries(run, name, qualifier)
     versions = {v for c in canaries for v in (c.main_version, c.trial_version)}
     by_version = {v: {s: run.series.get((name, qualifier, s, v), {}) for s in ep.SERIES} for v in versions}
     epochs, dropped = ep.build_epochs(
         series, HOUR, arch, memory_mb, history=[*ep.memory_changes(run.history.get(name, [])), *canaries],
-        windows=ep.report_windows(entries), reports=ep.merge_windows(entries), version_series=by_version)
+        windows=rw.report_windows(entries), reports=rw.merge_windows(entries), version_series=by_version)
     if inventory.has_insights(entry):
         # Insights metrics are per function: a canary window's sizes share them, so neither gets them
         epochs = tuple(e if _shares_window(e, epochs) else

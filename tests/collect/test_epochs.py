@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lambda_tuner.core import epochs as ep
+from lambda_tuner.core import report_windows as rw
 from lambda_tuner.core.models import ReportStats
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -106,21 +107,21 @@ def test_enough_data_is_ok():
 
 
 def test_report_windows_merge_counts_weighted_averages_and_drop_old_windows():
-    w1 = ep.window_entry(T0, T0 + 24 * H, {512: [100, 10, 300.0, 50.0, 48.0, 70.0, 80.0, 0]})
-    w2 = ep.window_entry(
+    w1 = rw.window_entry(T0, T0 + 24 * H, {512: [100, 10, 300.0, 50.0, 48.0, 70.0, 80.0, 0]})
+    w2 = rw.window_entry(
         T0 + 24 * H,
         T0 + 48 * H,
         {512: [300, 30, 400.0, 70.0, 66.0, 75.0, 90.0, 1], 1024: [5, 1, None, 20.0, 19.0, 71.0, 72.0, 0]},
     )
-    merged = ep.merge_windows([w1, w2])
+    merged = rw.merge_windows([w1, w2])
     s = merged[512]
     assert (s.invocations, s.cold_starts) == (400, 40)
     assert s.init_ms_avg == pytest.approx((10 * 300 + 30 * 400) / 40)
     assert s.billed_ms_avg == pytest.approx((100 * 50 + 300 * 70) / 400)
     assert (s.max_memory_used_mb_p99, s.max_memory_used_mb_max, s.partial) == (75.0, 90.0, True)
     assert merged[1024].init_ms_avg is None
-    assert ep.prune_windows([w1, w2], T0 + 24 * H) == [w2]
-    assert [w.sizes for w in ep.report_windows([w1, w2])] == [frozenset({512}), frozenset({512, 1024})]
+    assert rw.prune_windows([w1, w2], T0 + 24 * H) == [w2]
+    assert [w.sizes for w in rw.report_windows([w1, w2])] == [frozenset({512}), frozenset({512, 1024})]
 
 
 def test_concurrency_is_dense_with_zero_for_periods_without_data():
