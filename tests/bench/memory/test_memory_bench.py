@@ -212,19 +212,27 @@ def test_the_bench_runs_on_the_shared_curves():
 
 
 class AlwaysTrialHalf:
-    """Stands in for the agent: always asks to try half the memory, with a p99 stop any day exceeds."""
+    """Stands in for the agent: always asks to try half the memory, stopped when the day's p99 is above
+    `stop` (0: any day is); with `canary_weight`, as a canary behind an alias. Remembers what it saw."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stop: float = 0.0, canary_weight: float | None = None) -> None:
+        self.stop, self.canary_weight = stop, canary_weight
         self.seen_at: list[int] = []
+        self.epochs_seen: list[list[tuple[int, datetime, int]]] = []
 
-    def __call__(self, fn: FunctionConfig, *args: object, **kwargs: object) -> Recommendation:
+    def __call__(
+        self, fn: FunctionConfig, obs: Observations, *args: object, **kwargs: object
+    ) -> Recommendation:
         self.seen_at.append(fn.memory_mb)
-        rec = decide_memory(fn, *args, **kwargs)  # type: ignore[arg-type]
-        proposed = {
+        self.epochs_seen.append([(e.memory_mb, e.start, e.invocations) for e in obs.epochs])
+        rec = decide_memory(fn, obs, *args, **kwargs)  # type: ignore[arg-type]
+        proposed: dict[str, int | float | str | None] = {
             "memory_mb": fn.memory_mb // 2,
-            "stop_if_p99_ms_above": 0.0,
+            "stop_if_p99_ms_above": self.stop,
             "best_guess_mb": fn.memory_mb,
         }
+        if self.canary_weight is not None:
+            proposed["canary_weight"] = self.canary_weight
         return rec.model_copy(update={"kind": "experiment", "proposed": proposed})
 
 
@@ -248,31 +256,11 @@ def test_an_experiment_its_p99_guard_stops_is_rolled_back_and_not_a_violation(
     assert run.guard_stops == 3 and run.violations == []
 
 
-class AlwaysCanaryHalf:
-    """Stands in for the agent behind an alias: always asks for a canary at half the memory, never stopped."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, list[tuple[int, datetime, int]]]] = []
-
-    def __call__(
-        self, fn: FunctionConfig, obs: Observations, *args: object, **kwargs: object
-    ) -> Recommendation:
-        self.seen.append((fn.memory_mb, [(e.memory_mb, e.start, e.invocations) for e in obs.epochs]))
-        rec = decide_memory(fn, obs, *args, **kwargs)  # type: ignore[arg-type]
-        proposed = {
-            "memory_mb": fn.memory_mb // 2,
-            "canary_weight": 0.1,
-            "stop_if_p99_ms_above": 1e12,
-            "best_guess_mb": fn.memory_mb,
-        }
-        return rec.model_copy(update={"kind": "experiment", "proposed": proposed})
-
-
 def test_a_canary_runs_beside_the_size_in_force_the_same_day_on_its_share_of_the_calls(
     unseen: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # Given an agent behind an alias that asks for a canary at half its memory every day
-    agent = AlwaysCanaryHalf()
+    agent = AlwaysTrialHalf(stop=1e12, canary_weight=0.1)
     monkeypatch.setattr(bench_memory, "decide_memory", agent)
     truth = make_truth(load_curves(unseen)[0])
     rng = np.random.default_rng(3)
@@ -283,8 +271,8 @@ def test_a_canary_runs_beside_the_size_in_force_the_same_day_on_its_share_of_the
     )  # fmt: skip
     # Then the size in force never changes, and each canary day gave the next decision two epochs
     # over the same window, the canary's with about a tenth of the calls
-    assert run.sizes == [start] * 4 and [mb for mb, _ in agent.seen] == [start] * 3
-    _, epochs = agent.seen[-1]
+    assert run.sizes == [start] * 4 and agent.seen_at == [start] * 3
+    epochs = agent.epochs_seen[-1]
     day = [e for e in epochs if e[1] == epochs[-1][1]]
     (main, tried) = sorted(day, key=lambda e: -e[2])
     assert main[0] == start and tried[0] == start // 2
