@@ -109,7 +109,7 @@ class Trial:
     restore_mb: int
     trial_mb: int
     stop_p99_ms: float
-    canary: bool
+    canary_weight: float | None  # None: all traffic
 
 
 def _covered(value: float, low: float, high: float) -> bool:
@@ -140,12 +140,12 @@ def run_loop(
     for cycle in range(cycles + 1):
         when = T0 + timedelta(days=cycle)
         minutes = traffic.day(rng)
-        if trial is not None and trial.canary:
+        if trial is not None and trial.canary_weight is not None:
             day, tried = simulate_canary_day(
                 truth,
                 memory,
                 trial.trial_mb,
-                float(canary_weight or 0.0),
+                trial.canary_weight,
                 minutes,
                 start=when,
                 prices=prices,
@@ -179,7 +179,7 @@ def run_loop(
         target = int(rec.proposed["memory_mb"] or memory)
         if rec.kind == "experiment":
             trial, pending = _start_trial(run, rec, memory, truth, traffic, prices, int(minutes.sum()))
-            if trial.canary:
+            if trial.canary_weight is not None:
                 continue  # the size in force stays; the canary runs beside it
         else:  # an experiment is judged after its day, when its guard has had the chance to stop it
             run.violations += violations(
@@ -207,7 +207,8 @@ def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     weight = rec.proposed.get("canary_weight")
     run.exploration_overspend_usd += extra * float(weight or 1.0) * calls
     stop = rec.proposed.get("stop_if_p99_ms_above")
-    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), weight is not None)
+    share = float(weight) if weight is not None else None
+    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), share)
     return trial, rec.after
 
 

@@ -61,8 +61,9 @@ def _starts(value: str) -> tuple[int, ...]:
     type=click.FloatRange(0.0, 0.5),
     default=DEFAULT_CANARY_WEIGHT,
     show_default=True,
-    help="Functions invoked through an alias: experiments are canaries on this share of the traffic, "
-    "the same day as the size in force. 0: no alias, experiments take all traffic for a day.",
+    help="Functions invoked through an alias: experiments are canaries on at least this share of the "
+    "traffic (more, up to half, for a function with fewer than 10,000 calls a day: a canary needs about "
+    "1,000 calls), the same day as the size in force. 0: no alias, experiments take all traffic for a day.",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def memory(  # noqa: PLR0917 - click passes every option as an argument

@@ -22,7 +22,7 @@ from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
-CANARY_WEIGHT = 0.1  # an experiment's share of an alias's traffic: a tenth of a full trial's risk and cost
+CANARY_WEIGHT = 0.1  # an experiment's least share of an alias's traffic (MemoryPolicy.canary_share)
 ARM64_MIN_SAVING_USD = 1.0  # per month: below this the advice is noise in the digest
 
 

@@ -46,6 +46,18 @@ class MemoryPolicy(Frozen):
     # sizes are compared without day-to-day drift, and the trial costs this share of a full one). None:
     # no alias to route, so the experiment is one bounded step on all traffic.
     canary_weight: float | None = Field(default=None, gt=0.0, lt=1.0)
+    # A canary needs enough calls to measure: its share grows (up to `canary_max_weight`) until it gets
+    # `canary_min_calls` a day. 1,000 calls put the canary's mean within about 1 % (cv 0.3).
+    canary_min_calls: int = Field(default=1000, ge=0)
+    canary_max_weight: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    def canary_share(self, calls_per_day: float) -> float | None:
+        """The share of the alias's calls a canary takes for a function with `calls_per_day`."""
+        if self.canary_weight is None:
+            return None
+        wanted = self.canary_min_calls / max(calls_per_day, 1.0)
+        return round(min(max(self.canary_weight, wanted), max(self.canary_max_weight, self.canary_weight)), 3)
+
     n_draws: int = Field(default=400, ge=50)
 
 

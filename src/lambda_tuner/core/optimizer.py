@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 
-from lambda_tuner.core.cost import cost_rates
+from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
 from lambda_tuner.core.exploration import (
     TRIAL_MULTIPLE_MB,
     BoolArray,
@@ -377,6 +377,9 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     if fits is not None:
         fits[fn.name] = fit
     usage = usage_from(epochs, policy.memory_headroom)
+    if policy.canary_weight is not None:  # the canary's share for this function's traffic
+        share = policy.canary_share(usage.invocations_per_month / MONTH_DAYS)
+        policy = policy.model_copy(update={"canary_weight": share})
     # Search a coarse grid, then refine around its choice with the very same draws.
     draws = sample(fit, policy.n_draws)
     settings = {

@@ -156,3 +156,11 @@ def test_a_size_measured_beside_the_baseline_and_within_the_allowance_is_where_t
     )  # fmt: skip
     # Then it moves to the measured size (not to an unmeasured one a few megabytes from it)
     assert rec.kind == "memory" and rec.proposed["memory_mb"] == 1024
+
+
+def test_a_canary_of_a_quiet_function_takes_a_larger_share_so_it_gets_enough_calls_to_measure():
+    policy = MemoryPolicy(canary_weight=0.1)
+    assert policy.canary_share(50_000) == 0.1  # plenty: the least share
+    assert policy.canary_share(4_000) == 0.25  # 1,000 calls a day
+    assert policy.canary_share(300) == 0.5  # never more than half
+    assert MemoryPolicy().canary_share(4_000) is None  # no alias, no canary
