@@ -192,3 +192,37 @@ def test_a_next_change_to_the_function_concludes_its_running_canary_first(accoun
     assert routing == {} and version not in (s.v1, trial) and account.memory(FN, qualifier=version) == 768
     types = [r.type for r in s.store.list_audit()]
     assert types == ["change", "verification", "change"]
+
+
+class AuditFailsOnce(Store):
+    """The real store, except that the first verification record cannot be written (a throttled table)."""
+
+    failed = False
+
+    def append_audit(self, type: Any, at: Any, **fields: Any) -> Any:
+        if type == "verification" and not self.failed:
+            self.failed = True
+            raise RuntimeError("ProvisionedThroughputExceededException: audit table throttled")
+        return super().append_audit(type, at, **fields)
+
+
+def test_a_conclusion_whose_record_cannot_be_written_is_recorded_by_the_next_request(
+    account: Account,
+) -> None:
+    # Given an applied canary, and an audit table that refuses the conclusion's record once
+    s = Setup(account)
+    s.applied()
+    s.store = AuditFailsOnce(STATE, AUDIT)
+    s.flow = s.flow_with(None)
+    # When the first conclusion removes the routing but cannot record it
+    with pytest.raises(RuntimeError):
+        s.flow.conclude("rec-1", LATER)
+    # Then nothing is closed: the canary stays APPLIED, so the next cycle asks again
+    assert alias_state() == (s.v1, {}) and s.status() == "APPLIED"
+    assert [r.type for r in s.store.list_audit()] == ["change"]
+    # And the next request records the conclusion and closes it
+    again = s.flow.conclude("rec-1", LATER + timedelta(days=1))
+    assert again.ok and s.status() == "VERIFIED"
+    _, verification = s.store.list_audit()
+    assert verification.type == "verification" and verification.data["concluded"] is True
+    assert verification.data["detail"].endswith("canary routing was already gone")

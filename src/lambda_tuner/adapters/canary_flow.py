@@ -95,12 +95,10 @@ class CanaryFlow(RollbackFlow):
             return self._gone(rec, attrs, actor, now, exc)
         except ApplyError as exc:
             return self._not_concluded(rec, attrs, actor, now, exc)
-        if not self.store.claim(rec.id, CONCLUDE_STEP, uuid.uuid4().hex):
-            return _outcome(rec.id, rec.function, True, "already concluded")  # a concurrent delivery won
         detail = _detail(rec, attrs, now, removed=ended.before != ended.after)
-        self.store.transition(
-            rec.id, rec.status, "VERIFIED", now, concluded_at=now.isoformat(), concluded=detail
-        )
+        # The record comes first: if writing it fails, nothing is claimed or closed, the canary stays
+        # APPLIED and the next cycle's request records it (the routing is already gone then, and the
+        # record says so). Two deliveries at once may both record; neither can leave it unrecorded.
         self.store.append_audit(
             "verification",
             now,
@@ -120,6 +118,11 @@ class CanaryFlow(RollbackFlow):
                 "request_ids": list(ended.request_ids),
                 "alarms_removed": list(attrs.get("alarms", [])),
             },
+        )
+        if not self.store.claim(rec.id, CONCLUDE_STEP, uuid.uuid4().hex):
+            return _outcome(rec.id, rec.function, True, "already concluded")  # a concurrent delivery won
+        self.store.transition(
+            rec.id, rec.status, "VERIFIED", now, concluded_at=now.isoformat(), concluded=detail
         )
         self._drop_alarms(list(attrs.get("alarms", [])))
         return _outcome(
