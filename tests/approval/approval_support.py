@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.server import ThreadedMotoServer
 
@@ -445,3 +446,33 @@ def deployed(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
     yield d
     approval._flow.cache_clear()
     apply._flow.cache_clear()
+
+
+class Refusing:
+    """The real Lambda client, except that the `nth` call (1-based) of `operation` answers with an AWS
+    error (`times` calls in a row). `used` lists the operations reached for, in order."""
+
+    def __init__(
+        self, real: Any, operation: str, code: str, status: int, *, nth: int = 1, times: int = 1
+    ) -> None:
+        self.real, self.operation, self.code, self.status = real, operation, code, status
+        self.nth, self.times, self.seen, self.refused = nth, times, 0, 0
+        self.used: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.used.append(name)
+        if name != self.operation:
+            return getattr(self.real, name)
+        self.seen += 1
+        if self.seen < self.nth or self.refused >= self.times:
+            return getattr(self.real, name)
+
+        def refuse(**_: Any) -> dict[str, Any]:
+            self.refused += 1
+            response: Any = {
+                "Error": {"Code": self.code, "Message": "refused"},
+                "ResponseMetadata": {"HTTPStatusCode": self.status},
+            }
+            raise ClientError(response, name)
+
+        return refuse

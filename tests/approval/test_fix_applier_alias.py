@@ -4,12 +4,9 @@ memory back, and the error must say whether that worked: the caller trusts `rest
 
 from __future__ import annotations
 
-from typing import Any
-
 import boto3
 import pytest
-from approval_support import Account
-from botocore.exceptions import ClientError
+from approval_support import Account, Refusing
 from botocore.stub import Stubber
 
 from lambda_tuner.adapters import aws
@@ -29,30 +26,6 @@ REFUSALS = [
 ]
 
 
-class FailingOnce:
-    """The real (moto) Lambda client, except that one operation answers with an AWS error code."""
-
-    def __init__(self, real: Any, operation: str, code: str, status: int) -> None:
-        self.used: list[str]
-        self.real, self.operation, self.code, self.status = real, operation, code, status
-        self.refused, self.used = 0, []  # used: the client methods the applier reached for, in order
-
-    def __getattr__(self, name: str) -> Any:
-        self.used.append(name)
-        if name != self.operation or self.refused:
-            return getattr(self.real, name)
-
-        def refuse(**_: Any) -> dict[str, Any]:
-            self.refused += 1
-            response: Any = {
-                "Error": {"Code": self.code, "Message": "refused"},
-                "ResponseMetadata": {"HTTPStatusCode": self.status},
-            }
-            raise ClientError(response, name)
-
-        return refuse
-
-
 def _function_behind_alias(account: Account) -> str:
     account.create_function(FN, memory_mb=1024)
     lam = aws.client("lambda")
@@ -68,7 +41,7 @@ def test_a_refused_publish_or_alias_move_puts_the_memory_of_latest_back(
 ) -> None:
     # Given a function at 1024 MB whose alias serves version 1
     v1 = _function_behind_alias(account)
-    lam = FailingOnce(aws.client("lambda"), refused_step, code, status)
+    lam = Refusing(aws.client("lambda"), refused_step, code, status)
     # When $LATEST is changed to 512 MB but publishing or moving the alias is refused
     with pytest.raises(error) as caught:
         Applier(lam, sleep=lambda _: None, poll_delay_s=1).apply_memory(FN, 512, None, qualifier_alias="live")
@@ -125,7 +98,7 @@ def test_a_refused_update_of_latest_still_leaves_everything_untouched(
 ) -> None:
     # Given the very first write, the memory update, is refused
     v1 = _function_behind_alias(account)
-    lam = FailingOnce(aws.client("lambda"), "update_function_configuration", code, status)
+    lam = Refusing(aws.client("lambda"), "update_function_configuration", code, status)
     # When the change is applied
     with pytest.raises(error) as caught:
         Applier(lam, sleep=lambda _: None, poll_delay_s=1).apply_memory(FN, 512, None, qualifier_alias="live")

@@ -1,11 +1,10 @@
-"""What the canary tests share: a function behind an alias, a canary experiment, a client that refuses."""
+"""What the canary tests share: a function behind an alias and a canary experiment."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from approval_support import Account, make_rec
-from botocore.exceptions import ClientError
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.core.models import Recommendation
@@ -47,34 +46,3 @@ def canary_rec(*, status: str = "APPROVED", **extra: Any) -> Recommendation:
 def alias_state(function: str = FN) -> tuple[str, dict[str, float]]:
     got = aws.client("lambda").get_alias(FunctionName=function, Name=ALIAS)
     return str(got["FunctionVersion"]), dict(got.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
-
-
-class Refusing:
-    """The real Lambda client, except that the `nth` call (1-based) of `operation` answers with an AWS
-    error (`times` calls in a row). `used` lists the operations reached for, in order."""
-
-    def __init__(
-        self, real: Any, operation: str, code: str, status: int, *, nth: int = 1, times: int = 1
-    ) -> None:
-        self.real, self.operation, self.code, self.status = real, operation, code, status
-        self.nth, self.times, self.seen, self.refused = nth, times, 0, 0
-        self.used: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "get_waiter":
-            self.used.append(name)
-        if name != self.operation:
-            return getattr(self.real, name)
-        self.seen += 1
-        if self.seen < self.nth or self.refused >= self.times:
-            return getattr(self.real, name)
-
-        def refuse(**_: Any) -> dict[str, Any]:
-            self.refused += 1
-            response: Any = {
-                "Error": {"Code": self.code, "Message": "refused"},
-                "ResponseMetadata": {"HTTPStatusCode": self.status},
-            }
-            raise ClientError(response, name)
-
-        return refuse

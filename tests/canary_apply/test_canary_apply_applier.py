@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from approval_support import Account
+from approval_support import Account, Refusing
 from botocore.stub import Stubber
-from canary_apply_support import ALIAS, FN, Refusing, alias_state, behind_alias
+from canary_apply_support import ALIAS, FN, alias_state, behind_alias
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import (

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, FakeContext
-from canary_apply_support import ACTION, ALIAS, FN, Refusing, alias_state, behind_alias, canary_rec
+from approval_support import AUDIT, NOW, STATE, Account, FakeContext, Refusing
+from canary_apply_support import ACTION, ALIAS, FN, alias_state, behind_alias, canary_rec
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
