@@ -32,6 +32,7 @@ from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.models import ChartPoint, Interval, Projection, Reason, Recommendation
 from lambda_tuner.core.tokens import approval_links
 from lambda_tuner.handlers import apply, approval
+from lambda_tuner.settings import AgentSettings
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 SECRET = "s" * 64
@@ -476,3 +477,15 @@ class Refusing:
             raise ClientError(response, name)
 
         return refuse
+
+
+def agent_settings() -> AgentSettings:
+    """The agent's settings for cycle tests against this module's tables, topic and apply function."""
+    return AgentSettings(
+        topic_arn="arn:aws:sns:us-east-1:123456789012:lt",
+        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:lt",
+        approval_base_url="https://approve.example",
+        apply_function="lt-apply",
+        state_table=STATE,
+        audit_table=AUDIT,
+    )

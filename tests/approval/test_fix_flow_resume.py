@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, make_rec
+from approval_support import AUDIT, NOW, STATE, Account, agent_settings, make_rec
 
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow
@@ -17,7 +17,6 @@ from lambda_tuner.collect import CollectResult, CollectStats
 from lambda_tuner.core.guardrails import RESUME, apply_refusal
 from lambda_tuner.core.models import Inventory
 from lambda_tuner.cycle import RESUME_AFTER, CycleDeps, run_cycle
-from lambda_tuner.settings import AgentSettings
 
 FN = "orders-api"
 APPROVE_TAG = {"lambda-tuner:mode": "approve"}
@@ -99,17 +98,6 @@ def empty_collector(*_: Any, **__: Any) -> CollectResult:
     return CollectResult(inventory=Inventory(functions=()), observations={}, stats=CollectStats(), state={})
 
 
-def settings() -> AgentSettings:
-    return AgentSettings(
-        topic_arn="arn:aws:sns:us-east-1:123456789012:lt",
-        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:lt",
-        approval_base_url="https://approve.example",
-        apply_function="lt-apply",
-        state_table=STATE,
-        audit_table=AUDIT,
-    )
-
-
 @pytest.mark.parametrize(("approve", "applied"), [(person_approved, True), (agent_approved, False)])
 def test_the_next_cycle_resumes_a_stuck_approval_as_its_approver(
     account: Account, approve: Any, applied: bool
@@ -132,7 +120,7 @@ def test_the_next_cycle_resumes_a_stuck_approval_as_its_approver(
         collector=empty_collector,
     )
     # When the next cycle runs
-    run_cycle(settings(), LATER, deps)
+    run_cycle(agent_settings(), LATER, deps)
     # Then it re-sends it as a resume, and only a person's approval is applied
     assert [(p["recommendation_id"], p["requested_by"]) for p in sent] == [("rec-1", RESUME)]
     assert account.memory(FN) == (512 if applied else 1024)

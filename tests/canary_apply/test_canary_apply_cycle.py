@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from approval_support import AUDIT, NOW, STATE, Account
+from approval_support import AUDIT, NOW, STATE, Account, agent_settings
 from canary_apply_support import ACTION, FN, alias_state, behind_alias, canary_rec
 
 from lambda_tuner.adapters.applier import Applier
@@ -18,18 +18,6 @@ from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect import CollectResult, CollectStats
 from lambda_tuner.core.models import Epoch, Inventory, Observations
 from lambda_tuner.cycle import CycleDeps, CycleSummary, run_cycle
-from lambda_tuner.settings import AgentSettings
-
-
-def settings() -> AgentSettings:
-    return AgentSettings(
-        topic_arn="arn:aws:sns:us-east-1:123456789012:lt",
-        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:lt",
-        approval_base_url="https://approve.example",
-        apply_function="lt-apply",
-        state_table=STATE,
-        audit_table=AUDIT,
-    )
 
 
 def collected_at_trial_size(now: datetime, *_: Any, **__: Any) -> CollectResult:
@@ -76,7 +64,7 @@ class Agent:
             invoke_apply=self.invoke_apply,
             collector=collected_at_trial_size,
         )
-        return run_cycle(settings(), now, deps, read_only=read_only)
+        return run_cycle(agent_settings(), now, deps, read_only=read_only)
 
     def status(self) -> str:
         rec = self.store.get_recommendation("rec-1")
