@@ -26,7 +26,7 @@ from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
 from lambda_tuner.settings import AgentSettings
-from lambda_tuner.verification import verify_applied
+from lambda_tuner.verification import applied_at, verify_applied
 
 NOTE_KINDS = frozenset({"keep", "insufficient_data"})
 NOTE_STATE_KEY = "last_note"
@@ -359,7 +359,7 @@ def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
     over: list[str] = []
     for rec in deps.store.list_recommendations(status="APPLIED"):
         days = canary_days(rec)
-        if days is None or now - _applied_at(deps.store, rec) < timedelta(days=days) - CANARY_SLACK:
+        if days is None or now - applied_at(deps.store, rec) < timedelta(days=days) - CANARY_SLACK:
             continue
         deps.invoke_apply(
             {
@@ -371,16 +371,6 @@ def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
         )
         over.append(rec.id)
     return over
-
-
-def _applied_at(store: StoreLike, rec: Recommendation) -> datetime:
-    """When the change was made (its `change` audit record): approval can come days after creation."""
-    made = [
-        r.at
-        for r in store.list_audit(since=rec.created_at, function=rec.function)
-        if r.type == "change" and r.recommendation_id == rec.id and r.data.get("ok", True)
-    ]
-    return max(made, default=rec.created_at)
 
 
 def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:

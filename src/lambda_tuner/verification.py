@@ -42,7 +42,7 @@ def verify_applied(observations: Mapping[str, Observations], store: Any, now: da
             continue
         obs = observations.get(rec.function)
         if is_pc_change(rec):
-            data = _pc_outcome(rec, obs, _applied_at(store, rec), now)
+            data = _pc_outcome(rec, obs, applied_at(store, rec), now)
         else:
             data = _memory_outcome(rec, obs, now, prices)
         if data is None:
@@ -109,15 +109,15 @@ def _epoch_at(obs: Observations, memory_mb: object) -> Epoch | None:
 # ---------------------------------------------------------------- provisioned concurrency
 
 
-def _applied_at(store: Any, rec: Recommendation) -> datetime:
-    """When the change was made (its `change` audit record): approval can come days after creation,
-    and a day of evidence must be a day with the change in force."""
+def applied_at(store: Any, rec: Recommendation) -> datetime:
+    """When the change was made (its successful `change` audit record): approval can come days after
+    creation, and a day of evidence (or a canary's day) must be a day with the change in force."""
     changes = [
         r.at
         for r in store.list_audit(since=rec.created_at, function=rec.function)
-        if r.type == "change" and r.recommendation_id == rec.id
+        if r.type == "change" and r.recommendation_id == rec.id and r.data.get("ok", True)
     ]
-    return max(changes) if changes else rec.created_at
+    return max(changes, default=rec.created_at)
 
 
 def _pc_outcome(
