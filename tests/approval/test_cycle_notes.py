@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from approval_support import AUDIT, NOW, STATE, Account
-from test_fix_flow_resume import settings
+from approval_support import AUDIT, NOW, STATE, Account, agent_settings
 
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect import CollectResult, CollectStats
@@ -63,7 +62,7 @@ def cycle(store: Store, collector: Any, at: Any) -> Any:
         collector=collector,
         new_id=lambda: f"id-{at:%d%H}-{next(ids)}",
     )
-    return run_cycle(settings(), at, deps)
+    return run_cycle(agent_settings(), at, deps)
 
 
 def notes(store: Store, function: str) -> int:
