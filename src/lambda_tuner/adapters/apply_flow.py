@@ -200,7 +200,10 @@ class ApplyFlow(CanaryFlow):
             manager = detect_iac(desc.get("Tags", {}))
             if manager and not self.allow_iac:
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
-            self.end_running_canaries(rec, now, actor)
+            # The function's other recommendations, read once: running canaries end before the change,
+            # and the guards of earlier changes are retired after it.
+            earlier = [r for r in self.store.list_recommendations(function=rec.function) if r.id != rec.id]
+            self.end_running_canaries(earlier, now, actor)
             applied = self._dispatch(rec)
         except CodeMismatchError as exc:
             return self._recommend_only(rec, actor, now, str(exc), None)
@@ -208,7 +211,7 @@ class ApplyFlow(CanaryFlow):
             return self._failed(rec, actor, now, exc, "conflict")
         except ApplyError as exc:
             return self._failed(rec, actor, now, exc, "change")
-        return self._guard_and_record(rec, actor, now, applied, desc)
+        return self._guard_and_record(rec, actor, now, applied, desc, earlier)
 
     def _approver(self, rec: Recommendation) -> str:
         """Who approved `rec`: the approval page records `decided_by` (a person), the apply function
@@ -219,11 +222,11 @@ class ApplyFlow(CanaryFlow):
             return str(attrs["approved_by"])
         return "approval" if attrs.get("decided_by") else "agent"
 
-    def _retire_earlier_guards(self, rec: Recommendation) -> None:
+    def _retire_earlier_guards(self, others: list[Recommendation]) -> None:
         """Alarms of this function's earlier changes judge a configuration no longer in force; left in
         place they would "roll back" to a state older than the one just approved."""
-        for earlier in self.store.list_recommendations(function=rec.function):
-            if earlier.id == rec.id or earlier.status not in ("APPLIED", "VERIFIED"):
+        for earlier in others:
+            if earlier.status not in ("APPLIED", "VERIFIED"):
                 continue
             item = self.store.get_recommendation_item(earlier.id) or {}
             self._drop_alarms(list(item.get("attrs", {}).get("alarms", [])))
@@ -247,11 +250,17 @@ class ApplyFlow(CanaryFlow):
             restored=True,
         )
 
-    def _guard_and_record(
-        self, rec: Recommendation, actor: str, now: datetime, applied: Applied, desc: dict[str, Any]
+    def _guard_and_record(  # noqa: PLR0917 - the change and what it is judged against, each needed
+        self,
+        rec: Recommendation,
+        actor: str,
+        now: datetime,
+        applied: Applied,
+        desc: dict[str, Any],
+        earlier: list[Recommendation],
     ) -> ChangeResult:
         names: list[str] = []
-        self._retire_earlier_guards(rec)
+        self._retire_earlier_guards(earlier)
         if self.alarm_action_arn:
             guard = canary_guard(rec, applied.after, _number(rec.current.get("errors_per_min")))
             try:

@@ -71,12 +71,13 @@ class CanaryFlow(RollbackFlow):
             return self._refuse(rec.id, rec.function, actor, now, reason)
         return self._end(rec, attrs, canary[0], version, actor=actor, now=now)
 
-    def end_running_canaries(self, rec: Recommendation, now: datetime, actor: str) -> None:
+    def end_running_canaries(self, others: list[Recommendation], now: datetime, actor: str) -> None:
         """One change at a time per function: a change about to be made to a function whose canary still
-        routes part of its alias concludes that canary first. The cycle hands a conclusion and the next
-        change over in one run, and asynchronous deliveries may arrive in either order."""
-        for earlier in self.store.list_recommendations(function=rec.function):
-            if earlier.id != rec.id and earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
+        routes part of its alias concludes that canary first (`others`: the function's other
+        recommendations). The cycle hands a conclusion and the next change over in one run, and
+        asynchronous deliveries may arrive in either order."""
+        for earlier in others:
+            if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
 
     def _end(
