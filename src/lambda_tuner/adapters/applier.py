@@ -202,8 +202,7 @@ class Applier(PcSteps):
                 f"alias {alias} serves version {version}, whose code differs from $LATEST: publishing a new "
                 "version would ship unreleased code, so this change is a recommendation only"
             )
-        routing = got.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
-        return {"alias": alias, "alias_version": version, "alias_routing": routing}
+        return {"alias": alias, "alias_version": version, "alias_routing": _weights(got)}
 
     def _set_memory(self, function: str, memory_mb: int, revision_id: str | None) -> None:
         kwargs: dict[str, Any] = {"FunctionName": function, "MemorySize": memory_mb}
@@ -273,7 +272,7 @@ class Applier(PcSteps):
                 )
                 self._wait_updated(function)
             if before.get("alias"):
-                routing = {str(k): float(v) for k, v in (before.get("alias_routing") or {}).items()}
+                routing = _as_weights(before.get("alias_routing"))
                 self._call(
                     "restore the alias",
                     self.lam.update_alias,
@@ -314,5 +313,9 @@ class Applier(PcSteps):
 
 
 def _weights(alias: dict[str, Any]) -> dict[str, float]:
-    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    return {str(k): float(v) for k, v in weights.items()}
+    """An alias's routing weights, from a GetAlias answer."""
+    return _as_weights((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
+
+
+def _as_weights(raw: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (raw or {}).items()}
