@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -209,6 +210,28 @@ def test_the_command_refuses_an_unknown_strategy(unseen: Path, tmp_path: Path):
 def test_the_bench_runs_on_the_shared_curves():
     result = run_bench(SHARED_CURVES.resolve(), starts=(512,), cycles=2, seed=1, strategies=("cost",))
     assert {r["curve"] for r in result["per_curve"]} == {c.function_id for c in load_curves(SHARED_CURVES)}
+
+
+def test_a_run_sees_the_same_days_whichever_other_runs_the_bench_makes():
+    # Each run draws from its own stream: a variant or a subset of strategies is compared with common
+    # random numbers, run for run, not through whatever the runs before it happened to consume.
+    both = run_bench(
+        SHARED_CURVES.resolve(), starts=(512, 1024), cycles=3, seed=3, strategies=("default", "cost")
+    )
+    alone = run_bench(SHARED_CURVES.resolve(), starts=(512, 1024), cycles=3, seed=3, strategies=("cost",))
+    other_seed = run_bench(
+        SHARED_CURVES.resolve(), starts=(512, 1024), cycles=3, seed=4, strategies=("cost",)
+    )
+
+    def cost_runs(result: dict[str, Any]) -> list[tuple[str, int, list[int], float]]:
+        return [
+            (r["curve"], r["start_mb"], r["sizes"], r["regret"])
+            for r in result["per_curve"]
+            if r["strategy"] == "cost"
+        ]
+
+    assert cost_runs(both) == cost_runs(alone)
+    assert cost_runs(alone) != cost_runs(other_seed)
 
 
 class AlwaysTrialHalf:
