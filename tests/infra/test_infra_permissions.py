@@ -78,12 +78,61 @@ def test_only_the_apply_function_can_change_functions_scaling_or_roles(cfn: dict
         "lambda:UpdateAlias",
         "lambda:PutProvisionedConcurrencyConfig",
         "lambda:DeleteProvisionedConcurrencyConfig",
+        "lambda:DeleteFunction",  # a canary's trial version, once it has ended
         "application-autoscaling:RegisterScalableTarget",
         "application-autoscaling:PutScheduledAction",
         "application-autoscaling:DeleteScheduledAction",
         "iam:CreateServiceLinkedRole",
     } <= set(changers["ApplyFunction"])
     assert "iam:PassRole" not in changers["ApplyFunction"]
+
+
+# How IAM reads a grant's ARN pattern here: placeholders filled in, `*` matching any run of characters
+# (colons included), as IAM's ARN wildcards do.
+STACK = "lt"
+PLACEHOLDERS = {
+    "${AWS::Partition}": "aws",
+    "${AWS::Region}": "us-east-1",
+    "${AWS::AccountId}": "123456789012",
+    "${AWS::StackName}": STACK,
+}
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def _arn_patterns(statement: dict[str, Any]) -> list[str]:
+    patterns = []
+    for resource in _as_list(statement["Resource"]):
+        text = resource["Fn::Sub"] if isinstance(resource, dict) else resource
+        for placeholder, value in PLACEHOLDERS.items():
+            text = text.replace(placeholder, value)
+        patterns.append(text)
+    return patterns
+
+
+def _effect_on(cfn: dict[str, Any], action: str, arn: str) -> str:
+    """What the apply function's policy says about `action` on `arn`: an explicit Deny wins, then Allow."""
+    effects = {
+        s["Effect"]
+        for s in _statements(cfn, "ApplyFunction")
+        if any(fnmatchcase(action.lower(), a.lower()) for a in _as_list(s["Action"]))
+        and any(fnmatchcase(arn, pattern) for pattern in _arn_patterns(s))
+    }
+    return "Deny" if "Deny" in effects else "Allow" if "Allow" in effects else "implicit deny"
+
+
+def test_the_apply_function_may_delete_a_version_but_never_a_whole_function(cfn: dict[str, Any]) -> None:
+    # Lambda authorises DeleteFunction with a Qualifier against the qualified ARN (name:version)
+    assert _effect_on(cfn, "lambda:DeleteFunction", FUNCTION_ARN + "orders-api:7") == "Allow"
+    # and without one against the unqualified ARN: the whole function, with all its versions and aliases
+    assert _effect_on(cfn, "lambda:DeleteFunction", FUNCTION_ARN + "orders-api") == "implicit deny"
+    for function in ("AgentFunction", "ApprovalFunction"):
+        assert not _granted(_statements(cfn, function), "lambda:DeleteFunction")
+
+
+def test_the_stacks_own_functions_versions_cannot_be_deleted(cfn: dict[str, Any]) -> None:
+    for own in ("agent", "approval", "apply"):
+        assert _effect_on(cfn, "lambda:DeleteFunction", f"{FUNCTION_ARN}{STACK}-{own}:3") == "Deny", own
+        assert _effect_on(cfn, "lambda:DeleteFunction", f"{FUNCTION_ARN}{STACK}-{own}") != "Allow"
 
 
 def test_the_service_linked_role_grant_is_limited_to_lambda_auto_scaling(cfn: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@ of an alias's traffic to a version at a trial size, and taking it out again), pr
 (static or scheduled), and putting things back. The apply function is the only caller.
 
 Every method records the configuration before it touches anything and, when a later step fails,
-restores it before raising, so a failure never leaves a change half made.
+restores it before raising, so a failure never leaves a change half made. A canary's trial version is
+deleted once nothing routes to it (concluded, rolled back or undone), so experiments leave no versions.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class Applier(PcSteps):
                 "experiment is in progress"
             )
         self._change_memory(function, memory_mb, revision_id, before)
+        version: str | None = None
         try:
             version = self._publish(function)
             self._set_memory(function, int(before["memory_mb"]), None)
@@ -137,19 +139,59 @@ class Applier(PcSteps):
             )
         except ApplyError as exc:  # whichever step refused, $LATEST may be at the trial size: put all back
             self._undo(before, exc)
+            if version is not None:
+                self._discard_undone(function, version, before, exc)
             raise
         after = {"kind": "memory", "function": function, "memory_mb": memory_mb, "canary_weight": weight}
         after.update(routed, published_version=version)
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def end_canary(self, function: str, alias: str, version: str) -> Applied:
-        """Take `version` out of the alias's routing, and nothing else: the version the alias serves stays
-        (even one a deploy moved it to since), and so does $LATEST. Idempotent: when the alias no longer
-        routes to `version`, nothing is written."""
+        """Take `version` out of the alias's routing, then delete it (best effort, see `discard_version`;
+        `after["trial_version"]` says how that went). The version the alias serves stays (even one a
+        deploy moved it to since), and so does $LATEST. Idempotent: when the alias no longer routes to
+        `version`, the alias is not written, and a version already deleted is reported as such."""
         try:
-            return self._unroute(function, alias, version)
+            ended = self._unroute(function, alias, version)
         except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
-            return self._unroute(function, alias, version)
+            ended = self._unroute(function, alias, version)
+        cleanup = self.discard_version(function, version, ended.after)
+        return Applied(
+            before=ended.before,
+            after={**ended.after, "trial_version": cleanup},
+            request_ids=ended.request_ids + self._taken(),
+        )
+
+    def discard_version(self, function: str, version: str, alias_now: dict[str, Any]) -> dict[str, Any]:
+        """Delete `version`, published for a canary that has ended, given `alias_now` (the alias's state
+        once the canary is out: `alias`, `alias_version`, `alias_routing`). Only a published version
+        number, never $LATEST or an unqualified delete, and never one that alias still serves or routes
+        to. Best effort: Lambda refuses a version any alias references (ResourceConflictException) and a
+        version may already be gone; neither, nor any other refusal, raises. Returns what happened:
+        {"version", "deleted", "detail"}, for the audit."""
+        if not version.isdigit():  # $LATEST, an alias name or nothing: never delete those
+            return trial_outcome(version, f"kept: {version!r} is not a published version number")
+        serves = str(alias_now.get("alias_version"))
+        if version == serves or version in _as_weights(alias_now.get("alias_routing")):
+            return trial_outcome(version, f"kept: alias {alias_now.get('alias')} still routes to it")
+        try:
+            self._call(
+                "delete the trial version", self.lam.delete_function, FunctionName=function, Qualifier=version
+            )
+        except GoneError:  # a second conclusion, or someone else cleaned up: nothing left to do
+            return trial_outcome(version, "already deleted")
+        except ApplyError as exc:
+            return trial_outcome(version, f"kept: {exc}")
+        return trial_outcome(version, "deleted", deleted=True)
+
+    def _discard_undone(self, function: str, version: str, before: dict[str, Any], cause: ApplyError) -> None:
+        """After a canary apply failed past publishing and `before` was put back, delete its version;
+        the error says whether it was."""
+        if cause.restored:
+            detail = self.discard_version(function, version, before)["detail"]
+        else:  # the alias may still route to it: leave it, as AWS would refuse anyway
+            detail = trial_outcome(version, "kept: the alias could not be put back")["detail"]
+        cause.args = (f"{cause.args[0]}; {detail}", *cause.args[1:])
 
     def _unroute(self, function: str, alias: str, version: str) -> Applied:
         got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
@@ -310,6 +352,11 @@ class Applier(PcSteps):
         except ClientError:
             return False
         return bool(got.get("MemorySize") == before.get("memory_mb"))
+
+
+def trial_outcome(version: str, what: str, *, deleted: bool = False) -> dict[str, Any]:
+    """What became of a canary's trial version, as the audit records it."""
+    return {"version": version, "deleted": deleted, "detail": f"trial version {version} {what}"}
 
 
 def _weights(alias: dict[str, Any]) -> dict[str, float]:

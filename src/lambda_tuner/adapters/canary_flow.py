@@ -5,8 +5,13 @@ A canary (an `experiment` whose `proposed` carries `canary_weight`, on an alias)
 version at the trial memory size next to the version the alias serves. It ends in one of two ways: a
 rollback alarm on the canary version fires (`RollbackFlow.on_alarm` puts `before` back), or the cycle
 hands over a `conclude` request once its `max_days` are over. Concluding takes the canary version out
-of the alias's routing and nothing else ($LATEST never left the main size), drops the alarms, audits a
-`verification` record and closes the recommendation VERIFIED; the next decision then sees both sizes.
+of the alias's routing ($LATEST never left the main size), drops the alarms, audits a `verification`
+record and closes the recommendation VERIFIED; the next decision then sees both sizes.
+
+However it ends (concluded, rolled back, undone after a failed apply), the version published for it is
+deleted once the alias no longer routes to it, so canaries every few days leave no versions behind
+(each counts against the account's code-storage quota). Deleting is best effort; the record of the
+conclusion or rollback says whether it was deleted or why not (`trial_version`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     GoneError,
     RevisionMismatchError,
+    trial_outcome,
 )
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store
@@ -80,6 +86,59 @@ class CanaryFlow(RollbackFlow):
             if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
 
+    def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
+        """A canary's rollback puts the alias back as it was and then deletes the version published for
+        it; its `rollback` record says whether that version was deleted or why not. Any other change
+        rolls back as `RollbackFlow` does."""
+        link = self.store.alarm_link(alarm_name)
+        item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
+        if link is None or item is None or not trial_of(item["attrs"].get("after", {})):
+            return super().on_alarm(alarm_name, now)
+        status, rec_id, attrs = item["status"]["S"], link["recommendation_id"], item["attrs"]
+        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
+            rec_id, status, "ROLLED_BACK", now, rolled_back_by=alarm_name
+        ):
+            return None
+        before = attrs.get("before", {})
+        ok, error = self._restore(before)
+        trial = self.discard_trial(attrs["after"], before, restored=ok)
+        function = str(before.get("function", ""))
+        self.store.append_audit(
+            "rollback",
+            now,
+            function=function or None,
+            recommendation_id=rec_id,
+            caused_by=link["change_id"],
+            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": before, "trial_version": trial},
+        )
+        self._drop_alarms(attrs.get("alarms", []))
+        outcome = "was restored" if ok else "could NOT be restored: " + str(error)
+        self._notify(
+            f"Rolled back: {function}",
+            f"Alarm {alarm_name} fired; the previous configuration {outcome}; {trial['detail']}.\n",
+            function,
+            "warning" if ok else "critical",
+        )
+        return ChangeResult(
+            recommendation_id=rec_id,
+            function=function,
+            ok=ok,
+            before=scalar_values(attrs["after"]),
+            after=scalar_values(before),
+            message=error or "rolled back",
+        )
+
+    def discard_trial(
+        self, after: dict[str, Any], alias_now: dict[str, Any], *, restored: bool
+    ) -> dict[str, Any]:
+        """Delete the version a canary published (`after`: its change), once the change is undone
+        (`restored`) and `alias_now` (the alias's state) no longer routes to it. Best effort: see
+        `Applier.discard_version`; returns what happened, for the audit."""
+        version = trial_of(after)
+        if not restored:  # the alias may still route to it: leave it (AWS would refuse anyway)
+            return trial_outcome(version, "kept: the previous configuration could not be put back")
+        return self.applier.discard_version(str(after["function"]), version, alias_now)
+
     def _end(
         self,
         rec: Recommendation,
@@ -96,7 +155,9 @@ class CanaryFlow(RollbackFlow):
             return self._gone(rec, attrs, actor, now, exc)
         except ApplyError as exc:
             return self._not_concluded(rec, attrs, actor, now, exc)
-        detail = _detail(rec, attrs, now, removed=ended.before != ended.after)
+        cleanup = ended.after.get("trial_version", {})
+        detail = _detail(rec, attrs, now, removed=version in ended.before.get("alias_routing", {}))
+        detail += f"; {cleanup.get('detail', 'trial version not deleted')}"
         # The record comes first: if writing it fails, nothing is claimed or closed, the canary stays
         # APPLIED and the next cycle's request records it (the routing is already gone then, and the
         # record says so). Two deliveries at once may both record; neither can leave it unrecorded.
@@ -118,6 +179,7 @@ class CanaryFlow(RollbackFlow):
                 "after": ended.after,
                 "request_ids": list(ended.request_ids),
                 "alarms_removed": list(attrs.get("alarms", [])),
+                "trial_version": cleanup,
             },
         )
         if not self.store.claim(rec.id, CONCLUDE_STEP, uuid.uuid4().hex):
@@ -187,6 +249,11 @@ class CanaryFlow(RollbackFlow):
             actor=actor,
             data={"ok": False, "action": CONCLUDE_STEP, "error": message, "status": rec.status},
         )
+
+
+def trial_of(after: dict[str, Any]) -> str:
+    """The version a canary change published (`after`: its change record), or "" for any other change."""
+    return str(after.get("published_version") or "") if after.get("canary_weight") else ""
 
 
 def _detail(rec: Recommendation, attrs: dict[str, Any], now: datetime, *, removed: bool) -> str:
