@@ -3,7 +3,7 @@ alarms are aimed, and concluding one when its time is over.
 
 A canary (an `experiment` whose `proposed` carries `canary_weight`, on an alias) runs a newly published
 version at the trial memory size next to the version the alias serves. It ends in one of two ways: a
-rollback alarm on the canary version fires (`RollbackFlow.on_alarm` puts `before` back), or the cycle
+rollback alarm on the canary version fires (`on_alarm` puts `before` back), or the cycle
 hands over a `conclude` request once its `max_days` are over. Concluding takes the canary version out
 of the alias's routing ($LATEST never left the main size), drops the alarms, audits a `verification`
 record and closes the recommendation VERIFIED; the next decision then sees both sizes.
