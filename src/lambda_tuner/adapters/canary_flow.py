@@ -86,47 +86,14 @@ class CanaryFlow(RollbackFlow):
             if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
 
-    def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
-        """A canary's rollback puts the alias back as it was and then deletes the version published for
-        it; its `rollback` record says whether that version was deleted or why not. Any other change
-        rolls back as `RollbackFlow` does."""
-        link = self.store.alarm_link(alarm_name)
-        item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
-        if link is None or item is None or not trial_of(item["attrs"].get("after", {})):
-            return super().on_alarm(alarm_name, now)
-        status, rec_id, attrs = item["status"]["S"], link["recommendation_id"], item["attrs"]
-        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
-            rec_id, status, "ROLLED_BACK", now, rolled_back_by=alarm_name
-        ):
-            return None
-        before = attrs.get("before", {})
-        ok, error = self._restore(before)
-        trial = self.discard_trial(attrs["after"], before, restored=ok)
-        function = str(before.get("function", ""))
-        self.store.append_audit(
-            "rollback",
-            now,
-            function=function or None,
-            recommendation_id=rec_id,
-            caused_by=link["change_id"],
-            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": before, "trial_version": trial},
-        )
-        self._drop_alarms(attrs.get("alarms", []))
-        outcome = "was restored" if ok else "could NOT be restored: " + str(error)
-        self._notify(
-            f"Rolled back: {function}",
-            f"Alarm {alarm_name} fired; the previous configuration {outcome}; {trial['detail']}.\n",
-            function,
-            "warning" if ok else "critical",
-        )
-        return ChangeResult(
-            recommendation_id=rec_id,
-            function=function,
-            ok=ok,
-            before=scalar_values(attrs["after"]),
-            after=scalar_values(before),
-            message=error or "rolled back",
-        )
+    def _after_rollback(self, attrs: dict[str, Any], *, restored: bool) -> tuple[dict[str, Any], str]:
+        """A canary's rollback put the alias back as it was: delete the version published for it, and say
+        in the `rollback` record and the notice whether it was deleted or why not."""
+        after = attrs.get("after", {})
+        if not trial_of(after):
+            return {}, ""
+        trial = self.discard_trial(after, attrs.get("before", {}), restored=restored)
+        return {"trial_version": trial}, f"; {trial['detail']}"
 
     def discard_trial(
         self, after: dict[str, Any], alias_now: dict[str, Any], *, restored: bool

@@ -48,20 +48,21 @@ class RollbackFlow:
             return None
         attrs = item["attrs"]
         ok, error = self._restore(attrs.get("before", {}))
+        extra, note = self._after_rollback(attrs, restored=ok)
         self.store.append_audit(
             "rollback",
             now,
             function=attrs.get("before", {}).get("function"),
             recommendation_id=link["recommendation_id"],
             caused_by=link["change_id"],
-            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before")},
+            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before"), **extra},
         )
         self._drop_alarms(attrs.get("alarms", []))
         function = str(attrs.get("before", {}).get("function", ""))
         self._notify(
             f"Rolled back: {function}",
             f"Alarm {alarm_name} fired; the previous configuration "
-            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}.\n",
+            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}{note}.\n",
             function,
             "warning" if ok else "critical",
         )
@@ -73,6 +74,11 @@ class RollbackFlow:
             after=scalar_values(attrs.get("before", {})),
             message=error or "rolled back",
         )
+
+    def _after_rollback(self, attrs: dict[str, Any], *, restored: bool) -> tuple[dict[str, Any], str]:
+        """What else a rollback of this change cleaned up once its configuration was put back (`restored`):
+        extra fields for its `rollback` record and a note for the notice. Nothing, here."""
+        return {}, ""
 
     def revert(
         self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
