@@ -147,3 +147,16 @@ def test_the_functions_next_change_ends_its_canary_and_deletes_the_trial_version
     assert c.status("rec-1") == "VERIFIED" and c.last("verification")["trial_version"]["deleted"] is True
     assert c.versions() == ["1", str(int(trial) + 1)] and c.alias() == (str(int(trial) + 1), {})
     assert c.lam.get_function_configuration(FunctionName=FN, Qualifier=ALIAS)["MemorySize"] == 768
+
+
+def test_reverting_a_running_canary_from_the_cli_deletes_its_trial_version(c: Cleanup) -> None:
+    # Given a canary still in its day
+    trial = c.applied()
+    # When a person reverts the agent's changes since before it (`lambda-tuner revert`)
+    results = c.flow.revert(NOW - timedelta(hours=1), FN, NOW + timedelta(hours=2), actor="cli")
+    # Then the alias is as it was, the trial version is gone, and the revert record says so
+    assert [r.ok for r in results] == [True] and c.status() == "ROLLED_BACK"
+    assert c.alias() == ("1", {}) and c.versions() == ["1"]
+    record = c.last("revert")
+    assert [x["trial_version"]["deleted"] for x in record["cleaned_up"]] == [True]
+    assert record["cleaned_up"][0]["trial_version"]["version"] == trial

@@ -102,6 +102,12 @@ class RollbackFlow:
         before: dict[str, Any] = first.data["before"]
         ok, error = self._restore(before)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        cleaned = [
+            self._after_rollback({"after": r.data.get("after", {}), "before": before}, restored=ok)[0]
+            for r in records
+        ]
+        if any(cleaned):  # what else the reverted changes left behind (a canary's trial version)
+            data["cleaned_up"] = [extra for extra in cleaned if extra]
         self.store.append_audit(
             "revert",
             now,
