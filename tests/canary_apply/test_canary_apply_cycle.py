@@ -39,6 +39,8 @@ def collected_at_trial_size(now: datetime, *_: Any, **__: Any) -> CollectResult:
 class Agent:
     """A canary applied at NOW (proposed two days before), and the cycle wired to the apply flow."""
 
+    collector = staticmethod(collected_at_trial_size)
+
     def __init__(self, account: Account) -> None:
         self.v1 = behind_alias(account)
         self.store = Store(STATE, AUDIT)
@@ -62,7 +64,7 @@ class Agent:
             notifier=None,
             secret=lambda: b"s" * 32,
             invoke_apply=self.invoke_apply,
-            collector=collected_at_trial_size,
+            collector=self.collector,
         )
         return run_cycle(agent_settings(), now, deps, read_only=read_only)
 

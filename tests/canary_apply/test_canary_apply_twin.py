@@ -9,30 +9,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import NOW, Deployed, FakeContext, provision_account
-from canary_apply_support import ACTION, ALIAS, alias_state, canary_rec
+from approval_support import NOW, Deployed, FakeContext
+from canary_apply_support import ACTION, ALIAS, alias_state, canary_rec, render_behind_alias, reset_twin
 
-from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.adapters import aws
 from lambda_tuner.handlers import apply
 from lambda_tuner.twin.server import Twin
-from lambda_tuner.twin.shapes import cpu_bound
-from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
-from lambda_tuner.twin.traffic import steady
 from lambda_tuner.twin.world import World
 
 FN = "render"  # CPU-bound: about 175 ms at 1024 MB, 690 ms at 256 MB, 100 ms from 1769 MB up
 
 
 def world() -> World:
-    spec = FunctionSpec(
-        name=FN,
-        curve=cpu_bound(100.0),
-        traffic=steady(120.0),
-        memory_mb=1024,
-        aliases=(AliasSpec(ALIAS, "1"),),
-        invoked=((ALIAS, 1.0),),
-    )
-    return World([spec], seed=5, epoch=NOW - timedelta(days=2), now=NOW)
+    return render_behind_alias(calls_per_min=120.0, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +32,7 @@ def twin() -> Iterator[Twin]:
 
 @pytest.fixture
 def live(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
-    twin.reset(world())
-    for key, value in twin.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.reset_clients()
-    secrets.clear_cache()
-    account = provision_account()
+    account = reset_twin(twin, world(), monkeypatch)
     account.create_function("lt-apply", memory_mb=256)
     deployed = Deployed(account, monkeypatch, create=False, extra_env={"LT_ALARM_ACTION_ARN": ACTION})
     twin.register_handler("lt-apply", apply.handler)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from approval_support import NOW, Account, agent_settings
+from approval_support import NOW, Account
 from canary_apply_support import ALIAS, FN
 from test_canary_apply_cycle import Agent
 
 from lambda_tuner.collect import CollectResult, CollectStats
 from lambda_tuner.core.models import AliasInfo, Epoch, FunctionConfig, Inventory, Observations
-from lambda_tuner.cycle import CycleDeps, CycleSummary, run_cycle
+from lambda_tuner.cycle import CycleSummary
 
 
 def _epoch(mb: int, start: datetime, end: datetime, *, calls: int, avg: float, p99: float) -> Epoch:
@@ -70,6 +70,8 @@ class CanaryAgent(Agent):
     apply function its requests asynchronously (InvocationType "Event"), so a conclusion runs after the
     cycle has decided: `deliver` plays the apply function's queue afterwards."""
 
+    collector = staticmethod(collected_with_canary_day)
+
     def __init__(self, account: Account) -> None:
         super().__init__(account)
         self.queued: list[dict[str, Any]] = []
@@ -81,16 +83,6 @@ class CanaryAgent(Agent):
         for payload in self.queued:
             super().invoke_apply(payload)
         self.queued = []
-
-    def cycle(self, now: datetime, *, read_only: bool = False) -> CycleSummary:
-        deps = CycleDeps(
-            store=self.store,
-            notifier=None,
-            secret=lambda: b"s" * 32,
-            invoke_apply=self.invoke_apply,
-            collector=collected_with_canary_day,
-        )
-        return run_cycle(agent_settings(), now, deps, read_only=read_only)
 
 
 def memory_recs(summary: CycleSummary) -> list[tuple[str, str]]:

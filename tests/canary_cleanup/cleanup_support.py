@@ -8,18 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, provision_account
-from canary_apply_support import ACTION, ALIAS, canary_rec
+from approval_support import AUDIT, NOW, STATE, Account
+from canary_apply_support import ACTION, ALIAS, canary_rec, render_behind_alias, reset_twin
 
-from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.twin.server import Twin
-from lambda_tuner.twin.shapes import cpu_bound
-from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
-from lambda_tuner.twin.traffic import steady
 from lambda_tuner.twin.world import World
 
 FN = "render"
@@ -27,15 +24,7 @@ LATER = NOW + timedelta(days=1)
 
 
 def world() -> World:
-    spec = FunctionSpec(
-        name=FN,
-        curve=cpu_bound(100.0),
-        traffic=steady(60.0),
-        memory_mb=1024,
-        aliases=(AliasSpec(ALIAS, "1"),),
-        invoked=((ALIAS, 1.0),),
-    )
-    return World([spec], seed=7, epoch=NOW - timedelta(days=2), now=NOW)
+    return render_behind_alias(calls_per_min=60.0, seed=7)
 
 
 def twin_fixture() -> Iterator[Twin]:
@@ -45,13 +34,7 @@ def twin_fixture() -> Iterator[Twin]:
 
 def fresh_account(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Account:
     """The twin reset to `world()`, boto3 pointed at it, and the template's tables, topic and secret."""
-    twin.reset(world())
-    for key, value in twin.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.reset_clients()
-    secrets.clear_cache()
-    return provision_account()
+    return reset_twin(twin, world(), monkeypatch)
 
 
 class Cleanup:
