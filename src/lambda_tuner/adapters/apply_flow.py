@@ -29,7 +29,7 @@ from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard, trial_of
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
-from lambda_tuner.core.canary import canary_of
+from lambda_tuner.core.canary import alias_of, canary_of
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import RESUME, apply_refusal, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
@@ -233,7 +233,7 @@ class ApplyFlow(CanaryFlow):
 
     def _dispatch(self, rec: Recommendation) -> Applied:
         proposed, qualifier = rec.proposed, rec.qualifier
-        alias = qualifier if qualifier and not qualifier.isdigit() and qualifier != "$LATEST" else None
+        alias = alias_of(qualifier)
         memory, pc, schedule = proposed.get("memory_mb"), proposed.get("pc"), proposed.get("pc_schedule")
         canary = canary_of(rec)
         if canary is not None and isinstance(memory, int):  # a share of the alias's traffic, for a day

@@ -8,12 +8,25 @@ from __future__ import annotations
 from lambda_tuner.core.models import Recommendation
 
 
+def alias_of(qualifier: str | None) -> str | None:
+    """`qualifier` when it names an alias (only an alias can split traffic between versions); None for
+    nothing, $LATEST or a version number."""
+    if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+        return None
+    return qualifier
+
+
+def share_text(weight: float | None, alias: str | None) -> str:
+    """How much of the traffic an experiment takes, in the words of proposals and digests."""
+    if weight is None:
+        return "on all traffic"
+    return f"as a canary on {weight:.0%} of alias {alias}'s traffic"
+
+
 def canary_of(rec: Recommendation) -> tuple[str, float] | None:
     """(alias, weight) of a canary experiment, or None for anything else (an all-traffic experiment)."""
-    weight, alias = rec.proposed.get("canary_weight"), rec.qualifier
-    if rec.kind != "experiment" or not isinstance(weight, int | float) or not alias:
-        return None
-    if alias == "$LATEST" or alias.isdigit():  # only an alias can split traffic between versions
+    weight, alias = rec.proposed.get("canary_weight"), alias_of(rec.qualifier)
+    if rec.kind != "experiment" or not isinstance(weight, int | float) or alias is None:
         return None
     return alias, float(weight)
 

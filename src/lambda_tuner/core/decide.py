@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lambda_tuner.core.arm64 import decide_arm64
+from lambda_tuner.core.canary import alias_of
 from lambda_tuner.core.fitting import DurationFit
 from lambda_tuner.core.guardrails import template_change
 from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
@@ -49,9 +50,8 @@ class Decider:
     def memory_policy(self, fn: FunctionConfig, qualifier: str | None = None) -> MemoryPolicy:
         """The tags' policy; experiments become canaries where the traffic comes through an alias."""
         p = fn.policy
-        alias = qualifier is not None and qualifier != "$LATEST" and not qualifier.isdigit()
         return MemoryPolicy(
-            canary_weight=CANARY_WEIGHT if alias else None,
+            canary_weight=CANARY_WEIGHT if alias_of(qualifier) else None,
             strategy=p.strategy or "default",
             balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
             p95_objective_ms=p.p95_ms,

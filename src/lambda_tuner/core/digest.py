@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from lambda_tuner.core.canary import share_text
 from lambda_tuner.core.models import Interval, Recommendation
 
 SUBJECT_MAX = 100  # SNS refuses longer email subjects
@@ -56,12 +57,8 @@ def change_text(rec: Recommendation) -> str:
     if rec.kind == "experiment":
         weight, days = rec.proposed.get("canary_weight"), rec.proposed.get("max_days")
         # Only `canary_weight` is routed; an older `routing_weight` never was (those trials took all traffic).
-        share = (
-            f" as a canary on {float(weight):.0%} of alias {rec.qualifier}'s traffic"
-            if isinstance(weight, int | float)
-            else " on all traffic"
-        )
-        parts.append(f"experiment{share} for at most {days} day(s), stopped early by its guards")
+        share = share_text(float(weight) if isinstance(weight, int | float) else None, rec.qualifier)
+        parts.append(f"experiment {share} for at most {days} day(s), stopped early by its guards")
     return ", ".join(parts) or rec.kind.replace("_", " ")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
+from lambda_tuner.core.canary import share_text
 from lambda_tuner.core.cost import MONTH_DAYS
 from lambda_tuner.core.fitting import DurationFit, natural
 from lambda_tuner.core.fitting_draws import interval
@@ -106,9 +107,7 @@ class Context:
 
 
 def trial_share(ctx: Context) -> str:
-    if ctx.canary_weight is None:
-        return "on all traffic"
-    return f"as a canary on {ctx.canary_weight:.0%} of alias {ctx.obs.qualifier}'s traffic"
+    return share_text(ctx.canary_weight, ctx.obs.qualifier)
 
 
 def experiment_recommendation(

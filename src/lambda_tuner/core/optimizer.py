@@ -133,10 +133,7 @@ def evaluate(
     )
     named = (lower, upper, *step, *observed, *([baseline_memory_mb] if baseline_memory_mb else []))
     edges = [float(v) for v in named if MIN_MEMORY_MB <= v <= MAX_MEMORY_MB]
-    reach = step  # where trial sizes are offered: a canary may go one step beyond what was measured
-    if policy.canary_weight is not None and observed:
-        f = policy.max_step_factor
-        reach = (math.ceil(min(observed) / f), math.floor(max(observed) * f))
+    reach = _canary_reach(policy, observed) or step  # where trial sizes are offered
     m = _grid(min(lower, fn.memory_mb), max(upper, fn.memory_mb), fn.memory_mb, edges, focus, reach)
     d = (draws or sample(fit, policy.n_draws)).at(m)
     rates = cost_rates(prices, fn.arch)
@@ -471,11 +468,21 @@ def _trial_reach(ev: Evaluation, policy: MemoryPolicy, observed: list[int]) -> B
     the step limit holds from the current size. A canary leaves the size in force alone and has its own
     guards: it may go one step beyond the sizes measured so far (the model has evidence one step away),
     or a function started far from its optimum would need a move before every trial."""
-    if policy.canary_weight is None or not observed:
+    reach = _canary_reach(policy, observed)
+    if reach is None:
         return ev.all_masks(soft=False)
-    m, factor = ev.memory_mb, policy.max_step_factor
-    reach = (m >= min(observed) / factor) & (m <= max(observed) * factor)
-    return np.asarray(ev.all_masks(soft=False, skip="step limit") & reach, dtype=bool)
+    m = ev.memory_mb
+    return np.asarray(
+        ev.all_masks(soft=False, skip="step limit") & (m >= reach[0]) & (m <= reach[1]), dtype=bool
+    )
+
+
+def _canary_reach(policy: MemoryPolicy, observed: list[int]) -> tuple[int, int] | None:
+    """The sizes a canary may try: up to one step beyond those measured so far (None: no canary)."""
+    if policy.canary_weight is None or not observed:
+        return None
+    f = policy.max_step_factor
+    return math.ceil(min(observed) / f), math.floor(max(observed) * f)
 
 
 def _upside(ev: Evaluation, policy: MemoryPolicy) -> Upside:
