@@ -13,7 +13,7 @@ definitions; docs of the JSON fields are in `summarise`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from lambda_tuner.bench.memory_oracle import (
 )
 from lambda_tuner.bench.memory_sim import (
     Day,
-    FloatArray,
     Traffic,
     Truth,
     make_truth,
@@ -111,7 +110,6 @@ class Trial:
     trial_mb: int
     stop_p99_ms: float
     canary_weight: float | None  # None: all traffic
-    confirmation: bool = False  # a canary at the model's own best guess
 
 
 def _covered(value: float, low: float, high: float) -> bool:
@@ -143,7 +141,16 @@ def run_loop(
         when = T0 + timedelta(days=cycle)
         minutes = traffic.day(rng)
         if trial is not None and trial.canary_weight is not None:
-            day, tried = _canary_day(truth, memory, trial, minutes, when, prices, rng)
+            day, tried = simulate_canary_day(
+                truth,
+                memory,
+                trial.trial_mb,
+                trial.canary_weight,
+                minutes,
+                start=when,
+                prices=prices,
+                rng=rng,
+            )
         else:
             day = tried = simulate_day(truth, memory, minutes, start=when, prices=prices, rng=rng)
         run.sizes.append(memory)
@@ -185,24 +192,6 @@ def run_loop(
     return run, g
 
 
-def _canary_day(  # noqa: PLR0917 - the day's inputs, each needed
-    truth: Truth,
-    memory: int,
-    trial: Trial,
-    minutes: FloatArray,
-    when: datetime,
-    prices: PriceTable,
-    rng: np.random.Generator,
-) -> tuple[Day, Day]:
-    weight = trial.canary_weight or 0.0
-    day, tried = simulate_canary_day(
-        truth, memory, trial.trial_mb, weight, minutes, start=when, prices=prices, rng=rng
-    )
-    if trial.confirmation:  # what the collector reads back from the audit's experiment record
-        tried = replace(tried, epoch=tried.epoch.model_copy(update={"confirmation": True}))
-    return day, tried
-
-
 def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     run: Run, rec: Recommendation, memory: int, truth: Truth, traffic: Traffic, prices: PriceTable, calls: int
 ) -> tuple[Trial, Projection | None]:
@@ -219,7 +208,7 @@ def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     run.exploration_overspend_usd += extra * float(weight or 1.0) * calls
     stop = rec.proposed.get("stop_if_p99_ms_above")
     share = float(weight) if weight is not None else None
-    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), share, target == best)
+    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), share)
     return trial, rec.after
 
 
