@@ -25,7 +25,7 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard, trial_of
+from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
@@ -281,7 +281,7 @@ class ApplyFlow(CanaryFlow):
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it
                 restored, error = self._restore(applied.before)
-                trial = self._trial_note(applied, restored)
+                trial = self._after_rollback(applied.after, applied.before, restored=restored)[1]
                 undo = ApplyError(
                     f"{exc}; the change was undone{trial}" if restored else f"{exc}; {error}{trial}",
                     restored=restored,
@@ -305,12 +305,6 @@ class ApplyFlow(CanaryFlow):
             request_ids=applied.request_ids,
             message="applied",
         )
-
-    def _trial_note(self, applied: Applied, restored: bool) -> str:
-        """A canary undone right after it was applied leaves no version: delete it and say so."""
-        if not trial_of(applied.after):
-            return ""
-        return "; " + str(self.discard_trial(applied.after, applied.before, restored=restored)["detail"])
 
     def _describe(self, rec: Recommendation) -> dict[str, Any]:
         return self.applier.describe(rec.function)
@@ -370,7 +364,7 @@ class ApplyFlow(CanaryFlow):
         message = f"the change was made but could not be recorded ({exc}); " + (
             "it was undone" if restored else f"undoing it failed ({error}) — MANUAL CHECK NEEDED"
         )
-        message += self._trial_note(applied, restored)
+        message += self._after_rollback(applied.after, applied.before, restored=restored)[1]
         unwritten: list[str] = []
         try:
             self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)

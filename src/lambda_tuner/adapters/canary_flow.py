@@ -65,9 +65,9 @@ class CanaryFlow(RollbackFlow):
         alarms, so the next cycle sends the conclusion again; a function deleted meanwhile has no
         routing left, and its recommendation ends FAILED. Either way the audit and the topic say so."""
         item = self.store.get_recommendation_item(rec_id)
-        rec = Store._rec_from(item) if item is not None else None
-        if rec is None or item is None:
+        if item is None:
             return self._refuse(rec_id, "", actor, now, "unknown recommendation")
+        rec = Store._rec_from(item)
         attrs, canary = item["attrs"], canary_of(rec)
         version = str(attrs.get("after", {}).get("published_version") or "")
         if "claim_conclude" in item or rec.status == "ROLLED_BACK":  # a rollback already removed it
@@ -86,13 +86,15 @@ class CanaryFlow(RollbackFlow):
             if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
 
-    def _after_rollback(self, attrs: dict[str, Any], *, restored: bool) -> tuple[dict[str, Any], str]:
-        """A canary's rollback put the alias back as it was: delete the version published for it, and say
-        in the `rollback` record and the notice whether it was deleted or why not."""
-        after = attrs.get("after", {})
+    def _after_rollback(
+        self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
+    ) -> tuple[dict[str, Any], str]:
+        """A canary undone (rolled back, reverted, or undone right after it was applied) has its alias
+        back as it was: delete the version published for it, and say in the record and the notice
+        whether it was deleted or why not."""
         if not trial_of(after):
             return {}, ""
-        trial = self.discard_trial(after, attrs.get("before", {}), restored=restored)
+        trial = self.discard_trial(after, before, restored=restored)
         return {"trial_version": trial}, f"; {trial['detail']}"
 
     def discard_trial(

@@ -48,7 +48,7 @@ class RollbackFlow:
             return None
         attrs = item["attrs"]
         ok, error = self._restore(attrs.get("before", {}))
-        extra, note = self._after_rollback(attrs, restored=ok)
+        extra, note = self._after_rollback(attrs.get("after", {}), attrs.get("before", {}), restored=ok)
         self.store.append_audit(
             "rollback",
             now,
@@ -75,9 +75,11 @@ class RollbackFlow:
             message=error or "rolled back",
         )
 
-    def _after_rollback(self, attrs: dict[str, Any], *, restored: bool) -> tuple[dict[str, Any], str]:
-        """What else a rollback of this change cleaned up once its configuration was put back (`restored`):
-        extra fields for its `rollback` record and a note for the notice. Nothing, here."""
+    def _after_rollback(
+        self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
+    ) -> tuple[dict[str, Any], str]:
+        """What else undoing a change (`after`, put back to `before`; `restored`: whether that worked)
+        cleaned up: extra fields for its record and a note for the notice. Nothing, here."""
         return {}, ""
 
     def revert(
@@ -102,10 +104,7 @@ class RollbackFlow:
         before: dict[str, Any] = first.data["before"]
         ok, error = self._restore(before)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
-        cleaned = [
-            self._after_rollback({"after": r.data.get("after", {}), "before": before}, restored=ok)[0]
-            for r in records
-        ]
+        cleaned = [self._after_rollback(r.data.get("after", {}), before, restored=ok)[0] for r in records]
         if any(cleaned):  # what else the reverted changes left behind (a canary's trial version)
             data["cleaned_up"] = [extra for extra in cleaned if extra]
         self.store.append_audit(
