@@ -24,6 +24,7 @@ from lambda_tuner.adapters.apply_errors import (
     ApplyError,
     CodeMismatchError,
     ConflictError,
+    GoneError,
     LambdaServiceError,
     PcFailedError,
     RevisionMismatchError,
@@ -46,10 +47,6 @@ __all__ = [
     "ThrottledError",
     "UpdateFailedError",
 ]
-
-
-class GoneError(ApplyError):
-    """The function (or its alias) no longer exists: there is nothing left to change or put back."""
 
 
 class Applier(PcSteps):
@@ -75,8 +72,6 @@ class Applier(PcSteps):
         try:
             resp = op(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                raise GoneError(str(named_error(exc, what))) from exc
             raise named_error(exc, what) from exc
         rid = resp.get("ResponseMetadata", {}).get("RequestId")
         if rid:

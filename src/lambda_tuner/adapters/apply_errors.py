@@ -40,6 +40,10 @@ class CodeMismatchError(ApplyError):
     """The alias serves a version whose code differs from $LATEST: publishing would ship other code."""
 
 
+class GoneError(ApplyError):
+    """The function (or its alias) no longer exists: there is nothing left to change or put back."""
+
+
 class PcFailedError(ApplyError):
     pass
 
@@ -54,6 +58,7 @@ class Applied(BaseModel):
 
 _ERRORS: dict[str, type[ApplyError]] = {
     "PreconditionFailedException": RevisionMismatchError,
+    "ResourceNotFoundException": GoneError,
     "ResourceConflictException": ConflictError,
     "TooManyRequestsException": ThrottledError,
     "ThrottlingException": ThrottledError,
