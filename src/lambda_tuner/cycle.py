@@ -26,7 +26,7 @@ from lambda_tuner.core.digest import render_digest
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
 from lambda_tuner.settings import AgentSettings
-from lambda_tuner.verification import applied_at, verify_applied
+from lambda_tuner.verification import applied_at_in, verify_applied
 
 NOTE_KINDS = frozenset({"keep", "insufficient_data"})
 NOTE_STATE_KEY = "last_note"
@@ -356,10 +356,14 @@ def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
     APPLIED until concluded, and concluding is idempotent."""
     if deps.invoke_apply is None:
         return []
+    applied = deps.store.list_recommendations(status="APPLIED")
+    canaries = [(rec, days) for rec in applied if (days := canary_days(rec)) is not None]
+    if not canaries:
+        return []
+    records = deps.store.list_audit(since=min(rec.created_at for rec, _ in canaries))  # one read for all
     over: list[str] = []
-    for rec in deps.store.list_recommendations(status="APPLIED"):
-        days = canary_days(rec)
-        if days is None or now - applied_at(deps.store, rec) < timedelta(days=days) - CANARY_SLACK:
+    for rec, days in canaries:
+        if now - applied_at_in(records, rec) < timedelta(days=days) - CANARY_SLACK:
             continue
         deps.invoke_apply(
             {

@@ -10,13 +10,13 @@ change to the function, held while one is in flight, is not held longer than tha
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from lambda_tuner.core.canary import canary_of
 from lambda_tuner.core.cost import invocation_cost
-from lambda_tuner.core.models import Epoch, Observations, Recommendation
+from lambda_tuner.core.models import AuditRecord, Epoch, Observations, Recommendation
 from lambda_tuner.core.pricing import PriceTable, default_prices
 
 VERIFY_AFTER = timedelta(hours=20)  # a day of traffic at the new size, give or take the schedule's jitter
@@ -112,9 +112,14 @@ def _epoch_at(obs: Observations, memory_mb: object) -> Epoch | None:
 def applied_at(store: Any, rec: Recommendation) -> datetime:
     """When the change was made (its successful `change` audit record): approval can come days after
     creation, and a day of evidence (or a canary's day) must be a day with the change in force."""
+    return applied_at_in(store.list_audit(since=rec.created_at, function=rec.function), rec)
+
+
+def applied_at_in(records: Iterable[AuditRecord], rec: Recommendation) -> datetime:
+    """`applied_at` from audit records already read (any functions' records since `rec` was made)."""
     changes = [
         r.at
-        for r in store.list_audit(since=rec.created_at, function=rec.function)
+        for r in records
         if r.type == "change" and r.recommendation_id == rec.id and r.data.get("ok", True)
     ]
     return max(changes, default=rec.created_at)
