@@ -68,6 +68,14 @@ def function_of(call: Call) -> str | None:
     return name.split(":", 1)[0]
 
 
+def qualifier_of(call: Call) -> str | None:
+    """The version or alias a Lambda call names: its Qualifier parameter, else the qualified name or ARN
+    in the path (`name:3`, `arn:...:function:name:live`); None for the unqualified function."""
+    raw = unquote(str(call.uri_params.get("FunctionName") or ""))
+    tail = raw.split(":function:", 1)[1] if ":function:" in raw else raw
+    return call.query("Qualifier") or (tail.split(":", 1)[1] if ":" in tail else None)
+
+
 @dataclass
 class RateLimit:
     """An account quota as a token bucket over wall-clock time (the agent paces in real seconds)."""

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lambda_tuner.twin.faults import function_of
+from lambda_tuner.twin.faults import function_of, qualifier_of
 from lambda_tuner.twin.lambda_api import backend, lambda_error
 from lambda_tuner.twin.wire import Call, Reply
 
@@ -84,7 +84,7 @@ def invoke(twin: Twin, call: Call) -> Reply:
     name = function_of(call) or ""
     if name not in twin.handlers:
         return call.forward()
-    qualifier = call.query("Qualifier") or _qualifier_in(call)
+    qualifier = qualifier_of(call)
     try:
         event = json.loads(call.body) if call.body.strip() else {}
     except json.JSONDecodeError:
@@ -103,12 +103,6 @@ def invoke(twin: Twin, call: Call) -> Reply:
     if failed:
         reply.headers.append(("X-Amz-Function-Error", "Unhandled"))
     return reply
-
-
-def _qualifier_in(call: Call) -> str | None:
-    raw = str(call.uri_params.get("FunctionName", ""))
-    tail = raw.split(":function:", 1)[1] if ":function:" in raw else raw
-    return tail.split(":", 1)[1] if ":" in tail else None
 
 
 ROUTES = {"lambda.Invoke": invoke}

@@ -15,9 +15,8 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
-from lambda_tuner.twin.faults import function_of
+from lambda_tuner.twin.faults import function_of, qualifier_of
 from lambda_tuner.twin.lambda_api import (
     backend,
     check_revision,
@@ -101,7 +100,7 @@ def change_alias(twin: Twin, call: Call) -> Reply:
 
 def delete_function(twin: Twin, call: Call) -> Reply:
     """A whole function goes as moto deletes it; a version only once AWS would let it go."""
-    name, qualifier = function_of(call) or "", _qualifier(call)
+    name, qualifier = function_of(call) or "", qualifier_of(call)
     if qualifier is None:
         return call.forward()
     with twin.lock:
@@ -157,13 +156,6 @@ def _refusal(twin: Twin, name: str, qualifier: str) -> Reply | None:
             f"Unable to delete version because the following aliases reference it: [{', '.join(using)}]",
         )
     return None
-
-
-def _qualifier(call: Call) -> str | None:
-    """The version the Qualifier parameter or a qualified name or ARN (`name:3`, `...:name:3`) names."""
-    raw = unquote(str(call.uri_params.get("FunctionName") or ""))
-    tail = raw.split(":function:", 1)[1] if ":function:" in raw else raw
-    return call.query("Qualifier") or (tail.split(":", 1)[1] if ":" in tail else None)
 
 
 HIGHEST = "lt_highest_version"  # kept in moto's own record of the function, so it lives and dies with it
