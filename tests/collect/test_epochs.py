@@ -75,6 +75,8 @@ def test_percentiles_are_invocation_weighted_means_and_spreads_measure_noise():
     assert epoch.duration_p99_ms == pytest.approx((300 * 200 + 100 * 400) / 400)
     assert epoch.duration_max_ms == 800.0 and epoch.errors == 2 and epoch.periods == 2
     assert epoch.duration_avg_spread_ms == pytest.approx(50.0)
+    # calls-weighted: 2/1 * (0.75^2 * 25^2 + 0.25^2 * 75^2) = 1406.25
+    assert epoch.duration_avg_se_ms == pytest.approx(37.5)
     assert epoch.duration_p99_spread_ms == pytest.approx(100.0)
 
 

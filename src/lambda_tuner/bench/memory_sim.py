@@ -33,6 +33,7 @@ import numpy.typing as npt
 from lambda_tuner.core.cost import cost_rates
 from lambda_tuner.core.models import Epoch, ReportStats
 from lambda_tuner.core.pricing import PriceTable
+from lambda_tuner.core.report_windows import weighted_mean_se
 from lambda_tuner.twin.azure_trace import Trace
 from lambda_tuner.twin.curves import Curve
 
@@ -216,6 +217,7 @@ def _one_stream(
     hourly = minutes.reshape(24, -1).sum(axis=1)
     period = rng.choice(24, size=n, p=hourly / hourly.sum()) if hourly.sum() > 0 else np.zeros(n, int)
     per_period = [durations[period == h] for h in range(24) if np.any(period == h)]
+    period_means = [float(np.mean(p)) for p in per_period]
     colds = cold_starts(minutes)
     rates = cost_rates(prices, truth.curve.arch)  # type: ignore[arg-type]
     gb = memory_mb / 1024
@@ -244,9 +246,8 @@ def _one_stream(
         duration_p99_ms=float(p99),
         duration_max_ms=float(np.max(durations)),
         periods=len(per_period),
-        duration_avg_spread_ms=float(np.std([np.mean(p) for p in per_period], ddof=1))
-        if len(per_period) > 1
-        else None,
+        duration_avg_spread_ms=float(np.std(period_means, ddof=1)) if len(per_period) > 1 else None,
+        duration_avg_se_ms=weighted_mean_se(period_means, [float(p.size) for p in per_period]),
         duration_p99_spread_ms=None,
         reports=reports,
     )

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from statistics import pstdev
 
 from lambda_tuner.core.models import Arch, ConcurrencySeries, Epoch, Observations, ReportStats
-from lambda_tuner.core.report_windows import ReportWindow, weighted
+from lambda_tuner.core.report_windows import ReportWindow, weighted, weighted_mean_se
 
 SERIES = ("inv", "avg", "p50", "p95", "p99", "max", "err", "thr")
 MIN_PERIODS = 3  # fewer periods with duration data than this is not enough to fit anything
@@ -205,6 +205,7 @@ def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, f
         errors=round(sum(v or 0.0 for v in col["err"])), throttles=round(sum(v or 0.0 for v in col["thr"])),
         periods=len(with_duration),
         duration_avg_spread_ms=pstdev(avg_values) if len(avg_values) >= 2 else None,
+        duration_avg_se_ms=weighted_mean_se(avg_values, [inv[i] for i in with_duration]),
         duration_p99_spread_ms=pstdev(p99_values) if len(p99_values) >= 2 else None,
         reports=report,
     )

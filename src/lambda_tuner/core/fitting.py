@@ -135,13 +135,21 @@ class DurationFit(Frozen):
 
 
 def epoch_rel_se(epoch: Epoch, mean: float) -> float:
-    """Relative standard error of an epoch's mean from within its window (sampling, hour-to-hour)."""
-    if epoch.periods >= 2 and epoch.duration_avg_spread_ms is not None:
-        return epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean
+    """Relative standard error of an epoch's mean from within its window (sampling, hour-to-hour).
+
+    From the calls-weighted spread of its periods' averages when there are several, never below what
+    sampling alone gives (the spread of a few periods can come out small by chance); from the sampling
+    alone otherwise. Epochs stored before `duration_avg_se_ms` existed use the unweighted spread.
+    """
     sd = DEFAULT_CV * mean
     if epoch.duration_p95_ms is not None and epoch.duration_p50_ms is not None:
         sd = max(epoch.duration_p95_ms - epoch.duration_p50_ms, 0.01 * mean) / 1.645
-    return sd / math.sqrt(max(epoch.invocations, 1)) / mean
+    sampling = sd / math.sqrt(max(epoch.invocations, 1)) / mean
+    if epoch.periods >= 2 and epoch.duration_avg_se_ms is not None:
+        return max(epoch.duration_avg_se_ms / mean, sampling)
+    if epoch.periods >= 2 and epoch.duration_avg_spread_ms is not None:
+        return epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean
+    return sampling
 
 
 def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:

@@ -114,6 +114,7 @@ class Epoch(Frozen):
     periods: int = 0  # number of metric periods with data (a noise estimate needs several)
     duration_p99_spread_ms: float | None = None  # std-dev of per-period p99, a noise estimate
     duration_avg_spread_ms: float | None = None  # std-dev of per-period averages
+    duration_avg_se_ms: float | None = None  # standard error of duration_avg_ms (calls-weighted periods)
     reports: ReportStats | None = None
 
 

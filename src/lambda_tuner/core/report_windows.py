@@ -6,6 +6,7 @@ memory (core/epochs.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,23 @@ def weighted(values: Sequence[float | None], weights: Sequence[float]) -> float 
     pairs = [(v, w) for v, w in zip(values, weights, strict=True) if v is not None and w > 0]
     total = sum(w for _, w in pairs)
     return sum(v * w for v, w in pairs) / total if total > 0 else None
+
+
+def weighted_mean_se(values: Sequence[float], weights: Sequence[float]) -> float | None:
+    """Standard error of the calls-weighted mean of per-period averages, from their spread.
+
+    Each period's average counts by its calls (w = calls / total): var = H/(H-1) * sum(w^2 (x - mean)^2),
+    the cluster-robust form. It holds both sampling noise (a quiet hour's average, from few calls, strays
+    far but weighs little) and hour-to-hour drift. The unweighted spread over sqrt(H) overstates the first
+    several-fold when traffic is uneven over the day, and understates the second. None below 2 periods.
+    """
+    pairs = [(v, w) for v, w in zip(values, weights, strict=True) if w > 0]
+    total = sum(w for _, w in pairs)
+    if len(pairs) < 2 or total <= 0:
+        return None
+    mean = sum(v * w for v, w in pairs) / total
+    var = sum((w / total) ** 2 * (v - mean) ** 2 for v, w in pairs) * len(pairs) / (len(pairs) - 1)
+    return math.sqrt(var)
 
 
 # ---------------------------------------------------------------- REPORT aggregates across scan windows
