@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from lambda_tuner.core import epochs as ep
 from lambda_tuner.core.models import ReportStats
+from lambda_tuner.core.same_day import canary_epochs
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -56,6 +57,9 @@ def test_a_recorded_canary_day_yields_one_epoch_per_size_over_the_same_window():
     assert (by_mb[1024].invocations, by_mb[512].invocations) == (24 * 90, 24 * 10)
     assert (by_mb[1024].duration_avg_ms, by_mb[512].duration_avg_ms) == (200.0, 380.0)
     assert by_mb[512].duration_p99_ms == 570.0 and by_mb[512].periods == 24
+    # ... and the trial version's epoch is marked as the canary, the main traffic's is not
+    assert (by_mb[512].canary, by_mb[1024].canary) == (True, False)
+    assert not any(e.canary for e in epochs if e.start != T0 + 24 * H)
 
 
 def test_outside_the_canary_window_the_alias_series_is_epoched_as_before():
@@ -136,3 +140,17 @@ def test_a_canary_between_two_versions_of_one_size_leaves_the_alias_series_whole
                                       version_series={"3": MAIN, "5": TRIAL})
     assert [(e.memory_mb, e.start, e.end, e.invocations) for e in epochs] == [(1024, T0, T0 + 72 * H, 7200)]
     assert dropped == 0
+
+
+def test_the_canary_is_the_marked_epoch_even_when_it_took_more_calls_than_the_main_traffic():
+    # Given a quiet function's canary on half the traffic, which by chance served more calls that day
+    day = (T0, T0 + 24 * H)
+    main = ep.Epoch(memory_mb=2048, arch="x86_64", start=day[0], end=day[1], invocations=480,
+                    duration_avg_ms=700.0)
+    trial = main.model_copy(update={"memory_mb": 640, "invocations": 520, "canary": True})
+    before = main.model_copy(update={"start": T0 - 24 * H, "end": T0, "invocations": 1000})
+    # Then the marked epoch is the canary, whatever the calls say
+    assert canary_epochs([before, main, trial]) == [trial]
+    # And epochs built before the mark existed fall back to the calls: the one with fewer is the canary
+    unmarked = trial.model_copy(update={"canary": False})
+    assert canary_epochs([before, main, unmarked]) == [main]

@@ -24,7 +24,7 @@ Documented modelling choices:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -197,7 +197,7 @@ def simulate_canary_day(
     trial = _one_stream(
         truth, trial_mb, routed, drift, start=start, prices=prices, rng=rng, cost_cold_rate=full_cold
     )
-    return main, trial
+    return main, replace(trial, epoch=trial.epoch.model_copy(update={"canary": True}))
 
 
 def _one_stream(

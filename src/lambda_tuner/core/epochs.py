@@ -132,8 +132,8 @@ def build_epochs(
         if split is None:
             dropped += len(ts)  # the versions' series do not account for the alias's calls: not guessed
             continue
-        epochs.extend(_epoch(mb, ts, one, step=step, arch=arch, report=found.get(mb))
-                      for mb, one in split.items())
+        epochs.extend(_epoch(mb, ts, one, step=step, arch=arch, report=found.get(mb),
+                             canary=mb == canary.trial_mb) for mb, one in split.items())
     return tuple(sorted(epochs, key=lambda e: (e.start, e.end, e.memory_mb))), dropped
 
 
@@ -191,7 +191,7 @@ def _split(
 
 
 def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, float]], *, step: timedelta,
-           arch: Arch, report: ReportStats | None) -> Epoch:
+           arch: Arch, report: ReportStats | None, canary: bool = False) -> Epoch:
     col = {name: [series.get(name, {}).get(t) for t in ts] for name in SERIES}
     inv = [v or 0.0 for v in col["inv"]]
     with_duration = [i for i, v in enumerate(col["avg"]) if v is not None and inv[i] > 0]
@@ -207,7 +207,7 @@ def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, f
         duration_avg_spread_ms=pstdev(avg_values) if len(avg_values) >= 2 else None,
         duration_avg_se_ms=weighted_mean_se(avg_values, [inv[i] for i in with_duration]),
         duration_p99_spread_ms=pstdev(p99_values) if len(p99_values) >= 2 else None,
-        reports=report,
+        reports=report, canary=canary,
     )
 
 

@@ -20,6 +20,7 @@ epochs alone (`experiments_spent`); the optimizer's moves are at 1 MB resolution
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,13 @@ def trial_sizes(memory_mb: FloatArray) -> BoolArray:
     return np.asarray(np.mod(memory_mb, TRIAL_MULTIPLE_MB) == 0, dtype=bool)
 
 
-def experiments_spent(sizes_in_order: list[int], step_factor: float) -> int:
-    """An upper bound on the experiments already run, from the sizes the function ran at, oldest first.
+def experiments_spent(
+    sizes_in_order: list[int], step_factor: float, canary: Sequence[bool] | None = None
+) -> int:
+    """An upper bound on the all-traffic experiments already run, from the sizes the function ran at,
+    oldest first. `canary` marks the sizes a canary measured beside the size in force: they count as
+    seen (a later move there goes to a measured size, not into new ground) but are not moves; the
+    canaries themselves are counted by their windows, elsewhere.
 
     An experiment always tries a round size (`trial_sizes`) beyond the range seen before it, by more
     than NEAR_OBSERVED_LOG2 (`beyond_observed`), and never exactly at a step-limit edge of the size it
@@ -88,11 +94,14 @@ def experiments_spent(sizes_in_order: list[int], step_factor: float) -> int:
     as well, so the count never falls short, which is what a budget needs. Moves inside the range,
     capped climbs and the optimizer's other moves into new ground are not counted.
     """
-    spent = 0
-    for i, size in enumerate(sizes_in_order[1:], start=1):
-        seen, before, at = sizes_in_order[:i], sizes_in_order[i - 1], np.array([float(size)])
-        trial_like = trial_sizes(at)[0] and not step_edges(at, before, step_factor)[0]
-        spent += bool(trial_like and beyond_observed(at, seen)[0])
+    spent, seen, before = 0, list[int](), None
+    for size, beside in zip(sizes_in_order, canary or [False] * len(sizes_in_order), strict=True):
+        if before is not None and not beside:
+            at = np.array([float(size)])
+            trial_like = trial_sizes(at)[0] and not step_edges(at, before, step_factor)[0]
+            spent += bool(trial_like and beyond_observed(at, seen)[0])
+        seen.append(size)
+        before = before if beside else size
     return spent
 
 

@@ -115,6 +115,7 @@ class Epoch(Frozen):
     duration_p99_spread_ms: float | None = None  # std-dev of per-period p99, a noise estimate
     duration_avg_spread_ms: float | None = None  # std-dev of per-period averages
     duration_avg_se_ms: float | None = None  # standard error of duration_avg_ms (calls-weighted periods)
+    canary: bool = False  # a canary's trial version, beside the size in force in the same window
     reports: ReportStats | None = None
 
 

@@ -395,10 +395,13 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     forced = not ev.allowed(ev.current)
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
     ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
-    # Canaries are told by their shared window; all-traffic trials by the sizes the function ran at.
+    # Canaries are told by their shared window; all-traffic trials by the sizes the function ran at
+    # (a move to a size a canary measured is not one).
     canaries = canary_epochs(epochs)
-    in_order = [e.memory_mb for e in sorted(epochs, key=lambda e: e.start) if e not in canaries]
-    spent = experiments_spent(in_order, policy.max_step_factor) + len({(e.start, e.end) for e in canaries})
+    in_order = sorted(epochs, key=lambda e: e.start)
+    spent = experiments_spent(
+        [e.memory_mb for e in in_order], policy.max_step_factor, [e in canaries for e in in_order]
+    ) + len({(e.start, e.end) for e in canaries})
     if kind == "memory" and not forced and policy.explore and _measure_first(ev, policy, best):
         measured = _measured_instead(ev, policy, best)
         if measured is not None:

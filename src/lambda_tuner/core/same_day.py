@@ -90,7 +90,10 @@ def shared_window_contrasts(
 
 
 def canary_epochs(epochs: Sequence[Epoch]) -> list[Epoch]:
-    """Epochs that shared their window with one that had more calls: the canaries beside the main traffic."""
+    """The canaries beside the main traffic: epochs marked `canary`, and in a shared window with none
+    marked (built before the mark existed), those beside one with more calls. Calls alone cannot tell
+    them apart when a quiet function's canary takes half the traffic."""
+    marked = {(e.start, e.end) for e in epochs if e.canary}
     most: dict[Window, int] = {}
     for e in epochs:
         most[(e.start, e.end)] = max(most.get((e.start, e.end), 0), e.invocations)
@@ -98,7 +101,7 @@ def canary_epochs(epochs: Sequence[Epoch]) -> list[Epoch]:
     out = []
     for e in sorted(epochs, key=lambda e: (e.start, -e.invocations)):
         key = (e.start, e.end)
-        if key in seen or e.invocations < most[key]:
+        if e.canary or (key not in marked and (key in seen or e.invocations < most[key])):
             out.append(e)
         seen.add(key)
     return out

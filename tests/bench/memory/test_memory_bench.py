@@ -318,6 +318,7 @@ def test_a_canary_day_shares_its_drift_so_the_ratio_of_the_two_sizes_is_steadier
             truth, hi, lo, 0.5, traffic.day(rng), start=when, prices=prices, rng=rng
         )
         assert (main.epoch.start, main.epoch.end) == (tried.epoch.start, tried.epoch.end)
+        assert (tried.epoch.canary, main.epoch.canary) == (True, False)  # as the collector marks them
         same.append(np.log(tried.epoch.duration_avg_ms / main.epoch.duration_avg_ms / true_ratio))
         a = simulate_day(truth, hi, traffic.day(rng), start=when, prices=prices, rng=rng)
         b = simulate_day(truth, lo, traffic.day(rng), start=when, prices=prices, rng=rng)

@@ -149,6 +149,18 @@ def test_experiments_spent_counts_round_extensions_of_the_range_but_not_moves_in
     assert experiments_spent([1024], step_factor=2.0) == 0
 
 
+def test_a_move_to_a_size_a_canary_measured_is_not_counted_as_an_experiment():
+    # Given three days at 2,048 MB with canaries at 1,216 and 640 MB beside it, then a move to 1,216 MB
+    sizes = [2048, 2048, 1216, 2048, 640, 1216]
+    beside = [False, False, True, False, True, False]
+    # Then the move is to a measured size: no all-traffic experiment (the canaries count by their windows)
+    assert experiments_spent(sizes, step_factor=2.0, canary=beside) == 0
+    # whereas, without the canaries' days, 1,216 MB would be new ground, a round size: a trial
+    assert experiments_spent([2048, 2048, 2048, 1216], step_factor=2.0) == 1
+    # and a move past every measured size still counts
+    assert experiments_spent([*sizes, 384], step_factor=2.0, canary=[*beside, False]) == 1
+
+
 def test_a_climb_capped_by_the_step_limit_is_not_counted_as_experiments():
     # Given a function climbing from 128 MB one doubling a day, then a trial at 1,920 MB
     sizes = [128, 256, 512, 1024, 1920]
