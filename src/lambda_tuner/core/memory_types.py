@@ -17,9 +17,11 @@ class MemoryPolicy(Frozen):
     """How one function's memory is chosen: strategy, user goals and bounds, safety margins, churn limits.
 
     `default` is the lowest cost whose p99 stays within `p99_allowance` of "now" (a stored baseline),
-    with at most `p99_risk` chance of exceeding it under the model. Hard constraints: bounds, memory
-    floor (max used x `memory_headroom`), p99 upper bound below `timeout_margin` x timeout, and at most
-    `max_step_factor` per cycle. Moves smaller than both savings thresholds are not worth the churn.
+    with at most `p99_risk` chance of exceeding it under the model (a move asks for that; the size in
+    force keeps its place while it is likely inside, see optimizer.STAY_CONFIDENCE). Hard constraints:
+    bounds, memory floor (max used x `memory_headroom`), p99 upper bound below `timeout_margin` x
+    timeout, and at most `max_step_factor` per cycle. Moves smaller than both savings thresholds are
+    not worth the churn.
     """
 
     strategy: Strategy = "default"

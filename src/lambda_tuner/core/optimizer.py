@@ -50,6 +50,7 @@ SPEED_TIE = 0.005  # speed: sizes within 0.5 % of the fastest count as equally f
 COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ...
 FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart on wide windows
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
+STAY_CONFIDENCE = 0.9  # the size in force keeps its place in the allowance at this confidence
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
 SAME_DAY_SEED = 13  # draws of the ratios measured side by side (a canary beside the main traffic)
@@ -176,6 +177,9 @@ def evaluate(
             ratio = d.mean / _reference_draws(fit, int(m[ref]), d.mean.shape[0])
             side_by_side = _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise)
             allowance, within = _allowance(ratio, 1 + policy.p99_allowance, policy)
+            # Hysteresis: the size in force stays while it is likely inside, so that one more day's
+            # noise at the edge does not move the function away and back.
+            allowance[cur] |= np.mean(ratio[:, cur] <= 1 + policy.p99_allowance) >= STAY_CONFIDENCE
             allowance[ref], within[:, ref] = True, True
         else:
             limit = (1 + policy.p99_allowance) * baseline

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from statistics import NormalDist
 
 import pytest
 from memory_support import NOW, epoch, function, io_bound
 
 from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
+from lambda_tuner.core.fitting import epoch_rel_se, fit_duration
 from lambda_tuner.core.models import Epoch, Observations
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
@@ -164,3 +166,35 @@ def test_a_canary_of_a_quiet_function_takes_a_larger_share_so_it_gets_enough_cal
     assert policy.canary_share(4_000) == 0.25  # 1,000 calls a day
     assert policy.canary_share(300) == 0.5  # never more than half
     assert MemoryPolicy().canary_share(4_000) is None  # no alias, no canary
+
+
+def test_the_size_in_force_keeps_its_place_in_the_allowance_while_likely_inside_it():
+    # Given an I/O-bound function kept at 2,048 MB for two days, then a canary at 1,024 MB whose ratio
+    # sits just inside the 10 % allowance: likely inside, not 98 % sure
+    days = [epoch(2048, 400.0, day=d) for d in range(2)]
+    main, tried = canary(epoch(2048, 400.0, day=2), 1024, 400.0 * 1.094)
+    after = epoch(1024, 400.0 * 1.094, day=3)
+    history = (*days, main, tried, after)
+    rel_se = [epoch_rel_se(e, float(e.duration_avg_ms or 1.0)) for e in history]
+    fit = fit_duration("fn", "x86_64", history)
+    (c,) = shared_window_contrasts(history, 2048, fit.rel_noise, rel_se)
+    inside = NormalDist(c.log_ratio, c.sd).cdf(math.log(1.10))
+    assert 0.9 < inside < 0.98
+
+    def decide(at: int, epochs: tuple[Epoch, ...]) -> tuple[str, int]:
+        obs = Observations(
+            function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs,
+            qualifier="live",
+        )  # fmt: skip
+        policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1, explore=False)
+        rec = decide_memory(
+            function(at), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=days[0].duration_p99_ms,
+            baseline_memory_mb=2048,
+        )  # fmt: skip
+        return rec.kind, int(rec.proposed["memory_mb"] or 0)
+
+    # Then a function at 2,048 MB does not move to 1,024 MB on that evidence ...
+    kind, size = decide(2048, history[:-1])
+    assert not (kind == "memory" and size == 1024)
+    # ... but one already at 1,024 MB stays there: a day of noise at the edge does not move it back
+    assert decide(1024, history) == ("keep", 1024)
