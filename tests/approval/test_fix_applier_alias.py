@@ -49,6 +49,11 @@ def test_a_refused_publish_or_alias_move_puts_the_memory_of_latest_back(
     assert account.memory(FN) == 1024
     assert aws.client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == v1
     assert caught.value.restored is True
+    # And no version is left behind: one published before the alias refused is deleted again
+    versions = aws.client("lambda").list_versions_by_function(FunctionName=FN)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", v1]
+    if refused_step == "update_alias":
+        assert "trial version 2 deleted" in str(caught.value)
 
 
 def test_a_refused_publish_whose_restore_fails_too_is_reported_as_not_restored() -> None:

@@ -92,16 +92,25 @@ class Applier(PcSteps):
     def apply_memory(
         self, function: str, memory_mb: int, revision_id: str | None, *, qualifier_alias: str | None = None
     ) -> Applied:
-        """The memory of $LATEST; behind an alias, a version published with it and all traffic moved to it."""
+        """The memory of $LATEST; behind an alias, a version published with it and all traffic moved to it.
+        A version published for a change that then failed is deleted once the alias is put back."""
         before = self._before(function, revision_id, qualifier_alias)
         self._change_memory(function, memory_mb, revision_id, before)
         after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
         if qualifier_alias:
+            version: str | None = None
             try:
-                after.update(self._publish_and_route(function, qualifier_alias))
+                version = self._publish(function)
+                current = self._call(
+                    "read the alias", self.lam.get_alias, FunctionName=function, Name=qualifier_alias
+                )
+                routed = self._route(function, qualifier_alias, version, {}, current.get("RevisionId"))
             except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
                 self._undo(before, exc)
+                if version is not None:
+                    self._discard_undone(function, version, before, exc)
                 raise
+            after.update(routed, published_version=version)
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def apply_canary(
@@ -180,8 +189,8 @@ class Applier(PcSteps):
         return trial_outcome(version, "deleted", deleted=True)
 
     def _discard_undone(self, function: str, version: str, before: dict[str, Any], cause: ApplyError) -> None:
-        """After a canary apply failed past publishing and `before` was put back, delete its version;
-        the error says whether it was."""
+        """After an apply failed past publishing (a canary, or a memory change behind an alias) and
+        `before` was put back, delete the version it published; the error says whether it was."""
         if cause.restored:
             detail = self.discard_version(function, version, before)["detail"]
         else:  # the alias may still route to it: leave it, as AWS would refuse anyway
@@ -263,12 +272,6 @@ class Applier(PcSteps):
         # A failed update leaves the function writable: restoring is exactly what is needed then.
         with contextlib.suppress(UpdateFailedError):
             self._wait_updated(function)
-
-    def _publish_and_route(self, function: str, alias: str) -> dict[str, Any]:
-        version = self._publish(function)
-        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-        routed = self._route(function, alias, version, {}, current.get("RevisionId"))
-        return {**routed, "published_version": version}
 
     def _publish(self, function: str) -> str:
         """Publish $LATEST as it is now (its code and revision pinned: a deploy in between is refused)."""
