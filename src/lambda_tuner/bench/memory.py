@@ -327,7 +327,10 @@ def run_bench(
                     canary_weight=canary_weight,
                 )
                 runs.append(run)
-                for name, row in _baselines(truth, traffic, g, start, strategy, prices, rng).items():
+                # The baselines draw from a stream of their own too: the agent's run, however many
+                # draws it took, does not move their figures.
+                peers = np.random.default_rng([seed, index, start, STRATEGIES.index(strategy), 1])
+                for name, row in _baselines(truth, traffic, g, start, strategy, prices, peers).items():
                     baselines.setdefault(name, []).append(row)
     config = {
         "command": command,

@@ -234,6 +234,16 @@ def test_a_run_sees_the_same_days_whichever_other_runs_the_bench_makes():
     assert cost_runs(alone) != cost_runs(other_seed)
 
 
+def test_the_baselines_figures_do_not_depend_on_what_the_agents_runs_drew(unseen: Path):
+    # The same curves and seed with canaries and with all-traffic trials: the agent's runs differ (and
+    # draw differently), the peers' baselines must not
+    canary = run_bench(unseen, starts=(512,), cycles=3, seed=3, strategies=("cost",))
+    plain = run_bench(unseen, starts=(512,), cycles=3, seed=3, strategies=("cost",), canary_weight=None)
+    assert [r["sizes"] for r in canary["per_curve"]] != [r["sizes"] for r in plain["per_curve"]]
+    for name in ("power_tuning", "compute_optimizer", "fixed"):
+        assert canary["summary"][name] == plain["summary"][name]
+
+
 class AlwaysTrialHalf:
     """Stands in for the agent: always asks to try half the memory, stopped when the day's p99 is above
     `stop` (0: any day is); with `canary_weight`, as a canary behind an alias. Remembers what it saw."""
