@@ -150,7 +150,14 @@ def test_the_canary_requests_pin_revisions_and_code_and_route_by_weight() -> Non
     # the version is published from exactly the code and revision read
     stub.add_response("get_function_configuration", {**config, "RevisionId": "r2"}, {"FunctionName": FN})
     stub.add_response(
-        "publish_version", {"Version": "4"}, {"FunctionName": FN, "CodeSha256": "A", "RevisionId": "r2"}
+        "publish_version",
+        {"Version": "4"},
+        {
+            "FunctionName": FN,
+            "CodeSha256": "A",
+            "RevisionId": "r2",
+            "Description": "lambda-tuner canary trial at 512 MB",
+        },
     )
     # $LATEST goes back to 1024 MB, and that is waited for too
     stub.add_response("update_function_configuration", {}, {"FunctionName": FN, "MemorySize": 1024})
@@ -195,3 +202,37 @@ def test_ending_a_canary_judges_the_alias_afresh_once_when_it_changed_underneath
             _applier(lam).end_canary(FN, ALIAS, trial)
         assert alias_state() == (v1, {trial: 0.1})
     assert lam.refused == refusals
+
+
+def _versions() -> dict[str, str]:
+    listed = aws.client("lambda").list_versions_by_function(FunctionName=FN)["Versions"]
+    return {str(v["Version"]): str(v.get("Description") or "") for v in listed}
+
+
+def test_a_trial_version_whose_deletion_failed_goes_when_a_later_canary_of_the_function_ends(
+    account: Account,
+) -> None:
+    # Given a canary whose version could not be deleted when it ended (the deletion was throttled)
+    v1 = behind_alias(account)
+    first = str(_applier().apply_canary(FN, ALIAS, 512, 0.1, None).after["published_version"])
+    throttled = Refusing(aws.client("lambda"), "delete_function", "TooManyRequestsException", 429, times=9)
+    ended = _applier(throttled).end_canary(FN, ALIAS, first)
+    assert ended.after["trial_version"]["deleted"] is False and first in _versions()
+    assert _versions()[first] == "lambda-tuner canary trial at 512 MB"
+    # and versions that are not left-over trials: someone's deployment, and a trial another alias serves
+    lam = aws.client("lambda")
+    deployed = str(lam.publish_version(FunctionName=FN, Description="release 42")["Version"])
+    lam.update_function_configuration(FunctionName=FN, MemorySize=768)
+    served = str(
+        lam.publish_version(FunctionName=FN, Description="lambda-tuner canary trial at 768 MB")["Version"]
+    )
+    lam.create_alias(FunctionName=FN, Name="beta", FunctionVersion=served)
+    lam.update_function_configuration(FunctionName=FN, MemorySize=1024)
+    # When a later canary of the function ends
+    second = str(_applier().apply_canary(FN, ALIAS, 640, 0.1, None).after["published_version"])
+    later = _applier().end_canary(FN, ALIAS, second)
+    # Then its own version and the left-over one are deleted; the others stay
+    assert later.after["trial_version"]["deleted"] is True
+    assert [(t["version"], t["deleted"]) for t in later.after["earlier_trials"]] == [(first, True)]
+    assert sorted(_versions()) == sorted(["$LATEST", v1, deployed, served])
+    assert alias_state() == (v1, {})

@@ -160,3 +160,25 @@ def test_reverting_a_running_canary_from_the_cli_deletes_its_trial_version(c: Cl
     record = c.last("revert")
     assert [x["trial_version"]["deleted"] for x in record["cleaned_up"]] == [True]
     assert record["cleaned_up"][0]["trial_version"]["version"] == trial
+
+
+def test_a_version_kept_at_its_conclusion_goes_when_a_later_canary_of_the_function_is_concluded(
+    c: Cleanup,
+) -> None:
+    # Given a concluded canary whose version was kept because a second alias used it, since moved away
+    first = c.applied()
+    c.lam.create_alias(FunctionName=FN, Name="beta", FunctionVersion=first)
+    assert c.flow.conclude("rec-1", LATER).ok and c.versions() == ["1", first]
+    c.lam.update_alias(FunctionName=FN, Name="beta", FunctionVersion="1")
+    # When a later canary of the function runs and is concluded
+    c.put_canary("rec-2", created_at=LATER)
+    applied = c.flow.apply("rec-2", "approval", LATER)
+    assert applied.ok, applied.message
+    second = str(applied.after["published_version"])
+    assert c.flow.conclude("rec-2", LATER + timedelta(days=1)).ok
+    # Then both trial versions are gone, and the conclusion's record names the earlier one
+    assert c.versions() == ["1"]
+    record = c.last("verification")
+    assert record["trial_version"]["version"] == second and record["trial_version"]["deleted"] is True
+    assert [(t["version"], t["deleted"]) for t in record["after"]["earlier_trials"]] == [(first, True)]
+    assert f"earlier trial version {first} deleted" in record["detail"]

@@ -33,6 +33,10 @@ from lambda_tuner.adapters.apply_errors import (
     named_error,
 )
 
+# The description of every version published for a canary: what lets a later canary's end find and
+# delete one whose own deletion failed (throttled, or refused while an alias still used it).
+TRIAL_DESCRIPTION = "lambda-tuner canary trial"
+
 # Re-exported: callers catch these from here.
 __all__ = [
     "Applied",
@@ -135,7 +139,7 @@ class Applier(PcSteps):
         self._change_memory(function, memory_mb, revision_id, before)
         version: str | None = None
         try:
-            version = self._publish(function)
+            version = self._publish(function, f"{TRIAL_DESCRIPTION} at {memory_mb} MB")
             self._set_memory(function, int(before["memory_mb"]), None)
             current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
             routed = self._route(
@@ -160,11 +164,43 @@ class Applier(PcSteps):
         except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
             ended = self._unroute(function, alias, version)
         cleanup = self.discard_version(function, version, ended.after)
+        swept = self.sweep_trials(function, keep=version)
         return Applied(
             before=ended.before,
-            after={**ended.after, "trial_version": cleanup},
+            after={**ended.after, "trial_version": cleanup, **({"earlier_trials": swept} if swept else {})},
             request_ids=ended.request_ids + self._taken(),
         )
+
+    def sweep_trials(self, function: str, *, keep: str = "") -> list[dict[str, Any]]:
+        """Delete the function's earlier canary trial versions that were left behind (their deletion was
+        throttled or refused at the time): published versions described as TRIAL_DESCRIPTION that no
+        alias serves or routes to, `keep` aside. Best effort, like `discard_version`: a failed listing
+        sweeps nothing and a refused deletion is reported; returns what happened to each, for the audit."""
+        try:
+            versions = [
+                v
+                for page in self.lam.get_paginator("list_versions_by_function").paginate(
+                    FunctionName=function
+                )
+                for v in page.get("Versions", [])
+            ]
+            aliases = [
+                a
+                for page in self.lam.get_paginator("list_aliases").paginate(FunctionName=function)
+                for a in page.get("Aliases", [])
+            ]
+        except ClientError:
+            return []
+        used = {str(a.get("FunctionVersion")) for a in aliases} | {v for a in aliases for v in _weights(a)}
+        out = []
+        for v in versions:
+            number = str(v.get("Version", ""))
+            if not number.isdigit() or number in used or number == keep:
+                continue
+            if not str(v.get("Description") or "").startswith(TRIAL_DESCRIPTION):
+                continue  # not ours: someone's deployment, or a version a memory change published
+            out.append(self.discard_version(function, number, {"alias_version": None, "alias_routing": {}}))
+        return out
 
     def discard_version(self, function: str, version: str, alias_now: dict[str, Any]) -> dict[str, Any]:
         """Delete `version`, published for a canary that has ended, given `alias_now` (the alias's state
@@ -273,12 +309,14 @@ class Applier(PcSteps):
         with contextlib.suppress(UpdateFailedError):
             self._wait_updated(function)
 
-    def _publish(self, function: str) -> str:
+    def _publish(self, function: str, description: str | None = None) -> str:
         """Publish $LATEST as it is now (its code and revision pinned: a deploy in between is refused)."""
         latest = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
         publish: dict[str, Any] = {"FunctionName": function, "CodeSha256": latest["CodeSha256"]}
         if latest.get("RevisionId"):
             publish["RevisionId"] = latest["RevisionId"]
+        if description:
+            publish["Description"] = description
         return str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
 
     def _route(

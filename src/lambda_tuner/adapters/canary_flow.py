@@ -11,7 +11,9 @@ record and closes the recommendation VERIFIED; the next decision then sees both 
 However it ends (concluded, rolled back, undone after a failed apply), the version published for it is
 deleted once the alias no longer routes to it, so canaries every few days leave no versions behind
 (each counts against the account's code-storage quota). Deleting is best effort; the record of the
-conclusion or rollback says whether it was deleted or why not (`trial_version`).
+conclusion or rollback says whether it was deleted or why not (`trial_version`). A version left behind
+(its deletion throttled, say) goes when a later canary of the function is concluded: trial versions are
+published with a description that marks them (`earlier_trials` in that record).
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ class CanaryFlow(RollbackFlow):
         cleanup = ended.after.get("trial_version", {})
         detail = _detail(rec, attrs, now, removed=version in ended.before.get("alias_routing", {}))
         detail += f"; {cleanup.get('detail', 'trial version not deleted')}"
+        detail += "".join(f"; earlier {t['detail']}" for t in ended.after.get("earlier_trials", []))
         # The record comes first: if writing it fails, nothing is claimed or closed, the canary stays
         # APPLIED and the next cycle's request records it (the routing is already gone then, and the
         # record says so). Two deliveries at once may both record; neither can leave it unrecorded.
