@@ -111,19 +111,24 @@ def trial_share(ctx: Context) -> str:
 
 
 def experiment_recommendation(
-    ctx: Context, policy: MemoryPolicy, *, best: int, index: int, gain: float
+    ctx: Context, policy: MemoryPolicy, *, best: int, index: int, gain: float, confirm: bool = False
 ) -> Recommendation:
+    """An experiment at `index`: exploration (a size expected to beat the best guess `best` by `gain`),
+    or with `confirm` a canary at the best guess itself, measured beside the size in force before the
+    whole alias moves there (the p99 allowance there rests on the model alone)."""
     ev = ctx.ev
     size = int(ev.memory_mb[index])
     extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
     daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days * (ctx.canary_weight or 1.0)
-    rec = recommendation(
-        ctx,
-        "experiment",
-        index,
-        f"exploration: untried {size} MB is expected to beat the best guess {int(ev.memory_mb[best])} MB "
-        f"by {gain:.1%}, worth more over {policy.explore_horizon_days:.0f} days than the trial costs",
+    guess = int(ev.memory_mb[best])
+    why = (
+        f"confirmation: {size} MB, the best guess, is measured beside the current size before all traffic "
+        "moves there (its p99 allowance rests on the model alone)"
+        if confirm
+        else f"exploration: untried {size} MB is expected to beat the best guess {guess} MB by {gain:.1%}, "
+        f"worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
     )
+    rec = recommendation(ctx, "experiment", index, why)
     stop_p99 = ev.stop_p99_ms
     proposed: dict[str, int | float | str | None] = {
         "memory_mb": size,

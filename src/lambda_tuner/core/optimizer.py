@@ -399,13 +399,16 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     forced = not ev.allowed(ev.current)
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
     ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
-    # Canaries are told by their shared window; all-traffic trials by the sizes the function ran at
-    # (a move to a size a canary measured is not one).
+    # Canaries are told by their shared window: exploration tries round sizes, a confirmation the
+    # model's best guess at 1 MB resolution (never round). All-traffic trials are told by the sizes the
+    # function ran at (a move to a size a canary measured is not one).
     canaries = canary_epochs(epochs)
+    explored = {(e.start, e.end) for e in canaries if e.memory_mb % TRIAL_MULTIPLE_MB == 0}
+    confirmed = len({(e.start, e.end) for e in canaries}) - len(explored)
     in_order = sorted(epochs, key=lambda e: e.start)
     spent = experiments_spent(
         [e.memory_mb for e in in_order], policy.max_step_factor, [e in canaries for e in in_order]
-    ) + len({(e.start, e.end) for e in canaries})
+    ) + len(explored)
     if kind == "memory" and not forced and policy.explore and _measure_first(ev, policy, best):
         measured = _measured_instead(ev, policy, best)
         if measured is not None:
@@ -418,6 +421,9 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
                 return experiment_recommendation(
                     ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement
                 )
+        confirm = _confirmation(ev, best) if confirmed < policy.max_experiments else None
+        if confirm is not None:  # no trial worth it or none left: measure the move's own size first
+            return experiment_recommendation(ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True)
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.
@@ -454,6 +460,16 @@ def _measure_first(ev: Evaluation, policy: MemoryPolicy, best: int) -> bool:
     nobody measured: such a move is first a canary (or goes to a measured size about as good)."""
     size = int(ev.memory_mb[best])
     return policy.canary_weight is not None and "p99 allowance" in ev.soft and size not in ev.side_by_side
+
+
+def _confirmation(ev: Evaluation, best: int) -> int | None:
+    """Where a confirmation canary goes: the best guess itself, or 1 MB above it when that is round
+    (a round size is how exploration trials are told apart); None when neither is on the grid."""
+    m = ev.memory_mb
+    for index in (best, best + 1):
+        if index < m.size and int(m[index]) - int(m[best]) in (0, 1) and int(m[index]) % TRIAL_MULTIPLE_MB:
+            return index
+    return None
 
 
 def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:
@@ -511,8 +527,14 @@ def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool)
     if forced:
         return "memory", None
     obj = np.mean(ev.objective, axis=0)
-    gain = float((obj[ev.current] - obj[best]) / obj[ev.current])
-    saving = float(np.mean(ev.cost[:, ev.current] - ev.cost[:, best]))
+    # A move the step limit cuts short of a better size is judged by where it leads: the limit paces
+    # the way there, it is no reason to stay put (a first step may gain little on its own).
+    target, cur = best, ev.current
+    heading = pick(ev, policy.strategy, ev.all_masks(soft=True, skip="step limit"))
+    if heading is not None and (heading - cur) * (best - cur) > 0 and abs(heading - cur) > abs(best - cur):
+        target = heading
+    gain = float((obj[cur] - obj[target]) / obj[cur])
+    saving = float(np.mean(ev.cost[:, cur] - ev.cost[:, target]))
     if gain < policy.min_saving_fraction:
         return "keep", f"improvement {gain:.1%} below the {policy.min_saving_fraction:.1%} threshold"
     if policy.strategy in ("default", "cost") and saving < policy.min_saving_usd_month:

@@ -11,7 +11,7 @@ from memory_support import NOW, epoch, function, io_bound
 
 from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
 from lambda_tuner.core.fitting import epoch_rel_se, fit_duration
-from lambda_tuner.core.models import Epoch, Observations
+from lambda_tuner.core.models import Epoch, Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.same_day import shared_window_contrasts
@@ -198,3 +198,42 @@ def test_the_size_in_force_keeps_its_place_in_the_allowance_while_likely_inside_
     assert not (kind == "memory" and size == 1024)
     # ... but one already at 1,024 MB stays there: a day of noise at the edge does not move it back
     assert decide(1024, history) == ("keep", 1024)
+
+
+def _io_function_with_canaries(sizes: list[int]) -> tuple[Epoch, ...]:
+    """An I/O-bound function at 2,048 MB for three days, then one canary day per size in `sizes`."""
+    days = [epoch(2048, io_bound(2048), day=d) for d in range(3)]
+    canaries = [
+        canary(epoch(2048, io_bound(2048), day=3 + i), mb, io_bound(mb)) for i, mb in enumerate(sizes)
+    ]
+    return (*days, *(e for pair in canaries for e in pair))
+
+
+def _decide_default_behind_alias(epochs: tuple[Epoch, ...]) -> Recommendation:
+    obs = Observations(
+        function="fn",
+        window_start=epochs[0].start,
+        window_end=epochs[-1].end,
+        epochs=epochs,
+        qualifier="live",
+    )
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+    return decide_memory(
+        function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=epochs[0].duration_p99_ms,
+        baseline_memory_mb=2048,
+    )  # fmt: skip
+
+
+def test_with_no_trial_left_a_move_to_an_unmeasured_size_is_first_confirmed_by_a_canary_there():
+    # Given the three exploration canaries spent near 2,048 MB (round sizes), and the model wanting a
+    # smaller size that nobody measured beside the baseline
+    rec = _decide_default_behind_alias(_io_function_with_canaries([1984, 1920, 1856]))
+    # Then the move is measured first: a canary at the best guess itself (never a round size: those are
+    # how exploration trials are counted), which is not exploration
+    size = rec.proposed["memory_mb"]
+    assert rec.kind == "experiment" and rec.proposed["canary_weight"] is not None
+    assert size == rec.proposed["best_guess_mb"] and isinstance(size, int) and size % 32 and size < 1856
+    assert rec.reason.decided_by.startswith(f"confirmation: {size} MB")
+    # And once three confirmations are spent too (non-round canaries), the model's word decides
+    spent = _decide_default_behind_alias(_io_function_with_canaries([1984, 1920, 1856, 2047, 2045, 2043]))
+    assert spent.kind == "memory" and spent.proposed["memory_mb"] < 1856
