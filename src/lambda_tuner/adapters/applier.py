@@ -110,9 +110,7 @@ class Applier(PcSteps):
                 )
                 routed = self._route(function, qualifier_alias, version, {}, current.get("RevisionId"))
             except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
-                self._undo(before, exc)
-                if version is not None:
-                    self._discard_undone(function, version, before, exc)
+                self._undo_published(function, before, exc, version)
                 raise
             after.update(routed, published_version=version)
         return Applied(before=before, after=after, request_ids=self._taken())
@@ -146,9 +144,7 @@ class Applier(PcSteps):
                 function, alias, str(before["alias_version"]), {version: weight}, current.get("RevisionId")
             )
         except ApplyError as exc:  # whichever step refused, $LATEST may be at the trial size: put all back
-            self._undo(before, exc)
-            if version is not None:
-                self._discard_undone(function, version, before, exc)
+            self._undo_published(function, before, exc, version)
             raise
         after = {"kind": "memory", "function": function, "memory_mb": memory_mb, "canary_weight": weight}
         after.update(routed, published_version=version)
@@ -199,7 +195,7 @@ class Applier(PcSteps):
                 continue
             if not str(v.get("Description") or "").startswith(TRIAL_DESCRIPTION):
                 continue  # not ours: someone's deployment, or a version a memory change published
-            out.append(self.discard_version(function, number, {"alias_version": None, "alias_routing": {}}))
+            out.append(self._delete_version(function, number))
         return out
 
     def discard_version(self, function: str, version: str, alias_now: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +210,10 @@ class Applier(PcSteps):
         serves = str(alias_now.get("alias_version"))
         if version == serves or version in _as_weights(alias_now.get("alias_routing")):
             return trial_outcome(version, f"kept: alias {alias_now.get('alias')} still routes to it")
+        return self._delete_version(function, version)
+
+    def _delete_version(self, function: str, version: str) -> dict[str, Any]:
+        """DeleteFunction on one published version (qualified, never the function): best effort."""
         try:
             self._call(
                 "delete the trial version", self.lam.delete_function, FunctionName=function, Qualifier=version
@@ -224,9 +224,14 @@ class Applier(PcSteps):
             return trial_outcome(version, f"kept: {exc}")
         return trial_outcome(version, "deleted", deleted=True)
 
-    def _discard_undone(self, function: str, version: str, before: dict[str, Any], cause: ApplyError) -> None:
-        """After an apply failed past publishing (a canary, or a memory change behind an alias) and
-        `before` was put back, delete the version it published; the error says whether it was."""
+    def _undo_published(
+        self, function: str, before: dict[str, Any], cause: ApplyError, version: str | None
+    ) -> None:
+        """Put back `before` after an apply failed (a canary, or a memory change behind an alias); then
+        delete the version it had published, if it got that far. The error says how both went."""
+        self._undo(before, cause)
+        if version is None:
+            return
         if cause.restored:
             detail = self.discard_version(function, version, before)["detail"]
         else:  # the alias may still route to it: leave it, as AWS would refuse anyway
