@@ -79,6 +79,11 @@ def trial_sizes(memory_mb: FloatArray) -> BoolArray:
     return np.asarray(np.mod(memory_mb, TRIAL_MULTIPLE_MB) == 0, dtype=bool)
 
 
+def is_trial_size(memory_mb: int) -> bool:
+    """`trial_sizes` for one size."""
+    return memory_mb % TRIAL_MULTIPLE_MB == 0
+
+
 def experiments_spent(
     sizes_in_order: list[int], step_factor: float, canary: Sequence[bool] | None = None
 ) -> int:

@@ -141,7 +141,8 @@ def epoch_rel_se(epoch: Epoch, mean: float) -> float:
 
     From the calls-weighted spread of its periods' averages when there are several, never below what
     sampling alone gives (the spread of a few periods can come out small by chance); from the sampling
-    alone otherwise. Epochs stored before `duration_avg_se_ms` existed use the unweighted spread.
+    alone otherwise. An epoch given only the unweighted spread (by a caller that does not compute the
+    weighted error) uses that.
     """
     sd = DEFAULT_CV * mean
     if epoch.duration_p95_ms is not None and epoch.duration_p50_ms is not None:

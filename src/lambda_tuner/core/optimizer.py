@@ -24,6 +24,7 @@ from lambda_tuner.core.exploration import (
     Upside,
     choose_experiment,
     experiments_spent,
+    is_trial_size,
     step_edges,
 )
 from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, epoch_rel_se, fit_duration
@@ -403,7 +404,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     # model's best guess at 1 MB resolution (never round). All-traffic trials are told by the sizes the
     # function ran at (a move to a size a canary measured is not one).
     canaries = canary_epochs(epochs)
-    explored = {(e.start, e.end) for e in canaries if e.memory_mb % TRIAL_MULTIPLE_MB == 0}
+    explored = {(e.start, e.end) for e in canaries if is_trial_size(e.memory_mb)}
     confirmed = len({(e.start, e.end) for e in canaries}) - len(explored)
     in_order = sorted(epochs, key=lambda e: e.start)
     spent = experiments_spent(
@@ -466,10 +467,10 @@ def _confirmation(ev: Evaluation, best: int) -> int | None:
     """Where a confirmation canary goes: the best guess itself, or 1 MB above it when that is round
     (a round size is how exploration trials are told apart); None when neither is on the grid."""
     m = ev.memory_mb
-    for index in (best, best + 1):
-        if index < m.size and int(m[index]) - int(m[best]) in (0, 1) and int(m[index]) % TRIAL_MULTIPLE_MB:
-            return index
-    return None
+    if not is_trial_size(int(m[best])):
+        return best
+    above = best + 1
+    return above if above < m.size and int(m[above]) == int(m[best]) + 1 else None
 
 
 def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:

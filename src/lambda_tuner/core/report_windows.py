@@ -35,11 +35,11 @@ def weighted_mean_se(values: Sequence[float], weights: Sequence[float]) -> float
     far but weighs little) and hour-to-hour drift. The unweighted spread over sqrt(H) overstates the first
     several-fold when traffic is uneven over the day, and understates the second. None below 2 periods.
     """
+    mean = weighted(values, weights)
     pairs = [(v, w) for v, w in zip(values, weights, strict=True) if w > 0]
-    total = sum(w for _, w in pairs)
-    if len(pairs) < 2 or total <= 0:
+    if len(pairs) < 2 or mean is None:
         return None
-    mean = sum(v * w for v, w in pairs) / total
+    total = sum(w for _, w in pairs)
     var = sum((w / total) ** 2 * (v - mean) ** 2 for v, w in pairs) * len(pairs) / (len(pairs) - 1)
     return math.sqrt(var)
 

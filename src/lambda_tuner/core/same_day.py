@@ -91,8 +91,8 @@ def shared_window_contrasts(
 
 def canary_epochs(epochs: Sequence[Epoch]) -> list[Epoch]:
     """The canaries beside the main traffic: epochs marked `canary`, and in a shared window with none
-    marked (built before the mark existed), those beside one with more calls. Calls alone cannot tell
-    them apart when a quiet function's canary takes half the traffic."""
+    marked (built by a caller that does not mark them), those beside one with more calls. Calls alone
+    cannot tell them apart when a quiet function's canary takes half the traffic."""
     marked = {(e.start, e.end) for e in epochs if e.canary}
     most: dict[Window, int] = {}
     for e in epochs:
