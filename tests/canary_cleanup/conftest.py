@@ -1,5 +1,5 @@
-"""The canary-cleanup tests reuse the approval and canary helpers (tables, topic, recommendations) and the
-twin server tests' fleet; each module runs its own twin (moto's state is per process)."""
+"""The canary-cleanup tests reuse the approval and canary helpers (tables, topic, recommendations); each
+module runs its own twin (moto's state is per process)."""
 
 from __future__ import annotations
 
@@ -7,5 +7,5 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
-for folder in ("approval", "canary_apply", "twin/server"):
+for folder in ("approval", "canary_apply"):
     sys.path.insert(0, str(TESTS / folder))

@@ -5,28 +5,20 @@ next version published gets a number no version ever had (AWS never reuses one; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from server_support import NO_RETRIES, client, make_world
+from server_support import NO_RETRIES, client
 
 from lambda_tuner.twin.server import Twin
 
 FN = "checkout"  # alias live serves version 2 and routes 10 % to version 1 (server_support's fleet)
 
 
-@pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
-    with Twin(make_world()) as running:
-        yield running
-
-
 @pytest.fixture
-def lam(twin: Twin) -> Any:
-    twin.reset(make_world())
-    return client(twin, "lambda", NO_RETRIES)
+def lam(fresh: Twin) -> Any:
+    return client(fresh, "lambda", NO_RETRIES)
 
 
 def _publish(lam: Any, memory_mb: int) -> str:
