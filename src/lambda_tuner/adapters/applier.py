@@ -232,11 +232,17 @@ class Applier(PcSteps):
         self._undo(before, cause)
         if version is None:
             return
-        if cause.restored:
-            detail = self.discard_version(function, version, before)["detail"]
-        else:  # the alias may still route to it: leave it, as AWS would refuse anyway
-            detail = trial_outcome(version, "kept: the alias could not be put back")["detail"]
+        detail = self.discard_undone(function, version, before, restored=cause.restored)["detail"]
         cause.args = (f"{cause.args[0]}; {detail}", *cause.args[1:])
+
+    def discard_undone(
+        self, function: str, version: str, alias_now: dict[str, Any], *, restored: bool
+    ) -> dict[str, Any]:
+        """`discard_version` for a change being undone: only once it is put back (`restored`); otherwise
+        the alias may still route to the version, so it is kept (AWS would refuse anyway)."""
+        if not restored:
+            return trial_outcome(version, "kept: the previous configuration could not be put back")
+        return self.discard_version(function, version, alias_now)
 
     def _unroute(self, function: str, alias: str, version: str) -> Applied:
         got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)

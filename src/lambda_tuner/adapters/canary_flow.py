@@ -29,7 +29,6 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     GoneError,
     RevisionMismatchError,
-    trial_outcome,
 )
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
 from lambda_tuner.adapters.store import Store
@@ -104,11 +103,10 @@ class CanaryFlow(RollbackFlow):
     ) -> dict[str, Any]:
         """Delete the version a canary published (`after`: its change), once the change is undone
         (`restored`) and `alias_now` (the alias's state) no longer routes to it. Best effort: see
-        `Applier.discard_version`; returns what happened, for the audit."""
-        version = trial_of(after)
-        if not restored:  # the alias may still route to it: leave it (AWS would refuse anyway)
-            return trial_outcome(version, "kept: the previous configuration could not be put back")
-        return self.applier.discard_version(str(after["function"]), version, alias_now)
+        `Applier.discard_undone`; returns what happened, for the audit."""
+        return self.applier.discard_undone(
+            str(after["function"]), trial_of(after), alias_now, restored=restored
+        )
 
     def _end(
         self,
