@@ -422,8 +422,10 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
                 return experiment_recommendation(
                     ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement
                 )
-        confirm = _confirmation(ev, best) if confirmed < policy.max_experiments else None
-        if confirm is not None:  # no trial worth it or none left: measure the move's own size first
+        # No trial worth it or none left: measure the move's own size first (unless it was measured)
+        unmeasured = measured is None and confirmed < policy.max_experiments
+        confirm = _confirmation(ev, best) if unmeasured else None
+        if confirm is not None:
             return experiment_recommendation(ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True)
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
@@ -464,13 +466,16 @@ def _measure_first(ev: Evaluation, policy: MemoryPolicy, best: int) -> bool:
 
 
 def _confirmation(ev: Evaluation, best: int) -> int | None:
-    """Where a confirmation canary goes: the best guess itself, or 1 MB above it when that is round
-    (a round size is how exploration trials are told apart); None when neither is on the grid."""
+    """Where a confirmation canary goes: the best guess itself, or 1 MB from it towards the current
+    size when it is round (a round size is how exploration trials are told apart; towards the current
+    size, a move capped by the step limit can still land where the canary measured); None when that
+    size is not on the grid."""
     m = ev.memory_mb
     if not is_trial_size(int(m[best])):
         return best
-    above = best + 1
-    return above if above < m.size and int(m[above]) == int(m[best]) + 1 else None
+    step = 1 if ev.current > best else -1
+    near = best + step
+    return near if 0 <= near < m.size and int(m[near]) == int(m[best]) + step else None
 
 
 def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from statistics import NormalDist
 
 import pytest
-from memory_support import NOW, epoch, function, io_bound
+from memory_support import NOW, cpu_bound, epoch, function, io_bound
 
 from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
 from lambda_tuner.core.fitting import epoch_rel_se, fit_duration
@@ -237,3 +237,36 @@ def test_with_no_trial_left_a_move_to_an_unmeasured_size_is_first_confirmed_by_a
     # And once three confirmations are spent too (non-round canaries), the model's word decides
     spent = _decide_default_behind_alias(_io_function_with_canaries([1984, 1920, 1856, 2047, 2045, 2043]))
     assert spent.kind == "memory" and spent.proposed["memory_mb"] < 1856
+
+
+def _pressed(m: float) -> float:
+    """CPU-bound, and up to 80 % slower below 512 MB (memory pressure)."""
+    return cpu_bound(m) * (1 + 0.8 * max(0.0, (512 - m) / 384))
+
+
+def _decide_at_128_mb_behind_alias(sizes: list[int]) -> Recommendation:
+    """At 128 MB (three days), then one canary day beside 128 MB per size in `sizes`."""
+    days = [epoch(128, _pressed(128), day=d) for d in range(3)]
+    pairs = [canary(epoch(128, _pressed(128), day=3 + i), mb, _pressed(mb)) for i, mb in enumerate(sizes)]
+    epochs = (*days, *(e for pair in pairs for e in pair))
+    obs = Observations(
+        function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs,
+        qualifier="live",
+    )  # fmt: skip
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+    return decide_memory(
+        function(128, timeout_s=900), obs, policy, PRICES, NOW, "rec-1",
+        baseline_p99_ms=epochs[0].duration_p99_ms, baseline_memory_mb=128,
+    )  # fmt: skip
+
+
+def test_a_confirmation_lands_where_the_step_limited_move_can_follow_and_is_not_repeated():
+    # Given a function at 128 MB whose three trials (224, 448, 384 MB) say far more memory is cheaper:
+    # the move is capped by the step limit at 256 MB, a round size (those are exploration's)
+    first = _decide_at_128_mb_behind_alias([224, 448, 384])
+    # Then the confirmation goes 1 MB towards the current size, inside the step limit (257 MB would be
+    # a size the capped move can never land on, so it would be confirmed again and again)
+    assert first.kind == "experiment" and first.reason.decided_by.startswith("confirmation: 255 MB")
+    # And once 255 MB was measured beside 128 MB, the function moves there: no second confirmation
+    second = _decide_at_128_mb_behind_alias([224, 448, 384, 255])
+    assert (second.kind, second.proposed["memory_mb"]) == ("memory", 255)
