@@ -10,6 +10,7 @@ a recommendation in memory_reason.py; the names others import stay importable fr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -118,6 +119,7 @@ def evaluate(
     focus: float | None = None,
     baseline_memory_mb: int | None = None,
     epochs: Sequence[Epoch] = (),
+    chain: bool = True,
 ) -> Evaluation:
     """Candidate sizes under the model's draws, with one mask per constraint.
 
@@ -176,7 +178,9 @@ def evaluate(
         ref = _reference_index(m, fit, baseline_memory_mb)
         if ref is not None:
             ratio = d.mean / _reference_draws(fit, int(m[ref]), d.mean.shape[0])
-            side_by_side = _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise)
+            side_by_side = _side_by_side(
+                ratio, m, epochs, int(m[ref]), fit.rel_noise, d.mean if chain else None
+            )
             allowance, within = _allowance(ratio, 1 + policy.p99_allowance, policy)
             # Hysteresis: the size in force stays while it is likely inside, so that one more day's
             # noise at the edge does not move the function away and back.
@@ -247,23 +251,47 @@ def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArr
     return np.asarray(size.mean_ms * np.exp(se * z), dtype=float)
 
 
-def _side_by_side(
-    ratio: FloatArray, m: FloatArray, epochs: Sequence[Epoch], ref_mb: int, day_sd: float
+def _side_by_side(  # noqa: PLR0917
+    ratio: FloatArray,
+    m: FloatArray,
+    epochs: Sequence[Epoch],
+    ref_mb: int,
+    day_sd: float,
+    model: FloatArray | None = None,
 ) -> frozenset[int]:
     """Overwrite, in `ratio` (draws x sizes), the sizes measured beside the baseline's size in shared
     windows (canary days, chained) with what was measured there: the day both saw cancels out, so
     the ratio is as sure as the two windows' sampling allows, not the day-to-day drift twice over.
-    Returns those sizes (MB)."""
+    With `model` (the draws' expected durations), the sizes nearer one of those than the baseline are
+    read from it too (`_chain`). Returns those sizes (MB)."""
     se = [epoch_rel_se(e, float(e.duration_avg_ms or 1.0)) for e in epochs]
     contrasts = shared_window_contrasts(epochs, ref_mb, day_sd, se)
     z = np.random.default_rng(SAME_DAY_SEED).standard_normal((ratio.shape[0], len(contrasts)))
-    done = set()
+    done: dict[int, int] = {}
     for k, c in enumerate(contrasts):
         i = int(np.searchsorted(m, c.memory_mb))
         if i < m.size and m[i] == c.memory_mb:
             ratio[:, i] = np.exp(c.log_ratio + c.sd * z[:, k])
-            done.add(c.memory_mb)
+            done[c.memory_mb] = i
+    if done and model is not None:
+        _chain(ratio, m, model, done, ref_mb)
     return frozenset(done)
+
+
+def _chain(
+    ratio: FloatArray, m: FloatArray, model: FloatArray, measured: dict[int, int], ref_mb: int
+) -> None:
+    """Sizes nearer (in log size) to a size measured beside the baseline than to the baseline and other
+    such sizes read their ratio from there: the measured ratio times the model's own ratio between
+    the two sizes, draw by draw. The model's level carries the day-to-day drift of every day it was
+    fitted on; its shape over a short distance does not, so a size a few megabytes from a measured
+    one is nearly as sure as the measurement, not as unsure as two separate days."""
+    anchors = np.asarray([ref_mb, *measured], dtype=float)
+    nearest = np.argmin(np.abs(np.log(m[:, None] / anchors[None, :])), axis=1)
+    for j, mb in enumerate(anchors[1:], start=1):
+        i = measured[int(mb)]
+        at = np.flatnonzero((nearest == j) & (m != mb))
+        ratio[:, at] = ratio[:, i : i + 1] * model[:, at] / model[:, i : i + 1]
 
 
 def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[BoolArray, BoolArray]:
@@ -391,6 +419,9 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         "baseline_memory_mb": baseline_memory_mb,
         "draws": draws,
         "epochs": epochs,
+        # Sizes near one measured beside the baseline are read from that measurement only where a
+        # move there is measured first (measure-first needs exploration on); else from the baseline
+        "chain": policy.explore,
     }
     coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
@@ -427,6 +458,12 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         confirm = _confirmation(ev, best) if unmeasured else None
         if confirm is not None:
             return experiment_recommendation(ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True)
+        if measured is None:  # nothing left to measure with: the model's word, read from the baseline
+            # as without canaries (a reading chained from a measured size is for choosing what to measure)
+            ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)  # type: ignore[arg-type]
+            best, decider = choose(ev, policy.strategy)
+            kind, why_keep = _keep_or_move(ev, policy, best, forced)
+            ctx = dataclasses.replace(ctx, ev=ev)
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
     # thresholds) must not rule out a trial, or a model that is wrong about distant sizes never learns.

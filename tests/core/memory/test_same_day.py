@@ -12,7 +12,7 @@ from memory_support import NOW, cpu_bound, epoch, function, io_bound
 from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
 from lambda_tuner.core.fitting import epoch_rel_se, fit_duration
 from lambda_tuner.core.models import Epoch, Observations, Recommendation
-from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, evaluate, usage_from
 from lambda_tuner.core.pricing import default_prices
 from lambda_tuner.core.same_day import shared_window_contrasts
 
@@ -270,3 +270,28 @@ def test_a_confirmation_lands_where_the_step_limited_move_can_follow_and_is_not_
     # And once 255 MB was measured beside 128 MB, the function moves there: no second confirmation
     second = _decide_at_128_mb_behind_alias([224, 448, 384, 255])
     assert (second.kind, second.proposed["memory_mb"]) == ("memory", 255)
+
+
+def test_a_size_near_one_measured_beside_the_baseline_is_read_from_that_measurement():
+    # Given an I/O-bound function at 2,048 MB whose days drift by 6 %, and a canary at 1,024 MB that
+    # ran as fast as 2,048 MB on the same day
+    days = [epoch(2048, io_bound(2048) * f, day=d) for d, f in enumerate((1.0, 1.06, 0.94))]
+    main, tried = canary(epoch(2048, io_bound(2048) * 1.03, day=3), 1024, io_bound(1024) * 1.03)
+    epochs = (*days, main, tried)
+    fit = fit_duration("fn", "x86_64", list(epochs))
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+
+    def allowed_mb(chain: bool) -> set[int]:
+        ev = evaluate(
+            function(2048), fit, usage_from(list(epochs), policy.memory_headroom), policy=policy,
+            prices=PRICES, baseline_p99_ms=days[0].duration_p99_ms, baseline_memory_mb=2048,
+            epochs=epochs, chain=chain,
+        )  # fmt: skip
+        return {int(mb) for mb in ev.memory_mb[ev.soft["p99 allowance"]]}
+
+    # Then 960 MB, 6 % below the measured size, is inside the allowance on the same-day measurement
+    # and the model's shape over that short distance ...
+    assert {1024, 960} <= allowed_mb(chain=True)
+    # ... where read from the baseline's drifting days, only the measured size itself is
+    unchained = allowed_mb(chain=False)
+    assert 1024 in unchained and 960 not in unchained
