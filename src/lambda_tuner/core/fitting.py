@@ -107,6 +107,9 @@ class DurationFit(Frozen):
     p99_ratio: float
     p99_ratio_sd: float  # of log(p99 / mean)
     rel_noise: float  # relative day-to-day noise of one future period's mean, used in intervals
+    # the degrees of freedom behind rel_noise (prior days + repeated days): a new day's deviation is
+    # Student-t with these, not normal, while the noise level itself is this uncertain
+    rel_noise_dof: float = DAY_NOISE_PRIOR_DAYS
     discrepancy: float = MODEL_ERROR  # relative sd of the truth around the smooth form (between sizes)
     notes: tuple[str, ...] = ()
 
@@ -393,6 +396,7 @@ def fit_duration(
         p99_ratio=_p99_ratio(data)[0],
         p99_ratio_sd=_p99_ratio(data)[1],
         rel_noise=_day_noise(data),
+        rel_noise_dof=DAY_NOISE_PRIOR_DAYS + sum(d.epochs - 1 for d in data),
         discrepancy=_discrepancy(data, fits),
         notes=tuple(notes),
     )

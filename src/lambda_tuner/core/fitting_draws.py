@@ -37,6 +37,9 @@ class Draws:
     p99: FloatArray
     mean_noisy: FloatArray  # plus residual (day-to-day) noise: what one future period will show
     p99_noisy: FloatArray
+    # n x 1: one day's factor at the noise level as estimated (normal): what a p99 allowance judged
+    # against one day's stored p99 charges for that day's own deviation
+    day: FloatArray
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class Sample:
     groups: tuple[_Group, ...]
     order: npt.NDArray[np.int64]
     ratio: FloatArray  # n x 1: p99 / mean
-    noise: FloatArray  # n x 1: day-to-day factor of one future period
+    noise: FloatArray  # n x 1: day-to-day factor of one future period (Student-t, see `sample`)
+    day: FloatArray  # n x 1: the same draws at the estimated noise level (normal)
 
     def at(self, memory_mb: npt.ArrayLike) -> Draws:
         m = np.atleast_1d(np.asarray(memory_mb, dtype=float))
@@ -66,9 +70,8 @@ class Sample:
             rows.append(model * np.exp(g.weights @ cross + g.z * sd[None, :]))
         mean = np.vstack(rows)[self.order]
         p99 = mean * self.ratio
-        return Draws(
-            memory_mb=m, mean=mean, p99=p99, mean_noisy=mean * self.noise, p99_noisy=p99 * self.noise
-        )
+        noisy = {"mean_noisy": mean * self.noise, "p99_noisy": p99 * self.noise}
+        return Draws(memory_mb=m, mean=mean, p99=p99, day=self.day, **noisy)
 
 
 def _kernel(fit: DurationFit, a: FloatArray, b: FloatArray) -> FloatArray:
@@ -122,8 +125,13 @@ def sample(fit: DurationFit, n_draws: int = 400, seed: int = 7) -> Sample:
         groups.append(_Group(form=form.form, params=params, weights=residuals @ solve, z=z))
     order = rng.permutation(n_draws)
     ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
-    noise = np.exp(fit.rel_noise * rng.standard_normal((n_draws, 1)))
-    return Sample(fit=fit, groups=tuple(groups), order=order, ratio=ratio, noise=noise)
+    # One future day's deviation: normal given the noise level, the level drawn from its posterior
+    # (scaled inverse chi-squared), so the projections' predictive is Student-t with rel_noise_dof
+    # degrees of freedom: a level estimated from a few days is itself uncertain
+    z = rng.standard_normal((n_draws, 1))
+    scale = np.sqrt(fit.rel_noise_dof / rng.chisquare(fit.rel_noise_dof, (n_draws, 1)))
+    noise, day = np.exp(fit.rel_noise * scale * z), np.exp(fit.rel_noise * z)
+    return Sample(fit=fit, groups=tuple(groups), order=order, ratio=ratio, noise=noise, day=day)
 
 
 def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: int = 7) -> Draws:

@@ -155,8 +155,9 @@ def evaluate(
 
     cur = int(np.searchsorted(m, fn.memory_mb))
     # The p99/mean ratio is common to all sizes (compare like with like); the day-to-day noise stands
-    # for the uncertainty of the baseline itself, which was one day's p99.
-    p99_fixed_ratio = d.mean_noisy * fit.p99_ratio
+    # for the uncertainty of the baseline itself, which was one day's p99 (at the level estimated: the
+    # projections' heavier tail is for what a future day shows).
+    p99_fixed_ratio = d.mean * d.day * fit.p99_ratio
     baseline = baseline_p99_ms or _observed_p99(fit, fn.memory_mb) or float(np.mean(p99_fixed_ratio[:, cur]))
     masks = {
         "bounds": (m >= lower) & (m <= upper),
