@@ -295,3 +295,32 @@ def test_a_size_near_one_measured_beside_the_baseline_is_read_from_that_measurem
     # ... where read from the baseline's drifting days, only the measured size itself is
     unchained = allowed_mb(chain=False)
     assert 1024 in unchained and 960 not in unchained
+
+
+def _io_canaried_at_1024(sizes: list[int]) -> Recommendation:
+    """I/O-bound at 2,048 MB over drifting days; a canary at 1,024 MB, then one beside 2,048 MB per size."""
+    days = [epoch(2048, io_bound(2048) * f, day=d) for d, f in enumerate((1.0, 1.06, 0.94))]
+    pairs = [canary(epoch(2048, io_bound(2048) * 1.03, day=3), 1024, io_bound(1024) * 1.03)]
+    pairs += [canary(epoch(2048, io_bound(2048), day=4 + i), mb, io_bound(mb)) for i, mb in enumerate(sizes)]
+    epochs = (*days, *(e for pair in pairs for e in pair))
+    obs = Observations(
+        function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs,
+        qualifier="live",
+    )  # fmt: skip
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1, max_step_factor=4.0)
+    return decide_memory(
+        function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=days[0].duration_p99_ms,
+        baseline_memory_mb=2048,
+    )  # fmt: skip
+
+
+def test_the_reading_from_a_measured_size_chooses_what_to_measure_not_where_to_move_unmeasured():
+    # Given the three trials spent (1,024, 1,536 and 1,792 MB): the reading from 1,024 MB makes a
+    # smaller size the best guess, and a confirmation canary measures it
+    rec = _io_canaried_at_1024([1536, 1792])
+    assert rec.kind == "experiment" and rec.reason.decided_by.startswith("confirmation")
+    assert int(rec.proposed["memory_mb"] or 0) < 1024
+    # But with the confirmations spent too (non-round canaries), a move on the model's word is read
+    # from the baseline: the function goes to the measured 1,024 MB, not to an unmeasured size below
+    spent = _io_canaried_at_1024([1536, 1792, 2047, 2045, 2043])
+    assert (spent.kind, spent.proposed["memory_mb"]) == ("memory", 1024)
