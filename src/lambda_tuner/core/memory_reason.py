@@ -111,19 +111,27 @@ def trial_share(ctx: Context) -> str:
 
 
 def experiment_recommendation(
-    ctx: Context, policy: MemoryPolicy, *, best: int, index: int, gain: float, confirm: bool = False
+    ctx: Context,
+    policy: MemoryPolicy,
+    *,
+    best: int,
+    index: int,
+    gain: float,
+    confirm: bool = False,
+    optimum: int | None = None,
 ) -> Recommendation:
     """An experiment at `index`: exploration (a size expected to beat the best guess `best` by `gain`),
     or with `confirm` a canary at the best guess itself, measured beside the size in force before the
-    whole alias moves there (the p99 allowance there rests on the model alone)."""
+    whole alias moves there (the p99 allowance there rests on the model alone). `optimum`: the model's
+    own optimum when the confirmation sits next to it (it was a round size, which exploration uses)."""
     ev = ctx.ev
     size = int(ev.memory_mb[index])
     extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
     daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days * (ctx.canary_weight or 1.0)
     guess = int(ev.memory_mb[best])
     why = (
-        f"confirmation: {size} MB, the best guess, is measured beside the current size before all traffic "
-        "moves there (its p99 allowance rests on the model alone)"
+        f"confirmation: {size} MB, the best guess{_next_to(optimum, size)}, is measured beside the current "
+        "size before all traffic moves there (its p99 allowance rests on the model alone)"
         if confirm
         else f"exploration: untried {size} MB is expected to beat the best guess {guess} MB by {gain:.1%}, "
         f"worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
@@ -215,3 +223,10 @@ def _model_text(fit: DurationFit) -> str:
         parts.append(f"{f.form} (weight {f.weight:.2f}): {detail}")
     extra = f"; p99/mean {fit.p99_ratio:.2f}; residual noise {fit.rel_noise:.1%}"
     return "; ".join(parts) + extra + ("; " + "; ".join(fit.notes) if fit.notes else "")
+
+
+def _next_to(optimum: int | None, size: int) -> str:
+    """How a confirmation beside the model's round optimum says so (nothing when it is the optimum)."""
+    if optimum is None or optimum == size:
+        return ""
+    return f" (next to the optimum {optimum} MB, a round size such as exploration tries)"

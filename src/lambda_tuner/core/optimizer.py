@@ -119,7 +119,7 @@ def evaluate(
     focus: float | None = None,
     baseline_memory_mb: int | None = None,
     epochs: Sequence[Epoch] = (),
-    chain: bool = True,
+    chain: bool = False,
 ) -> Evaluation:
     """Candidate sizes under the model's draws, with one mask per constraint.
 
@@ -127,6 +127,7 @@ def evaluate(
     model's size-independent draws (sampled here when not given), so a refined grid sees the same ones.
     `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`); `epochs`, the
     ones the fit was made on, tell which sizes were measured beside it in one window (`_side_by_side`).
+    `chain`: sizes nearer one of those than the baseline's size read their ratio from it (`_chain`).
     """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
@@ -179,9 +180,8 @@ def evaluate(
         ref = _reference_index(m, fit, baseline_memory_mb)
         if ref is not None:
             ratio = d.mean / _reference_draws(fit, int(m[ref]), d.mean.shape[0])
-            side_by_side = _side_by_side(
-                ratio, m, epochs, int(m[ref]), fit.rel_noise, d.mean if chain else None
-            )
+            model = d.mean if chain else None
+            side_by_side = _side_by_side(ratio, m, epochs, int(m[ref]), fit.rel_noise, model=model)
             allowance, within = _allowance(ratio, 1 + policy.p99_allowance, policy)
             # Hysteresis: the size in force stays while it is likely inside, so that one more day's
             # noise at the edge does not move the function away and back.
@@ -252,12 +252,13 @@ def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArr
     return np.asarray(size.mean_ms * np.exp(se * z), dtype=float)
 
 
-def _side_by_side(  # noqa: PLR0917
+def _side_by_side(
     ratio: FloatArray,
     m: FloatArray,
     epochs: Sequence[Epoch],
     ref_mb: int,
     day_sd: float,
+    *,
     model: FloatArray | None = None,
 ) -> frozenset[int]:
     """Overwrite, in `ratio` (draws x sizes), the sizes measured beside the baseline's size in shared
@@ -285,8 +286,9 @@ def _chain(
     """Sizes nearer (in log size) to a size measured beside the baseline than to the baseline and other
     such sizes read their ratio from there: the measured ratio times the model's own ratio between
     the two sizes, draw by draw. The model's level carries the day-to-day drift of every day it was
-    fitted on; its shape over a short distance does not, so a size a few megabytes from a measured
-    one is nearly as sure as the measurement, not as unsure as two separate days."""
+    fitted on; its shape does not, and the shape's own uncertainty grows with the distance between the
+    two sizes (the draws carry it). So a size a few megabytes from a measured one is nearly as sure as
+    the measurement, not as unsure as two separate days; there is no cap on the distance."""
     anchors = np.asarray([ref_mb, *measured], dtype=float)
     nearest = np.argmin(np.abs(np.log(m[:, None] / anchors[None, :])), axis=1)
     for j, mb in enumerate(anchors[1:], start=1):
@@ -421,8 +423,8 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         "draws": draws,
         "epochs": epochs,
         # Sizes near one measured beside the baseline are read from that measurement only where a
-        # move there is measured first (measure-first needs exploration on); else from the baseline
-        "chain": policy.explore,
+        # move there is measured first (behind an alias, exploration on); else from the baseline
+        "chain": policy.explore and policy.canary_weight is not None,
     }
     coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
@@ -443,10 +445,8 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         [e.memory_mb for e in in_order], policy.max_step_factor, [e in canaries for e in in_order]
     ) + len(explored)
     if kind == "memory" and not forced and policy.explore and _measure_first(ev, policy, best):
-        measured = _measured_instead(ev, policy, best)
-        if measured is not None:
-            best, kind = measured, "memory" if measured != ev.current else "keep"
-        elif spent < policy.max_experiments:
+        best, kind, measured = _to_measured(ev, policy, best, kind)
+        if not measured and spent < policy.max_experiments:
             # The move would rest on the model's reading of the allowance at an unmeasured size: measure
             # first, with a canary at the size worth trying most from where the function stands.
             choice = _choose_trial(ev, fn, policy, observed, anchor=ev.current)
@@ -455,15 +455,20 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
                     ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement
                 )
         # No trial worth it or none left: measure the move's own size first (unless it was measured)
-        unmeasured = measured is None and confirmed < policy.max_experiments
-        confirm = _confirmation(ev, best) if unmeasured else None
+        confirm = _confirmation(ev, best) if not measured and confirmed < policy.max_experiments else None
         if confirm is not None:
-            return experiment_recommendation(ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True)
-        if measured is None:  # nothing left to measure with: the model's word, read from the baseline
-            # as without canaries (a reading chained from a measured size is for choosing what to measure)
+            optimum = int(ev.memory_mb[best])
+            return experiment_recommendation(
+                ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True, optimum=optimum
+            )
+        if not measured:  # nothing left to measure with: the model's word, read from the baseline as
+            # without canaries (a reading chained from a measured size is for choosing what to measure)
             ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)  # type: ignore[arg-type]
             best, decider = choose(ev, policy.strategy)
+            forced = not ev.allowed(ev.current)
             kind, why_keep = _keep_or_move(ev, policy, best, forced)
+            if kind == "memory" and not forced and _measure_first(ev, policy, best):
+                best, kind, _ = _to_measured(ev, policy, best, kind)
             ctx = dataclasses.replace(ctx, ev=ev)
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
@@ -504,16 +509,24 @@ def _measure_first(ev: Evaluation, policy: MemoryPolicy, best: int) -> bool:
 
 
 def _confirmation(ev: Evaluation, best: int) -> int | None:
-    """Where a confirmation canary goes: the best guess itself, or 1 MB from it towards the current
-    size when it is round (a round size is how exploration trials are told apart; towards the current
-    size, a move capped by the step limit can still land where the canary measured); None when that
-    size is not on the grid."""
+    """Where a confirmation canary goes: the best guess itself, or, when that is round, the nearest
+    size on the grid from it towards the current size that is not (a round size is how exploration
+    trials are told apart; towards the current size, a move capped by the step limit can still land
+    where the canary measured); None when there is none short of the current size."""
     m = ev.memory_mb
-    if not is_trial_size(int(m[best])):
-        return best
     step = 1 if ev.current > best else -1
-    near = best + step
-    return near if 0 <= near < m.size and int(m[near]) == int(m[best]) + step else None
+    for i in range(best, ev.current, step):  # the grid is at 1 MB near the best guess below ~2 GB only
+        if not is_trial_size(int(m[i])):
+            return i
+    return None
+
+
+def _to_measured(ev: Evaluation, policy: MemoryPolicy, best: int, kind: str) -> tuple[int, str, bool]:
+    """(best, kind, whether it is a measured size instead): `_measured_instead` applied to a move."""
+    measured = _measured_instead(ev, policy, best)
+    if measured is None:
+        return best, kind, False
+    return measured, "memory" if measured != ev.current else "keep", True
 
 
 def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:
