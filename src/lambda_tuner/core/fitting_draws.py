@@ -27,6 +27,8 @@ from lambda_tuner.core.fitting import (
     log_posterior,
 )
 
+TAIL_PCT = 0.5  # `interval`: each tail held at this percentile for the expected value
+
 
 @dataclass(frozen=True)
 class Draws:
@@ -159,9 +161,14 @@ def _posterior_sample(fit: DurationFit, form: FormFit, count: int, rng: np.rando
 
 
 def interval(samples: FloatArray, axis: int = 0) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Expected value and the 90 % interval (5th and 95th percentiles) along `axis`."""
-    low, high = np.percentile(samples, [5.0, 95.0], axis=axis)
-    return np.mean(samples, axis=axis), low, high
+    """Expected value and the 90 % interval (5th and 95th percentiles) along `axis`.
+
+    The expected value is the mean with the outer 0.5 % on each side held at those percentiles: a day
+    factor exp(s * t) has no finite mean under the Student-t day noise (`sample`), so a plain mean of
+    a few hundred draws would follow its largest draw."""
+    low, high, edge_low, edge_high = np.percentile(samples, [5.0, 95.0, TAIL_PCT, 100 - TAIL_PCT], axis=axis)
+    held = np.clip(samples, np.expand_dims(edge_low, axis), np.expand_dims(edge_high, axis))
+    return np.mean(held, axis=axis), low, high
 
 
 def predict(
