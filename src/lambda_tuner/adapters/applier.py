@@ -105,10 +105,7 @@ class Applier(PcSteps):
             version: str | None = None
             try:
                 version = self._publish(function)
-                current = self._call(
-                    "read the alias", self.lam.get_alias, FunctionName=function, Name=qualifier_alias
-                )
-                routed = self._route(function, qualifier_alias, version, {}, current.get("RevisionId"))
+                routed = self._route_now(function, qualifier_alias, version, {})
             except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
                 self._undo_published(function, before, exc, version)
                 raise
@@ -139,10 +136,7 @@ class Applier(PcSteps):
         try:
             version = self._publish(function, f"{TRIAL_DESCRIPTION} at {memory_mb} MB")
             self._set_memory(function, int(before["memory_mb"]), None)
-            current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-            routed = self._route(
-                function, alias, str(before["alias_version"]), {version: weight}, current.get("RevisionId")
-            )
+            routed = self._route_now(function, alias, str(before["alias_version"]), {version: weight})
         except ApplyError as exc:  # whichever step refused, $LATEST may be at the trial size: put all back
             self._undo_published(function, before, exc, version)
             raise
@@ -329,6 +323,11 @@ class Applier(PcSteps):
         if description:
             publish["Description"] = description
         return str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
+
+    def _route_now(self, function: str, alias: str, serve: str, weights: dict[str, float]) -> dict[str, Any]:
+        """`_route` against the alias as it is now (its RevisionId read just before writing it)."""
+        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        return self._route(function, alias, serve, weights, current.get("RevisionId"))
 
     def _route(
         self, function: str, alias: str, version: str, routing: dict[str, float], revision: str | None
