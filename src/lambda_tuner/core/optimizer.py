@@ -429,10 +429,8 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
     ev = evaluate(fn, fit, usage, **settings, focus=focus)  # type: ignore[arg-type]
-    best, decider = choose(ev, policy.strategy)
+    best, decider, forced, kind, why_keep = _decide_on(ev, policy)
     observed = [s.memory_mb for s in fit.sizes]
-    forced = not ev.allowed(ev.current)
-    kind, why_keep = _keep_or_move(ev, policy, best, forced)
     ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
     # Canaries are told by their shared window: exploration tries round sizes, a confirmation the
     # model's best guess at 1 MB resolution (never round). All-traffic trials are told by the sizes the
@@ -445,7 +443,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         [e.memory_mb for e in in_order], policy.max_step_factor, [e in canaries for e in in_order]
     ) + len(explored)
     if kind == "memory" and not forced and policy.explore and _measure_first(ev, policy, best):
-        best, kind, measured = _to_measured(ev, policy, best, kind)
+        best, kind, measured = _measured_instead(ev, policy, best, kind)
         if not measured and spent < policy.max_experiments:
             # The move would rest on the model's reading of the allowance at an unmeasured size: measure
             # first, with a canary at the size worth trying most from where the function stands.
@@ -464,11 +462,9 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         if not measured:  # nothing left to measure with: the model's word, read from the baseline as
             # without canaries (a reading chained from a measured size is for choosing what to measure)
             ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)  # type: ignore[arg-type]
-            best, decider = choose(ev, policy.strategy)
-            forced = not ev.allowed(ev.current)
-            kind, why_keep = _keep_or_move(ev, policy, best, forced)
+            best, decider, forced, kind, why_keep = _decide_on(ev, policy)
             if kind == "memory" and not forced and _measure_first(ev, policy, best):
-                best, kind, _ = _to_measured(ev, policy, best, kind)
+                best, kind, _ = _measured_instead(ev, policy, best, kind)
             ctx = dataclasses.replace(ctx, ev=ev)
     # What the function will run at if nothing is tried: a move to an untried size teaches the model by
     # itself; staying (even when the best guess sits near but not at the current size, below the
@@ -521,17 +517,10 @@ def _confirmation(ev: Evaluation, best: int) -> int | None:
     return None
 
 
-def _to_measured(ev: Evaluation, policy: MemoryPolicy, best: int, kind: str) -> tuple[int, str, bool]:
-    """(best, kind, whether it is a measured size instead): `_measured_instead` applied to a move."""
-    measured = _measured_instead(ev, policy, best)
-    if measured is None:
-        return best, kind, False
-    return measured, "memory" if measured != ev.current else "keep", True
-
-
-def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | None:
-    """A size measured beside the baseline's, allowed by every constraint, about as good as `best`
-    (within the saving threshold): the model's optimum a few megabytes away is not worth a canary."""
+def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int, kind: str) -> tuple[int, str, bool]:
+    """A move to `best` made a move to a size measured beside the baseline's, allowed by every
+    constraint, about as good (within the saving threshold): the model's optimum a few megabytes away
+    is not worth a canary. Returns (size, kind, whether a measured size was found)."""
     allowed = ev.all_masks(soft=True)
     expected = np.mean(ev.objective, axis=0)
     limit = expected[best] * (1 + policy.min_saving_fraction)
@@ -540,7 +529,10 @@ def _measured_instead(ev: Evaluation, policy: MemoryPolicy, best: int) -> int | 
         for i, mb in enumerate(ev.memory_mb)
         if int(mb) in ev.side_by_side and allowed[i] and expected[i] <= limit
     ]
-    return min(picks, key=lambda i: float(expected[i])) if picks else None
+    if not picks:
+        return best, kind, False
+    measured = min(picks, key=lambda i: float(expected[i]))
+    return measured, "memory" if measured != ev.current else "keep", True
 
 
 def _trial_reach(ev: Evaluation, policy: MemoryPolicy, observed: list[int]) -> BoolArray:
@@ -576,6 +568,14 @@ def _upside(ev: Evaluation, policy: MemoryPolicy) -> Upside:
         saving_usd=ev.cost[:, cur : cur + 1] - ev.cost if money else None,
         min_usd=policy.min_saving_usd_month,
     )
+
+
+def _decide_on(ev: Evaluation, policy: MemoryPolicy) -> tuple[int, str, bool, str, str | None]:
+    """(best, what decided it, whether the current size must move, kind, why it is kept) on `ev`."""
+    best, decider = choose(ev, policy.strategy)
+    forced = not ev.allowed(ev.current)
+    kind, why_keep = _keep_or_move(ev, policy, best, forced)
+    return best, decider, forced, kind, why_keep
 
 
 def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:
