@@ -209,7 +209,10 @@ def _io_function_with_canaries(sizes: list[int]) -> tuple[Epoch, ...]:
     return (*days, *(e for pair in canaries for e in pair))
 
 
-def _decide_default_behind_alias(epochs: tuple[Epoch, ...]) -> Recommendation:
+def _decide_default_behind_alias(
+    epochs: tuple[Epoch, ...], *, timeout_s: int = 30, max_step_factor: float = 2.0
+) -> Recommendation:
+    """`default` behind alias live, at the first epoch's size, which is also the baseline's."""
     obs = Observations(
         function="fn",
         window_start=epochs[0].start,
@@ -217,10 +220,11 @@ def _decide_default_behind_alias(epochs: tuple[Epoch, ...]) -> Recommendation:
         epochs=epochs,
         qualifier="live",
     )
-    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1, max_step_factor=max_step_factor)
+    at = epochs[0].memory_mb
     return decide_memory(
-        function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=epochs[0].duration_p99_ms,
-        baseline_memory_mb=2048,
+        function(at, timeout_s=timeout_s), obs, policy, PRICES, NOW, "rec-1",
+        baseline_p99_ms=epochs[0].duration_p99_ms, baseline_memory_mb=at,
     )  # fmt: skip
 
 
@@ -248,16 +252,7 @@ def _decide_at_128_mb_behind_alias(sizes: list[int]) -> Recommendation:
     """At 128 MB (three days), then one canary day beside 128 MB per size in `sizes`."""
     days = [epoch(128, _pressed(128), day=d) for d in range(3)]
     pairs = [canary(epoch(128, _pressed(128), day=3 + i), mb, _pressed(mb)) for i, mb in enumerate(sizes)]
-    epochs = (*days, *(e for pair in pairs for e in pair))
-    obs = Observations(
-        function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs,
-        qualifier="live",
-    )  # fmt: skip
-    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
-    return decide_memory(
-        function(128, timeout_s=900), obs, policy, PRICES, NOW, "rec-1",
-        baseline_p99_ms=epochs[0].duration_p99_ms, baseline_memory_mb=128,
-    )  # fmt: skip
+    return _decide_default_behind_alias((*days, *(e for pair in pairs for e in pair)), timeout_s=900)
 
 
 def test_a_confirmation_lands_where_the_step_limited_move_can_follow_and_is_not_repeated():
@@ -302,16 +297,7 @@ def _io_canaried_at_1024(sizes: list[int]) -> Recommendation:
     days = [epoch(2048, io_bound(2048) * f, day=d) for d, f in enumerate((1.0, 1.06, 0.94))]
     pairs = [canary(epoch(2048, io_bound(2048) * 1.03, day=3), 1024, io_bound(1024) * 1.03)]
     pairs += [canary(epoch(2048, io_bound(2048), day=4 + i), mb, io_bound(mb)) for i, mb in enumerate(sizes)]
-    epochs = (*days, *(e for pair in pairs for e in pair))
-    obs = Observations(
-        function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs,
-        qualifier="live",
-    )  # fmt: skip
-    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1, max_step_factor=4.0)
-    return decide_memory(
-        function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=days[0].duration_p99_ms,
-        baseline_memory_mb=2048,
-    )  # fmt: skip
+    return _decide_default_behind_alias((*days, *(e for pair in pairs for e in pair)), max_step_factor=4.0)
 
 
 def test_the_reading_from_a_measured_size_chooses_what_to_measure_not_where_to_move_unmeasured():
