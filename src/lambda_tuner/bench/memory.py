@@ -278,6 +278,7 @@ def _baselines(  # noqa: PLR0917 - one call site, every value needed
         "power_tuning": {**judged(chosen), "tuning_cost_usd": spent},
         "compute_optimizer": judged(co),
         "bound_exact_grid": judged(exact_grid(truth, g)),
+        "bound_file_sizes": judged(exact_grid(truth, g, list(truth.curve.sizes))),
         **{
             f"bound_allowance_{name}": judged(cautious(truth, g, policy, start_mb=start, rel_sd=sd))
             for name, sd in sds.items()

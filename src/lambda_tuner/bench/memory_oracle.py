@@ -22,6 +22,9 @@ Baselines:
 Bounds (not policies: they read the truth), to show how much regret the data alone leaves:
 - `bound_exact_grid`: the best of Power Tuning's sizes, each measured without any noise, under the
   oracle's constraints: what knowing the curve exactly, but only at those sizes, still costs.
+- `bound_file_sizes`: the same on the sizes the curve file itself measured: what knowing every one of
+  them exactly still costs. Between them the truth is the interpolation alone, and the oracle at 1 MB
+  may sit there below every measured size (a cost optimum between two sizes, or a constraint's edge).
 - `bound_allowance_day` and `bound_allowance_same_day` (`default` only; the oracle elsewhere): the
   cheapest size whose true p99 sits inside the allowance by z(1 - p99_risk) standard deviations of a
   p99 ratio measured without model error, i.e. what any rule that keeps the chance of breaking the
@@ -185,9 +188,10 @@ def compute_optimizer(truth: Truth, configured_mb: int, invocations_14d: int) ->
     return int(np.clip(target, lo, hi))
 
 
-def exact_grid(truth: Truth, g: Ground) -> int:
-    """The best of Power Tuning's sizes on the true curve, under the oracle's constraints (a bound)."""
-    index = [g.at(s) for s in power_tuning_sizes(truth)]
+def exact_grid(truth: Truth, g: Ground, sizes: list[int] | None = None) -> int:
+    """The best of `sizes` (Power Tuning's by default) on the true curve, under the oracle's constraints
+    (a bound)."""
+    index = [g.at(s) for s in (power_tuning_sizes(truth) if sizes is None else sizes)]
     usable = [i for i in index if g.allowed[i]] or index
     return int(g.memory_mb[min(usable, key=lambda i: float(g.objective[i]))])
 
