@@ -27,12 +27,15 @@ Priors (documented population assumptions, used with few observed sizes):
   with more sizes than parameters it is inflated by the observed residuals.
 - Real curves are not exactly any form: a Gaussian-process residual field (sd 4 % or the observed misfit,
   correlation length 0.35 octave) lets predictions follow what was measured at and near observed sizes,
-  and adds that discrepancy to the uncertainty far from them. A second, slow component (sd 15 %,
+  and adds that discrepancy to the uncertainty far from them. A second, slow component (sd 25 %,
   correlation length 1.5 octaves) stands for the whole curve bending away from its form (memory
   pressure at small sizes, a second regime): observed sizes pin it nearby, so it widens only
   extrapolations. Without it, moves beyond the observed range were covered 84 % of the time, not 90 %;
   at 8 % the misses that remained were far extrapolations realised 1.5-2 x the projection, and a
   real curve (primes_jconning_run1000: 40 % cheaper at 512 MB than at 256 MB) was ruled out at 95 %.
+  At 15 %, a function at 128 MB whose first trial (224 MB) read flat saw nothing worth trying further
+  up, where that curve is 46 % cheaper; curves with memory pressure were realised up to 2.1 x the
+  projection two octaves away. 25 % makes such a bend a two-sigma event, not a four-sigma one.
 - One future period's mean also varies day to day: a prior of 3 % (weighing as much as four days),
   updated by the spread of daily means at sizes seen on several days. It enters each size's error once
   (the within-day error plus it over the number of days), not on top of that size's own day spread.
@@ -62,7 +65,7 @@ ALPHA_BOUNDS = (0.3, 2.5)
 MODEL_ERROR = 0.03
 DISCREPANCY_FLOOR = 0.04
 DISCREPANCY_OCTAVES = 0.35
-TREND_SD = 0.15
+TREND_SD = 0.25
 TREND_OCTAVES = 1.5
 DAY_NOISE = 0.03
 DAY_NOISE_PRIOR_DAYS = 4.0  # the prior day-to-day noise weighs as much as this many repeated days

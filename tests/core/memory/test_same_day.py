@@ -129,7 +129,8 @@ def test_behind_an_alias_the_default_strategy_measures_a_size_before_moving_ther
     obs = Observations(function="fn", window_start=epochs[0].start, window_end=epochs[-1].end, epochs=epochs)
 
     def decide(weight: float | None) -> tuple[str, int]:
-        policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=weight)
+        # (without an alias, trials off: an all-traffic trial is what a less sure model would choose)
+        policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=weight, explore=weight is not None)
         rec = decide_memory(
             function(2048), obs, policy, PRICES, NOW, "rec-1", baseline_p99_ms=epochs[0].duration_p99_ms,
             baseline_memory_mb=2048,
