@@ -164,8 +164,14 @@ def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recomme
         "keep": f"Keep {fn.memory_mb} MB",
         "experiment": f"Try {size} MB {trial_share(ctx)} to learn",
     }[kind]
-    money = f"${saving.expected:,.2f}/month (90 %: ${saving.low:,.2f}–${saving.high:,.2f})"
-    summary = f"{verb}: saves {money}, {effect}"
+    spread = f"(90 %: {_usd(saving.low)}–{_usd(saving.high)})"
+    # A change bought for speed, or a trial bought to learn, says what it costs, not a negative saving
+    money = (
+        f"saves {_usd(saving.expected)}/month {spread}"
+        if saving.expected >= 0
+        else f"costs {_usd(-saving.expected)}/month more {spread}"
+    )
+    summary = f"{verb}: {money}, {effect}"
     if kind == "keep":
         summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
     alternatives = tuple(alternative_projections)
@@ -230,3 +236,8 @@ def _next_to(optimum: int | None, size: int) -> str:
     if optimum is None or optimum == size:
         return ""
     return f" (next to the optimum {optimum} MB, a round size such as exploration tries)"
+
+
+def _usd(value: float) -> str:
+    """Dollars with the sign in front ("−$1.42", not "$-1.42")."""
+    return f"{'−' if value < 0 else ''}${abs(value):,.2f}"

@@ -103,6 +103,15 @@ def test_a_stored_baseline_keeps_the_allowance_from_compounding_over_cycles():
     assert rec.after is not None and rec.after.p99_ms.expected <= 1.1 * first_p99
 
 
+def test_a_change_that_costs_more_says_what_it_costs_not_a_negative_saving():
+    # Given a half-CPU function at 512 MB under `speed`: faster sizes cost more
+    rec = decide(512, half_cpu, [512, 1024, 2048], strategy="speed")
+    assert rec.kind == "memory" and rec.proposed["memory_mb"] > 512
+    # Then the reason says what the change costs, with any sign in front of the dollar sign
+    assert ": costs $" in rec.reason.summary and "/month more (90 %: " in rec.reason.summary
+    assert "$-" not in rec.reason.summary and "saves" not in rec.reason.summary
+
+
 def test_a_saving_below_the_threshold_keeps_the_size_and_says_why():
     rec = decide(1024, half_cpu, [512, 2048, 1024], strategy="cost", min_saving_fraction=0.5)
     assert rec.kind == "keep"
