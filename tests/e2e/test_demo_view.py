@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from lambda_tuner.cli.demo_view import applied_table
+from lambda_tuner.cli.demo_view import applied_table, recommendations_table
 
 
 def change(rec_id: str, after: dict[str, object]) -> dict[str, object]:
@@ -43,3 +43,20 @@ def test_canaries_show_their_share_and_whether_they_were_concluded_or_stopped():
     assert "stopped by its p99 guard" in rows["fn-b"]
     assert "canary running" in rows["fn-c"]
     assert "canary" not in rows["fn-d"] and "120 ms avg, within projected interval" in rows["fn-d"]
+
+
+def test_a_recommendation_that_costs_more_shows_the_sign_before_the_dollar_sign():
+    rec = {
+        "function": "fn-x",
+        "kind": "memory",
+        "current": {"memory_mb": 1024},
+        "proposed": {"memory_mb": 2048},
+        "before": {"monthly_cost_usd": {"expected": 2.74}},
+        "after": {"monthly_cost_usd": {"expected": 4.36}},
+        "monthly_saving_usd": {"expected": -1.62, "low": -3.51, "high": 0.16},
+        "reason": {"summary": "Change memory 1024 → 2048 MB"},
+    }
+    console = Console(width=250, record=True)
+    console.print(recommendations_table([rec]))
+    text = console.export_text()
+    assert "-$1.62 [-$3.51, $0.16]" in text and "$-" not in text

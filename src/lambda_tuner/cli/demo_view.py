@@ -8,9 +8,11 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from lambda_tuner.core.digest import money
+
 
 def _money(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
+    return "—" if value is None else money(value)  # the sign before the dollar sign: -$1.62
 
 
 def _interval(iv: dict[str, float] | None) -> str:
