@@ -9,6 +9,7 @@ import numpy as np
 
 from lambda_tuner.core.canary import share_text
 from lambda_tuner.core.cost import MONTH_DAYS
+from lambda_tuner.core.digest import money
 from lambda_tuner.core.fitting import DurationFit, natural
 from lambda_tuner.core.fitting_draws import interval
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
@@ -164,14 +165,14 @@ def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recomme
         "keep": f"Keep {fn.memory_mb} MB",
         "experiment": f"Try {size} MB {trial_share(ctx)} to learn",
     }[kind]
-    spread = f"(90 %: {_usd(saving.low)}–{_usd(saving.high)})"
+    spread = f"(90 %: {money(saving.low)}–{money(saving.high)})"
     # A change bought for speed, or a trial bought to learn, says what it costs, not a negative saving
-    money = (
-        f"saves {_usd(saving.expected)}/month {spread}"
+    saves = (
+        f"saves {money(saving.expected)}/month {spread}"
         if saving.expected >= 0
-        else f"costs {_usd(-saving.expected)}/month more {spread}"
+        else f"costs {money(-saving.expected)}/month more {spread}"
     )
-    summary = f"{verb}: {money}, {effect}"
+    summary = f"{verb}: {saves}, {effect}"
     if kind == "keep":
         summary = f"{verb}: {decider}; {effect}" if index == ev.current else summary
     alternatives = tuple(alternative_projections)
@@ -236,8 +237,3 @@ def _next_to(optimum: int | None, size: int) -> str:
     if optimum is None or optimum == size:
         return ""
     return f" (next to the optimum {optimum} MB, a round size such as exploration tries)"
-
-
-def _usd(value: float) -> str:
-    """Dollars with the sign in front ("−$1.42", not "$-1.42")."""
-    return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
