@@ -30,7 +30,7 @@ from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_can
 from lambda_tuner.core.models import FunctionConfig, Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
-from lambda_tuner.twin.curves import load_curves
+from lambda_tuner.twin.curves import Curve, load_curves
 
 SHARED_CURVES = (
     Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "lambda-curves" / "curves.csv"
@@ -96,39 +96,31 @@ def test_the_oracle_is_the_cheapest_allowed_size_and_guards_are_judged_on_truth(
     assert violations(truth, g, policy, strategy="cost", start_mb=hi, memory_mb=hi + 1) == ["outside bounds"]
 
 
+def _best_of(curve: Curve, sizes: list[int] | None) -> float:
+    """`exact_grid` on `sizes` (None: its default, Power Tuning's sizes within the bounds) for one curve
+    under `cost`; asserts the size chosen is among them and no allowed one of them is cheaper on the
+    truth, and returns its regret."""
+    truth = make_truth(curve)
+    lo, hi = truth.bounds
+    g = ground(
+        truth, "cost", MemoryPolicy(strategy="cost"), start_mb=lo, cold_rate=0.0, prices=default_prices()
+    )
+    chosen = exact_grid(truth, g, sizes)
+    grid = sizes if sizes is not None else [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or [lo, hi]
+    assert chosen in grid
+    # Then no other of these sizes the oracle's constraints allow is cheaper on the truth.
+    allowed = [s for s in grid if g.allowed[g.at(s)]]
+    assert all(g.cost[g.at(chosen)] <= g.cost[g.at(s)] for s in allowed)
+    return g.regret(chosen)
+
+
 def test_the_exact_grid_bound_is_the_best_power_tuning_size_on_the_true_curve(unseen: Path):
     for curve in load_curves(unseen):
-        truth = make_truth(curve)
-        lo, hi = truth.bounds
-        g = ground(
-            truth, "cost", MemoryPolicy(strategy="cost"), start_mb=lo, cold_rate=0.0, prices=default_prices()
-        )
-        chosen = exact_grid(truth, g)
-        grid = [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or [lo, hi]
-        assert chosen in grid
-        # Then no other grid size the oracle's constraints allow is cheaper on the truth.
-        allowed = [s for s in grid if g.allowed[g.at(s)]]
-        assert all(g.cost[g.at(chosen)] <= g.cost[g.at(s)] for s in allowed)
-        assert g.regret(chosen) >= 0.0
+        assert _best_of(curve, None) >= 0.0
 
 
 def test_the_file_sizes_bound_is_the_best_measured_size_and_the_oracle_may_sit_between_them(unseen: Path):
-    gaps = []
-    for curve in load_curves(unseen):
-        truth = make_truth(curve)
-        g = ground(
-            truth,
-            "cost",
-            MemoryPolicy(strategy="cost"),
-            start_mb=truth.bounds[0],
-            cold_rate=0.0,
-            prices=default_prices(),
-        )
-        chosen = exact_grid(truth, g, list(curve.sizes))
-        assert chosen in curve.sizes
-        allowed = [s for s in curve.sizes if g.allowed[g.at(s)]]
-        assert all(g.cost[g.at(chosen)] <= g.cost[g.at(s)] for s in allowed)
-        gaps.append(g.regret(chosen))
+    gaps = [_best_of(curve, list(curve.sizes)) for curve in load_curves(unseen)]
     # Then knowing every measured size exactly is never better than the oracle, and on some curve of
     # the file the oracle sits between measured sizes (else this bound would tell nothing)
     assert min(gaps) >= 0.0 and max(gaps) > 0.0
