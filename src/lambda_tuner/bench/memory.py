@@ -51,7 +51,7 @@ from lambda_tuner.core.models import (
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import PriceTable, default_prices
 from lambda_tuner.twin.azure_trace import Trace, load_trace
-from lambda_tuner.twin.curves import load_curves
+from lambda_tuner.twin.curves import Interpolation, load_curves
 
 STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
 DEFAULT_STARTS = (128, 512, 1024, 2048)
@@ -296,13 +296,15 @@ def run_bench(
     strategies: tuple[Strategy, ...] = STRATEGIES,
     command: str = "",
     canary_weight: float | None = DEFAULT_CANARY_WEIGHT,
+    interpolation: Interpolation = "power",
 ) -> dict[str, Any]:
     """Run the whole benchmark and return the JSON-ready result (no printing, no writing).
 
     `canary_weight`: the functions are invoked through an alias and experiments are canaries on that
     share of the traffic (the product's default for aliased functions); None: all-traffic trials, as
-    for functions invoked without an alias."""
-    curves = load_curves(curves_path)
+    for functions invoked without an alias. `interpolation`: how the truth runs between the sizes the
+    file measured (see `twin.curves`)."""
+    curves = load_curves(curves_path, interpolation=interpolation)
     if not curves:
         raise ValueError(f"{curves_path}: no curves")
     trace: Trace | None = load_trace(trace_dir) if trace_dir is not None else None
@@ -342,6 +344,7 @@ def run_bench(
         "trace": str(trace_dir) if trace_dir else "synthetic",
         "strategies": list(strategies),
         "canary_weight": canary_weight,
+        "interpolation": interpolation,
     }
     return summarise(runs, baselines, config)
 

@@ -15,6 +15,7 @@ from lambda_tuner.bench.memory import (
     write_json,
 )
 from lambda_tuner.bench.memory_report import print_table
+from lambda_tuner.twin.curves import INTERPOLATIONS, Interpolation
 
 DEFAULT_TRACE = Path("../shared/data/azure-functions-2019")
 
@@ -65,6 +66,14 @@ def _starts(value: str) -> tuple[int, ...]:
     "traffic (more, up to half, for a function with fewer than 10,000 calls a day: a canary needs about "
     "1,000 calls), the same day as the size in force. 0: no alias, experiments take all traffic for a day.",
 )
+@click.option(
+    "--interpolation",
+    type=click.Choice(INTERPOLATIONS),
+    default="power",
+    show_default=True,
+    help="The truth between the sizes the file measured: a power law from one to the next, or PCHIP in "
+    "log-log space (the figures before 2026-11-27; it can put the cheapest size between measured ones).",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def memory(  # noqa: PLR0917 - click passes every option as an argument
     curves: Path,
@@ -75,6 +84,7 @@ def memory(  # noqa: PLR0917 - click passes every option as an argument
     no_trace: bool,
     strategies: str,
     canary_weight: float,
+    interpolation: Interpolation,
     json_out: Path,
 ) -> None:
     """Closed-loop regret of the memory decisions against the oracle, with peer baselines."""
@@ -99,6 +109,7 @@ def memory(  # noqa: PLR0917 - click passes every option as an argument
         strategies=chosen,  # type: ignore[arg-type]
         command=" ".join(["lambda-tuner", "bench", "memory", *sys.argv[3:]]),
         canary_weight=canary_weight or None,
+        interpolation=interpolation,
     )
     write_json(result, json_out)
     print_table(result)

@@ -13,6 +13,7 @@ Cells get several noisy samples (lognormal, sigma 0.05–0.3) or one mean; `max_
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,21 +22,37 @@ SHAPES = ("cpu", "multi", "io", "mixed", "lowmem")
 GRID = (128, 192, 256, 384, 512, 768, 1024, 1536, 1769, 2048, 3008, 4096, 6144, 8192, 10240)
 
 
-def _duration(shape: str, m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    s = m / 1769.0
+@dataclass(frozen=True)
+class Shape:
+    """One generated curve's exact duration law, before any sampling: `duration(m)` at any size."""
+
+    shape: str
+    fixed: float
+    work: float
+    extra: float  # cpu: the exponent; mixed: the multi-threaded share; lowmem: the pressure; else 0
+
+    def duration(self, m: np.ndarray) -> np.ndarray:
+        s = np.asarray(m, dtype=float) / 1769.0
+        fixed, work = self.fixed, self.work
+        if self.shape == "cpu":
+            return np.asarray(fixed * 0.2 + work / np.minimum(s, 1.0) ** self.extra / 10, dtype=float)
+        if self.shape == "multi":
+            return np.asarray(fixed * 0.2 + work / np.minimum(s, 6.0) / 10, dtype=float)
+        if self.shape == "io":
+            return np.asarray(fixed * 5 + work / 200 / np.minimum(s, 1.0), dtype=float)
+        if self.shape == "mixed":
+            share = self.extra
+            cpu = (1 - share) / np.minimum(s, 1.0) + share / np.minimum(s, 6.0)
+            return np.asarray(fixed + work / 10 * cpu, dtype=float)
+        pressure = 1 + self.extra * np.clip((512 - s * 1769.0) / 384, 0, None)
+        return np.asarray((fixed * 0.2 + work / np.minimum(s, 1.0) / 10) * pressure, dtype=float)
+
+
+def _shape(shape: str, rng: np.random.Generator) -> Shape:
     fixed = float(rng.uniform(5, 200))
     work = float(rng.uniform(200, 20_000))
-    if shape == "cpu":
-        return fixed * 0.2 + work / np.minimum(s, 1.0) ** rng.uniform(0.9, 1.3) / 10
-    if shape == "multi":
-        return fixed * 0.2 + work / np.minimum(s, 6.0) / 10
-    if shape == "io":
-        return fixed * 5 + work / 200 / np.minimum(s, 1.0)
-    if shape == "mixed":
-        share = rng.uniform(0.2, 0.8)
-        return fixed + work / 10 * ((1 - share) / np.minimum(s, 1.0) + share / np.minimum(s, 6.0))
-    pressure = 1 + rng.uniform(0.2, 1.0) * np.clip((512 - m) / 384, 0, None)
-    return (fixed * 0.2 + work / np.minimum(s, 1.0) / 10) * pressure
+    extra = {"cpu": (0.9, 1.3), "mixed": (0.2, 0.8), "lowmem": (0.2, 1.0)}.get(shape)
+    return Shape(shape, fixed, work, float(rng.uniform(*extra)) if extra else 0.0)
 
 
 def generate_curves(
@@ -47,27 +64,9 @@ def generate_curves(
     memory_columns: bool = True,
 ) -> Path:
     """Write `n_curves` curves cycling through the shapes; `samples` per cell (None: varies by curve)."""
-    rng = np.random.default_rng(seed)
     columns = ["function_id", "arch", "memory_mb", "duration_ms"]
     columns += ["max_memory_used_mb", "init_duration_ms"] if memory_columns else []
-    rows: list[list[object]] = []
-    for i in range(n_curves):
-        shape = SHAPES[i % len(SHAPES)]
-        lo = int(rng.choice([0, 0, 2, 4]))
-        hi = int(rng.integers(lo + 4, len(GRID) + 1))
-        sizes = np.array(GRID[lo:hi], dtype=float)
-        mean = _duration(shape, sizes, rng)
-        n = samples if samples is not None else int(rng.choice([1, 5]))
-        sigma = float(rng.uniform(0.05, 0.3))
-        used = float(rng.uniform(0.3, 0.9) * sizes[0]) if rng.random() < 0.7 else float(sizes[0] * 1.5)
-        arch = "arm64" if rng.random() < 0.3 else "x86_64"
-        for size, mu in zip(sizes, mean, strict=True):
-            values = [mu] if n == 1 else mu * np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
-            for value in values:
-                row: list[object] = [f"gen_{shape}_{i}", arch, int(size), round(float(value), 3)]
-                if memory_columns:
-                    row += [round(min(used, float(size)), 1), round(float(rng.uniform(150, 900)), 1)]
-                rows.append(row)
+    rows, _ = _draw(n_curves, seed, samples, memory_columns)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
@@ -75,3 +74,38 @@ def generate_curves(
         writer.writerow([*columns, "source"])
         writer.writerows([[*row, "generated"] for row in rows])
     return path
+
+
+def generator_shapes(
+    *, n_curves: int = 10, seed: int = 0, samples: int | None = None, memory_columns: bool = True
+) -> dict[str, Shape]:
+    """The exact law behind each curve `generate_curves` writes with the same arguments, by function id:
+    what a file's interpolated truth can be checked against."""
+    return _draw(n_curves, seed, samples, memory_columns)[1]
+
+
+def _draw(
+    n_curves: int, seed: int, samples: int | None, memory_columns: bool
+) -> tuple[list[list[object]], dict[str, Shape]]:
+    rng = np.random.default_rng(seed)
+    rows: list[list[object]] = []
+    shapes: dict[str, Shape] = {}
+    for i in range(n_curves):
+        name = SHAPES[i % len(SHAPES)]
+        lo = int(rng.choice([0, 0, 2, 4]))
+        hi = int(rng.integers(lo + 4, len(GRID) + 1))
+        sizes = np.array(GRID[lo:hi], dtype=float)
+        shape = shapes[f"gen_{name}_{i}"] = _shape(name, rng)
+        mean = shape.duration(sizes)
+        n = samples if samples is not None else int(rng.choice([1, 5]))
+        sigma = float(rng.uniform(0.05, 0.3))
+        used = float(rng.uniform(0.3, 0.9) * sizes[0]) if rng.random() < 0.7 else float(sizes[0] * 1.5)
+        arch = "arm64" if rng.random() < 0.3 else "x86_64"
+        for size, mu in zip(sizes, mean, strict=True):
+            values = [mu] if n == 1 else mu * np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
+            for value in values:
+                row: list[object] = [f"gen_{name}_{i}", arch, int(size), round(float(value), 3)]
+                if memory_columns:
+                    row += [round(min(used, float(size)), 1), round(float(rng.uniform(150, 900)), 1)]
+                rows.append(row)
+    return rows, shapes

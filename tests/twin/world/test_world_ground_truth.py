@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,28 @@ def test_interpolated_curve_never_overshoots_its_measured_neighbours(tmp_path):
     # And beyond the measured sizes it follows the vCPU share instead of staying flat below 1,769 MB
     assert float(extended.duration(64)) == pytest.approx(1000)  # clamped to Lambda's 128 MB minimum
     assert float(extended.duration(10240)) == pytest.approx(100)
+
+
+def test_between_measured_sizes_the_curve_is_a_power_law_and_invents_no_cheaper_size(tmp_path):
+    # Given a curve that speeds up more than in proportion below 512 MB and less above it, the shape
+    # under which PCHIP bows the cost below both neighbours
+    path = tmp_path / "curves.csv"
+    rows = [(256, 2400.0), (384, 1300.0), (512, 750.0), (768, 504.0), (1024, 400.0)]
+    path.write_text(
+        "function_id,arch,memory_mb,duration_ms,source\n"
+        + "".join(f"kink,x86_64,{m},{d},test\n" for m, d in rows)
+    )
+    (power,) = load_curves(path)
+    (pchip,) = load_curves(path, interpolation="pchip")
+    m = np.arange(512, 769, dtype=float)
+    # Then halfway in log space the duration is the geometric mean of its neighbours
+    assert float(power.duration(math.sqrt(512 * 768))) == pytest.approx(math.sqrt(750.0 * 504.0))
+    # And memory x duration (the duration part of the cost) never dips below both measured sizes
+    assert (m * power.duration(m)).min() == pytest.approx(min(512 * 750.0, 768 * 504.0))
+    # While PCHIP, kept for earlier figures, puts a cheaper size between them that was never measured
+    assert (m * pchip.duration(m)).min() < 0.99 * min(512 * 750.0, 768 * 504.0)
+    with pytest.raises(ValueError, match="interpolation"):
+        load_curves(path, interpolation="cubic")  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(not CURVES.exists(), reason="shared curves not found at ../shared/data/lambda-curves")
