@@ -39,6 +39,11 @@ Priors (documented population assumptions, used with few observed sizes):
 - One future period's mean also varies day to day: a prior of 3 % (weighing as much as four days),
   updated by the spread of daily means at sizes seen on several days. It enters each size's error once
   (the within-day error plus it over the number of days), not on top of that size's own day spread.
+  The residual field is conditioned on epochs, not on sizes pooled: each epoch carries its window's day
+  deviation, shared with the other size measured in that window (a canary day), so the projection
+  between two sizes measured side by side follows their measured contrast, known to their sampling
+  error, instead of that day's drift against the other days. Pooled by size (the form fit) that
+  contrast was blurred: a canary day 3 % slow for both sizes read as the trial size being 3 % slower.
 
 scipy is imported inside functions only (cold starts of functions that import core without it).
 """
@@ -48,6 +53,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +95,11 @@ class SizeData(Frozen):
     epochs: int = 1
     within_se: float | None = None  # relative SE of the mean from within-day spread only (no drift)
     day_var: float = 0.0  # sample variance of the daily means relative to their pooled mean
+    # Each epoch's window, mean (ms) and relative SE from within its window: the residual field is
+    # conditioned on epochs, so that two sizes of one window (a canary day) share that day's deviation.
+    epoch_windows: tuple[tuple[datetime, datetime], ...] = ()
+    epoch_means: tuple[float, ...] = ()
+    epoch_se: tuple[float, ...] = ()
 
 
 class FormFit(Frozen):
@@ -197,6 +208,9 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
                 epochs=len(group),
                 within_se=math.sqrt(within2),
                 day_var=day_var,
+                epoch_windows=tuple((e.start, e.end) for e in group),
+                epoch_means=tuple(float(v) for v in means),
+                epoch_se=tuple(epoch_rel_se(e, float(v)) for e, v in zip(group, means, strict=True)),
             )
         )
     return out

@@ -8,7 +8,9 @@ optimizer searches coarsely and refines near the optimum without changing any va
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +50,7 @@ class Draws:
 class _Group:
     form: str
     params: FloatArray  # count x 3
-    weights: FloatArray  # count x k observed sizes: log residuals at observed sizes @ K^-1
+    weights: FloatArray  # count x k observations (`_Observed`): their log residuals @ (K + noise)^-1
     z: FloatArray  # count x 1: the residual field's shared normal
 
 
@@ -83,10 +85,45 @@ def _kernel(fit: DurationFit, a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(bumps + TREND_SD**2 * np.exp(-0.5 * (gap / TREND_OCTAVES) ** 2))
 
 
-def _field_solve(fit: DurationFit) -> FloatArray:
-    x_obs = np.log2([d.memory_mb for d in fit.sizes])
-    noise = np.array([_within(d) ** 2 + fit.rel_noise**2 / d.epochs for d in fit.sizes])
-    return np.asarray(np.linalg.inv(_kernel(fit, x_obs, x_obs) + np.diag(noise)), dtype=float)
+@dataclass(frozen=True)
+class _Observed:
+    """What the residual field is conditioned on: one row per epoch (per size without epoch data)."""
+
+    memory_mb: FloatArray
+    log_mean: FloatArray
+    noise: FloatArray  # their error covariance: within-window sampling, plus day deviations
+
+    @classmethod
+    def of(cls, fit: DurationFit) -> _Observed:
+        """Each epoch has its window's day deviation (variance `fit.rel_noise` squared), shared with the
+        other sizes measured in that window: two sizes of one canary day differ by their sampling error
+        alone, so the field follows their measured contrast instead of blurring it with the drift of two
+        days. Epochs of separate windows are independent, which pooled by size is the error used before
+        (the within-window error plus the day variance over the number of days)."""
+        memory, log_mean, within, day = [], [], [], []
+        windows: list[tuple[datetime, datetime] | None] = []
+        for d in fit.sizes:
+            if d.epoch_means and len(d.epoch_means) == len(d.epoch_windows) == len(d.epoch_se):
+                for window, mean, se in zip(d.epoch_windows, d.epoch_means, d.epoch_se, strict=True):
+                    memory.append(float(d.memory_mb))
+                    log_mean.append(math.log(mean))
+                    within.append(se**2)
+                    day.append(1.0)
+                    windows.append(window)
+            else:
+                memory.append(float(d.memory_mb))
+                log_mean.append(math.log(d.mean_ms))
+                within.append(_within(d) ** 2)
+                day.append(1.0 / d.epochs)
+                windows.append(None)
+        shared = np.array([[a is not None and a == b for b in windows] for a in windows], dtype=float)
+        np.fill_diagonal(shared, day)
+        return cls(np.array(memory), np.array(log_mean), np.diag(within) + fit.rel_noise**2 * shared)
+
+
+def _field_solve(fit: DurationFit, observed: _Observed) -> FloatArray:
+    x_obs = np.log2(observed.memory_mb)
+    return np.asarray(np.linalg.inv(_kernel(fit, x_obs, x_obs) + observed.noise), dtype=float)
 
 
 def _within(size: SizeData) -> float:
@@ -103,9 +140,9 @@ def _field_at(fit: DurationFit, m: FloatArray) -> tuple[FloatArray, FloatArray]:
     what was measured; far from any, it reverts to the form with the full discrepancy as extra
     uncertainty (one shared normal per draw).
     """
-    x_obs = np.log2([d.memory_mb for d in fit.sizes])
-    cross = _kernel(fit, x_obs, np.log2(m))  # k x g
-    solve = _field_solve(fit)
+    observed = _Observed.of(fit)
+    cross = _kernel(fit, np.log2(observed.memory_mb), np.log2(m))  # k x g
+    solve = _field_solve(fit, observed)
     var = np.clip(fit.discrepancy**2 + TREND_SD**2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
     return cross, np.sqrt(var)
 
@@ -114,9 +151,9 @@ def sample(fit: DurationFit, n_draws: int = 400, seed: int = 7) -> Sample:
     """Sample the model mixture: forms by weight, parameters from the importance-corrected posterior."""
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n_draws, [f.weight for f in fit.forms])
-    observed = np.array([d.memory_mb for d in fit.sizes], dtype=float)
-    log_obs = np.log([d.mean_ms for d in fit.sizes])[None, :]
-    solve = _field_solve(fit)
+    obs = _Observed.of(fit)
+    observed, log_obs = obs.memory_mb, obs.log_mean[None, :]
+    solve = _field_solve(fit, obs)
     groups = []
     for form, count in zip(fit.forms, counts, strict=True):
         if count == 0:

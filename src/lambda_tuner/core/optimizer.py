@@ -459,8 +459,9 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
             return experiment_recommendation(
                 ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True, optimum=optimum
             )
-        if not measured:  # nothing left to measure with: the model's word, read from the baseline as
-            # without canaries (a reading chained from a measured size is for choosing what to measure)
+        if not measured:  # nothing left to measure with: the model's word (which the canary days
+            # inform like any other epochs), read from the baseline without the chained reading (a
+            # reading chained from a measured size is for choosing what to measure)
             ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)  # type: ignore[arg-type]
             best, decider, forced, kind, why_keep = _decide_on(ev, policy)
             if kind == "memory" and not forced and _measure_first(ev, policy, best):

@@ -6,11 +6,13 @@ import math
 from datetime import timedelta
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 from memory_support import NOW, cpu_bound, epoch, function, io_bound
 
 from lambda_tuner.core.decide import CANARY_WEIGHT, Decider
 from lambda_tuner.core.fitting import epoch_rel_se, fit_duration
+from lambda_tuner.core.fitting_draws import sample
 from lambda_tuner.core.models import Epoch, Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, evaluate, usage_from
 from lambda_tuner.core.pricing import default_prices
@@ -273,24 +275,27 @@ def test_a_size_near_one_measured_beside_the_baseline_is_read_from_that_measurem
     # ran as fast as 2,048 MB on the same day
     days = [epoch(2048, io_bound(2048) * f, day=d) for d, f in enumerate((1.0, 1.06, 0.94))]
     main, tried = canary(epoch(2048, io_bound(2048) * 1.03, day=3), 1024, io_bound(1024) * 1.03)
-    epochs = (*days, main, tried)
-    fit = fit_duration("fn", "x86_64", list(epochs))
     policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
 
-    def allowed_mb(chain: bool) -> set[int]:
+    def allowed_mb(epochs: tuple[Epoch, ...], chain: bool) -> set[int]:
         ev = evaluate(
-            function(2048), fit, usage_from(list(epochs), policy.memory_headroom), policy=policy,
-            prices=PRICES, baseline_p99_ms=days[0].duration_p99_ms, baseline_memory_mb=2048,
-            epochs=epochs, chain=chain,
+            function(2048), fit_duration("fn", "x86_64", list(epochs)),
+            usage_from(list(epochs), policy.memory_headroom), policy=policy, prices=PRICES,
+            baseline_p99_ms=days[0].duration_p99_ms, baseline_memory_mb=2048, epochs=epochs, chain=chain,
         )  # fmt: skip
         return {int(mb) for mb in ev.memory_mb[ev.soft["p99 allowance"]]}
 
     # Then 960 MB, 6 % below the measured size, is inside the allowance on the same-day measurement
-    # and the model's shape over that short distance ...
-    assert {1024, 960} <= allowed_mb(chain=True)
-    # ... where read from the baseline's drifting days, only the measured size itself is
-    unchained = allowed_mb(chain=False)
-    assert 1024 in unchained and 960 not in unchained
+    # and the model's shape over that short distance, and on the model alone, which is conditioned on
+    # the canary day's contrast too
+    side_by_side = (*days, main, tried)
+    assert {1024, 960} <= allowed_mb(side_by_side, chain=True)
+    assert {1024, 960} <= allowed_mb(side_by_side, chain=False)
+    # While the same reading at 1,024 MB on a day of its own carries the drift of the days it is compared
+    # with: neither it nor 960 MB is surely inside then
+    alone = tried.model_copy(update={"start": main.end, "end": main.end + timedelta(days=1)})
+    apart = allowed_mb((*days, main, alone), chain=False)
+    assert not {1024, 960} & apart
 
 
 def _io_canaried_at_1024(sizes: list[int]) -> Recommendation:
@@ -307,7 +312,24 @@ def test_the_reading_from_a_measured_size_chooses_what_to_measure_not_where_to_m
     rec = _io_canaried_at_1024([1536, 1792])
     assert rec.kind == "experiment" and rec.reason.decided_by.startswith("confirmation")
     assert int(rec.proposed["memory_mb"] or 0) < 1024
-    # But with the confirmations spent too (non-round canaries), a move on the model's word is read
-    # from the baseline: the function goes to the measured 1,024 MB, not to an unmeasured size below
+    # And with the confirmations spent too (non-round canaries), the move rests on the model's word,
+    # read from the baseline without the chained reading; the model follows the canary day's contrast
+    # (the function is I/O-bound: 1,024 MB ran as fast as 2,048 MB beside it), so it goes below the
+    # measured 1,024 MB, to a size whose true p99 is within 1 % of the baseline's
     spent = _io_canaried_at_1024([1536, 1792, 2047, 2045, 2043])
-    assert (spent.kind, spent.proposed["memory_mb"]) == ("memory", 1024)
+    moved = int(spent.proposed["memory_mb"] or 0)
+    assert spent.kind == "memory" and moved < 1024
+    assert io_bound(moved) / io_bound(2048) < 1.01
+
+
+def test_the_projection_follows_a_canary_days_contrast_not_that_days_drift():
+    # Given four days at 1,024 MB (about 400 ms), then a day 6 % slow for everything, on which a canary
+    # at 768 MB read 4 % above the main traffic beside it
+    days = [epoch(1024, ms, day=d) for d, ms in enumerate((400.0, 404.0, 397.0, 401.0))]
+    main, tried = canary(epoch(1024, 400.5 * 1.06, day=4), 768, 400.5 * 1.06 * 1.04, share=0.5)
+    fit = fit_duration("fn", "x86_64", [*days, main, tried])
+    mean = sample(fit, 4000).at([768, 1024]).mean
+    projected = float(np.median(mean[:, 0] / mean[:, 1]))
+    # Then the projected ratio is the one measured side by side (1.04), not the canary's reading against
+    # the pooled days at 1,024 MB (about 1.04 x 1.06 / 1.01 = 1.09): the day's drift cancels
+    assert projected == pytest.approx(1.04, abs=0.01)
