@@ -42,8 +42,9 @@ Priors (documented population assumptions, used with few observed sizes):
   The residual field is conditioned on epochs, not on sizes pooled: each epoch carries its window's day
   deviation, shared with the other size measured in that window (a canary day), so the projection
   between two sizes measured side by side follows their measured contrast, known to their sampling
-  error, instead of that day's drift against the other days. Pooled by size (the form fit) that
-  contrast was blurred: a canary day 3 % slow for both sizes read as the trial size being 3 % slower.
+  error, instead of that day's drift against the other days. Pooled by size (as the form itself is
+  still fitted, within its 3 % model error) a canary day 3 % slow for both sizes reads as the trial
+  size being 3 % slower; the field, which makes the projections at and near measured sizes, does not.
 
 scipy is imported inside functions only (cold starts of functions that import core without it).
 """
