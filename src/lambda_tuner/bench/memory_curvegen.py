@@ -31,8 +31,9 @@ class Shape:
     work: float
     extra: float  # cpu: the exponent; mixed: the multi-threaded share; lowmem: the pressure; else 0
 
-    def duration(self, m: np.ndarray) -> np.ndarray:
-        s = np.asarray(m, dtype=float) / 1769.0
+    def duration(self, memory_mb: np.ndarray) -> np.ndarray:
+        m = np.asarray(memory_mb, dtype=float)
+        s = m / 1769.0
         fixed, work = self.fixed, self.work
         if self.shape == "cpu":
             return np.asarray(fixed * 0.2 + work / np.minimum(s, 1.0) ** self.extra / 10, dtype=float)
@@ -44,7 +45,7 @@ class Shape:
             share = self.extra
             cpu = (1 - share) / np.minimum(s, 1.0) + share / np.minimum(s, 6.0)
             return np.asarray(fixed + work / 10 * cpu, dtype=float)
-        pressure = 1 + self.extra * np.clip((512 - s * 1769.0) / 384, 0, None)
+        pressure = 1 + self.extra * np.clip((512 - m) / 384, 0, None)
         return np.asarray((fixed * 0.2 + work / np.minimum(s, 1.0) / 10) * pressure, dtype=float)
 
 

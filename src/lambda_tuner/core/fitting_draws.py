@@ -64,10 +64,11 @@ class Sample:
     ratio: FloatArray  # n x 1: p99 / mean
     noise: FloatArray  # n x 1: day-to-day factor of one future period (Student-t, see `sample`)
     day: FloatArray  # n x 1: the same draws at the estimated noise level (normal)
+    observed: _Observed  # what the residual field is conditioned on, solved once
 
     def at(self, memory_mb: npt.ArrayLike) -> Draws:
         m = np.atleast_1d(np.asarray(memory_mb, dtype=float))
-        cross, sd = _field_at(self.fit, m)
+        cross, sd = _field_at(self.fit, self.observed, m)
         rows = []
         for g in self.groups:
             model = form_duration(g.form, g.params, self.fit.ref_mb, m)
@@ -91,7 +92,7 @@ class _Observed:
 
     memory_mb: FloatArray
     log_mean: FloatArray
-    noise: FloatArray  # their error covariance: within-window sampling, plus day deviations
+    solve: FloatArray  # (kernel + their error covariance)^-1; the error: within-window, plus days
 
     @classmethod
     def of(cls, fit: DurationFit) -> _Observed:
@@ -118,12 +119,10 @@ class _Observed:
                 windows.append(None)
         shared = np.array([[a is not None and a == b for b in windows] for a in windows], dtype=float)
         np.fill_diagonal(shared, day)
-        return cls(np.array(memory), np.array(log_mean), np.diag(within) + fit.rel_noise**2 * shared)
-
-
-def _field_solve(fit: DurationFit, observed: _Observed) -> FloatArray:
-    x_obs = np.log2(observed.memory_mb)
-    return np.asarray(np.linalg.inv(_kernel(fit, x_obs, x_obs) + observed.noise), dtype=float)
+        noise = np.diag(within) + fit.rel_noise**2 * shared
+        x_obs = np.log2(memory)
+        solve = np.asarray(np.linalg.inv(_kernel(fit, x_obs, x_obs) + noise), dtype=float)
+        return cls(np.array(memory), np.array(log_mean), solve)
 
 
 def _within(size: SizeData) -> float:
@@ -131,7 +130,7 @@ def _within(size: SizeData) -> float:
     return size.rel_se if size.within_se is None else size.within_se
 
 
-def _field_at(fit: DurationFit, m: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _field_at(fit: DurationFit, observed: _Observed, m: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Gaussian-process residual field at sizes `m`: the cross kernel and the posterior sd.
 
     Real curves are not exactly any form (measured cells carry bumps). The log residuals at observed
@@ -140,9 +139,8 @@ def _field_at(fit: DurationFit, m: FloatArray) -> tuple[FloatArray, FloatArray]:
     what was measured; far from any, it reverts to the form with the full discrepancy as extra
     uncertainty (one shared normal per draw).
     """
-    observed = _Observed.of(fit)
     cross = _kernel(fit, np.log2(observed.memory_mb), np.log2(m))  # k x g
-    solve = _field_solve(fit, observed)
+    solve = observed.solve
     var = np.clip(fit.discrepancy**2 + TREND_SD**2 - np.einsum("ig,ij,jg->g", cross, solve, cross), 0.0, None)
     return cross, np.sqrt(var)
 
@@ -153,7 +151,6 @@ def sample(fit: DurationFit, n_draws: int = 400, seed: int = 7) -> Sample:
     counts = rng.multinomial(n_draws, [f.weight for f in fit.forms])
     obs = _Observed.of(fit)
     observed, log_obs = obs.memory_mb, obs.log_mean[None, :]
-    solve = _field_solve(fit, obs)
     groups = []
     for form, count in zip(fit.forms, counts, strict=True):
         if count == 0:
@@ -161,7 +158,7 @@ def sample(fit: DurationFit, n_draws: int = 400, seed: int = 7) -> Sample:
         params = _posterior_sample(fit, form, int(count), rng)
         residuals = log_obs - np.log(form_duration(form.form, params, fit.ref_mb, observed))
         z = rng.standard_normal((int(count), 1))
-        groups.append(_Group(form=form.form, params=params, weights=residuals @ solve, z=z))
+        groups.append(_Group(form=form.form, params=params, weights=residuals @ obs.solve, z=z))
     order = rng.permutation(n_draws)
     ratio = np.exp(np.log(fit.p99_ratio) + fit.p99_ratio_sd * rng.standard_normal((n_draws, 1)))
     # One future day's deviation: normal given the noise level, the level drawn from its posterior
@@ -170,7 +167,7 @@ def sample(fit: DurationFit, n_draws: int = 400, seed: int = 7) -> Sample:
     z = rng.standard_normal((n_draws, 1))
     scale = np.sqrt(fit.rel_noise_dof / rng.chisquare(fit.rel_noise_dof, (n_draws, 1)))
     noise, day = np.exp(fit.rel_noise * scale * z), np.exp(fit.rel_noise * z)
-    return Sample(fit=fit, groups=tuple(groups), order=order, ratio=ratio, noise=noise, day=day)
+    return Sample(fit=fit, groups=tuple(groups), order=order, ratio=ratio, noise=noise, day=day, observed=obs)
 
 
 def draw(fit: DurationFit, memory_mb: npt.ArrayLike, n_draws: int = 400, seed: int = 7) -> Draws:
