@@ -23,8 +23,9 @@ Bounds (not policies: they read the truth), to show how much regret the data alo
 - `bound_exact_grid`: the best of Power Tuning's sizes, each measured without any noise, under the
   oracle's constraints: what knowing the curve exactly, but only at those sizes, still costs.
 - `bound_file_sizes`: the same on the sizes the curve file itself measured: what knowing every one of
-  them exactly still costs. Between them the truth is the interpolation alone, and the oracle at 1 MB
-  may sit there below every measured size (a cost optimum between two sizes, or a constraint's edge).
+  them exactly still costs. Between them the truth is the interpolation alone; with the power law (the
+  default, `twin.curves`) the oracle sits between measured sizes only at a constraint's edge (a memory
+  floor, the allowance), with `--interpolation pchip` also where PCHIP bows the cost below both sizes.
 - `bound_allowance_day` and `bound_allowance_same_day` (`default` only; the oracle elsewhere): the
   cheapest size whose true p99 sits inside the allowance by z(1 - p99_risk) standard deviations of a
   p99 ratio measured without model error, i.e. what any rule that keeps the chance of breaking the

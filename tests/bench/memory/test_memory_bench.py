@@ -19,11 +19,11 @@ from lambda_tuner.bench.memory import run_bench, run_loop
 from lambda_tuner.bench.memory_cli import memory
 from lambda_tuner.bench.memory_curvegen import SHAPES, generate_curves, generator_shapes
 from lambda_tuner.bench.memory_oracle import (
-    POWER_TUNING_SIZES,
     allowance_sds,
     cautious,
     exact_grid,
     ground,
+    power_tuning_sizes,
     violations,
 )
 from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_canary_day, simulate_day
@@ -130,12 +130,10 @@ def _best_of(curve: Curve, sizes: list[int] | None) -> float:
     under `cost`; asserts the size chosen is among them and no allowed one of them is cheaper on the
     truth, and returns its regret."""
     truth = make_truth(curve)
-    lo, hi = truth.bounds
-    g = ground(
-        truth, "cost", MemoryPolicy(strategy="cost"), start_mb=lo, cold_rate=0.0, prices=default_prices()
-    )
+    policy = MemoryPolicy(strategy="cost")
+    g = ground(truth, "cost", policy, start_mb=truth.bounds[0], cold_rate=0.0, prices=default_prices())
     chosen = exact_grid(truth, g, sizes)
-    grid = sizes if sizes is not None else [s for s in POWER_TUNING_SIZES if lo <= s <= hi] or [lo, hi]
+    grid = sizes if sizes is not None else power_tuning_sizes(truth)
     assert chosen in grid
     # Then no other of these sizes the oracle's constraints allow is cheaper on the truth.
     allowed = [s for s in grid if g.allowed[g.at(s)]]
