@@ -3,9 +3,10 @@
 moto keeps the alarms (PutMetricAlarm/DescribeAlarms/DeleteAlarms); the twin decides their state like
 CloudWatch: the last EvaluationPeriods periods, DatapointsToAlarm of them breaching, TreatMissingData.
 Each period boundary crossed by `Twin.advance` is evaluated (from one World query per alarm), so a
-regression that starts and stops inside one advance still fires. A state change fires the alarm's
-actions: a Lambda ARN gets the "alarm state change" event AWS sends to Lambda, an SNS topic the
-notification AWS publishes.
+regression that starts and stops inside one advance still fires. An alarm on metric math (a canary's
+p99 over the live version's) is evaluated the same way, on the expression's series (metricmath.py).
+A state change fires the alarm's actions: a Lambda ARN gets the "alarm state change" event AWS sends
+to Lambda, an SNS topic the notification AWS publishes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.sns.models import sns_backends
 
+from lambda_tuner.twin import metricmath
 from lambda_tuner.twin.lambda_invoke import run_handler
 
 if TYPE_CHECKING:
@@ -50,11 +52,11 @@ class AlarmEvaluator:
     def evaluate(self) -> None:
         backend = cloudwatch_backends[self.twin.account][self.twin.region]
         for alarm in list(backend.alarms.values()):
-            if alarm.rule is None and alarm.namespace == "AWS/Lambda" and alarm.metric_name:
+            if alarm.rule is None and _on_lambda(alarm):
                 self._evaluate(alarm)
 
     def _evaluate(self, alarm: Any) -> None:
-        period = timedelta(seconds=int(alarm.period))
+        period = timedelta(seconds=_period(alarm))
         now = _floor(self.twin.world.now, period)
         since = self.evaluated_until.get(alarm.name, now - period)
         steps = max(0, min(int((now - since) / period), MAX_STEPS))
@@ -63,15 +65,26 @@ class AlarmEvaluator:
             return
         n = int(alarm.evaluation_periods)
         first = now - (steps - 1 + n) * period
-        with self.twin.lock:
-            result = self.twin.world.metric_data([_query(alarm)], first, now)[0]
-        series = dict(zip((_utc(t) for t in result["timestamps"]), result["values"], strict=True))
+        series = self._series(alarm, first, now)
         for step in range(steps):
             end = now - (steps - 1 - step) * period
             window = [series.get(end - (i + 1) * period) for i in range(n)][::-1]
             state = decide(alarm, window)
             if state is not None and state != alarm.state_value:
                 self._transition(alarm, state, window, end)
+
+    def _series(self, alarm: Any, first: datetime, now: datetime) -> dict[datetime, float]:
+        """The alarm's datapoints: its metric's, or its metric-math expression's over its queries'."""
+        queries = _queries(alarm)
+        with self.twin.lock:
+            results = self.twin.world.metric_data(queries, first, now)
+        by_id = {
+            r["id"]: dict(zip((_utc(t) for t in r["timestamps"]), r["values"], strict=True)) for r in results
+        }
+        expression = _expression(alarm)
+        if expression is None:
+            return by_id["m1"]
+        return metricmath.evaluate(expression, by_id)
 
     def _transition(self, alarm: Any, state: str, window: list[float | None], at: datetime) -> None:
         previous = {
@@ -120,18 +133,7 @@ class AlarmEvaluator:
             "Region": self.twin.region,
             "AlarmArn": alarm.alarm_arn,
             "OldStateValue": old_state,
-            "Trigger": {
-                "MetricName": alarm.metric_name,
-                "Namespace": alarm.namespace,
-                "Statistic": alarm.statistic,
-                "ExtendedStatistic": alarm.extended_statistic,
-                "Dimensions": [{"name": d.name, "value": d.value} for d in alarm.dimensions],
-                "Period": int(alarm.period),
-                "EvaluationPeriods": int(alarm.evaluation_periods),
-                "ComparisonOperator": alarm.comparison_operator,
-                "Threshold": float(alarm.threshold),
-                "TreatMissingData": alarm.treat_missing_data or "missing",
-            },
+            "Trigger": _trigger(alarm),
         }
         subject = f'ALARM: "{alarm.name}" in {self.twin.region}'[:100]
         topic.publish(json.dumps(message), subject=subject)
@@ -153,7 +155,6 @@ def decide(alarm: Any, window: list[float | None]) -> str | None:
 
 def lambda_event(twin: Twin, alarm: Any, previous: dict[str, str], at: datetime) -> dict[str, Any]:
     """The event CloudWatch sends to a Lambda alarm action."""
-    stat = alarm.statistic or alarm.extended_statistic
     return {
         "source": "aws.cloudwatch",
         "alarmArn": alarm.alarm_arn,
@@ -171,24 +172,115 @@ def lambda_event(twin: Twin, alarm: Any, previous: dict[str, str], at: datetime)
             "previousState": previous,
             "configuration": {
                 "description": alarm.description,
-                "metrics": [
-                    {
-                        "id": "m1",
-                        "metricStat": {
-                            "metric": {
-                                "namespace": alarm.namespace,
-                                "name": alarm.metric_name,
-                                "dimensions": {d.name: d.value for d in alarm.dimensions},
-                            },
-                            "period": int(alarm.period),
-                            "stat": stat,
-                        },
-                        "returnData": True,
-                    }
-                ],
+                "metrics": _event_metrics(alarm),
             },
         },
     }
+
+
+def _trigger(alarm: Any) -> dict[str, Any]:
+    """The alarm's trigger as CloudWatch describes it in the SNS notification."""
+    common = {
+        "EvaluationPeriods": int(alarm.evaluation_periods),
+        "ComparisonOperator": alarm.comparison_operator,
+        "Threshold": float(alarm.threshold),
+        "TreatMissingData": alarm.treat_missing_data or "missing",
+    }
+    if alarm.metric_data_queries:
+        return {"Metrics": _event_metrics(alarm), **common}
+    return {
+        "MetricName": alarm.metric_name,
+        "Namespace": alarm.namespace,
+        "Statistic": alarm.statistic,
+        "ExtendedStatistic": alarm.extended_statistic,
+        "Dimensions": [{"name": d.name, "value": d.value} for d in alarm.dimensions],
+        "Period": int(alarm.period),
+        **common,
+    }
+
+
+def _event_metrics(alarm: Any) -> list[dict[str, Any]]:
+    """The alarm's metrics as CloudWatch lists them in the event it sends a Lambda action."""
+    queries = alarm.metric_data_queries or []
+    if not queries:
+        metric = {
+            "namespace": alarm.namespace,
+            "name": alarm.metric_name,
+            "dimensions": {d.name: d.value for d in alarm.dimensions},
+        }
+        stat = alarm.statistic or alarm.extended_statistic
+        return [
+            {
+                "id": "m1",
+                "metricStat": {"metric": metric, "period": int(alarm.period), "stat": stat},
+                "returnData": True,
+            }
+        ]
+    out: list[dict[str, Any]] = []
+    for q in queries:
+        entry: dict[str, Any] = {"id": q.id, "returnData": str(q.return_data).lower() != "false"}
+        if q.expression:
+            entry["expression"] = q.expression
+            entry["label"] = q.label
+        if q.metric_stat is not None:
+            m = q.metric_stat.metric
+            metric = {
+                "namespace": m.namespace,
+                "name": m.metric_name,
+                "dimensions": {d.name: d.value for d in m.dimensions},
+            }
+            entry["metricStat"] = {
+                "metric": metric,
+                "period": int(q.metric_stat.period),
+                "stat": q.metric_stat.stat,
+            }
+        out.append(entry)
+    return out
+
+
+def _on_lambda(alarm: Any) -> bool:
+    """A metric alarm on AWS/Lambda metrics: one metric, or metric math over such metrics only."""
+    if alarm.metric_data_queries:
+        stats = [q.metric_stat for q in alarm.metric_data_queries if q.metric_stat is not None]
+        return bool(stats) and all(m.metric.namespace == "AWS/Lambda" for m in stats)
+    return alarm.namespace == "AWS/Lambda" and bool(alarm.metric_name)
+
+
+def _period(alarm: Any) -> int:
+    if alarm.metric_data_queries:
+        return max(int(q.metric_stat.period) for q in alarm.metric_data_queries if q.metric_stat is not None)
+    return int(alarm.period)
+
+
+def _expression(alarm: Any) -> str | None:
+    """The expression whose value the alarm judges (the one query returning data), if it is math."""
+    math_queries = [q for q in alarm.metric_data_queries or [] if q.expression]
+    returned = [q for q in math_queries if str(q.return_data).lower() != "false"]
+    return (returned or math_queries)[0].expression if math_queries else None
+
+
+def _queries(alarm: Any) -> list[dict[str, Any]]:
+    """GetMetricData queries for the alarm's metrics, every one returning data (the math reads them)."""
+    if not alarm.metric_data_queries:
+        return [_query(alarm)]
+    return [
+        {
+            "Id": q.id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": q.metric_stat.metric.namespace,
+                    "MetricName": q.metric_stat.metric.metric_name,
+                    "Dimensions": [
+                        {"Name": d.name, "Value": d.value} for d in q.metric_stat.metric.dimensions
+                    ],
+                },
+                "Period": int(q.metric_stat.period),
+                "Stat": q.metric_stat.stat,
+            },
+        }
+        for q in alarm.metric_data_queries
+        if q.metric_stat is not None
+    ]
 
 
 def _query(alarm: Any) -> dict[str, Any]:

@@ -130,3 +130,55 @@ def test_a_due_scheduled_action_sets_the_alias_pc_at_its_time(fresh: Twin) -> No
         FunctionName="checkout", Qualifier="live"
     )
     assert config["RequestedProvisionedConcurrentExecutions"] == 25
+
+
+def test_a_metric_math_alarm_judges_the_expression_over_its_metrics(fresh: Twin) -> None:
+    # Given an alarm on cruncher's p99 over checkout's, at twice the ratio seen now, acting on a
+    # handler and a topic
+    def p99(function: str) -> dict[str, Any]:
+        dims = [{"Name": "FunctionName", "Value": function}]
+        metric = {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": dims}
+        return {
+            "Id": function,
+            "MetricStat": {"Metric": metric, "Period": 60, "Stat": "p99"},
+            "ReturnData": False,
+        }
+
+    ratio = {"Id": "ratio", "Expression": "cruncher / checkout", "ReturnData": True}
+    cw = client(fresh, "cloudwatch")
+    now = cw.get_metric_data(
+        MetricDataQueries=[{**p99("cruncher"), "ReturnData": True}, {**p99("checkout"), "ReturnData": True}],
+        StartTime=fresh.world.now - timedelta(minutes=30),
+        EndTime=fresh.world.now,
+    )["MetricDataResults"]
+    seen = max(now[0]["Values"]) / min(now[1]["Values"])
+    events: list[dict[str, Any]] = []
+    fresh.register_handler("quiet-0", lambda event, _context: events.append(event))
+    topic = client(fresh, "sns").create_topic(Name="ratio")["TopicArn"]
+    cw.put_metric_alarm(
+        AlarmName="cruncher-over-checkout",
+        Metrics=[p99("cruncher"), p99("checkout"), ratio],
+        EvaluationPeriods=3,
+        DatapointsToAlarm=2,
+        Threshold=2 * seen,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[function_arn(fresh, "quiet-0"), topic],
+    )
+    # When time passes normally, nothing fires
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+    assert events == []
+    # When cruncher alone regresses fivefold
+    fresh.world.inject_regression("cruncher", 5.0, at=fresh.world.now)
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+    # Then the alarm fired, and both actions describe it as metric math, as CloudWatch does
+    [alarm] = cw.describe_alarms(AlarmNames=["cruncher-over-checkout"])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    [event] = events
+    metrics = {m["id"]: m for m in event["alarmData"]["configuration"]["metrics"]}
+    assert metrics["ratio"]["expression"] == "cruncher / checkout" and metrics["ratio"]["returnData"]
+    assert metrics["cruncher"]["metricStat"]["stat"] == "p99" and not metrics["cruncher"]["returnData"]
+    [(_, message, *_)] = sns_backends[fresh.account][fresh.region].topics[topic].sent_notifications
+    trigger = json.loads(message)["Trigger"]
+    assert [m["id"] for m in trigger["Metrics"]] == ["cruncher", "checkout", "ratio"]
+    assert trigger["Threshold"] == 2 * seen
