@@ -98,6 +98,53 @@ def test_an_experiments_p99_alarm_is_its_stop_judged_on_hourly_p99s(account: Acc
     assert {a["Period"] for n, a in got.items() if not n.endswith("-p99")} == {60}
 
 
+def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alias(account: Account) -> None:
+    # Given a canary (version 8 beside the live version 7 behind alias live) whose stop is a ratio
+    names = alarms.create_rollback_alarms(
+        "orders-api",
+        "rec-4",
+        "arn:x",
+        p99_ms=300.0,
+        timeout_s=30,
+        qualifier="live",
+        executed_version="8",
+        p99_stop_ms=330.0,
+        p99_stop_ratio=1.06,
+        live_version="7",
+    )
+    got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    p99 = got[next(n for n in names if n.endswith("-p99"))]
+    # Then the p99 alarm trips when the canary's daily p99 is over 1.06 x the live version's
+    assert p99["Threshold"] == 1.06 and "MetricName" not in p99 and p99["EvaluationPeriods"] == 1
+    queries = {q["Id"]: q for q in p99["Metrics"]}
+    assert queries["ratio"]["Expression"] == "canary / live" and queries["ratio"]["ReturnData"]
+    for query_id, version in (("canary", "8"), ("live", "7")):
+        stat = queries[query_id]["MetricStat"]
+        assert (stat["Stat"], stat["Period"], queries[query_id]["ReturnData"]) == ("p99", 86_400, False)
+        assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
+            "FunctionName": "orders-api",
+            "Resource": "orders-api:live",
+            "ExecutedVersion": version,
+        }
+    # And the other guards still watch the canary's own calls each minute
+    assert {a["Period"] for n, a in got.items() if not n.endswith("-p99")} == {60}
+
+
+def test_a_ratio_stop_without_the_live_version_is_refused_before_any_alarm_exists(account: Account) -> None:
+    with pytest.raises(alarms.AlarmError, match="both are needed"):
+        alarms.create_rollback_alarms(
+            "orders-api",
+            "rec-5",
+            "arn:x",
+            p99_ms=300.0,
+            timeout_s=30,
+            qualifier="live",
+            executed_version="8",
+            p99_stop_ratio=1.06,
+        )
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
 def test_without_a_projection_there_is_no_p99_alarm(account: Account) -> None:
     names = alarms.create_rollback_alarms("orders-api", "rec-2", "arn:x", p99_ms=None, timeout_s=30)
     assert [n.rsplit("-", 1)[1] for n in names] == ["errors", "throttles", "timeouts"]

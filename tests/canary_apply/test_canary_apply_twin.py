@@ -1,6 +1,7 @@
 """A canary in the twin: the alias really splits its calls, the twin answers the canary version's own
 metrics (FunctionName + Resource + ExecutedVersion, as AWS publishes them), its alarms judge those calls
-alone, a slow canary trips its stop and is rolled back, and a healthy one runs its day and is concluded."""
+alone, a slow canary trips its stop and is rolled back, and a healthy one runs its day and is concluded.
+A canary's stop given as a ratio is a metric-math alarm on its p99 over the live version's, the same day."""
 
 from __future__ import annotations
 
@@ -41,13 +42,14 @@ def live(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     aws.reset_clients()
 
 
-def _apply_canary(live: Deployed, memory_mb: int, stop_ms: float) -> str:
+def _apply_canary(live: Deployed, memory_mb: int, stop_ms: float, ratio: float | None = None) -> str:
     rec = canary_rec(function=FN)
     proposed = {
         **rec.proposed,
         "memory_mb": memory_mb,
         "best_guess_mb": memory_mb,
         "stop_if_p99_ms_above": stop_ms,
+        **({"stop_if_p99_ratio_above": ratio} if ratio is not None else {}),
     }
     live.store.put_recommendation(rec.model_copy(update={"proposed": proposed}))
     event = {
@@ -129,3 +131,40 @@ def test_a_healthy_canary_is_judged_on_its_own_calls_and_concluded_after_its_day
     assert result["ok"] and alias_state(FN) == ("1", {}) and _status(live) == "VERIFIED"
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert aws.client("lambda").get_function_configuration(FunctionName=FN)["MemorySize"] == 1024
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "stopped"), [(896, True), (1024, False)], ids=["14 % slower", "as fast"]
+)
+def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_day(
+    twin: Twin, live: Deployed, memory_mb: int, stopped: bool
+) -> None:
+    # Given a canary whose stop is a p99 over 1.08 x the live version's (1024 MB, about 175 ms), and a
+    # fixed stop no p99 here reaches
+    trial = _apply_canary(live, memory_mb, 10_000.0, ratio=1.08)
+    [p99] = [
+        a
+        for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if a["AlarmName"].endswith("-p99")
+    ]
+    # Then its p99 alarm is metric math over both versions' daily p99s through the alias, at the ratio
+    assert p99["Threshold"] == 1.08 and "MetricName" not in p99
+    queries = {q["Id"]: q for q in p99["Metrics"]}
+    assert queries["ratio"]["Expression"] == "canary / live"
+    versions = {
+        k: {d["Name"]: d["Value"] for d in q["MetricStat"]["Metric"]["Dimensions"]}["ExecutedVersion"]
+        for k, q in queries.items()
+        if "MetricStat" in q
+    }
+    assert versions == {"canary": trial, "live": "1"}
+    assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {86_400}
+    # When its day passes
+    twin.advance(NOW + timedelta(days=1))
+    # Then a canary at 896 MB (about 200 ms, 1.14 x) was stopped; one at the live size ran on
+    if stopped:
+        assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
+        rollback = live.store.list_audit()[-1]
+        assert rollback.type == "rollback" and str(rollback.data["alarm"]).endswith("-p99")
+    else:
+        assert _status(live) == "APPLIED" and alias_state(FN) == ("1", {trial: 0.1})
+    assert twin.async_failures == []

@@ -5,7 +5,9 @@ above the function's usual rate (any, if it had none; the agent passes the rate 
 `current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
 Duration near the timeout. An experiment's p99 alarm is its stop instead (`p99_stop_ms`): the hourly p99
 above the stop in two of three hours, since a stop sits close to the allowance and a minute's p99 is
-too noisy to judge it.
+too noisy to judge it. A canary's stop is a ratio (`p99_stop_ratio`): a metric-math alarm on its
+version's p99 over the live version's p99 in the same day, so that the day's drift, which both see,
+cancels out and the stop can sit close to the allowance without stopping on a slow day.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -23,6 +25,7 @@ from lambda_tuner.adapters import aws
 PREFIX = "lambda-tuner-rollback-"
 P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
 STOP_PERIOD_S = 3600  # an experiment's p99 stop is judged on hourly p99s
+RATIO_PERIOD_S = 86_400  # a canary's ratio stop compares the two versions' p99s over a day
 MAX_NAME = 255  # CloudWatch's limit on alarm names
 METRICS = ("errors", "throttles", "p99", "timeouts")
 
@@ -64,15 +67,21 @@ def create_rollback_alarms(
     errors_per_min: float | None = None,
     p99_stop_ms: float | None = None,
     executed_version: str | None = None,
+    p99_stop_ratio: float | None = None,
+    live_version: str | None = None,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names.
 
     `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop.
     `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
-    publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion."""
+    publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion.
+    `p99_stop_ratio` with `live_version` (a canary) replaces the fixed stop with the ratio of the
+    canary's p99 to the live version's over a day."""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
+    if p99_stop_ratio is not None and not (executed_version and live_version):
+        raise AlarmError("a p99 ratio stop compares a canary's version with the live one: both are needed")
     cw = client or aws.client("cloudwatch")
     dims = [{"Name": "FunctionName", "Value": function}]
     if qualifier:
@@ -80,38 +89,65 @@ def create_rollback_alarms(
     if executed_version:
         dims.append({"Name": "ExecutedVersion", "Value": executed_version})
     errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
-    specs: list[tuple[str, str, dict[str, Any], float, int]] = [
-        (errors, "Errors", {"Statistic": "Sum"}, errors_threshold(errors_per_min), 60),
-        (throttles, "Throttles", {"Statistic": "Sum"}, 0.0, 60),
-        (timeouts, "Duration", {"Statistic": "Maximum"}, timeout_s * 1000.0 * 0.95, 60),
+
+    def single(metric: str, stat: dict[str, Any], period: int) -> dict[str, Any]:
+        what = {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims, "Period": period}
+        return {**what, **stat, "EvaluationPeriods": 3, "DatapointsToAlarm": 2}
+
+    specs: list[tuple[str, dict[str, Any], float]] = [
+        (errors, single("Errors", {"Statistic": "Sum"}, 60), errors_threshold(errors_per_min)),
+        (throttles, single("Throttles", {"Statistic": "Sum"}, 60), 0.0),
+        (timeouts, single("Duration", {"Statistic": "Maximum"}, 60), timeout_s * 1000.0 * 0.95),
     ]
-    if p99_stop_ms is not None and p99_stop_ms > 0:
-        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_stop_ms, STOP_PERIOD_S))
+    p99_stat = {"ExtendedStatistic": "p99"}
+    if p99_stop_ratio is not None and p99_stop_ratio > 0:
+        ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
+        specs.append(
+            (p99, {"Metrics": ratio, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}, p99_stop_ratio)
+        )
+    elif p99_stop_ms is not None and p99_stop_ms > 0:
+        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms))
     elif p99_ms is not None and p99_ms > 0:
-        specs.append((p99, "Duration", {"ExtendedStatistic": "p99"}, p99_ms * P99_MARGIN, 60))
+        specs.append((p99, single("Duration", p99_stat, 60), p99_ms * P99_MARGIN))
     created = []
     try:
-        for name, metric, stat, threshold, period in specs:
+        for name, metric, threshold in specs:
             cw.put_metric_alarm(
                 AlarmName=name,
                 AlarmDescription=f"lambda-tuner: roll back change {change_key} on {function}",
-                Namespace="AWS/Lambda",
-                MetricName=metric,
-                Dimensions=dims,
-                Period=period,
-                EvaluationPeriods=3,
-                DatapointsToAlarm=2,
                 Threshold=threshold,
                 ComparisonOperator="GreaterThanThreshold",
                 TreatMissingData="notBreaching",
                 AlarmActions=[action_arn],
-                **stat,
+                **metric,
             )
             created.append(name)
     except ClientError as exc:
         delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
         raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
     return created
+
+
+def _ratio_metrics(function: str, alias: str, canary: str, live: str) -> list[dict[str, Any]]:
+    """Metric math: the canary version's daily p99 over the live version's, both through the alias."""
+
+    def p99_of(query_id: str, version: str) -> dict[str, Any]:
+        dims = [
+            {"Name": "FunctionName", "Value": function},
+            {"Name": "Resource", "Value": f"{function}:{alias}"},
+            {"Name": "ExecutedVersion", "Value": version},
+        ]
+        metric = {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": dims}
+        stat = {"Metric": metric, "Period": RATIO_PERIOD_S, "Stat": "p99"}
+        return {"Id": query_id, "MetricStat": stat, "ReturnData": False}
+
+    ratio = {
+        "Id": "ratio",
+        "Expression": "canary / live",
+        "Label": "canary p99 / live p99",
+        "ReturnData": True,
+    }
+    return [p99_of("canary", canary), p99_of("live", live), ratio]
 
 
 def delete_alarms(names: list[str], client: Any = None) -> None:

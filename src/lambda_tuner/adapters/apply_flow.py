@@ -274,6 +274,8 @@ class ApplyFlow(CanaryFlow):
                     prefix=self.alarm_prefix,
                     errors_per_min=guard["errors_per_min"],
                     executed_version=guard["executed_version"],
+                    p99_stop_ratio=guard["ratio"],
+                    live_version=guard["live"],
                     p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above"))
                     if rec.kind == "experiment"
                     else None,

@@ -50,12 +50,21 @@ class ConcludeEvent(BaseModel):
 
 def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: float | None) -> dict[str, Any]:
     """The alarm arguments that aim a canary's guard at its own version: the version published for it
-    (ExecutedVersion), and the function's usual error rate scaled to the share of calls it gets."""
+    (ExecutedVersion), the function's usual error rate scaled to the share of calls it gets, and its
+    p99 stop as a ratio to the live version (the one the alias points at) when the proposal has one."""
     canary = canary_of(rec)
     if canary is None:
-        return {"executed_version": None, "errors_per_min": errors_per_min}
+        return {"executed_version": None, "errors_per_min": errors_per_min, "ratio": None, "live": None}
     scaled = errors_per_min * canary[1] if errors_per_min is not None else None
-    return {"executed_version": str(after.get("published_version") or ""), "errors_per_min": scaled}
+    ratio = rec.proposed.get("stop_if_p99_ratio_above")
+    live = str(after.get("alias_version") or "")
+    has_ratio = isinstance(ratio, int | float) and ratio > 0 and live not in ("", "$LATEST")
+    return {
+        "executed_version": str(after.get("published_version") or ""),
+        "errors_per_min": scaled,
+        "ratio": float(ratio) if has_ratio else None,  # type: ignore[arg-type]
+        "live": live if has_ratio else None,
+    }
 
 
 class CanaryFlow(RollbackFlow):

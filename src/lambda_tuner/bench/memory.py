@@ -4,7 +4,8 @@ For each curve of a curve-format file, each start size (clipped to the measured 
 strategy, the agent runs `cycles` simulated days in auto mode: every day produces one `Epoch` from noisy
 samples of the true curve, the agent keeps its own history, calls `decide_memory` and applies what it
 recommends. An experiment is applied for one cycle like any change, and rolled back when that day's p99
-exceeds its `stop_if_p99_ms_above` (what the product's rollback alarm does): a stopped experiment counts
+exceeds its `stop_if_p99_ms_above`, or for a canary when its day's p99 exceeds `stop_if_p99_ratio_above`
+times the live stream's that day (what the product's rollback alarms do): a stopped experiment counts
 under `experiment_guard_stops`, not as a guard violation. After the last cycle one more day is simulated
 only to check the last projection. See memory_sim.py and memory_oracle.py for the models and
 definitions; docs of the JSON fields are in `summarise`.
@@ -110,6 +111,7 @@ class Trial:
     trial_mb: int
     stop_p99_ms: float
     canary_weight: float | None  # None: all traffic
+    stop_ratio: float | None = None  # a canary's stop: its p99 over the live stream's, the same day
 
 
 def _covered(value: float, low: float, high: float) -> bool:
@@ -156,7 +158,11 @@ def run_loop(
         run.sizes.append(memory)
         rollback: int | None = None
         if trial is not None:  # the product's rollback alarm: p99 above the experiment's stop restores
-            stopped = tried.p99_ms > trial.stop_p99_ms
+            stopped = (
+                tried.p99_ms > trial.stop_p99_ms
+                if trial.stop_ratio is None
+                else tried.p99_ms > trial.stop_ratio * day.p99_ms
+            )
             run.guard_stops += stopped
             rollback = trial.restore_mb if stopped else None
             judged = [] if stopped else [trial.trial_mb]  # a trial not stopped ran its day: judge its size
@@ -208,7 +214,14 @@ def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     run.exploration_overspend_usd += extra * float(weight or 1.0) * calls
     stop = rec.proposed.get("stop_if_p99_ms_above")
     share = float(weight) if weight is not None else None
-    trial = Trial(memory, target, float(stop) if stop is not None else float("inf"), share)
+    ratio = rec.proposed.get("stop_if_p99_ratio_above")
+    trial = Trial(
+        memory,
+        target,
+        float(stop) if stop is not None else float("inf"),
+        share,
+        float(ratio) if isinstance(ratio, int | float) and share is not None else None,
+    )
     return trial, rec.after
 
 

@@ -149,6 +149,8 @@ def experiment_recommendation(
     }
     if ctx.canary_weight is not None:
         proposed["canary_weight"] = ctx.canary_weight
+        if ev.stop_p99_ratio is not None:
+            proposed["stop_if_p99_ratio_above"] = round(ev.stop_p99_ratio, 4)
     return rec.model_copy(update={"proposed": proposed})
 
 

@@ -81,6 +81,8 @@ class Evaluation:
     invocations_per_month: float
     # Sizes whose p99 allowance was judged on a window shared with the baseline's size (a canary day)
     side_by_side: frozenset[int] = frozenset()
+    # A canary's guard: its p99 over the live version's in the same hours above this stops it
+    stop_p99_ratio: float | None = None
 
     def all_masks(self, *, soft: bool = False, hard: bool = True, skip: str = "") -> BoolArray:
         out = np.ones(self.memory_mb.shape, dtype=bool)

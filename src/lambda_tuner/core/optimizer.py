@@ -54,6 +54,8 @@ FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart o
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 STAY_CONFIDENCE = 0.9  # the size in force keeps its place in the allowance at this confidence
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
+P99_Z = 2.326  # the standard normal's 99th percentile
+P99_SE_FACTOR = math.sqrt(0.99 * 0.01) / 0.02665  # sample p99's log-SE per unit log-spread, x sqrt(n)
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
 SAME_DAY_SEED = 13  # draws of the ratios measured side by side (a canary beside the main traffic)
 
@@ -210,6 +212,9 @@ def evaluate(
         objective=_objective(policy, d.mean, cost, masks),
         baseline_p99_ms=baseline,
         stop_p99_ms=_stop_p99(fit, policy, baseline, baseline_memory_mb),
+        stop_p99_ratio=_stop_ratio(
+            fit, policy, baseline_memory_mb, fn.memory_mb, usage.invocations_per_month / MONTH_DAYS
+        ),
         invocations_per_month=usage.invocations_per_month,
         side_by_side=side_by_side,
     )
@@ -237,6 +242,36 @@ def _stop_p99(
     if policy.strategy != "default":
         return limit
     return limit * math.exp(-STOP_MARGIN_SD * fit.rel_noise)
+
+
+def _stop_ratio(
+    fit: DurationFit,
+    policy: MemoryPolicy,
+    baseline_memory_mb: int | None,
+    current_mb: int,
+    calls_per_day: float,
+) -> float | None:
+    """A canary's p99 stop as a ratio: its p99 over the live version's p99 in the same hours.
+
+    Both streams see the same day, so the ratio does not carry the day's drift the fixed stop has to
+    leave room for; what is left is the sampling error of two p99s, each from its share of a day's
+    calls. The ratio the allowance permits is (1 + allowance) x the baseline's measured p99 over the
+    size in force's; under `default` the stop sits STOP_MARGIN_SD sampling deviations inside it.
+    None when this is no canary, or either size's p99 was not measured.
+    """
+    weight = policy.canary_weight
+    ref = _observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else None
+    live = _observed_p99(fit, current_mb)
+    if weight is None or ref is None or live is None:
+        return None
+    limit = (1 + policy.p99_allowance) * ref / live
+    if policy.strategy != "default":
+        return limit
+    size = next(s for s in fit.sizes if s.memory_mb == current_mb)
+    tail = math.log(max(size.p99_ratio or 1.0, 1.01)) / P99_Z  # log-spread of a lognormal's upper tail
+    canary, rest = max(weight * calls_per_day, 1.0), max((1 - weight) * calls_per_day, 1.0)
+    sd = P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest)
+    return limit * math.exp(-STOP_MARGIN_SD * sd)
 
 
 def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArray:

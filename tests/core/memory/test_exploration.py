@@ -184,3 +184,24 @@ def test_no_trial_once_the_experiment_budget_is_spent():
     rec = decide_memory(function(3008), obs, MemoryPolicy(max_experiments=0), PRICES, NOW, "rec-1")
     # Then it is not asked to try anything: it moves on what it knows, or keeps
     assert rec.kind != "experiment"
+
+
+def _canary(calls_per_day: int) -> Recommendation:
+    e = epoch(3008, 80.0, invocations=calls_per_day)
+    obs = Observations(function="fn", window_start=e.start, window_end=e.end, epochs=(e,), qualifier="live")
+    settings = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+    return decide_memory(function(3008), obs, settings, PRICES, NOW, "rec-1", baseline_memory_mb=3008)
+
+
+def test_a_canarys_stop_is_a_ratio_to_the_live_version_inside_the_allowance_by_its_sampling_error():
+    # Given the over-provisioned I/O function behind an alias, at two traffic levels
+    busy, quiet = _canary(PER_DAY_AT_40_A_MINUTE), _canary(PER_DAY_AT_40_A_MINUTE // 20)
+    assert busy.kind == quiet.kind == "experiment"
+    ratios = [float(r.proposed["stop_if_p99_ratio_above"] or 0) for r in (busy, quiet)]
+    # Then each canary stops when its p99 passes a ratio to the live version's inside the 10 % allowance
+    assert all(1.0 < r < 1.1 for r in ratios)
+    # And the fewer calls the two p99s rest on, the further inside (a day's p99 of few calls is noisy)
+    assert ratios[1] < ratios[0]
+    # While a trial on all traffic (no alias) has no live version to compare with: its stop stays fixed
+    alone = one_day(3008, 80.0)
+    assert alone.kind == "experiment" and "stop_if_p99_ratio_above" not in alone.proposed
