@@ -39,6 +39,7 @@ def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys()
                 "canary_weight": 0.1,
                 "max_days": 1,
                 "stop_if_p99_ms_above": 600.0,
+                "stop_if_p99_ratio_above": 1.06,
                 "best_guess_mb": 968,
             },
         ).model_copy(update={"qualifier": "live"})
@@ -46,6 +47,7 @@ def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys()
     assert text.startswith("memory 1024 → 1769 MB")
     assert "as a canary on 10% of alias live's traffic" in text and "1 day" in text
     assert "best guess" not in text and "None →" not in text and "canary weight" not in text
+    assert "ratio" not in text
 
 
 def test_an_old_routing_weight_that_was_never_routed_reads_as_all_traffic():

@@ -35,6 +35,7 @@ EXPERIMENT_KEYS = frozenset(
         "max_days",
         "max_extra_cost_usd",
         "stop_if_p99_ms_above",
+        "stop_if_p99_ratio_above",
         "stop_if_error_rate_above",
         "best_guess_mb",
     }
