@@ -113,10 +113,11 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
         live_version="7",
     )
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    p99 = got[next(n for n in names if n.endswith("-p99"))]
-    # Then the p99 alarm trips when the canary's daily p99 is over 1.06 x the live version's
-    assert p99["Threshold"] == 1.06 and "MetricName" not in p99 and p99["EvaluationPeriods"] == 1
-    queries = {q["Id"]: q for q in p99["Metrics"]}
+    assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", ratio=True))
+    stop = got[next(n for n in names if n.endswith("-stop"))]
+    # Then a fifth alarm trips when the canary's daily p99 is over 1.06 x the live version's
+    assert stop["Threshold"] == 1.06 and "MetricName" not in stop and stop["EvaluationPeriods"] == 1
+    queries = {q["Id"]: q for q in stop["Metrics"]}
     assert queries["ratio"]["Expression"] == "canary / live" and queries["ratio"]["ReturnData"]
     for query_id, version in (("canary", "8"), ("live", "7")):
         stat = queries[query_id]["MetricStat"]
@@ -126,8 +127,10 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
             "Resource": "orders-api:live",
             "ExecutedVersion": version,
         }
-    # And the other guards still watch the canary's own calls each minute
-    assert {a["Period"] for n, a in got.items() if not n.endswith("-p99")} == {60}
+    # And the hourly p99 alarm on the canary's own calls is left for gross regressions (1.5 x the stop)
+    p99 = got[next(n for n in names if n.endswith("-p99"))]
+    assert (p99["Threshold"], p99["Period"]) == (495.0, 3600)
+    assert {"Name": "ExecutedVersion", "Value": "8"} in p99["Dimensions"]
 
 
 def test_a_ratio_stop_without_the_live_version_is_refused_before_any_alarm_exists(account: Account) -> None:

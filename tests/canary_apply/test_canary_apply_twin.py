@@ -140,16 +140,16 @@ def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_
     twin: Twin, live: Deployed, memory_mb: int, stopped: bool
 ) -> None:
     # Given a canary whose stop is a p99 over 1.08 x the live version's (1024 MB, about 175 ms), and a
-    # fixed stop no p99 here reaches
-    trial = _apply_canary(live, memory_mb, 10_000.0, ratio=1.08)
-    [p99] = [
+    # fixed stop at 300 ms, which only a gross regression passes (its hourly guard sits at 1.5 x it)
+    trial = _apply_canary(live, memory_mb, 300.0, ratio=1.08)
+    [stop] = [
         a
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-        if a["AlarmName"].endswith("-p99")
+        if a["AlarmName"].endswith("-stop")
     ]
-    # Then its p99 alarm is metric math over both versions' daily p99s through the alias, at the ratio
-    assert p99["Threshold"] == 1.08 and "MetricName" not in p99
-    queries = {q["Id"]: q for q in p99["Metrics"]}
+    # Then its stop is metric math over both versions' daily p99s through the alias, at the ratio
+    assert stop["Threshold"] == 1.08 and "MetricName" not in stop
+    queries = {q["Id"]: q for q in stop["Metrics"]}
     assert queries["ratio"]["Expression"] == "canary / live"
     versions = {
         k: {d["Name"]: d["Value"] for d in q["MetricStat"]["Metric"]["Dimensions"]}["ExecutedVersion"]
@@ -160,11 +160,22 @@ def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_
     assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {86_400}
     # When its day passes
     twin.advance(NOW + timedelta(days=1))
-    # Then a canary at 896 MB (about 200 ms, 1.14 x) was stopped; one at the live size ran on
+    # Then a canary at 896 MB (about 200 ms, 1.14 x) was stopped by it; one at the live size ran on
     if stopped:
         assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
         rollback = live.store.list_audit()[-1]
-        assert rollback.type == "rollback" and str(rollback.data["alarm"]).endswith("-p99")
+        assert rollback.type == "rollback" and str(rollback.data["alarm"]).endswith("-stop")
     else:
         assert _status(live) == "APPLIED" and alias_state(FN) == ("1", {trial: 0.1})
     assert twin.async_failures == []
+
+
+def test_beside_a_ratio_stop_a_gross_regression_still_ends_within_hours(twin: Twin, live: Deployed) -> None:
+    # Given a canary at 256 MB (about 690 ms, 3.9 x the live version) with a ratio stop and a 400 ms stop
+    _apply_canary(live, 256, 400.0, ratio=1.08)
+    # When a few simulated hours pass (long before the day's ratio is judged)
+    twin.advance(NOW + timedelta(hours=4))
+    # Then the hourly guard (1.5 x 400 ms) rolled it back
+    assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
+    rollback = live.store.list_audit()[-1]
+    assert str(rollback.data["alarm"]).endswith("-p99")

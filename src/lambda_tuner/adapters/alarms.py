@@ -5,9 +5,12 @@ above the function's usual rate (any, if it had none; the agent passes the rate 
 `current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
 Duration near the timeout. An experiment's p99 alarm is its stop instead (`p99_stop_ms`): the hourly p99
 above the stop in two of three hours, since a stop sits close to the allowance and a minute's p99 is
-too noisy to judge it. A canary's stop is a ratio (`p99_stop_ratio`): a metric-math alarm on its
-version's p99 over the live version's p99 in the same day, so that the day's drift, which both see,
-cancels out and the stop can sit close to the allowance without stopping on a slow day.
+too noisy to judge it. A canary whose stop is a ratio (`p99_stop_ratio`) gets a fifth alarm, `stop`:
+metric math on its version's p99 over the live version's p99 through the alias over a day, so that the
+day's drift, which both see, cancels out and the stop can sit close to the allowance (the sampling
+error of two daily p99s) without stopping on a slow day. Its hourly p99 alarm then guards against
+gross regressions only (P99_MARGIN above the fixed stop), so a canary much slower than allowed still
+ends within hours while one near the edge is judged on its whole day.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -28,6 +31,7 @@ STOP_PERIOD_S = 3600  # an experiment's p99 stop is judged on hourly p99s
 RATIO_PERIOD_S = 86_400  # a canary's ratio stop compares the two versions' p99s over a day
 MAX_NAME = 255  # CloudWatch's limit on alarm names
 METRICS = ("errors", "throttles", "p99", "timeouts")
+RATIO = "stop"  # the fifth alarm of a canary with a ratio stop
 
 
 class AlarmError(Exception):
@@ -43,16 +47,17 @@ def errors_threshold(errors_per_min: float | None) -> float:
     return float(math.ceil(2 * errors_per_min + 3 * math.sqrt(errors_per_min) + 1))
 
 
-def alarm_names(function: str, change_key: str, prefix: str = PREFIX) -> list[str]:
-    """The four alarm names of one change: `<prefix><function>-<digest of the change>-<metric>`.
+def alarm_names(function: str, change_key: str, prefix: str = PREFIX, *, ratio: bool = False) -> list[str]:
+    """The alarm names of one change: `<prefix><function>-<digest of the change>-<metric>` for the
+    four METRICS, and with `ratio` the canary's ratio stop.
 
     The prefix is kept whole, since IAM and the apply function's invoke permission match names by it;
     only the function part is cut to stay within the limit (the digest keeps the names unique)."""
     tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
-    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in METRICS)
+    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in (*METRICS, RATIO))
     if room < 1:
         raise AlarmError(f"alarm name prefix is {len(prefix)} characters: too long for alarm names")
-    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in METRICS]
+    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in (*METRICS, *([RATIO] if ratio else []))]
 
 
 def create_rollback_alarms(
@@ -76,8 +81,8 @@ def create_rollback_alarms(
     `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop.
     `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
     publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion.
-    `p99_stop_ratio` with `live_version` (a canary) replaces the fixed stop with the ratio of the
-    canary's p99 to the live version's over a day."""
+    `p99_stop_ratio` with `live_version` (a canary) adds the ratio stop (the canary's p99 over the live
+    version's over a day); the hourly p99 alarm then trips only at P99_MARGIN x the fixed stop."""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
     if p99_stop_ratio is not None and not (executed_version and live_version):
@@ -88,7 +93,8 @@ def create_rollback_alarms(
         dims.append({"Name": "Resource", "Value": f"{function}:{qualifier}"})
     if executed_version:
         dims.append({"Name": "ExecutedVersion", "Value": executed_version})
-    errors, throttles, p99, timeouts = alarm_names(function, change_key, prefix)
+    with_ratio = p99_stop_ratio is not None and p99_stop_ratio > 0
+    errors, throttles, p99, timeouts, *stop = alarm_names(function, change_key, prefix, ratio=with_ratio)
 
     def single(metric: str, stat: dict[str, Any], period: int) -> dict[str, Any]:
         what = {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims, "Period": period}
@@ -100,15 +106,15 @@ def create_rollback_alarms(
         (timeouts, single("Duration", {"Statistic": "Maximum"}, 60), timeout_s * 1000.0 * 0.95),
     ]
     p99_stat = {"ExtendedStatistic": "p99"}
-    if p99_stop_ratio is not None and p99_stop_ratio > 0:
-        ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
-        specs.append(
-            (p99, {"Metrics": ratio, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}, p99_stop_ratio)
-        )
-    elif p99_stop_ms is not None and p99_stop_ms > 0:
-        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms))
+    if p99_stop_ms is not None and p99_stop_ms > 0:
+        gross = P99_MARGIN if with_ratio else 1.0  # beside a ratio stop, only gross regressions
+        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms * gross))
     elif p99_ms is not None and p99_ms > 0:
         specs.append((p99, single("Duration", p99_stat, 60), p99_ms * P99_MARGIN))
+    if with_ratio:
+        ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
+        math_spec = {"Metrics": ratio, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
+        specs.append((stop[0], math_spec, float(p99_stop_ratio or 0.0)))
     created = []
     try:
         for name, metric, threshold in specs:

@@ -213,7 +213,11 @@ def evaluate(
         baseline_p99_ms=baseline,
         stop_p99_ms=_stop_p99(fit, policy, baseline, baseline_memory_mb),
         stop_p99_ratio=_stop_ratio(
-            fit, policy, baseline_memory_mb, fn.memory_mb, usage.invocations_per_month / MONTH_DAYS
+            fit,
+            policy,
+            _observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else baseline,
+            fn.memory_mb,
+            usage.invocations_per_month / MONTH_DAYS,
         ),
         invocations_per_month=usage.invocations_per_month,
         side_by_side=side_by_side,
@@ -245,26 +249,22 @@ def _stop_p99(
 
 
 def _stop_ratio(
-    fit: DurationFit,
-    policy: MemoryPolicy,
-    baseline_memory_mb: int | None,
-    current_mb: int,
-    calls_per_day: float,
+    fit: DurationFit, policy: MemoryPolicy, reference_p99: float | None, current_mb: int, calls_per_day: float
 ) -> float | None:
     """A canary's p99 stop as a ratio: its p99 over the live version's p99 in the same hours.
 
     Both streams see the same day, so the ratio does not carry the day's drift the fixed stop has to
     leave room for; what is left is the sampling error of two p99s, each from its share of a day's
-    calls. The ratio the allowance permits is (1 + allowance) x the baseline's measured p99 over the
-    size in force's; under `default` the stop sits STOP_MARGIN_SD sampling deviations inside it.
-    None when this is no canary, or either size's p99 was not measured.
+    calls. The ratio the allowance permits is (1 + allowance) x the reference p99 (measured at the
+    baseline's size; the baseline itself when that size was not measured) over the size in force's
+    measured p99; under `default` the stop sits STOP_MARGIN_SD sampling deviations inside it.
+    None when this is no canary, or the size in force's p99 was not measured.
     """
     weight = policy.canary_weight
-    ref = _observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else None
     live = _observed_p99(fit, current_mb)
-    if weight is None or ref is None or live is None:
+    if weight is None or reference_p99 is None or live is None:
         return None
-    limit = (1 + policy.p99_allowance) * ref / live
+    limit = (1 + policy.p99_allowance) * reference_p99 / live
     if policy.strategy != "default":
         return limit
     size = next(s for s in fit.sizes if s.memory_mb == current_mb)
