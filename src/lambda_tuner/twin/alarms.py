@@ -49,6 +49,15 @@ class AlarmEvaluator:
     evaluated_until: dict[str, datetime] = field(default_factory=dict)
     fired: list[Firing] = field(default_factory=list)  # observable by tests and benchmarks
 
+    def start_new(self) -> None:
+        """Alarms created since the last evaluation start from now, before the clock moves: CloudWatch
+        judges every period after an alarm's creation, not only those at the end of the next advance."""
+        backend = cloudwatch_backends[self.twin.account][self.twin.region]
+        for alarm in list(backend.alarms.values()):
+            if alarm.rule is None and _on_lambda(alarm) and alarm.name not in self.evaluated_until:
+                period = timedelta(seconds=_period(alarm))
+                self.evaluated_until[alarm.name] = _floor(self.twin.world.now, period)
+
     def evaluate(self) -> None:
         backend = cloudwatch_backends[self.twin.account][self.twin.region]
         for alarm in list(backend.alarms.values()):

@@ -157,6 +157,7 @@ class Twin:
 
     def advance(self, to: datetime) -> None:
         """Move simulated time; then alarms are evaluated and due scheduled PC actions applied."""
+        self.alarms.start_new()
         with self.lock:
             since = self.world.now
             self.world.advance(to)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.sns.models import sns_backends
@@ -182,3 +182,31 @@ def test_a_metric_math_alarm_judges_the_expression_over_its_metrics(fresh: Twin)
     trigger = json.loads(message)["Trigger"]
     assert [m["id"] for m in trigger["Metrics"]] == ["cruncher", "checkout", "ratio"]
     assert trigger["Threshold"] == 2 * seen
+
+
+def test_an_alarm_is_judged_from_its_creation_even_when_the_clock_then_jumps_a_day(fresh: Twin) -> None:
+    # Given an hourly p99 alarm (two of three hours) created now, and a regression an hour later
+    events: list[dict[str, Any]] = []
+    fresh.register_handler("quiet-0", lambda event, _context: events.append(event))
+    created = fresh.world.now
+    client(fresh, "cloudwatch").put_metric_alarm(
+        AlarmName="cruncher-hourly",
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": "cruncher"}],
+        ExtendedStatistic="p99",
+        Period=3600,
+        EvaluationPeriods=3,
+        DatapointsToAlarm=2,
+        Threshold=2 * current_p99(fresh),
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[function_arn(fresh, "quiet-0")],
+    )
+    fresh.world.inject_regression("cruncher", 5.0, at=created + timedelta(hours=1))
+    # When the clock moves a whole day in one step (as the demo's daily cycles do)
+    fresh.advance(created + timedelta(days=1))
+    # Then the alarm fired within hours of the regression, as CloudWatch would, not at the day's end
+    [event] = events
+    fired = datetime.fromisoformat(event["time"].replace("+0000", "+00:00"))
+    assert created + timedelta(hours=2) <= fired <= created + timedelta(hours=4)
