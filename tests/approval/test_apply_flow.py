@@ -156,9 +156,9 @@ def test_an_experiment_is_guarded_by_its_own_p99_stop(account: Account) -> None:
     s.approved(kind="experiment", proposed=proposed)
     # When it is applied
     assert s.flow.apply("rec-1", "approval", NOW).ok and account.memory(FN) == 768
-    # Then its p99 alarm trips at the stop, on hourly p99s
-    [p99] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-p99")]
-    assert p99["Threshold"] == 250.0 and p99["Period"] == 3600
+    # Then its stop alarm trips at the stop, on half a day's hourly p99s
+    [stop] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-stop")]
+    assert (stop["Threshold"], stop["Period"], stop["DatapointsToAlarm"]) == (250.0, 3600, 12)
 
 
 def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Account) -> None:

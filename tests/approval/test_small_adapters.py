@@ -84,18 +84,25 @@ def test_rollback_alarms_watch_the_function_and_act_through_the_apply_function(a
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
-def test_an_experiments_p99_alarm_is_its_stop_judged_on_hourly_p99s(account: Account) -> None:
+def test_an_experiments_stop_is_judged_on_half_a_days_hourly_p99s_and_gross_regressions_within_hours(
+    account: Account,
+) -> None:
     # Given an experiment whose p99 stop sits at 330 ms (its projection's upper end is 300 ms)
     names = alarms.create_rollback_alarms(
         "orders-api", "rec-3", "arn:x", p99_ms=300.0, timeout_s=30, p99_stop_ms=330.0
     )
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-3", stop=True))
+    stop = got[next(n for n in names if n.endswith("-stop"))]
+    # Then its stop trips at 330 ms when at least 12 of the last 24 hourly p99s are above it
+    assert (stop["Threshold"], stop["Period"], stop["ExtendedStatistic"]) == (330.0, 3600, "p99")
+    assert stop["EvaluationPeriods"] == 24 and stop["DatapointsToAlarm"] == 12
+    # And the p99 alarm trips at 1.25 x the stop in two of three hours (a gross regression ends quickly)
     p99 = got[next(n for n in names if n.endswith("-p99"))]
-    # Then the p99 alarm trips at the stop itself, on hourly p99s, not at 1.5 x the projection per minute
-    assert p99["Threshold"] == 330.0 and p99["Period"] == 3600
+    assert (p99["Threshold"], p99["Period"]) == (412.5, 3600)
     assert p99["EvaluationPeriods"] == 3 and p99["DatapointsToAlarm"] == 2
     # And the other guards keep their one-minute periods
-    assert {a["Period"] for n, a in got.items() if not n.endswith("-p99")} == {60}
+    assert {a["Period"] for n, a in got.items() if not n.endswith(("-p99", "-stop"))} == {60}
 
 
 def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alias(account: Account) -> None:
@@ -113,7 +120,7 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
         live_version="7",
     )
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", ratio=True))
+    assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", stop=True))
     stop = got[next(n for n in names if n.endswith("-stop"))]
     # Then a fifth alarm trips when the canary's daily p99 is over 1.06 x the live version's
     assert stop["Threshold"] == 1.06 and "MetricName" not in stop and stop["EvaluationPeriods"] == 1
@@ -127,9 +134,9 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
             "Resource": "orders-api:live",
             "ExecutedVersion": version,
         }
-    # And the hourly p99 alarm on the canary's own calls is left for gross regressions (1.5 x the stop)
+    # And the hourly p99 alarm on the canary's own calls is left for gross regressions (1.25 x the stop)
     p99 = got[next(n for n in names if n.endswith("-p99"))]
-    assert (p99["Threshold"], p99["Period"]) == (495.0, 3600)
+    assert (p99["Threshold"], p99["Period"]) == (412.5, 3600)
     assert {"Name": "ExecutedVersion", "Value": "8"} in p99["Dimensions"]
 
 

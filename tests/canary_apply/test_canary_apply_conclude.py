@@ -63,7 +63,8 @@ def test_an_approved_canary_is_applied_behind_the_alias_and_guarded_on_its_own_v
     dims = {tuple(sorted((d["Name"], d["Value"]) for d in a["Dimensions"])) for a in s.alarms()}
     assert dims == {(("ExecutedVersion", trial), ("FunctionName", FN), ("Resource", f"{FN}:{ALIAS}"))}
     by_metric = {a["AlarmName"].rsplit("-", 1)[1]: a for a in s.alarms()}
-    assert by_metric["p99"]["Threshold"] == 400.0 and by_metric["p99"]["Period"] == 3600  # the stop
+    assert by_metric["stop"]["Threshold"] == 400.0 and by_metric["stop"]["Period"] == 3600  # the stop
+    assert by_metric["p99"]["Threshold"] == 500.0  # gross regressions: 1.25 x the stop
     # the usual 6 errors a minute, scaled to the canary's 10 % share: above 0.6 a minute plus noise
     assert by_metric["errors"]["Threshold"] == 5.0
 
@@ -159,7 +160,7 @@ def test_a_throttled_or_refused_conclusion_keeps_the_canary_guarded_for_the_next
     result = s.flow_with(refusing).conclude("rec-1", LATER)
     # Then it says it failed, the canary still runs under its alarms, and the audit has the failure
     assert not result.ok and "next cycle" in result.message
-    assert alias_state() == (s.v1, {trial: 0.1}) and len(s.alarms()) == 4 and s.status() == "APPLIED"
+    assert alias_state() == (s.v1, {trial: 0.1}) and len(s.alarms()) == 5 and s.status() == "APPLIED"
     failure = s.store.list_audit()[-1]
     assert failure.type == audit_type and failure.data["ok"] is False
     # And the next cycle's conclusion goes through

@@ -140,7 +140,7 @@ def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_
     twin: Twin, live: Deployed, memory_mb: int, stopped: bool
 ) -> None:
     # Given a canary whose stop is a p99 over 1.08 x the live version's (1024 MB, about 175 ms), and a
-    # fixed stop at 300 ms, which only a gross regression passes (its hourly guard sits at 1.5 x it)
+    # fixed stop at 300 ms, which only a gross regression passes (its hourly guard sits at 1.25 x it)
     trial = _apply_canary(live, memory_mb, 300.0, ratio=1.08)
     [stop] = [
         a
@@ -175,7 +175,7 @@ def test_beside_a_ratio_stop_a_gross_regression_still_ends_within_hours(twin: Tw
     _apply_canary(live, 256, 400.0, ratio=1.08)
     # When a few simulated hours pass (long before the day's ratio is judged)
     twin.advance(NOW + timedelta(hours=4))
-    # Then the hourly guard (1.5 x 400 ms) rolled it back
+    # Then the hourly guard (1.25 x 400 ms) rolled it back
     assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
     rollback = live.store.list_audit()[-1]
     assert str(rollback.data["alarm"]).endswith("-p99")

@@ -3,14 +3,13 @@
 Four alarms per change, on the AWS/Lambda metrics of the function (or the alias it serves): Errors
 above the function's usual rate (any, if it had none; the agent passes the rate as
 `current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
-Duration near the timeout. An experiment's p99 alarm is its stop instead (`p99_stop_ms`): the hourly p99
-above the stop in two of three hours, since a stop sits close to the allowance and a minute's p99 is
-too noisy to judge it. A canary whose stop is a ratio (`p99_stop_ratio`) gets a fifth alarm, `stop`:
-metric math on its version's p99 over the live version's p99 through the alias over a day, so that the
-day's drift, which both see, cancels out and the stop can sit close to the allowance (the sampling
-error of two daily p99s) without stopping on a slow day. Its hourly p99 alarm then guards against
-gross regressions only (P99_MARGIN above the fixed stop), so a canary much slower than allowed still
-ends within hours while one near the edge is judged on its whole day.
+Duration near the timeout. An experiment gets a fifth, `stop`, its p99 stop, which sits close to the
+allowance and is judged the way the stop's margin was set, on a day (not on an hour, whose p99 is too
+noisy to judge it): for a trial on all traffic (`p99_stop_ms`) the hourly p99 above the stop in at
+least half of the last 24 hours; for a canary with a ratio (`p99_stop_ratio`) metric math on its
+version's p99 over the live version's through the alias over a day, so that the day's drift, which both
+see, cancels out. An experiment's hourly p99 alarm then guards against gross regressions (GROSS x
+the fixed stop, two of three hours), so a trial much slower than allowed still ends within hours.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -27,11 +26,13 @@ from lambda_tuner.adapters import aws
 
 PREFIX = "lambda-tuner-rollback-"
 P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
-STOP_PERIOD_S = 3600  # an experiment's p99 stop is judged on hourly p99s
+GROSS = 1.25  # beside an experiment's stop, its hourly p99 alarm trips this far above the stop
+STOP_PERIOD_S = 3600  # an experiment's p99 alarms are judged on hourly p99s ...
+STOP_HOURS, STOP_BREACHING = 24, 12  # ... its stop on at least half of a day's
 RATIO_PERIOD_S = 86_400  # a canary's ratio stop compares the two versions' p99s over a day
 MAX_NAME = 255  # CloudWatch's limit on alarm names
 METRICS = ("errors", "throttles", "p99", "timeouts")
-RATIO = "stop"  # the fifth alarm of a canary with a ratio stop
+STOP = "stop"  # the fifth alarm, an experiment's p99 stop
 
 
 class AlarmError(Exception):
@@ -47,17 +48,17 @@ def errors_threshold(errors_per_min: float | None) -> float:
     return float(math.ceil(2 * errors_per_min + 3 * math.sqrt(errors_per_min) + 1))
 
 
-def alarm_names(function: str, change_key: str, prefix: str = PREFIX, *, ratio: bool = False) -> list[str]:
+def alarm_names(function: str, change_key: str, prefix: str = PREFIX, *, stop: bool = False) -> list[str]:
     """The alarm names of one change: `<prefix><function>-<digest of the change>-<metric>` for the
-    four METRICS, and with `ratio` the canary's ratio stop.
+    four METRICS, and with `stop` an experiment's p99 stop.
 
     The prefix is kept whole, since IAM and the apply function's invoke permission match names by it;
     only the function part is cut to stay within the limit (the digest keeps the names unique)."""
     tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
-    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in (*METRICS, RATIO))
+    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in (*METRICS, STOP))
     if room < 1:
         raise AlarmError(f"alarm name prefix is {len(prefix)} characters: too long for alarm names")
-    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in (*METRICS, *([RATIO] if ratio else []))]
+    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in (*METRICS, *([STOP] if stop else []))]
 
 
 def create_rollback_alarms(
@@ -78,11 +79,11 @@ def create_rollback_alarms(
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names.
 
-    `p99_stop_ms` (experiments) replaces the projected-p99 alarm with the experiment's own stop.
+    `p99_stop_ms` (experiments) adds the experiment's stop, and the p99 alarm trips at GROSS x it.
     `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
     publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion.
-    `p99_stop_ratio` with `live_version` (a canary) adds the ratio stop (the canary's p99 over the live
-    version's over a day); the hourly p99 alarm then trips only at P99_MARGIN x the fixed stop."""
+    `p99_stop_ratio` with `live_version` (a canary) makes that stop the ratio of the canary's p99 to
+    the live version's over a day."""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
     if p99_stop_ratio is not None and not (executed_version and live_version):
@@ -94,11 +95,14 @@ def create_rollback_alarms(
     if executed_version:
         dims.append({"Name": "ExecutedVersion", "Value": executed_version})
     with_ratio = p99_stop_ratio is not None and p99_stop_ratio > 0
-    errors, throttles, p99, timeouts, *stop = alarm_names(function, change_key, prefix, ratio=with_ratio)
+    with_stop = with_ratio or (p99_stop_ms is not None and p99_stop_ms > 0)
+    errors, throttles, p99, timeouts, *stop = alarm_names(function, change_key, prefix, stop=with_stop)
 
-    def single(metric: str, stat: dict[str, Any], period: int) -> dict[str, Any]:
+    def single(
+        metric: str, stat: dict[str, Any], period: int, of: tuple[int, int] = (2, 3)
+    ) -> dict[str, Any]:
         what = {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims, "Period": period}
-        return {**what, **stat, "EvaluationPeriods": 3, "DatapointsToAlarm": 2}
+        return {**what, **stat, "EvaluationPeriods": of[1], "DatapointsToAlarm": of[0]}
 
     specs: list[tuple[str, dict[str, Any], float]] = [
         (errors, single("Errors", {"Statistic": "Sum"}, 60), errors_threshold(errors_per_min)),
@@ -106,15 +110,17 @@ def create_rollback_alarms(
         (timeouts, single("Duration", {"Statistic": "Maximum"}, 60), timeout_s * 1000.0 * 0.95),
     ]
     p99_stat = {"ExtendedStatistic": "p99"}
-    if p99_stop_ms is not None and p99_stop_ms > 0:
-        gross = P99_MARGIN if with_ratio else 1.0  # beside a ratio stop, only gross regressions
-        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms * gross))
+    if p99_stop_ms is not None and p99_stop_ms > 0:  # beside the stop, gross regressions only
+        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms * GROSS))
     elif p99_ms is not None and p99_ms > 0:
         specs.append((p99, single("Duration", p99_stat, 60), p99_ms * P99_MARGIN))
     if with_ratio:
         ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
         math_spec = {"Metrics": ratio, "EvaluationPeriods": 1, "DatapointsToAlarm": 1}
         specs.append((stop[0], math_spec, float(p99_stop_ratio or 0.0)))
+    elif with_stop:
+        day = single("Duration", p99_stat, STOP_PERIOD_S, (STOP_BREACHING, STOP_HOURS))
+        specs.append((stop[0], day, float(p99_stop_ms or 0.0)))
     created = []
     try:
         for name, metric, threshold in specs:
