@@ -82,6 +82,26 @@ def test_errors_after_a_change_trip_an_alarm_that_rolls_it_back(live: Live) -> N
     assert "Rolled back: hungry-api" in live.deployed.account.messages()[-1]["Subject"]
 
 
+def test_a_change_that_speeds_a_function_up_is_not_judged_on_the_calls_before_it(live: Live) -> None:
+    # Given an approved change of a CPU-starved function from 256 to 1024 MB: its p99 falls from about
+    # 900 ms to about 230 ms, well under its alarm at 1.5 x the projection's upper end (429 ms)
+    body = live.deployed.propose(
+        live.url, function="render-api", revision_id=live.revision("render-api"), current=256, proposed=1024
+    )
+    assert _post(live, body) == 200 and _memory("render-api") == 1024
+    # When simulated time passes (the alarms' first windows hold minutes from before the change)
+    live.twin.advance(NOW + timedelta(minutes=30))
+    # Then nothing fired: the alarms read only what came after the change
+    assert _status(live) == "APPLIED" and live.twin.alarms.fired == []
+    [p99] = [
+        a
+        for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if a["AlarmName"].endswith("-p99")
+    ]
+    [after] = [q for q in p99["Metrics"] if q["ReturnData"]]
+    assert after["Expression"] == f"IF(EPOCH(m) >= {int(NOW.timestamp())}, m)"
+
+
 def test_a_function_that_always_had_some_errors_is_judged_against_its_usual_rate(live: Live) -> None:
     # flaky-api fails 5 % of 120 calls a minute before and after the change: not a reason to roll back
     body = live.deployed.propose(

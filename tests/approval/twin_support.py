@@ -13,7 +13,7 @@ from approval_support import NOW, Deployed, provision_account
 from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.handlers import apply, approval
 from lambda_tuner.twin.server import Twin
-from lambda_tuner.twin.shapes import io_bound, memory_hungry
+from lambda_tuner.twin.shapes import cpu_bound, io_bound, memory_hungry
 from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
 from lambda_tuner.twin.traffic import steady
 from lambda_tuner.twin.world import World
@@ -22,7 +22,8 @@ APPLY_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
 
 
 def make_world() -> World:
-    """Functions at 1024 MB: healthy, failing 5 % of calls, out of memory below 768 MB, behind an alias."""
+    """Functions at 1024 MB: healthy, failing 5 % of calls, out of memory below 768 MB, behind an alias;
+    and one starved of CPU at 256 MB (about 690 ms a call; 175 ms at 1024 MB)."""
     return World(
         [
             FunctionSpec(name="orders-api", curve=io_bound(40.0), traffic=steady(120.0), memory_mb=1024),
@@ -43,6 +44,7 @@ def make_world() -> World:
                 aliases=(AliasSpec("live", "1"),),
                 invoked=(("live", 1.0),),
             ),
+            FunctionSpec(name="render-api", curve=cpu_bound(100.0), traffic=steady(120.0), memory_mb=256),
         ],
         seed=3,
         epoch=NOW - timedelta(days=14),

@@ -10,6 +10,11 @@ least half of the last 24 hours; for a canary with a ratio (`p99_stop_ratio`) me
 version's p99 over the live version's through the alias over a day, so that the day's drift, which both
 see, cancels out. An experiment's hourly p99 alarm then guards against gross regressions (GROSS x
 the fixed stop, two of three hours), so a trial much slower than allowed still ends within hours.
+An alarm is created just after its change, and CloudWatch judges it at once on the latest periods,
+which were the old configuration's: a change that made a function twice as fast would trip its own
+p99 alarm on the minutes before it. Given `since` (the change's time), an alarm whose metrics also hold
+those calls (all but a canary's, whose version is new) is metric math that keeps only the datapoints
+from then on: `IF(EPOCH(m) >= since, m)`; what it drops counts as missing, that is, not breaching.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -75,6 +81,7 @@ def create_rollback_alarms(
     executed_version: str | None = None,
     p99_stop_ratio: float | None = None,
     live_version: str | None = None,
+    since: datetime | None = None,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names.
@@ -121,6 +128,8 @@ def create_rollback_alarms(
     elif with_stop:
         day = single("Duration", p99_stat, STOP_PERIOD_S, (STOP_BREACHING, STOP_HOURS))
         specs.append((stop[0], day, float(p99_stop_ms or 0.0)))
+    if since is not None and not executed_version:
+        specs = [(name, _after(metric, since), threshold) for name, metric, threshold in specs]
     created = []
     try:
         for name, metric, threshold in specs:
@@ -138,6 +147,27 @@ def create_rollback_alarms(
         delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
         raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
     return created
+
+
+def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
+    """A single-metric alarm's spec as metric math that reads only the datapoints from `since` on."""
+    if "Metrics" in spec:
+        return spec
+    metric = {k: spec[k] for k in ("Namespace", "MetricName", "Dimensions")}
+    stat = spec.get("Statistic") or spec.get("ExtendedStatistic")
+    query = {
+        "Id": "m",
+        "MetricStat": {"Metric": metric, "Period": spec["Period"], "Stat": stat},
+        "ReturnData": False,
+    }
+    after = {
+        "Id": "after",
+        "Expression": f"IF(EPOCH(m) >= {math.ceil(since.timestamp())}, m)",
+        "Label": f"{spec['MetricName']} {stat} since the change",
+        "ReturnData": True,
+    }
+    periods = {k: spec[k] for k in ("EvaluationPeriods", "DatapointsToAlarm")}
+    return {"Metrics": [query, after], **periods}
 
 
 def _ratio_metrics(function: str, alias: str, canary: str, live: str) -> list[dict[str, Any]]:

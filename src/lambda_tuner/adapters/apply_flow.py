@@ -276,6 +276,7 @@ class ApplyFlow(CanaryFlow):
                     executed_version=guard["executed_version"],
                     p99_stop_ratio=guard["ratio"],
                     live_version=guard["live"],
+                    since=now,
                     p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above"))
                     if rec.kind == "experiment"
                     else None,

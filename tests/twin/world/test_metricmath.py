@@ -23,10 +23,23 @@ def test_arithmetic_follows_precedence_and_numbers_and_signs_are_allowed() -> No
     assert names("(a - b) / a") == {"a", "b"}
 
 
+def test_if_and_epoch_keep_only_the_datapoints_since_a_moment() -> None:
+    # Given a series with a datapoint each hour, and a change at the start of the third hour
+    m = {t: float(i) for i, t in enumerate(T)}
+    since = T[2].timestamp()
+    # Then IF(EPOCH(m) >= since, m) keeps the datapoints from then on, and drops the others
+    assert evaluate(f"IF(EPOCH(m) >= {since:.0f}, m)", {"m": m}) == {T[2]: 2.0, T[3]: 3.0}
+    # And with an alternative, IF gives it instead; a comparison alone is 1 or 0
+    assert evaluate("IF(m > 1, m, -1)", {"m": m}) == {T[0]: -1.0, T[1]: -1.0, T[2]: 2.0, T[3]: 3.0}
+    assert evaluate("1 < m <= 2", {"m": m}) == {T[0]: 0.0, T[1]: 0.0, T[2]: 1.0, T[3]: 0.0}
+    assert names("IF(EPOCH(m) >= 0, m)") == {"m"}
+
+
 @pytest.mark.parametrize(
     ("expression", "match"),
     [
-        ("IF(a > 1, a, 0)", "Call is not supported"),
+        ("FILL(a, 0)", r"FILL\(...\) is not supported"),
+        ("IF(a)", r"IF\(...\) is not supported"),
         ("a ** 2", "Pow is not supported"),
         ("a /", "does not parse"),
         ("a / c", r"unknown ids \['c'\]"),
