@@ -12,14 +12,14 @@ from server_support import client
 from lambda_tuner.twin.server import Twin
 
 
-def p99_alarm(twin: Twin, name: str, threshold: float, action: str) -> None:
+def p99_alarm(twin: Twin, name: str, threshold: float, action: str, period: int = 60) -> None:
     client(twin, "cloudwatch").put_metric_alarm(
         AlarmName=name,
         Namespace="AWS/Lambda",
         MetricName="Duration",
         Dimensions=[{"Name": "FunctionName", "Value": "cruncher"}],
         ExtendedStatistic="p99",
-        Period=60,
+        Period=period,
         EvaluationPeriods=3,
         DatapointsToAlarm=2,
         Threshold=threshold,
@@ -189,20 +189,7 @@ def test_an_alarm_is_judged_from_its_creation_even_when_the_clock_then_jumps_a_d
     events: list[dict[str, Any]] = []
     fresh.register_handler("quiet-0", lambda event, _context: events.append(event))
     created = fresh.world.now
-    client(fresh, "cloudwatch").put_metric_alarm(
-        AlarmName="cruncher-hourly",
-        Namespace="AWS/Lambda",
-        MetricName="Duration",
-        Dimensions=[{"Name": "FunctionName", "Value": "cruncher"}],
-        ExtendedStatistic="p99",
-        Period=3600,
-        EvaluationPeriods=3,
-        DatapointsToAlarm=2,
-        Threshold=2 * current_p99(fresh),
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[function_arn(fresh, "quiet-0")],
-    )
+    p99_alarm(fresh, "cruncher-hourly", 2 * current_p99(fresh), function_arn(fresh, "quiet-0"), period=3600)
     fresh.world.inject_regression("cruncher", 5.0, at=created + timedelta(hours=1))
     # When the clock moves a whole day in one step (as the demo's daily cycles do)
     fresh.advance(created + timedelta(days=1))
