@@ -122,13 +122,14 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", stop=True))
     stop = got[next(n for n in names if n.endswith("-stop"))]
-    # Then a fifth alarm trips when the canary's daily p99 is over 1.06 x the live version's
-    assert stop["Threshold"] == 1.06 and "MetricName" not in stop and stop["EvaluationPeriods"] == 1
+    # Then a fifth alarm trips when the canary's hourly p99 is over 1.06 x the live version's (12 of 24 h)
+    assert stop["Threshold"] == 1.06 and "MetricName" not in stop
+    assert (stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (24, 12)
     queries = {q["Id"]: q for q in stop["Metrics"]}
     assert queries["ratio"]["Expression"] == "canary / live" and queries["ratio"]["ReturnData"]
     for query_id, version in (("canary", "8"), ("live", "7")):
         stat = queries[query_id]["MetricStat"]
-        assert (stat["Stat"], stat["Period"], queries[query_id]["ReturnData"]) == ("p99", 86_400, False)
+        assert (stat["Stat"], stat["Period"], queries[query_id]["ReturnData"]) == ("p99", 3600, False)
         assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
             "FunctionName": "orders-api",
             "Resource": "orders-api:live",
