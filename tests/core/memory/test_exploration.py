@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from memory_support import NOW, epoch, function, observe
 
 from lambda_tuner.core.exploration import Upside, choose_experiment, experiments_spent
+from lambda_tuner.core.fitting import fit_duration
 from lambda_tuner.core.models import Observations, Recommendation
-from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, evaluate, usage_from
 from lambda_tuner.core.pricing import default_prices
 
 PRICES = default_prices()
@@ -205,3 +207,23 @@ def test_a_canarys_stop_is_a_ratio_to_the_live_version_inside_the_allowance_by_i
     # While a trial on all traffic (no alias) has no live version to compare with: its stop stays fixed
     alone = one_day(3008, 80.0)
     assert alone.kind == "experiment" and "stop_if_p99_ratio_above" not in alone.proposed
+
+
+def test_a_canarys_ratio_stop_is_the_allowance_over_the_baselines_p99_not_the_size_in_forces():
+    # Given a function moved from its baseline, 3,008 MB (80 ms), to 1,536 MB, 5 % slower
+    first, moved = epoch(3008, 80.0, invocations=PER_DAY_AT_40_A_MINUTE), epoch(1536, 84.0, day=1)
+    epochs = [first, moved]
+    policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1)
+
+    def stop(baseline_mb: int | None) -> float | None:
+        ev = evaluate(
+            function(1536), fit_duration("fn", "x86_64", epochs), usage_from(epochs, policy.memory_headroom),
+            policy=policy, prices=PRICES, baseline_p99_ms=None, baseline_memory_mb=baseline_mb,
+        )  # fmt: skip
+        return ev.stop_p99_ratio
+
+    # Then a canary beside 1,536 MB may be 1.1 / 1.05 x it: the allowance is on the baseline's p99
+    from_baseline, from_here = stop(3008), stop(1536)
+    assert from_baseline is not None and from_here is not None
+    assert from_baseline / from_here == pytest.approx(80.0 / 84.0, rel=1e-6)
+    assert from_here < 1.1  # the sampling margin, inside the allowance
