@@ -156,11 +156,11 @@ def test_an_experiment_is_guarded_by_its_own_p99_stop(account: Account) -> None:
     s.approved(kind="experiment", proposed=proposed)
     # When it is applied
     assert s.flow.apply("rec-1", "approval", NOW).ok and account.memory(FN) == 768
-    # Then its stop alarm trips at the stop, on half a day's hourly p99s from the change on
+    # Then its stop alarm trips at the stop, on a day's six-hour p99s from the change on
     [stop] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-stop")]
-    assert (stop["Threshold"], stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (250.0, 24, 12)
+    assert (stop["Threshold"], stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (250.0, 4, 2)
     queries = {q["Id"]: q for q in stop["Metrics"]}
-    assert (queries["m"]["MetricStat"]["Period"], queries["m"]["MetricStat"]["Stat"]) == (3600, "p99")
+    assert (queries["m"]["MetricStat"]["Period"], queries["m"]["MetricStat"]["Stat"]) == (21_600, "p99")
     assert queries["after"]["Expression"] == f"IF(EPOCH(m) >= {int(NOW.timestamp())}, m)"
 
 

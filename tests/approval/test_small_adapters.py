@@ -84,7 +84,7 @@ def test_rollback_alarms_watch_the_function_and_act_through_the_apply_function(a
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
-def test_an_experiments_stop_is_judged_on_half_a_days_hourly_p99s_and_gross_regressions_within_hours(
+def test_an_experiments_stop_is_judged_on_a_days_six_hour_p99s_and_gross_regressions_within_hours(
     account: Account,
 ) -> None:
     # Given an experiment whose p99 stop sits at 330 ms (its projection's upper end is 300 ms)
@@ -94,9 +94,9 @@ def test_an_experiments_stop_is_judged_on_half_a_days_hourly_p99s_and_gross_regr
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-3", stop=True))
     stop = got[next(n for n in names if n.endswith("-stop"))]
-    # Then its stop trips at 330 ms when at least 12 of the last 24 hourly p99s are above it
-    assert (stop["Threshold"], stop["Period"], stop["ExtendedStatistic"]) == (330.0, 3600, "p99")
-    assert stop["EvaluationPeriods"] == 24 and stop["DatapointsToAlarm"] == 12
+    # Then its stop trips at 330 ms when the p99 of two of the last four six-hour windows is above it
+    assert (stop["Threshold"], stop["Period"], stop["ExtendedStatistic"]) == (330.0, 21_600, "p99")
+    assert stop["EvaluationPeriods"] == 4 and stop["DatapointsToAlarm"] == 2
     # And the p99 alarm trips at 1.25 x the stop in two of three hours (a gross regression ends quickly)
     p99 = got[next(n for n in names if n.endswith("-p99"))]
     assert (p99["Threshold"], p99["Period"]) == (412.5, 3600)
@@ -122,14 +122,14 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", stop=True))
     stop = got[next(n for n in names if n.endswith("-stop"))]
-    # Then a fifth alarm trips when the canary's hourly p99 is over 1.06 x the live version's (12 of 24 h)
+    # Then a fifth alarm trips when the canary's p99 is over 1.06 x the live version's (2 of 4 x 6 h)
     assert stop["Threshold"] == 1.06 and "MetricName" not in stop
-    assert (stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (24, 12)
+    assert (stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (4, 2)
     queries = {q["Id"]: q for q in stop["Metrics"]}
     assert queries["ratio"]["Expression"] == "canary / live" and queries["ratio"]["ReturnData"]
     for query_id, version in (("canary", "8"), ("live", "7")):
         stat = queries[query_id]["MetricStat"]
-        assert (stat["Stat"], stat["Period"], queries[query_id]["ReturnData"]) == ("p99", 3600, False)
+        assert (stat["Stat"], stat["Period"], queries[query_id]["ReturnData"]) == ("p99", 21_600, False)
         assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
             "FunctionName": "orders-api",
             "Resource": "orders-api:live",

@@ -63,7 +63,7 @@ def test_an_approved_canary_is_applied_behind_the_alias_and_guarded_on_its_own_v
     dims = {tuple(sorted((d["Name"], d["Value"]) for d in a["Dimensions"])) for a in s.alarms()}
     assert dims == {(("ExecutedVersion", trial), ("FunctionName", FN), ("Resource", f"{FN}:{ALIAS}"))}
     by_metric = {a["AlarmName"].rsplit("-", 1)[1]: a for a in s.alarms()}
-    assert by_metric["stop"]["Threshold"] == 400.0 and by_metric["stop"]["Period"] == 3600  # the stop
+    assert by_metric["stop"]["Threshold"] == 400.0 and by_metric["stop"]["Period"] == 21_600  # the stop
     assert by_metric["p99"]["Threshold"] == 500.0  # gross regressions: 1.25 x the stop
     # the usual 6 errors a minute, scaled to the canary's 10 % share: above 0.6 a minute plus noise
     assert by_metric["errors"]["Threshold"] == 5.0

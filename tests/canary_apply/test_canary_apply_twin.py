@@ -147,8 +147,8 @@ def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
         if a["AlarmName"].endswith("-stop")
     ]
-    # Then its stop is metric math over both versions' hourly p99s through the alias, at the ratio, in
-    # at least 12 of the last 24 hours
+    # Then its stop is metric math over both versions' p99s through the alias, at the ratio, in at
+    # least two of the last four six-hour windows
     assert stop["Threshold"] == 1.08 and "MetricName" not in stop
     queries = {q["Id"]: q for q in stop["Metrics"]}
     assert queries["ratio"]["Expression"] == "canary / live"
@@ -158,8 +158,8 @@ def test_a_canarys_ratio_stop_judges_its_p99_against_the_live_versions_the_same_
         if "MetricStat" in q
     }
     assert versions == {"canary": trial, "live": "1"}
-    assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {3600}
-    assert (stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (24, 12)
+    assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {21_600}
+    assert (stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (4, 2)
     # When its day passes
     twin.advance(NOW + timedelta(days=1))
     # Then a canary at 896 MB (about 200 ms, 1.14 x) was stopped by it; one at the live size ran on

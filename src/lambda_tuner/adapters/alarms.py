@@ -4,14 +4,16 @@ Four alarms per change, on the AWS/Lambda metrics of the function (or the alias 
 above the function's usual rate (any, if it had none; the agent passes the rate as
 `current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
 Duration near the timeout. An experiment gets a fifth, `stop`, its p99 stop, which sits close to the
-allowance and is judged the way the stop's margin was set, on a day (not on an hour, whose p99 is too
-noisy to judge it): its hourly value above the stop in at least half of the last 24 hours. For a trial
-on all traffic (`p99_stop_ms`) the value is the hourly p99; for a canary with a ratio (`p99_stop_ratio`)
-it is metric math, the canary version's hourly p99 over the live version's through the alias, so that
-the day's drift, which both see, cancels out. Hours, not a one-day period, so that the judgement does
-not depend on when in the day the experiment started. An experiment's hourly p99 alarm then guards
-against gross regressions (GROSS x the fixed stop, two of three hours), so a trial much slower than
-allowed still ends within hours.
+allowance and is judged the way the stop's margin was set, on about a day: its value over six hours
+above the stop in at least two of the last four such windows. For a trial on all traffic
+(`p99_stop_ms`) the value is the p99; for a canary with a ratio (`p99_stop_ratio`) it is metric math,
+the canary version's p99 over the live version's through the alias, so that the day's drift, which both
+see, cancels out. Not hours: a p99 of the few dozen calls a canary gets in an hour reads low (its
+expected order statistic sits near the 97th percentile), and half a day's hourly ratios would let
+through most canaries just past the allowance. Not a one-day period: its window is the calendar day,
+so a canary approved late in the day would be judged on an hour or two of its calls. An experiment's
+hourly p99 alarm guards against gross regressions (GROSS x the fixed stop, two of three hours), so a
+trial much slower than allowed still ends within hours.
 An alarm is created just after its change, and CloudWatch judges it at once on the latest periods,
 which were the old configuration's: a change that made a function twice as fast would trip its own
 p99 alarm on the minutes before it. Given `since` (the change's time), an alarm whose metrics also hold
@@ -35,8 +37,9 @@ from lambda_tuner.adapters import aws
 PREFIX = "lambda-tuner-rollback-"
 P99_MARGIN = 1.5  # trip only well above the projected p99's upper bound: noise must not undo a change
 GROSS = 1.25  # beside an experiment's stop, its hourly p99 alarm trips this far above the stop
-STOP_PERIOD_S = 3600  # an experiment's p99 alarms are judged on hourly p99s ...
-STOP_HOURS, STOP_BREACHING = 24, 12  # ... its stop on at least half of a day's
+GROSS_PERIOD_S = 3600  # an experiment's gross-regression alarm is judged on hourly p99s
+STOP_PERIOD_S = 21_600  # its stop on six-hour windows ...
+STOP_WINDOWS, STOP_BREACHING = 4, 2  # ... at least two of the last four (a day)
 MAX_NAME = 255  # CloudWatch's limit on alarm names
 METRICS = ("errors", "throttles", "p99", "timeouts")
 STOP = "stop"  # the fifth alarm, an experiment's p99 stop
@@ -91,7 +94,7 @@ def create_rollback_alarms(
     `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
     publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion.
     `p99_stop_ratio` with `live_version` (a canary) makes that stop the ratio of the canary's p99 to
-    the live version's, hour by hour."""
+    the live version's, over six-hour windows."""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
     if p99_stop_ratio is not None and not (executed_version and live_version):
@@ -119,15 +122,15 @@ def create_rollback_alarms(
     ]
     p99_stat = {"ExtendedStatistic": "p99"}
     if p99_stop_ms is not None and p99_stop_ms > 0:  # beside the stop, gross regressions only
-        specs.append((p99, single("Duration", p99_stat, STOP_PERIOD_S), p99_stop_ms * GROSS))
+        specs.append((p99, single("Duration", p99_stat, GROSS_PERIOD_S), p99_stop_ms * GROSS))
     elif p99_ms is not None and p99_ms > 0:
         specs.append((p99, single("Duration", p99_stat, 60), p99_ms * P99_MARGIN))
     if with_ratio:
         ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
-        math_spec = {"Metrics": ratio, "EvaluationPeriods": STOP_HOURS, "DatapointsToAlarm": STOP_BREACHING}
+        math_spec = {"Metrics": ratio, "EvaluationPeriods": STOP_WINDOWS, "DatapointsToAlarm": STOP_BREACHING}
         specs.append((stop[0], math_spec, float(p99_stop_ratio or 0.0)))
     elif with_stop:
-        day = single("Duration", p99_stat, STOP_PERIOD_S, (STOP_BREACHING, STOP_HOURS))
+        day = single("Duration", p99_stat, STOP_PERIOD_S, (STOP_BREACHING, STOP_WINDOWS))
         specs.append((stop[0], day, float(p99_stop_ms or 0.0)))
     if since is not None and not executed_version:
         specs = [(name, _after(metric, since), threshold) for name, metric, threshold in specs]
@@ -172,7 +175,7 @@ def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
 
 
 def _ratio_metrics(function: str, alias: str, canary: str, live: str) -> list[dict[str, Any]]:
-    """Metric math: the canary version's hourly p99 over the live version's, both through the alias."""
+    """Metric math: the canary version's p99 over the live version's, both through the alias."""
 
     def p99_of(query_id: str, version: str) -> dict[str, Any]:
         dims = [
