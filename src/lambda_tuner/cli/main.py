@@ -90,6 +90,7 @@ _LAZY = {
         "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
         "collect": "lambda_tuner.bench.collect_cli:collect",
         "cycle": "lambda_tuner.bench.cycle_cli:cycle",
+        "stops": "lambda_tuner.bench.stops_cli:stops",
     },
 }
 

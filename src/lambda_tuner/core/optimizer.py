@@ -268,10 +268,15 @@ def _stop_ratio(
     if policy.strategy != "default":
         return limit
     size = next(s for s in fit.sizes if s.memory_mb == current_mb)
-    tail = math.log(max(size.p99_ratio or 1.0, 1.01)) / P99_Z  # log-spread of a lognormal's upper tail
+    return limit * math.exp(-STOP_MARGIN_SD * p99_ratio_sd(size.p99_ratio or 1.0, weight, calls_per_day))
+
+
+def p99_ratio_sd(p99_over_mean: float, weight: float, calls_per_day: float) -> float:
+    """Log standard error of a day's p99 ratio between a canary on `weight` of the calls and the rest,
+    for durations with a lognormal upper tail whose p99 is `p99_over_mean` x the mean."""
+    tail = math.log(max(p99_over_mean, 1.01)) / P99_Z  # the tail's log-spread
     canary, rest = max(weight * calls_per_day, 1.0), max((1 - weight) * calls_per_day, 1.0)
-    sd = P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest)
-    return limit * math.exp(-STOP_MARGIN_SD * sd)
+    return P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest)
 
 
 def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArray:
