@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from lambda_tuner.core.optimizer import STOP_MARGIN_SD, p99_ratio_sd
+from lambda_tuner.adapters.alarms import STOP_BREACHING, STOP_PERIOD_S, STOP_WINDOWS
+from lambda_tuner.core.decide import CANARY_WEIGHT
+from lambda_tuner.core.memory_types import MemoryPolicy
+from lambda_tuner.core.optimizer import P99_Z, ratio_stop_margin
 
 HOURS = 24
 
@@ -29,16 +32,22 @@ class Rule:
     needed: int  # windows above the stop (of the day's 24 // hours)
 
 
+_PRODUCT_HOURS = STOP_PERIOD_S // 3600
+assert _PRODUCT_HOURS * STOP_WINDOWS == HOURS  # the product's windows cover a day, as simulated here
 RULES = (
-    Rule("day", 24, 1),  # the memory bench's
-    Rule("6h, 2 of 4", 6, 2),  # the product's alarm (adapters/alarms.py)
+    Rule("day", HOURS, 1),  # the memory bench's
+    Rule(
+        f"{_PRODUCT_HOURS}h, {STOP_BREACHING} of {STOP_WINDOWS}", _PRODUCT_HOURS, STOP_BREACHING
+    ),  # the product's
     Rule("1h, 12 of 24", 1, 12),  # measured and not kept
 )
+POLICY = MemoryPolicy(canary_weight=CANARY_WEIGHT)  # the product's canary shares and allowance
 
 
-def stop_ratio(calls_per_day: float, weight: float, log_spread: float, allowance: float = 0.10) -> float:
-    p99_over_mean = math.exp(2.326 * log_spread - log_spread**2 / 2)
-    return (1 + allowance) * math.exp(-STOP_MARGIN_SD * p99_ratio_sd(p99_over_mean, weight, calls_per_day))
+def stop_ratio(calls_per_day: float, weight: float, log_spread: float) -> float:
+    """The stop the optimizer sets beside the baseline's size, for lognormal calls with `log_spread`."""
+    p99_over_mean = math.exp(P99_Z * log_spread - log_spread**2 / 2)
+    return (1 + POLICY.p99_allowance) * ratio_stop_margin(p99_over_mean, weight, calls_per_day)
 
 
 def p_stop(
@@ -78,7 +87,7 @@ def run(
     rng = np.random.default_rng(seed)
     rows = []
     for n in calls:
-        weight = min(max(0.1, 1000 / n), 0.5)  # the product's share: 10 %, more for a quiet function
+        weight = float(POLICY.canary_share(n) or CANARY_WEIGHT)  # 10 %, more for a quiet function
         for truth in truths:
             stop, shares = p_stop(n, weight, truth, log_spread=log_spread, days=days, rng=rng)
             rows.append(

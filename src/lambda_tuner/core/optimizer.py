@@ -28,7 +28,7 @@ from lambda_tuner.core.exploration import (
     is_trial_size,
     step_edges,
 )
-from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, epoch_rel_se, fit_duration
+from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, SizeData, epoch_rel_se, fit_duration
 from lambda_tuner.core.fitting_draws import Sample, sample
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
@@ -260,23 +260,22 @@ def _stop_ratio(
     measured p99; under `default` the stop sits STOP_MARGIN_SD sampling deviations inside it.
     None when this is no canary, or the size in force's p99 was not measured.
     """
-    weight = policy.canary_weight
-    live = _observed_p99(fit, current_mb)
-    if weight is None or reference_p99 is None or live is None:
+    weight, live = policy.canary_weight, _measured(fit, current_mb)
+    if weight is None or reference_p99 is None or live is None or live.p99_ratio is None:
         return None
-    limit = (1 + policy.p99_allowance) * reference_p99 / live
+    limit = (1 + policy.p99_allowance) * reference_p99 / (live.mean_ms * live.p99_ratio)
     if policy.strategy != "default":
         return limit
-    size = next(s for s in fit.sizes if s.memory_mb == current_mb)
-    return limit * math.exp(-STOP_MARGIN_SD * p99_ratio_sd(size.p99_ratio or 1.0, weight, calls_per_day))
+    return limit * ratio_stop_margin(live.p99_ratio, weight, calls_per_day)
 
 
-def p99_ratio_sd(p99_over_mean: float, weight: float, calls_per_day: float) -> float:
-    """Log standard error of a day's p99 ratio between a canary on `weight` of the calls and the rest,
-    for durations with a lognormal upper tail whose p99 is `p99_over_mean` x the mean."""
+def ratio_stop_margin(p99_over_mean: float, weight: float, calls_per_day: float) -> float:
+    """The factor a canary's ratio stop sits inside the allowance: STOP_MARGIN_SD log standard errors of
+    a day's p99 ratio between a canary on `weight` of the calls and the rest, for durations with a
+    lognormal upper tail whose p99 is `p99_over_mean` x the mean."""
     tail = math.log(max(p99_over_mean, 1.01)) / P99_Z  # the tail's log-spread
     canary, rest = max(weight * calls_per_day, 1.0), max((1 - weight) * calls_per_day, 1.0)
-    return P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest)
+    return math.exp(-STOP_MARGIN_SD * P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest))
 
 
 def _reference_draws(fit: DurationFit, memory_mb: int, n_draws: int) -> FloatArray:
@@ -349,11 +348,13 @@ def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[B
     return np.asarray(confident, dtype=bool), np.asarray(value <= limit, dtype=bool)
 
 
+def _measured(fit: DurationFit, memory_mb: int) -> SizeData | None:
+    return next((s for s in fit.sizes if s.memory_mb == memory_mb), None)
+
+
 def _observed_p99(fit: DurationFit, memory_mb: int) -> float | None:
-    for s in fit.sizes:
-        if s.memory_mb == memory_mb and s.p99_ratio is not None:
-            return s.mean_ms * s.p99_ratio
-    return None
+    size = _measured(fit, memory_mb)
+    return None if size is None or size.p99_ratio is None else size.mean_ms * size.p99_ratio
 
 
 def _objective(
