@@ -52,17 +52,18 @@ class AlarmEvaluator:
     def start_new(self) -> None:
         """Alarms created since the last evaluation start from now, before the clock moves: CloudWatch
         judges every period after an alarm's creation, not only those at the end of the next advance."""
-        backend = cloudwatch_backends[self.twin.account][self.twin.region]
-        for alarm in list(backend.alarms.values()):
-            if alarm.rule is None and _on_lambda(alarm) and alarm.name not in self.evaluated_until:
+        for alarm in self._lambda_alarms():
+            if alarm.name not in self.evaluated_until:
                 period = timedelta(seconds=_period(alarm))
                 self.evaluated_until[alarm.name] = _floor(self.twin.world.now, period)
 
     def evaluate(self) -> None:
+        for alarm in self._lambda_alarms():
+            self._evaluate(alarm)
+
+    def _lambda_alarms(self) -> list[Any]:
         backend = cloudwatch_backends[self.twin.account][self.twin.region]
-        for alarm in list(backend.alarms.values()):
-            if alarm.rule is None and _on_lambda(alarm):
-                self._evaluate(alarm)
+        return [a for a in list(backend.alarms.values()) if a.rule is None and _on_lambda(a)]
 
     def _evaluate(self, alarm: Any) -> None:
         period = timedelta(seconds=_period(alarm))
@@ -208,103 +209,102 @@ def _trigger(alarm: Any) -> dict[str, Any]:
     }
 
 
-def _event_metrics(alarm: Any) -> list[dict[str, Any]]:
-    """The alarm's metrics as CloudWatch lists them in the event it sends a Lambda action."""
-    queries = alarm.metric_data_queries or []
-    if not queries:
-        metric = {
-            "namespace": alarm.namespace,
-            "name": alarm.metric_name,
-            "dimensions": {d.name: d.value for d in alarm.dimensions},
-        }
+@dataclass(frozen=True)
+class _Query:
+    """One of an alarm's metric queries, as metric math lists them: a single-metric alarm is one, `m1`."""
+
+    id: str
+    returns: bool
+    expression: str | None = None
+    label: str | None = None
+    namespace: str | None = None
+    metric: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    period: int = 0
+    stat: str | None = None
+
+
+def _alarm_queries(alarm: Any) -> list[_Query]:
+    if not alarm.metric_data_queries:
+        dims = tuple((d.name, d.value) for d in alarm.dimensions)
         stat = alarm.statistic or alarm.extended_statistic
         return [
-            {
-                "id": "m1",
-                "metricStat": {"metric": metric, "period": int(alarm.period), "stat": stat},
-                "returnData": True,
-            }
+            _Query("m1", True, None, None, alarm.namespace, alarm.metric_name, dims, int(alarm.period), stat)
         ]
+    out = []
+    for q in alarm.metric_data_queries:
+        returns = str(q.return_data).lower() != "false"
+        ms = q.metric_stat
+        if ms is None:
+            out.append(_Query(q.id, returns, q.expression, q.label))
+            continue
+        dims = tuple((d.name, d.value) for d in ms.metric.dimensions)
+        out.append(
+            _Query(
+                q.id,
+                returns,
+                q.expression,
+                q.label,
+                ms.metric.namespace,
+                ms.metric.metric_name,
+                dims,
+                int(ms.period),
+                ms.stat,
+            )
+        )
+    return out
+
+
+def _event_metrics(alarm: Any) -> list[dict[str, Any]]:
+    """The alarm's metrics as CloudWatch lists them in the event it sends a Lambda action."""
     out: list[dict[str, Any]] = []
-    for q in queries:
-        entry: dict[str, Any] = {"id": q.id, "returnData": str(q.return_data).lower() != "false"}
+    for q in _alarm_queries(alarm):
+        entry: dict[str, Any] = {"id": q.id, "returnData": q.returns}
         if q.expression:
             entry["expression"] = q.expression
             entry["label"] = q.label
-        if q.metric_stat is not None:
-            m = q.metric_stat.metric
-            metric = {
-                "namespace": m.namespace,
-                "name": m.metric_name,
-                "dimensions": {d.name: d.value for d in m.dimensions},
-            }
-            entry["metricStat"] = {
-                "metric": metric,
-                "period": int(q.metric_stat.period),
-                "stat": q.metric_stat.stat,
-            }
+        if q.metric:
+            metric = {"namespace": q.namespace, "name": q.metric, "dimensions": dict(q.dimensions)}
+            entry["metricStat"] = {"metric": metric, "period": q.period, "stat": q.stat}
         out.append(entry)
     return out
 
 
 def _on_lambda(alarm: Any) -> bool:
     """A metric alarm on AWS/Lambda metrics: one metric, or metric math over such metrics only."""
-    if alarm.metric_data_queries:
-        stats = [q.metric_stat for q in alarm.metric_data_queries if q.metric_stat is not None]
-        return bool(stats) and all(m.metric.namespace == "AWS/Lambda" for m in stats)
-    return alarm.namespace == "AWS/Lambda" and bool(alarm.metric_name)
+    stats = [q for q in _alarm_queries(alarm) if q.metric]
+    return bool(stats) and all(q.namespace == "AWS/Lambda" for q in stats)
 
 
 def _period(alarm: Any) -> int:
-    if alarm.metric_data_queries:
-        return max(int(q.metric_stat.period) for q in alarm.metric_data_queries if q.metric_stat is not None)
-    return int(alarm.period)
+    return max(q.period for q in _alarm_queries(alarm) if q.metric)
 
 
 def _expression(alarm: Any) -> str | None:
     """The expression whose value the alarm judges (the one query returning data), if it is math."""
-    math_queries = [q for q in alarm.metric_data_queries or [] if q.expression]
-    returned = [q for q in math_queries if str(q.return_data).lower() != "false"]
+    math_queries = [q for q in _alarm_queries(alarm) if q.expression]
+    returned = [q for q in math_queries if q.returns]
     return (returned or math_queries)[0].expression if math_queries else None
 
 
 def _queries(alarm: Any) -> list[dict[str, Any]]:
     """GetMetricData queries for the alarm's metrics, every one returning data (the math reads them)."""
-    if not alarm.metric_data_queries:
-        return [_query(alarm)]
     return [
         {
             "Id": q.id,
             "MetricStat": {
                 "Metric": {
-                    "Namespace": q.metric_stat.metric.namespace,
-                    "MetricName": q.metric_stat.metric.metric_name,
-                    "Dimensions": [
-                        {"Name": d.name, "Value": d.value} for d in q.metric_stat.metric.dimensions
-                    ],
+                    "Namespace": q.namespace,
+                    "MetricName": q.metric,
+                    "Dimensions": [{"Name": n, "Value": v} for n, v in q.dimensions],
                 },
-                "Period": int(q.metric_stat.period),
-                "Stat": q.metric_stat.stat,
+                "Period": q.period,
+                "Stat": q.stat,
             },
         }
-        for q in alarm.metric_data_queries
-        if q.metric_stat is not None
+        for q in _alarm_queries(alarm)
+        if q.metric
     ]
-
-
-def _query(alarm: Any) -> dict[str, Any]:
-    return {
-        "Id": "m1",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": alarm.namespace,
-                "MetricName": alarm.metric_name,
-                "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions],
-            },
-            "Period": int(alarm.period),
-            "Stat": alarm.statistic or alarm.extended_statistic,
-        },
-    }
 
 
 def _reason(alarm: Any, window: list[float | None], state: str) -> str:
