@@ -56,14 +56,16 @@ def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: flo
     if canary is None:
         return {"executed_version": None, "errors_per_min": errors_per_min, "ratio": None, "live": None}
     scaled = errors_per_min * canary[1] if errors_per_min is not None else None
-    ratio = rec.proposed.get("stop_if_p99_ratio_above")
+    proposed = rec.proposed.get("stop_if_p99_ratio_above")
+    ratio = float(proposed) if isinstance(proposed, int | float) and proposed > 0 else None
     live = str(after.get("alias_version") or "")
-    has_ratio = isinstance(ratio, int | float) and ratio > 0 and live not in ("", "$LATEST")
+    if live in ("", "$LATEST"):  # no published live version to compare with: the fixed stop alone
+        ratio = None
     return {
         "executed_version": str(after.get("published_version") or ""),
         "errors_per_min": scaled,
-        "ratio": float(ratio) if has_ratio else None,  # type: ignore[arg-type]
-        "live": live if has_ratio else None,
+        "ratio": ratio,
+        "live": live if ratio is not None else None,
     }
 
 
