@@ -42,7 +42,10 @@ class MetricMathError(ValueError):
 
 def names(expression: str) -> set[str]:
     """The query Ids an expression reads (function names are not Ids)."""
-    tree = _parse(expression)
+    return _ids(_parse(expression))
+
+
+def _ids(tree: ast.Expression) -> set[str]:
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
 
@@ -50,7 +53,7 @@ def names(expression: str) -> set[str]:
 def evaluate(expression: str, series: Mapping[str, Series]) -> dict[datetime, float]:
     """The expression's value at every timestamp where all the series it reads have one."""
     tree = _parse(expression)
-    used = names(expression)
+    used = _ids(tree)
     missing = used - set(series)
     if missing:
         raise MetricMathError(f"metric math {expression!r} reads unknown ids {sorted(missing)}")
