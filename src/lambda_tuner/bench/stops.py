@@ -19,8 +19,9 @@ import numpy as np
 
 from lambda_tuner.adapters.alarms import STOP_BREACHING, STOP_PERIOD_S, STOP_WINDOWS
 from lambda_tuner.core.decide import CANARY_WEIGHT
+from lambda_tuner.core.mean_stop import P99_Z
 from lambda_tuner.core.memory_types import MemoryPolicy
-from lambda_tuner.core.optimizer import P99_Z, ratio_stop_margin
+from lambda_tuner.core.optimizer import ratio_stop_margin
 
 HOURS = 24
 

@@ -8,10 +8,10 @@ from datetime import datetime
 import numpy as np
 
 from lambda_tuner.core.canary import share_text
-from lambda_tuner.core.cost import MONTH_DAYS
 from lambda_tuner.core.digest import money
 from lambda_tuner.core.fitting import DurationFit, natural
 from lambda_tuner.core.fitting_draws import interval
+from lambda_tuner.core.mean_stop import canary_mean_ratio_stop, extra_cost_limit, mean_stop_ms
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
 from lambda_tuner.core.models import (
     ChartPoint,
@@ -127,8 +127,7 @@ def experiment_recommendation(
     own optimum when the confirmation sits next to it (it was a round size, which exploration uses)."""
     ev = ctx.ev
     size = int(ev.memory_mb[index])
-    extra = float(np.percentile(ev.cost_noisy[:, index] - ev.cost_noisy[:, best], 95))
-    daily_limit = max(0.0, extra) / MONTH_DAYS * policy.experiment_days * (ctx.canary_weight or 1.0)
+    weight = ctx.canary_weight
     guess = int(ev.memory_mb[best])
     why = (
         f"confirmation: {size} MB, the best guess{_next_to(optimum, size)}, is measured beside the current "
@@ -142,13 +141,16 @@ def experiment_recommendation(
     proposed: dict[str, int | float | str | None] = {
         "memory_mb": size,
         "max_days": policy.experiment_days,
-        "max_extra_cost_usd": round(daily_limit, 6),
+        "max_extra_cost_usd": round(extra_cost_limit(ev, index, policy.experiment_days, weight), 6),
         "stop_if_p99_ms_above": round(stop_p99, 1),
         "stop_if_error_rate_above": 0.0,
         "best_guess_mb": int(ev.memory_mb[best]),
+        # its cost: the trial's mean duration against what the model promised there
+        "stop_if_mean_ms_above": round(mean_stop_ms(ev, ctx.fit, index, weight), 1),
     }
-    if ctx.canary_weight is not None:
-        proposed["canary_weight"] = ctx.canary_weight
+    if weight is not None:
+        proposed["canary_weight"] = weight
+        proposed["stop_if_mean_ratio_above"] = round(canary_mean_ratio_stop(ev, ctx.fit, index, weight), 4)
         if ev.stop_p99_ratio is not None:
             proposed["stop_if_p99_ratio_above"] = round(ev.stop_p99_ratio, 4)
     return rec.model_copy(update={"proposed": proposed})

@@ -30,6 +30,7 @@ from lambda_tuner.core.exploration import (
 )
 from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, SizeData, epoch_rel_se, fit_duration
 from lambda_tuner.core.fitting_draws import Sample, sample
+from lambda_tuner.core.mean_stop import P99_Z
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
 from lambda_tuner.core.memory_usage import Usage, usage_from
@@ -54,7 +55,6 @@ FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart o
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 STAY_CONFIDENCE = 0.9  # the size in force keeps its place in the allowance at this confidence
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
-P99_Z = 2.326  # the standard normal's 99th percentile
 P99_SE_FACTOR = math.sqrt(0.99 * 0.01) / 0.02665  # sample p99's log-SE per unit log-spread, x sqrt(n)
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
 SAME_DAY_SEED = 13  # draws of the ratios measured side by side (a canary beside the main traffic)
