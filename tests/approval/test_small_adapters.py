@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import boto3
 import pytest
 from approval_support import SECRET, Account
@@ -89,7 +92,7 @@ def test_an_experiments_stop_is_judged_on_a_days_six_hour_p99s_and_gross_regress
 ) -> None:
     # Given an experiment whose p99 stop sits at 330 ms (its projection's upper end is 300 ms)
     names = alarms.create_rollback_alarms(
-        "orders-api", "rec-3", "arn:x", p99_ms=300.0, timeout_s=30, p99_stop_ms=330.0
+        "orders-api", "rec-3", "arn:x", p99_ms=300.0, timeout_s=30, p99_stop_ms=330.0, mean_stop_ms=120.0
     )
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-3", stop=True))
@@ -101,8 +104,17 @@ def test_an_experiments_stop_is_judged_on_a_days_six_hour_p99s_and_gross_regress
     p99 = got[next(n for n in names if n.endswith("-p99"))]
     assert (p99["Threshold"], p99["Period"]) == (412.5, 3600)
     assert p99["EvaluationPeriods"] == 3 and p99["DatapointsToAlarm"] == 2
+    # And its cost stop trips on the same windows when the mean duration (its cost per call) passes 120 ms
+    cost = got[next(n for n in names if n.endswith("-cost"))]
+    assert (cost["Threshold"], cost["Period"], cost["Statistic"], cost["MetricName"]) == (
+        120.0,
+        21_600,
+        "Average",
+        "Duration",
+    )
+    assert cost["EvaluationPeriods"] == 4 and cost["DatapointsToAlarm"] == 2
     # And the other guards keep their one-minute periods
-    assert {a["Period"] for n, a in got.items() if not n.endswith(("-p99", "-stop"))} == {60}
+    assert {a["Period"] for n, a in got.items() if not n.endswith(("-p99", "-stop", "-cost"))} == {60}
 
 
 def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alias(account: Account) -> None:
@@ -118,6 +130,8 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
         p99_stop_ms=330.0,
         p99_stop_ratio=1.06,
         live_version="7",
+        mean_stop_ms=120.0,
+        mean_stop_ratio=1.3,
     )
     got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert set(got) == set(names) == set(alarms.alarm_names("orders-api", "rec-4", stop=True))
@@ -139,6 +153,21 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
     p99 = got[next(n for n in names if n.endswith("-p99"))]
     assert (p99["Threshold"], p99["Period"]) == (412.5, 3600)
     assert {"Name": "ExecutedVersion", "Value": "8"} in p99["Dimensions"]
+    # And its cost stop is the ratio of the two versions' mean durations, not the fixed 120 ms
+    cost = got[next(n for n in names if n.endswith("-cost"))]
+    assert cost["Threshold"] == 1.3 and (cost["EvaluationPeriods"], cost["DatapointsToAlarm"]) == (4, 2)
+    means = {q["Id"]: q for q in cost["Metrics"]}
+    assert means["ratio"]["Expression"] == "canary / live"
+    assert {means[v]["MetricStat"]["Stat"] for v in ("canary", "live")} == {"Average"}
+
+
+def test_a_proposal_from_before_cost_stops_keeps_its_other_alarms(account: Account) -> None:
+    # Given an experiment approved from a proposal that has a p99 stop but no mean stop
+    names = alarms.create_rollback_alarms(
+        "orders-api", "rec-6", "arn:x", p99_ms=300.0, timeout_s=30, p99_stop_ms=330.0
+    )
+    # Then it is guarded as before, by five alarms, and none claims to limit its cost
+    assert [n.rsplit("-", 1)[1] for n in names] == ["errors", "throttles", "timeouts", "p99", "stop"]
 
 
 def test_a_ratio_stop_without_the_live_version_is_refused_before_any_alarm_exists(account: Account) -> None:
@@ -189,3 +218,76 @@ def test_rollback_alarm_names_keep_the_whole_stack_prefix_that_iam_scopes_them_t
 def test_an_alarm_prefix_that_leaves_no_room_for_names_is_a_clear_error() -> None:
     with pytest.raises(alarms.AlarmError, match="prefix is 250 characters"):
         alarms.alarm_names("orders-api", "rec-1", prefix="p" * 250)
+
+
+def _cloudwatch_refusals(alarm: dict[str, object]) -> list[str]:
+    """What PutMetricAlarm's documented limits would refuse in one alarm (moto checks none of them)."""
+    queries = alarm.get("Metrics") or []
+    assert isinstance(queries, list)
+    periods = [int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q] or [
+        int(str(alarm["Period"]))
+    ]
+    n, m = (
+        int(str(alarm["EvaluationPeriods"])),
+        int(str(alarm.get("DatapointsToAlarm") or alarm["EvaluationPeriods"])),
+    )
+    out = [f"period {p}" for p in periods if p not in (10, 20, 30) and p % 60]
+    for p in periods:  # at most seven days judged, and one day when the period is under an hour
+        if p * n > (86_400 if p < 3_600 else 604_800):
+            out.append(f"{n} x {p} s")
+    if m > n:
+        out.append(f"{m} of {n}")
+    if queries:
+        if len(queries) > 10 or sum(bool(q.get("ReturnData", True)) for q in queries) != 1:
+            out.append("metric math must return one series from at most ten queries")
+        out += [f"id {q['Id']}" for q in queries if not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", q["Id"])]
+    return out
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["change", "change on an alias", "trial", "canary", "canary beside $LATEST"],
+)
+def test_every_alarm_of_every_kind_of_change_is_one_cloudwatch_accepts(account: Account, kind: str) -> None:
+    since = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    common: dict[str, object] = {"p99_ms": 300.0, "timeout_s": 30, "since": since}
+    extra: dict[str, dict[str, object]] = {
+        "change": {},
+        "change on an alias": {"qualifier": "live"},
+        "trial": {"p99_stop_ms": 330.0, "mean_stop_ms": 120.0},
+        "canary": {
+            "qualifier": "live",
+            "executed_version": "8",
+            "live_version": "7",
+            "p99_stop_ms": 330.0,
+            "p99_stop_ratio": 1.06,
+            "mean_stop_ms": 120.0,
+            "mean_stop_ratio": 1.3,
+        },
+        "canary beside $LATEST": {
+            "qualifier": "live",
+            "executed_version": "8",
+            "p99_stop_ms": 330.0,
+            "mean_stop_ms": 120.0,
+        },
+    }
+    names = alarms.create_rollback_alarms("orders-api", "rec-9", "arn:x", **common, **extra[kind])
+    got = aws.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
+    assert len(got) == len(names) >= 4
+    assert {a["AlarmName"]: _cloudwatch_refusals(a) for a in got} == {name: [] for name in names}
+
+
+def test_the_limits_check_refuses_what_cloudwatch_would() -> None:
+    day_of_minutes = {"Period": 60, "EvaluationPeriods": 1441, "DatapointsToAlarm": 2}
+    assert _cloudwatch_refusals(day_of_minutes) == ["1441 x 60 s"]
+    assert _cloudwatch_refusals({"Period": 90, "EvaluationPeriods": 3}) == ["period 90"]
+    two_series = {
+        "EvaluationPeriods": 4,
+        "DatapointsToAlarm": 5,
+        "Metrics": [{"Id": "M1", "MetricStat": {"Period": 21_600}}, {"Id": "e", "Expression": "M1"}],
+    }
+    assert _cloudwatch_refusals(two_series) == [
+        "5 of 4",
+        "metric math must return one series from at most ten queries",
+        "id M1",
+    ]

@@ -42,7 +42,13 @@ def live(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     aws.reset_clients()
 
 
-def _apply_canary(live: Deployed, memory_mb: int, stop_ms: float, ratio: float | None = None) -> str:
+def _apply_canary(
+    live: Deployed,
+    memory_mb: int,
+    stop_ms: float,
+    ratio: float | None = None,
+    mean_ratio: float | None = None,
+) -> str:
     rec = canary_rec(function=FN)
     proposed = {
         **rec.proposed,
@@ -50,6 +56,7 @@ def _apply_canary(live: Deployed, memory_mb: int, stop_ms: float, ratio: float |
         "best_guess_mb": memory_mb,
         "stop_if_p99_ms_above": stop_ms,
         **({"stop_if_p99_ratio_above": ratio} if ratio is not None else {}),
+        **({"stop_if_mean_ratio_above": mean_ratio, "stop_if_mean_ms_above": 1e6} if mean_ratio else {}),
     }
     live.store.put_recommendation(rec.model_copy(update={"proposed": proposed}))
     event = {
@@ -181,3 +188,25 @@ def test_beside_a_ratio_stop_a_gross_regression_still_ends_within_hours(twin: Tw
     assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
     rollback = live.store.list_audit()[-1]
     assert str(rollback.data["alarm"]).endswith("-p99")
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "stopped"), [(896, True), (1024, False)], ids=["14 % dearer a call", "as dear"]
+)
+def test_a_canarys_cost_stop_judges_its_mean_against_the_live_versions_the_same_day(
+    twin: Twin, live: Deployed, memory_mb: int, stopped: bool
+) -> None:
+    # Given a canary whose p99 stop (1.5 x the live version's) lets a slower size through, and whose cost
+    # stop is a mean duration over 1.08 x the live version's (the model promised no more)
+    _apply_canary(live, memory_mb, 1e6, ratio=1.5, mean_ratio=1.08)
+    # When its day passes
+    twin.advance(NOW + timedelta(days=1))
+    # Then a canary at 896 MB (about 1.14 x the live version's mean) was stopped by its cost alarm, and
+    # one at the live size ran on
+    if stopped:
+        assert _status(live) == "ROLLED_BACK" and alias_state(FN) == ("1", {})
+        rollback = live.store.list_audit()[-1]
+        assert rollback.type == "rollback" and str(rollback.data["alarm"]).endswith("-cost")
+    else:
+        assert _status(live) == "APPLIED"
+    assert twin.async_failures == []

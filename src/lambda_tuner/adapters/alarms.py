@@ -13,7 +13,10 @@ expected order statistic sits near the 97th percentile), and half a day's hourly
 through most canaries just past the allowance. Not a one-day period: its window is the calendar day,
 so a canary approved late in the day would be judged on an hour or two of its calls. An experiment's
 hourly p99 alarm guards against gross regressions (GROSS x the fixed stop, two of three hours), so a
-trial much slower than allowed still ends within hours.
+trial much slower than allowed still ends within hours. A sixth, `cost`, limits what the experiment
+costs: a call costs its duration times its memory, so it is the mean duration on the same windows, for
+a canary as the ratio of its mean to the live version's, above the upper end of the model's interval
+(`core/mean_stop.py`).
 An alarm is created just after its change, and CloudWatch judges it at once on the latest periods,
 which were the old configuration's: a change that made a function twice as fast would trip its own
 p99 alarm on the minutes before it. Given `since` (the change's time), an alarm whose metrics also hold
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +47,7 @@ STOP_WINDOWS, STOP_BREACHING = 4, 2  # ... at least two of the last four (a day)
 MAX_NAME = 255  # CloudWatch's limit on alarm names
 METRICS = ("errors", "throttles", "p99", "timeouts")
 STOP = "stop"  # the fifth alarm, an experiment's p99 stop
+COST = "cost"  # the sixth, its cost: its mean duration (a call costs duration x memory)
 
 
 class AlarmError(Exception):
@@ -60,15 +65,15 @@ def errors_threshold(errors_per_min: float | None) -> float:
 
 def alarm_names(function: str, change_key: str, prefix: str = PREFIX, *, stop: bool = False) -> list[str]:
     """The alarm names of one change: `<prefix><function>-<digest of the change>-<metric>` for the
-    four METRICS, and with `stop` an experiment's p99 stop.
+    four METRICS, and with `stop` an experiment's p99 stop and its cost stop.
 
     The prefix is kept whole, since IAM and the apply function's invoke permission match names by it;
     only the function part is cut to stay within the limit (the digest keeps the names unique)."""
     tag = hashlib.sha256(change_key.encode()).hexdigest()[:10]
-    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in (*METRICS, STOP))
+    room = MAX_NAME - len(prefix) - len(f"-{tag}-") - max(len(m) for m in (*METRICS, STOP, COST))
     if room < 1:
         raise AlarmError(f"alarm name prefix is {len(prefix)} characters: too long for alarm names")
-    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in (*METRICS, *([STOP] if stop else []))]
+    return [f"{prefix}{function[:room]}-{tag}-{m}" for m in (*METRICS, *([STOP, COST] if stop else []))]
 
 
 def create_rollback_alarms(
@@ -85,6 +90,8 @@ def create_rollback_alarms(
     executed_version: str | None = None,
     p99_stop_ratio: float | None = None,
     live_version: str | None = None,
+    mean_stop_ms: float | None = None,
+    mean_stop_ratio: float | None = None,
     since: datetime | None = None,
     client: Any = None,
 ) -> list[str]:
@@ -94,7 +101,10 @@ def create_rollback_alarms(
     `executed_version` (a canary behind a weighted alias) judges only the calls that version ran: AWS
     publishes them under FunctionName + Resource (`<function>:<alias>`) + ExecutedVersion.
     `p99_stop_ratio` with `live_version` (a canary) makes that stop the ratio of the canary's p99 to
-    the live version's, over six-hour windows."""
+    the live version's, over six-hour windows. `mean_stop_ms` adds the experiment's cost stop, its
+    mean duration over the same windows; beside a ratio stop it is `mean_stop_ratio`, the canary's
+    mean over the live version's. (A proposal made before cost stops existed has neither: it keeps
+    its other alarms.)"""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
     if p99_stop_ratio is not None and not (executed_version and live_version):
@@ -125,13 +135,10 @@ def create_rollback_alarms(
         specs.append((p99, single("Duration", p99_stat, GROSS_PERIOD_S), p99_stop_ms * GROSS))
     elif p99_ms is not None and p99_ms > 0:
         specs.append((p99, single("Duration", p99_stat, 60), p99_ms * P99_MARGIN))
-    if with_ratio:
-        ratio = _ratio_metrics(function, str(qualifier), str(executed_version), str(live_version))
-        math_spec = {"Metrics": ratio, "EvaluationPeriods": STOP_WINDOWS, "DatapointsToAlarm": STOP_BREACHING}
-        specs.append((stop[0], math_spec, float(p99_stop_ratio or 0.0)))
-    elif with_stop:
-        day = single("Duration", p99_stat, STOP_PERIOD_S, (STOP_BREACHING, STOP_WINDOWS))
-        specs.append((stop[0], day, float(p99_stop_ms or 0.0)))
+    if with_stop:
+        versions = (function, str(qualifier), str(executed_version), str(live_version))
+        ratios = (p99_stop_ratio if with_ratio else None, mean_stop_ratio)
+        specs += _stops(stop, single, versions, (p99_stop_ms, mean_stop_ms), ratios)
     if since is not None and not executed_version:
         specs = [(name, _after(metric, since), threshold) for name, metric, threshold in specs]
     created = []
@@ -151,6 +158,31 @@ def create_rollback_alarms(
         delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
         raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
     return created
+
+
+def _stops(
+    names: list[str],
+    single: Callable[..., dict[str, Any]],
+    versions: tuple[str, str, str, str],
+    fixed: tuple[float | None, float | None],
+    ratios: tuple[float | None, float | None],
+) -> list[tuple[str, dict[str, Any], float]]:
+    """An experiment's p99 stop and cost stop, on two of the last four six-hour windows: as ratios to
+    the live version in the same hours when the p99 stop is one (`ratios`), else against `fixed`
+    values (p99 ms, mean ms)."""
+    windows = {"EvaluationPeriods": STOP_WINDOWS, "DatapointsToAlarm": STOP_BREACHING}
+    of = (STOP_BREACHING, STOP_WINDOWS)
+    p99_ratio, mean_ratio = ratios
+    if p99_ratio:
+        out = [(names[0], {"Metrics": _ratio_metrics(*versions, "p99"), **windows}, p99_ratio)]
+    else:
+        p99 = single("Duration", {"ExtendedStatistic": "p99"}, STOP_PERIOD_S, of)
+        out = [(names[0], p99, float(fixed[0] or 0.0))]
+    if p99_ratio and mean_ratio:
+        out.append((names[1], {"Metrics": _ratio_metrics(*versions, "Average"), **windows}, mean_ratio))
+    elif fixed[1]:
+        out.append((names[1], single("Duration", {"Statistic": "Average"}, STOP_PERIOD_S, of), fixed[1]))
+    return out
 
 
 def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
@@ -173,26 +205,31 @@ def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
     return {"Metrics": [query, after], **periods}
 
 
-def _ratio_metrics(function: str, alias: str, canary: str, live: str) -> list[dict[str, Any]]:
-    """Metric math: the canary version's p99 over the live version's, both through the alias."""
+def _ratio_metrics(function: str, alias: str, canary: str, live: str, stat: str) -> list[dict[str, Any]]:
+    """Metric math: the canary version's `stat` of Duration over the live version's, both through the
+    alias."""
 
-    def p99_of(query_id: str, version: str) -> dict[str, Any]:
+    def stat_of(query_id: str, version: str) -> dict[str, Any]:
         dims = [
             {"Name": "FunctionName", "Value": function},
             {"Name": "Resource", "Value": f"{function}:{alias}"},
             {"Name": "ExecutedVersion", "Value": version},
         ]
         metric = {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": dims}
-        stat = {"Metric": metric, "Period": STOP_PERIOD_S, "Stat": "p99"}
-        return {"Id": query_id, "MetricStat": stat, "ReturnData": False}
+        return {
+            "Id": query_id,
+            "MetricStat": {"Metric": metric, "Period": STOP_PERIOD_S, "Stat": stat},
+            "ReturnData": False,
+        }
 
+    name = "p99" if stat == "p99" else "mean"
     ratio = {
         "Id": "ratio",
         "Expression": "canary / live",
-        "Label": "canary p99 / live p99",
+        "Label": f"canary {name} / live {name}",
         "ReturnData": True,
     }
-    return [p99_of("canary", canary), p99_of("live", live), ratio]
+    return [stat_of("canary", canary), stat_of("live", live), ratio]
 
 
 def delete_alarms(names: list[str], client: Any = None) -> None:

@@ -263,6 +263,7 @@ class ApplyFlow(CanaryFlow):
         self._retire_earlier_guards(earlier)
         if self.alarm_action_arn:
             guard = canary_guard(rec, applied.after, _number(rec.current.get("errors_per_min")))
+            experiment = rec.kind == "experiment"
             try:
                 names = alarms.create_rollback_alarms(
                     rec.function,
@@ -277,9 +278,9 @@ class ApplyFlow(CanaryFlow):
                     p99_stop_ratio=guard["ratio"],
                     live_version=guard["live"],
                     since=now,
-                    p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above"))
-                    if rec.kind == "experiment"
-                    else None,
+                    p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above")) if experiment else None,
+                    mean_stop_ms=_number(rec.proposed.get("stop_if_mean_ms_above")) if experiment else None,
+                    mean_stop_ratio=guard["mean_ratio"],
                     client=self.cloudwatch,
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it

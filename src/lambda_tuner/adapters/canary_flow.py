@@ -51,22 +51,34 @@ class ConcludeEvent(BaseModel):
 def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: float | None) -> dict[str, Any]:
     """The alarm arguments that aim a canary's guard at its own version: the version published for it
     (ExecutedVersion), the function's usual error rate scaled to the share of calls it gets, and its
-    p99 stop as a ratio to the live version (the one the alias points at) when the proposal has one."""
+    p99 and cost stops as ratios to the live version (the one the alias points at) when the proposal
+    has them."""
     canary = canary_of(rec)
     if canary is None:
-        return {"executed_version": None, "errors_per_min": errors_per_min, "ratio": None, "live": None}
+        return {
+            "executed_version": None,
+            "errors_per_min": errors_per_min,
+            "ratio": None,
+            "mean_ratio": None,
+            "live": None,
+        }
     scaled = errors_per_min * canary[1] if errors_per_min is not None else None
-    proposed = rec.proposed.get("stop_if_p99_ratio_above")
-    ratio = float(proposed) if isinstance(proposed, int | float) and proposed > 0 else None
+    ratio, mean_ratio = _positive(rec, "stop_if_p99_ratio_above"), _positive(rec, "stop_if_mean_ratio_above")
     live = str(after.get("alias_version") or "")
-    if live in ("", "$LATEST"):  # no published live version to compare with: the fixed stop alone
-        ratio = None
+    if live in ("", "$LATEST"):  # no published live version to compare with: the fixed stops alone
+        ratio = mean_ratio = None
     return {
         "executed_version": str(after.get("published_version") or ""),
         "errors_per_min": scaled,
         "ratio": ratio,
+        "mean_ratio": mean_ratio,
         "live": live if ratio is not None else None,
     }
+
+
+def _positive(rec: Recommendation, key: str) -> float | None:
+    value = rec.proposed.get(key)
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 class CanaryFlow(RollbackFlow):
