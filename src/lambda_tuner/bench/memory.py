@@ -5,7 +5,9 @@ strategy, the agent runs `cycles` simulated days in auto mode: every day produce
 samples of the true curve, the agent keeps its own history, calls `decide_memory` and applies what it
 recommends. An experiment is applied for one cycle like any change, and rolled back when that day's p99
 exceeds its `stop_if_p99_ms_above`, or for a canary when its day's p99 exceeds `stop_if_p99_ratio_above`
-times the live stream's that day (what the product's rollback alarms do): a stopped experiment counts
+times the live stream's that day (what the product's rollback alarms do), or when its day's mean
+duration exceeds its cost stop (`stop_if_mean_ms_above`, for a canary `stop_if_mean_ratio_above` times
+the live stream's mean): a stopped experiment counts
 under `experiment_guard_stops`, not as a guard violation. After the last cycle one more day is simulated
 only to check the last projection. See memory_sim.py and memory_oracle.py for the models and
 definitions; docs of the JSON fields are in `summarise`.
@@ -112,6 +114,8 @@ class Trial:
     stop_p99_ms: float
     canary_weight: float | None  # None: all traffic
     stop_ratio: float | None = None  # a canary's stop: its p99 over the live stream's, the same day
+    stop_mean_ms: float = float("inf")  # its cost stop: the day's mean duration ...
+    stop_mean_ratio: float | None = None  # ... or a canary's mean over the live stream's
 
 
 def _covered(value: float, low: float, high: float) -> bool:
@@ -158,11 +162,7 @@ def run_loop(
         run.sizes.append(memory)
         rollback: int | None = None
         if trial is not None:  # the product's rollback alarm: p99 above the experiment's stop restores
-            stopped = (
-                tried.p99_ms > trial.stop_p99_ms
-                if trial.stop_ratio is None
-                else tried.p99_ms > trial.stop_ratio * day.p99_ms
-            )
+            stopped = _stopped(trial, day, tried)
             run.guard_stops += stopped
             rollback = trial.restore_mb if stopped else None
             judged = [] if stopped else [trial.trial_mb]  # a trial not stopped ran its day: judge its size
@@ -215,14 +215,26 @@ def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
     stop = rec.proposed.get("stop_if_p99_ms_above")
     share = float(weight) if weight is not None else None
     ratio = rec.proposed.get("stop_if_p99_ratio_above")
+    mean, mean_ratio = rec.proposed.get("stop_if_mean_ms_above"), rec.proposed.get("stop_if_mean_ratio_above")
     trial = Trial(
         memory,
         target,
         float(stop) if stop is not None else float("inf"),
         share,
         float(ratio) if isinstance(ratio, int | float) and share is not None else None,
+        float(mean) if isinstance(mean, int | float) else float("inf"),
+        float(mean_ratio) if isinstance(mean_ratio, int | float) and share is not None else None,
     )
     return trial, rec.after
+
+
+def _stopped(trial: Trial, day: Day, tried: Day) -> bool:
+    """Whether the experiment's stops end it on its day: its p99 and its mean duration (its cost),
+    a canary's as ratios to the live stream's the same day, as the product's alarms judge them."""
+    p99_limit = trial.stop_p99_ms if trial.stop_ratio is None else trial.stop_ratio * day.p99_ms
+    mean, live = tried.epoch.duration_avg_ms or 0.0, day.epoch.duration_avg_ms or 0.0
+    mean_limit = trial.stop_mean_ms if trial.stop_mean_ratio is None else trial.stop_mean_ratio * live
+    return tried.p99_ms > p99_limit or mean > mean_limit
 
 
 def _decide(  # noqa: PLR0917 - one decision's inputs, each needed
