@@ -66,3 +66,35 @@ def test_a_pc_schedule_is_shown_action_by_action() -> None:
     claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
     html = confirm_page(rec, claims, "tok")
     assert "<td>cron(0 8 ? * MON-FRI *)</td><td>Europe/Berlin</td><td>6</td>" in html
+
+
+def test_an_experiments_limits_read_as_sentences_and_no_setting_shows_none() -> None:
+    # Given a canary: 512 MB on 10 % of alias live for a day, its stops ratios to the live version
+    proposed = {
+        "memory_mb": 512,
+        "canary_weight": 0.1,
+        "max_days": 1,
+        "max_extra_cost_usd": 0.0421,
+        "stop_if_p99_ms_above": 400.0,
+        "stop_if_p99_ratio_above": 1.0615,
+        "stop_if_mean_ms_above": 160.0,
+        "stop_if_mean_ratio_above": 1.21,
+        "stop_if_error_rate_above": 0.0,
+        "best_guess_mb": 768,
+    }
+    rec = make_rec(kind="experiment", current={"memory_mb": 1024}, proposed=proposed, qualifier="live")
+    claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
+    html = confirm_page(rec, claims, "tok")
+    # Then the settings compare only what changes, and nothing reads "None"
+    assert "<th>memory mb</th><td>1024</td><td>512</td>" in html and "None" not in html
+    # And its limits are in words, the stops as ratios to the live version (the fixed ones are fallbacks)
+    limits = html.split("Limits of this experiment", 1)[1].split("</table>", 1)[0]
+    assert "<th>Share of the alias&#39;s calls</th><td>10%</td>" in limits
+    assert "<th>Runs at most</th><td>1 day(s)</td>" in limits
+    assert "<th>Extra cost over the current size, at most</th><td>$0.04</td>" in limits
+    assert "<td>1.06 × the live version&#39;s, the same hours</td>" in limits
+    assert "<td>1.21 × the live version&#39;s, the same hours</td>" in limits
+    assert "400 ms" not in limits and "160 ms" not in limits
+    assert "<th>The model&#39;s best guess</th><td>768 MB</td>" in limits
+    # While a change that is no experiment has no limits to show
+    assert "Limits of this experiment" not in confirm_page(make_rec(), claims, "tok")

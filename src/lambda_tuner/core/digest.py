@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from lambda_tuner.core.canary import share_text
@@ -36,10 +36,57 @@ EXPERIMENT_KEYS = frozenset(
         "max_extra_cost_usd",
         "stop_if_p99_ms_above",
         "stop_if_p99_ratio_above",
+        "stop_if_mean_ms_above",
+        "stop_if_mean_ratio_above",
         "stop_if_error_rate_above",
         "best_guess_mb",
     }
 )
+
+
+def _times_live(value: float) -> str:
+    return f"{value:.3g} × the live version's, the same hours"
+
+
+# How each experiment limit reads to a person: its label and its value's form.
+_LIMITS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "canary_weight": ("Share of the alias's calls", lambda v: f"{v:.0%}"),
+    "routing_weight": ("Share of the calls", lambda v: f"{v:.0%}"),
+    "max_days": ("Runs at most", lambda v: f"{v:g} day(s)"),
+    "max_extra_cost_usd": ("Extra cost over the current size, at most", money),
+    "stop_if_p99_ratio_above": ("Stopped if its p99 passes", _times_live),
+    "stop_if_p99_ms_above": ("Stopped if its p99 passes", lambda v: f"{v:,.0f} ms"),
+    "stop_if_mean_ratio_above": ("Stopped if its mean duration (its cost a call) passes", _times_live),
+    "stop_if_mean_ms_above": (
+        "Stopped if its mean duration (its cost a call) passes",
+        lambda v: f"{v:,.0f} ms",
+    ),
+    "stop_if_error_rate_above": (
+        "Stopped on errors",
+        lambda v: "above the function's usual rate" if v <= 0 else f"above {v:.1%} of calls",
+    ),
+    "best_guess_mb": ("The model's best guess", lambda v: f"{v:g} MB"),
+}
+
+
+def experiment_limits(rec: Recommendation) -> list[tuple[str, str]]:
+    """An experiment's limits as (label, value) a person reads, in the order above. A canary's stops
+    are ratios to the live version: its fixed ones then serve only when the live version is unpublished,
+    and are not shown. The model's best guess is shown only when the experiment tries another size."""
+    proposed = rec.proposed
+    ratio = {
+        "stop_if_p99_ms_above": "stop_if_p99_ratio_above",
+        "stop_if_mean_ms_above": "stop_if_mean_ratio_above",
+    }
+    out = []
+    for key, (label, form) in _LIMITS.items():
+        value = proposed.get(key)
+        if not isinstance(value, int | float) or proposed.get(ratio.get(key, "")) is not None:
+            continue
+        if key == "best_guess_mb" and value == proposed.get("memory_mb"):
+            continue
+        out.append((label, form(float(value))))
+    return out
 
 
 def change_text(rec: Recommendation) -> str:

@@ -14,7 +14,7 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from lambda_tuner.core.digest import change_text, money, saving_text
+from lambda_tuner.core.digest import EXPERIMENT_KEYS, change_text, experiment_limits, money, saving_text
 from lambda_tuner.core.models import Interval, Projection, Recommendation
 from lambda_tuner.core.tokens import TokenClaims
 from lambda_tuner.web.chart import render_chart
@@ -55,11 +55,19 @@ def _interval(iv: Interval | None, unit: str) -> str:
     return f"{iv.expected:,.0f} {unit} ({iv.low:,.0f} to {iv.high:,.0f})"
 
 
+def _setting(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
 def _rows(rec: Recommendation) -> list[dict[str, str]]:
     rows = [
-        {"label": key.replace("_", " "), "current": str(rec.current.get(key)), "proposed": str(value)}
+        {
+            "label": key.replace("_", " "),
+            "current": _setting(rec.current.get(key)),
+            "proposed": _setting(value),
+        }
         for key, value in rec.proposed.items()
-        if key != "pc_schedule"
+        if key != "pc_schedule" and key not in EXPERIMENT_KEYS
     ]
     before, after = rec.before, rec.after
 
@@ -113,6 +121,7 @@ def confirm_page(rec: Recommendation, claims: TokenClaims, token: str) -> str:
             change=change_text(rec),
             rows=_rows(rec),
             schedule=_schedule_rows(rec),
+            limits=experiment_limits(rec) if rec.kind == "experiment" else [],
             saving=saving_text(rec.monthly_saving_usd),
             chart=Markup(chart),  # noqa: S704 - render_chart emits only numbers and fixed labels
             expires=datetime.fromtimestamp(claims.exp, UTC).strftime("%Y-%m-%d %H:%M"),
