@@ -86,7 +86,7 @@ def test_an_experiments_limits_read_as_sentences_and_no_setting_shows_none() -> 
     claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
     html = confirm_page(rec, claims, "tok")
     # Then the settings compare only what changes, and nothing reads "None"
-    assert "<th>memory mb</th><td>1024</td><td>512</td>" in html and "None" not in html
+    assert "<th>Memory</th><td>1024 MB</td><td>512 MB</td>" in html and "None" not in html
     # And its limits are in words, the stops as ratios to the live version (the fixed ones are fallbacks)
     limits = html.split("Limits of this experiment", 1)[1].split("</table>", 1)[0]
     assert "<th>Share of the alias&#39;s calls</th><td>10%</td>" in limits

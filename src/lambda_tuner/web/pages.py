@@ -55,17 +55,25 @@ def _interval(iv: Interval | None, unit: str) -> str:
     return f"{iv.expected:,.0f} {unit} ({iv.low:,.0f} to {iv.high:,.0f})"
 
 
-def _setting(value: object) -> str:
-    return "—" if value is None else str(value)
+_SETTINGS = {
+    "memory_mb": ("Memory", " MB"),
+    "pc": ("Provisioned concurrency", ""),
+    "arch": ("Architecture", ""),
+}
+
+
+def _setting(value: object, unit: str) -> str:
+    return "—" if value is None else f"{value}{unit}"
+
+
+def _setting_row(key: str, current: object, proposed: object) -> dict[str, str]:
+    label, unit = _SETTINGS.get(key, (key.replace("_", " "), ""))
+    return {"label": label, "current": _setting(current, unit), "proposed": _setting(proposed, unit)}
 
 
 def _rows(rec: Recommendation) -> list[dict[str, str]]:
     rows = [
-        {
-            "label": key.replace("_", " "),
-            "current": _setting(rec.current.get(key)),
-            "proposed": _setting(value),
-        }
+        _setting_row(key, rec.current.get(key), value)
         for key, value in rec.proposed.items()
         if key != "pc_schedule" and key not in EXPERIMENT_KEYS
     ]

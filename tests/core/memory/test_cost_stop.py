@@ -30,7 +30,11 @@ def _io_function(calls_per_day: int, *, canary: bool) -> Recommendation:
     """An over-provisioned I/O-bound function (80 ms at 3,008 MB), seen one day: it is asked to try less."""
     e = epoch(3008, 80.0, invocations=calls_per_day)
     obs = Observations(
-        function="fn", window_start=e.start, window_end=e.end, epochs=(e,), qualifier="live" if canary else None
+        function="fn",
+        window_start=e.start,
+        window_end=e.end,
+        epochs=(e,),
+        qualifier="live" if canary else None,
     )
     policy = MemoryPolicy(min_saving_usd_month=0.0, canary_weight=0.1 if canary else None)
     return decide_memory(function(3008), obs, policy, PRICES, NOW, "rec-1", baseline_memory_mb=3008)
