@@ -616,8 +616,36 @@ def _decide_on(ev: Evaluation, policy: MemoryPolicy) -> tuple[int, str, bool, st
     """(best, what decided it, whether the current size must move, kind, why it is kept) on `ev`."""
     best, decider = choose(ev, policy.strategy)
     forced = not ev.allowed(ev.current)
+    if not forced:
+        best, decider = _on_the_way(ev, policy, best, decider)
     kind, why_keep = _keep_or_move(ev, policy, best, forced)
     return best, decider, forced, kind, why_keep
+
+
+def _on_the_way(ev: Evaluation, policy: MemoryPolicy, best: int, decider: str) -> tuple[int, str]:
+    """A move towards the best size beyond the step limit when the best within it lies elsewhere.
+
+    The best size within the step limit can be a dip of the model's curve next to the current size
+    while a clearly better size lies further than one step (a size a canary measured, say): choosing
+    within the limit alone, the function would never leave the dip. Then the move goes as far towards
+    that size as the step limit and every other constraint allow, and `_keep_or_move` judges it by where
+    it leads. Not when the detour costs more for a cycle than the destination saves in one (the model
+    may be wrong about it: what a wrong heading costs is bounded by the gain it claimed)."""
+    cur = ev.current
+    heading = pick(ev, policy.strategy, ev.all_masks(soft=True, skip="step limit"))
+    if heading is None or ev.masks["step limit"][heading] or (best - cur) * (heading - cur) > 0:
+        return best, decider  # within reach, or the best within the limit already heads there
+    obj = np.mean(ev.objective, axis=0)
+    if (obj[cur] - obj[heading]) / obj[cur] < policy.min_saving_fraction:
+        return best, decider
+    towards = ev.all_masks(soft=True) & ((np.arange(obj.size) - cur) * (heading - cur) > 0)
+    if not towards.any():
+        return best, decider
+    reach = np.where(towards, np.abs(np.log(ev.memory_mb / ev.memory_mb[cur])), -np.inf)
+    way = int(np.argmax(reach))
+    if obj[way] - obj[cur] > obj[cur] - obj[heading]:
+        return best, decider
+    return way, f"step limit (on the way to {int(ev.memory_mb[heading])} MB)"
 
 
 def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:
