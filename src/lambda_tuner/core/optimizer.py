@@ -645,7 +645,8 @@ def _on_the_way(ev: Evaluation, policy: MemoryPolicy, best: int, decider: str) -
     way = int(np.argmax(reach))
     if obj[way] - obj[cur] > obj[cur] - obj[heading]:
         return best, decider
-    return way, f"step limit (on the way to {int(ev.memory_mb[heading])} MB)"
+    better = (obj[cur] - obj[heading]) / obj[cur]
+    return way, f"step limit (on the way to {int(ev.memory_mb[heading])} MB, expected {better:.1%} better)"
 
 
 def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool) -> tuple[str, str | None]:
