@@ -132,6 +132,10 @@ class DurationFit(Frozen):
     def best(self) -> FormFit:
         return max(self.forms, key=lambda f: f.weight)
 
+    def size(self, memory_mb: int) -> SizeData | None:
+        """What was measured at `memory_mb`, if it was."""
+        return next((s for s in self.sizes if s.memory_mb == memory_mb), None)
+
     def curve_fit(self) -> CurveFit:
         """The shared `CurveFit` view: the most likely form, its parameters and covariance."""
         best = self.best

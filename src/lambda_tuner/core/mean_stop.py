@@ -28,13 +28,18 @@ P99_Z = 2.326  # the standard normal's 99th percentile (a lognormal tail's p99 o
 UNKNOWN_CV = 1.0  # coefficient of variation assumed when no p99 was measured at the size in force
 
 
+def log_spread(p99_over_mean: float) -> float:
+    """The log-spread (sigma) of a lognormal tail whose p99 is `p99_over_mean` x the mean."""
+    return math.log(max(p99_over_mean, 1.0)) / P99_Z
+
+
 def duration_cv(fit: DurationFit, memory_mb: int) -> float:
     """The spread of single calls' durations (sd over mean) at a measured size, from its p99 over its
     mean read as a lognormal tail; UNKNOWN_CV when the size's p99 was not measured."""
-    size = next((s for s in fit.sizes if s.memory_mb == memory_mb), None)
+    size = fit.size(memory_mb)
     if size is None or size.p99_ratio is None:
         return UNKNOWN_CV
-    sigma = math.log(max(size.p99_ratio, 1.0 + 1e-9)) / P99_Z
+    sigma = log_spread(size.p99_ratio)
     return math.sqrt(math.expm1(sigma * sigma))
 
 

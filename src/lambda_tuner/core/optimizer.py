@@ -28,9 +28,9 @@ from lambda_tuner.core.exploration import (
     is_trial_size,
     step_edges,
 )
-from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, SizeData, epoch_rel_se, fit_duration
+from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, epoch_rel_se, fit_duration
 from lambda_tuner.core.fitting_draws import Sample, sample
-from lambda_tuner.core.mean_stop import P99_Z
+from lambda_tuner.core.mean_stop import log_spread
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
 from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
 from lambda_tuner.core.memory_usage import Usage, usage_from
@@ -260,7 +260,7 @@ def _stop_ratio(
     measured p99; under `default` the stop sits STOP_MARGIN_SD sampling deviations inside it.
     None when this is no canary, or the size in force's p99 was not measured.
     """
-    weight, live = policy.canary_weight, _measured(fit, current_mb)
+    weight, live = policy.canary_weight, fit.size(current_mb)
     if weight is None or reference_p99 is None or live is None or live.p99_ratio is None:
         return None
     limit = (1 + policy.p99_allowance) * reference_p99 / (live.mean_ms * live.p99_ratio)
@@ -273,7 +273,7 @@ def ratio_stop_margin(p99_over_mean: float, weight: float, calls_per_day: float)
     """The factor a canary's ratio stop sits inside the allowance: STOP_MARGIN_SD log standard errors of
     a day's p99 ratio between a canary on `weight` of the calls and the rest, for durations with a
     lognormal upper tail whose p99 is `p99_over_mean` x the mean."""
-    tail = math.log(max(p99_over_mean, 1.01)) / P99_Z  # the tail's log-spread
+    tail = log_spread(max(p99_over_mean, 1.01))
     canary, rest = max(weight * calls_per_day, 1.0), max((1 - weight) * calls_per_day, 1.0)
     return math.exp(-STOP_MARGIN_SD * P99_SE_FACTOR * tail * math.sqrt(1 / canary + 1 / rest))
 
@@ -348,12 +348,8 @@ def _allowance(value: FloatArray, limit: float, policy: MemoryPolicy) -> tuple[B
     return np.asarray(confident, dtype=bool), np.asarray(value <= limit, dtype=bool)
 
 
-def _measured(fit: DurationFit, memory_mb: int) -> SizeData | None:
-    return next((s for s in fit.sizes if s.memory_mb == memory_mb), None)
-
-
 def _observed_p99(fit: DurationFit, memory_mb: int) -> float | None:
-    size = _measured(fit, memory_mb)
+    size = fit.size(memory_mb)
     return None if size is None or size.p99_ratio is None else size.mean_ms * size.p99_ratio
 
 
