@@ -54,26 +54,18 @@ def canary_guard(rec: Recommendation, after: dict[str, Any], errors_per_min: flo
     p99 and cost stops as ratios to the live version (the one the alias points at) when the proposal
     has them."""
     canary = canary_of(rec)
+    guard: dict[str, Any] = dict.fromkeys(("executed_version", "ratio", "mean_ratio", "live"))
+    guard["errors_per_min"] = errors_per_min
     if canary is None:
-        return {
-            "executed_version": None,
-            "errors_per_min": errors_per_min,
-            "ratio": None,
-            "mean_ratio": None,
-            "live": None,
-        }
-    scaled = errors_per_min * canary[1] if errors_per_min is not None else None
-    ratio, mean_ratio = _positive(rec, "stop_if_p99_ratio_above"), _positive(rec, "stop_if_mean_ratio_above")
+        return guard
+    guard["executed_version"] = str(after.get("published_version") or "")
+    guard["errors_per_min"] = errors_per_min * canary[1] if errors_per_min is not None else None
     live = str(after.get("alias_version") or "")
-    if live in ("", "$LATEST"):  # no published live version to compare with: the fixed stops alone
-        ratio = mean_ratio = None
-    return {
-        "executed_version": str(after.get("published_version") or ""),
-        "errors_per_min": scaled,
-        "ratio": ratio,
-        "mean_ratio": mean_ratio,
-        "live": live if ratio is not None else None,
-    }
+    if live not in ("", "$LATEST"):  # else no published live version to compare with: the fixed stops
+        ratio = _positive(rec, "stop_if_p99_ratio_above")
+        guard |= {"ratio": ratio, "mean_ratio": _positive(rec, "stop_if_mean_ratio_above")}
+        guard["live"] = live if ratio is not None else None
+    return guard
 
 
 def _positive(rec: Recommendation, key: str) -> float | None:
