@@ -5,7 +5,7 @@ from __future__ import annotations
 from approval_support import NOW, make_rec
 
 from lambda_tuner.core.digest import render_digest
-from lambda_tuner.core.models import Interval
+from lambda_tuner.core.models import Interval, Reason
 
 HEAD = "ab" * 32
 LINKS = {"approve": "https://u/?token=A", "reject": "https://u/?token=R"}
@@ -23,9 +23,22 @@ def test_a_pending_change_shows_function_sizes_saving_latency_reason_and_both_li
     assert "orders-api: memory 1024 → 512 MB" in body
     assert "saves $18.00/month (90%: $14.50 to $21.00)" in body
     assert "p99 +20 ms" in body
-    assert "Why: orders-api uses 31 %" in body
+    assert "Why: cost strategy within p99 objective" in body  # what decided it, not the summary again
     assert "Approve: https://u/?token=A" in body and "Reject:  https://u/?token=R" in body
     assert f"Audit chain head: {HEAD}" in body
+
+
+def test_why_names_the_deciding_constraint_in_words_for_memory_and_the_summary_for_other_kinds() -> None:
+    memory = make_rec(
+        reason=Reason(
+            summary="Change memory 1024 → 512 MB: saves", observed="o", model="m", decided_by="p99 allowance"
+        )
+    )
+    pc = make_rec(rec_id="pc", kind="provisioned_concurrency", proposed={"pc": 2}, current={"pc": 5})
+    _, body = render_digest([memory, pc], {memory.id: LINKS, pc.id: LINKS}, HEAD, NOW)  # type: ignore[misc]
+    assert "Why: a cheaper size would make p99 worse than now by more than the allowed fraction" in body
+    assert "Why: Change memory" not in body
+    assert "Why: orders-api uses 31 %" in body  # the PC change's own summary
 
 
 def test_a_pending_change_without_links_is_not_offered_for_approval() -> None:

@@ -27,6 +27,28 @@ def saving_text(saving: Interval | None) -> str:
     return f"saves {money(saving.expected)}/month {spread}"
 
 
+# A memory recommendation's summary restates the change, its saving and its latency, which the lines
+# above its "Why" already show; what decided it is the reason a person needs there, in words.
+MEMORY_KINDS = frozenset({"memory", "experiment", "keep"})
+_DECIDERS = {
+    "p99 allowance": "a cheaper size would make p99 worse than now by more than the allowed fraction",
+    "memory floor": "a smaller size would leave too little headroom over the most memory it used",
+    "timeout margin": "a smaller size would bring p99 too close to the timeout",
+    "step limit": "one change may move memory only so far (the step limit per cycle)",
+    "bounds": "the memory bounds set for this function",
+    "p99 objective": "the p99 objective set for this function",
+    "p95 objective": "the p95 objective set for this function",
+}
+
+
+def why_text(kind: str, summary: str, decided_by: str) -> str:
+    """The "Why" a person reads: for memory recommendations what decided them (a constraint in words,
+    or the exploration's or objective's own sentence), for the other kinds their summary."""
+    if kind not in MEMORY_KINDS or not decided_by:
+        return summary
+    return _DECIDERS.get(decided_by, decided_by)
+
+
 # An experiment's limits travel with the change but are not settings a person compares old against new.
 EXPERIMENT_KEYS = frozenset(
     {
@@ -120,7 +142,7 @@ def _change_block(n: int, rec: Recommendation, links: Mapping[str, str] | None) 
     lines = [
         f"{n}. {target}: {change_text(rec)}",
         f"   {saving_text(rec.monthly_saving_usd)}; latency: {rec.latency_effect or 'no change expected'}",
-        f"   Why: {_one_line(rec.reason.summary)}",
+        f"   Why: {_one_line(why_text(rec.kind, rec.reason.summary, rec.reason.decided_by))}",
     ]
     if links:
         lines += [f"   Approve: {links['approve']}", f"   Reject:  {links['reject']}"]
