@@ -60,3 +60,31 @@ def test_a_recommendation_that_costs_more_shows_the_sign_before_the_dollar_sign(
     console.print(recommendations_table([rec]))
     text = console.export_text()
     assert "-$1.62 [-$3.51, $0.16]" in text and "$-" not in text
+
+
+def test_each_recommendation_is_one_line_with_what_decided_it_and_only_the_why_wraps_at_160_columns():
+    rec = {
+        "function": "fn-y",
+        "kind": "memory",
+        "current": {"memory_mb": 1536},
+        "proposed": {"memory_mb": 800},
+        "before": {"monthly_cost_usd": {"expected": 1.64}},
+        "after": {"monthly_cost_usd": {"expected": 1.30}},
+        "monthly_saving_usd": {"expected": 0.33, "low": -0.43, "high": 0.73},
+        "latency_effect": "p99 104 → 156 ms (+49%)",
+        "reason": {"summary": "Change memory 1536 → 800 MB: saves $0.33/month", "decided_by": "memory floor"},
+    }
+    console = Console(width=200, record=True)
+    console.print(recommendations_table([rec, {**rec, "function": "fn-z"}]))
+    rows = [line for line in console.export_text().splitlines() if line.strip().startswith("fn-")]
+    assert len(rows) == 2 and len(console.export_text().splitlines()) < 10  # nothing wraps
+    assert "1536 → 800" in rows[0] and "$1.64 → $1.30" in rows[0] and "104 → 156 ms" in rows[0]
+    assert "a smaller size would leave too little headroom" in rows[0] and "Change memory" not in rows[0]
+    at_160 = Console(width=160, record=True)
+    at_160.print(recommendations_table([rec]))
+    text = at_160.export_text()  # the why wraps there; every figure stays whole
+    assert any(
+        "fn-y" in line and "$0.33 [-$0.43, $0.73]" in line and "104 → 156 ms" in line
+        for line in text.splitlines()
+    )
+    assert "a smaller size" in text

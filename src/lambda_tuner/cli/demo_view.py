@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from lambda_tuner.core.digest import money
+from lambda_tuner.core.digest import money, why_text
 
 
 def _money(value: float | None) -> str:
@@ -21,25 +22,19 @@ def _interval(iv: dict[str, float] | None) -> str:
     return f"{_money(iv['expected'])} [{_money(iv['low'])}, {_money(iv['high'])}]"
 
 
-def _short(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+WHY_CHARS = 100
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= WHY_CHARS else flat[: WHY_CHARS - 1] + "…"
 
 
 def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
-    table = Table(title="Recommendations (first cycle each function was decided)", show_lines=False)
-    for col in (
-        "function",
-        "kind",
-        "memory now → proposed",
-        "monthly cost now",
-        "after",
-        "saving/month",
-        "latency",
-        "conf.",
-        "route",
-        "reason",
-    ):
-        table.add_column(col, overflow="fold", max_width=48 if col == "reason" else None)
+    """One line per function (its first decision): the change, its money and latency, and what decided it.
+    The "why" wraps (cut at WHY_CHARS); below about 150 columns the figures are cut short too. The
+    whole text is in the email, on the approval page and in the JSON (`--json`)."""
+    rows: list[list[str]] = []
     seen: set[str] = set()
     for rec in recs:
         if rec["function"] in seen:
@@ -47,20 +42,31 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
         seen.add(rec["function"])
         before, after = rec.get("before") or {}, rec.get("after") or {}
         now_mb, new_mb = rec["current"].get("memory_mb"), rec["proposed"].get("memory_mb")
-        table.add_row(
-            rec["function"],
-            rec["kind"],
-            f"{now_mb} → {new_mb}" if new_mb != now_mb else f"{now_mb}",
-            _money((before.get("monthly_cost_usd") or {}).get("expected")),
-            _money((after.get("monthly_cost_usd") or {}).get("expected")),
-            _interval(rec.get("monthly_saving_usd")),
-            rec.get("latency_effect") or "",
-            rec.get("confidence", ""),
-            rec.get("route", ""),
-            _short(rec["reason"]["summary"]),
+        cost_now = (before.get("monthly_cost_usd") or {}).get("expected")
+        cost_after = (after.get("monthly_cost_usd") or {}).get("expected")
+        reason = rec["reason"]
+        rows.append(
+            [
+                rec["function"],
+                rec["kind"].replace("_", " "),
+                f"{now_mb} → {new_mb}" if new_mb != now_mb else f"{now_mb}",
+                "—" if cost_now is None else f"{_money(cost_now)} → {_money(cost_after)}",
+                _interval(rec.get("monthly_saving_usd")),
+                (rec.get("latency_effect") or "").removeprefix("p99 "),
+                rec.get("confidence", ""),
+                rec.get("route", ""),
+                _one_line(why_text(rec["kind"], reason["summary"], reason.get("decided_by", ""))),
+            ]
         )
         if len(seen) >= limit:
             break
+    table = Table(title="Recommendations (first cycle each function was decided)", box=box.SIMPLE_HEAD)
+    table.add_column("function", no_wrap=True, min_width=max([len(r[0]) for r in rows] + [8]))
+    for head in ("kind", "memory MB", "cost/month", "saving/month [90 %]", "p99", "conf.", "route"):
+        table.add_column(head, no_wrap=True)  # cut short with "…" only where the terminal is too narrow
+    table.add_column("why", overflow="fold")  # wraps first
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
