@@ -28,13 +28,14 @@ alarms' permission to invoke the apply function are scoped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 
@@ -154,8 +155,9 @@ def create_rollback_alarms(
                 **metric,
             )
             created.append(name)
-    except ClientError as exc:
-        delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
+    except (ClientError, BotoCoreError) as exc:  # no answer is no alarm: the change is not guarded
+        with contextlib.suppress(AlarmError):  # the undo below must run even if this cleanup fails
+            delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
         raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
     return created
 
@@ -239,5 +241,5 @@ def delete_alarms(names: list[str], client: Any = None) -> None:
     try:
         for start in range(0, len(names), 100):  # DeleteAlarms takes at most 100 names
             cw.delete_alarms(AlarmNames=names[start : start + 100])
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         raise AlarmError(f"cannot delete alarms {names}: {exc}") from exc

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier_pc import PcSteps
@@ -75,7 +75,7 @@ class Applier(PcSteps):
     def _call(self, what: str, op: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
         try:
             resp = op(**kwargs)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise named_error(exc, what) from exc
         rid = resp.get("ResponseMetadata", {}).get("RequestId")
         if rid:
@@ -99,13 +99,15 @@ class Applier(PcSteps):
         """The memory of $LATEST; behind an alias, a version published with it and all traffic moved to it.
         A version published for a change that then failed is deleted once the alias is put back."""
         before = self._before(function, revision_id, qualifier_alias)
+        if qualifier_alias:
+            _refuse_split(qualifier_alias, before)
         self._change_memory(function, memory_mb, revision_id, before)
         after = {"kind": "memory", "function": function, "memory_mb": memory_mb}
         if qualifier_alias:
             version: str | None = None
             try:
-                version = self._publish(function)
-                routed = self._route_now(function, qualifier_alias, version, {})
+                version = self._publish(function, before)
+                routed = self._route_as_read(function, qualifier_alias, version, {}, before)
             except ApplyError as exc:  # $LATEST has the new memory by now, whatever refused the alias
                 self._undo_published(function, before, exc, version)
                 raise
@@ -126,17 +128,15 @@ class Applier(PcSteps):
             raise ApplyError(
                 f"alias {alias} serves $LATEST: only published versions can share an alias's traffic"
             )
-        if before["alias_routing"]:
-            raise ConflictError(
-                f"alias {alias} already splits its traffic {before['alias_routing']}: another deployment or "
-                "experiment is in progress"
-            )
+        _refuse_split(alias, before)
         self._change_memory(function, memory_mb, revision_id, before)
         version: str | None = None
         try:
-            version = self._publish(function, f"{TRIAL_DESCRIPTION} at {memory_mb} MB")
+            version = self._publish(function, before, f"{TRIAL_DESCRIPTION} at {memory_mb} MB")
             self._set_memory(function, int(before["memory_mb"]), None)
-            routed = self._route_now(function, alias, str(before["alias_version"]), {version: weight})
+            routed = self._route_as_read(
+                function, alias, str(before["alias_version"]), {version: weight}, before
+            )
         except ApplyError as exc:  # whichever step refused, $LATEST may be at the trial size: put all back
             self._undo_published(function, before, exc, version)
             raise
@@ -149,10 +149,7 @@ class Applier(PcSteps):
         `after["trial_version"]` says how that went). The version the alias serves stays (even one a
         deploy moved it to since), and so does $LATEST. Idempotent: when the alias no longer routes to
         `version`, the alias is not written, and a version already deleted is reported as such."""
-        try:
-            ended = self._unroute(function, alias, version)
-        except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
-            ended = self._unroute(function, alias, version)
+        ended = self.remove_trial(function, alias, version)
         cleanup = self.discard_version(function, version, ended.after)
         swept = self.sweep_trials(function, keep=version)
         return Applied(
@@ -160,6 +157,15 @@ class Applier(PcSteps):
             after={**ended.after, "trial_version": cleanup, **({"earlier_trials": swept} if swept else {})},
             request_ids=ended.request_ids + self._taken(),
         )
+
+    def remove_trial(self, function: str, alias: str, version: str) -> Applied:
+        """Take `version` out of the alias's routing and nothing else: the version the alias serves (even
+        one a deploy moved it to since) and $LATEST stay. How a canary ends, concluded or rolled back.
+        Idempotent: when the alias no longer routes to `version`, the alias is not written."""
+        try:
+            return self._unroute(function, alias, version)
+        except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
+            return self._unroute(function, alias, version)
 
     def sweep_trials(self, function: str, *, keep: str = "") -> list[dict[str, Any]]:
         """Delete the function's earlier canary trial versions that were left behind (their deletion was
@@ -179,7 +185,7 @@ class Applier(PcSteps):
                 for page in self.lam.get_paginator("list_aliases").paginate(FunctionName=function)
                 for a in page.get("Aliases", [])
             ]
-        except ClientError:
+        except (ClientError, BotoCoreError):
             return []
         used = {str(a.get("FunctionVersion")) for a in aliases} | {v for a in aliases for v in _weights(a)}
         out = []
@@ -222,8 +228,10 @@ class Applier(PcSteps):
         self, function: str, before: dict[str, Any], cause: ApplyError, version: str | None
     ) -> None:
         """Put back `before` after an apply failed (a canary, or a memory change behind an alias); then
-        delete the version it had published, if it got that far. The error says how both went."""
-        self._undo(before, cause)
+        delete the version it had published, if it got that far. The error says how both went. The alias
+        is put back only if it routes to that version: a failure before the alias took it left the alias
+        as it was, and it may be someone else's by now (a deploy, a traffic shift), not ours to rewrite."""
+        self._undo(before, cause, ours=version or "")
         if version is None:
             return
         detail = self.discard_undone(function, version, before, restored=cause.restored)["detail"]
@@ -259,7 +267,12 @@ class Applier(PcSteps):
         cfg = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
         if revision_id and cfg.get("RevisionId") and cfg["RevisionId"] != revision_id:
             raise RevisionMismatchError("the function was changed (deployed) after the proposal was made")
-        before: dict[str, Any] = {"kind": "memory", "function": function, "memory_mb": cfg["MemorySize"]}
+        before: dict[str, Any] = {
+            "kind": "memory",
+            "function": function,
+            "memory_mb": cfg["MemorySize"],
+            "code_sha256": cfg.get("CodeSha256"),
+        }
         if alias:
             before.update(self._alias_before(function, alias, cfg))
         return before
@@ -272,7 +285,7 @@ class Applier(PcSteps):
         except (RevisionMismatchError, ConflictError, ThrottledError):
             raise  # the update itself was refused: nothing changed, nothing to undo
         except ApplyError as exc:  # a 5xx may still have applied the update: put `before` back regardless
-            self._undo(before, exc)
+            self._undo(before, exc, ours="")  # the alias is not touched before this step
             raise
 
     def _alias_before(self, function: str, alias: str, latest: dict[str, Any]) -> dict[str, Any]:
@@ -284,12 +297,19 @@ class Applier(PcSteps):
             FunctionName=function,
             Qualifier=version,
         )
-        if version != "$LATEST" and served.get("CodeSha256") != latest.get("CodeSha256"):
+        differs = [k for k, read in _RELEASED.items() if read(served) != read(latest)]
+        if version != "$LATEST" and differs:
             raise CodeMismatchError(
-                f"alias {alias} serves version {version}, whose code differs from $LATEST: publishing a new "
-                "version would ship unreleased code, so this change is a recommendation only"
+                f"alias {alias} serves version {version}, whose {', '.join(differs)} differ(s) from $LATEST: "
+                "publishing a new version would ship unreleased code or settings, so this change is a "
+                "recommendation only"
             )
-        return {"alias": alias, "alias_version": version, "alias_routing": _weights(got)}
+        return {
+            "alias": alias,
+            "alias_version": version,
+            "alias_routing": _weights(got),
+            "alias_revision": got.get("RevisionId"),
+        }
 
     def _set_memory(self, function: str, memory_mb: int, revision_id: str | None) -> None:
         kwargs: dict[str, Any] = {"FunctionName": function, "MemorySize": memory_mb}
@@ -314,20 +334,24 @@ class Applier(PcSteps):
         with contextlib.suppress(UpdateFailedError):
             self._wait_updated(function)
 
-    def _publish(self, function: str, description: str | None = None) -> str:
-        """Publish $LATEST as it is now (its code and revision pinned: a deploy in between is refused)."""
+    def _publish(self, function: str, before: dict[str, Any], description: str | None = None) -> str:
+        """Publish $LATEST with the code checked in `before` (a deploy since is refused by the code hash)
+        and its revision now (the one our own memory update left)."""
         latest = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
-        publish: dict[str, Any] = {"FunctionName": function, "CodeSha256": latest["CodeSha256"]}
+        code = before.get("code_sha256") or latest["CodeSha256"]
+        publish: dict[str, Any] = {"FunctionName": function, "CodeSha256": code}
         if latest.get("RevisionId"):
             publish["RevisionId"] = latest["RevisionId"]
         if description:
             publish["Description"] = description
         return str(self._call("publish a version", self.lam.publish_version, **publish)["Version"])
 
-    def _route_now(self, function: str, alias: str, serve: str, weights: dict[str, float]) -> dict[str, Any]:
-        """`_route` against the alias as it is now (its RevisionId read just before writing it)."""
-        current = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-        return self._route(function, alias, serve, weights, current.get("RevisionId"))
+    def _route_as_read(
+        self, function: str, alias: str, serve: str, weights: dict[str, float], before: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`_route` only if the alias is still as `before` read it (its RevisionId): a deploy or another
+        tool's traffic shift since then is refused, and the change undone, never overwritten."""
+        return self._route(function, alias, serve, weights, before.get("alias_revision"))
 
     def _route(
         self, function: str, alias: str, version: str, routing: dict[str, float], revision: str | None
@@ -346,8 +370,10 @@ class Applier(PcSteps):
 
     # ---------------------------------------------------------------- putting things back
 
-    def restore(self, before: dict[str, Any]) -> Applied:
-        """Put back a configuration recorded as `before` by one of the apply methods."""
+    def restore(self, before: dict[str, Any], *, ours: str | None = None) -> Applied:
+        """Put back a configuration recorded as `before` by one of the apply methods. `ours`: the version
+        the change published; its alias is then put back only while it still serves or routes to that
+        version (a deploy since keeps the alias; "" leaves the alias alone). None: put it back as well."""
         kind, function = before.get("kind"), before["function"]
         if kind == "memory":
             self._settle(function)
@@ -359,7 +385,7 @@ class Applier(PcSteps):
                     MemorySize=int(before["memory_mb"]),
                 )
                 self._wait_updated(function)
-            if before.get("alias"):
+            if before.get("alias") and (ours is None or self._routes_to(function, before["alias"], ours)):
                 routing = _as_weights(before.get("alias_routing"))
                 self._call(
                     "restore the alias",
@@ -379,11 +405,18 @@ class Applier(PcSteps):
             )
         return Applied(before=before, after=before, request_ids=self._taken())
 
-    def _undo(self, before: dict[str, Any], cause: ApplyError) -> None:
-        """Put back `before`. If the restore call fails but the function already reads as `before` (the
-        failed update never landed), it is restored all the same; otherwise flag it for a person."""
+    def _routes_to(self, function: str, alias: str, version: str) -> bool:
+        if not version:
+            return False
+        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        return version == str(got.get("FunctionVersion")) or version in _weights(got)
+
+    def _undo(self, before: dict[str, Any], cause: ApplyError, *, ours: str | None = None) -> None:
+        """Put back `before` (`ours`: as in `restore`). If the restore call fails but the function already
+        reads as `before` (the failed update never landed), it is restored all the same; otherwise flag
+        it for a person."""
         try:
-            self.restore(before)
+            self.restore(before, ours=ours)
         except ApplyError as exc:
             if self._reads_as(before):
                 return
@@ -395,9 +428,35 @@ class Applier(PcSteps):
             return False  # only a plain memory change can be confirmed with one read
         try:
             got = self.lam.get_function_configuration(FunctionName=before["function"])
-        except ClientError:
+        except (ClientError, BotoCoreError):
             return False
         return bool(got.get("MemorySize") == before.get("memory_mb"))
+
+
+def _refuse_split(alias: str, before: dict[str, Any]) -> None:
+    if before["alias_routing"]:
+        raise ConflictError(
+            f"alias {alias} already splits its traffic {before['alias_routing']}: another deployment or "
+            "experiment is in progress"
+        )
+
+
+def _env(config: dict[str, Any]) -> Any:
+    return (config.get("Environment") or {}).get("Variables") or {}
+
+
+# What a version ships besides its memory: a new version published from $LATEST must match the version the
+# alias serves in all of these, or it would release someone's unpublished work.
+_RELEASED: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "code": lambda c: c.get("CodeSha256"),
+    "handler": lambda c: c.get("Handler"),
+    "runtime": lambda c: c.get("Runtime"),
+    "timeout": lambda c: c.get("Timeout"),
+    "environment": _env,
+    "layers": lambda c: [layer.get("Arn") for layer in c.get("Layers") or []],
+    "architecture": lambda c: c.get("Architectures") or ["x86_64"],
+    "ephemeral storage": lambda c: (c.get("EphemeralStorage") or {}).get("Size", 512),
+}
 
 
 def trial_outcome(version: str, what: str, *, deleted: bool = False) -> dict[str, Any]:

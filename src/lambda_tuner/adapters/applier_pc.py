@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters.apply_errors import Applied, ApplyError, PcFailedError, named_error
 
@@ -34,6 +34,8 @@ class PcSteps:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ProvisionedConcurrencyConfigNotFoundException":
                 return 0
+            raise named_error(exc, "read provisioned concurrency") from exc
+        except BotoCoreError as exc:
             raise named_error(exc, "read provisioned concurrency") from exc
         return int(got.get("RequestedProvisionedConcurrentExecutions", 0))
 
@@ -128,7 +130,7 @@ class PcSteps:
                 if rid:
                     self.request_ids.append(str(rid))
                 found.extend(page.get("ScheduledActions", []))
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise named_error(exc, "read scheduled actions") from exc
         return [
             {

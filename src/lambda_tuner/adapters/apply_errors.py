@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 
@@ -68,7 +68,12 @@ _ERRORS: dict[str, type[ApplyError]] = {
 }
 
 
-def named_error(exc: ClientError, what: str) -> ApplyError:
+def named_error(exc: ClientError | BotoCoreError, what: str) -> ApplyError:
+    """The ApplyError for a failed call. No answer at all (a connection error or a read timeout, after
+    botocore's retries) is a service error: the request may or may not have been carried out, so
+    whatever the step started is undone, as after a 5xx."""
+    if isinstance(exc, BotoCoreError):
+        return LambdaServiceError(f"{what}: no answer from AWS ({type(exc).__name__}: {exc})")
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     kind = _ERRORS.get(code, LambdaServiceError if status >= 500 else ApplyError)

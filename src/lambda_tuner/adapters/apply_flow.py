@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from lambda_tuner.adapters import alarms
@@ -92,6 +92,12 @@ def config_view(config: dict[str, Any]) -> dict[str, Any]:
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def _published(applied: Applied) -> str | None:
+    """The version a change just made published (its alias is ours to put back while it routes there)."""
+    version = applied.after.get("published_version")
+    return str(version) if version else None
 
 
 def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
@@ -284,7 +290,7 @@ class ApplyFlow(CanaryFlow):
                     client=self.cloudwatch,
                 )
             except alarms.AlarmError as exc:  # an unguarded change is not made: undo it
-                restored, error = self._restore(applied.before)
+                restored, error = self._restore(applied.before, ours=_published(applied))
                 trial = self._after_rollback(applied.after, applied.before, restored=restored)[1]
                 undo = ApplyError(
                     f"{exc}; the change was undone{trial}" if restored else f"{exc}; {error}{trial}",
@@ -294,7 +300,7 @@ class ApplyFlow(CanaryFlow):
         try:
             configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
             record = self._record_change(rec, actor, now, applied, names=names, configs=configs)
-        except (StoreError, ClientError, ApplyError) as exc:
+        except (StoreError, ClientError, BotoCoreError, ApplyError) as exc:
             # A change nobody can see in the audit or undo by alarm must not stay: put it back, then fail.
             raise self._unrecorded(rec, actor, now, applied, names=names, exc=exc) from exc
         body = (
@@ -363,7 +369,7 @@ class ApplyFlow(CanaryFlow):
         its apply claimed, every later delivery would be refused and the change never audited. The
         FAILED status and the `change` record (ok=false) are best effort, since the store may be what
         failed; the error and the notice say which of them could not be written."""
-        restored, error = self._restore(applied.before)
+        restored, error = self._restore(applied.before, ours=_published(applied))
         self._drop_alarms(names)
         message = f"the change was made but could not be recorded ({exc}); " + (
             "it was undone" if restored else f"undoing it failed ({error}) — MANUAL CHECK NEEDED"
@@ -372,7 +378,7 @@ class ApplyFlow(CanaryFlow):
         unwritten: list[str] = []
         try:
             self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
-        except (StoreError, ClientError) as status_exc:
+        except (StoreError, ClientError, BotoCoreError) as status_exc:
             unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
         try:
             self.store.append_audit(
@@ -383,7 +389,7 @@ class ApplyFlow(CanaryFlow):
                 actor=actor,
                 data={"ok": False, "error": message, "restored": restored},
             )
-        except (StoreError, ClientError) as audit_exc:
+        except (StoreError, ClientError, BotoCoreError) as audit_exc:
             unwritten.append(f"the audit table could not record this failure either ({audit_exc})")
         message = "; ".join([message, *unwritten])
         severity = "warning" if restored and not unwritten else "critical"

@@ -3,8 +3,9 @@ alarms are aimed, and concluding one when its time is over.
 
 A canary (an `experiment` whose `proposed` carries `canary_weight`, on an alias) runs a newly published
 version at the trial memory size next to the version the alias serves. It ends in one of two ways: a
-rollback alarm on the canary version fires (`on_alarm` puts `before` back), or the cycle
-hands over a `conclude` request once its `max_days` are over. Concluding takes the canary version out
+rollback alarm on the canary version fires (`on_alarm` takes the trial version out of the alias's
+routing, nothing else), or the cycle hands over a `conclude` request once its `max_days` are over.
+Concluding takes the canary version out
 of the alias's routing ($LATEST never left the main size), drops the alarms, audits a `verification`
 record and closes the recommendation VERIFIED; the next decision then sees both sizes.
 
@@ -101,6 +102,24 @@ class CanaryFlow(RollbackFlow):
         for earlier in others:
             if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
+
+    def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
+        """A canary is rolled back only while it runs: once concluded (VERIFIED) its routing is gone
+        and its alarms are dropped, and an alarm action still in flight has nothing left to undo."""
+        return ("APPLIED",) if trial_of(after) else super()._rollback_from(after)
+
+    def _undo_change(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[bool, str | None]:
+        """A canary is undone by taking its trial version out of the alias's routing, nothing more: $LATEST
+        never left the main size, and the version the alias serves may be a deploy's since (putting the
+        whole recorded `before` back would revert that deploy)."""
+        version = trial_of(after)
+        if not version:
+            return super()._undo_change(before, after)
+        try:
+            self.applier.remove_trial(str(after["function"]), str(after.get("alias")), version)
+        except ApplyError as exc:
+            return False, str(exc)
+        return True, None
 
     def _after_rollback(
         self, after: dict[str, Any], before: dict[str, Any], *, restored: bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 
@@ -33,6 +33,6 @@ class Notifier:
                     k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v != ""
                 },
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise NotifyError(f"cannot publish to {self.topic_arn}: {exc}") from exc
         return str(resp["MessageId"])

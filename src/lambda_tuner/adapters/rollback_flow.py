@@ -41,28 +41,31 @@ class RollbackFlow:
         item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
         if link is None or item is None:
             return None
-        status = item["status"]["S"]
-        if status not in ("APPLIED", "VERIFIED") or not self.store.transition(
+        status, attrs = item["status"]["S"], item["attrs"]
+        before, after = attrs.get("before", {}), attrs.get("after", {})
+        if status not in self._rollback_from(after) or not self.store.transition(
             link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
         ):
             return None
-        attrs = item["attrs"]
-        ok, error = self._restore(attrs.get("before", {}))
-        extra, note = self._after_rollback(attrs.get("after", {}), attrs.get("before", {}), restored=ok)
+        ok, error = self._undo_change(before, after)
+        extra, note = self._after_rollback(after, before, restored=ok)
+        undone = {"restored": before} if not after.get("canary_weight") else {"removed_from_routing": after}
         self.store.append_audit(
             "rollback",
             now,
-            function=attrs.get("before", {}).get("function"),
+            function=before.get("function"),
             recommendation_id=link["recommendation_id"],
             caused_by=link["change_id"],
-            data={"alarm": alarm_name, "ok": ok, "error": error, "restored": attrs.get("before"), **extra},
+            data={"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
         )
         self._drop_alarms(attrs.get("alarms", []))
-        function = str(attrs.get("before", {}).get("function", ""))
+        function = str(before.get("function", ""))
+        what = "the canary's routing" if after.get("canary_weight") else "the previous configuration"
+        done = "was removed" if after.get("canary_weight") else "was restored"
+        done = done if ok else f"could NOT be undone: {error}"
         self._notify(
             f"Rolled back: {function}",
-            f"Alarm {alarm_name} fired; the previous configuration "
-            f"{'was restored' if ok else 'could NOT be restored: ' + str(error)}{note}.\n",
+            f"Alarm {alarm_name} fired; {what} {done}{note}.\n",
             function,
             "warning" if ok else "critical",
         )
@@ -74,6 +77,15 @@ class RollbackFlow:
             after=scalar_values(attrs.get("before", {})),
             message=error or "rolled back",
         )
+
+    def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
+        """The statuses from which an alarm rolls a change back (`after`: the change as applied)."""
+        return ("APPLIED", "VERIFIED")
+
+    def _undo_change(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[bool, str | None]:
+        """Undo one change an alarm judged worse: put `before` back (its alias only while it still serves
+        the version the change published: a deploy since stands). (ok, error)."""
+        return self._restore(before, ours=after.get("published_version"))
 
     def _after_rollback(
         self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
@@ -130,11 +142,11 @@ class RollbackFlow:
             message=error or "reverted",
         )
 
-    def _restore(self, before: dict[str, Any]) -> tuple[bool, str | None]:
+    def _restore(self, before: dict[str, Any], *, ours: str | None = None) -> tuple[bool, str | None]:
         if not before:
             return False, "no recorded configuration to restore"
         try:
-            self.applier.restore(before)
+            self.applier.restore(before, ours=ours)
         except ApplyError as exc:
             return False, str(exc)
         return True, None
