@@ -30,7 +30,9 @@ from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier, CodeMismatchError, ConflictError, RevisionMismatchError
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.collect_state import history_from_audit
+from lambda_tuner.core.epochs import CanaryWindow
 from lambda_tuner.twin.server import Twin
 
 RENDER = (
@@ -252,3 +254,29 @@ def test_no_answer_during_a_rollback_is_audited_and_said(account: Account) -> No
     assert rolled is not None and not rolled.ok and "no answer from AWS" in rolled.message
     assert ("rollback", False) in _audit(store)
     assert alias_state() == (v1, routing)  # what is still routed is on record, for a person to check
+
+
+def test_a_change_whose_record_is_written_but_not_its_links_is_undone_by_a_rollback_record(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an approved canary, and the store failing right after the `change` record is written
+    v1 = behind_alias(account)
+    store = Store(STATE, AUDIT)
+    store.put_recommendation(canary_rec())
+    flow = _flow(account)
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise StoreError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(flow.store, "link_alarm", broken)
+    with pytest.raises(StoreError):
+        flow.apply("rec-1", "approval", NOW)
+    # Then the canary is undone, and the audit says so against that very record
+    assert alias_state() == (v1, {})
+    change, undo = store.list_audit()
+    assert (change.type, change.data["ok"]) == ("change", True)
+    assert (undo.type, undo.data["ok"], undo.caused_by) == ("rollback", True, change.id)
+    # so the collector's reading of the audit has no canary still routing
+    assert all(
+        not isinstance(item, CanaryWindow) or item.end for item in history_from_audit([change, undo])[FN]
+    )

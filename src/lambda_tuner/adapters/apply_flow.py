@@ -297,12 +297,18 @@ class ApplyFlow(CanaryFlow):
                     restored=restored,
                 )
                 return self._failed(rec, actor, now, undo, "change")
+        written: list[AuditRecord] = []
         try:
             configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
-            record = self._record_change(rec, actor, now, applied, names=names, configs=configs)
+            record = self._record_change(
+                rec, actor, now, applied, names=names, configs=configs, written=written
+            )
         except (StoreError, ClientError, BotoCoreError, ApplyError) as exc:
             # A change nobody can see in the audit or undo by alarm must not stay: put it back, then fail.
-            raise self._unrecorded(rec, actor, now, applied, names=names, exc=exc) from exc
+            change_id = written[0].id if written else None
+            raise self._unrecorded(
+                rec, actor, now, applied, names=names, exc=exc, change_id=change_id
+            ) from exc
         body = (
             f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
         )
@@ -328,7 +334,9 @@ class ApplyFlow(CanaryFlow):
         *,
         names: list[str],
         configs: dict[str, Any],
+        written: list[AuditRecord],
     ) -> AuditRecord:
+        """The `change` record (appended to `written` as soon as it is), the alarms' links, APPLIED."""
         data = {
             "ok": True,
             "before": applied.before,
@@ -340,6 +348,7 @@ class ApplyFlow(CanaryFlow):
         record = self.store.append_audit(
             "change", now, function=rec.function, recommendation_id=rec.id, actor=actor, data=data
         )
+        written.append(record)
         for name in names:
             self.store.link_alarm(name, {"recommendation_id": rec.id, "change_id": record.id})
         self.store.transition(
@@ -364,6 +373,7 @@ class ApplyFlow(CanaryFlow):
         *,
         names: list[str],
         exc: Exception,
+        change_id: str | None = None,
     ) -> UnrecordedChangeError:
         """Undo a change that could not be recorded and end its recommendation FAILED: left APPROVED with
         its apply claimed, every later delivery would be refused and the change never audited. The
@@ -380,14 +390,24 @@ class ApplyFlow(CanaryFlow):
             self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
         except (StoreError, ClientError, BotoCoreError) as status_exc:
             unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
+        # When its `change` record was written (ok, before the link or the status failed), the undo is its
+        # `rollback`, caused by it: readers of the audit (the collector's history, `revert`) then see the
+        # change undone, not a change still in force beside a failure.
+        kind: Literal["rollback", "change"] = "rollback" if change_id else "change"
+        data: dict[str, Any] = (
+            {"ok": restored, "error": message, "restored": applied.before, "reason": "unrecorded"}
+            if change_id
+            else {"ok": False, "error": message, "restored": restored}
+        )
         try:
             self.store.append_audit(
-                "change",
+                kind,
                 now,
                 function=rec.function,
                 recommendation_id=rec.id,
+                caused_by=change_id,
                 actor=actor,
-                data={"ok": False, "error": message, "restored": restored},
+                data=data,
             )
         except (StoreError, ClientError, BotoCoreError) as audit_exc:
             unwritten.append(f"the audit table could not record this failure either ({audit_exc})")
