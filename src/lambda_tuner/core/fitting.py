@@ -76,8 +76,10 @@ TREND_SD = 0.25
 TREND_OCTAVES = 1.5
 DAY_NOISE = 0.03
 DAY_NOISE_PRIOR_DAYS = 4.0  # the prior day-to-day noise weighs as much as this many repeated days
+SIZE_PRIOR_DAYS = 0.5  # in one size's standard error, the prior drift weighs half a day
 CPU_SHARE_SD = 0.1
 DEFAULT_CV = 0.3  # per-invocation coefficient of variation when an epoch gives no spread at all
+MIN_SPREAD_CALLS = 20  # fewer calls than this say nothing of their spread (one call: p50 = p95 = avg)
 MIN_P99_RATIO_SD = 0.05
 PROPOSAL_WIDEN = 1.5
 PROPOSAL_FACTOR = 4
@@ -95,7 +97,8 @@ class SizeData(Frozen):
     max_memory_used_mb: float | None = None
     epochs: int = 1
     within_se: float | None = None  # relative SE of the mean from within-day spread only (no drift)
-    day_var: float = 0.0  # sample variance of the daily means relative to their pooled mean
+    day_var: float = 0.0  # calls-weighted variance of the log of the daily means (`_day_spread`)
+    day_dof: float = 0.0  # its degrees of freedom: epochs - 1 when their calls are even, fewer when not
     # Each epoch's window, mean (ms) and relative SE from within its window: the residual field is
     # conditioned on epochs, so that two sizes of one window (a canary day) share that day's deviation.
     epoch_windows: tuple[tuple[datetime, datetime], ...] = ()
@@ -169,12 +172,33 @@ def epoch_rel_se(epoch: Epoch, mean: float) -> float:
     sd = DEFAULT_CV * mean
     if epoch.duration_p95_ms is not None and epoch.duration_p50_ms is not None:
         sd = max(epoch.duration_p95_ms - epoch.duration_p50_ms, 0.01 * mean) / 1.645
+        if epoch.invocations < MIN_SPREAD_CALLS:  # a p95 of a handful of calls is one of them: no spread
+            sd = max(sd, DEFAULT_CV * mean)
     sampling = sd / math.sqrt(max(epoch.invocations, 1)) / mean
     if epoch.periods >= 2 and epoch.duration_avg_se_ms is not None:
         return max(epoch.duration_avg_se_ms / mean, sampling)
     if epoch.periods >= 2 and epoch.duration_avg_spread_ms is not None:
-        return epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean
+        return max(epoch.duration_avg_spread_ms / math.sqrt(epoch.periods) / mean, sampling)
     return sampling
+
+
+def _day_spread(means: FloatArray, w: FloatArray) -> tuple[float, float]:
+    """(variance, degrees of freedom) of the log of the epochs' means at one size, each epoch weighted by
+    its share of the calls: the reliability-weighted unbiased variance, with n_eff - 1 degrees of freedom
+    (n_eff = 1 / sum of squared weights). Equal weights give the usual sample variance and k - 1.
+
+    Unweighted, one quiet day (20 calls that all waited on an outage) counted as much as a day of
+    100,000 and made the size look 260 % noisy; weighted, it is worth the few calls it had, and a
+    variance resting on next to no degrees of freedom carries next to no weight (`_day_noise`)."""
+    if means.size < 2 or not np.all(means > 0):
+        return 0.0, 0.0
+    logs = np.log(means)
+    spread = float(w @ (logs - float(w @ logs)) ** 2)
+    squares = float(np.sum(w**2))
+    dof = 1.0 / squares - 1.0
+    if dof <= 1e-9:
+        return 0.0, 0.0
+    return spread / (1.0 - squares), dof
 
 
 def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
@@ -190,9 +214,11 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
         w = n / n.sum()
         mean = float(w @ means)
         within2 = float(np.sum(w**2 * np.array([epoch_rel_se(e, mean) for e in group]) ** 2))
-        day_var = float(np.var(means / mean, ddof=1)) if len(group) > 1 else 0.0
-        # epochs at one size disagree by more than their own noise: day-to-day drift
-        rel_se2 = within2 + day_var / len(group)
+        day_var, day_dof = _day_spread(means, w)
+        # epochs at one size disagree by more than their own noise: day-to-day drift, its estimate held
+        # towards the prior by half a day (what one busy day beside a one-call day can say is little)
+        drift = (SIZE_PRIOR_DAYS * DAY_NOISE**2 + day_dof * day_var) / (SIZE_PRIOR_DAYS + day_dof)
+        rel_se2 = within2 + (drift * float(np.sum(w**2)) if day_dof > 0 else 0.0)
         ratios = [
             e.duration_p99_ms / e.duration_avg_ms for e in group if e.duration_p99_ms and e.duration_avg_ms
         ]
@@ -213,6 +239,7 @@ def size_data(epochs: Sequence[Epoch], arch: Arch) -> list[SizeData]:
                 epochs=len(group),
                 within_se=math.sqrt(within2),
                 day_var=day_var,
+                day_dof=day_dof,
                 epoch_windows=tuple((e.start, e.end) for e in group),
                 epoch_means=tuple(float(v) for v in means),
                 epoch_se=tuple(epoch_rel_se(e, float(v)) for e, v in zip(group, means, strict=True)),
@@ -418,7 +445,7 @@ def fit_duration(
         p99_ratio=_p99_ratio(data)[0],
         p99_ratio_sd=_p99_ratio(data)[1],
         rel_noise=_day_noise(data),
-        rel_noise_dof=DAY_NOISE_PRIOR_DAYS + sum(d.epochs - 1 for d in data),
+        rel_noise_dof=DAY_NOISE_PRIOR_DAYS + sum(d.day_dof for d in data),
         discrepancy=_discrepancy(data, fits),
         notes=tuple(notes),
     )
@@ -452,6 +479,6 @@ def _day_noise(data: Sequence[SizeData]) -> float:
     2 % over a week, and the p99 allowance (judged at 98 % confidence) would then stay about twice as
     far from its edge as the evidence warrants.
     """
-    dof = sum(d.epochs - 1 for d in data)
-    ss = sum((d.epochs - 1) * d.day_var for d in data)
+    dof = sum(d.day_dof for d in data)
+    ss = sum(d.day_dof * d.day_var for d in data)
     return math.sqrt((DAY_NOISE_PRIOR_DAYS * DAY_NOISE**2 + ss) / (DAY_NOISE_PRIOR_DAYS + dof))

@@ -12,7 +12,7 @@ from lambda_tuner.core.digest import money
 from lambda_tuner.core.fitting import DurationFit, natural
 from lambda_tuner.core.fitting_draws import interval
 from lambda_tuner.core.mean_stop import canary_mean_ratio_stop, extra_cost_limit, mean_stop_ms
-from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
+from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy, argmin_within
 from lambda_tuner.core.models import (
     ChartPoint,
     FunctionConfig,
@@ -169,12 +169,12 @@ def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recomme
         "keep": f"Keep {fn.memory_mb} MB",
         "experiment": f"Try {size} MB {trial_share(ctx)} to learn",
     }[kind]
-    spread = f"(90 %: {money(saving.low)}–{money(saving.high)})"
     # A change bought for speed, or a trial bought to learn, says what it costs, not a negative saving
+    # (and the interval of what it costs: -$0.93–-$0.12 saved reads $0.12–$0.93 more)
     saves = (
-        f"saves {money(saving.expected)}/month {spread}"
+        f"saves {money(saving.expected)}/month (90 %: {money(saving.low)}–{money(saving.high)})"
         if saving.expected >= 0
-        else f"costs {money(-saving.expected)}/month more {spread}"
+        else f"costs {money(-saving.expected)}/month more (90 %: {money(-saving.high)}–{money(-saving.low)})"
     )
     summary = f"{verb}: {saves}, {effect}"
     if kind == "keep":
@@ -217,10 +217,8 @@ def _alternative_indices(ev: Evaluation, chosen: int) -> list[int]:
     picks = {ev.current, chosen}
     for factor in (0.5, 2.0):
         picks.add(int(np.argmin(np.abs(ev.memory_mb - cur * factor))))
-    cheapest = int(
-        np.argmin(np.where(ev.all_masks(soft=False, skip="step limit"), np.mean(ev.cost, axis=0), np.inf))
-    )
-    picks.add(cheapest)
+    cheapest = argmin_within(np.mean(ev.cost, axis=0), ev.all_masks(soft=False, skip="step limit"))
+    picks.add(ev.current if cheapest is None else cheapest)
     return sorted(picks)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lambda_tuner.core.exploration import BoolArray
 from lambda_tuner.core.fitting import FloatArray
@@ -53,6 +53,12 @@ class MemoryPolicy(Frozen):
     canary_min_calls: int = Field(default=1000, ge=0)
     canary_max_weight: float = Field(default=0.5, gt=0.0, lt=1.0)
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> MemoryPolicy:
+        if self.min_mb is not None and self.max_mb is not None and self.min_mb > self.max_mb:
+            raise ValueError(f"min_mb {self.min_mb} is above max_mb {self.max_mb}")
+        return self
+
     def canary_share(self, calls_per_day: float) -> float | None:
         """The share of the alias's calls a canary takes for a function with `calls_per_day`."""
         if self.canary_weight is None:
@@ -97,3 +103,12 @@ class Evaluation:
         """Whether a size meets every constraint but the step limit (a current size that fails moves)."""
         mask = self.all_masks(soft=True, skip="step limit")
         return bool(mask[index])
+
+
+def argmin_within(values: FloatArray, mask: BoolArray) -> int | None:
+    """Index of the smallest finite value inside `mask`; None when there is none. (`np.argmin` over
+    values set to inf outside the mask returns index 0, outside it, when every value inside is inf.)"""
+    usable = mask & np.isfinite(values)
+    if not usable.any():
+        return None
+    return int(np.argmin(np.where(usable, values, np.inf)))

@@ -32,7 +32,7 @@ from lambda_tuner.core.fitting import VCPU_MB, DurationFit, FloatArray, epoch_re
 from lambda_tuner.core.fitting_draws import Sample, sample
 from lambda_tuner.core.mean_stop import log_spread
 from lambda_tuner.core.memory_reason import Context, experiment_recommendation, recommendation
-from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy
+from lambda_tuner.core.memory_types import Evaluation, MemoryPolicy, argmin_within
 from lambda_tuner.core.memory_usage import Usage, usage_from
 from lambda_tuner.core.models import (
     MAX_MEMORY_MB,
@@ -211,11 +211,11 @@ def evaluate(
         meets=meets,
         objective=_objective(policy, d.mean, cost, masks),
         baseline_p99_ms=baseline,
-        stop_p99_ms=_stop_p99(fit, policy, baseline, baseline_memory_mb),
+        stop_p99_ms=_stop_p99(fit, policy, baseline, baseline_memory_mb, fn.memory_mb),
         stop_p99_ratio=_stop_ratio(
             fit,
             policy,
-            _observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else baseline,
+            (_observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else None) or baseline,
             fn.memory_mb,
             usage.invocations_per_month / MONTH_DAYS,
         ),
@@ -232,7 +232,7 @@ def _reference_index(m: FloatArray, fit: DurationFit, baseline_memory_mb: int | 
 
 
 def _stop_p99(
-    fit: DurationFit, policy: MemoryPolicy, baseline: float, baseline_memory_mb: int | None
+    fit: DurationFit, policy: MemoryPolicy, baseline: float, baseline_memory_mb: int | None, current_mb: int
 ) -> float:
     """The p99 at which an experiment stops: the allowance, judged on one day of the trial size.
 
@@ -242,10 +242,10 @@ def _stop_p99(
     The reference is the p99 measured at the baseline's size over every day seen there, when it was.
     """
     measured = _observed_p99(fit, baseline_memory_mb) if baseline_memory_mb else None
-    limit = (1 + policy.p99_allowance) * (measured or baseline)
-    if policy.strategy != "default":
-        return limit
-    return limit * math.exp(-STOP_MARGIN_SD * fit.rel_noise)
+    reference = measured or baseline
+    if policy.strategy != "default":  # the allowance is no goal here: a guard against worse than now
+        return (1 + policy.p99_allowance) * max(reference, _observed_p99(fit, current_mb) or 0.0)
+    return (1 + policy.p99_allowance) * reference * math.exp(-STOP_MARGIN_SD * fit.rel_noise)
 
 
 def _stop_ratio(
@@ -263,10 +263,10 @@ def _stop_ratio(
     weight, live = policy.canary_weight, fit.size(current_mb)
     if weight is None or reference_p99 is None or live is None or live.p99_ratio is None:
         return None
-    limit = (1 + policy.p99_allowance) * reference_p99 / (live.mean_ms * live.p99_ratio)
-    if policy.strategy != "default":
-        return limit
-    return limit * ratio_stop_margin(live.p99_ratio, weight, calls_per_day)
+    ratio = reference_p99 / (live.mean_ms * live.p99_ratio)
+    if policy.strategy != "default":  # as `_stop_p99`: never below the size in force's own p99
+        return (1 + policy.p99_allowance) * max(ratio, 1.0)
+    return (1 + policy.p99_allowance) * ratio * ratio_stop_margin(live.p99_ratio, weight, calls_per_day)
 
 
 def ratio_stop_margin(p99_over_mean: float, weight: float, calls_per_day: float) -> float:
@@ -370,13 +370,12 @@ def _objective(
 
 def pick(ev: Evaluation, strategy: Strategy, mask: BoolArray) -> int | None:
     """Index of the best expected objective among `mask` (speed: the cheapest of the near-fastest)."""
-    if not mask.any():
-        return None
-    expected = np.where(mask, np.mean(ev.objective, axis=0), np.inf)
-    if strategy == "speed":
-        tied = mask & (expected <= np.min(expected) * (1 + SPEED_TIE))
-        return int(np.argmin(np.where(tied, np.mean(ev.cost, axis=0), np.inf)))
-    return int(np.argmin(expected))
+    expected = np.mean(ev.objective, axis=0)
+    best = argmin_within(expected, mask)
+    if best is None or strategy != "speed":
+        return best
+    tied = mask & (expected <= expected[best] * (1 + SPEED_TIE))
+    return argmin_within(np.mean(ev.cost, axis=0), tied)
 
 
 def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
@@ -387,17 +386,20 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
     if best is not None:
         return best, decided_by(ev, strategy, best, pick)
     hard_no_step = ev.all_masks(soft=False, skip="step limit")
+    p99 = np.mean(ev.draws.p99, axis=0)
     if not hard.any() and hard_no_step.any():  # safety beats the step limit: the smallest move to safety
-        dist = np.where(hard_no_step, np.abs(np.log(ev.memory_mb / ev.memory_mb[ev.current])), np.inf)
+        dist = np.abs(np.log(ev.memory_mb / ev.memory_mb[ev.current]))
         failing = [n for n, mask in ev.masks.items() if n != "step limit" and not mask[ev.current]]
-        return int(np.argmin(dist)), f"{' and '.join(failing) or 'safety'} (overrides the step limit)"
-    if hard.any():  # a latency goal cannot be met: the fastest size the hard constraints allow
-        p99 = np.where(hard, np.mean(ev.draws.p99, axis=0), np.inf)
-        return int(np.argmin(p99)), f"{', '.join(ev.soft)} unreachable: fastest allowed size"
+        return int(np.argmin(np.where(hard_no_step, dist, np.inf))), (
+            f"{' and '.join(failing) or 'safety'} (overrides the step limit)"
+        )
+    if hard.any() and (fastest := argmin_within(p99, hard)) is not None:  # a latency goal cannot be met
+        return fastest, f"{', '.join(ev.soft)} unreachable: fastest allowed size"
     no_timeout = ev.all_masks(soft=False, skip="timeout margin")
-    if no_timeout.any():  # no size is known to be safe from the timeout: the fastest one within reach
-        p99 = np.where(no_timeout, np.mean(ev.draws.p99, axis=0), np.inf)
-        return int(np.argmin(p99)), "timeout margin at risk everywhere: fastest size within the step limit"
+    if (fastest := argmin_within(p99, no_timeout)) is not None:  # nothing is known to be safe from the
+        return fastest, "timeout margin at risk everywhere: fastest size within the step limit"  # timeout
+    if not np.isfinite(p99).any():
+        return ev.current, "the model's projections are not finite numbers: kept as is"
     return ev.current, "no size satisfies bounds, memory floor and step limit together"
 
 
