@@ -15,6 +15,7 @@ import numpy as np
 from lambda_tuner.core.cost import MONTH_DAYS, cost_rates
 from lambda_tuner.core.fitting import DurationFit
 from lambda_tuner.core.fitting_draws import draw, interval
+from lambda_tuner.core.memory_usage import span_days
 from lambda_tuner.core.models import (
     FunctionConfig,
     Interval,
@@ -40,7 +41,7 @@ def decide_arm64(  # noqa: PLR0917 - the contract others call positionally
     if fn.arch != "x86_64":
         return None
     epochs = [e for e in obs.epochs if e.arch == "x86_64" and e.invocations > 0]
-    days = sum((e.end - e.start).total_seconds() for e in epochs) / 86_400
+    days = span_days(epochs)
     if not epochs or days <= 0:
         return None
     per_month = sum(e.invocations for e in epochs) / days * MONTH_DAYS

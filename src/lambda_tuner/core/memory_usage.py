@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 
@@ -21,10 +23,22 @@ class Usage:
     p95_ratio: float
 
 
+def span_days(epochs: Sequence[Epoch]) -> float:
+    """The days the epochs cover, each stretch counted once: a canary window has one epoch per size over
+    the same hours (summing them counted a canary day as two days of traffic). At least a minute each."""
+    spans = sorted((e.start, max(e.end, e.start + timedelta(minutes=1))) for e in epochs)
+    total, reach = 0.0, None
+    for start, end in spans:
+        fresh = start if reach is None else max(start, reach)  # the part not counted already
+        total += max((end - fresh).total_seconds(), 0.0)
+        reach = end if reach is None else max(reach, end)
+    return total / 86_400
+
+
 def usage_from(epochs: list[Epoch], headroom: float) -> Usage:
     """Traffic, cold starts, INIT and the memory floor, pooled over the epochs by their invocations."""
     invocations = sum(e.invocations for e in epochs)
-    days = sum(max((e.end - e.start).total_seconds(), 60.0) for e in epochs) / 86_400
+    days = span_days(epochs)
     reports = [e.reports for e in epochs if e.reports is not None and e.reports.invocations > 0]
     cold = sum(r.cold_starts for r in reports) / max(1, sum(r.invocations for r in reports))
     inits = [(r.init_ms_avg, r.cold_starts) for r in reports if r.init_ms_avg and r.cold_starts]
