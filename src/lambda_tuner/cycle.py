@@ -65,6 +65,10 @@ class NotifierLike(Protocol):
     def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
 
 
+class HandOverError(Exception):
+    """A request to the apply function could not be sent (the invoke was refused or got no answer)."""
+
+
 @dataclass
 class CycleDeps:
     store: StoreLike
@@ -92,6 +96,9 @@ class CycleSummary(BaseModel):
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
     concluded: list[str] = []  # canary experiments handed to the apply function to conclude
+    handover_failed: list[
+        str
+    ] = []  # requests not sent: approved changes resume, conclusions repeat, next cycle
     verifications: list[str] = []
     expired: list[str] = []
     notified: bool = False
@@ -145,10 +152,10 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     if not read_only:
         shared, parts = split_state(result.state)
         deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
-        summary.concluded = _conclude_canaries(deps, now)
+        summary.concluded = _conclude_canaries(deps, now, summary)
         summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
-        summary.applied_requests += _resume_approved(deps, now)
+        summary.applied_requests += _resume_approved(deps, now, summary)
 
     decider = Decider(
         now,
@@ -232,8 +239,11 @@ def _record(
             routed.links = tokens.approval_links(
                 settings.approval_base_url, deps.secret(), rec, now, settings.token_ttl_hours, deps.new_id
             )
-        elif routed.route == "apply" and deps.invoke_apply is not None:
-            _hand_over(deps.invoke_apply, rec.id, "agent", now)
+        elif (
+            routed.route == "apply"
+            and deps.invoke_apply is not None
+            and _hand_over(deps.invoke_apply, rec.id, "agent", now, summary)
+        ):
             summary.applied_requests.append(rec.id)
 
 
@@ -291,7 +301,7 @@ def _note_key(recs: Sequence[Recommendation]) -> str | None:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
+def _resume_approved(deps: CycleDeps, now: datetime, summary: CycleSummary) -> list[str]:
     """Approved changes whose apply never started (the invoke failed) are handed over again; the apply
     function claims each recommendation once, so a duplicate hand-over does nothing. They go as
     `resume`, not `agent`: the apply function judges them by who approved them (a person's approval of
@@ -301,16 +311,33 @@ def _resume_approved(deps: CycleDeps, now: datetime) -> list[str]:
     stuck = [
         r for r in deps.store.list_recommendations(status="APPROVED") if now - r.created_at > RESUME_AFTER
     ]
-    for rec in stuck:
-        _hand_over(deps.invoke_apply, rec.id, guardrails.RESUME, now)
-    return [r.id for r in stuck]
+    return [r.id for r in stuck if _hand_over(deps.invoke_apply, r.id, guardrails.RESUME, now, summary)]
 
 
-def _hand_over(invoke_apply: Callable[[dict[str, Any]], Any], rec_id: str, actor: str, now: datetime) -> None:
+def _hand_over(
+    invoke_apply: Callable[[dict[str, Any]], Any],
+    rec_id: str,
+    actor: str,
+    now: datetime,
+    summary: CycleSummary,
+) -> bool:
     """The apply function's `apply` event (handlers/apply.py validates it as ApplyEvent)."""
-    invoke_apply(
-        {"action": "apply", "recommendation_id": rec_id, "requested_by": actor, "time": now.isoformat()}
-    )
+    event = {"action": "apply", "recommendation_id": rec_id, "requested_by": actor, "time": now.isoformat()}
+    return _send(invoke_apply, event, summary)
+
+
+def _send(
+    invoke_apply: Callable[[dict[str, Any]], Any], event: dict[str, Any], summary: CycleSummary
+) -> bool:
+    """Send one request; one that cannot be sent does not stop the cycle (the other functions, the
+    digest): it is listed, and the next cycle sends it again (an approved change not started resumes,
+    a canary not concluded stays APPLIED until it is)."""
+    try:
+        invoke_apply(event)
+    except HandOverError:
+        summary.handover_failed.append(str(event["recommendation_id"]))
+        return False
+    return True
 
 
 def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
@@ -349,7 +376,7 @@ def _by_function(
     return out
 
 
-def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
+def _conclude_canaries(deps: CycleDeps, now: datetime, summary: CycleSummary) -> list[str]:
     """Hand every applied canary experiment whose `max_days` are over to the apply function (the only
     one allowed to change Lambda) as a `conclude` request, before deciding. Not in read-only runs (the
     caller does not come here then); a lost request is sent again next cycle, since the canary stays
@@ -365,15 +392,14 @@ def _conclude_canaries(deps: CycleDeps, now: datetime) -> list[str]:
     for rec, days in canaries:
         if now - applied_at_in(records, rec) < timedelta(days=days) - CANARY_SLACK:
             continue
-        deps.invoke_apply(
-            {
-                "action": "conclude",
-                "recommendation_id": rec.id,
-                "time": now.isoformat(),
-                "requested_by": "agent",
-            }
-        )
-        over.append(rec.id)
+        event = {
+            "action": "conclude",
+            "recommendation_id": rec.id,
+            "time": now.isoformat(),
+            "requested_by": "agent",
+        }
+        if _send(deps.invoke_apply, event, summary):
+            over.append(rec.id)
     return over
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.secrets import signing_key
 from lambda_tuner.adapters.store import Store
-from lambda_tuner.cycle import CycleDeps
+from lambda_tuner.cycle import CycleDeps, HandOverError
 from lambda_tuner.settings import AgentSettings
+
+LOG = logging.getLogger(__name__)
 
 
 def agent_deps(settings: AgentSettings) -> CycleDeps:
@@ -21,9 +26,15 @@ def agent_deps(settings: AgentSettings) -> CycleDeps:
     def invoke_apply(payload: dict[str, Any]) -> None:
         # Asynchronous: the apply function waits for LastUpdateStatus and PC READY on its own clock,
         # and the agent must not hold its lease (and its timeout) while it does.
-        aws.client("lambda").invoke(
-            FunctionName=settings.apply_function, InvocationType="Event", Payload=json.dumps(payload).encode()
-        )
+        try:
+            aws.client("lambda").invoke(
+                FunctionName=settings.apply_function,
+                InvocationType="Event",
+                Payload=json.dumps(payload).encode(),
+            )
+        except (ClientError, BotoCoreError) as exc:  # the cycle goes on; the next one sends it again
+            LOG.warning("apply request not sent: %s (%s)", payload.get("recommendation_id"), exc)
+            raise HandOverError(str(exc)) from exc
 
     return CycleDeps(
         store=Store(settings.state_table, settings.audit_table),

@@ -17,7 +17,7 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect import CollectResult, CollectStats
 from lambda_tuner.core.models import Epoch, Inventory, Observations
-from lambda_tuner.cycle import CycleDeps, CycleSummary, run_cycle
+from lambda_tuner.cycle import CycleDeps, CycleSummary, HandOverError, run_cycle
 
 
 def collected_at_trial_size(now: datetime, *_: Any, **__: Any) -> CollectResult:
@@ -120,3 +120,22 @@ def test_a_conclusion_lost_on_the_way_is_sent_again_by_the_next_cycle(account: A
     del agent.invoke_apply
     agent.cycle(NOW + timedelta(days=2))
     assert agent.sent[0]["recommendation_id"] == "rec-1" and agent.status() == "VERIFIED"
+
+
+def test_a_request_that_cannot_be_sent_does_not_stop_the_cycle_and_is_sent_next_time(
+    account: Account,
+) -> None:
+    # Given the apply function unreachable for this cycle (the asynchronous invoke refused)
+    agent = Agent(account)
+
+    def unreachable(payload: dict[str, Any]) -> None:
+        raise HandOverError("TooManyRequestsException: Rate exceeded")
+
+    agent.invoke_apply = unreachable  # type: ignore[method-assign]
+    # When the cycle runs, then it finishes, and says which request was not sent
+    summary = agent.cycle(NOW + timedelta(days=1))
+    assert summary.handover_failed == ["rec-1"] and summary.concluded == []
+    assert agent.status() == "APPLIED"
+    # And the next cycle, with the apply function reachable, concludes it
+    del agent.invoke_apply
+    assert agent.cycle(NOW + timedelta(days=2)).concluded == ["rec-1"] and agent.status() == "VERIFIED"
