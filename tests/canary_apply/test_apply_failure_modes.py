@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import boto3
+import botocore.waiter
 import pytest
 from approval_support import AUDIT, NOW, STATE, Account
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.stub import Stubber
 from canary_apply_support import (
     ACTION,
     ALIAS,
@@ -27,7 +30,13 @@ from canary_apply_support import (
 )
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.applier import Applier, CodeMismatchError, ConflictError, RevisionMismatchError
+from lambda_tuner.adapters.applier import (
+    Applier,
+    ApplyError,
+    CodeMismatchError,
+    ConflictError,
+    RevisionMismatchError,
+)
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store, StoreError
@@ -280,3 +289,39 @@ def test_a_change_whose_record_is_written_but_not_its_links_is_undone_by_a_rollb
     assert all(
         not isinstance(item, CanaryWindow) or item.end for item in history_from_audit([change, undo])[FN]
     )
+
+
+class _Clock:
+    def get_remaining_time_in_millis(self) -> int:
+        return 320_000  # 320 s left: 20 s beyond what undoing needs
+
+
+def test_waits_on_the_way_forward_end_in_time_to_undo_before_the_functions_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda _: None)  # the waiter's own delay
+    # Given an update that never finishes (LastUpdateStatus stays InProgress) and 320 s left
+    lam = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(lam)
+    config = {"FunctionName": FN, "MemorySize": 1024, "RevisionId": "r1", "CodeSha256": "A"}
+    stub.add_response("get_function_configuration", config, {"FunctionName": FN})
+    stub.add_response("update_function_configuration", {}, {"FunctionName": FN, "MemorySize": 512})
+    stuck = {"Configuration": {"LastUpdateStatus": "InProgress"}}
+    for _ in range(4):  # the forward wait may poll 4 times (20 s at 5 s a poll), no more
+        stub.add_response("get_function", stuck, {"FunctionName": FN})
+    # Then the undo waits for the update in flight with what was kept for it, and restores the size
+    for _ in range(58):  # (320 - 30) / 5 polls
+        stub.add_response("get_function", stuck, {"FunctionName": FN})
+    stub.add_response("update_function_configuration", {}, {"FunctionName": FN, "MemorySize": 1024})
+    stub.add_response(
+        "get_function", {"Configuration": {"LastUpdateStatus": "Successful"}}, {"FunctionName": FN}
+    )
+    applier = Applier(lam, aas_client=object(), cw_client=object(), sleep=lambda _: None, poll_delay_s=5)
+    applier.deadline_from(_Clock())
+    with stub, pytest.raises(ApplyError, match="did not finish") as caught:
+        applier.apply_memory(FN, 512, None)
+    stub.assert_no_pending_responses()
+    assert caught.value.restored is True
+    assert applier.polls() == 4 and applier.polls(undo=True) == 58
+    applier.deadline_from(object())  # a context without a clock: the full wait
+    assert applier.polls() == applier.max_polls

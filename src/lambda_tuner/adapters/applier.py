@@ -33,6 +33,12 @@ from lambda_tuner.adapters.apply_errors import (
     named_error,
 )
 
+# Of the time an invocation has left (`Applier.time_left`), what waits on the way forward leave for
+# undoing (two waits and a few calls) and what an undo's own waits leave for recording the outcome: a
+# function killed at its timeout mid-change would leave it half made and unaudited.
+UNDO_RESERVE_S = 300.0
+RECORD_RESERVE_S = 30.0
+
 # The description of every version published for a canary: what lets a later canary's end find and
 # delete one whose own deletion failed (throttled, or refused while an alias still used it).
 TRIAL_DESCRIPTION = "lambda-tuner canary trial"
@@ -63,12 +69,29 @@ class Applier(PcSteps):
         sleep: Callable[[float], None] = time.sleep,
         poll_delay_s: float = 5.0,
         max_polls: int = 60,
+        time_left: Callable[[], float] | None = None,
     ) -> None:
+        """`time_left`: seconds the invocation has left (the Lambda context's); None: no deadline."""
         self.lam = lambda_client or aws.client("lambda")
         self.aas = aas_client or aws.client("application-autoscaling")
         self.cw = cw_client or aws.client("cloudwatch")
         self.sleep, self.poll_delay_s, self.max_polls = sleep, poll_delay_s, max_polls
+        self.time_left = time_left
         self.request_ids: list[str] = []
+
+    def deadline_from(self, context: object) -> None:
+        """Take the invocation's deadline from a Lambda context (none when it has no clock)."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self.time_left = (lambda: float(remaining()) / 1000) if callable(remaining) else None
+
+    def polls(self, *, undo: bool = False) -> int:
+        """How many polls a wait may make: `max_polls`, fewer as the invocation's deadline nears, so that
+        a wait on the way forward leaves UNDO_RESERVE_S to undo the change, and an undo's wait leaves
+        RECORD_RESERVE_S to record the outcome. At least one: a wait that cannot wait fails fast."""
+        if self.time_left is None:
+            return self.max_polls
+        spare = self.time_left() - (RECORD_RESERVE_S if undo else UNDO_RESERVE_S)
+        return max(1, min(self.max_polls, int(spare // max(self.poll_delay_s, 1.0))))
 
     # ---------------------------------------------------------------- reading
 
@@ -318,12 +341,12 @@ class Applier(PcSteps):
         self._call("update the memory", self.lam.update_function_configuration, **kwargs)
         self._wait_updated(function)
 
-    def _wait_updated(self, function: str) -> None:
+    def _wait_updated(self, function: str, *, undo: bool = False) -> None:
         waiter = self.lam.get_waiter("function_updated_v2")
         try:
             waiter.wait(
                 FunctionName=function,
-                WaiterConfig={"Delay": max(int(self.poll_delay_s), 1), "MaxAttempts": self.max_polls},
+                WaiterConfig={"Delay": max(int(self.poll_delay_s), 1), "MaxAttempts": self.polls(undo=undo)},
             )
         except Exception as exc:
             raise UpdateFailedError(f"the update did not finish successfully: {exc}") from exc
@@ -332,7 +355,7 @@ class Applier(PcSteps):
         """Let an update in flight finish before restoring (else the restore meets a conflict)."""
         # A failed update leaves the function writable: restoring is exactly what is needed then.
         with contextlib.suppress(UpdateFailedError):
-            self._wait_updated(function)
+            self._wait_updated(function, undo=True)
 
     def _publish(self, function: str, before: dict[str, Any], description: str | None = None) -> str:
         """Publish $LATEST with the code checked in `before` (a deploy since is refused by the code hash)
@@ -384,7 +407,7 @@ class Applier(PcSteps):
                     FunctionName=function,
                     MemorySize=int(before["memory_mb"]),
                 )
-                self._wait_updated(function)
+                self._wait_updated(function, undo=True)
             if before.get("alias") and (ours is None or self._routes_to(function, before["alias"], ours)):
                 routing = _as_weights(before.get("alias_routing"))
                 self._call(

@@ -25,6 +25,7 @@ class PcSteps:
         request_ids: list[str]
 
         def _call(self, what: str, op: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]: ...
+        def polls(self, *, undo: bool = False) -> int: ...
         def _undo(self, before: dict[str, Any], cause: ApplyError) -> None: ...
         def _taken(self) -> tuple[str, ...]: ...
 
@@ -67,11 +68,11 @@ class PcSteps:
     def _restore_pc(self, before: dict[str, Any]) -> None:
         """Put back a static level and, when `apply_pc` removed a schedule, that schedule."""
         function, qualifier = before["function"], before["qualifier"]
-        self._set_pc(function, qualifier, int(before["pc"]))
+        self._set_pc(function, qualifier, int(before["pc"]), undo=True)
         if before.get("actions"):
             self._put_schedule(f"function:{function}:{qualifier}", list(before["actions"]))
 
-    def _set_pc(self, function: str, qualifier: str, level: int) -> None:
+    def _set_pc(self, function: str, qualifier: str, level: int, *, undo: bool = False) -> None:
         if level <= 0:
             if self._pc_now(function, qualifier):
                 self._call(
@@ -88,7 +89,8 @@ class PcSteps:
             Qualifier=qualifier,
             ProvisionedConcurrentExecutions=level,
         )
-        for _ in range(self.max_polls):
+        polls = self.polls(undo=undo)
+        for _ in range(polls):
             got = self._call(
                 "read provisioned concurrency",
                 self.lam.get_provisioned_concurrency_config,
@@ -102,7 +104,7 @@ class PcSteps:
                     f"provisioned concurrency failed: {got.get('StatusReason', 'no reason given')}"
                 )
             self.sleep(self.poll_delay_s)
-        raise PcFailedError(f"provisioned concurrency not READY after {self.max_polls} polls")
+        raise PcFailedError(f"provisioned concurrency not READY after {polls} polls")
 
     def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""

@@ -38,6 +38,7 @@ def _flow() -> ApplyFlow:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    _flow().applier.deadline_from(context)  # its waits end in time to undo and record before the timeout
     if event.get("source") == "aws.cloudwatch":
         alarm = event.get("alarmData", {})
         if alarm.get("state", {}).get("value") != "ALARM":
