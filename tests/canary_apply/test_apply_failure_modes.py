@@ -293,24 +293,24 @@ def test_a_change_whose_record_is_written_but_not_its_links_is_undone_by_a_rollb
 
 class _Clock:
     def get_remaining_time_in_millis(self) -> int:
-        return 320_000  # 320 s left: 20 s beyond what undoing needs
+        return 400_000  # 400 s left: 200 s are kept to undo, 30 s of those to record
 
 
 def test_waits_on_the_way_forward_end_in_time_to_undo_before_the_functions_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(botocore.waiter.time, "sleep", lambda _: None)  # the waiter's own delay
-    # Given an update that never finishes (LastUpdateStatus stays InProgress) and 320 s left
+    # Given an update that never finishes (LastUpdateStatus stays InProgress) and 400 s left
     lam = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(lam)
     config = {"FunctionName": FN, "MemorySize": 1024, "RevisionId": "r1", "CodeSha256": "A"}
     stub.add_response("get_function_configuration", config, {"FunctionName": FN})
     stub.add_response("update_function_configuration", {}, {"FunctionName": FN, "MemorySize": 512})
     stuck = {"Configuration": {"LastUpdateStatus": "InProgress"}}
-    for _ in range(4):  # the forward wait may poll 4 times (20 s at 5 s a poll), no more
+    for _ in range(40):  # the forward wait may poll 40 times (200 s at 5 s a poll), no more
         stub.add_response("get_function", stuck, {"FunctionName": FN})
     # Then the undo waits for the update in flight with what was kept for it, and restores the size
-    for _ in range(58):  # (320 - 30) / 5 polls
+    for _ in range(60):  # (400 - 30) / 5 polls, capped at max_polls
         stub.add_response("get_function", stuck, {"FunctionName": FN})
     stub.add_response("update_function_configuration", {}, {"FunctionName": FN, "MemorySize": 1024})
     stub.add_response(
@@ -322,6 +322,8 @@ def test_waits_on_the_way_forward_end_in_time_to_undo_before_the_functions_timeo
         applier.apply_memory(FN, 512, None)
     stub.assert_no_pending_responses()
     assert caught.value.restored is True
-    assert applier.polls() == 4 and applier.polls(undo=True) == 58
+    assert applier.polls() == 40 and applier.polls(undo=True) == 60
+    applier.time_left = lambda: 30.0  # a short timeout keeps half of it to undo
+    assert applier.polls() == 3 and applier.polls(undo=True) == 3
     applier.deadline_from(object())  # a context without a clock: the full wait
     assert applier.polls() == applier.max_polls

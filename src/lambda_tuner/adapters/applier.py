@@ -90,7 +90,8 @@ class Applier(PcSteps):
         RECORD_RESERVE_S to record the outcome. At least one: a wait that cannot wait fails fast."""
         if self.time_left is None:
             return self.max_polls
-        spare = self.time_left() - (RECORD_RESERVE_S if undo else UNDO_RESERVE_S)
+        left = self.time_left()
+        spare = left - min(RECORD_RESERVE_S if undo else UNDO_RESERVE_S, left / 2)  # a short timeout: halves
         return max(1, min(self.max_polls, int(spare // max(self.poll_delay_s, 1.0))))
 
     # ---------------------------------------------------------------- reading

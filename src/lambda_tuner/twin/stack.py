@@ -130,7 +130,8 @@ class LocalStack:
         )["Role"]["Arn"]
         lam = session.client("lambda")
         arns = {}
-        for name, memory, timeout in ((AGENT, 1024, 900), (APPROVAL, 256, 10), (APPLY, 256, 300)):
+        # As template.yaml has them: the apply function paces its waits by the time it has left.
+        for name, memory, timeout in ((AGENT, 1024, 900), (APPROVAL, 256, 15), (APPLY, 512, 900)):
             arns[name] = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.12",
