@@ -23,6 +23,16 @@ CLIENT_CONFIG = Config(
     user_agent_extra="lambda-tuner/0.1",
 )
 
+# A person waits on the approval page, and its function has 15 s: calls there give up within seconds
+# (2 attempts of at most 2 s to connect and 4 s to read) and the page says "try again", instead of the
+# function timing out on the agent's patient settings.
+INTERACTIVE_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=2,
+    read_timeout=4,
+    user_agent_extra="lambda-tuner/0.1",
+)
+
 
 class ApiCounter:
     """Counts AWS API calls by `service.Operation` (retries included), for the cycle's self-accounting."""
@@ -69,17 +79,19 @@ def session() -> boto3.session.Session:
 
 
 COUNTER = ApiCounter()
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, bool], Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """One client per service and region for the life of the container (reused across warm invokes)."""
-    key = (service, region)
+def client(service: str, region: str | None = None, *, interactive: bool = False) -> Any:
+    """One client per service and region for the life of the container (reused across warm invokes);
+    `interactive`: with INTERACTIVE_CONFIG, for calls a person waits on."""
+    key = (service, region, interactive)
+    config = INTERACTIVE_CONFIG if interactive else CLIENT_CONFIG
     with _lock:
         if key not in _clients:
             _clients[key] = COUNTER.attach(
-                session().client(service, region_name=region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+                session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
             )
         return _clients[key]
 

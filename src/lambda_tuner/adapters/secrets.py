@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 
@@ -27,7 +27,7 @@ def signing_key(secret_arn: str, client: Any = None) -> bytes:
             return hit[1]
     try:
         resp = (client or aws.client("secretsmanager")).get_secret_value(SecretId=secret_arn)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         raise SecretError(f"cannot read the signing secret {secret_arn}: {exc}") from exc
     value = resp.get("SecretString")
     if not value or len(value) < 16:

@@ -29,11 +29,12 @@ MAX_BODY = 8192  # a form with one token and one word; anything bigger is not ou
 @cache
 def _flow() -> ApprovalFlow:
     settings = ApprovalSettings()  # read from LT_ environment variables
-    return ApprovalFlow(
-        Store(settings.state_table, settings.audit_table),
-        lambda: signing_key(settings.secret_arn),
-        aws.client("lambda"),
+    return ApprovalFlow(  # a person waits: every call gives up in seconds (aws.INTERACTIVE_CONFIG)
+        Store(settings.state_table, settings.audit_table, aws.client("dynamodb", interactive=True)),
+        lambda: signing_key(settings.secret_arn, aws.client("secretsmanager", interactive=True)),
+        aws.client("lambda", interactive=True),
         settings.apply_function,
+        aws.client("lambda"),  # the asynchronous Invoke of the apply function: see ApprovalFlow
     )
 
 

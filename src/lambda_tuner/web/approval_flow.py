@@ -1,22 +1,26 @@
 """What an approval link does: show the change (GET), then approve or reject it (POST from that page).
 
 Every refusal — malformed, forged, expired, unknown, already decided, drifted, tampered — gets a page
-that says so with a matching HTTP status, changes nothing, and leaves an audit record. A GET never
-changes a recommendation (mail scanners prefetch links).
+that says so with a matching HTTP status and changes nothing. A refusal of a genuine link (its
+signature verified) leaves an audit record; a malformed or forged one is only logged: anyone can send
+those, and the audit is append-only. A GET never changes a recommendation (mail scanners prefetch
+links). When AWS cannot be reached, the page says to try again and nothing is left half decided: a
+decision whose audit record cannot be written is taken back.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters.secrets import SecretError
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.models import Recommendation
 from lambda_tuner.core.tokens import (
     ExpiredTokenError,
@@ -26,6 +30,9 @@ from lambda_tuner.core.tokens import (
     verify,
 )
 from lambda_tuner.web.pages import Tone, confirm_page, message_page
+
+LOG = logging.getLogger(__name__)
+UNREACHABLE = (ClientError, BotoCoreError, StoreError)  # AWS refused, did not answer, or a write lost
 
 
 @dataclass(frozen=True)
@@ -60,18 +67,38 @@ class Refused(Exception):
 
 class ApprovalFlow:
     def __init__(
-        self, store: Store, secret: Callable[[], bytes], lambda_client: Any, apply_function: str
+        self,
+        store: Store,
+        secret: Callable[[], bytes],
+        lambda_client: Any,
+        apply_function: str,
+        invoke_client: Any = None,
     ) -> None:
+        """`invoke_client` starts the apply function (default: `lambda_client`): an asynchronous Invoke
+        answers at once on AWS, but the twin runs the handler before answering."""
         self.store, self.secret, self.lam, self.apply_function = store, secret, lambda_client, apply_function
+        self.invoker = invoke_client or lambda_client
 
     def show(self, token: str, now: datetime, visitor: Visitor) -> Page:
+        try:
+            return self._show(token, now, visitor)
+        except UNREACHABLE as exc:
+            return _unavailable(exc)
+
+    def decide(self, token: str, decision: str, now: datetime, visitor: Visitor) -> Page:
+        try:
+            return self._decide(token, decision, now, visitor)
+        except UNREACHABLE as exc:
+            return _unavailable(exc)
+
+    def _show(self, token: str, now: datetime, visitor: Visitor) -> Page:
         try:
             claims, rec = self._check(token, now)
         except Refused as refusal:
             return self._refuse(refusal, now, visitor, act=False)
         return Page(200, confirm_page(rec, claims, token))
 
-    def decide(self, token: str, decision: str, now: datetime, visitor: Visitor) -> Page:
+    def _decide(self, token: str, decision: str, now: datetime, visitor: Visitor) -> Page:
         try:
             claims, rec = self._check(token, now)
             if decision != claims.act:
@@ -149,8 +176,9 @@ class ApprovalFlow:
     def _revision(self, function: str) -> str | None:
         try:
             got = self.lam.get_function_configuration(FunctionName=function)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            if code == "ResourceNotFoundException":
                 return "deleted"
             raise Refused(
                 503,
@@ -165,6 +193,15 @@ class ApprovalFlow:
         claims, rec = refusal.claims, refusal.rec
         if act and refusal.expire and rec is not None and rec.status == "PENDING":
             self.store.transition(rec.id, "PENDING", "EXPIRED", now, expired_because=refusal.title)
+        if claims is None:  # malformed or forged: not ours to record for ever
+            LOG.warning(
+                "approval link refused: %s (%s %s from %s)",
+                refusal.title,
+                visitor.method,
+                refusal.status,
+                visitor.ip,
+            )
+            return Page(refusal.status, message_page(refusal.title, refusal.message, tone="bad"))
         self.store.append_audit(
             "refusal",
             now,
@@ -192,17 +229,34 @@ class ApprovalFlow:
         who = {"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent}
         return self.store.transition(rec.id, "PENDING", to_status, now, decided_by=who)
 
+    def _recorded(  # noqa: PLR0917 - the decision and what its record says, each needed
+        self,
+        kind: str,
+        claims: TokenClaims,
+        rec: Recommendation,
+        now: datetime,
+        visitor: Visitor,
+        to_status: str,
+    ) -> None:
+        """The decision's audit record; if it cannot be written, the decision is taken back (PENDING
+        again, so the link still works) before the error goes on: no decision stands unrecorded."""
+        try:
+            self.store.append_audit(
+                "approval" if kind == "approval" else "rejection",
+                now,
+                function=rec.function,
+                recommendation_id=rec.id,
+                actor="approval-link",
+                data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
+            )
+        except UNREACHABLE:
+            self.store.transition(rec.id, to_status, "PENDING", now, decided_by=None)
+            raise
+
     def _approve(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
         if not self._decided(claims, rec, now, visitor, "APPROVED"):
             return self._lost_race(claims, rec, now, visitor)
-        self.store.append_audit(
-            "approval",
-            now,
-            function=rec.function,
-            recommendation_id=rec.id,
-            actor="approval-link",
-            data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
-        )
+        self._recorded("approval", claims, rec, now, visitor, "APPROVED")
         payload = {
             "action": "apply",
             "recommendation_id": rec.id,
@@ -212,16 +266,20 @@ class ApprovalFlow:
         try:
             # Asynchronous: applying waits for Lambda (and PC READY) for up to minutes; this page must
             # answer now. The apply function claims each recommendation once, so a retried event is harmless.
-            self.lam.invoke(
+            self.invoker.invoke(
                 FunctionName=self.apply_function, InvocationType="Event", Payload=json.dumps(payload).encode()
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response.get("Error", {}).get("Code")
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
             return self._page(
                 502,
                 "Approved, not yet applied",
-                f"Your approval is recorded, but starting the "
-                f"change failed ({exc.response.get('Error', {}).get('Code', 'error')}). The next "
-                "agent cycle retries approved changes.",
+                f"Your approval is recorded, but starting the change failed ({code}). The next agent cycle "
+                "retries approved changes.",
                 "bad",
             )
         return self._page(
@@ -236,14 +294,7 @@ class ApprovalFlow:
     def _reject(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
         if not self._decided(claims, rec, now, visitor, "REJECTED"):
             return self._lost_race(claims, rec, now, visitor)
-        self.store.append_audit(
-            "rejection",
-            now,
-            function=rec.function,
-            recommendation_id=rec.id,
-            actor="approval-link",
-            data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
-        )
+        self._recorded("rejection", claims, rec, now, visitor, "REJECTED")
         return self._page(200, "Rejected", f"Nothing will change on {rec.function}.", "ok")
 
     def _lost_race(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
@@ -259,3 +310,15 @@ class ApprovalFlow:
     @staticmethod
     def _page(status: int, title: str, message: str, tone: Tone) -> Page:
         return Page(status, message_page(title, message, tone=tone))
+
+
+def _unavailable(exc: Exception) -> Page:
+    LOG.warning("approval page could not reach AWS: %s", exc)
+    return Page(
+        503,
+        message_page(
+            "Temporarily unavailable",
+            "AWS could not be reached just now. Nothing was changed; please try again in a few minutes.",
+            tone="bad",
+        ),
+    )
