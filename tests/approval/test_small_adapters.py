@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from approval_support import SECRET, Account
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from lambda_tuner.adapters import alarms, aws, secrets
@@ -35,6 +36,14 @@ def test_a_kill_switch_that_cannot_be_read_counts_as_engaged() -> None:
             "get_parameter", service_error_code="AccessDeniedException", http_status_code=400
         )
         assert kill_switch_engaged("/lt/kill", client=ssm) is True
+
+
+def test_a_kill_switch_that_does_not_answer_counts_as_engaged() -> None:
+    class Silent:
+        def get_parameter(self, **_: object) -> None:
+            raise ReadTimeoutError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
+
+    assert kill_switch_engaged("/lt/kill", client=Silent()) is True  # not an exception out of the cycle
 
 
 def test_the_signing_key_is_read_once_per_container(account: Account) -> None:

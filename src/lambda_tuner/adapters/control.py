@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 
@@ -23,4 +23,6 @@ def kill_switch_engaged(parameter: str | None, client: Any = None) -> bool:
         value = (client or aws.client("ssm")).get_parameter(Name=parameter)["Parameter"]["Value"]
     except ClientError as exc:
         return exc.response.get("Error", {}).get("Code") != "ParameterNotFound"
+    except BotoCoreError:  # no answer (a timeout, a connection error): we cannot tell, so engaged
+        return True
     return str(value).strip().lower() not in RUNNING_VALUES
