@@ -22,6 +22,7 @@ from lambda_tuner.core.pricing import PriceTable, default_prices
 VERIFY_AFTER = timedelta(hours=20)  # a day of traffic at the new size, give or take the schedule's jitter
 VERIFY_GIVE_UP = timedelta(days=7)
 VERIFY_MIN_INVOCATIONS = 50
+EPOCH_SLACK = timedelta(hours=1)  # an epoch's start is on the hour; the change falls within one
 # core.pc_reason.cold_text: "cold starts 1,200 → 300 a month (0.40% → 0.10% of calls)"
 _PROJECTED_COLD_RATE = re.compile(r"→\s*([0-9.]+)% of calls\)")
 
@@ -44,7 +45,7 @@ def verify_applied(observations: Mapping[str, Observations], store: Any, now: da
         if is_pc_change(rec):
             data = _pc_outcome(rec, obs, applied_at(store, rec), now)
         else:
-            data = _memory_outcome(rec, obs, now, prices)
+            data = _memory_outcome(rec, obs, applied_at(store, rec), now, prices)
         if data is None:
             continue
         if store.transition(rec.id, "APPLIED", "VERIFIED", now):
@@ -63,10 +64,12 @@ def is_pc_change(rec: Recommendation) -> bool:
 
 
 def _memory_outcome(
-    rec: Recommendation, obs: Observations | None, now: datetime, prices: PriceTable
+    rec: Recommendation, obs: Observations | None, applied: datetime, now: datetime, prices: PriceTable
 ) -> dict[str, Any] | None:
-    epoch = _epoch_at(obs, rec.proposed.get("memory_mb")) if obs is not None else None
-    age = now - rec.created_at
+    """Judged on data since the change was made (`applied`), not since it was proposed: an approval
+    can come days later, and an earlier stint at the same size is no evidence of this change."""
+    epoch = _epoch_at(obs, rec.proposed.get("memory_mb"), since=applied) if obs is not None else None
+    age = now - applied
     if epoch is not None and (epoch.invocations < VERIFY_MIN_INVOCATIONS or not epoch.duration_avg_ms):
         epoch = None  # not enough at the new size yet
     if age < VERIFY_AFTER or (epoch is None and age < VERIFY_GIVE_UP):
@@ -101,8 +104,10 @@ def _verification(rec: Recommendation, epoch: Epoch, prices: PriceTable) -> dict
     return data
 
 
-def _epoch_at(obs: Observations, memory_mb: object) -> Epoch | None:
-    matches = [e for e in obs.epochs if e.memory_mb == memory_mb]
+def _epoch_at(obs: Observations, memory_mb: object, *, since: datetime) -> Epoch | None:
+    """The latest epoch at `memory_mb` that began after `since` (the collector's windows are hourly:
+    one that began within the hour before holds the calls after the change)."""
+    matches = [e for e in obs.epochs if e.memory_mb == memory_mb and e.start >= since - EPOCH_SLACK]
     return matches[-1] if matches else None
 
 

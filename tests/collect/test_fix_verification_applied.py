@@ -280,3 +280,37 @@ def test_the_projected_cold_start_rate_comes_from_its_own_field_when_the_recomme
     # Then the field is what verification judges by, not the wording
     data = store.verification("pc")
     assert data["projected"]["cold_start_rate"] == 0.002 and data["within_projection"] is True
+
+
+def test_a_memory_change_approved_late_is_judged_on_days_after_it_was_applied() -> None:
+    # Given a change proposed at T0, applied three days later; the function ran at 512 MB before the
+    # proposal too (an earlier stint), so there is an old epoch at the new size
+    store = FakeStore(_memory_change())
+    applied = T0 + timedelta(days=3)
+    store.append_audit("change", applied, function="fn", recommendation_id="mem", data={"ok": True})
+    earlier = Epoch(
+        memory_mb=512,
+        arch="x86_64",
+        start=T0 - timedelta(days=9),
+        end=T0 - timedelta(days=8),
+        invocations=40_000,
+        duration_avg_ms=280.0,
+    )
+    obs = _at_size(1024, 70_000, 200.0)  # after the proposal the function stayed at 1024 MB until applied
+    obs = obs.model_copy(update={"epochs": (earlier, *obs.epochs)})
+    # When verification runs a day after the proposal but before a day has passed since the change
+    assert verify_applied({"fn": obs}, store, applied + VERIFY_AFTER / 2) == []
+    # Then it waits: the old stint at 512 MB is no evidence of this change
+    assert store.recs["mem"].status == "APPLIED"
+    # And a day after the change, with a day at 512 MB since, it is judged on that day
+    after = Epoch(
+        memory_mb=512,
+        arch="x86_64",
+        start=applied,
+        end=applied + timedelta(days=1),
+        invocations=5_000,
+        duration_avg_ms=300.0,
+    )
+    obs = obs.model_copy(update={"epochs": (*obs.epochs, after)})
+    assert verify_applied({"fn": obs}, store, applied + timedelta(days=1)) == ["mem"]
+    assert store.verification("mem")["realised"]["invocations"] == 5_000
