@@ -22,7 +22,7 @@ from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.canary import canary_days
 from lambda_tuner.core.decide import Decider
-from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.digest import render_digests
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
 from lambda_tuner.settings import AgentSettings
@@ -344,26 +344,23 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     actionable = [r for r in summary.recommendations if r.route in ("approve", "apply")]
     if deps.notifier is None or not actionable:
         return
-    digest = render_digest(
+    digests = render_digests(
         [r.recommendation for r in summary.recommendations if r.route != "skip"],
         {r.recommendation.id: r.links for r in summary.recommendations if r.links},
         summary.audit_head or "",
         now,
     )
-    if digest is None:
+    if not digests:
         return
-    subject, body = digest
     functions = sorted({r.recommendation.function for r in actionable})
-    deps.notifier.publish(
-        subject,
-        body,
-        {
-            "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
-            "functions": ",".join(functions)[:250],
-            "count": str(len(actionable)),
-        },
-    )
-    summary.notified, summary.digest = True, body
+    attributes = {
+        "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
+        "functions": ",".join(functions)[:250],
+        "count": str(len(actionable)),
+    }
+    for subject, body in digests:  # one message, or several when SNS's size limit needs them
+        deps.notifier.publish(subject, body, attributes)
+    summary.notified, summary.digest = True, "\n".join(body for _, body in digests)
 
 
 def _by_function(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from approval_support import NOW, make_rec
 
-from lambda_tuner.core.digest import render_digest
+from lambda_tuner.core.digest import DIGEST_MAX_BYTES, render_digest, render_digests
 from lambda_tuner.core.models import Interval, Reason
 
 HEAD = "ab" * 32
@@ -76,3 +76,31 @@ def test_a_change_auto_mode_approved_and_is_applying_is_reported_as_applied() ->
     applying = make_rec(rec_id="a", function="auto-fn", status="APPROVED")
     subject, body = render_digest([applying], {}, HEAD, NOW)  # type: ignore[misc]
     assert "1 applied" in subject and "auto-fn: memory 1024 → 512 MB" in body and "Approve:" not in body
+
+
+def test_a_digest_too_large_for_one_sns_message_is_split_and_keeps_every_link() -> None:
+    # Given 400 changes waiting, each with its own links (about 300 KB as one message)
+    recs = [make_rec(rec_id=f"r{i}", function=f"fn-{i:03d}") for i in range(400)]
+    pad = "x" * 230  # a real token is about 230 characters
+    links = {
+        r.id: {"approve": f"https://u/?token={pad}A{r.id}", "reject": f"https://u/?token={pad}R"}
+        for r in recs
+    }
+    assert len(render_digest(recs, links, HEAD, NOW)[1].encode()) > DIGEST_MAX_BYTES  # type: ignore[index]
+    # When it is rendered for SNS, then it comes in parts, each under the limit and marked [n/k]
+    parts = render_digests(recs, links, HEAD, NOW)
+    assert len(parts) >= 2
+    assert all(len(body.encode()) <= DIGEST_MAX_BYTES and len(subject) <= 100 for subject, body in parts)
+    assert [subject.split("]")[0] for subject, _ in parts] == [
+        f"[{n}/{len(parts)}" for n in range(1, len(parts) + 1)
+    ]
+    # And every change's approve link is in one of them, once
+    bodies = "".join(body for _, body in parts)
+    assert all(bodies.count(f"{pad}A{r.id}\n") == 1 for r in recs)
+
+
+def test_a_digest_that_fits_is_one_message_as_before() -> None:
+    rec = make_rec()
+    assert render_digests([rec], {rec.id: LINKS}, HEAD, NOW) == [
+        render_digest([rec], {rec.id: LINKS}, HEAD, NOW)
+    ]

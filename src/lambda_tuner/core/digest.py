@@ -9,6 +9,7 @@ from lambda_tuner.core.canary import share_text
 from lambda_tuner.core.models import Interval, Recommendation
 
 SUBJECT_MAX = 100  # SNS refuses longer email subjects
+DIGEST_MAX_BYTES = 200_000  # an SNS message is at most 256 KiB, attributes included: room to spare
 QUIET_KINDS = frozenset({"keep", "insufficient_data"})
 ADVICE_KINDS = frozenset({"arm64_advice", "template_change"})
 
@@ -208,3 +209,30 @@ def _subject(
     subject = "lambda-tuner: " + "; ".join(parts)
     # SNS email subjects must be ASCII without line breaks.
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."
+
+
+def render_digests(
+    recs: Sequence[Recommendation],
+    links: Mapping[str, dict[str, str]],
+    chain_head: str,
+    now: datetime,
+    max_bytes: int = DIGEST_MAX_BYTES,
+) -> list[tuple[str, str]]:
+    """`render_digest`, split into as many messages as SNS's size limit needs (about 770 bytes a waiting
+    change: one message holds some 250). One too large would be refused and its links never sent, and
+    the changes would wait, unseen, until they expired. Parts are marked [n/k] in their subjects."""
+    whole = render_digest(recs, links, chain_head, now)
+    if whole is None or len(whole[1].encode()) <= max_bytes:
+        return [whole] if whole else []
+    for parts in range(2, len(recs) + 1):
+        size = -(-len(recs) // parts)
+        chunks = [
+            render_digest(recs[i : i + size], links, chain_head, now) for i in range(0, len(recs), size)
+        ]
+        digests = [d for d in chunks if d is not None]
+        if all(len(body.encode()) <= max_bytes for _, body in digests):
+            k = len(digests)
+            return [
+                (f"[{n}/{k}] {subject}"[:SUBJECT_MAX], body) for n, (subject, body) in enumerate(digests, 1)
+            ]
+    return [whole]  # a single change over the limit: nothing smaller to send
