@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -70,6 +71,19 @@ def test_a_form_post_arriving_base64_encoded_is_understood(deployed: Deployed) -
     result = approval.handler(url_event("POST", body=form, base64_body=True), FakeContext())
     assert result["statusCode"] == 200
     assert deployed.store.get_recommendation("rec-1").status == "REJECTED"  # type: ignore[union-attr]
+
+
+def test_a_binary_post_body_is_a_clear_refusal_not_a_crash(deployed: Deployed) -> None:
+    deployed.propose("https://u.example/")
+    event = url_event("POST", at=deployed.now)
+    # what a Function URL delivers for a body that is not text: its bytes, base64-encoded
+    event["body"], event["isBase64Encoded"] = (
+        base64.b64encode(b"token=\xff\xfe&decision=approve").decode(),
+        True,
+    )
+    result = approval.handler(event, FakeContext())
+    assert result["statusCode"] == 400 and "Not a valid link" in result["body"]
+    assert deployed.store.get_recommendation("rec-1").status == "PENDING"  # type: ignore[union-attr]
 
 
 def test_expiry_is_judged_by_the_request_time_not_the_wall_clock(deployed: Deployed) -> None:

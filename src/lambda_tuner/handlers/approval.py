@@ -58,10 +58,9 @@ def show() -> Response[str]:
 @app.post("/")
 def decide() -> Response[str]:
     now, visitor = _context()
-    body = app.current_event.decoded_body or ""
-    try:
-        form = parse_qs(body[:MAX_BODY], max_num_fields=4)
-    except ValueError:  # too many fields: not our form; refused below as a malformed link
+    try:  # not text (a binary body) or too many fields: not our form; refused below as a malformed link
+        form = parse_qs((app.current_event.decoded_body or "")[:MAX_BODY], max_num_fields=4)
+    except (UnicodeDecodeError, ValueError):
         form = {}
     token, decision = form.get("token", [""])[0], form.get("decision", [""])[0]
     return _respond(_flow().decide(token, decision, now, visitor))
