@@ -126,10 +126,11 @@ def test_reserved_concurrency_is_optional(cfn: dict[str, Any]) -> None:
     assert cfn["Parameters"]["AgentReservedConcurrency"]["Default"] == ""
 
 
-def test_the_agent_errors_alarm_notifies_the_topic(cfn: dict[str, Any]) -> None:
-    alarm = _props(cfn, "AgentErrorsAlarm")
+@pytest.mark.parametrize("function", ["Agent", "Approval", "Apply"])
+def test_each_functions_errors_alarm_notifies_the_topic(cfn: dict[str, Any], function: str) -> None:
+    alarm = _props(cfn, f"{function}ErrorsAlarm")
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "AgentFunction"}}]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": f"{function}Function"}}]
     assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
     # CloudWatch can only publish to an encrypted topic through a key whose policy lets it
     key_policy = _props(cfn, "TopicKey")["KeyPolicy"]["Statement"]
