@@ -55,10 +55,11 @@ def census(run: Run, clients: Clients) -> None:
     got = fetch(run, clients, queries, run.start)
     for name in names:
         key = (name, "", "inv")
-        if key in got.failed:
+        if key in got.failed:  # its traffic stays unknown: not idle, not quiet, its series read as usual
             run.metric_problems.setdefault(name, []).append(f"invocations unreadable: {got.failed[key]}")
         else:
             run.traffic[name] = sum(got.series.get(key, {}).values())
+    note_unreadable(run, got.failed)
 
 
 def below_mark(run: Run) -> dict[str, str]:
@@ -226,3 +227,16 @@ def fetch_into(run: Run, clients: Clients, queries: list[MetricQuery], start: da
     got = fetch(run, clients, queries, start)
     for key, why in got.failed.items():
         run.metric_problems.setdefault(key[0], []).append(f"{key[2]} unreadable: {why}")
+    note_unreadable(run, got.failed)
+
+
+def note_unreadable(run: Run, failed: Mapping[tuple[str, ...], str]) -> None:
+    """One line in the cycle's `partial` per reason, naming the functions whose series it left unread
+    (a failed call takes hundreds of queries with it: one line each would bury the rest)."""
+    by_why: dict[str, set[str]] = {}
+    for key, why in failed.items():
+        by_why.setdefault(why, set()).add(key[0])
+    for why, names in by_why.items():
+        shown = sorted(names)
+        listed = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+        run.partial.add(f"metric series of {listed} unreadable ({why})")

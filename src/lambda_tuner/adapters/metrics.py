@@ -4,6 +4,10 @@ One GetMetricData call takes at most 500 queries and returns at most 100,800 dat
 behind NextToken). The collector knows how many datapoints each query can return (hourly series have at
 most one point per hour in which the function ran), so `plan_batches` packs queries until either limit
 would be reached; NextToken is still honoured for the rare series that has more points than estimated.
+
+A call can succeed while single queries in it fail: each result carries a StatusCode (`InternalError`,
+`Forbidden`, or `PartialData` with more behind NextToken). A query whose last result is not `Complete` is
+recorded as failed, never as an empty series: to the collector, no datapoints means no invocations.
 """
 
 from __future__ import annotations
@@ -157,21 +161,21 @@ def fetch(
     results = MetricResults(queries=len(queries))
     batches = plan_batches(queries)
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(batches)))) as pool:
-        for batch, outcome in zip(batches, pool.map(lambda b: _one_batch(cw, b, start, end), batches),
-                                  strict=True):
-            calls, series, error = outcome
+        for outcome in pool.map(lambda b: _one_batch(cw, b, start, end), batches):
+            calls, series, failed = outcome
             results.calls += calls
-            if error is not None:
-                results.failed.update({q.key: error for q in batch})
+            results.failed.update(failed)
             results.series.update(series)
     return results
 
 
 def _one_batch(
     cw: Any, batch: list[MetricQuery], start: datetime, end: datetime
-) -> tuple[int, dict[tuple[str, ...], PointSeries], str | None]:
+) -> tuple[int, dict[tuple[str, ...], PointSeries], dict[tuple[str, ...], str]]:
+    """The batch's series, and why each failed query failed (all of them when the call itself failed)."""
     by_id = {f"q{i}": q for i, q in enumerate(batch)}
     series: dict[tuple[str, ...], list[tuple[datetime, float]]] = {q.key: [] for q in batch}
+    status: dict[tuple[str, ...], str | None] = {}  # the query's last result: None when Complete
     request: dict[str, Any] = {
         "MetricDataQueries": [q.to_api(i) for i, q in by_id.items()],
         "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
@@ -186,15 +190,27 @@ def _one_batch(
                 if query is not None:
                     series[query.key].extend(
                         zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+                    status[query.key] = _not_complete(result)
             token = page.get("NextToken")
             if not token:
-                return calls, {k: PointSeries(v) for k, v in series.items()}, None
-            request["NextToken"] = token
+                failed = {k: why for k, why in status.items() if why is not None}
+                return calls, {k: PointSeries(v) for k, v in series.items() if k not in failed}, failed
+            request["NextToken"] = token  # PartialData: the rest of those series is behind it
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
-        return calls, {}, f"GetMetricData {code}: {exc}"
+        return calls, {}, dict.fromkeys(series, f"GetMetricData {code}: {exc}")
     except BotoCoreError as exc:
-        return calls, {}, f"GetMetricData: {exc}"
+        return calls, {}, dict.fromkeys(series, f"GetMetricData: {exc}")
+
+
+def _not_complete(result: Mapping[str, Any]) -> str | None:
+    """Why one query's result cannot be used whole (None: it can). A result without a StatusCode (only
+    stubs and fakes send one) counts as complete."""
+    code = result.get("StatusCode") or "Complete"
+    if code == "Complete":
+        return None
+    said = "; ".join(str(m.get("Value") or m.get("Code") or "") for m in result.get("Messages") or [])
+    return f"GetMetricData status {code}" + (f": {said}" if said else "")
 
 
 # ---------------------------------------------------------------- what the collector asks for
