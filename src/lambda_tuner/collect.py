@@ -52,6 +52,7 @@ from lambda_tuner.collect_metrics import (
 from lambda_tuner.collect_observe import observe
 from lambda_tuner.collect_run import (
     CONTROL_PLANE_BUDGET_S,
+    LOGS_START_BY_S,
     MIN_MONTHLY_BILL_USD,
     Clients,
     CollectError,
@@ -134,7 +135,8 @@ def collect(
         with ThreadPoolExecutor(max_workers=1) as pool:
             refreshing = pool.submit(timed, "refresh", lambda: refresh(run, clients))
             timed("metrics", lambda: read_details(run, clients, known))
-            timed("logs", lambda: scan_logs(run, clients, sleep=sleep, monotonic=monotonic))
+            timed("logs", lambda: scan_logs(run, clients, sleep=sleep, monotonic=monotonic,
+                                            deadline=started + LOGS_START_BY_S))
             refreshing.result()
         timed("metrics_after_refresh", lambda: details_after_refresh(run, clients, known))
     observations: dict[str, Observations] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from lambda_tuner.adapters import inventory, reports
 from lambda_tuner.collect_run import (
@@ -13,13 +14,16 @@ from lambda_tuner.collect_run import (
     Clients,
     Run,
     active,
+    log_group,
 )
 from lambda_tuner.core import report_windows as rw
 
 
 def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
-               monotonic: Callable[[], float]) -> None:
-    """REPORT aggregates for the log bytes written since each group's watermark, never twice."""
+               monotonic: Callable[[], float], deadline: float | None = None) -> None:
+    """REPORT aggregates for the log bytes written since each group's watermark, never twice. A group whose
+    query could not start before `deadline` (or while others held the account's Insights queries) keeps
+    its watermark: the next cycle scans its bytes."""
     owners = _log_owners(run)
     stored = run.state.get("logs") or {}
     windows: dict[str, tuple[datetime, datetime]] = {}
@@ -33,11 +37,13 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
             windows[group] = (mark, run.end)
         else:
             run.watermarks[group] = run.end.isoformat()  # no invocations: nothing to scan, nothing missed
-    outcome = reports.scan(reports.batch_jobs(windows), client=clients.logs, sleep=sleep, monotonic=monotonic)
+    outcome = reports.scan(reports.batch_jobs(windows), client=clients.logs, sleep=sleep, monotonic=monotonic,
+                           deadline=deadline)
     run.bytes_scanned += outcome.bytes_scanned
     run.insights_queries += outcome.queries
     for group, why in outcome.failed.items():
         run.partial.add(f"log group {group}: {why}")
+    _note_skipped(run, outcome.skipped)
     for group in sorted(outcome.partial_groups):
         run.partial.add(f"log group {group}: Insights query timed out, partial REPORT results used")
     rows_by_group: dict[str, list[reports.ReportRow]] = {}
@@ -53,6 +59,17 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
             run.report_windows[name] = rw.prune_windows(entries, run.start)
 
 
+def _note_skipped(run: Run, skipped: dict[str, str]) -> None:
+    """One line per reason: a busy account skips hundreds of groups at once."""
+    by_why: dict[str, list[str]] = {}
+    for group, why in skipped.items():
+        by_why.setdefault(why, []).append(group)
+    for why, groups in by_why.items():
+        shown = ", ".join(sorted(groups)[:5]) + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
+        run.partial.add(f"{len(groups)} log group(s) not scanned this cycle ({why}): {shown}; "
+                        "their watermarks stay, so the next cycle scans them")
+
+
 def _log_owners(run: Run) -> dict[str, list[str]]:
     owners: dict[str, list[str]] = {}
     for name in active(run):
@@ -60,12 +77,18 @@ def _log_owners(run: Run) -> dict[str, list[str]]:
         logging = entry.get("LoggingConfig") or {}
         if inventory.has_insights(entry):
             continue  # Lambda Insights metrics carry the same facts without scanning logs
-        if logging.get("LogFormat") == "JSON" and logging.get("SystemLogLevel") in HIDING_LEVELS:
+        if _hides_reports(entry):
             run.notes[name] = (f"REPORT records hidden: JSON log format with system log level "
                                f"{logging['SystemLogLevel']}; no cold-start or max-memory facts")
             continue
-        owners.setdefault(logging.get("LogGroup") or f"/aws/lambda/{name}", []).append(name)
+        owners.setdefault(log_group(entry, name), []).append(name)
     return owners
+
+
+def _hides_reports(entry: dict[str, Any]) -> bool:
+    """JSON logs at a system level of WARN or above drop the platform.report records."""
+    logging = entry.get("LoggingConfig") or {}
+    return logging.get("LogFormat") == "JSON" and logging.get("SystemLogLevel") in HIDING_LEVELS
 
 
 def _ran_since(run: Run, name: str, mark: datetime) -> bool:
@@ -77,19 +100,34 @@ def _ran_since(run: Run, name: str, mark: datetime) -> bool:
 
 def _attribute(run: Run, group: str, names: list[str], rows: list[reports.ReportRow],
                ) -> dict[str, dict[int, rw.Cell]]:
-    """Rows are per (log group, memory size); a shared group is told apart only by memory size."""
+    """Rows are per (log group, memory size); a shared group is told apart only by memory size. Shared means
+    with any listed function that may have written REPORT lines there in the window, including those whose
+    rows are not wanted (excluded, Lambda Insights, REPORT hidden): their rows are not the owners'."""
     cells: dict[str, dict[int, rw.Cell]] = {n: {} for n in names}
+    writers = _writers(run, group, names)
     for row in rows:
-        owner = names[0] if len(names) == 1 else _only_owner(run, names, row.memory_mb)
+        owner = writers[0] if len(writers) == 1 else _only_owner(run, writers, row.memory_mb)
         if owner is None:
-            run.partial.add(f"log group {group} is shared by {', '.join(names)}: REPORT rows at "
+            run.partial.add(f"log group {group} is shared by {', '.join(writers)}: REPORT rows at "
                             f"{row.memory_mb} MB cannot be attributed to one function")
             continue
+        if owner not in cells:
+            continue  # a neighbour's rows, whose facts are not read from logs
         v = row.values
         cells[owner][row.memory_mb] = [row.invocations, row.cold_starts, v.get("init_ms_avg"),
                                        v.get("billed_ms_avg"), v.get("duration_ms_avg"), v.get("max_mem_p99"),
                                        v.get("max_mem_max"), int(row.partial)]
     return cells
+
+
+def _writers(run: Run, group: str, names: list[str]) -> list[str]:
+    """The owners, and every other listed function logging to the group that may have run in the look-back
+    (the census found calls, or did not read it)."""
+    assert run.listing is not None
+    others = {n for n, entry in run.listing.latest.items()
+              if log_group(entry, n) == group and n not in run.deleted and run.traffic.get(n) != 0
+              and not _hides_reports(entry)}
+    return sorted(others | set(names))
 
 
 def _only_owner(run: Run, names: list[str], memory_mb: int) -> str | None:

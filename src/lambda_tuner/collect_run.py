@@ -21,6 +21,9 @@ PC_QUESTION_INVOCATIONS_PER_HOUR = 600
 HIDING_LEVELS = ("WARN", "ERROR", "FATAL")  # JSON system log levels that drop platform.report records
 STATE_VERSION = 1
 CONTROL_PLANE_BUDGET_S = 420.0  # of a 900 s invocation: leaves room for metrics, logs and decisions
+# No Logs Insights query starts later than this into the cycle: one started then runs at most its 300 s
+# timeout, which still leaves a 900 s invocation time to decide and save; the rest wait for the next cycle.
+LOGS_START_BY_S = 480.0
 MIN_MONTHLY_BILL_USD = 1.0  # below this a function's detail metrics cost over 1 % of what tuning could save
 
 
@@ -184,8 +187,17 @@ class Run:
                 assert self.listing is not None
                 entry.update(fp=inventory.fingerprint(self.entry(name), self.listing.versions.get(name, {})),
                              day=day, d=compact(self.details[name], self.prefix).to_state())
+            group = log_group(self.entry(name), name)
+            if group != f"/aws/lambda/{name}":
+                entry["g"] = group  # `split_state` keeps the group's watermark with its owner
+            else:
+                entry.pop("g", None)
             functions[name] = entry
-        logs = {**(self.state.get("logs") or {}), **self.watermarks}
+        # Only the watermarks of groups a listed function logs to: a deleted or excluded function's group,
+        # or one no function writes to any more, would otherwise stay in the state for good.
+        used = {log_group(self.entry(name), name) for name in functions}
+        logs = {group: mark for group, mark in {**(self.state.get("logs") or {}), **self.watermarks}.items()
+                if group in used}
         reports_state = {**(self.state.get("reports") or {}), **self.report_windows}
         listed = set(functions)
         return {**self.state, "v": STATE_VERSION, "functions": functions, "logs": logs,
@@ -202,6 +214,11 @@ def compact(details: inventory.Details, prefix: str) -> inventory.Details:
             if k.startswith(prefix) or k.lower().startswith(_STATE_TAG_PREFIXES)
             or k.lower() in ("terraform", "stage")}
     return inventory.Details(keep, details.reserved_concurrency, details.aliases, details.pc_on_versions)
+
+
+def log_group(entry: Mapping[str, Any], name: str) -> str:
+    """The log group a function writes to: its LoggingConfig's, else the default one."""
+    return (entry.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
 
 
 def active(run: Run) -> list[str]:

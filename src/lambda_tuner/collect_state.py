@@ -3,6 +3,7 @@ for stores with per-item size limits), and the agent's own changes read back fro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -13,27 +14,55 @@ from lambda_tuner.core.models import AuditRecord
 # A later record of one of these types for the function ends a canary (a rollback, a revert, or any other
 # change: one change at a time per function), and so does its conclusion (a record with `concluded`).
 _ENDS_CANARY = ("change", "rollback", "revert")
+LOG_PART_PREFIX = "#logs."
+LOG_PART_BYTES = 200_000  # half of DynamoDB's 400 KB item limit
 
 
 def split_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The state as a small shared part and one part per function, for stores with per-item size limits
-    (DynamoDB: 400 KB an item; a 10,000-function fleet needs megabytes). `join_state` reverses it."""
+    (DynamoDB: 400 KB an item; a 10,000-function fleet needs megabytes). `join_state` reverses it.
+
+    Every log-group watermark lives in a function's part, next to the REPORT windows its scans produced (so
+    one item's write keeps both in step): a default group in its function's (`w`), a custom group in the
+    part of its first owner by name (`l`, the owner named by the entry's `g`). Watermarks no entry names
+    (a state `next_state` did not build) go in `#logs.<n>` parts of at most `LOG_PART_BYTES` each: the
+    shared part stays small however many log groups there are."""
     shared = {k: v for k, v in state.items() if k not in ("functions", "reports", "logs")}
     logs = dict(state.get("logs") or {})
+    functions: Mapping[str, Any] = state.get("functions") or {}
     per_function: dict[str, dict[str, Any]] = {}
-    for name, entry in (state.get("functions") or {}).items():
+    for name, entry in functions.items():
         part = per_function.setdefault(name, {"f": entry})
         if (mark := logs.pop(f"/aws/lambda/{name}", None)) is not None:
             part["w"] = mark  # a default log group belongs to exactly one function
+    for name in sorted(functions):
+        group = functions[name].get("g") if isinstance(functions[name], Mapping) else None
+        if group and (mark := logs.pop(group, None)) is not None:
+            per_function[name].setdefault("l", {})[group] = mark
     for name, windows in (state.get("reports") or {}).items():
         per_function.setdefault(name, {})["r"] = windows
-    shared["logs"] = logs  # custom (possibly shared) log groups only
+    per_function.update(_log_parts(logs))
     return shared, per_function
+
+
+def _log_parts(logs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Watermarks without an owner, in parts of at most `LOG_PART_BYTES` of JSON (a function's name has no
+    `#`: these names cannot clash with a function's part)."""
+    parts: list[dict[str, str]] = []
+    size = LOG_PART_BYTES
+    for group, mark in sorted(logs.items()):
+        entry = len(json.dumps({group: mark}))
+        if size + entry > LOG_PART_BYTES:
+            parts.append({})
+            size = 0
+        parts[-1][group] = mark
+        size += entry
+    return {f"{LOG_PART_PREFIX}{i}": {"l": chunk} for i, chunk in enumerate(parts)}
 
 
 def join_state(shared: Mapping[str, Any], per_function: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     state = dict(shared)
-    logs = dict(state.get("logs") or {})
+    logs = dict(state.get("logs") or {})  # where states saved before custom groups moved to parts keep them
     functions, reports_state = {}, {}
     for name, part in per_function.items():
         if "f" in part:
@@ -42,6 +71,7 @@ def join_state(shared: Mapping[str, Any], per_function: Mapping[str, Mapping[str
             reports_state[name] = part["r"]
         if "w" in part:
             logs[f"/aws/lambda/{name}"] = part["w"]
+        logs.update(part.get("l") or {})
     return {**state, "functions": functions, "reports": reports_state, "logs": logs}
 
 

@@ -6,6 +6,12 @@ user's own Insights queries keep room. A query is first polled `first_poll_s` af
 day of a few dozen log groups are usually done by then, so most need one GetQueryResults), then with
 growing intervals until it completes or its deadline passes; then it is stopped and whatever rows it had
 are used and flagged partial.
+
+StartQuery refused with LimitExceededException means the account's concurrent queries are all in use. While
+ours run, their ends free slots; while none of ours runs, someone else's queries hold them, for as long as
+they like: after `busy_wait_s` of refusals (or at the caller's `deadline`), the queries not yet started are
+skipped (`ScanOutcome.skipped`): their groups are not scanned, so their watermarks stay and the next cycle
+scans them, instead of the agent waiting out its own timeout and losing the whole cycle.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ REPORT_QUERY = """filter @type = "REPORT" or type = "platform.report"
     avg(duration_ms) as duration_ms_avg, pct(duration_ms, 99) as duration_ms_p99 by @log, memory_mb"""
 
 MAX_GROUPS_PER_QUERY = 50
+BUSY_WAIT_S = 120.0  # refused with none of ours running: how long to wait for someone else's queries
 _FLOAT_FIELDS = ("init_ms_avg", "max_mem_p99", "max_mem_max", "billed_ms_avg", "duration_ms_avg",
                  "duration_ms_p99")
 
@@ -59,6 +66,7 @@ class ScanOutcome:
     rows: list[ReportRow] = field(default_factory=list)
     scanned: dict[str, datetime] = field(default_factory=dict)  # group -> end of the window it covered
     failed: dict[str, str] = field(default_factory=dict)  # group -> why
+    skipped: dict[str, str] = field(default_factory=dict)  # group -> why its query never started
     partial_groups: set[str] = field(default_factory=set)
     bytes_scanned: float = 0.0
     queries: int = 0
@@ -85,13 +93,16 @@ def batch_jobs(windows: dict[str, tuple[datetime, datetime]]) -> list[ScanJob]:
 
 def scan(
     jobs: Sequence[ScanJob], *, client: Any = None, max_in_flight: int = 10, timeout_s: float = 300.0,
-    first_poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-    monotonic: Callable[[], float] = time.monotonic,
+    first_poll_s: float = 2.0, busy_wait_s: float = BUSY_WAIT_S, deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
 ) -> ScanOutcome:
+    """`deadline` (on `monotonic`'s clock): no query starts after it; one started before keeps its own
+    `timeout_s`."""
     logs = client or aws.client("logs")
     out = ScanOutcome()
     queue: deque[ScanJob] = deque(jobs)
     running: list[_Running] = []
+    refused_since: float | None = None  # StartQuery refused while none of ours ran, since then
     while queue or running:
         while queue and len(running) < max_in_flight:
             job = queue.popleft()
@@ -99,10 +110,20 @@ def scan(
                              first_poll_s=first_poll_s)
             if isinstance(started, str):
                 queue.appendleft(job)
+                if not running and refused_since is None:
+                    refused_since = monotonic()
                 break
+            refused_since = None
             if started is not None:
                 running.append(started)
         now = monotonic()
+        if running:
+            refused_since = None  # ours will end and free slots
+        if queue and (why := _give_up(now, refused_since, busy_wait_s, deadline)):
+            for job in queue:
+                out.skipped.update(dict.fromkeys(job.groups, why))
+            queue.clear()
+            continue
         due = [r for r in running if r.next_poll <= now]
         if not due:
             sleep(max(0.05, min(r.next_poll for r in running) - now) if running else 1.0)
@@ -111,6 +132,17 @@ def scan(
             if _poll(logs, run, out, monotonic()):
                 running.remove(run)
     return out
+
+
+def _give_up(now: float, refused_since: float | None, busy_wait_s: float,
+             deadline: float | None) -> str | None:
+    """Why the queries not started yet are skipped this cycle, or None to keep trying."""
+    if deadline is not None and now >= deadline:
+        return "not started before the logs step's deadline"
+    if refused_since is not None and now - refused_since >= busy_wait_s:
+        return (f"StartQuery refused for {now - refused_since:.0f} s (LimitExceededException): the account's "
+                "concurrent Logs Insights queries are held by others")
+    return None
 
 
 def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, now: float,
