@@ -108,6 +108,13 @@ def test_details_page_through_aliases_and_attach_pc_to_aliases_and_versions():
     assert inventory.Details.from_state(details.to_state()) == details
 
 
+def test_a_reservation_of_zero_survives_the_state_round_trip():
+    # a function switched off (reserved concurrency 0) is not one without a reservation next cycle
+    for reserved in (0, None, 5):
+        details = inventory.Details(tags={}, reserved_concurrency=reserved)
+        assert inventory.Details.from_state(details.to_state()).reserved_concurrency == reserved
+
+
 def test_a_function_without_versions_costs_one_call():
     lam = _lambda()
     with Stubber(lam) as stub:

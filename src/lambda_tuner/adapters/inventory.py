@@ -53,7 +53,8 @@ class Details:
     def to_state(self) -> dict[str, Any]:
         full = {"t": self.tags, "rc": self.reserved_concurrency,
                 "a": [a.model_dump(exclude_defaults=True) for a in self.aliases], "pv": self.pc_on_versions}
-        return {k: v for k, v in full.items() if v}  # most functions have none of these
+        # most functions have none of these; a reservation of 0 (the function switched off) is one
+        return {k: v for k, v in full.items() if v or (k == "rc" and v is not None)}
 
     @classmethod
     def from_state(cls, raw: dict[str, Any]) -> Details:
