@@ -219,3 +219,10 @@ def test_the_run_lease_outlives_the_agents_timeout(cfn: dict[str, Any]) -> None:
 
     timeout = _props(cfn, "AgentFunction")["Timeout"]
     assert timeout < LEASE_SECONDS <= timeout + 300
+
+
+def test_an_apply_event_that_fails_every_attempt_reaches_the_topic(cfn: dict[str, Any]) -> None:
+    # a rollback alarm's event lost after its retries would otherwise leave the change in force, silently
+    config = _props(cfn, "ApplyFunctionEventInvokeConfig")
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "NotificationTopic"}
