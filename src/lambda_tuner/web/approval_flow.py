@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -83,13 +83,13 @@ class ApprovalFlow:
         try:
             return self._show(token, now, visitor)
         except UNREACHABLE as exc:
-            return _unavailable(exc)
+            return self._unavailable(exc)
 
     def decide(self, token: str, decision: str, now: datetime, visitor: Visitor) -> Page:
         try:
             return self._decide(token, decision, now, visitor)
         except UNREACHABLE as exc:
-            return _unavailable(exc)
+            return self._unavailable(exc)
 
     def _show(self, token: str, now: datetime, visitor: Visitor) -> Page:
         try:
@@ -177,8 +177,7 @@ class ApprovalFlow:
         try:
             got = self.lam.get_function_configuration(FunctionName=function)
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-            if code == "ResourceNotFoundException":
+            if _code(exc) == "ResourceNotFoundException":
                 return "deleted"
             raise Refused(
                 503,
@@ -224,39 +223,32 @@ class ApprovalFlow:
     # ---------------------------------------------------------------- decisions
 
     def _decided(
-        self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor, to_status: str
-    ) -> bool:
-        who = {"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent}
-        return self.store.transition(rec.id, "PENDING", to_status, now, decided_by=who)
-
-    def _recorded(  # noqa: PLR0917 - the decision and what its record says, each needed
         self,
-        kind: str,
+        kind: Literal["approval", "rejection"],
         claims: TokenClaims,
         rec: Recommendation,
         now: datetime,
         visitor: Visitor,
-        to_status: str,
-    ) -> None:
-        """The decision's audit record; if it cannot be written, the decision is taken back (PENDING
-        again, so the link still works) before the error goes on: no decision stands unrecorded."""
+    ) -> bool:
+        """Move the recommendation out of PENDING and audit the decision; False when another decision won.
+        A decision whose record cannot be written is taken back (PENDING again, so the link still works)
+        before the error goes on: no decision stands unrecorded."""
+        who = {"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent}
+        to_status = "APPROVED" if kind == "approval" else "REJECTED"
+        if not self.store.transition(rec.id, "PENDING", to_status, now, decided_by=who):
+            return False
         try:
             self.store.append_audit(
-                "approval" if kind == "approval" else "rejection",
-                now,
-                function=rec.function,
-                recommendation_id=rec.id,
-                actor="approval-link",
-                data={"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent},
+                kind, now, function=rec.function, recommendation_id=rec.id, actor="approval-link", data=who
             )
         except UNREACHABLE:
             self.store.transition(rec.id, to_status, "PENDING", now, decided_by=None)
             raise
+        return True
 
     def _approve(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
-        if not self._decided(claims, rec, now, visitor, "APPROVED"):
+        if not self._decided("approval", claims, rec, now, visitor):
             return self._lost_race(claims, rec, now, visitor)
-        self._recorded("approval", claims, rec, now, visitor, "APPROVED")
         payload = {
             "action": "apply",
             "recommendation_id": rec.id,
@@ -270,16 +262,11 @@ class ApprovalFlow:
                 FunctionName=self.apply_function, InvocationType="Event", Payload=json.dumps(payload).encode()
             )
         except (ClientError, BotoCoreError) as exc:
-            code = (
-                exc.response.get("Error", {}).get("Code")
-                if isinstance(exc, ClientError)
-                else type(exc).__name__
-            )
             return self._page(
                 502,
                 "Approved, not yet applied",
-                f"Your approval is recorded, but starting the change failed ({code}). The next agent cycle "
-                "retries approved changes.",
+                f"Your approval is recorded, but starting the change failed ({_code(exc)}). The next agent "
+                "cycle retries approved changes.",
                 "bad",
             )
         return self._page(
@@ -292,9 +279,8 @@ class ApprovalFlow:
         )
 
     def _reject(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
-        if not self._decided(claims, rec, now, visitor, "REJECTED"):
+        if not self._decided("rejection", claims, rec, now, visitor):
             return self._lost_race(claims, rec, now, visitor)
-        self._recorded("rejection", claims, rec, now, visitor, "REJECTED")
         return self._page(200, "Rejected", f"Nothing will change on {rec.function}.", "ok")
 
     def _lost_race(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
@@ -311,14 +297,14 @@ class ApprovalFlow:
     def _page(status: int, title: str, message: str, tone: Tone) -> Page:
         return Page(status, message_page(title, message, tone=tone))
 
+    def _unavailable(self, exc: Exception) -> Page:
+        LOG.warning("approval page could not reach AWS: %s", exc)
+        message = "AWS could not be reached just now. Nothing was changed; please try again in a few minutes."
+        return self._page(503, "Temporarily unavailable", message, "bad")
 
-def _unavailable(exc: Exception) -> Page:
-    LOG.warning("approval page could not reach AWS: %s", exc)
-    return Page(
-        503,
-        message_page(
-            "Temporarily unavailable",
-            "AWS could not be reached just now. Nothing was changed; please try again in a few minutes.",
-            tone="bad",
-        ),
-    )
+
+def _code(exc: ClientError | BotoCoreError) -> str:
+    """AWS's error code, or the kind of failure when AWS did not answer."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return type(exc).__name__
