@@ -96,9 +96,8 @@ class CycleSummary(BaseModel):
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
     concluded: list[str] = []  # canary experiments handed to the apply function to conclude
-    handover_failed: list[
-        str
-    ] = []  # requests not sent: approved changes resume, conclusions repeat, next cycle
+    # requests the apply function could not be sent; the next cycle sends them again
+    handover_failed: list[str] = []
     verifications: list[str] = []
     expired: list[str] = []
     notified: bool = False

@@ -121,6 +121,11 @@ class CanaryFlow(RollbackFlow):
             return False, str(exc)
         return True, None
 
+    def _undone(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if not trial_of(after):
+            return super()._undone(before, after)
+        return {"removed_from_routing": after}, "the canary's routing was removed"
+
     def _after_rollback(
         self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
     ) -> tuple[dict[str, Any], str]:

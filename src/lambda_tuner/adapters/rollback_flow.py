@@ -49,7 +49,7 @@ class RollbackFlow:
             return None
         ok, error = self._undo_change(before, after)
         extra, note = self._after_rollback(after, before, restored=ok)
-        undone = {"restored": before} if not after.get("canary_weight") else {"removed_from_routing": after}
+        undone, what = self._undone(before, after)
         self.store.append_audit(
             "rollback",
             now,
@@ -60,12 +60,10 @@ class RollbackFlow:
         )
         self._drop_alarms(attrs.get("alarms", []))
         function = str(before.get("function", ""))
-        what = "the canary's routing" if after.get("canary_weight") else "the previous configuration"
-        done = "was removed" if after.get("canary_weight") else "was restored"
-        done = done if ok else f"could NOT be undone: {error}"
+        done = what if ok else f"the change could NOT be undone: {error}"
         self._notify(
             f"Rolled back: {function}",
-            f"Alarm {alarm_name} fired; {what} {done}{note}.\n",
+            f"Alarm {alarm_name} fired; {done}{note}.\n",
             function,
             "warning" if ok else "critical",
         )
@@ -86,6 +84,10 @@ class RollbackFlow:
         """Undo one change an alarm judged worse: put `before` back (its alias only while it still serves
         the version the change published: a deploy since stands). (ok, error)."""
         return self._restore(before, ours=after.get("published_version"))
+
+    def _undone(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """What `_undo_change` did: the fields of the rollback record that say so, and the words."""
+        return {"restored": before}, "the previous configuration was restored"
 
     def _after_rollback(
         self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
