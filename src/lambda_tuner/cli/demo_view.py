@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from lambda_tuner.core.digest import money, why_text
+from lambda_tuner.core.digest import money, one_line, why_text
 
 
 def _money(value: float | None) -> str:
@@ -23,11 +23,6 @@ def _interval(iv: dict[str, float] | None) -> str:
 
 
 WHY_CHARS = 100
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= WHY_CHARS else flat[: WHY_CHARS - 1] + "…"
 
 
 def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
@@ -55,7 +50,7 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
                 (rec.get("latency_effect") or "").removeprefix("p99 "),
                 rec.get("confidence", ""),
                 rec.get("route", ""),
-                _one_line(why_text(rec["kind"], reason["summary"], reason.get("decided_by", ""))),
+                one_line(why_text(rec["kind"], reason["summary"], reason.get("decided_by", "")), WHY_CHARS),
             ]
         )
         if len(seen) >= limit:

@@ -133,7 +133,7 @@ def change_text(rec: Recommendation) -> str:
     return ", ".join(parts) or rec.kind.replace("_", " ")
 
 
-def _one_line(text: str, limit: int = 160) -> str:
+def one_line(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
@@ -143,7 +143,7 @@ def _change_block(n: int, rec: Recommendation, links: Mapping[str, str] | None) 
     lines = [
         f"{n}. {target}: {change_text(rec)}",
         f"   {saving_text(rec.monthly_saving_usd)}; latency: {rec.latency_effect or 'no change expected'}",
-        f"   Why: {_one_line(why_text(rec.kind, rec.reason.summary, rec.reason.decided_by))}",
+        f"   Why: {one_line(why_text(rec.kind, rec.reason.summary, rec.reason.decided_by))}",
     ]
     if links:
         lines += [f"   Approve: {links['approve']}", f"   Reject:  {links['reject']}"]
@@ -153,7 +153,7 @@ def _change_block(n: int, rec: Recommendation, links: Mapping[str, str] | None) 
 def _section(title: str, recs: Sequence[Recommendation]) -> list[str]:
     if not recs:
         return []
-    return ["", title] + [f"- {r.function}: {_one_line(r.reason.summary, 120)}" for r in recs]
+    return ["", title] + [f"- {r.function}: {one_line(r.reason.summary, 120)}" for r in recs]
 
 
 def render_digest(
@@ -224,7 +224,7 @@ def render_digests(
     whole = render_digest(recs, links, chain_head, now)
     if whole is None or len(whole[1].encode()) <= max_bytes:
         return [whole] if whole else []
-    for parts in range(2, len(recs) + 1):
+    for parts in range(max(2, -(-len(whole[1].encode()) // max_bytes)), len(recs) + 1):  # from the fewest
         size = -(-len(recs) // parts)
         chunks = [
             render_digest(recs[i : i + size], links, chain_head, now) for i in range(0, len(recs), size)
