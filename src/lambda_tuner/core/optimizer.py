@@ -393,11 +393,12 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
         return int(np.argmin(np.where(hard_no_step, dist, np.inf))), (
             f"{' and '.join(failing) or 'safety'} (overrides the step limit)"
         )
-    if hard.any() and (fastest := argmin_within(p99, hard)) is not None:  # a latency goal cannot be met
+    # a latency goal cannot be met: the fastest size the hard constraints allow
+    if (fastest := argmin_within(p99, hard)) is not None:
         return fastest, f"{', '.join(ev.soft)} unreachable: fastest allowed size"
-    no_timeout = ev.all_masks(soft=False, skip="timeout margin")
-    if (fastest := argmin_within(p99, no_timeout)) is not None:  # nothing is known to be safe from the
-        return fastest, "timeout margin at risk everywhere: fastest size within the step limit"  # timeout
+    # no size is known to be safe from the timeout: the fastest one within reach
+    if (fastest := argmin_within(p99, ev.all_masks(soft=False, skip="timeout margin"))) is not None:
+        return fastest, "timeout margin at risk everywhere: fastest size within the step limit"
     if not np.isfinite(p99).any():
         return ev.current, "the model's projections are not finite numbers: kept as is"
     return ev.current, "no size satisfies bounds, memory floor and step limit together"
