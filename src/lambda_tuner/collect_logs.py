@@ -49,10 +49,13 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
     rows_by_group: dict[str, list[reports.ReportRow]] = {}
     for row in outcome.rows:
         rows_by_group.setdefault(row.log_group, []).append(row)
+    listed = _listed_writers(run)  # once a run: a group's neighbours are looked up, not searched for
     for group, end in outcome.scanned.items():
         run.watermarks[group] = end.isoformat()
         start = windows[group][0]
-        for name, cells in _attribute(run, group, owners[group], rows_by_group.get(group, [])).items():
+        writers = sorted(listed.get(group, set()) | set(owners[group]))
+        attributed = _attribute(run, group, owners[group], writers, rows_by_group.get(group, []))
+        for name, cells in attributed.items():
             entries = list(run.state.get("reports", {}).get(name, []))
             if cells:
                 entries.append(rw.window_entry(start, end, cells))
@@ -98,13 +101,12 @@ def _ran_since(run: Run, name: str, mark: datetime) -> bool:
     return any(t + timedelta(seconds=HOUR) > mark and v > 0 for t, v in series.items())
 
 
-def _attribute(run: Run, group: str, names: list[str], rows: list[reports.ReportRow],
+def _attribute(run: Run, group: str, names: list[str], writers: list[str], rows: list[reports.ReportRow],
                ) -> dict[str, dict[int, rw.Cell]]:
     """Rows are per (log group, memory size); a shared group is told apart only by memory size. Shared means
-    with any listed function that may have written REPORT lines there in the window, including those whose
-    rows are not wanted (excluded, Lambda Insights, REPORT hidden): their rows are not the owners'."""
+    with any of `writers`: the listed functions that may have written REPORT lines there in the window,
+    including those whose rows are not wanted (excluded, Lambda Insights): their rows are not the owners'."""
     cells: dict[str, dict[int, rw.Cell]] = {n: {} for n in names}
-    writers = _writers(run, group, names)
     for row in rows:
         owner = writers[0] if len(writers) == 1 else _only_owner(run, writers, row.memory_mb)
         if owner is None:
@@ -120,14 +122,15 @@ def _attribute(run: Run, group: str, names: list[str], rows: list[reports.Report
     return cells
 
 
-def _writers(run: Run, group: str, names: list[str]) -> list[str]:
-    """The owners, and every other listed function logging to the group that may have run in the look-back
-    (the census found calls, or did not read it)."""
+def _listed_writers(run: Run) -> dict[str, set[str]]:
+    """By log group, every listed function that may have written REPORT lines there in the look-back (the
+    census found calls, or did not read it): with a group's owners, the `writers` `_attribute` tells apart."""
     assert run.listing is not None
-    others = {n for n, entry in run.listing.latest.items()
-              if log_group(entry, n) == group and n not in run.deleted and run.traffic.get(n) != 0
-              and not _hides_reports(entry)}
-    return sorted(others | set(names))
+    out: dict[str, set[str]] = {}
+    for name, entry in run.listing.latest.items():
+        if name not in run.deleted and run.traffic.get(name) != 0 and not _hides_reports(entry):
+            out.setdefault(log_group(entry, name), set()).add(name)
+    return out
 
 
 def _only_owner(run: Run, names: list[str], memory_mb: int) -> str | None:
