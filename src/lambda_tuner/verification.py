@@ -36,16 +36,17 @@ def verify_applied(observations: Mapping[str, Observations], store: Any, now: da
     """
     done: list[str] = []
     prices = default_prices()
-    for rec in store.list_recommendations(status="APPLIED"):
-        if canary_of(rec) is not None:
-            # A canary is closed by its conclusion (audited as its verification), not by a day of data at
-            # the trial size: verified early, it would stop holding its function and never be concluded.
-            continue
-        obs = observations.get(rec.function)
+    # A canary is closed by its conclusion (audited as its verification), not by a day of data at the
+    # trial size: verified early, it would stop holding its function and never be concluded.
+    recs = [r for r in store.list_recommendations(status="APPLIED") if canary_of(r) is None]
+    # when each was applied: one read of the audit for all of them, not one per change
+    records = store.list_audit(since=min(r.created_at for r in recs)) if recs else []
+    for rec in recs:
+        obs, applied = observations.get(rec.function), applied_at_in(records, rec)
         if is_pc_change(rec):
-            data = _pc_outcome(rec, obs, applied_at(store, rec), now)
+            data = _pc_outcome(rec, obs, applied, now)
         else:
-            data = _memory_outcome(rec, obs, applied_at(store, rec), now, prices)
+            data = _memory_outcome(rec, obs, applied, now, prices)
         if data is None:
             continue
         if store.transition(rec.id, "APPLIED", "VERIFIED", now):
@@ -114,14 +115,10 @@ def _epoch_at(obs: Observations, memory_mb: object, *, since: datetime) -> Epoch
 # ---------------------------------------------------------------- provisioned concurrency
 
 
-def applied_at(store: Any, rec: Recommendation) -> datetime:
-    """When the change was made (its successful `change` audit record): approval can come days after
-    creation, and a day of evidence (or a canary's day) must be a day with the change in force."""
-    return applied_at_in(store.list_audit(since=rec.created_at, function=rec.function), rec)
-
-
 def applied_at_in(records: Iterable[AuditRecord], rec: Recommendation) -> datetime:
-    """`applied_at` from audit records already read (any functions' records since `rec` was made)."""
+    """When the change was made (its successful `change` audit record), from records already read (any
+    functions' records since `rec` was made): approval can come days after creation, and a day of
+    evidence (or a canary's day) must be a day with the change in force."""
     changes = [
         r.at
         for r in records
