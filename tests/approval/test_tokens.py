@@ -75,6 +75,30 @@ def test_garbage_is_malformed_not_a_crash(token: str) -> None:
         verify(KEY, token, NOW)
 
 
+def _lenient(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _other_spelling(signature: str) -> str:
+    """The same 32 bytes written differently: the last character's two spare bits set (43 characters carry
+    258 bits)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    return signature[:-1] + alphabet[last ^ 1]
+
+
+@pytest.mark.parametrize("damage", [lambda s: s + "!!", lambda s: s[:10] + "****" + s[10:], _other_spelling])
+def test_only_the_signature_as_issued_is_accepted(damage: object) -> None:
+    token = sign(KEY, CLAIMS)
+    payload, signature = token.split(".")
+    altered = damage(signature)  # type: ignore[operator]
+    assert altered != signature
+    # the lenient decoder reads each as the genuine signature: the check must not rely on it
+    assert _lenient(altered) == _lenient(signature)
+    with pytest.raises(MalformedTokenError):
+        verify(KEY, f"{payload}.{altered}", NOW)
+
+
 def test_a_correctly_signed_payload_that_is_not_claims_is_malformed() -> None:
     payload = base64.urlsafe_b64encode(b'{"hello":1}').rstrip(b"=").decode()
     mac = (

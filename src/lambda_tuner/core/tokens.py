@@ -83,6 +83,10 @@ def verify(secret: bytes, token: str, now: datetime) -> TokenClaims:
         payload.encode("ascii")
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise MalformedTokenError("the link is damaged (bad encoding)") from exc
+    # The decoder skips characters outside the alphabet and ignores a last character's spare bits: only
+    # the one encoding `sign` writes is accepted, so no two links carry the same signature.
+    if _b64(given) != signature:
+        raise MalformedTokenError("the link is damaged (bad encoding)")
     if not hmac.compare_digest(given, _mac(secret, payload)):
         raise ForgedTokenError("the link's signature does not match: it was altered or not issued by us")
     try:
