@@ -111,6 +111,16 @@ class Applier(PcSteps):
         got = self._call("read the function", self.lam.get_function, FunctionName=function)
         return {**got["Configuration"], "Tags": got.get("Tags", {})}
 
+    def found(self, function: str, alias: str | None) -> dict[str, Any]:
+        """What a person checking an interrupted change needs: $LATEST's memory and revision, and the alias's
+        version and routing when the change was behind one."""
+        got = self.describe(function)
+        out: dict[str, Any] = {"memory_mb": got.get("MemorySize"), "revision_id": got.get("RevisionId")}
+        if alias:
+            read = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+            out.update(alias=alias, alias_version=read["FunctionVersion"], alias_routing=_weights(read))
+        return out
+
     def _taken(self) -> tuple[str, ...]:
         ids, self.request_ids = tuple(self.request_ids), []
         return ids

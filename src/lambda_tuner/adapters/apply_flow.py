@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,6 +36,10 @@ from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
 MEMORY_KINDS = ("memory", "experiment")
+# An apply's claim is stamped with its event's time; an attempt can start until the event is an hour old
+# (the apply function's MaximumEventAgeInSeconds) and then run up to its 15-minute timeout. A claim older
+# than this belongs to an attempt that stopped without finishing.
+CLAIM_STALE_AFTER = timedelta(minutes=90)
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
 
 
@@ -158,7 +162,14 @@ class ApplyFlow(CanaryFlow):
         if requested_by == "agent" and rec.status == "PENDING":  # auto mode approves its own change
             self.store.transition(rec.id, "PENDING", "APPROVED", now, approved_by="agent")
             rec = self.store.get_recommendation(rec.id) or rec
-        if rec.status != "APPROVED" or not self.store.claim(rec.id, "apply", uuid.uuid4().hex):
+        if rec.status != "APPROVED":
+            return self._not_applicable(rec, requested_by, now)
+        owner = uuid.uuid4().hex
+        if not self.store.claim(rec.id, "apply", owner, now):
+            if requested_by == RESUME and self.store.claim(
+                rec.id, "apply", owner, now, stale_before=now - CLAIM_STALE_AFTER
+            ):
+                return self._interrupted(rec, requested_by, now)
             return self._not_applicable(rec, requested_by, now)
         if self.kill_switch():  # checked at the last moment: an approval does not outrank the operator
             return self._stopped(rec, requested_by, now)
@@ -179,6 +190,33 @@ class ApplyFlow(CanaryFlow):
         )
         self._notify(f"Not applied ({why}): {rec.function}", reason + "\n", rec.function, "warning")
         return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
+
+    def _interrupted(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
+        """An apply claimed this change long ago and recorded no outcome: the apply function stopped
+        (timed out, ran out of memory, crashed) somewhere between its first write and its audit record.
+        It may have changed nothing, part or all, so applying again could stack a second change on a
+        first. The change ends FAILED instead, with what the function looks like now in its record and in
+        a notice asking a person to check; the next cycle proposes afresh from what it then observes."""
+        try:
+            found = self.applier.found(rec.function, rec.qualifier)
+        except ApplyError as exc:
+            found = {"error": str(exc)}
+        message = (
+            f"an earlier apply of this change stopped without recording an outcome (the apply function timed "
+            f"out or crashed); it may have changed {rec.function} in part. Proposed {rec.current} -> "
+            f"{rec.proposed}; found now {found}. It is not applied again — MANUAL CHECK NEEDED"
+        )
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+        self.store.append_audit(
+            "change",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            actor=actor,
+            data={"ok": False, "error": message, "interrupted": True, "found": found},
+        )
+        self._notify(f"Change interrupted: {rec.function}", message + "\n", rec.function, "critical")
+        return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     def _not_applicable(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         """A duplicate delivery of an apply already done stays silent; anything else is a refusal."""

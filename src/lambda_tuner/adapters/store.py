@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,6 +43,11 @@ def _conditional_failed(exc: ClientError) -> bool:
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
+
+
+def _utc(moment: datetime) -> str:
+    """ISO 8601 in UTC, so stored times compare as strings."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def _s(value: str) -> dict[str, str]:
@@ -189,16 +194,37 @@ class Store:
             raise StoreError(f"cannot move {rec_id} to {to_status}: {exc}") from exc
         return True
 
-    def claim(self, rec_id: str, step: str, owner: str) -> bool:
-        """Mark `step` (e.g. "apply") as taken by `owner` exactly once; False if anyone took it before."""
+    def claim(
+        self,
+        rec_id: str,
+        step: str,
+        owner: str,
+        now: datetime | None = None,
+        *,
+        stale_before: datetime | None = None,
+    ) -> bool:
+        """Mark `step` (e.g. "apply") as taken by `owner` exactly once; False if anyone took it before.
+
+        With `stale_before`, a claim stamped before that time (or never stamped) is taken over instead:
+        its owner stopped without finishing (timed out or crashed), and only one taker wins."""
+        names, values = {"#c": f"claim_{step}"}, {":o": _s(owner)}
+        update, condition = "SET #c = :o", "attribute_exists(pk) AND attribute_not_exists(#c)"
+        if now is not None:  # stamped, so a claim left by an owner that stopped can be told apart
+            names["#t"], values[":now"] = f"claim_{step}_at", _s(_utc(now))
+            update += ", #t = :now"
+        if stale_before is not None:
+            names["#t"], values[":cut"] = f"claim_{step}_at", _s(_utc(stale_before))
+            condition = (
+                "attribute_exists(pk) AND attribute_exists(#c) AND (attribute_not_exists(#t) OR #t < :cut)"
+            )
         try:
             self.client.update_item(
                 TableName=self.state_table,
                 Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
-                UpdateExpression="SET #c = :o",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#c)",
-                ExpressionAttributeNames={"#c": f"claim_{step}"},
-                ExpressionAttributeValues={":o": _s(owner)},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _conditional_failed(exc):
