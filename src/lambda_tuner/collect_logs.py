@@ -44,8 +44,6 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
     for group, why in outcome.failed.items():
         run.partial.add(f"log group {group}: {why}")
     _note_skipped(run, outcome.skipped)
-    for group in sorted(outcome.partial_groups):
-        run.partial.add(f"log group {group}: Insights query timed out, partial REPORT results used")
     rows_by_group: dict[str, list[reports.ReportRow]] = {}
     for row in outcome.rows:
         rows_by_group.setdefault(row.log_group, []).append(row)
@@ -118,7 +116,7 @@ def _attribute(run: Run, group: str, names: list[str], writers: list[str], rows:
         v = row.values
         cells[owner][row.memory_mb] = [row.invocations, row.cold_starts, v.get("init_ms_avg"),
                                        v.get("billed_ms_avg"), v.get("duration_ms_avg"), v.get("max_mem_p99"),
-                                       v.get("max_mem_max"), int(row.partial)]
+                                       v.get("max_mem_max"), 0]  # 0: never partial (`reports._incomplete`)
     return cells
 
 

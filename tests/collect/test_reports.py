@@ -29,11 +29,15 @@ class FakeLogs:
 
     def __init__(
         self,
+        *,
         polls_needed: int = 2,
         never_finish: bool = False,
         busy_starts: int = 0,
         missing: frozenset[str] = frozenset(),
+        finish_up_to: int | None = None,
+        end_status: str = "Complete",
     ) -> None:
+        self.finish_up_to, self.end_status = finish_up_to, end_status
         self.polls_needed, self.never_finish, self.busy_starts, self.missing = (
             polls_needed,
             never_finish,
@@ -62,8 +66,10 @@ class FakeLogs:
     def get_query_results(self, queryId: str) -> dict[str, Any]:
         q = self.queries[queryId]
         q["polls"] += 1
-        if q["status"] == "Running" and not self.never_finish and q["polls"] >= self.polls_needed:
-            q["status"] = "Complete"
+        small_enough = self.finish_up_to is None or len(q["groups"]) <= self.finish_up_to
+        finishes = not self.never_finish and small_enough
+        if q["status"] == "Running" and finishes and q["polls"] >= self.polls_needed:
+            q["status"] = self.end_status
         rows = [
             [
                 {"field": "@log", "value": f"123456789012:{g}"},
@@ -98,7 +104,7 @@ def test_groups_go_50_to_a_query_with_at_most_10_in_flight():
     out = _scan(logs, 1234)
     assert out.queries == len(logs.queries) == 25  # ceil(1234 / 50)
     assert logs.max_running <= 10
-    assert len(out.rows) == 1234 and not out.failed and not out.partial_groups
+    assert len(out.rows) == 1234 and not out.failed
     assert out.bytes_scanned == 1234 * 1000.0
     assert set(out.scanned.values()) == {T1}
 
@@ -106,17 +112,35 @@ def test_groups_go_50_to_a_query_with_at_most_10_in_flight():
 def test_rows_are_parsed_with_the_log_group_name_and_numbers():
     row = _scan(FakeLogs(), 1).rows[0]
     assert (row.log_group, row.memory_mb, row.invocations, row.cold_starts) == ("/aws/lambda/f0", 512, 10, 1)
-    assert row.values["init_ms_avg"] == 250.5 and row.values["max_mem_p99"] == 80.0 and not row.partial
+    assert row.values["init_ms_avg"] == 250.5 and row.values["max_mem_p99"] == 80.0
 
 
-def test_a_query_that_does_not_finish_in_time_is_stopped_and_its_rows_used_as_partial():
+def test_a_query_that_does_not_finish_in_time_is_stopped_and_its_rows_dropped():
+    # A maximum of memory used read over part of the calls would set the memory floor too low
     logs = FakeLogs(never_finish=True)
     out = _scan(logs, 3, timeout_s=30.0)
-    assert logs.stopped == ["q0"]
-    assert out.partial_groups == {f"/aws/lambda/f{i}" for i in range(3)}
-    assert all(r.partial for r in out.rows) and len(out.rows) == 3
+    assert logs.stopped[0] == "q0"
+    assert out.rows == [] and out.scanned == {}  # no watermark moves: the next cycle scans these bytes
+    assert set(out.failed) == {f"/aws/lambda/f{i}" for i in range(3)}
+    assert all("timed out" in why for why in out.failed.values())
+    # tried again in halves before giving up: 3 groups -> 1 + 2 -> 1 + 1
+    assert [len(q["groups"]) for q in logs.queries.values()] == [3, 1, 2, 1, 1]
+    assert out.bytes_scanned == 1000.0 * (3 + 1 + 2 + 1 + 1)  # every scan is paid, finished or not
     # Polling backs off: far fewer polls than seconds waited
     assert logs.queries["q0"]["polls"] < 10
+
+
+def test_a_query_too_big_to_finish_in_time_is_split_until_its_parts_do():
+    logs = FakeLogs(finish_up_to=13)
+    out = _scan(logs, 50, timeout_s=30.0)
+    assert [len(q["groups"]) for q in logs.queries.values()] == [50, 25, 25, 12, 13, 12, 13]
+    assert len(out.rows) == 50 and not out.failed and set(out.scanned.values()) == {T1}
+
+
+def test_a_query_that_fails_with_rows_is_not_used_either():
+    logs = FakeLogs(end_status="Failed")
+    out = _scan(logs, 1)
+    assert out.rows == [] and out.scanned == {} and "Failed" in out.failed["/aws/lambda/f0"]
 
 
 def test_an_account_at_its_concurrent_query_limit_is_waited_for():

@@ -4,8 +4,8 @@ One query covers up to 50 log groups and returns one row per (log group, memory 
 `max_in_flight` (default 10) queries run at once, well under the account's concurrent-query quota, so the
 user's own Insights queries keep room. A query is first polled `first_poll_s` after it starts (queries over a
 day of a few dozen log groups are usually done by then, so most need one GetQueryResults), then with
-growing intervals until it completes or its deadline passes; then it is stopped and whatever rows it had
-are used and flagged partial.
+growing intervals until it completes or its deadline passes; then it is stopped, its rows are dropped and
+its groups are tried again in halves (see `_incomplete`).
 
 StartQuery refused with LimitExceededException means the account's concurrent queries are all in use. While
 ours run, their ends free slots; while none of ours runs, someone else's queries hold them, for as long as
@@ -51,7 +51,6 @@ class ReportRow:
     invocations: int
     cold_starts: int
     values: dict[str, float | None]  # the _FLOAT_FIELDS
-    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,6 @@ class ScanOutcome:
     scanned: dict[str, datetime] = field(default_factory=dict)  # group -> end of the window it covered
     failed: dict[str, str] = field(default_factory=dict)  # group -> why
     skipped: dict[str, str] = field(default_factory=dict)  # group -> why its query never started
-    partial_groups: set[str] = field(default_factory=set)
     bytes_scanned: float = 0.0
     queries: int = 0
 
@@ -129,7 +127,7 @@ def scan(
             sleep(max(0.05, min(r.next_poll for r in running) - now) if running else 1.0)
             continue
         for run in due:
-            if _poll(logs, run, out, monotonic()):
+            if _poll(logs, run, out, queue, monotonic()):
                 running.remove(run)
     return out
 
@@ -158,9 +156,7 @@ def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, 
             return "busy"  # too many queries running account-wide: wait for ours to finish
         if code == "ResourceNotFoundException" and len(job.groups) > 1:
             # One missing group fails the whole query: split to find it instead of losing the others.
-            half = len(job.groups) // 2
-            queue.extend([ScanJob(job.groups[:half], job.start, job.end),
-                          ScanJob(job.groups[half:], job.start, job.end)])
+            queue.extend(_halves(job))
             return None
         out.failed.update(dict.fromkeys(job.groups, f"StartQuery {code}"))
         return None
@@ -171,8 +167,8 @@ def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, 
     return _Running(job, query_id, deadline=now + timeout_s, next_poll=now + first_poll_s, interval=1.0)
 
 
-def _poll(logs: Any, run: _Running, out: ScanOutcome, now: float) -> bool:
-    """True when the query is finished with (complete, partial or failed)."""
+def _poll(logs: Any, run: _Running, out: ScanOutcome, queue: deque[ScanJob], now: float) -> bool:
+    """True when the query is finished with (complete, or not and dropped)."""
     try:
         got = logs.get_query_results(queryId=run.query_id)
     except (ClientError, BotoCoreError) as exc:
@@ -185,19 +181,32 @@ def _poll(logs: Any, run: _Running, out: ScanOutcome, now: float) -> bool:
     if status in ("Scheduled", "Running") and now < run.deadline:
         run.next_poll, run.interval = now + run.interval, min(run.interval * 2, 15.0)
         return False
-    complete = status == "Complete"
     if status in ("Scheduled", "Running"):
         _stop(logs, run.query_id)
-    if status in ("Failed", "Cancelled", "Timeout", "Unknown") and not got.get("results"):
-        out.failed.update(dict.fromkeys(run.job.groups, f"Insights query {status}"))
-        return True
     out.bytes_scanned += float(got.get("statistics", {}).get("bytesScanned", 0.0))
-    out.rows.extend(_row(r, partial=not complete) for r in got.get("results", []))
+    if status != "Complete":
+        _incomplete(run.job, out, queue, "timed out" if status in ("Scheduled", "Running") else status)
+        return True
+    out.rows.extend(_row(r) for r in got.get("results", []))
     for group in run.job.groups:
         out.scanned[group] = run.job.end
-        if not complete:
-            out.partial_groups.add(group)
     return True
+
+
+def _incomplete(job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], why: str) -> None:
+    """A query that did not complete aggregated part of its window: its rows are not used (a maximum of
+    memory used read over part of the calls would set the memory floor too low) and its groups are not
+    marked scanned, so their watermarks stay. Several groups are tried again in halves (each half has
+    fewer bytes to read in the same time), one alone is left for the next cycle."""
+    if len(job.groups) > 1:
+        queue.extend(_halves(job))
+        return
+    out.failed.update(dict.fromkeys(job.groups, f"Insights query {why}: scanned again next cycle"))
+
+
+def _halves(job: ScanJob) -> tuple[ScanJob, ScanJob]:
+    half = len(job.groups) // 2
+    return ScanJob(job.groups[:half], job.start, job.end), ScanJob(job.groups[half:], job.start, job.end)
 
 
 def _stop(logs: Any, query_id: str) -> None:
@@ -206,11 +215,11 @@ def _stop(logs: Any, query_id: str) -> None:
         logs.stop_query(queryId=query_id)
 
 
-def _row(fields: list[dict[str, str]], *, partial: bool) -> ReportRow:
+def _row(fields: list[dict[str, str]]) -> ReportRow:
     raw = {f["field"]: f.get("value") for f in fields}
     log = raw.get("@log") or ""
     group = log.split(":", 1)[1] if ":" in log else log
     values = {k: float(v) if v not in (None, "") else None for k, v in raw.items() if k in _FLOAT_FIELDS}
     return ReportRow(log_group=group, memory_mb=round(float(raw.get("memory_mb") or 0)),
                      invocations=int(float(raw.get("invocations") or 0)),
-                     cold_starts=int(float(raw.get("cold_starts") or 0)), values=values, partial=partial)
+                     cold_starts=int(float(raw.get("cold_starts") or 0)), values=values)
