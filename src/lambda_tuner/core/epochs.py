@@ -125,16 +125,25 @@ def build_epochs(
             runs[-1][1].append(t)
         else:
             runs.append((mb, [t]))
-    found = reports or {}
-    epochs = [_epoch(mb, ts, series, step=step, arch=arch, report=found.get(mb)) for mb, ts in runs if ts]
+    epochs = [_epoch(mb, ts, series, step=step, arch=arch) for mb, ts in runs if ts]
     for canary, ts in by_canary.items():
         split = _split(canary, ts, series, version_series or {})
         if split is None:
             dropped += len(ts)  # the versions' series do not account for the alias's calls: not guessed
             continue
-        epochs.extend(_epoch(mb, ts, one, step=step, arch=arch, report=found.get(mb),
-                             canary=mb == canary.trial_mb) for mb, one in split.items())
-    return tuple(sorted(epochs, key=lambda e: (e.start, e.end, e.memory_mb))), dropped
+        epochs.extend(_epoch(mb, ts, one, step=step, arch=arch, canary=mb == canary.trial_mb)
+                      for mb, one in split.items())
+    ordered = sorted(epochs, key=lambda e: (e.start, e.end, e.memory_mb))
+    return _with_reports(ordered, reports or {}), dropped
+
+
+def _with_reports(epochs: Sequence[Epoch], reports: Mapping[int, ReportStats]) -> tuple[Epoch, ...]:
+    """REPORT facts are merged per memory size over the look-back, not per epoch: they go on the latest
+    epoch at each size, once. On every epoch at that size, a size seen in three epochs would weigh three
+    times in what is pooled across sizes (cold-start rate, INIT)."""
+    latest = {e.memory_mb: i for i, e in enumerate(epochs)}
+    return tuple(e.model_copy(update={"reports": reports[e.memory_mb]})
+                 if latest[e.memory_mb] == i and e.memory_mb in reports else e for i, e in enumerate(epochs))
 
 
 def _canary_periods(
@@ -191,7 +200,7 @@ def _split(
 
 
 def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, float]], *, step: timedelta,
-           arch: Arch, report: ReportStats | None, canary: bool = False) -> Epoch:
+           arch: Arch, canary: bool = False) -> Epoch:
     col = {name: [series.get(name, {}).get(t) for t in ts] for name in SERIES}
     inv = [v or 0.0 for v in col["inv"]]
     with_duration = [i for i, v in enumerate(col["avg"]) if v is not None and inv[i] > 0]
@@ -207,7 +216,7 @@ def _epoch(mb: int, ts: list[datetime], series: Mapping[str, Mapping[datetime, f
         duration_avg_spread_ms=pstdev(avg_values) if len(avg_values) >= 2 else None,
         duration_avg_se_ms=weighted_mean_se(avg_values, [inv[i] for i in with_duration]),
         duration_p99_spread_ms=pstdev(p99_values) if len(p99_values) >= 2 else None,
-        reports=report, canary=canary,
+        canary=canary,
     )
 
 
