@@ -59,7 +59,12 @@ class FakeLogs:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "StartQuery")
         assert len(kw["logGroupNames"]) <= 50 and kw["queryString"] == reports.REPORT_QUERY
         qid = f"q{len(self.queries)}"
-        self.queries[qid] = {"groups": kw["logGroupNames"], "polls": 0, "status": "Running"}
+        self.queries[qid] = {
+            "groups": kw["logGroupNames"],
+            "polls": 0,
+            "status": "Running",
+            "span": (kw["startTime"], kw["endTime"]),
+        }
         self.max_running = max(self.max_running, self._running())
         return {"queryId": qid}
 
@@ -154,6 +159,18 @@ def test_a_missing_log_group_fails_alone_not_its_49_companions():
     out = _scan(logs, 50)
     assert set(out.failed) == {"/aws/lambda/f7"}
     assert len(out.rows) == 49
+
+
+def test_consecutive_windows_share_no_second():
+    # StartQuery's startTime and endTime are both inclusive (seconds)
+    logs = FakeLogs()
+    clock = FakeClock()
+    jobs = reports.batch_jobs({"/aws/lambda/a": (T0, T1)}) + reports.batch_jobs(
+        {"/aws/lambda/a": (T1, T1 + (T1 - T0))}
+    )
+    reports.scan(jobs, client=logs, sleep=clock.sleep, monotonic=clock.monotonic)
+    (s1, e1), (s2, _) = (q["span"] for q in logs.queries.values())
+    assert (s1, e1) == (int(T0.timestamp()), int(T1.timestamp()) - 1) and s2 == e1 + 1
 
 
 def test_groups_with_different_watermarks_are_queried_separately():

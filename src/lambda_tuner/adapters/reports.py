@@ -148,7 +148,9 @@ def _start(logs: Any, job: ScanJob, out: ScanOutcome, queue: deque[ScanJob], *, 
     try:
         query_id = logs.start_query(
             logGroupNames=list(job.groups), startTime=int(job.start.timestamp()),
-            endTime=int(job.end.timestamp()), queryString=REPORT_QUERY, limit=10_000,
+            # both bounds are inclusive: the window's last second is end - 1, its end second is the next
+            # window's first (a line written then would otherwise count in both)
+            endTime=int(job.end.timestamp()) - 1, queryString=REPORT_QUERY, limit=10_000,
         )["queryId"]
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
