@@ -170,6 +170,35 @@ def test_a_canarys_ratio_stop_is_metric_math_over_both_versions_through_the_alia
     assert {means[v]["MetricStat"]["Stat"] for v in ("canary", "live")} == {"Average"}
 
 
+def test_a_canarys_throttles_are_judged_on_the_whole_alias_from_its_start(account: Account) -> None:
+    # A throttled call runs no version: under ExecutedVersion the alarm could never see one
+    since = datetime(2026, 11, 1, 12, 0, 30, tzinfo=UTC)
+    names = alarms.create_rollback_alarms(
+        "orders-api",
+        "rec-7",
+        "arn:x",
+        p99_ms=300.0,
+        timeout_s=30,
+        qualifier="live",
+        executed_version="8",
+        since=since,
+    )
+    got = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    throttles = got[next(n for n in names if n.endswith("-throttles"))]
+    queries = {q["Id"]: q for q in throttles["Metrics"]}
+    metric = queries["m"]["MetricStat"]["Metric"]
+    assert (metric["MetricName"], queries["m"]["MetricStat"]["Stat"]) == ("Throttles", "Sum")
+    assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+        "FunctionName": "orders-api",
+        "Resource": "orders-api:live",
+    }
+    assert queries["after"]["Expression"] == f"IF(EPOCH(m) >= {int(since.timestamp())}, m)"
+    assert throttles["Threshold"] == 0.0
+    # while the canary's errors stay its own version's
+    errors = got[next(n for n in names if n.endswith("-errors"))]
+    assert {"Name": "ExecutedVersion", "Value": "8"} in errors["Dimensions"]
+
+
 def test_a_proposal_from_before_cost_stops_keeps_its_other_alarms(account: Account) -> None:
     # Given an experiment approved from a proposal that has a p99 stop but no mean stop
     names = alarms.create_rollback_alarms(

@@ -59,9 +59,17 @@ def test_an_approved_canary_is_applied_behind_the_alias_and_guarded_on_its_own_v
     assert s.status() == "APPLIED"
     [change] = s.store.list_audit()
     assert change.data["after"]["canary_weight"] == 0.1  # type: ignore[index]
-    # And every alarm judges only the calls the trial version ran, as AWS publishes them for an alias
-    dims = {tuple(sorted((d["Name"], d["Value"]) for d in a["Dimensions"])) for a in s.alarms()}
+    # And every alarm but the throttles' judges only the calls the trial version ran, as AWS publishes them
+    # for an alias (a throttled call runs no version: throttles are judged on the alias, from the change on)
+    dims = {
+        tuple(sorted((d["Name"], d["Value"]) for d in a["Dimensions"]))
+        for a in s.alarms()
+        if not a["AlarmName"].endswith("-throttles")
+    }
     assert dims == {(("ExecutedVersion", trial), ("FunctionName", FN), ("Resource", f"{FN}:{ALIAS}"))}
+    [throttles] = [a for a in s.alarms() if a["AlarmName"].endswith("-throttles")]
+    [metric] = [q["MetricStat"]["Metric"] for q in throttles["Metrics"] if "MetricStat" in q]
+    assert {d["Name"] for d in metric["Dimensions"]} == {"FunctionName", "Resource"}
     by_metric = {a["AlarmName"].rsplit("-", 1)[1]: a for a in s.alarms()}
     assert by_metric["stop"]["Threshold"] == 400.0 and by_metric["stop"]["Period"] == 21_600  # the stop
     assert by_metric["p99"]["Threshold"] == 500.0  # gross regressions: 1.25 x the stop

@@ -2,7 +2,8 @@
 
 Four alarms per change, on the AWS/Lambda metrics of the function (or the alias it serves): Errors
 above the function's usual rate (any, if it had none; the agent passes the rate as
-`current["errors_per_min"]`), any Throttles, p99 Duration well above what the change projected, and
+`current["errors_per_min"]`), any Throttles (for a canary too on the whole alias: a throttled call runs no
+version), p99 Duration well above what the change projected, and
 Duration near the timeout. An experiment gets a fifth, `stop`, its p99 stop, which sits close to the
 allowance and is judged the way the stop's margin was set, on about a day: its value over six hours
 above the stop in at least two of the last four such windows. For a trial on all traffic
@@ -126,9 +127,16 @@ def create_rollback_alarms(
         what = {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims, "Period": period}
         return {**what, **stat, "EvaluationPeriods": of[1], "DatapointsToAlarm": of[0]}
 
+    # A throttled call runs no version, so no ExecutedVersion is certain to carry it: throttles are
+    # judged on the alias (or function) as a whole. A canary's slower trial raises the function's
+    # concurrency for both versions; its calls from before the change are left out like any other's.
+    throttled = single("Throttles", {"Statistic": "Sum"}, 60)
+    throttled["Dimensions"] = [d for d in dims if d["Name"] != "ExecutedVersion"]
+    if since is not None and executed_version:
+        throttled = _after(throttled, since)
     specs: list[tuple[str, dict[str, Any], float]] = [
         (errors, single("Errors", {"Statistic": "Sum"}, 60), errors_threshold(errors_per_min)),
-        (throttles, single("Throttles", {"Statistic": "Sum"}, 60), 0.0),
+        (throttles, throttled, 0.0),
         (timeouts, single("Duration", {"Statistic": "Maximum"}, 60), timeout_s * 1000.0 * 0.95),
     ]
     p99_stat = {"ExtendedStatistic": "p99"}
