@@ -65,7 +65,7 @@ def test_recommendations_are_listed_by_status_and_function(account: Account) -> 
 
 
 def test_the_lease_is_exclusive_until_it_expires_or_is_released(account: Account) -> None:
-    store = _store()
+    store = Store(STATE, AUDIT, clock=lambda: 0.0)  # event times only
     assert store.acquire_lease("run-1", NOW, ttl_s=900)
     assert not store.acquire_lease("run-2", NOW + timedelta(minutes=5), ttl_s=900)
     assert store.acquire_lease("run-2", NOW + timedelta(minutes=16), ttl_s=900)  # run-1 died
@@ -73,6 +73,17 @@ def test_the_lease_is_exclusive_until_it_expires_or_is_released(account: Account
     assert not store.acquire_lease("run-3", NOW + timedelta(minutes=17), ttl_s=900)
     store.release_lease("run-2")
     assert store.acquire_lease("run-3", NOW + timedelta(minutes=17), ttl_s=900)
+
+
+def test_a_late_event_holds_the_lease_by_the_wall_clock(account: Account) -> None:
+    # The 06:00 event waited in a backlog and runs at 06:50; the 07:00 event runs on time
+    wall = [(NOW + timedelta(minutes=50)).timestamp()]
+    store = Store(STATE, AUDIT, clock=lambda: wall[0])
+    assert store.acquire_lease("late", NOW, ttl_s=960)
+    wall[0] = (NOW + timedelta(minutes=60)).timestamp()
+    assert not store.acquire_lease("on-time", NOW + timedelta(minutes=60), ttl_s=960)  # "late" runs on
+    wall[0] = (NOW + timedelta(minutes=67)).timestamp()
+    assert store.acquire_lease("on-time", NOW + timedelta(minutes=67), ttl_s=960)  # 06:50 + 16 min
 
 
 def test_function_state_round_trips(account: Account) -> None:
