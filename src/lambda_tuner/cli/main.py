@@ -71,11 +71,20 @@ def demo(cycles: int, seed: int, json_out: Path | None, curves: Path | None, qui
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--function", "function", default=None)
 @click.option("--status", default=None, help="Only recommendations in this status.")
-def report(html_out: Path | None, function: str | None, status: str | None) -> None:
+@click.option("--state-table", envvar="LT_STATE_TABLE", help="State table (LT_STATE_TABLE).")
+@click.option("--audit-table", envvar="LT_AUDIT_TABLE", help="Audit table (LT_AUDIT_TABLE).")
+def report(
+    html_out: Path | None,
+    function: str | None,
+    status: str | None,
+    state_table: str | None,
+    audit_table: str | None,
+) -> None:
     """Show stored recommendations with their cost/duration-vs-memory model (terminal or HTML)."""
     from lambda_tuner.cli.report import show_report
 
-    sys.exit(show_report(html_out=html_out, function=function, status=status))
+    tables = (state_table or "", audit_table or "")
+    sys.exit(show_report(html_out=html_out, function=function, status=status, tables=tables))
 
 
 @main.group()

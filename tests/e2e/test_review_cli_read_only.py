@@ -1,0 +1,123 @@
+"""`lambda-tuner run | report | audit` against an account with lambda-tuner's stack and a day of its
+history: each reads, none writes, whatever the mode asked for; `report` needs only the tables' names."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from e2e_support import T0, Account
+
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.cli.main import main
+from lambda_tuner.cli.run import run_once
+from lambda_tuner.core.guardrails import CHANGING_KINDS
+
+# Operations that change something in an account, by their verb (Logs Insights' StartQuery reads).
+WRITES = (
+    "Put",
+    "Update",
+    "Delete",
+    "Publish",
+    "Create",
+    "Tag",
+    "Untag",
+    "Register",
+    "Deregister",
+    "Invoke",
+    "Send",
+    "Start",
+    "Stop",
+    "Transact",
+    "BatchWrite",
+    "Set",
+    "Add",
+    "Remove",
+)
+
+
+@pytest.fixture(scope="module")
+def history(account: Account) -> Account:
+    """The account after one scheduled cycle in approve mode: stored proposals, audit records, a digest."""
+    assert account.run_agent(T0)["ok"] is True
+    assert account.stack.inbox()  # the digest went out: there is something for the CLI to read
+    return account
+
+
+def _writes(account: Account) -> set[str]:
+    return {
+        op
+        for op, n in account.twin.calls.items()
+        if n and op.split(".")[1].startswith(WRITES) and op != "logs.StartQuery"
+    }
+
+
+def _invoke(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(main, args, catch_exceptions=False, env={"COLUMNS": "250"})
+    return result.exit_code, result.output
+
+
+def test_report_reads_the_stored_recommendations_and_writes_nothing(history: Account, tmp_path: Path) -> None:
+    # Given the cycle's stored proposals: several per function (a proposal beside arm64 advice)
+    stored = Store(history.stack.settings["LT_STATE_TABLE"], history.stack.settings["LT_AUDIT_TABLE"])
+    proposals = {r.function: r for r in stored.list_recommendations() if r.kind in CHANGING_KINDS}
+    assert len(proposals) >= 2
+    history.twin.calls.clear()
+    # When a person asks for the report
+    page = tmp_path / "report.html"
+    code, out = _invoke(["report", "--html", str(page)])
+    # Then each function's proposal is what it shows, with its chart, whatever else the cycle stored ...
+    assert code == 0, out
+    html = page.read_text()
+    for function, rec in proposals.items():
+        section = html.split(f"<h2>{function}")[1].split("</section>")[0]
+        assert f"<strong>{rec.kind}</strong>" in section and "<svg" in section, function
+        assert re.search(rf"{function}\s+{rec.kind}", out), out
+    # ... and it only read
+    assert history.twin.calls["dynamodb.Scan"] >= 1
+    assert _writes(history) == set()
+
+
+def test_report_needs_only_the_tables_not_the_apply_functions_topic(
+    history: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a person who names the two tables, as the error message and `lambda-tuner audit` ask
+    monkeypatch.delenv("LT_TOPIC_ARN")
+    # When they ask for the report, Then they get it
+    code, out = _invoke(["report"])
+    assert code == 0, out
+    assert "orders-api" in out
+
+
+def test_the_audit_list_and_its_verification_write_nothing(history: Account) -> None:
+    history.twin.calls.clear()
+    code, out = _invoke(["audit", "--format", "json"])
+    assert code == 0, out
+    records = json.loads(out)
+    assert {r["type"] for r in records} >= {"recommendation"}
+    code, out = _invoke(["audit", "verify"])
+    assert code == 0 and out.startswith("intact:"), out
+    assert history.twin.calls["dynamodb.Query"] >= 2
+    assert _writes(history) == set()
+
+
+@pytest.mark.parametrize("mode", ["auto", "approve"])
+def test_a_run_without_apply_writes_nothing_even_in_a_mode_that_would_act(
+    history: Account, tmp_path: Path, mode: str
+) -> None:
+    history.twin.calls.clear()
+    inbox_before = history.stack.inbox()
+    out_file = tmp_path / "run.json"
+    # `lambda-tuner run --mode <mode> --json <file>`, at the simulated day (the command takes the wall clock)
+    code = run_once(apply_changes=False, mode=mode, lookback_days=None, json_out=out_file, now=T0)
+    assert code == 0
+    summary = json.loads(out_file.read_text())
+    routes = {r["route"] for r in summary["recommendations"]}
+    assert routes & {"apply", "approve"}, routes  # it would have acted: the routes say so
+    assert summary["applied_requests"] == [] and summary["notified"] is False
+    assert history.twin.calls["lambda.ListFunctions"] >= 1
+    assert _writes(history) == set()
+    assert inbox_before == [] and history.stack.inbox() == []
