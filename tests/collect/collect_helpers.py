@@ -109,3 +109,15 @@ def run_collect(
     return collect(
         now, 14, P, state or {}, sleep=clock.sleep, monotonic=clock.monotonic, **{**clients(twin), **kw}
     )
+
+
+def record_requests(client: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every call `client` makes from now on, in order: its operation and the parameters it was given
+    (retries are not repeated here; the twin's `calls` counts those)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def note(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, dict(params)))
+
+    client.meta.events.register("provide-client-params.lambda", note)
+    return seen
