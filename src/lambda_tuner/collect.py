@@ -1,7 +1,11 @@
 """One collection: discover every function, read its metrics and REPORT facts, hand the core clean values.
 
 Order of calls, chosen so the expensive steps only touch functions that need them:
-1. ListFunctions (every cycle, paced to the agent's share of the Lambda control-plane quota).
+1. ListFunctions (every cycle, paced to the agent's share of the Lambda control-plane quota), with every
+   published version, or — on an account whose versions would take more than a tenth of the control-plane
+   budget (`VERSION_PAGES_SHARE`) — $LATEST only. Then a function's versions are known through its aliases,
+   each one's memory size read once (GetFunctionConfiguration) and kept in the state; the state remembers
+   the account as version-heavy, and the full listing is tried again after a week.
 2. Census: Invocations per function per hour, densely packed into GetMetricData calls. Idle functions stop
    here (their observations say "no invocations"), and the census ranks new functions for step 3.
 3. Detail calls (tags, reserved concurrency, aliases, PC) for changed / PC-holding / new / due functions,
@@ -135,8 +139,11 @@ def collect(
         with ThreadPoolExecutor(max_workers=1) as pool:
             refreshing = pool.submit(timed, "refresh", lambda: refresh(run, clients))
             timed("metrics", lambda: read_details(run, clients, known))
+            # From a $LATEST-only listing the versions' memory sizes, which tell apart the REPORT rows of a
+            # shared log group, are read by the refresh: the rows wait for it (as the cycle does next)
+            settled = refreshing.result if run.listing and not run.listing.all_versions else None
             timed("logs", lambda: scan_logs(run, clients, sleep=sleep, monotonic=monotonic,
-                                            deadline=started + LOGS_START_BY_S))
+                                            deadline=started + LOGS_START_BY_S, before_attributing=settled))
             refreshing.result()
         timed("metrics_after_refresh", lambda: details_after_refresh(run, clients, known))
     observations: dict[str, Observations] = {}

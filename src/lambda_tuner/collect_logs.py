@@ -20,10 +20,12 @@ from lambda_tuner.core import report_windows as rw
 
 
 def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
-               monotonic: Callable[[], float], deadline: float | None = None) -> None:
+               monotonic: Callable[[], float], deadline: float | None = None,
+               before_attributing: Callable[[], object] | None = None) -> None:
     """REPORT aggregates for the log bytes written since each group's watermark, never twice. A group whose
     query could not start before `deadline` (or while others held the account's Insights queries) keeps
-    its watermark: the next cycle scans its bytes."""
+    its watermark: the next cycle scans its bytes. `before_attributing` waits for what tells a shared
+    group's rows apart (versions' memory sizes still being read)."""
     owners = _log_owners(run)
     stored = run.state.get("logs") or {}
     windows: dict[str, tuple[datetime, datetime]] = {}
@@ -47,6 +49,8 @@ def scan_logs(run: Run, clients: Clients, *, sleep: Callable[[float], None],
     rows_by_group: dict[str, list[reports.ReportRow]] = {}
     for row in outcome.rows:
         rows_by_group.setdefault(row.log_group, []).append(row)
+    if before_attributing is not None:
+        before_attributing()
     listed = _listed_writers(run)  # once a run: a group's neighbours are looked up, not searched for
     for group, end in outcome.scanned.items():
         run.watermarks[group] = end.isoformat()
@@ -134,5 +138,5 @@ def _listed_writers(run: Run) -> dict[str, set[str]]:
 def _only_owner(run: Run, names: list[str], memory_mb: int) -> str | None:
     assert run.listing is not None
     matches = [n for n in names if memory_mb == run.entry(n)["MemorySize"]
-               or any(v.get("MemorySize") == memory_mb for v in run.listing.versions.get(n, {}).values())]
+               or memory_mb in run.version_mb(n).values()]
     return matches[0] if len(matches) == 1 else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from lambda_tuner.adapters import inventory, metrics
@@ -13,6 +13,8 @@ from lambda_tuner.collect_run import (
     MINUTE,
     PC_QUESTION_INVOCATIONS_PER_HOUR,
     PER_MINUTE_DAYS,
+    VERSION_HEAVY_KEY,
+    VERSION_PAGES_SHARE,
     Clients,
     CollectError,
     Run,
@@ -22,10 +24,23 @@ from lambda_tuner.core.tags import parse_policy
 
 
 def discover(run: Run, clients: Clients, *, budget_calls: int) -> None:
+    """The listing, and what is left of `budget_calls` for detail reads once its pages are paid.
+
+    An account whose published versions would take more than `VERSION_PAGES_SHARE` of the budget is
+    listed $LATEST only (`inventory.list_functions`); the state remembers the day that was found, so the
+    next cycles list $LATEST directly, until a week has passed and the ALL listing is tried again in case
+    the account shed its versions."""
+    day = run.now.date().toordinal()
+    stored = run.state.get(VERSION_HEAVY_KEY)
+    heavy = int(stored) if stored is not None else None
+    probe = heavy is None or day - heavy >= inventory.REFRESH_DAYS
     try:
-        run.listing = inventory.list_functions(client=clients.lam)
+        run.listing = inventory.list_functions(
+            client=clients.lam, version_pages_cap=int(budget_calls * VERSION_PAGES_SHARE), all_versions=probe)
     except inventory.InventoryError as exc:
         raise CollectError(f"cannot list functions: {exc}") from exc
+    if not run.listing.all_versions:
+        run.version_heavy_day = day if probe else heavy
     try:
         run.unreserved = inventory.unreserved_concurrency(client=clients.lam)
     except inventory.InventoryError as exc:
@@ -99,18 +114,59 @@ def minutes_with_calls(hourly: Mapping[datetime, float], since: datetime) -> int
 def refresh(run: Run, clients: Clients) -> None:
     assert run.listing is not None
     plan = inventory.plan_refresh(run.listing, run.known, day=run.now.date().toordinal(),
-                                  budget_calls=run.budget_calls, traffic=run.traffic, exclude=run.exclude)
+                                  budget_calls=run.budget_calls, traffic=run.traffic, exclude=run.exclude,
+                                  unsized=set(run.names()) - observed(run))
     run.deferred = dict(plan.deferred)
     for name in plan.chosen:
         try:
             run.details[name] = inventory.read_details(
-                name, with_aliases=bool(run.listing.versions.get(name)), client=clients.lam)
+                name, with_aliases=name in plan.with_aliases, always_pc=name in plan.always_pc,
+                client=clients.lam)
             run.refreshed.add(name)
         except inventory.FunctionNotFoundError as exc:
             run.deleted[name] = f"deleted during the cycle: {exc}"
         except inventory.InventoryError as exc:
             run.errors[name] = str(exc)
             run.partial.add(f"{name}: details unreadable ({exc})")
+    if not run.listing.all_versions:  # the sizes reserved in the plan, and what the detail reads left
+        left = run.budget_calls - plan.calls + plan.version_calls
+        read_version_sizes(run, clients, plan.chosen, allowance=left)
+
+
+def read_version_sizes(run: Run, clients: Clients, first: Sequence[str], *, allowance: int) -> None:
+    """From a $LATEST-only listing, which lists no versions: the memory size of each version an alias names
+    that no earlier cycle read, one GetFunctionConfiguration each, within `allowance` calls. The functions
+    just read come first, then those whose stored aliases name a version not read yet (the cycle after the
+    listing stopped covering versions, or one the budget cut short); what is left waits for the next cycle.
+    Only the functions whose series are read (with calls, billed over the mark) are sized: the others'
+    observations do not split by size, and theirs are read once they have calls. A version not found is
+    skipped: stored aliases may name one deleted since (the next detail read tells)."""
+    firsts, sized = set(first), observed(run)
+    short: list[str] = []
+    for name in [*first, *(n for n in run.names() if n not in firsts)]:
+        details = run.details_of(name)
+        if name not in sized or details is None:
+            continue
+        missing = sorted(inventory.alias_versions(details.aliases) - set(run.version_mb(name)),
+                         key=lambda v: (len(v), v))
+        read: dict[str, int] = {}
+        for version in missing:
+            if allowance <= 0:
+                short.append(name)
+                break
+            allowance -= 1
+            try:
+                read[version] = inventory.version_memory(name, version, client=clients.lam)
+            except inventory.FunctionNotFoundError:
+                continue
+            except inventory.InventoryError as exc:
+                run.partial.add(f"{name}: memory size of version {version} unreadable ({exc})")
+        if read:
+            run.version_reads[name] = read
+    if short:
+        listed = ", ".join(short[:10]) + (f" and {len(short) - 10} more" if len(short) > 10 else "")
+        run.partial.add(f"memory sizes of the versions the aliases of {listed} name not read (control-plane "
+                        "budget): their canaries are told apart once a later cycle reads them")
 
 
 def details_after_refresh(
@@ -126,6 +182,25 @@ def details_after_refresh(
             fresh[name] = inventory.Details(details.tags, details.reserved_concurrency, new, {})
     if fresh:
         read_details(run, clients, fresh, aliases_only=True)
+    late_canaries(run, clients)
+
+
+def observed(run: Run) -> set[str]:
+    """The functions whose series are read: with calls (or not known to have none), billed over the mark."""
+    return set(active(run)) - set(run.below_mark)
+
+
+def late_canaries(run: Run, clients: Clients) -> None:
+    """Per-version series of the canaries seen only once the refresh read their versions' memory sizes (a
+    $LATEST-only listing; an ALL listing knows every size from the start), when not read already."""
+    eligible = observed(run)
+    queries: list[MetricQuery] = []
+    for name in sorted(n for n in run.version_reads if n in eligible):
+        calls_by_hour = run.series.get((name, "", "inv"))
+        points = len(calls_by_hour) if calls_by_hour is not None else run.hours()
+        queries.extend(q for q in canary_queries(run, name, run.details_of(name), points)
+                       if q.key not in run.series)
+    fetch_into(run, clients, queries, run.start)
 
 
 def read_details(run: Run, clients: Clients, known: Mapping[str, inventory.Details | None], *,

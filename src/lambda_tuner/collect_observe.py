@@ -83,8 +83,7 @@ def _serving(run: Run, name: str) -> tuple[str, int]:
             best = (served, alias.name, alias.function_version)
     if best is None:
         return "", latest_mb
-    version = run.listing.versions.get(name, {}).get(best[2])
-    return best[1], int(version["MemorySize"]) if version else latest_mb
+    return best[1], run.version_mb(name).get(best[2], latest_mb)
 
 
 def _insights_stats(run: Run, name: str, epoch: Any) -> ReportStats:

@@ -24,6 +24,10 @@ CONTROL_PLANE_BUDGET_S = 420.0  # of a 900 s invocation: leaves room for metrics
 # No Logs Insights query starts later than this into the cycle: one started then runs at most its 300 s
 # timeout, which still leaves a 900 s invocation time to decide and save; the rest wait for the next cycle.
 LOGS_START_BY_S = 480.0
+# The FunctionVersion=ALL listing may spend this share of the control-plane budget on published versions
+# (210 pages, 10,500 versions, at the defaults); past it the functions are listed $LATEST only.
+VERSION_PAGES_SHARE = 0.10
+VERSION_HEAVY_KEY = "lm"  # shared state: the day the listing last found the account past that share
 MIN_MONTHLY_BILL_USD = 1.0  # below this a function's detail metrics cost over 1 % of what tuning could save
 
 
@@ -51,12 +55,14 @@ class Run:
     below_mark: dict[str, str] = field(default_factory=dict)  # function -> why its details are not read
     census_skipped: dict[str, str] = field(default_factory=dict)  # quiet functions not due today -> why
     listing: inventory.Listing | None = None
+    version_heavy_day: int | None = None  # the day an ALL listing last passed the cap (None: it did not)
     budget_calls: int = 0
     unreserved: int | None = None
     series: dict[tuple[str, ...], Mapping[datetime, float]] = field(default_factory=dict)
     traffic: dict[str, float] = field(default_factory=dict)
     metric_problems: dict[str, list[str]] = field(default_factory=dict)
     details: dict[str, inventory.Details] = field(default_factory=dict)
+    version_reads: dict[str, dict[str, int]] = field(default_factory=dict)  # this cycle's: version -> MB
     refreshed: set[str] = field(default_factory=set)
     deferred: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -95,15 +101,36 @@ class Run:
             self.stored_details[name] = inventory.Details.from_state(stored) if stored is not None else None
         return self.stored_details[name]
 
+    def version_mb(self, name: str) -> dict[str, int]:
+        """The memory size of the function's published versions, as far as the collector knows them: all of
+        them from an ALL listing; from a $LATEST-only one, those its aliases name (stored by earlier cycles,
+        read by this one). The callers need not know which listing it was."""
+        if self.listing is None:
+            return {}
+        if self.listing.all_versions:
+            return {v: int(c["MemorySize"]) for v, c in self.listing.versions.get(name, {}).items()}
+        stored = self.known.get(name, {}).get("vm") or {}
+        return {**{v: int(mb) for v, mb in stored.items()}, **self.version_reads.get(name, {})}
+
+    def kept_version_mb(self, name: str) -> dict[str, int]:
+        """The sizes a $LATEST-only listing's next cycle takes from the state instead of reading again: the
+        versions the aliases name and the agent's own canaries ran (none after an ALL listing)."""
+        if self.listing is None or self.listing.all_versions:
+            return {}
+        details = self.details_of(name)
+        keep = inventory.alias_versions(details.aliases) if details else set()
+        keep |= {v for c in self.history.get(name, []) if isinstance(c, ep.CanaryWindow)
+                 for v in (c.main_version, c.trial_version)}
+        return {v: mb for v, mb in self.version_mb(name).items() if v in keep}
+
     def canaries(self, name: str, details: inventory.Details | None) -> list[ep.CanaryWindow]:
         """The function's canaries that overlap the look-back: the agent's own records (each version's memory
-        as the listing has it: a published version's never changes), and weighted aliases of `details` now
-        routing to a version at another memory size that no record explains."""
-        versions = self.listing.versions.get(name, {}) if self.listing else {}
+        as the collector knows it: a published version's never changes), and weighted aliases of `details`
+        now routing to a version at another memory size that no record explains."""
+        versions = self.version_mb(name)
 
         def mb(version: str, fallback: int) -> int:
-            config = versions.get(version)
-            return int(config["MemorySize"]) if config else fallback
+            return versions.get(version, fallback)
 
         found = [replace(c, main_mb=mb(c.main_version, c.main_mb), trial_mb=mb(c.trial_version, c.trial_mb))
                  for c in self.history.get(name, []) if isinstance(c, ep.CanaryWindow)
@@ -183,10 +210,7 @@ class Run:
                     entry["q"] = day
                 else:
                     entry.pop("q", None)
-            if name in self.details:
-                assert self.listing is not None
-                entry.update(fp=inventory.fingerprint(self.entry(name), self.listing.versions.get(name, {})),
-                             day=day, d=compact(self.details[name], self.prefix).to_state())
+            self._keep_reads(name, entry, day)
             group = log_group(self.entry(name), name)
             if group != f"/aws/lambda/{name}":
                 entry["g"] = group  # `split_state` keeps the group's watermark with its owner
@@ -200,8 +224,26 @@ class Run:
                 if group in used}
         reports_state = {**(self.state.get("reports") or {}), **self.report_windows}
         listed = set(functions)
-        return {**self.state, "v": STATE_VERSION, "functions": functions, "logs": logs,
+        shared = {k: v for k, v in self.state.items() if k != VERSION_HEAVY_KEY}
+        if self.version_heavy_day is not None:
+            shared[VERSION_HEAVY_KEY] = self.version_heavy_day
+        return {**shared, "v": STATE_VERSION, "functions": functions, "logs": logs,
                 "reports": {k: v for k, v in reports_state.items() if k in listed}}
+
+    def _keep_reads(self, name: str, entry: dict[str, Any], day: int) -> None:
+        """This cycle's detail read (with what the next cycle compares to tell a change) and the version
+        sizes the next cycle needs, into the function's state entry."""
+        if name in self.details:
+            assert self.listing is not None
+            fingerprints = inventory.fingerprints(name, self.listing)
+            for key in ("fp", "fl"):
+                if key not in fingerprints:
+                    entry.pop(key, None)  # the other listing kind's: `inventory.unchanged` reads one
+            entry.update(fingerprints, day=day, d=compact(self.details[name], self.prefix).to_state())
+        if sizes := self.kept_version_mb(name):
+            entry["vm"] = sizes
+        else:
+            entry.pop("vm", None)
 
 
 _PRICES = default_prices()

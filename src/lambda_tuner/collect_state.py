@@ -20,7 +20,9 @@ LOG_PART_BYTES = 200_000  # half of DynamoDB's 400 KB item limit
 
 def split_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The state as a small shared part and one part per function, for stores with per-item size limits
-    (DynamoDB: 400 KB an item; a 10,000-function fleet needs megabytes). `join_state` reverses it.
+    (DynamoDB: 400 KB an item; a 10,000-function fleet needs megabytes). `join_state` reverses it. The
+    shared part holds the state's version and, for a version-heavy account, the day its listing last
+    passed the versions' cap (`lm`); a function's part its entry, its known version sizes among them.
 
     Every log-group watermark lives in a function's part, next to the REPORT windows its scans produced (so
     one item's write keeps both in step): a default group in its function's (`w`), a custom group in the

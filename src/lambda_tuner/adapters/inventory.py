@@ -4,6 +4,12 @@ ListFunctions (with FunctionVersion=ALL, so published versions come for free in 
 memory, timeout, architecture, runtime, package type, ephemeral storage, SnapStart, logging config,
 RevisionId, CodeSha256 and layers. What it lacks — tags, reserved concurrency, aliases and PC — costs one to
 three calls per function, which `read_details` makes only for the functions the collector chooses.
+
+An account that keeps many published versions (SAM's AutoPublishAlias publishes one per deploy: 3,000
+functions with 35 versions each are 2,100 pages) would spend the whole control-plane budget on that
+listing. `list_functions` therefore stops paging FunctionVersion=ALL once the versions alone would need
+more than a cap of pages and lists $LATEST only; a function's versions are then known only through its
+aliases (`read_details`), and each one's memory size is read once (`version_memory`) and kept.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +27,7 @@ from lambda_tuner.adapters import aws
 from lambda_tuner.core.models import AliasInfo, FunctionConfig, FunctionPolicy
 
 INSIGHTS_LAYER_MARK = "LambdaInsightsExtension"
+LIST_PAGE_ITEMS = 50  # ListFunctions returns at most 50 entries a page
 
 
 class InventoryError(Exception):
@@ -36,11 +44,16 @@ class LambdaThrottledError(InventoryError):
 
 @dataclass(frozen=True)
 class Listing:
-    """One cycle's ListFunctions: $LATEST configurations, and the published versions of each function."""
+    """One cycle's ListFunctions: $LATEST configurations, and the published versions of each function.
+
+    `all_versions` False: the listing was of $LATEST only (a version-heavy account), `versions` is empty
+    and says nothing about which functions have versions. `pages` counts every page paid for, those of a
+    FunctionVersion=ALL listing abandoned at the cap included."""
 
     latest: dict[str, dict[str, Any]]
     versions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # name -> version -> config
     pages: int = 0
+    all_versions: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,25 +85,50 @@ def _mapped(exc: ClientError, what: str) -> InventoryError:
     return InventoryError(f"{what}: {code or 'error'}: {exc}")
 
 
-def list_functions(client: Any = None) -> Listing:
-    """Every function in the region (paginated, 50 per page), with its published versions."""
+def list_functions(client: Any = None, *, version_pages_cap: int | None = None,
+                   all_versions: bool = True) -> Listing:
+    """Every function in the region (paginated, 50 per page), with its published versions.
+
+    With `version_pages_cap`, paging FunctionVersion=ALL stops as soon as the published versions seen so
+    far would need more than that many pages of their own, and the functions are listed again without
+    versions ($LATEST only: one entry each). `all_versions` False lists $LATEST only from the start (the
+    collector remembers a version-heavy account, so later cycles do not pay the abandoned pages again)."""
     lam = client or aws.client("lambda")
-    latest: dict[str, dict[str, Any]] = {}
-    versions: dict[str, dict[str, dict[str, Any]]] = {}
-    pages = 0
+    abandoned = 0
     try:
-        for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
+        if all_versions:
+            listing = _all_versions(lam, version_pages_cap)
+            if listing.all_versions:
+                return listing
+            abandoned = listing.pages  # paid for all the same
+        latest: dict[str, dict[str, Any]] = {}
+        pages = 0
+        for page in lam.get_paginator("list_functions").paginate():
             pages += 1
-            for entry in page.get("Functions", []):
-                name, version = entry["FunctionName"], entry.get("Version", "$LATEST")
-                if version == "$LATEST":
-                    latest[name] = entry
-                else:
-                    versions.setdefault(name, {})[version] = entry
+            latest.update((entry["FunctionName"], entry) for entry in page.get("Functions", []))
     except ClientError as exc:
         raise _mapped(exc, "ListFunctions") from exc
     except BotoCoreError as exc:
         raise InventoryError(f"ListFunctions: {exc}") from exc
+    return Listing(latest=latest, pages=abandoned + pages, all_versions=False)
+
+
+def _all_versions(lam: Any, cap: int | None) -> Listing:
+    """The FunctionVersion=ALL listing; `all_versions` False when the cap stopped it (its pages were paid)."""
+    latest: dict[str, dict[str, Any]] = {}
+    versions: dict[str, dict[str, dict[str, Any]]] = {}
+    pages = published = 0
+    for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
+        pages += 1
+        for entry in page.get("Functions", []):
+            name, version = entry["FunctionName"], entry.get("Version", "$LATEST")
+            if version == "$LATEST":
+                latest[name] = entry
+            else:
+                versions.setdefault(name, {})[version] = entry
+                published += 1
+        if cap is not None and published > cap * LIST_PAGE_ITEMS:
+            return Listing(latest={}, pages=pages, all_versions=False)
     return Listing(latest=latest, versions=versions, pages=pages)
 
 
@@ -107,8 +145,12 @@ def unreserved_concurrency(client: Any = None) -> int | None:
     return int(value) if value is not None else None
 
 
-def read_details(name: str, *, with_aliases: bool, client: Any = None) -> Details:
-    """Tags and reserved concurrency (GetFunction); aliases and PC when the function has versions."""
+def read_details(name: str, *, with_aliases: bool, always_pc: bool = True, client: Any = None) -> Details:
+    """Tags and reserved concurrency (GetFunction); aliases and PC when the function has versions.
+
+    `always_pc` False (a $LATEST-only listing, which cannot tell a function with versions): PC is read only
+    when the function has an alias; `plan_refresh` sets it for a function known to hold PC on a version.
+    Which functions get `with_aliases` from such a listing, and what that misses: `reads_aliases`."""
     lam = client or aws.client("lambda")
     try:
         got = lam.get_function(FunctionName=name)
@@ -116,8 +158,13 @@ def read_details(name: str, *, with_aliases: bool, client: Any = None) -> Detail
         tags = dict(got.get("Tags") or {})
         if not with_aliases:
             return Details(tags=tags, reserved_concurrency=reserved)
-        pcs = dict(_pc_configs(lam, name))
-        aliases = tuple(_alias(a, pcs.get(a["Name"])) for a in _aliases(lam, name))
+        if always_pc:
+            pcs = dict(_pc_configs(lam, name))
+            raw = list(_aliases(lam, name))
+        else:
+            raw = list(_aliases(lam, name))
+            pcs = dict(_pc_configs(lam, name)) if raw else {}
+        aliases = tuple(_alias(a, pcs.get(a["Name"])) for a in raw)
         alias_names = {a.name for a in aliases}
         on_versions = {q: pc["RequestedProvisionedConcurrentExecutions"] for q, pc in pcs.items()
                        if q not in alias_names}
@@ -126,6 +173,23 @@ def read_details(name: str, *, with_aliases: bool, client: Any = None) -> Detail
         raise _mapped(exc, f"details of {name}") from exc
     except BotoCoreError as exc:
         raise InventoryError(f"details of {name}: {exc}") from exc
+
+
+def version_memory(name: str, version: str, client: Any = None) -> int:
+    """A published version's memory size (GetFunctionConfiguration with the version as qualifier): its
+    configuration never changes, so the collector reads it once and keeps it."""
+    lam = client or aws.client("lambda")
+    try:
+        return int(lam.get_function_configuration(FunctionName=name, Qualifier=version)["MemorySize"])
+    except ClientError as exc:
+        raise _mapped(exc, f"version {version} of {name}") from exc
+    except BotoCoreError as exc:
+        raise InventoryError(f"version {version} of {name}: {exc}") from exc
+
+
+def alias_versions(aliases: Iterable[AliasInfo]) -> set[str]:
+    """The published versions the aliases point to or route a share of their calls to."""
+    return {v for a in aliases for v in (a.function_version, *a.routing) if v != "$LATEST"}
 
 
 def _aliases(lam: Any, name: str) -> Iterator[dict[str, Any]]:
@@ -161,6 +225,39 @@ def fingerprint(entry: dict[str, Any], versions: Iterable[str] = ()) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()  # 16 characters kept per function
 
 
+def fingerprints(name: str, listing: Listing) -> dict[str, str]:
+    """What a detail read stores for `unchanged` to compare: "fp" with the version set from a
+    FunctionVersion=ALL listing, "fl" ($LATEST's alone) from a $LATEST-only one."""
+    entry = listing.latest[name]
+    if listing.all_versions:
+        return {"fp": fingerprint(entry, listing.versions.get(name, {}))}
+    return {"fl": fingerprint(entry)}
+
+
+def unchanged(name: str, state: Mapping[str, Any], listing: Listing) -> bool:
+    """Whether the function is as its last detail read found it. Listings of the two kinds compare what
+    both know, $LATEST: switching kinds must not make every function look changed (the budget would go on
+    re-reading the whole fleet). A read stored from an ALL listing keeps no $LATEST-only fingerprint (a
+    version-light account's state stays as it was), so a $LATEST-only listing compares it directly when
+    the function had no versions then, and otherwise takes $LATEST as unchanged when it was last modified
+    before the day of that read (one modified that same day is read again, once)."""
+    entry = listing.latest[name]
+    if listing.all_versions and "fp" in state:
+        return bool(state["fp"] == fingerprint(entry, listing.versions.get(name, {})))
+    latest = fingerprint(entry)
+    if "fl" in state:
+        return bool(state["fl"] == latest)
+    return state.get("fp") == latest or _modified_before(entry, state.get("day"))
+
+
+def _modified_before(entry: Mapping[str, Any], day: Any) -> bool:
+    try:
+        modified = date.fromisoformat(str(entry.get("LastModified", ""))[:10]).toordinal()
+    except ValueError:
+        return False
+    return day is not None and modified < int(day)
+
+
 def to_config(entry: dict[str, Any], details: Details | None, policy: FunctionPolicy, iac: str | None,
               ) -> FunctionConfig:
     name = entry["FunctionName"]
@@ -193,11 +290,55 @@ class RefreshPlan:
     chosen: tuple[str, ...]
     deferred: dict[str, str]  # function -> why its details were not read this cycle
     why: dict[str, str]  # function -> why it was chosen
+    with_aliases: frozenset[str] = frozenset()  # of `chosen`: ListAliases and PC read too
+    always_pc: frozenset[str] = frozenset()  # of those: PC read even when the function has no alias
+    calls: int = 0  # planned, GetFunctionConfiguration reserved for version sizes included
+    version_calls: int = 0  # of `calls`: those reserved for version sizes
 
 
-def detail_cost(name: str, listing: Listing) -> int:
-    """GetFunction, plus ListAliases and ListProvisionedConcurrencyConfigs when it has versions."""
-    return 3 if listing.versions.get(name) else 1
+# A deploy through an alias (SAM's AutoPublishAlias) moves it to one new version: one memory size to read
+VERSION_READS_AFTER_CHANGE = 1
+
+
+def reads_aliases(name: str, listing: Listing, state: Mapping[str, Any] | None, *, fresh: bool) -> bool:
+    """Whether a detail read lists the function's aliases (and PC): from an ALL listing, when it has
+    published versions. From a $LATEST-only one, which does not say, when the function is new or changed
+    (`fresh`), or known from its stored details to have aliases or PC; otherwise GetFunction alone.
+
+    What that misses: an alias or PC added to a function known to have neither, without a change to its
+    $LATEST (PC set on a version no alias points to; an alias created on an existing version) is seen only
+    when the function next changes, which a deploy does. Accepted: PC is put on an alias (or by SAM on the
+    AutoPublishAlias), so the calls reach it, and aliases come with deploys; listing aliases and PC for
+    every function read weekly would triple the refresh's cost on exactly the accounts whose listing
+    already takes much of the budget."""
+    if listing.all_versions:
+        return bool(listing.versions.get(name))
+    details = (state or {}).get("d") or {}
+    return fresh or bool(details.get("a")) or _has_pc(details)
+
+
+def version_reads(listing: Listing, state: Mapping[str, Any] | None, *, fresh: bool, sized: bool = True,
+                  ) -> int:
+    """GetFunctionConfiguration calls a detail read is expected to lead to (a $LATEST-only listing): the
+    versions its stored aliases name whose memory size is not stored, and after a change at least one.
+    None when its versions are not `sized` this cycle (see `collect_metrics.read_version_sizes`)."""
+    if listing.all_versions or not sized:
+        return 0
+    state = state or {}
+    sizes = state.get("vm") or {}
+    named = {v for a in (state.get("d") or {}).get("a", [])
+             for v in (a.get("function_version"), *(a.get("routing") or {})) if v and v != "$LATEST"}
+    missing = len(named - set(sizes))
+    return max(missing, VERSION_READS_AFTER_CHANGE) if fresh else missing
+
+
+def detail_cost(name: str, listing: Listing, state: Mapping[str, Any] | None = None, *,
+                fresh: bool = False, sized: bool = True) -> int:
+    """GetFunction, plus ListAliases and ListProvisionedConcurrencyConfigs when it has versions (see
+    `reads_aliases`), plus, from a $LATEST-only listing, the version sizes to read (`version_reads`)."""
+    if not reads_aliases(name, listing, state, fresh=fresh):
+        return 1
+    return 3 + version_reads(listing, state, fresh=fresh, sized=sized)
 
 
 def is_due(name: str, day: int, last_refresh_day: int | None) -> bool:
@@ -209,24 +350,24 @@ def is_due(name: str, day: int, last_refresh_day: int | None) -> bool:
 
 def plan_refresh(
     listing: Listing, known: Mapping[str, Mapping[str, Any]], *, day: int, budget_calls: int,
-    traffic: Mapping[str, float] | None = None, exclude: Iterable[str] = (),
+    traffic: Mapping[str, float] | None = None, exclude: Iterable[str] = (), unsized: Iterable[str] = (),
 ) -> RefreshPlan:
     """Who gets detail calls this cycle, most important first, within the control-plane budget.
 
-    Priority: changed since the last read (new RevisionId, LastModified, CodeSha256 or version set) >
-    has provisioned concurrency (it can change without a new revision and costs money every hour) >
-    new, busiest first > due in the rolling weekly refresh.
+    Priority: changed since the last read (new RevisionId, LastModified, CodeSha256 or, from an ALL
+    listing, version set) > has provisioned concurrency (it can change without a new revision and costs
+    money every hour) > new, busiest first > due in the rolling weekly refresh. `unsized`: functions whose
+    versions' memory sizes will not be read this cycle (no version reads are planned for them).
     """
-    skip, seen = set(exclude), traffic or {}
+    skip, seen, no_sizes = set(exclude), traffic or {}, set(unsized)
     ranked: list[tuple[int, float, str, str]] = []
-    for name, entry in listing.latest.items():
+    for name in listing.latest:
         if name in skip:
             continue
         state = known.get(name)
-        fp = fingerprint(entry, listing.versions.get(name, {}))
-        if state is None or "fp" not in state:  # never read (or deferred so far): new
+        if state is None or ("fp" not in state and "fl" not in state):  # never read (or deferred so far)
             ranked.append((2, -seen.get(name, 0.0), name, "new"))
-        elif state.get("fp") != fp:
+        elif not unchanged(name, state, listing):
             ranked.append((0, 0.0, name, "changed"))
         elif _has_pc(state.get("d") or {}):
             ranked.append((1, 0.0, name, "has provisioned concurrency"))
@@ -235,16 +376,26 @@ def plan_refresh(
     chosen: list[str] = []
     why: dict[str, str] = {}
     deferred: dict[str, str] = {}
+    with_aliases: set[str] = set()
+    always_pc: set[str] = set()
     left = budget_calls
+    version_calls = 0
     for _, _, name, reason in sorted(ranked):
-        cost = detail_cost(name, listing)
+        state, fresh = known.get(name), reason in ("new", "changed")
+        cost = detail_cost(name, listing, state, fresh=fresh, sized=name not in no_sizes)
         if cost <= left:
             chosen.append(name)
             why[name] = reason
             left -= cost
+            if cost > 1:  # aliases read too
+                with_aliases.add(name)
+                version_calls += version_reads(listing, state, fresh=fresh, sized=name not in no_sizes)
+                if listing.all_versions or ((state or {}).get("d") or {}).get("pv"):
+                    always_pc.add(name)
         else:
             deferred[name] = f"{reason}; details deferred to a later cycle (control-plane budget)"
-    return RefreshPlan(tuple(chosen), deferred, why)
+    return RefreshPlan(tuple(chosen), deferred, why, frozenset(with_aliases), frozenset(always_pc),
+                       calls=budget_calls - left, version_calls=version_calls)
 
 
 def _has_pc(details: Mapping[str, Any]) -> bool:
