@@ -121,3 +121,16 @@ def test_a_run_without_apply_writes_nothing_even_in_a_mode_that_would_act(
     assert history.twin.calls["lambda.ListFunctions"] >= 1
     assert _writes(history) == set()
     assert inbox_before == [] and history.stack.inbox() == []
+
+
+@pytest.mark.parametrize("days", [0, 64])
+def test_a_look_back_out_of_range_is_refused_not_replaced(
+    history: Account, days: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--lookback-days 0` used to be taken for "not given" and the cycle ran over 14 days
+    history.twin.calls.clear()
+    code = run_once(apply_changes=False, mode=None, lookback_days=days, json_out=None, now=T0)
+    assert code == 2
+    out = capsys.readouterr().out
+    assert "LT_LOOKBACK_DAYS" in out and "--apply" not in out  # a read-only run needs no stack settings
+    assert sum(history.twin.calls.values()) == 0

@@ -55,7 +55,9 @@ def run_once(
     *, apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None, now: datetime
 ) -> int:
     console = Console()
-    overrides: dict[str, Any] = {k: v for k, v in (("mode", mode), ("lookback_days", lookback_days)) if v}
+    # An option given is an option used: `--lookback-days 0` is refused below, not read as "not given"
+    given = (("mode", mode), ("lookback_days", lookback_days))
+    overrides: dict[str, Any] = {k: v for k, v in given if v is not None}
     try:
         if apply_changes:
             from lambda_tuner.wiring import agent_deps
@@ -75,10 +77,8 @@ def run_once(
             deps = CycleDeps(store=ReadOnlyStore(), notifier=None, secret=lambda: b"", invoke_apply=None)
             summary = run_cycle(settings, now, deps, read_only=True)
     except ValidationError as exc:
-        console.print(
-            f"[red]settings are incomplete:[/red] {exc.error_count()} problem(s); --apply needs the "
-            "stack's LT_* variables (see README)"
-        )
+        needs = "--apply needs the stack's LT_* variables (see README)" if apply_changes else "see --help"
+        console.print(f"[red]settings are invalid:[/red] {exc.error_count()} problem(s); {needs}")
         for error in exc.errors(include_url=False):
             console.print(f"  LT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
         return 2
