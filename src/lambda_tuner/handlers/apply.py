@@ -4,12 +4,10 @@ by CloudWatch rollback alarms (`aws.cloudwatch`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, Field
 
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
@@ -17,44 +15,10 @@ from lambda_tuner.adapters.canary_flow import ConcludeEvent
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.handlers.apply_events import AlarmEvent, an_object, checked
 from lambda_tuner.settings import ApplySettings
 
 logger = Logger(service="lambda-tuner-apply")
-# Our callers send ids, function names and actors of a few dozen characters. A longer text would only
-# fail later, when the audit record holding it outgrows DynamoDB's item, after the change it records.
-MAX_TEXT = 256
-Request = TypeVar("Request", bound=BaseModel)
-
-
-class _State(BaseModel):
-    value: str
-
-
-class _Alarm(BaseModel):
-    name: str = Field(alias="alarmName", max_length=MAX_TEXT)
-    state: _State
-
-
-class _AlarmEvent(BaseModel):
-    """A rollback alarm's action (the fields of events/alarm.json the apply function reads)."""
-
-    time: AwareDatetime
-    alarm: _Alarm = Field(alias="alarmData")
-
-
-def _checked(model: type[Request], event: dict[str, Any]) -> Request:
-    """`event` as `model`, refused before anything is read or changed when one of its times has no zone
-    (the audit refuses such a time, and only after the change it would record was made) or a text is
-    longer than MAX_TEXT."""
-    request = model.model_validate(event)
-    for name, value in request:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(
-                f"{name} must carry its time zone (2026-11-26T09:16:03Z), not {value.isoformat()}"
-            )
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            raise ValueError(f"{name} is {len(value)} characters long; at most {MAX_TEXT}")
-    return request
 
 
 @cache
@@ -74,25 +38,24 @@ def _flow() -> ApplyFlow:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise ValueError(f"an apply function event is a JSON object, not {type(event).__name__}")
+    event = an_object(event)  # each request is checked whole before anything is read or changed
     _flow().applier.deadline_from(context)  # its waits end in time to undo and record before the timeout
     if event.get("source") == "aws.cloudwatch":
-        alarm = _AlarmEvent.model_validate(event)
+        alarm = AlarmEvent.model_validate(event)
         if alarm.alarm.state.value != "ALARM":
             return {"ok": True, "message": "alarm not in ALARM state: nothing to do"}
         result = _flow().on_alarm(alarm.alarm.name, alarm.time)
         return {"ok": True, "message": "no change to roll back"} if result is None else result.model_dump()
     if event.get("action") == "revert":
-        revert = _checked(RevertEvent, event)
+        revert = checked(RevertEvent, event)
         results = _flow().revert(revert.since, revert.function, revert.time, actor=revert.requested_by)
         return {"ok": all(r.ok for r in results), "results": [r.model_dump() for r in results]}
     if event.get("action") == "conclude":
-        conclude = _checked(ConcludeEvent, event)
+        conclude = checked(ConcludeEvent, event)
         result = _flow().conclude(conclude.recommendation_id, conclude.time, actor=conclude.requested_by)
         logger.info("conclude finished", extra={"result": result.model_dump()})
         return result.model_dump()
-    apply = _checked(ApplyEvent, event)  # anything else is refused here with a validation error
+    apply = checked(ApplyEvent, event)  # anything else is refused here with a validation error
     result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
     logger.info("apply finished", extra={"result": result.model_dump()})
     return result.model_dump()
