@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 
@@ -165,11 +166,21 @@ def _order(fn: LambdaFunction) -> tuple[str, int]:
     return fn.function_name, 0 if version == "$LATEST" else int(version)
 
 
+def _in_moto(twin: Twin, name: str) -> bool:
+    """Whether moto has the function (one made outside the twin's own CreateFunction): moto lists a
+    function it does not have as having no versions, where AWS answers ResourceNotFoundException."""
+    try:
+        backend(twin).get_function(name)
+    except UnknownFunctionException:
+        return False
+    return True
+
+
 def list_versions(twin: Twin, call: Call) -> Reply:
     name = function_of(call) or ""
     with twin.lock:
         if name not in twin.lambdas.latest:
-            return call.forward()
+            return call.forward() if _in_moto(twin, name) else not_found(name)
         fns = [backend(twin).get_function(name), *backend(twin).list_versions_by_function(name)]
         unique = {str(fn.version): fn for fn in fns}.values()
         return paged(call, "Versions", sorted(unique, key=_order), lambda fn: config_of(twin, fn))
@@ -179,7 +190,7 @@ def list_aliases(twin: Twin, call: Call) -> Reply:
     name = function_of(call) or ""
     with twin.lock:
         if name not in twin.lambdas.latest:
-            return call.forward()
+            return call.forward() if _in_moto(twin, name) else not_found(name)
         wanted = call.query("FunctionVersion")
         aliases = [a.to_json() for a in backend(twin).list_aliases(name)]
         aliases = [a for a in aliases if wanted is None or a["FunctionVersion"] == wanted]

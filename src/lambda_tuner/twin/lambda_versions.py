@@ -102,7 +102,11 @@ def delete_function(twin: Twin, call: Call) -> Reply:
     """A whole function goes as moto deletes it; a version only once AWS would let it go."""
     name, qualifier = function_of(call) or "", qualifier_of(call)
     if qualifier is None:
-        return call.forward()
+        reply = call.forward()
+        if reply.status in (200, 204):
+            with twin.lock:
+                _forget(twin, name)
+        return reply
     with twin.lock:
         if name not in _functions(twin):
             return not_found(name)
@@ -127,6 +131,20 @@ def delete_function(twin: Twin, call: Call) -> Reply:
         # The World keeps the version's memory history: it describes the calls the version ran before
         # today, and no alias routes to it any more, so it runs none from now on.
         return reply
+
+
+def _forget(twin: Twin, name: str) -> None:
+    """A deleted function's bookkeeping goes with it: its later reads (ListAliases, the PC configs, ...)
+    answer ResourceNotFoundException, as AWS's do, not an error from moto's missing function. Its PC stops
+    serving calls; the World keeps what it ran before."""
+    twin.lambdas.latest.pop(name, None)
+    twin.lambdas.published_from.pop(name, None)
+    for key in [k for k in twin.lambdas.versions if k[0] == name]:
+        del twin.lambdas.versions[key]
+    for key in [k for k in twin.lambdas.pc if k[0] == name]:
+        pc = twin.lambdas.pc.pop(key)
+        if pc.status == "READY" and simulated(twin, name):
+            twin.world.set_pc(name, key[1], 0, at=twin.world.now)
 
 
 def _refusal(twin: Twin, name: str, qualifier: str) -> Reply | None:

@@ -103,3 +103,24 @@ def test_deleting_a_middle_version_does_not_make_moto_number_two_versions_alike(
     assert _versions(lam) == ["$LATEST", "1", "2", four, "5"]
     assert lam.get_function_configuration(FunctionName=FN, Qualifier=four)["MemorySize"] == 2048
     assert lam.get_function(FunctionName=f"{FN}:{four}")["Configuration"]["Version"] == four
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda lam: lam.list_aliases(FunctionName=FN),
+        lambda lam: lam.list_provisioned_concurrency_configs(FunctionName=FN),
+        lambda lam: lam.list_versions_by_function(FunctionName=FN),
+        lambda lam: lam.get_function(FunctionName=FN),
+    ],
+)
+def test_a_deleted_functions_reads_answer_not_found(lam: Any, read: Any) -> None:
+    # A collector reading a function deleted since its listing must be told "deleted", not "error"
+    lam.delete_function(FunctionName=FN)
+    with pytest.raises(ClientError) as refused:
+        read(lam)
+    error = refused.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (
+        404,
+        "ResourceNotFoundException",
+    )
