@@ -196,19 +196,22 @@ def _trace_traffic(trace_dir: Path | None, seed: int) -> Callable[[int], Traffic
     return pick
 
 
-def scaled_fleet(n: int, seed: int = 1) -> list[FunctionSpec]:
+def scaled_fleet(n: int, seed: int = 1, *, versions_per_function: int = 0) -> list[FunctionSpec]:
     """n cheap, varied functions (1,000–10,000 for the collection benchmark); built-in shapes only.
 
     Mix: about half rare (a few calls a day), a third low steady traffic, the rest diurnal or spiky;
     ~5 % with an alias (a fifth of those with PC, so ~1 %), ~10 % JSON logs, ~10 % arm64, ~30 % IaC tags.
+    `versions_per_function` K > 0: a version-heavy account (every deploy publishes a version): each
+    function has K published versions (more if its alias names a higher one), all at its memory size;
+    the fleet is otherwise the same, function for function (0: as many as the aliases need).
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    if n < 0 or versions_per_function < 0:
+        raise ValueError(f"n and versions_per_function must be >= 0, got {n}, {versions_per_function}")
     rng = np.random.default_rng(seed)
-    return [_scaled_one(i, rng, seed) for i in range(n)]
+    return [_scaled_one(i, rng, seed, versions_per_function) for i in range(n)]
 
 
-def _scaled_one(i: int, rng: np.random.Generator, seed: int) -> FunctionSpec:
+def _scaled_one(i: int, rng: np.random.Generator, seed: int, published: int = 0) -> FunctionSpec:
     key = stable_key(seed, "scaled", i)
     kind = rng.choice(["io", "cpu", "mixed", "multi"], p=[0.45, 0.2, 0.3, 0.05])
     curve: DurationCurve = {
@@ -240,5 +243,5 @@ def _scaled_one(i: int, rng: np.random.Generator, seed: int) -> FunctionSpec:
         log_format="JSON" if rng.random() < 0.1 else "Text",
         tags={"aws:cloudformation:stack-name": f"stack-{i % 97}"} if rng.random() < 0.3 else {},
         aliases=aliases, invoked=invoked, noise=float(rng.uniform(0.08, 0.35)),
-        app_log_bytes=float(rng.lognormal(5.0, 1.0)),
+        app_log_bytes=float(rng.lognormal(5.0, 1.0)), published=published,
     )

@@ -103,7 +103,7 @@ def provision_function(twin: Twin, spec: FunctionSpec, role: str) -> None:
 
 def _provision_versions(twin: Twin, spec: FunctionSpec, meta: Meta) -> None:
     lam = backend(twin)
-    for _ in range(max((int(v) for v in spec.versions), default=0)):
+    for _ in range(spec.published_count):
         lam.get_function(spec.name).code_or_config_updated = True  # moto publishes only after a change
         version = str(lam.publish_version(spec.name).version)
         twin.lambdas.versions[spec.name, version] = replace(

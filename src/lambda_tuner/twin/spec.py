@@ -60,6 +60,7 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     ephemeral_mb: int = 512
     description: str = ""  # what this function demonstrates
+    published: int = 0  # versions published at the start; 0 (or fewer than the aliases name): as they need
 
     def __post_init__(self) -> None:
         if not MIN_MB <= self.memory_mb <= MAX_MB:
@@ -70,6 +71,8 @@ class FunctionSpec:
             raise ValueError(f"{self.name}: error_rate and cpu_fraction must be in [0, 1], noise >= 0")
         if not math.isclose(sum(s for _, s in self.invoked), 1.0, abs_tol=1e-6):
             raise ValueError(f"{self.name}: invoked shares must sum to 1, got {self.invoked}")
+        if self.published < 0:
+            raise ValueError(f"{self.name}: published must be >= 0, got {self.published}")
         alias_names = {a.name for a in self.aliases}
         for qualifier, _ in self.invoked:
             if qualifier != LATEST and not qualifier.isdigit() and qualifier not in alias_names:
@@ -98,6 +101,12 @@ class FunctionSpec:
         found = {a.version for a in self.aliases} | {v for a in self.aliases for v, _ in a.routing}
         found |= {q for q, _ in self.invoked if q.isdigit()}
         return tuple(sorted(found, key=int))
+
+    @property
+    def published_count(self) -> int:
+        """How many versions are published at the start (numbered 1 up): `published`, or more when an alias
+        (or the traffic) names a higher one."""
+        return max(self.published, *(int(v) for v in self.versions), 0)
 
     def mean_ms(self, memory_mb: float) -> float:
         speed = self.arm64_speed if self.arch == "arm64" else 1.0
