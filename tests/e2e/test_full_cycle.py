@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import boto3
+import pytest
 from e2e_support import T0, Account, context, event
 
 from lambda_tuner.twin import person
@@ -55,9 +56,10 @@ def test_a_proposed_change_is_approved_on_the_page_applied_audited_and_seen_by_t
     assert {r["current"]["memory_mb"] for r in again if r["function"] == "orders-api"} == {proposed_mb}
 
 
-def test_a_malformed_scheduled_event_gets_a_clear_error_and_no_stack_trace(account: Account):
+def test_a_malformed_scheduled_event_is_an_error_with_a_clear_message(account: Account):
+    # An error, not a quiet {"ok": false}: a broken schedule must trip the agent-errors alarm
     from lambda_tuner.handlers import agent
 
-    result = agent.handler(event("malformed.json"), context())
-    assert result["ok"] is False
-    assert "scheduled event" in result["error"]
+    with pytest.raises(agent.MalformedEventError, match=r"malformed scheduled event: .*'time'") as raised:
+        agent.handler(event("malformed.json"), context())
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__  # no validation dump

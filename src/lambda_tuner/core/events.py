@@ -12,6 +12,10 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
+class MalformedEventError(ValueError):
+    """The invocation's event is not a scheduled tick: no cycle ran."""
+
+
 class ScheduledEvent(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 

@@ -10,12 +10,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from lambda_tuner.core.events import ScheduledEvent
+from lambda_tuner.core.events import MalformedEventError, ScheduledEvent
 from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.wiring import agent_deps
 
 logger = Logger(service="lambda-tuner-agent")
+
 metrics = Metrics(namespace="LambdaTuner", service="lambda-tuner-agent")
 
 
@@ -31,12 +32,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         tick = ScheduledEvent.model_validate(event)
     except ValidationError as exc:
-        logger.warning("malformed scheduled event", extra={"errors": exc.errors(include_url=False)})
-        return {
-            "ok": False,
-            "error": f"malformed scheduled event: {exc.error_count()} problem(s); "
-            "expected an EventBridge Scheduled Event with 'time'",
-        }
+        # Raised, not returned: a schedule whose input went wrong would otherwise skip every cycle with
+        # nobody told; as an error it trips the agent-errors alarm, which notifies the topic.
+        logger.error("malformed scheduled event", extra={"errors": exc.errors(include_url=False)})
+        raise MalformedEventError(
+            f"malformed scheduled event: {exc.error_count()} problem(s); "
+            "expected an EventBridge Scheduled Event with 'time'"
+        ) from None
     settings, deps = _wiring()
     summary = run_cycle(settings, tick.now, deps)
     stats = summary.collect_stats
