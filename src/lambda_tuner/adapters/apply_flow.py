@@ -285,10 +285,11 @@ class ApplyFlow(CanaryFlow):
         if rec.kind in MEMORY_KINDS and isinstance(memory, int):
             return self.applier.apply_memory(rec.function, memory, rec.revision_id, qualifier_alias=alias)
         is_pc = rec.kind == "provisioned_concurrency"
+        pc_on = str(rec.current.get("pc_version") or qualifier)  # the version, when the alias's PC sits there
         if is_pc and qualifier and isinstance(pc, int):
-            return self.applier.apply_pc(rec.function, qualifier, pc)
+            return self.applier.apply_pc(rec.function, pc_on, pc)
         if is_pc and qualifier and (rec.pc_schedule or isinstance(schedule, str)):
-            return self.applier.apply_pc_schedule(rec.function, qualifier, _schedule(rec))
+            return self.applier.apply_pc_schedule(rec.function, pc_on, _schedule(rec))
         raise ApplyError(
             f"nothing this tool can apply: kind {rec.kind}, proposed {proposed}, qualifier {qualifier}",
             restored=True,

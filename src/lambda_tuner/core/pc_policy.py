@@ -188,13 +188,22 @@ class _Base:
             "function": self.fn.name,
             "kind": kind,
             "created_at": self.now,
-            "current": {"pc": self.current},
+            "current": {"pc": self.current, **self.pc_on_version()},
             "proposed": dict(proposed),
             "reason": reason,
             "revision_id": self.fn.revision_id,
             "qualifier": self.alias.name if self.alias else self.obs.qualifier,
             **extra,
         })
+
+    def pc_on_version(self) -> dict[str, int | float | str | None]:
+        """Where the PC is when it sits on the version the alias serves, not on the alias: a change must be
+        made there (alarms and metrics stay on the alias, which the traffic goes through)."""
+        alias = self.alias
+        if alias is None or alias.pc_requested is not None or alias.pc_allocated is not None:
+            return {}
+        on_version = self.fn.pc_on_versions.get(alias.function_version)
+        return {"pc_version": alias.function_version} if on_version else {}
 
 
 def _reason(summary: str, observed: str, model: str, decided_by: str) -> Reason:
