@@ -138,6 +138,8 @@ def _beats(plan: PlanScore, simpler: PlanScore) -> bool:
 def current_pc(fn: FunctionConfig, alias: AliasInfo | None) -> int:
     if alias is None:
         return 0
+    if alias.pc_status == "FAILED":  # nothing was allocated, nothing is billed or drawn from the account
+        return alias.pc_allocated or 0
     if alias.pc_requested is not None or alias.pc_allocated is not None:
         return alias.pc_requested if alias.pc_requested is not None else alias.pc_allocated or 0
     return fn.pc_on_versions.get(alias.function_version, 0)
