@@ -271,8 +271,18 @@ def test_pc_schedules_become_scheduled_actions_on_the_alias(lam: Stubbed) -> Non
         "ResourceId": f"function:{FN}:live",
         "ScalableDimension": "lambda:function:ProvisionedConcurrency",
     }
-    with Stubber(aas) as stub:
+    _pc(lam, None)  # the level in force, which an undo puts back with the schedule
+    with Stubber(aas) as stub, lam.stub:
         stub.add_response("describe_scheduled_actions", {"ScheduledActions": []}, target)
+        stub.add_response(  # a team's own range would be kept for an undo: none here
+            "describe_scalable_targets",
+            {"ScalableTargets": []},
+            {
+                "ServiceNamespace": "lambda",
+                "ResourceIds": [target["ResourceId"]],
+                "ScalableDimension": target["ScalableDimension"],
+            },
+        )
         stub.add_response("register_scalable_target", {}, {**target, "MinCapacity": 0, "MaxCapacity": 8})
         for name, cron, cap in (
             ("lambda-tuner-00", "cron(0 8 ? * MON-FRI *)", 8),

@@ -63,11 +63,6 @@ def _range() -> tuple[int, int] | None:
     return (got[0]["MinCapacity"], got[0]["MaxCapacity"]) if got else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left (review finding 1): a pc_schedule `before` records no level and Applier.restore "
-    "(applier.py) hands it to _put_schedule only",
-)
 @pytest.mark.parametrize("static", [0, 3])
 def test_undoing_a_schedule_puts_back_the_static_level_it_replaced(account: Twin, static: int) -> None:
     # Given an alias at a static level (or none), and the agent's schedule put on it
@@ -87,11 +82,6 @@ def test_undoing_a_schedule_puts_back_the_static_level_it_replaced(account: Twin
     assert _pc() == static
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left (review finding 3): reading the target needs application-autoscaling:"
-    "DescribeScalableTargets, which template.yaml does not grant the apply function",
-)
 def test_a_schedule_keeps_the_teams_scalable_target_range_and_its_undo_leaves_it_as_it_was(
     account: Twin,
 ) -> None:
@@ -106,6 +96,14 @@ def test_a_schedule_keeps_the_teams_scalable_target_range_and_its_undo_leaves_it
     assert _range() == (2, 40)
 
 
+def test_undoing_the_first_schedule_leaves_no_scalable_target_behind(account: Twin) -> None:
+    applier = _applier()
+    applied = applier.apply_pc_schedule(FN, ALIAS, SCHEDULE)
+    assert _range() is not None
+    applier.restore(applied.before)
+    assert _range() is None and _actions() == set()
+
+
 def _record(store: Store, applied: Applied, at_hours: int, rec_id: str) -> None:
     data: dict[str, Any] = {"ok": True, "before": applied.before, "after": applied.after, "alarms": []}
     store.append_audit(
@@ -113,16 +111,7 @@ def _record(store: Store, applied: Applied, at_hours: int, rec_id: str) -> None:
     )
 
 
-LEFT_2 = pytest.mark.xfail(
-    strict=True,
-    reason="left (review finding 2): revert groups changes by kind, so a schedule and a static level on one "
-    "alias are restored as two halves in rollback_flow.py (and the fix needs finding 1's)",
-)
-
-
-@pytest.mark.parametrize(
-    "order", [pytest.param("schedule, then static", marks=LEFT_2), "static, then schedule"]
-)
+@pytest.mark.parametrize("order", ["schedule, then static", "static, then schedule"])
 def test_a_revert_over_a_schedule_and_a_static_level_leaves_the_alias_without_the_agents_schedule(
     live: Live, order: str
 ) -> None:

@@ -432,7 +432,7 @@ class Applier(PcSteps):
         elif kind == "pc":
             self._restore_pc(before)
         elif kind == "pc_schedule":
-            self._put_schedule(f"function:{function}:{before['qualifier']}", list(before["actions"]))
+            self._restore_schedule(before)
         else:
             raise ApplyError(
                 f"cannot restore an unknown kind of change: {json.dumps(before)[:200]}", restored=False

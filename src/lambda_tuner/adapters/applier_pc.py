@@ -66,11 +66,47 @@ class PcSteps:
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def _restore_pc(self, before: dict[str, Any]) -> None:
-        """Put back a static level and, when `apply_pc` removed a schedule, that schedule."""
+        """Put back a static level and the agent's schedule as it was then: the one `apply_pc` removed, or
+        none (a revert of several PC changes also takes off a schedule the agent put on since)."""
         function, qualifier = before["function"], before["qualifier"]
         self._set_pc(function, qualifier, int(before["pc"]), undo=True)
-        if before.get("actions"):
-            self._put_schedule(f"function:{function}:{qualifier}", list(before["actions"]))
+        self._put_schedule(f"function:{function}:{qualifier}", list(before.get("actions", [])))
+
+    def _restore_schedule(self, before: dict[str, Any]) -> None:
+        """Put back the agent's schedule as it was and the level then in force (`pc`, when recorded): with no
+        schedule left to set it, the last action's level would otherwise stay for good."""
+        function, qualifier = before["function"], before["qualifier"]
+        resource = f"function:{function}:{qualifier}"
+        self._put_schedule(resource, list(before["actions"]))
+        if "target" in before:  # recorded since the agent keeps a team's range (older records did not)
+            self._restore_target(resource, before["target"], ours_left=bool(before["actions"]))
+        if "pc" in before and self._pc_now(function, qualifier) != int(before["pc"]):
+            self._set_pc(function, qualifier, int(before["pc"]), undo=True)
+
+    def _target_range(self, resource: str) -> dict[str, int] | None:
+        got = self._call(
+            "read the scalable target",
+            self.aas.describe_scalable_targets,
+            ServiceNamespace="lambda",
+            ResourceIds=[resource],
+            ScalableDimension=PC_DIMENSION,
+        )
+        targets = got.get("ScalableTargets") or []
+        if not targets:
+            return None
+        return {"min": int(targets[0]["MinCapacity"]), "max": int(targets[0]["MaxCapacity"])}
+
+    def _restore_target(self, resource: str, target: dict[str, int] | None, *, ours_left: bool) -> None:
+        """The scalable target as it was: the team's range registered again (the agent's schedule had set
+        0 to its top level), or, when there was none and no schedule of ours is left, none."""
+        key = {"ServiceNamespace": "lambda", "ResourceId": resource, "ScalableDimension": PC_DIMENSION}
+        if target is not None:
+            self._call(
+                "register the scalable target", self.aas.register_scalable_target,
+                **key, MinCapacity=target["min"], MaxCapacity=target["max"],
+            )
+        elif not ours_left and self._target_range(resource) is not None:
+            self._call("deregister the scalable target", self.aas.deregister_scalable_target, **key)
 
     def _set_pc(self, function: str, qualifier: str, level: int, *, undo: bool = False) -> None:
         if level <= 0:
@@ -110,7 +146,11 @@ class PcSteps:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
         existing = self._our_actions(resource)
-        before = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing}
+        before: dict[str, Any] = {
+            "kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing,
+            "pc": self._pc_now(function, qualifier),  # the level an undo puts back with the schedule
+            "target": self._target_range(resource),  # a team's own range, put back by an undo
+        }
         try:
             self._put_schedule(resource, actions, existing)
         except ApplyError as exc:

@@ -30,6 +30,12 @@ def scalar_values(values: dict[str, Any]) -> dict[str, int | float | str | None]
     }
 
 
+def _undo_kind(before: dict[str, Any]) -> str:
+    """A static PC level and a PC schedule on one alias are one state to revert: the first change's
+    `before` puts back both (two groups would each restore half, and the later one undo the earlier)."""
+    return "pc" if before["kind"] == "pc_schedule" else str(before["kind"])
+
+
 class RollbackFlow:
     def __init__(self, store: Store, applier: Applier, notifier: Notifier, *, cloudwatch: Any = None) -> None:
         self.store, self.applier, self.notifier = store, applier, notifier
@@ -109,7 +115,7 @@ class RollbackFlow:
         for r in history:
             if r.type == "change" and r.data.get("ok") and r.id not in undone:
                 before = cast(dict[str, Any], r.data["before"])
-                key = (before["function"], before["kind"], str(before.get("qualifier")))
+                key = (before["function"], _undo_kind(before), str(before.get("qualifier")))
                 groups.setdefault(key, []).append(r)
         return [self._revert_group(records, now, actor) for records in groups.values()]
 
