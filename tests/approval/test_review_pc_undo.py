@@ -132,3 +132,17 @@ def test_a_revert_over_a_schedule_and_a_static_level_leaves_the_alias_without_th
     assert results and all(r.ok for r in results)
     assert _actions() == set()
     assert _pc() == 0
+
+
+def test_a_scheduled_action_already_gone_counts_as_deleted(account: Twin) -> None:
+    # Given the agent's schedule, one of whose actions someone deleted by hand after it was read (or a
+    # retried delete whose first attempt landed)
+    applier = _applier()
+    applier.apply_pc_schedule(FN, ALIAS, SCHEDULE)
+    read = applier._our_actions(TARGET["ResourceId"])
+    aws.client("application-autoscaling").delete_scheduled_action(
+        **TARGET, ScheduledActionName=read[0]["name"]
+    )
+    # When the schedule is replaced from what was read, then the missing action is no error
+    applier._put_schedule(TARGET["ResourceId"], SCHEDULE[:1], read)
+    assert len(_actions()) == 1

@@ -189,14 +189,20 @@ class PcSteps:
         self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
     ) -> None:
         for old in self._our_actions(resource) if existing is None else existing:
-            self._call(
-                "delete a scheduled action",
-                self.aas.delete_scheduled_action,
-                ServiceNamespace="lambda",
-                ResourceId=resource,
-                ScalableDimension=PC_DIMENSION,
-                ScheduledActionName=old["name"],
-            )
+            try:
+                self._call(
+                    "delete a scheduled action",
+                    self.aas.delete_scheduled_action,
+                    ServiceNamespace="lambda",
+                    ResourceId=resource,
+                    ScalableDimension=PC_DIMENSION,
+                    ScheduledActionName=old["name"],
+                )
+            except ApplyError as exc:
+                # gone already (a retried delete whose first attempt landed, or one deleted by hand): done
+                cause = exc.__cause__
+                if not (isinstance(cause, ClientError) and _code(cause) == "ObjectNotFoundException"):
+                    raise
         if not actions:
             return
         top = max(int(a["capacity"]) for a in actions)
@@ -223,3 +229,7 @@ class PcSteps:
                 Timezone=action.get("timezone", "UTC"),
                 ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
             )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

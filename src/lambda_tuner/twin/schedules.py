@@ -18,6 +18,7 @@ from moto.applicationautoscaling.models import applicationautoscaling_backends
 
 from lambda_tuner.twin.lambda_api import timestamp
 from lambda_tuner.twin.lambda_pc import PcConfig
+from lambda_tuner.twin.wire import Call, Reply, aws_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -143,3 +144,24 @@ def _value(token: str, names: dict[str, int] | None) -> int:
     if not re.fullmatch(r"\d+", token):
         raise ValueError(f"unsupported cron token {token!r} (L, W and # are not simulated)")
     return int(token)
+
+
+def delete_scheduled_action(twin: Twin, call: Call) -> Reply:
+    """AWS answers ObjectNotFoundException for an action that does not exist; moto deletes nothing and
+    answers 200, which would hide a retried delete whose first attempt landed."""
+    body = call.json()
+    wanted = tuple(
+        body.get(k) for k in ("ServiceNamespace", "ScheduledActionName", "ResourceId", "ScalableDimension")
+    )
+    backend = applicationautoscaling_backends[twin.account][twin.region]
+    with twin.lock:
+        found = any(
+            (a.service_namespace, a.scheduled_action_name, a.resource_id, a.scalable_dimension) == wanted
+            for a in backend.scheduled_actions
+        )
+    if not found:
+        return aws_error(call, "ObjectNotFoundException", f"No scheduled action found for {wanted[1]}")
+    return call.forward()
+
+
+ROUTES = {"application-autoscaling.DeleteScheduledAction": delete_scheduled_action}

@@ -54,6 +54,7 @@ ROUTES: dict[str, Callable[[Any, Call], Reply]] = {
     **lambda_pc.ROUTES,
     **lambda_invoke.ROUTES,
     **logs_api.ROUTES,
+    **schedules.ROUTES,
 }
 LOG = logging.getLogger(__name__)
 _active_lock = threading.Lock()
