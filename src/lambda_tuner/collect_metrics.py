@@ -111,26 +111,52 @@ def minutes_with_calls(hourly: Mapping[datetime, float], since: datetime) -> int
     return math.ceil(sum(60 * (1 - math.exp(-n / 60)) for t, n in hourly.items() if t >= since) * 1.05) + 1
 
 
+REFRESH_PASSES = 3  # a $LATEST-only listing's plan reserves calls its reads may not make: plan again
+
+
 def refresh(run: Run, clients: Clients) -> None:
+    """Detail reads within the budget. From a $LATEST-only listing the plan reserves ListAliases' and the PC
+    listing's calls for functions that turn out to have no alias (a new function may have one), so what
+    the reads did not use is planned again, up to `REFRESH_PASSES` times; from an ALL listing the costs
+    are exact and one pass is all there is. The version sizes come last, from what is left."""
     assert run.listing is not None
-    plan = inventory.plan_refresh(run.listing, run.known, day=run.now.date().toordinal(),
-                                  budget_calls=run.budget_calls, traffic=run.traffic, exclude=run.exclude,
-                                  unsized=set(run.names()) - observed(run))
-    run.deferred = dict(plan.deferred)
-    for name in plan.chosen:
-        try:
-            run.details[name] = inventory.read_details(
-                name, with_aliases=name in plan.with_aliases, always_pc=name in plan.always_pc,
-                client=clients.lam)
-            run.refreshed.add(name)
-        except inventory.FunctionNotFoundError as exc:
-            run.deleted[name] = f"deleted during the cycle: {exc}"
-        except inventory.InventoryError as exc:
-            run.errors[name] = str(exc)
-            run.partial.add(f"{name}: details unreadable ({exc})")
+    left, reserved, first = run.budget_calls, 0, list[str]()
+    for _ in range(REFRESH_PASSES):
+        plan = inventory.plan_refresh(
+            run.listing, run.known, day=run.now.date().toordinal(), budget_calls=left, traffic=run.traffic,
+            exclude={*run.exclude, *run.details, *run.deleted, *run.errors},
+            unsized=set(run.names()) - observed(run))
+        run.deferred = dict(plan.deferred)
+        if not plan.chosen:
+            break
+        left -= plan.calls
+        reserved += plan.version_calls
+        first += plan.chosen
+        for name in plan.chosen:
+            left += _read_details(run, clients, name, plan)
+        if run.listing.all_versions:
+            break
     if not run.listing.all_versions:  # the sizes reserved in the plan, and what the detail reads left
-        left = run.budget_calls - plan.calls + plan.version_calls
-        read_version_sizes(run, clients, plan.chosen, allowance=left)
+        read_version_sizes(run, clients, first, allowance=left + reserved)
+
+
+def _read_details(run: Run, clients: Clients, name: str, plan: inventory.RefreshPlan) -> int:
+    """One function's detail read; returns the calls planned for it that it did not make (the PC listing,
+    which `read_details` skips for a function with no alias unless told to read it)."""
+    aliases = name in plan.with_aliases
+    try:
+        details = inventory.read_details(name, with_aliases=aliases, always_pc=name in plan.always_pc,
+                                         client=clients.lam)
+    except inventory.FunctionNotFoundError as exc:
+        run.deleted[name] = f"deleted during the cycle: {exc}"
+        return 0
+    except inventory.InventoryError as exc:
+        run.errors[name] = str(exc)
+        run.partial.add(f"{name}: details unreadable ({exc})")
+        return 0
+    run.details[name] = details
+    run.refreshed.add(name)
+    return 1 if aliases and name not in plan.always_pc and not details.aliases else 0
 
 
 def read_version_sizes(run: Run, clients: Clients, first: Sequence[str], *, allowance: int) -> None:

@@ -166,6 +166,9 @@ def _rank(f: FunctionFacts, cycle: CycleFacts) -> tuple[int, float] | None:
     return None
 
 
+REFRESH_PASSES = 3  # as `collect_metrics.REFRESH_PASSES`: a $LATEST-only cycle plans its unused calls again
+
+
 def _latest_only_details(functions: Sequence[FunctionFacts], cycle: CycleFacts, budget: int,
                          ) -> dict[str, int]:
     """Detail reads from a $LATEST-only listing: chosen at the costs the collector plans with, counted at
@@ -190,15 +193,22 @@ def _latest_only_details(functions: Sequence[FunctionFacts], cycle: CycleFacts, 
 
     ranked = sorted((r, f.name, f) for f in functions if (r := _rank(f, cycle)) is not None)
     chosen: list[FunctionFacts] = []
+    picked: set[str] = set()
     left = budget
     reserved_sizes = 0
-    for _, _, f in ranked:
-        cost = 3 + planned_sizes(f) if lists_aliases(f) else 1
-        if cost <= left:
-            chosen.append(f)
-            left -= cost
-            reserved_sizes += planned_sizes(f) if lists_aliases(f) else 0
-    picked = {f.name for f in chosen}
+    for _ in range(REFRESH_PASSES):  # what a pass did not use (no alias: no PC listing) is planned again
+        this_pass = []
+        for _, _, f in ranked:
+            cost = 3 + planned_sizes(f) if lists_aliases(f) else 1
+            if f.name not in picked and cost <= left:
+                this_pass.append(f)
+                picked.add(f.name)
+                left -= cost
+                reserved_sizes += planned_sizes(f) if lists_aliases(f) else 0
+        if not this_pass:
+            break
+        chosen += this_pass
+        left += sum(1 for f in this_pass if lists_aliases(f) and not f.aliases)
     # sizes: of the versions the aliases name, as this cycle's reads or earlier ones found them
     sizes = sum(unsized(f, f.name in picked or f.name in cycle.known) for f in functions if sized(f))
     return {
