@@ -121,11 +121,11 @@ def refresh(run: Run, clients: Clients) -> None:
     are exact and one pass is all there is. The version sizes come last, from what is left."""
     assert run.listing is not None
     left, reserved, first = run.budget_calls, 0, list[str]()
+    unsized = set(run.names()) - observed(run)
     for _ in range(REFRESH_PASSES):
         plan = inventory.plan_refresh(
             run.listing, run.known, day=run.now.date().toordinal(), budget_calls=left, traffic=run.traffic,
-            exclude={*run.exclude, *run.details, *run.deleted, *run.errors},
-            unsized=set(run.names()) - observed(run))
+            exclude={*run.exclude, *run.details, *run.deleted, *run.errors}, unsized=unsized)
         run.deferred = dict(plan.deferred)
         if not plan.chosen:
             break
