@@ -163,6 +163,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         max_step_factor=settings.max_step_factor,
         time_zone=settings.time_zone,
         unreserved_concurrency=result.inventory.unreserved_concurrency,
+        p99_allowance=settings.p99_allowance,
     )
     decided = _decide_all(decider, result, deps, summary, read_only=read_only)
 

@@ -16,6 +16,7 @@ def test_valid_tags_become_the_policy():
             f"{P}strategy": "balanced:0.3",
             f"{P}p99-ms": "800",
             f"{P}p95-ms": "250.5",
+            f"{P}p99-allowance": "15%",
             f"{P}min-mb": "256",
             f"{P}max-mb": "2048",
             f"{P}cold-start-objective": "p99<1s",
@@ -26,7 +27,16 @@ def test_valid_tags_become_the_policy():
     assert (policy.mode, policy.strategy, policy.balanced_weight) == ("approve", "balanced", 0.3)
     assert (policy.p99_ms, policy.p95_ms, policy.min_mb, policy.max_mb) == (800.0, 250.5, 256, 2048)
     assert policy.cold_start_objective == "p99<1s"
+    assert policy.p99_allowance == pytest.approx(0.15)
     assert policy.errors == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "fraction"), [("15%", 0.15), ("0.15", 0.15), ("0%", 0.0), ("100 %", 1.0), ("1", 1.0)]
+)
+def test_the_p99_allowance_reads_as_a_percentage_or_a_fraction(value, fraction):
+    policy = parse_policy({f"{P}p99-allowance": value}, P)
+    assert policy.errors == () and policy.p99_allowance == pytest.approx(fraction)
 
 
 def test_tags_under_another_prefix_are_not_read():
@@ -43,6 +53,9 @@ def test_tags_under_another_prefix_are_not_read():
         ("strategy", "balanced:abc", "is not a number"),
         ("p99-ms", "-5", "positive number"),
         ("p99-ms", "nan", "finite"),
+        ("p99-allowance", "15", "between 0% and 100%"),  # 15 % or 1,500 %? refused, not guessed
+        ("p99-allowance", "-5%", "between 0% and 100%"),
+        ("p99-allowance", "ten", "is not a number"),
         ("min-mb", "64", "between 128 and 10240"),
         ("max-mb", "1.5GB", "whole number"),
         ("mdoe", "auto", "unknown setting"),

@@ -97,3 +97,27 @@ def test_the_first_observed_p99_is_remembered_as_the_baseline_and_not_overwritte
     assert state["baseline_memory_mb"] == 1024 and state["baseline_p99_ms"] > 0
     again = d.updated_state(function(512), observe(io_bound, [512]), state)
     assert again["baseline_p99_ms"] == state["baseline_p99_ms"]
+
+
+def _proposed_mb(d: Decider, allowance_tag: str | None) -> int:
+    tags = {} if allowance_tag is None else {"p99_allowance": float(allowance_tag)}
+    fn = function(2048).model_copy(update={"policy": FunctionPolicy(**tags)})
+    recs = d.decide(fn, observe(io_bound, [2048, 2048, 1024]), {"baseline_p99_ms": None})
+    rec = next(r for r in recs if r.kind in ("memory", "experiment", "keep"))
+    return int(rec.proposed["memory_mb"] or fn.memory_mb)
+
+
+def test_the_p99_allowance_is_the_accounts_unless_the_functions_tag_sets_its_own():
+    ids = itertools.count()
+    strict = Decider(NOW, lambda: f"r{next(ids)}", p99_allowance=0.0)
+    loose = Decider(NOW, lambda: f"r{next(ids)}", p99_allowance=0.5)
+    fn = function(2048)
+    assert strict.memory_policy(fn).p99_allowance == 0.0 and loose.memory_policy(fn).p99_allowance == 0.5
+    tagged = fn.model_copy(update={"policy": FunctionPolicy(p99_allowance=0.25)})
+    assert strict.memory_policy(tagged).p99_allowance == 0.25 == loose.memory_policy(tagged).p99_allowance
+    assert decider().memory_policy(fn).p99_allowance == 0.10  # neither: the documented 10 %
+    # and it decides: an I/O-bound function whose p99 barely moves with memory goes lower when some
+    # latency is allowed than when none is
+    no_room, room = _proposed_mb(strict, None), _proposed_mb(loose, None)
+    assert room < no_room
+    assert _proposed_mb(strict, "0.5") == room  # the tag beats the account's setting

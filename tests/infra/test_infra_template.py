@@ -89,6 +89,7 @@ def test_the_agent_sees_every_knob_the_brief_promises(cfn: dict[str, Any]) -> No
         "LT_ALLOW_IAC_CHANGES",
         "LT_CONTROL_PLANE_RPS",
         "LT_MAX_CHANGES_PER_CYCLE",
+        "LT_P99_ALLOWANCE",
         "LT_CHANGE_WINDOW_UTC",
         "LT_EXCLUDE_FUNCTIONS",
     } <= set(env)
@@ -98,6 +99,26 @@ def test_the_agent_sees_every_knob_the_brief_promises(cfn: dict[str, Any]) -> No
     assert sorted(excluded) == names
     # an empty change window is left unset rather than set to "" (the guardrail reads None as "any time")
     assert env["LT_CHANGE_WINDOW_UTC"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_the_p99_allowance_parameter_reaches_the_agent_with_the_products_default(
+    cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE
+    from lambda_tuner.settings import AgentSettings
+
+    env = _props(cfn, "AgentFunction")["Environment"]["Variables"]
+    param = cfn["Parameters"]["P99Allowance"]
+    assert env["LT_P99_ALLOWANCE"] == {"Ref": "P99Allowance"}
+    assert float(param["Default"]) == DEFAULT_P99_ALLOWANCE
+    assert (param["MinValue"], param["MaxValue"]) == (0, 1)
+    required = {"state_table": "s", "audit_table": "a", "topic_arn": "t", "secret_arn": "x"}
+    required |= {"approval_base_url": "u", "apply_function": "f"}
+    monkeypatch.setenv("LT_P99_ALLOWANCE", "0.25")
+    assert AgentSettings(**required).p99_allowance == 0.25  # type: ignore[arg-type]
+    monkeypatch.setenv("LT_P99_ALLOWANCE", "1.5")
+    with pytest.raises(ValueError, match="p99_allowance"):
+        AgentSettings(**required)  # type: ignore[arg-type]
 
 
 def test_the_alarm_action_arn_names_the_apply_function_without_a_cycle(cfn: dict[str, Any]) -> None:

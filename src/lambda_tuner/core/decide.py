@@ -15,7 +15,14 @@ from lambda_tuner.core.arm64 import decide_arm64
 from lambda_tuner.core.canary import alias_of
 from lambda_tuner.core.fitting import DurationFit
 from lambda_tuner.core.guardrails import template_change
-from lambda_tuner.core.models import AliasInfo, FunctionConfig, Observations, Reason, Recommendation
+from lambda_tuner.core.models import (
+    DEFAULT_P99_ALLOWANCE,
+    AliasInfo,
+    FunctionConfig,
+    Observations,
+    Reason,
+    Recommendation,
+)
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
 from lambda_tuner.core.pc_policy import decide_pc
@@ -38,8 +45,10 @@ class Decider:
         max_step_factor: float = 2.0,
         time_zone: str = "UTC",
         unreserved_concurrency: int | None = None,
+        p99_allowance: float = DEFAULT_P99_ALLOWANCE,
     ) -> None:
         self.now = now
+        self.p99_allowance = p99_allowance  # the account's; a function's tag overrides it
         self.time_zone = time_zone
         self.unreserved_concurrency = unreserved_concurrency
         self.new_id = new_id
@@ -56,6 +65,7 @@ class Decider:
             balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
             p95_objective_ms=p.p95_ms,
             p99_objective_ms=p.p99_ms,
+            p99_allowance=p.p99_allowance if p.p99_allowance is not None else self.p99_allowance,
             min_mb=p.min_mb,
             max_mb=p.max_mb,
             max_step_factor=self.max_step_factor,

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from lambda_tuner.core.exploration import BoolArray
 from lambda_tuner.core.fitting import FloatArray
 from lambda_tuner.core.fitting_draws import Draws
-from lambda_tuner.core.models import MAX_MEMORY_MB, MIN_MEMORY_MB, Frozen, Strategy
+from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE, MAX_MEMORY_MB, MIN_MEMORY_MB, Frozen, Strategy
 
 
 class MemoryPolicy(Frozen):
@@ -26,7 +26,7 @@ class MemoryPolicy(Frozen):
 
     strategy: Strategy = "default"
     balanced_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    p99_allowance: float = Field(default=0.10, ge=0.0)  # default strategy: p99 may worsen this much
+    p99_allowance: float = Field(default=DEFAULT_P99_ALLOWANCE, ge=0.0)  # default: p99 may worsen this much
     p99_risk: float = Field(default=0.02, gt=0.0, lt=0.5)  # accepted chance the allowance is exceeded
     p95_objective_ms: float | None = Field(default=None, gt=0)
     p99_objective_ms: float | None = Field(default=None, gt=0)

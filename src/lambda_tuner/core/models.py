@@ -18,6 +18,7 @@ LogFormat = Literal["Text", "JSON"]
 
 MIN_MEMORY_MB = 128
 MAX_MEMORY_MB = 10_240
+DEFAULT_P99_ALLOWANCE = 0.10  # the default strategy's: p99 may get 10 % worse than at the start
 
 
 class Frozen(BaseModel):
@@ -44,6 +45,7 @@ class FunctionPolicy(Frozen):
     balanced_weight: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
+    p99_allowance: float | None = None  # default strategy: how much worse p99 may get (0.1 = 10 %)
     min_mb: int | None = None
     max_mb: int | None = None
     cold_start_objective: str | None = None

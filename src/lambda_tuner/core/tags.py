@@ -4,6 +4,7 @@ Tag schema (prefix default `lambda-tuner:`):
   mode                  off | recommend | approve | auto
   strategy              default | cost | speed | balanced | balanced:<weight in [0, 1]>
   p95-ms, p99-ms        positive number of milliseconds (latency ceilings)
+  p99-allowance         how much worse p99 may get under the default strategy: `15%` or `0.15`, 0-100 %
   min-mb, max-mb        integers in 128..10240, min-mb <= max-mb
   cold-start-objective  free text up to 64 characters (e.g. `p99<800ms`, `none`), passed to the PC policy
 
@@ -31,7 +32,9 @@ from typing import get_args
 
 from lambda_tuner.core.models import MAX_MEMORY_MB, MIN_MEMORY_MB, FunctionPolicy, Mode, Strategy
 
-KNOWN_KEYS = ("mode", "strategy", "p95-ms", "p99-ms", "min-mb", "max-mb", "cold-start-objective")
+KNOWN_KEYS = (
+    "mode", "strategy", "p95-ms", "p99-ms", "p99-allowance", "min-mb", "max-mb", "cold-start-objective"
+)
 _MODES: tuple[str, ...] = get_args(Mode)
 _STRATEGIES: tuple[str, ...] = get_args(Strategy)
 _MANAGED_BY_KEYS = ("managed-by", "managedby", "managed_by")
@@ -65,6 +68,8 @@ def _parse_one(name: str, value: str) -> dict[str, object]:
         return _parse_strategy(value)
     if name in ("p95-ms", "p99-ms"):
         return {name.replace("-", "_"): _positive_number(value)}
+    if name == "p99-allowance":
+        return {"p99_allowance": _fraction(value)}
     if name in ("min-mb", "max-mb"):
         return {name.replace("-", "_"): _memory(value)}
     if name == "cold-start-objective":
@@ -103,6 +108,17 @@ def _positive_number(value: str) -> float:
     if number <= 0:
         raise ValueError("must be a positive number of milliseconds")
     return number
+
+
+def _fraction(value: str) -> float:
+    """`15%` or `0.15` as 0.15; 0 to 100 %. A bare number above 1 is refused rather than guessed at
+    (`15` could mean 15 % or 1,500 %)."""
+    percent = value.endswith("%")
+    number = _number(value.removesuffix("%").strip())
+    fraction = number / 100 if percent else number
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError("must be between 0% and 100% (written as 15% or 0.15)")
+    return fraction
 
 
 def _memory(value: str) -> int:
