@@ -42,6 +42,9 @@ class AgentSettings(_Base):
     # The agent's own memory, for its self-accounting: Lambda sets this variable in every function
     agent_memory_mb: int = Field(default=2048, ge=128, validation_alias=AliasChoices(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "LT_AGENT_MEMORY_MB"))
+    # A scheduled event older than this is refused (core.events.untimely): the agent's EventInvokeConfig
+    # lets one wait 3,600 s, plus a quarter of an hour. 0 turns the check off (the twin's simulated days).
+    max_event_age_s: int = Field(default=4500, ge=0)
     exclude_functions: str = ""  # comma-separated: the tool's own functions are never tuned by themselves
 
 

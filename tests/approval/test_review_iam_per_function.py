@@ -236,6 +236,7 @@ def recorded(live: Live, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Live
         "LT_MODE": "approve",
         "LT_EXCLUDE_FUNCTIONS": f"{STACK}-agent,{STACK}-approval,{STACK}-apply",
         "LT_CONTROL_PLANE_RPS": "15",
+        "LT_MAX_EVENT_AGE_S": "0",  # the twin's days are simulated
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(key, value)

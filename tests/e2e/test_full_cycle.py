@@ -3,7 +3,7 @@ notify → approve on the page → apply → audit → the next cycle sees the n
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -63,3 +63,28 @@ def test_a_malformed_scheduled_event_is_an_error_with_a_clear_message(account: A
     with pytest.raises(agent.MalformedEventError, match=r"malformed scheduled event: .*'time'") as raised:
         agent.handler(event("malformed.json"), context())
     assert raised.value.__cause__ is None and raised.value.__suppress_context__  # no validation dump
+
+
+def test_a_tick_far_from_the_clock_runs_no_cycle_and_writes_nothing(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+):
+    # The console's sample Scheduled Event carries 1970: run as is, its records would go into the audit
+    # dated 1970, and the look-back read of the audit (newest first, stopping a day before its start)
+    # would stop at them. With the product's bound (the twin's stack turns it off: its days are
+    # simulated), such a tick is an error, and nothing is written.
+    from lambda_tuner.adapters.store import Store
+    from lambda_tuner.handlers import agent
+
+    store = Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+    before = store.list_audit()
+    monkeypatch.setenv("LT_MAX_EVENT_AGE_S", "4500")
+    agent._wiring.cache_clear()
+    try:
+        ahead = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for stamp, fragment in (("1970-01-01T00:00:00Z", "stale or hand-made"), (ahead, "ahead of now")):
+            with pytest.raises(agent.MalformedEventError, match=f"{fragment}.*no cycle ran"):
+                agent.handler(event("scheduled.json", time=stamp), context())
+        assert store.list_audit() == before
+    finally:
+        monkeypatch.undo()
+        agent._wiring.cache_clear()

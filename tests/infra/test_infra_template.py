@@ -128,6 +128,13 @@ def test_the_alarm_action_arn_names_the_apply_function_without_a_cycle(cfn: dict
     )
 
 
+def test_the_agent_refuses_no_tick_its_event_queue_may_still_deliver(cfn: dict[str, Any]) -> None:
+    from lambda_tuner.settings import AgentSettings
+
+    waits = _props(cfn, "AgentFunctionEventInvokeConfig")["MaximumEventAgeInSeconds"]
+    assert AgentSettings.model_fields["max_event_age_s"].default >= waits + 600  # and a run's start-up
+
+
 def test_the_agent_runs_on_a_schedule_without_retries(cfn: dict[str, Any]) -> None:
     rule = _props(cfn, "AgentFunctionScheduled")
     assert rule["ScheduleExpression"] == {"Ref": "Schedule"}

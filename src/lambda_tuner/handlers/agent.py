@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -10,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from lambda_tuner.core.events import MalformedEventError, ScheduledEvent
+from lambda_tuner.core.events import MalformedEventError, ScheduledEvent, untimely
 from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.wiring import agent_deps
@@ -40,6 +41,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "expected an EventBridge Scheduled Event with 'time'"
         ) from None
     settings, deps = _wiring()
+    max_age = timedelta(seconds=settings.max_event_age_s) if settings.max_event_age_s else None
+    if why := untimely(tick.now, datetime.now(UTC), max_age):
+        logger.error("untimely scheduled event", extra={"time": tick.now.isoformat()})
+        raise MalformedEventError(f"{why}; no cycle ran (to run one by hand, set the event's time to now)")
     summary = run_cycle(settings, tick.now, deps)
     stats = summary.collect_stats
     for name, value, unit in (

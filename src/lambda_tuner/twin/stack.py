@@ -91,6 +91,8 @@ class LocalStack:
             "LT_ALARM_ACTION_ARN": apply_arn,
             # The simulated account has no deploys of its own to share the Lambda control-plane quota with.
             "LT_CONTROL_PLANE_RPS": "15",
+            # The twin's days are simulated: its ticks are as old or as new as the day it plays.
+            "LT_MAX_EVENT_AGE_S": "0",
             "LT_EXCLUDE_FUNCTIONS": f"{AGENT},{APPROVAL},{APPLY}",
             "LT_APPROVAL_BASE_URL": "pending",
             "POWERTOOLS_SERVICE_NAME": "lambda-tuner",
