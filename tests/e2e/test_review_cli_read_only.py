@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner
 from e2e_support import T0, Account
@@ -121,6 +122,25 @@ def test_a_run_without_apply_writes_nothing_even_in_a_mode_that_would_act(
     assert history.twin.calls["lambda.ListFunctions"] >= 1
     assert _writes(history) == set()
     assert inbox_before == [] and history.stack.inbox() == []
+
+
+def test_a_read_only_run_shows_the_routes_the_kill_switch_leaves(history: Account, tmp_path: Path) -> None:
+    # A read-only run used to show `auto`'s routes with the switch pulled: changes a scheduled run would
+    # never make. It reads the switch (a read) and shows what a run would do now.
+    ssm = boto3.client("ssm")
+    name = history.stack.settings["LT_KILL_SWITCH_PARAMETER"]
+    out_file = tmp_path / "run.json"
+    ssm.put_parameter(Name=name, Value="stop", Type="String", Overwrite=True)
+    try:
+        history.twin.calls.clear()
+        assert run_once(apply_changes=False, mode="auto", lookback_days=None, json_out=out_file, now=T0) == 0
+        summary = json.loads(out_file.read_text())
+        assert summary["kill_switch"] is True
+        routes = {r["route"] for r in summary["recommendations"]}
+        assert routes and not routes & {"apply", "approve"}, routes
+        assert history.twin.calls["ssm.GetParameter"] >= 1 and _writes(history) == set()
+    finally:
+        ssm.put_parameter(Name=name, Value="run", Type="String", Overwrite=True)
 
 
 @pytest.mark.parametrize("days", [0, 64])

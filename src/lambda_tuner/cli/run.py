@@ -74,7 +74,16 @@ def run_once(
                 apply_function=READ_ONLY,
                 **overrides,
             )
-            deps = CycleDeps(store=ReadOnlyStore(), notifier=None, secret=lambda: b"", invoke_apply=None)
+            from lambda_tuner.adapters.control import kill_switch_engaged
+
+            deps = CycleDeps(
+                store=ReadOnlyStore(),
+                notifier=None,
+                secret=lambda: b"",
+                invoke_apply=None,
+                # a read: the routes shown are those a scheduled run would take now
+                kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
+            )
             summary = run_cycle(settings, now, deps, read_only=True)
     except ValidationError as exc:
         needs = "--apply needs the stack's LT_* variables (see README)" if apply_changes else "see --help"
