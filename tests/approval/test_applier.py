@@ -15,6 +15,7 @@ from lambda_tuner.adapters.applier import (
     Applier,
     CodeMismatchError,
     ConflictError,
+    GoneError,
     LambdaServiceError,
     PcFailedError,
     RevisionMismatchError,
@@ -312,3 +313,38 @@ def test_pc_schedules_become_scheduled_actions_on_the_alias(lam: Stubbed) -> Non
 
 
 _ = ANY  # imported for readers extending the stubs with wildcard parameters
+
+
+def test_pc_on_a_function_deleted_mid_change_is_reported_gone_not_left_for_a_manual_check(
+    lam: Stubbed,
+) -> None:
+    # Deleting a function deletes its aliases, versions and PC: the failed restore leaves nothing behind,
+    # so the change ends FAILED as "gone" with nothing to put back, not as a state a person must check.
+    _pc(lam, None)
+    lam.stub.add_response(
+        "put_provisioned_concurrency_config",
+        {"Status": "IN_PROGRESS"},
+        {"FunctionName": FN, "Qualifier": "live", "ProvisionedConcurrentExecutions": 5},
+    )
+    lam.error("get_provisioned_concurrency_config", "ResourceNotFoundException", 404)  # deleted now
+    lam.error("get_provisioned_concurrency_config", "ResourceNotFoundException", 404)  # the restore's read
+    lam.error("get_function_configuration", "ResourceNotFoundException", 404)  # the function itself: gone
+    with lam.stub, pytest.raises(GoneError) as caught:
+        _pc_applier(lam).apply_pc(FN, "live", 5)
+    lam.stub.assert_no_pending_responses()
+    assert caught.value.restored and "the function no longer exists: nothing to put back" in str(caught.value)
+
+
+def test_a_restore_that_finds_only_the_alias_gone_still_asks_for_a_manual_check(lam: Stubbed) -> None:
+    _pc(lam, None)
+    lam.stub.add_response(
+        "put_provisioned_concurrency_config",
+        {"Status": "IN_PROGRESS"},
+        {"FunctionName": FN, "Qualifier": "live", "ProvisionedConcurrentExecutions": 5},
+    )
+    lam.error("get_provisioned_concurrency_config", "ResourceNotFoundException", 404)
+    lam.error("get_provisioned_concurrency_config", "ResourceNotFoundException", 404)
+    lam.config()  # the function is still there: what became of its PC is not known
+    with lam.stub, pytest.raises(GoneError) as caught:
+        _pc_applier(lam).apply_pc(FN, "live", 5)
+    assert not caught.value.restored and "restoring the previous configuration failed" in str(caught.value)

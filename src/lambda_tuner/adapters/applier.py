@@ -454,8 +454,24 @@ class Applier(PcSteps):
         except ApplyError as exc:
             if self._reads_as(before):
                 return
+            if isinstance(exc, GoneError) and self._function_gone(str(before.get("function") or "")):
+                # deleted mid-change (its versions, aliases and PC with it): nothing is left to put back
+                cause.args = (f"{cause.args[0]}; the function no longer exists: nothing to put back",)
+                return
             cause.restored = False
             cause.args = (f"{cause.args[0]}; restoring the previous configuration failed too: {exc}",)
+
+    def _function_gone(self, function: str) -> bool:
+        """Whether Lambda says the function itself does not exist (not just an alias or version of it)."""
+        if not function:
+            return False
+        try:
+            self.lam.get_function_configuration(FunctionName=function)
+        except ClientError as exc:
+            return bool(exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException")
+        except BotoCoreError:
+            return False
+        return False
 
     def _reads_as(self, before: dict[str, Any]) -> bool:
         if before.get("kind") != "memory" or before.get("alias"):
