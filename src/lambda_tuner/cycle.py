@@ -76,6 +76,8 @@ class CycleDeps:
     secret: Callable[[], bytes]
     invoke_apply: Callable[[dict[str, Any]], None] | None
     kill_switch: Callable[[], bool] = lambda: False
+    # who else scales which PC ("function:<name>:<qualifier>" -> who); None when it could not be read
+    pc_scalers: Callable[[], Mapping[str, str] | None] = lambda: {}
     collector: Callable[..., CollectResult] = collect
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
@@ -164,6 +166,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         time_zone=settings.time_zone,
         unreserved_concurrency=result.inventory.unreserved_concurrency,
         p99_allowance=settings.p99_allowance,
+        pc_scalers=deps.pc_scalers(),
     )
     decided = _decide_all(decider, result, deps, summary, read_only=read_only)
 

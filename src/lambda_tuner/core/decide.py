@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from lambda_tuner.core.arm64 import decide_arm64
@@ -31,6 +32,7 @@ from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
 CANARY_WEIGHT = 0.1  # an experiment's least share of an alias's traffic (MemoryPolicy.canary_share)
+NO_SCALERS: Mapping[str, str] = MappingProxyType({})  # nobody else scales any PC
 ARM64_MIN_SAVING_USD = 1.0  # per month: below this the advice is noise in the digest
 
 
@@ -46,8 +48,13 @@ class Decider:
         time_zone: str = "UTC",
         unreserved_concurrency: int | None = None,
         p99_allowance: float = DEFAULT_P99_ALLOWANCE,
+        pc_scalers: Mapping[str, str] | None = NO_SCALERS,
     ) -> None:
         self.now = now
+        # "function:<name>:<qualifier>" -> who else scales that PC (Application Auto Scaling); None: the
+        # cycle could not read it, so nobody's PC is known to be free of someone else's scaling
+        self.pc_scalers = {} if pc_scalers is None else pc_scalers
+        self.pc_scalers_known = pc_scalers is not None
         self.p99_allowance = p99_allowance  # the account's; a function's tag overrides it
         self.time_zone = time_zone
         self.unreserved_concurrency = unreserved_concurrency
@@ -131,7 +138,40 @@ class Decider:
         )
         if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
             return []
-        return [self._respect_iac(fn, rec)]
+        return [self._respect_scalers(fn, self._respect_iac(fn, rec))]
+
+    def _respect_scalers(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
+        """A PC change becomes a note where someone else's scaling moves that function's PC: its next
+        activity would undo the level, and a schedule of ours would re-register the scalable target over
+        its range. The plan stays in the reason, for the team to set in their own scaling."""
+        if rec.kind != "provisioned_concurrency":
+            return rec
+        prefix = f"function:{fn.name}:"
+        scaled = sorted(
+            f"{r[len(prefix) :]}: {who}" for r, who in self.pc_scalers.items() if r.startswith(prefix)
+        )
+        if self.pc_scalers_known and not scaled:
+            return rec
+        why = (
+            f"Application Auto Scaling scales its PC ({'; '.join(scaled)})"
+            if scaled
+            else "Application Auto Scaling could not be read: whether someone else scales its PC is unknown"
+        )
+        reason = rec.reason.model_copy(
+            update={
+                "summary": f"Keep PC as is: {why}. The plan, for your own scaling: {rec.reason.summary}",
+                "decided_by": f"{rec.reason.decided_by}; PC scaled elsewhere: a change would fight it",
+            }
+        )
+        return rec.model_copy(
+            update={
+                "kind": "keep",
+                "proposed": rec.current,
+                "reason": reason,
+                "monthly_saving_usd": None,
+                "status": "RECORDED",
+            }
+        )
 
     @staticmethod
     def _serving_alias(fn: FunctionConfig, obs: Observations, with_pc: list[AliasInfo]) -> AliasInfo | None:

@@ -1,0 +1,34 @@
+"""Application Auto Scaling, read only: whose scaling moves a function's provisioned concurrency.
+
+A team that scales PC itself (a target-tracking or step policy, or scheduled actions of its own) would
+fight any level or schedule the agent set: its next scaling activity undoes the agent's level, and the
+agent's schedule re-registers the scalable target with its own range. The agent leaves such PC alone and
+says so (core.decide). Two account-wide listings a cycle, whatever the number of functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.applier_pc import PC_DIMENSION, SCHEDULE_PREFIX
+
+
+def pc_scalers(client: Any = None) -> dict[str, str]:
+    """{"function:<name>:<qualifier>": who scales its PC} for every PC scaled by anything but the agent.
+
+    Raises what botocore raises: the caller cannot tell then whether PC is someone else's."""
+    aas = client or aws.client("application-autoscaling")
+    found: dict[str, str] = {}
+    # Neither listing takes the dimension without a resource id: the namespace is read whole and filtered.
+    for page in aas.get_paginator("describe_scaling_policies").paginate(ServiceNamespace="lambda"):
+        for policy in page.get("ScalingPolicies", []):
+            if policy.get("ScalableDimension") == PC_DIMENSION:
+                kind = policy.get("PolicyType", "scaling")
+                found.setdefault(policy["ResourceId"], f"scaling policy {policy['PolicyName']!r} ({kind})")
+    for page in aas.get_paginator("describe_scheduled_actions").paginate(ServiceNamespace="lambda"):
+        for action in page.get("ScheduledActions", []):
+            name = str(action["ScheduledActionName"])
+            if action.get("ScalableDimension") == PC_DIMENSION and not name.startswith(SCHEDULE_PREFIX):
+                found.setdefault(action["ResourceId"], f"scheduled action {name!r}")
+    return found

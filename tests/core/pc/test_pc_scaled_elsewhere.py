@@ -1,0 +1,41 @@
+"""PC that someone else scales (Application Auto Scaling: a policy, or scheduled actions not the agent's)
+is left alone: a level set beside that scaling would be undone by it, and the agent's own schedule would
+re-register the scalable target over its range. The plan is still shown, for the team's own scaling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pc_support import NOW, function, observations, sparse_calls
+
+from lambda_tuner.core.decide import Decider
+from lambda_tuner.core.models import AliasInfo, Recommendation
+
+IDLE = AliasInfo(name="live", function_version="7", pc_requested=50, pc_allocated=50, pc_status="READY")
+
+
+def _pc_rec(scalers: Mapping[str, str] | None) -> Recommendation:
+    """The PC decision for 50 environments on an alias that sees a short call every 30 minutes."""
+    fn = function(aliases=(IDLE,))
+    recs = Decider(NOW, lambda: "r", pc_scalers=scalers).decide(
+        fn, observations(*sparse_calls(3, 30), 100.0), {}
+    )
+    return next(r for r in recs if "pc" in r.current)
+
+
+def test_idle_pc_nobody_else_scales_is_proposed_for_removal() -> None:
+    rec = _pc_rec({"function:orders-archive:live": "scaling policy 'x' (TargetTrackingScaling)"})
+    assert rec.kind == "provisioned_concurrency" and rec.proposed["pc"] == 0
+
+
+def test_pc_a_teams_policy_scales_is_kept_with_the_plan_and_who_scales_it() -> None:
+    rec = _pc_rec({"function:orders:live": "scaling policy 'pc-utilisation' (TargetTrackingScaling)"})
+    assert rec.kind == "keep" and rec.proposed == rec.current and rec.status == "RECORDED"
+    assert "live: scaling policy 'pc-utilisation' (TargetTrackingScaling)" in rec.reason.summary
+    assert "The plan, for your own scaling:" in rec.reason.summary  # what the agent would have done
+    assert rec.monthly_saving_usd is None  # no saving is claimed for a change the agent will not make
+
+
+def test_pc_is_kept_when_nobody_can_tell_who_scales_it() -> None:
+    rec = _pc_rec(None)  # the cycle could not read Application Auto Scaling
+    assert rec.kind == "keep" and "could not be read" in rec.reason.summary
