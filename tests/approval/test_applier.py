@@ -112,6 +112,7 @@ def _pc_applier(lam: Stubbed) -> Applier:
         "application-autoscaling", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     stub = Stubber(aas)
+    stub.add_response("describe_scaling_policies", {"ScalingPolicies": []})  # nobody else scales it
     stub.add_response("describe_scheduled_actions", {"ScheduledActions": []})
     stub.activate()
     return Applier(lam.client, aas_client=aas, cw_client=object(), sleep=lambda _: None, max_polls=3)
@@ -274,6 +275,7 @@ def test_pc_schedules_become_scheduled_actions_on_the_alias(lam: Stubbed) -> Non
     }
     _pc(lam, None)  # the level in force, which an undo puts back with the schedule
     with Stubber(aas) as stub, lam.stub:
+        stub.add_response("describe_scaling_policies", {"ScalingPolicies": []}, target)
         stub.add_response("describe_scheduled_actions", {"ScheduledActions": []}, target)
         stub.add_response(  # a team's own range would be kept for an undo: none here
             "describe_scalable_targets",

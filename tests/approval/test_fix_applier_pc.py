@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from twin_support import make_world
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.applier import Applier, PcFailedError
+from lambda_tuner.adapters.applier import Applier, ConflictError, PcFailedError
 from lambda_tuner.twin.server import Twin
 
 FN, ALIAS = "checkout", "live"
@@ -60,36 +60,55 @@ def _pc() -> int:
     return int(got["RequestedProvisionedConcurrentExecutions"])
 
 
-def _schedule_with_a_team_action() -> dict[str, tuple[str, int]]:
-    """The agent's schedule on the alias, plus an action of the team's own that the agent must not touch."""
+def _agent_schedule() -> dict[str, tuple[str, int]]:
+    """The agent's schedule on the alias."""
     _applier().apply_pc_schedule(FN, ALIAS, AGENT_SCHEDULE)
+    return _actions()
+
+
+def _team_action() -> None:
     aws.client("application-autoscaling").put_scheduled_action(
         **TARGET,
         ScheduledActionName="team-warmup",
         Schedule="cron(0 3 ? * * *)",
         ScalableTargetAction={"MinCapacity": 1, "MaxCapacity": 1},
     )
-    return _actions()
 
 
 @pytest.mark.parametrize("level", [5, 0])
 def test_a_static_level_takes_the_agents_schedule_off_so_no_cron_undoes_it(account: Twin, level: int) -> None:
-    # Given the agent's schedule on the alias and a team action beside it
-    scheduled = _schedule_with_a_team_action()
+    # Given the agent's schedule on the alias
+    _agent_schedule()
     # When a static level (or removal) is applied and the schedule's next action comes due
     _applier().apply_pc(FN, ALIAS, level)
     account.advance(NOW + timedelta(hours=1, minutes=30))
-    # Then the level holds and only the team's action is left
+    # Then the level holds and no action is left
     assert _pc() == level
-    assert _actions() == {"team-warmup": scheduled["team-warmup"]}
+    assert _actions() == {}
+
+
+@pytest.mark.parametrize("change", ["level", "schedule"])
+def test_pc_a_team_scales_itself_is_refused_and_left_as_it_was(account: Twin, change: str) -> None:
+    # Given the agent's schedule on the alias, and since the proposal the team's own action beside it
+    _agent_schedule()
+    _team_action()
+    scheduled = _actions()
+    # When a level or a new schedule is applied
+    with pytest.raises(ConflictError, match="scheduled action 'team-warmup'") as caught:
+        if change == "level":
+            _applier().apply_pc(FN, ALIAS, 5)
+        else:
+            _applier().apply_pc_schedule(FN, ALIAS, [{"schedule": "cron(0 9 ? * * *)", "capacity": 4}])
+    # Then nothing was touched: it is the team's to scale
+    assert caught.value.restored and _pc() == 0 and _actions() == scheduled
 
 
 def test_restoring_a_static_level_puts_the_schedule_it_replaced_back(account: Twin) -> None:
     # Given a static level that replaced the agent's schedule
-    scheduled = _schedule_with_a_team_action()
+    scheduled = _agent_schedule()
     applier = _applier()
     applied = applier.apply_pc(FN, ALIAS, 5)
-    assert set(_actions()) == {"team-warmup"}
+    assert _actions() == {}
     # When it is restored (a rollback or a revert)
     applier.restore(applied.before)
     # Then the schedule is back as it was, action by action, and carried out again
@@ -100,7 +119,7 @@ def test_restoring_a_static_level_puts_the_schedule_it_replaced_back(account: Tw
 
 def test_a_level_that_fails_puts_the_schedule_back(account: Twin) -> None:
     # Given the agent's schedule on the alias
-    scheduled = _schedule_with_a_team_action()
+    scheduled = _agent_schedule()
     # When a level above the account's unreserved concurrency fails
     with pytest.raises(PcFailedError) as caught:
         _applier().apply_pc(FN, ALIAS, 100_000)
@@ -146,6 +165,7 @@ def test_a_schedule_longer_than_a_page_is_read_and_removed_whole() -> None:
     # Given 120 agent actions on the alias, which AWS answers in three pages
     aas, lam = OFFLINE.client("application-autoscaling"), OFFLINE.client("lambda")
     aas_stub, lam_stub = Stubber(aas), Stubber(lam)
+    aas_stub.add_response("describe_scaling_policies", {"ScalingPolicies": []}, TARGET)
     aas_stub.add_response("describe_scheduled_actions", _page(0, 50, "t1"), TARGET)
     aas_stub.add_response("describe_scheduled_actions", _page(50, 50, "t2"), {**TARGET, "NextToken": "t1"})
     aas_stub.add_response("describe_scheduled_actions", _page(100, 20), {**TARGET, "NextToken": "t2"})
@@ -169,3 +189,26 @@ def test_a_schedule_longer_than_a_page_is_read_and_removed_whole() -> None:
         "timezone": "UTC",
         "capacity": 119 % 7,
     }
+
+
+def test_pc_a_teams_target_tracking_policy_scales_is_refused(account: Twin) -> None:
+    aas = aws.client("application-autoscaling")
+    aas.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=40)
+    aas.put_scaling_policy(
+        **TARGET,
+        PolicyName="pc-utilisation",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 0.7,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"
+            },
+        },
+    )
+    with pytest.raises(ConflictError, match="scaling policy 'pc-utilisation'"):
+        _applier().apply_pc(FN, ALIAS, 5)
+    assert _pc() == 0
+    got = aas.describe_scalable_targets(
+        ServiceNamespace="lambda", ResourceIds=[RESOURCE], ScalableDimension=DIMENSION
+    )["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in got] == [(1, 40)]  # the team's range, untouched

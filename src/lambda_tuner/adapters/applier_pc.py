@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_tuner.adapters.apply_errors import Applied, ApplyError, PcFailedError, named_error
+from lambda_tuner.adapters.apply_errors import Applied, ApplyError, ConflictError, PcFailedError, named_error
 
 PC_DIMENSION = "lambda:function:ProvisionedConcurrency"
 SCHEDULE_PREFIX = "lambda-tuner-"
@@ -46,7 +46,7 @@ class PcSteps:
         The agent's own scheduled actions on it go first: left in place, the next of them would undo this
         level. `before` keeps them (`actions`, only when there were any) so a restore puts them back."""
         resource = f"function:{function}:{qualifier}"
-        schedule = self._our_actions(resource)
+        schedule = _ours(self._free_of_others(resource))
         before: dict[str, Any] = {
             "kind": "pc",
             "function": function,
@@ -145,7 +145,7 @@ class PcSteps:
     def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
-        existing = self._our_actions(resource)
+        existing = _ours(self._free_of_others(resource))
         before: dict[str, Any] = {
             "kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing,
             "pc": self._pc_now(function, qualifier),  # the level an undo puts back with the schedule
@@ -160,6 +160,9 @@ class PcSteps:
         return Applied(before=before, after=after, request_ids=self._taken())
 
     def _our_actions(self, resource: str) -> list[dict[str, Any]]:
+        return _ours(self._scheduled_actions(resource))
+
+    def _scheduled_actions(self, resource: str) -> list[dict[str, Any]]:
         # AWS answers 50 actions a page and a week's schedule has more: read every page, or a "before"
         # (and so a restore) would miss some, and deleting "all of ours" would leave some behind.
         pages = self.aas.get_paginator("describe_scheduled_actions").paginate(
@@ -174,16 +177,30 @@ class PcSteps:
                 found.extend(page.get("ScheduledActions", []))
         except (ClientError, BotoCoreError) as exc:
             raise named_error(exc, "read scheduled actions") from exc
-        return [
-            {
-                "name": a["ScheduledActionName"],
-                "schedule": a["Schedule"],
-                "timezone": a.get("Timezone", "UTC"),
-                "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
-            }
+        return found
+
+    def _free_of_others(self, resource: str) -> list[dict[str, Any]]:
+        """The resource's scheduled actions, once it is known that nobody else scales this PC: a policy or
+        scheduled actions not ours may have come since the proposal (the agent proposes no change to PC
+        someone else scales), and a level or schedule set beside them would fight them. Refused then."""
+        got = self._call(
+            "read scaling policies",
+            self.aas.describe_scaling_policies,
+            ServiceNamespace="lambda",
+            ResourceId=resource,
+            ScalableDimension=PC_DIMENSION,
+        )
+        found = self._scheduled_actions(resource)
+        others = [f"scaling policy {p['PolicyName']!r}" for p in got.get("ScalingPolicies", [])] + [
+            f"scheduled action {a['ScheduledActionName']!r}"
             for a in found
-            if a["ScheduledActionName"].startswith(SCHEDULE_PREFIX)
+            if not str(a["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
         ]
+        if others:
+            raise ConflictError(
+                f"Application Auto Scaling scales this PC ({', '.join(others)}): left to it, not changed"
+            )
+        return found
 
     def _put_schedule(
         self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
@@ -229,6 +246,19 @@ class PcSteps:
                 Timezone=action.get("timezone", "UTC"),
                 ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
             )
+
+
+def _ours(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": a["ScheduledActionName"],
+            "schedule": a["Schedule"],
+            "timezone": a.get("Timezone", "UTC"),
+            "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
+        }
+        for a in found
+        if str(a["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
+    ]
 
 
 def _code(exc: ClientError) -> str:
