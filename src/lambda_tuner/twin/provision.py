@@ -13,12 +13,14 @@ from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.utilities.utils import get_partition
 
 from lambda_tuner.twin.lambda_api import Meta, backend, new_revision, timestamp
 from lambda_tuner.twin.lambda_pc import PcConfig
+from lambda_tuner.twin.schedules import DIMENSION as PC_DIMENSION
 
 if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
@@ -115,3 +117,16 @@ def _provision_versions(twin: Twin, spec: FunctionSpec, meta: Meta) -> None:
         lam.create_alias(alias.name, spec.name, alias.version, "", routing)
         if alias.pc:
             twin.lambdas.pc[spec.name, alias.name] = PcConfig(alias.pc, "READY", meta.last_modified)
+        if alias.scaled_by:
+            _team_scaling(twin, f"function:{spec.name}:{alias.name}", alias.scaled_by, alias.pc)
+
+
+def _team_scaling(twin: Twin, resource: str, policy: str, level: int) -> None:
+    """A target-tracking policy of the team's own on an alias's PC, as Application Auto Scaling holds it.
+    The twin does not carry it out: the level stays as provisioned (the agent must leave it alone)."""
+    aas = applicationautoscaling_backends[twin.account][twin.region]
+    aas.register_scalable_target("lambda", resource, PC_DIMENSION, max(1, level), max(4 * level, 1), "", "")
+    metric = {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"}
+    tracking = {"TargetValue": 0.7, "PredefinedMetricSpecification": metric}
+    body = {"TargetTrackingScalingPolicyConfiguration": tracking}
+    aas.put_scaling_policy(policy, "lambda", resource, PC_DIMENSION, body, "TargetTrackingScaling")

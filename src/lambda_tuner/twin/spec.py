@@ -30,6 +30,7 @@ class AliasSpec:
     version: str
     routing: tuple[tuple[str, float], ...] = ()  # additional version -> weight (0..1)
     pc: int = 0  # provisioned concurrency configured on this alias at the start
+    scaled_by: str = ""  # a team's own target-tracking policy on this alias's PC (its name); "": none
 
 
 @dataclass(frozen=True, eq=False)
