@@ -157,20 +157,10 @@ class Decider:
             if scaled
             else "Application Auto Scaling could not be read: whether someone else scales its PC is unknown"
         )
-        reason = rec.reason.model_copy(
-            update={
-                "summary": f"Keep PC as is: {why}. The plan, for your own scaling: {rec.reason.summary}",
-                "decided_by": f"{rec.reason.decided_by}; PC scaled elsewhere: a change would fight it",
-            }
-        )
-        return rec.model_copy(
-            update={
-                "kind": "keep",
-                "proposed": rec.current,
-                "reason": reason,
-                "monthly_saving_usd": None,
-                "status": "RECORDED",
-            }
+        return _kept(
+            rec,
+            f"Keep PC as is: {why}. The plan, for your own scaling: {rec.reason.summary}",
+            f"{rec.reason.decided_by}; PC scaled elsewhere: a change would fight it",
         )
 
     @staticmethod
@@ -196,21 +186,11 @@ class Decider:
         if fn.iac is None or self.allow_iac_changes or rec.kind not in CHANGES:
             return rec
         if rec.kind == "experiment":  # a trial needs a direct, reversible change: not the template's job
-            reason = rec.reason.model_copy(
-                update={
-                    "summary": f"Keep: {fn.iac} manages this function, so the agent runs no trials on it "
-                    f"({rec.reason.summary})",
-                    "decided_by": "infrastructure as code: a direct change would drift",
-                }
-            )
-            return rec.model_copy(
-                update={
-                    "kind": "keep",
-                    "proposed": rec.current,
-                    "reason": reason,
-                    "monthly_saving_usd": None,
-                    "status": "RECORDED",
-                }
+            return _kept(
+                rec,
+                f"Keep: {fn.iac} manages this function, so the agent runs no trials on it "
+                f"({rec.reason.summary})",
+                "infrastructure as code: a direct change would drift",
             )
         change = template_change(fn.iac, rec)
         reason = rec.reason.model_copy(
@@ -249,6 +229,13 @@ class Decider:
             reason=Reason(summary=why, observed=obs.reason or why, model="none", decided_by="evidence"),
             status="RECORDED",
         )
+
+
+def _kept(rec: Recommendation, summary: str, decided_by: str) -> Recommendation:
+    """`rec` turned into a note that keeps things as they are: no change, no saving claimed."""
+    reason = rec.reason.model_copy(update={"summary": summary, "decided_by": decided_by})
+    update = {"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
+    return rec.model_copy(update={**update, "status": "RECORDED"})
 
 
 def _errors_per_min(fn: FunctionConfig, obs: Observations) -> float:
