@@ -121,3 +121,18 @@ def test_the_p99_allowance_is_the_accounts_unless_the_functions_tag_sets_its_own
     no_room, room = _proposed_mb(strict, None), _proposed_mb(loose, None)
     assert room < no_room
     assert _proposed_mb(strict, "0.5") == room  # the tag beats the account's setting
+
+
+def test_the_accounts_p99_allowance_leaves_other_strategies_experiment_guard_alone():
+    # P99Allowance is documented as the `default` strategy's set fraction. Under `speed` and `balanced` the
+    # allowance is no goal but an experiment's guard against worse than now (optimizer._stop_p99): an
+    # account that loosens `default` to 100 % must not let a `speed` trial run to twice its p99 first.
+    def stop(strategy: str, allowance: float) -> float:
+        ids = itertools.count()
+        d = Decider(NOW, lambda: f"r{next(ids)}", p99_allowance=allowance)
+        fn = function(3008).model_copy(update={"policy": FunctionPolicy(strategy=strategy)})
+        recs = d.decide(fn, observe(io_bound, [3008, 1536]), {})
+        rec = next(r for r in recs if r.kind == "experiment")
+        return float(rec.proposed["stop_if_p99_ms_above"])
+
+    assert stop("speed", 1.0) == stop("speed", 0.10) == stop("speed", 0.0)

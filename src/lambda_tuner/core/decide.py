@@ -66,13 +66,17 @@ class Decider:
     def memory_policy(self, fn: FunctionConfig, qualifier: str | None = None) -> MemoryPolicy:
         """The tags' policy; experiments become canaries where the traffic comes through an alias."""
         p = fn.policy
+        strategy = p.strategy or "default"
+        # The user's fraction (tag, else the account's) is the `default` strategy's goal; under the others
+        # the allowance is only an experiment's guard against worse than now, and stays the fixed one.
+        allowance = p.p99_allowance if p.p99_allowance is not None else self.p99_allowance
         return MemoryPolicy(
             canary_weight=CANARY_WEIGHT if alias_of(qualifier) else None,
-            strategy=p.strategy or "default",
+            strategy=strategy,
             balanced_weight=p.balanced_weight if p.balanced_weight is not None else 0.5,
             p95_objective_ms=p.p95_ms,
             p99_objective_ms=p.p99_ms,
-            p99_allowance=p.p99_allowance if p.p99_allowance is not None else self.p99_allowance,
+            p99_allowance=allowance if strategy == "default" else DEFAULT_P99_ALLOWANCE,
             min_mb=p.min_mb,
             max_mb=p.max_mb,
             max_step_factor=self.max_step_factor,
@@ -144,7 +148,8 @@ class Decider:
         """A PC change becomes a note where someone else's scaling moves that function's PC: its next
         activity would undo the level, and a schedule of ours would re-register the scalable target over
         its range. The plan stays in the reason, for the team to set in their own scaling."""
-        if rec.kind != "provisioned_concurrency":
+        # a template edit of the level (IaC-managed PC) would fight that scaling just as a direct change would
+        if rec.kind not in ("provisioned_concurrency", "template_change"):
             return rec
         prefix = f"function:{fn.name}:"
         scaled = sorted(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
 from pc_support import NOW, function, observations, sparse_calls
 
 from lambda_tuner.core.decide import Decider
@@ -39,3 +40,17 @@ def test_pc_a_teams_policy_scales_is_kept_with_the_plan_and_who_scales_it() -> N
 def test_pc_is_kept_when_nobody_can_tell_who_scales_it() -> None:
     rec = _pc_rec(None)  # the cycle could not read Application Auto Scaling
     assert rec.kind == "keep" and "could not be read" in rec.reason.summary
+
+
+@pytest.mark.parametrize("allow_iac_changes", [False, True])
+def test_pc_a_teams_policy_scales_gets_no_template_change_either(allow_iac_changes: bool) -> None:
+    # An IaC-managed function (the common way a target-tracking policy on PC is deployed) whose PC the
+    # team's own policy scales: a template edit setting a fixed PC level would fight that policy just
+    # as a direct change would, and no saving can be claimed for it.
+    fn = function(aliases=(IDLE,), iac="cloudformation:orders-stack")
+    scalers = {"function:orders:live": "scaling policy 'pc' (TargetTrackingScaling)"}
+    decider = Decider(NOW, lambda: "r", pc_scalers=scalers, allow_iac_changes=allow_iac_changes)
+    recs = decider.decide(fn, observations(*sparse_calls(3, 30), 100.0), {})
+    rec = next(r for r in recs if "pc" in r.current)
+    assert rec.kind == "keep" and rec.monthly_saving_usd is None, (rec.kind, rec.reason.summary)
+    assert "scaling policy 'pc'" in rec.reason.summary
