@@ -16,17 +16,17 @@ def test_valid_tags_become_the_policy():
             f"{P}strategy": "balanced:0.3",
             f"{P}p99-ms": "800",
             f"{P}p95-ms": "250.5",
-            f"{P}p99-allowance": "15%",
+            f"{P}p99-allowance": "0.15",
             f"{P}min-mb": "256",
             f"{P}max-mb": "2048",
-            f"{P}cold-start-objective": "p99<1s",
+            f"{P}cold-start-objective": "max-rate=0.01",
             "team": "x",
         },
         P,
     )
     assert (policy.mode, policy.strategy, policy.balanced_weight) == ("approve", "balanced", 0.3)
     assert (policy.p99_ms, policy.p95_ms, policy.min_mb, policy.max_mb) == (800.0, 250.5, 256, 2048)
-    assert policy.cold_start_objective == "p99<1s"
+    assert policy.cold_start_objective == "max-rate=0.01"
     assert policy.p99_allowance == pytest.approx(0.15)
     assert policy.errors == ()
 
@@ -96,3 +96,44 @@ def test_functions_are_marked_with_the_iac_tool_their_tags_name(tags, expected):
 
 def test_cloudformation_wins_over_the_sam_marker_because_it_names_the_stack():
     assert detect_iac({"lambda:createdBy": "SAM", "aws:cloudformation:stack-name": "s"}) == "cloudformation:s"
+
+
+def _settable_on_a_function(value: str) -> bool:
+    """Whether Lambda's TagResource accepts `value` (botocore's model of the service: TagValue)."""
+    import unicodedata
+
+    from botocore.loaders import Loader
+
+    pattern = Loader().load_service_model("lambda", "service-2")["shapes"]["TagValue"]["pattern"]
+    assert pattern == r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"  # what the check below spells out
+    return all(unicodedata.category(ch)[0] in "LZN" or ch in "_.:/=+-@" for ch in value)
+
+
+def test_the_p99_allowance_forms_the_readme_and_the_refusal_advertise_can_be_set_on_a_function():
+    # A tag value that Lambda refuses cannot be a documented way to set the allowance.
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `p99-allowance`"))
+    examples = row.split("|")[2].split("`")[1::2]
+    [refusal] = parse_policy({f"{P}p99-allowance": "15"}, P).errors
+    advised = refusal.split("`")[1::2]
+    assert examples and advised
+    for value in examples + advised:
+        assert _settable_on_a_function(value), value
+        assert parse_policy({f"{P}p99-allowance": value}, P).errors == (), value
+
+
+def test_every_cold_start_objective_the_readme_shows_can_be_set_on_a_function_and_is_read():
+    # `max-rate=0.5%` was the documented form, and Lambda refuses `%` in a tag value: nobody could set it
+    from pathlib import Path
+
+    from lambda_tuner.core.pc_objective import parse_objective
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `cold-start-objective`"))
+    examples = row.split("|")[2].split("`")[1::2]
+    assert len(examples) >= 4
+    for value in examples:
+        assert _settable_on_a_function(value), value
+        parse_objective(value)  # raises when it cannot be read

@@ -3,7 +3,8 @@
 It sets λ, the dollar value of one avoided cold start, which the PC planner trades against cost:
 - absent, `cost` or `none` — cost only (λ = 0): PC only where it pays for itself (above 60 % utilisation);
 - `usd-per-cold-start=0.01` — λ given directly;
-- `max-rate=0.5%` — the smallest λ whose plan keeps projected cold starts at or below 0.5 % of calls;
+- `max-rate=0.005` — the smallest λ whose plan keeps projected cold starts at or below 0.5 % of calls
+  (a fraction of calls: a Lambda tag value cannot hold `%`; `0.5%` is read too, should one arrive);
 - `none-in-business-hours` (optionally `=MON-FRI/08-18`) — no cold starts in business hours of the
   policy's time zone (a λ too large to trade against), cost only outside them.
 """
@@ -59,7 +60,8 @@ class PcObjective:
 
 
 HELP = (
-    "accepted: 'cost', 'usd-per-cold-start=<dollars>', 'max-rate=<percent>%' (0 < p ≤ 100), "
+    "accepted: 'cost', 'usd-per-cold-start=<dollars>', 'max-rate=<fraction of calls>' (0 < f ≤ 1, "
+    "0.005 for 0.5 %), "
     "'none-in-business-hours' or 'none-in-business-hours=MON-FRI/08-18'"
 )
 
@@ -77,12 +79,11 @@ def parse_objective(value: str | None) -> PcObjective:
             raise ObjectiveError(f"cold-start objective {text!r}: dollars must not be negative; {HELP}")
         return PcObjective(kind="usd", usd_per_cold_start=usd, source=text)
     if key == "max-rate" and sep:
-        if not arg.endswith("%"):
-            raise ObjectiveError(f"cold-start objective {text!r}: write the rate as a percent; {HELP}")
-        pct = _number(arg[:-1], text)
-        if not 0 < pct <= 100:
-            raise ObjectiveError(f"cold-start objective {text!r}: rate must be in (0, 100] %; {HELP}")
-        return PcObjective(kind="max_rate", max_rate=pct / 100, source=text)
+        percent = arg.endswith("%")
+        rate = _number(arg.removesuffix("%"), text) / (100 if percent else 1)
+        if not 0 < rate <= 1:
+            raise ObjectiveError(f"cold-start objective {text!r}: rate must be in (0, 1] of calls; {HELP}")
+        return PcObjective(kind="max_rate", max_rate=rate, source=text)
     if key == "none-in-business-hours":
         return _business_hours(arg, text) if sep else PcObjective(kind="business_hours", source=text)
     raise ObjectiveError(f"cold-start objective {text!r} not understood; {HELP}")

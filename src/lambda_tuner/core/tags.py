@@ -4,9 +4,10 @@ Tag schema (prefix default `lambda-tuner:`):
   mode                  off | recommend | approve | auto
   strategy              default | cost | speed | balanced | balanced:<weight in [0, 1]>
   p95-ms, p99-ms        positive number of milliseconds (latency ceilings)
-  p99-allowance         how much worse p99 may get under the default strategy: `15%` or `0.15`, 0-100 %
+  p99-allowance         how much worse p99 may get under the default strategy: a fraction, `0.15` for 15 %
+                        (Lambda refuses `%` in a tag value; `15%` is still read, should one arrive)
   min-mb, max-mb        integers in 128..10240, min-mb <= max-mb
-  cold-start-objective  free text up to 64 characters (e.g. `p99<800ms`, `none`), passed to the PC policy
+  cold-start-objective  free text up to 64 characters (e.g. `max-rate=0.005`, `none`), passed to the PC policy
 
 Any invalid value is recorded in `FunctionPolicy.errors` and the offending field stays unset; the decision
 core treats a policy with errors as "no changes for this function". Unknown keys under the prefix are errors
@@ -111,13 +112,15 @@ def _positive_number(value: str) -> float:
 
 
 def _fraction(value: str) -> float:
-    """`15%` or `0.15` as 0.15; 0 to 100 %. A bare number above 1 is refused rather than guessed at
-    (`15` could mean 15 % or 1,500 %)."""
+    """`0.15` (or `15%`, which Lambda does not let a tag value hold) as 0.15; 0 to 100 %. A bare number
+    above 1 is refused rather than guessed at (`15` could mean 15 % or 1,500 %)."""
     percent = value.endswith("%")
     number = _number(value.removesuffix("%").strip())
     fraction = number / 100 if percent else number
     if not 0.0 <= fraction <= 1.0:
-        raise ValueError("must be between 0% and 100% (written as 15% or 0.15)")
+        raise ValueError(
+            "must be between 0% and 100%, written as a fraction: `0.15` for 15% (no tag value holds %)"
+        )
     return fraction
 
 

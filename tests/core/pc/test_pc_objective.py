@@ -15,6 +15,8 @@ def test_absent_or_cost_means_cost_only(value: str | None) -> None:
 
 
 def test_max_rate_is_read_as_a_fraction_of_calls() -> None:
+    # the fraction is what a Lambda tag value can hold (no `%`); a per cent reads the same
+    assert parse_objective("max-rate=0.005").max_rate == pytest.approx(0.005)
     assert parse_objective("max-rate=0.5%").max_rate == pytest.approx(0.005)
 
 
@@ -42,10 +44,10 @@ def test_business_hours_can_be_given_explicitly() -> None:
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ("max-rate=0.5", "percent"),
-        ("max-rate=abc%", "not a number"),
-        ("max-rate=0%", "(0, 100]"),
-        ("max-rate=150%", "(0, 100]"),
+        ("max-rate=abc", "not a number"),
+        ("max-rate=0", "(0, 1]"),
+        ("max-rate=5", "(0, 1]"),  # 5 % is 0.05; five cold starts a call is no rate
+        ("max-rate=150%", "(0, 1]"),
         ("max-rate=nan%", "finite"),
         ("usd-per-cold-start=-1", "negative"),
         ("none-in-business-hours=FRI-MON/08-18", "out of order"),
