@@ -24,7 +24,7 @@ from lambda_tuner.core.canary import canary_days
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import render_digests
 from lambda_tuner.core.epochs import HistoryItem
-from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, Recommendation
+from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, PcScaling, Recommendation
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import applied_at_in, verify_applied
 
@@ -76,8 +76,8 @@ class CycleDeps:
     secret: Callable[[], bytes]
     invoke_apply: Callable[[dict[str, Any]], None] | None
     kill_switch: Callable[[], bool] = lambda: False
-    # who else scales which PC ("function:<name>:<qualifier>" -> who); None when it could not be read
-    pc_scalers: Callable[[], Mapping[str, str] | None] = lambda: {}
+    # who else scales which PC, and where the agent's own schedules are; None when it could not be read
+    pc_scaling: Callable[[], PcScaling | None] = PcScaling
     collector: Callable[..., CollectResult] = collect
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
@@ -166,7 +166,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         time_zone=settings.time_zone,
         unreserved_concurrency=result.inventory.unreserved_concurrency,
         p99_allowance=settings.p99_allowance,
-        pc_scalers=deps.pc_scalers(),
+        pc_scaling=deps.pc_scaling(),
     )
     decided = _decide_all(decider, result, deps, summary, read_only=read_only)
 

@@ -10,11 +10,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.autoscaling import pc_scalers
+from lambda_tuner.adapters.autoscaling import pc_scaling
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.secrets import signing_key
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import PcScaling
 from lambda_tuner.cycle import CycleDeps, HandOverError
 from lambda_tuner.settings import AgentSettings
 
@@ -43,15 +44,15 @@ def agent_deps(settings: AgentSettings) -> CycleDeps:
         secret=secret,
         invoke_apply=invoke_apply,
         kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
-        pc_scalers=read_pc_scalers,
+        pc_scaling=read_pc_scaling,
     )
 
 
-def read_pc_scalers() -> dict[str, str] | None:
+def read_pc_scaling() -> PcScaling | None:
     """Who else scales which PC; None when Application Auto Scaling cannot be read (the cycle then changes
     no PC: it cannot tell whose it is)."""
     try:
-        return pc_scalers()
+        return pc_scaling()
     except (ClientError, BotoCoreError) as exc:
         LOG.warning("Application Auto Scaling not read: no PC is changed this cycle (%s)", exc)
         return None

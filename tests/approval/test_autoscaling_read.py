@@ -7,7 +7,8 @@ from approval_support import Account
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier_pc import PC_DIMENSION
-from lambda_tuner.adapters.autoscaling import pc_scalers
+from lambda_tuner.adapters.autoscaling import pc_scaling
+from lambda_tuner.core.models import PcScaling
 
 
 def _target(aas, resource: str) -> None:
@@ -49,8 +50,10 @@ def test_policies_and_a_teams_scheduled_actions_are_found_and_the_agents_own_are
             Schedule="cron(0 8 * * ? *)",
             ScalableTargetAction={"MinCapacity": 5, "MaxCapacity": 5},
         )
-    found = pc_scalers()
+    scaling = pc_scaling()
+    found = scaling.others
     assert set(found) == {"function:orders:live", "function:search:prod"}  # thumbs' schedule is the agent's
+    assert scaling.ours == {"function:thumbs:live"}
     assert (
         "pc-utilisation" in found["function:orders:live"]
         and "TargetTracking" in found["function:orders:live"]
@@ -66,7 +69,7 @@ def test_an_unreadable_listing_raises_rather_than_reading_as_nobody_scales(accou
     with Stubber(aas) as stub:
         stub.add_client_error("describe_scaling_policies", "AccessDeniedException", http_status_code=400)
         with pytest.raises(ClientError):
-            pc_scalers(aas)
+            pc_scaling(aas)
 
 
 def test_the_cycle_reads_it_as_unknown_when_it_cannot_be_read(account: Account, monkeypatch) -> None:
@@ -83,10 +86,10 @@ def test_the_cycle_reads_it_as_unknown_when_it_cannot_be_read(account: Account, 
         approval_base_url="u",
         apply_function="f",
     )
-    assert wiring.agent_deps(settings).pc_scalers is wiring.read_pc_scalers  # what the agent's cycle calls
-    assert wiring.read_pc_scalers() == {}  # read, and nobody scales anything here
+    assert wiring.agent_deps(settings).pc_scaling is wiring.read_pc_scaling  # what the agent's cycle calls
+    assert wiring.read_pc_scaling() == PcScaling()  # read, and nobody scales anything here
     aas = aws.client("application-autoscaling")
     with Stubber(aas) as stub:
         stub.add_client_error("describe_scaling_policies", "ThrottlingException", http_status_code=400)
-        monkeypatch.setattr(wiring, "pc_scalers", lambda: pc_scalers(aas))
-        assert wiring.read_pc_scalers() is None  # not {}: "nobody scales" would let the agent change PC
+        monkeypatch.setattr(wiring, "pc_scaling", lambda: pc_scaling(aas))
+        assert wiring.read_pc_scaling() is None  # not {}: "nobody scales" would let the agent change PC

@@ -212,3 +212,18 @@ def test_pc_a_teams_target_tracking_policy_scales_is_refused(account: Twin) -> N
         ServiceNamespace="lambda", ResourceIds=[RESOURCE], ScalableDimension=DIMENSION
     )["ScalableTargets"]
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in got] == [(1, 40)]  # the team's range, untouched
+
+
+def test_the_agents_own_schedule_comes_off_beside_a_teams_and_an_undo_puts_it_back(account: Twin) -> None:
+    # Given the agent's schedule on the alias, and since then an action of the team's own
+    ours = _agent_schedule()
+    _team_action()
+    both = _actions()
+    # When the agent's schedule is taken off (what the agent proposes once someone else scales this PC)
+    applier = _applier()
+    applied = applier.apply_pc_schedule(FN, ALIAS, [])
+    # Then only the team's action is left, and a rollback would put the agent's back as it was
+    assert _actions() == {"team-warmup": both["team-warmup"]}
+    assert {a["name"] for a in applied.before["actions"]} == set(ours)
+    applier.restore(applied.before)
+    assert _actions() == both

@@ -22,10 +22,11 @@ def account() -> Iterator[Account]:
     with Twin(world) as twin:
         apply_env(twin)
         aws.reset_clients()
-        from lambda_tuner.handlers import agent, approval
+        from lambda_tuner.handlers import agent, apply, approval
 
-        agent._wiring.cache_clear()
-        approval._flow.cache_clear()
+        # each handler keeps its clients for warm invocations: those of another module's twin are gone
+        for cached in (agent._wiring, approval._flow, apply._flow):
+            cached.cache_clear()
         stack = LocalStack(twin, mode="approve").deploy()
         yield Account(twin, world, stack)
     os.environ.clear()

@@ -145,7 +145,8 @@ class PcSteps:
     def apply_pc_schedule(self, function: str, qualifier: str, actions: list[dict[str, Any]]) -> Applied:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
-        existing = _ours(self._free_of_others(resource))
+        # Taking the agent's schedule off is what makes way for someone else's scaling: never refused
+        existing = _ours(self._free_of_others(resource) if actions else self._scheduled_actions(resource))
         before: dict[str, Any] = {
             "kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing,
             "pc": self._pc_now(function, qualifier),  # the level an undo puts back with the schedule

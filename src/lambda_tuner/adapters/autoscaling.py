@@ -12,14 +12,15 @@ from typing import Any
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier_pc import PC_DIMENSION, SCHEDULE_PREFIX
+from lambda_tuner.core.models import PcScaling
 
 
-def pc_scalers(client: Any = None) -> dict[str, str]:
-    """{"function:<name>:<qualifier>": who scales its PC} for every PC scaled by anything but the agent.
-
-    Raises what botocore raises: the caller cannot tell then whether PC is someone else's."""
+def pc_scaling(client: Any = None) -> PcScaling:
+    """Who else scales which PC (every resource scaled by anything but the agent) and where the agent's own
+    scheduled actions are. Raises what botocore raises: the caller cannot tell then whose PC it is."""
     aas = client or aws.client("application-autoscaling")
     found: dict[str, str] = {}
+    ours: set[str] = set()
     # Neither listing takes the dimension without a resource id: the namespace is read whole and filtered.
     for page in aas.get_paginator("describe_scaling_policies").paginate(ServiceNamespace="lambda"):
         for policy in page.get("ScalingPolicies", []):
@@ -29,6 +30,10 @@ def pc_scalers(client: Any = None) -> dict[str, str]:
     for page in aas.get_paginator("describe_scheduled_actions").paginate(ServiceNamespace="lambda"):
         for action in page.get("ScheduledActions", []):
             name = str(action["ScheduledActionName"])
-            if action.get("ScalableDimension") == PC_DIMENSION and not name.startswith(SCHEDULE_PREFIX):
+            if action.get("ScalableDimension") != PC_DIMENSION:
+                continue
+            if name.startswith(SCHEDULE_PREFIX):
+                ours.add(action["ResourceId"])
+            else:
                 found.setdefault(action["ResourceId"], f"scheduled action {name!r}")
-    return found
+    return PcScaling(others=found, ours=frozenset(ours))

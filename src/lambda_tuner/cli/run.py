@@ -75,7 +75,7 @@ def run_once(
                 **overrides,
             )
             from lambda_tuner.adapters.control import kill_switch_engaged
-            from lambda_tuner.wiring import read_pc_scalers
+            from lambda_tuner.wiring import read_pc_scaling
 
             deps = CycleDeps(
                 store=ReadOnlyStore(),
@@ -84,7 +84,7 @@ def run_once(
                 invoke_apply=None,
                 # a read: the routes shown are those a scheduled run would take now
                 kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
-                pc_scalers=read_pc_scalers,
+                pc_scaling=read_pc_scaling,
             )
             summary = run_cycle(settings, now, deps, read_only=True)
     except ValidationError as exc:

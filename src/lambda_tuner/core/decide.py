@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, Literal
 
 from lambda_tuner.core.arm64 import decide_arm64
@@ -21,6 +20,7 @@ from lambda_tuner.core.models import (
     AliasInfo,
     FunctionConfig,
     Observations,
+    PcScaling,
     Reason,
     Recommendation,
 )
@@ -32,7 +32,7 @@ from lambda_tuner.core.pricing import PriceTable, default_prices
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
 CANARY_WEIGHT = 0.1  # an experiment's least share of an alias's traffic (MemoryPolicy.canary_share)
-NO_SCALERS: Mapping[str, str] = MappingProxyType({})  # nobody else scales any PC
+NO_SCALING = PcScaling()  # nobody else scales any PC, and the agent has no schedule anywhere
 ARM64_MIN_SAVING_USD = 1.0  # per month: below this the advice is noise in the digest
 
 
@@ -48,13 +48,13 @@ class Decider:
         time_zone: str = "UTC",
         unreserved_concurrency: int | None = None,
         p99_allowance: float = DEFAULT_P99_ALLOWANCE,
-        pc_scalers: Mapping[str, str] | None = NO_SCALERS,
+        pc_scaling: PcScaling | None = NO_SCALING,
     ) -> None:
         self.now = now
-        # "function:<name>:<qualifier>" -> who else scales that PC (Application Auto Scaling); None: the
-        # cycle could not read it, so nobody's PC is known to be free of someone else's scaling
-        self.pc_scalers = {} if pc_scalers is None else pc_scalers
-        self.pc_scalers_known = pc_scalers is not None
+        # Who else scales which PC (Application Auto Scaling) and where the agent's own schedules are;
+        # None: the cycle could not read it, so nobody's PC is known to be free of someone else's scaling
+        self.pc_scaling = PcScaling() if pc_scaling is None else pc_scaling
+        self.pc_scaling_known = pc_scaling is not None
         self.p99_allowance = p99_allowance  # the account's; a function's tag overrides it
         self.time_zone = time_zone
         self.unreserved_concurrency = unreserved_concurrency
@@ -124,7 +124,9 @@ class Decider:
         asked = fn.policy.cold_start_objective is not None
         per_minute = obs.concurrency is not None and obs.concurrency.period_s <= 60
         if not (with_pc or asked or per_minute):
-            return []
+            return self._take_ours_off(fn, obs)
+        if takeoff := self._take_ours_off(fn, obs):
+            return takeoff
         try:
             objective = parse_objective(fn.policy.cold_start_objective)
         except ObjectiveError as exc:
@@ -151,11 +153,8 @@ class Decider:
         # a template edit of the level (IaC-managed PC) would fight that scaling just as a direct change would
         if rec.kind not in ("provisioned_concurrency", "template_change"):
             return rec
-        prefix = f"function:{fn.name}:"
-        scaled = sorted(
-            f"{r[len(prefix) :]}: {who}" for r, who in self.pc_scalers.items() if r.startswith(prefix)
-        )
-        if self.pc_scalers_known and not scaled:
+        scaled = self._scaled_by_others(fn)
+        if self.pc_scaling_known and not scaled:
             return rec
         why = (
             f"Application Auto Scaling scales its PC ({'; '.join(scaled)})"
@@ -167,6 +166,46 @@ class Decider:
             f"Keep PC as is: {why}. The plan, for your own scaling: {rec.reason.summary}",
             f"{rec.reason.decided_by}; PC scaled elsewhere: a change would fight it",
         )
+
+    def _scaled_by_others(self, fn: FunctionConfig) -> list[str]:
+        prefix = f"function:{fn.name}:"
+        others = self.pc_scaling.others.items()
+        return sorted(f"{r[len(prefix) :]}: {who}" for r, who in others if r.startswith(prefix))
+
+    def _take_ours_off(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
+        """Where someone else's scaling moves this function's PC and the agent's own schedule is still on
+        it (put there before that scaling came): each of the agent's actions sets minimum = maximum, which
+        pins the PC at its level and leaves the other scaling nothing to do. A change takes it off."""
+        scaled = self._scaled_by_others(fn)
+        prefix = f"function:{fn.name}:"
+        ours = sorted(r[len(prefix) :] for r in self.pc_scaling.ours if r.startswith(prefix))
+        if not (scaled and ours):
+            return []
+        levels = {a.name: a.pc_requested or 0 for a in fn.aliases} | {
+            v: int(n) for v, n in fn.pc_on_versions.items()
+        }
+        why = f"Application Auto Scaling scales its PC ({'; '.join(scaled)})"
+        return [
+            Recommendation(
+                id=self.new_id(),
+                function=fn.name,
+                kind="provisioned_concurrency",
+                created_at=self.now,
+                current={"pc": levels.get(q, 0)},
+                proposed={"pc_schedule": "[]"},
+                qualifier=q,
+                revision_id=fn.revision_id,
+                latency_effect="the other scaling decides the PC level again",
+                reason=Reason(
+                    summary=f"Take the agent's PC schedule off {q}: {why}, and each of the agent's "
+                    "actions pins it at its own level (minimum = maximum)",
+                    observed=f"the agent's scheduled actions on {q}; {why}",
+                    model="none",
+                    decided_by="PC scaled elsewhere: the agent's schedule fights it",
+                ),
+            )
+            for q in ours
+        ]
 
     @staticmethod
     def _serving_alias(fn: FunctionConfig, obs: Observations, with_pc: list[AliasInfo]) -> AliasInfo | None:

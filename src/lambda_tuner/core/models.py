@@ -37,6 +37,15 @@ class AliasInfo(Frozen):
     pc_status: str | None = None  # READY | IN_PROGRESS | FAILED
 
 
+class PcScaling(Frozen):
+    """Application Auto Scaling's hold on PC, by resource "function:<name>:<qualifier>": `others` says who
+    else scales it (a policy, or scheduled actions not the agent's); `ours`, where the agent's own
+    scheduled actions are."""
+
+    others: dict[str, str] = Field(default_factory=dict)
+    ours: frozenset[str] = frozenset()
+
+
 class FunctionPolicy(Frozen):
     """Per-function overrides read from tags (prefix configurable). `errors` disables changes."""
 

@@ -125,7 +125,8 @@ def _team_scaling(twin: Twin, resource: str, policy: str, level: int) -> None:
     """A target-tracking policy of the team's own on an alias's PC, as Application Auto Scaling holds it.
     The twin does not carry it out: the level stays as provisioned (the agent must leave it alone)."""
     aas = applicationautoscaling_backends[twin.account][twin.region]
-    aas.register_scalable_target("lambda", resource, PC_DIMENSION, max(1, level), max(4 * level, 1), "", "")
+    # no SuspendedState, as a request without one (moto keeps what it is given and serialises it as a map)
+    aas.register_scalable_target("lambda", resource, PC_DIMENSION, max(1, level), max(4 * level, 1), "", None)  # type: ignore[arg-type]
     metric = {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"}
     tracking = {"TargetValue": 0.7, "PredefinedMetricSpecification": metric}
     body = {"TargetTrackingScalingPolicyConfiguration": tracking}

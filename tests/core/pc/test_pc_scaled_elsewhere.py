@@ -10,15 +10,16 @@ import pytest
 from pc_support import NOW, function, observations, sparse_calls
 
 from lambda_tuner.core.decide import Decider
-from lambda_tuner.core.models import AliasInfo, Recommendation
+from lambda_tuner.core.models import AliasInfo, PcScaling, Recommendation
 
 IDLE = AliasInfo(name="live", function_version="7", pc_requested=50, pc_allocated=50, pc_status="READY")
 
 
-def _pc_rec(scalers: Mapping[str, str] | None) -> Recommendation:
+def _pc_rec(scalers: Mapping[str, str] | None, ours: frozenset[str] = frozenset()) -> Recommendation:
     """The PC decision for 50 environments on an alias that sees a short call every 30 minutes."""
     fn = function(aliases=(IDLE,))
-    recs = Decider(NOW, lambda: "r", pc_scalers=scalers).decide(
+    scaling = None if scalers is None else PcScaling(others=dict(scalers), ours=ours)
+    recs = Decider(NOW, lambda: "r", pc_scaling=scaling).decide(
         fn, observations(*sparse_calls(3, 30), 100.0), {}
     )
     return next(r for r in recs if "pc" in r.current)
@@ -49,8 +50,31 @@ def test_pc_a_teams_policy_scales_gets_no_template_change_either(allow_iac_chang
     # as a direct change would, and no saving can be claimed for it.
     fn = function(aliases=(IDLE,), iac="cloudformation:orders-stack")
     scalers = {"function:orders:live": "scaling policy 'pc' (TargetTrackingScaling)"}
-    decider = Decider(NOW, lambda: "r", pc_scalers=scalers, allow_iac_changes=allow_iac_changes)
+    scaling = PcScaling(others=scalers)
+    decider = Decider(NOW, lambda: "r", pc_scaling=scaling, allow_iac_changes=allow_iac_changes)
     recs = decider.decide(fn, observations(*sparse_calls(3, 30), 100.0), {})
     rec = next(r for r in recs if "pc" in r.current)
     assert rec.kind == "keep" and rec.monthly_saving_usd is None, (rec.kind, rec.reason.summary)
     assert "scaling policy 'pc'" in rec.reason.summary
+
+
+def test_the_agents_own_schedule_under_a_teams_policy_is_taken_off() -> None:
+    # The agent scheduled PC on live; the team has since put target tracking on it. Each of the agent's
+    # actions sets minimum = maximum, which pins the PC and leaves the team's policy nothing to do.
+    policy = {"function:orders:live": "scaling policy 'pc-utilisation' (TargetTrackingScaling)"}
+    rec = _pc_rec(policy, ours=frozenset({"function:orders:live"}))
+    assert (rec.kind, rec.qualifier, rec.proposed) == (
+        "provisioned_concurrency",
+        "live",
+        {"pc_schedule": "[]"},
+    )
+    assert rec.current == {"pc": 50} and rec.monthly_saving_usd is None
+    assert (
+        "Take the agent's PC schedule off live" in rec.reason.summary
+        and "pc-utilisation" in rec.reason.summary
+    )
+
+
+def test_the_agents_own_schedule_alone_is_planned_as_usual() -> None:
+    rec = _pc_rec({}, ours=frozenset({"function:orders:live"}))  # nobody else scales it
+    assert rec.kind == "provisioned_concurrency" and rec.proposed == {"pc": 0}
