@@ -404,11 +404,14 @@ class Applier(PcSteps):
 
     # ---------------------------------------------------------------- putting things back
 
-    def restore(self, before: dict[str, Any], *, ours: str | None = None) -> Applied:
+    def restore(self, before: dict[str, Any], *, ours: str | None = None, settled: bool = True) -> Applied:
         """Put back a configuration recorded as `before` by one of the apply methods. `ours`: the version
         the change published; its alias is then put back only while it still serves or routes to that
-        version (a deploy since keeps the alias; "" leaves the alias alone). None: put it back as well."""
+        version (a deploy since keeps the alias; "" leaves the alias alone). None: put it back as well.
+        `settled`: the change has stood a while (a rollback, a revert), so someone else's scaling may have
+        come onto its PC since; False for the undo of a change that failed just now."""
         kind, function = before.get("kind"), before["function"]
+        left: list[str] = []
         if kind == "memory":
             self._settle(function)
             if before.get("memory_mb"):
@@ -430,14 +433,16 @@ class Applier(PcSteps):
                     RoutingConfig={"AdditionalVersionWeights": routing},
                 )
         elif kind == "pc":
-            self._restore_pc(before)
+            left = self._restore_pc(before, settled=settled)
         elif kind == "pc_schedule":
-            self._restore_schedule(before)
+            left = self._restore_schedule(before, settled=settled)
         else:
             raise ApplyError(
                 f"cannot restore an unknown kind of change: {json.dumps(before)[:200]}", restored=False
             )
-        return Applied(before=before, after=before, request_ids=self._taken())
+        # Someone else's scaling came onto the PC since: only the agent's schedule came off
+        after = {**before, "actions": [], "left_to": left} if left else before
+        return Applied(before=before, after=after, request_ids=self._taken())
 
     def _routes_to(self, function: str, alias: str, version: str) -> bool:
         if not version:
@@ -450,7 +455,7 @@ class Applier(PcSteps):
         reads as `before` (the failed update never landed), it is restored all the same; otherwise flag
         it for a person."""
         try:
-            self.restore(before, ours=ours)
+            self.restore(before, ours=ours, settled=False)
         except ApplyError as exc:
             if self._reads_as(before):
                 return

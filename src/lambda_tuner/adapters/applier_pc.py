@@ -65,23 +65,46 @@ class PcSteps:
         after = {"kind": "pc", "function": function, "qualifier": qualifier, "pc": level}
         return Applied(before=before, after=after, request_ids=self._taken())
 
-    def _restore_pc(self, before: dict[str, Any]) -> None:
+    def _restore_pc(self, before: dict[str, Any], *, settled: bool = True) -> list[str]:
         """Put back a static level and the agent's schedule as it was then: the one `apply_pc` removed, or
-        none (a revert of several PC changes also takes off a schedule the agent put on since)."""
+        none (a revert of several PC changes also takes off a schedule the agent put on since). Where
+        someone else's scaling came onto this PC since, only the agent's schedule comes off (see
+        `_left_to_others`); returns who scales it then, else []."""
         function, qualifier = before["function"], before["qualifier"]
+        if settled and (came := self._left_to_others(before)):
+            return came
         self._set_pc(function, qualifier, int(before["pc"]), undo=True)
         self._put_schedule(f"function:{function}:{qualifier}", list(before.get("actions", [])))
+        return []
 
-    def _restore_schedule(self, before: dict[str, Any]) -> None:
+    def _restore_schedule(self, before: dict[str, Any], *, settled: bool = True) -> list[str]:
         """Put back the agent's schedule as it was and the level then in force (`pc`, when recorded): with no
-        schedule left to set it, the last action's level would otherwise stay for good."""
+        schedule left to set it, the last action's level would otherwise stay for good. Where someone
+        else's scaling came onto this PC since, only the agent's schedule comes off (`_left_to_others`)."""
         function, qualifier = before["function"], before["qualifier"]
         resource = f"function:{function}:{qualifier}"
+        if settled and (came := self._left_to_others(before)):
+            return came
         self._put_schedule(resource, list(before["actions"]))
         if "target" in before:  # recorded since the agent keeps a team's range (older records did not)
             self._restore_target(resource, before["target"], ours_left=bool(before["actions"]))
         if "pc" in before and self._pc_now(function, qualifier) != int(before["pc"]):
             self._set_pc(function, qualifier, int(before["pc"]), undo=True)
+        return []
+
+    def _left_to_others(self, before: dict[str, Any]) -> list[str]:
+        """Who else scales this PC now and did not when the change was made (`before["others"]`: a take-off
+        records them; the other changes are refused where there are any). Then the change is not put back:
+        the agent's range registered again would narrow theirs, its actions would pin the PC their scaling
+        moves, a static level would fight it, and deregistering the target (when the agent's first
+        schedule made it) would delete their policies and actions with it. Only the agent's own schedule
+        comes off, and the undo says whose the PC is."""
+        resource = f"function:{before['function']}:{before['qualifier']}"
+        others, found = self._scaling(resource)
+        came = [o for o in others if o not in before.get("others", [])]
+        if came:
+            self._put_schedule(resource, [], _ours(found))
+        return came
 
     def _target_range(self, resource: str) -> dict[str, int] | None:
         got = self._call(
@@ -146,12 +169,17 @@ class PcSteps:
         """Replace our scheduled actions on the alias by `actions`: [{schedule, capacity, timezone?}]."""
         resource = f"function:{function}:{qualifier}"
         # Taking the agent's schedule off is what makes way for someone else's scaling: never refused
-        existing = _ours(self._free_of_others(resource) if actions else self._scheduled_actions(resource))
+        others, found = self._scaling(resource)
+        if actions and others:
+            raise _conflict(others)
+        existing = _ours(found)
         before: dict[str, Any] = {
             "kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": existing,
             "pc": self._pc_now(function, qualifier),  # the level an undo puts back with the schedule
             "target": self._target_range(resource),  # a team's own range, put back by an undo
         }
+        if others:  # a take-off: an undo puts the agent's schedule back beside these, not over newcomers
+            before["others"] = others
         try:
             self._put_schedule(resource, actions, existing)
         except ApplyError as exc:
@@ -184,6 +212,13 @@ class PcSteps:
         """The resource's scheduled actions, once it is known that nobody else scales this PC: a policy or
         scheduled actions not ours may have come since the proposal (the agent proposes no change to PC
         someone else scales), and a level or schedule set beside them would fight them. Refused then."""
+        others, found = self._scaling(resource)
+        if others:
+            raise _conflict(others)
+        return found
+
+    def _scaling(self, resource: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """(who else scales this PC: policies and scheduled actions not the agent's; all its actions)."""
         got = self._call(
             "read scaling policies",
             self.aas.describe_scaling_policies,
@@ -197,11 +232,7 @@ class PcSteps:
             for a in found
             if not str(a["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
         ]
-        if others:
-            raise ConflictError(
-                f"Application Auto Scaling scales this PC ({', '.join(others)}): left to it, not changed"
-            )
-        return found
+        return others, found
 
     def _put_schedule(
         self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
@@ -247,6 +278,11 @@ class PcSteps:
                 Timezone=action.get("timezone", "UTC"),
                 ScalableTargetAction={"MinCapacity": cap, "MaxCapacity": cap},
             )
+
+
+def _conflict(others: list[str]) -> ConflictError:
+    who = ", ".join(others)
+    return ConflictError(f"Application Auto Scaling scales this PC ({who}): left to it, not changed")
 
 
 def _ours(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,11 @@ def scalar_values(values: dict[str, Any]) -> dict[str, int | float | str | None]
     }
 
 
+def _left_to(before: dict[str, Any]) -> dict[str, Any]:
+    """What an undo put back where someone else's scaling came onto the PC since: none of the agent's."""
+    return {**{k: before.get(k) for k in ("kind", "function", "qualifier")}, "actions": []}
+
+
 def _undo_kind(before: dict[str, Any]) -> str:
     """A static PC level and a PC schedule on one alias are one state to revert: the first change's
     `before` puts back both (two groups would each restore half, and the later one undo the earlier)."""
@@ -53,9 +58,13 @@ class RollbackFlow:
             link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
         ):
             return None
-        ok, error = self._undo_change(before, after)
+        left: list[str] = []
+        ok, error = self._undo_change(before, after, left)
         extra, note = self._after_rollback(after, before, restored=ok)
         undone, what = self._undone(before, after)
+        if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
+            undone = {"restored": _left_to(before), "left_to": left}
+            what = f"the agent's PC schedule was taken off; the rest is left to {', '.join(left)}"
         self.store.append_audit(
             "rollback",
             now,
@@ -86,10 +95,12 @@ class RollbackFlow:
         """The statuses from which an alarm rolls a change back (`after`: the change as applied)."""
         return ("APPLIED", "VERIFIED")
 
-    def _undo_change(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[bool, str | None]:
+    def _undo_change(
+        self, before: dict[str, Any], after: dict[str, Any], left: list[str] | None = None
+    ) -> tuple[bool, str | None]:
         """Undo one change an alarm judged worse: put `before` back (its alias only while it still serves
-        the version the change published: a deploy since stands). (ok, error)."""
-        return self._restore(before, ours=after.get("published_version"))
+        the version the change published: a deploy since stands). (ok, error); `left`: as in `_restore`."""
+        return self._restore(before, ours=after.get("published_version"), left=left)
 
     def _undone(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """What `_undo_change` did: the fields of the rollback record that say so, and the words."""
@@ -122,8 +133,11 @@ class RollbackFlow:
     def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
         first, last = records[0], records[-1]
         before: dict[str, Any] = first.data["before"]
-        ok, error = self._restore(before)
+        left: list[str] = []
+        ok, error = self._restore(before, left=left)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
+            data.update(restored=_left_to(before), left_to=left)
         cleaned = [self._after_rollback(r.data.get("after", {}), before, restored=ok)[0] for r in records]
         if any(cleaned):  # what else the reverted changes left behind (a canary's trial version)
             data["cleaned_up"] = [extra for extra in cleaned if extra]
@@ -150,13 +164,19 @@ class RollbackFlow:
             message=error or "reverted",
         )
 
-    def _restore(self, before: dict[str, Any], *, ours: str | None = None) -> tuple[bool, str | None]:
+    def _restore(
+        self, before: dict[str, Any], *, ours: str | None = None, left: list[str] | None = None
+    ) -> tuple[bool, str | None]:
+        """Put `before` back: (ok, error). `left` gets who else scales a PC the undo then left to them
+        (their scaling came since the change: only the agent's own schedule came off)."""
         if not before:
             return False, "no recorded configuration to restore"
         try:
-            self.applier.restore(before, ours=ours)
+            applied = self.applier.restore(before, ours=ours)
         except ApplyError as exc:
             return False, str(exc)
+        if left is not None:
+            left.extend(applied.after.get("left_to", []))
         return True, None
 
     def _drop_alarms(self, names: list[str]) -> None:
