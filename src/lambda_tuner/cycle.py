@@ -418,7 +418,8 @@ def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
 
 
 def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> bool:
-    return any(p.kind == rec.kind and p.proposed == rec.proposed for p in pending)
+    # the qualifier too: take-offs of the agent's PC schedule all propose "[]", each on its own PC
+    return any((p.kind, p.qualifier, p.proposed) == (rec.kind, rec.qualifier, rec.proposed) for p in pending)
 
 
 def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[HistoryItem]]:

@@ -175,16 +175,21 @@ class Decider:
     def _take_ours_off(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
         """Where someone else's scaling moves this function's PC and the agent's own schedule is still on
         it (put there before that scaling came): each of the agent's actions sets minimum = maximum, which
-        pins the PC at its level and leaves the other scaling nothing to do. A change takes it off."""
-        scaled = self._scaled_by_others(fn)
-        prefix = f"function:{fn.name}:"
-        ours = sorted(r[len(prefix) :] for r in self.pc_scaling.ours if r.startswith(prefix))
-        if not (scaled and ours):
-            return []
+        pins the PC at its level and leaves the other scaling nothing to do. A change takes it off. Only
+        where both are on the same PC (an alias, or a version and an alias serving it): elsewhere the
+        agent's schedule fights nobody."""
+        prefix, others = f"function:{fn.name}:", self.pc_scaling.others
+        scalers: dict[str, list[str]] = {}
+        for resource in self.pc_scaling.ours:
+            q = resource[len(prefix) :] if resource.startswith(prefix) else None
+            on = [q] + [a.name for a in fn.aliases if a.function_version == q] if q else []
+            if who := [f"{o}: {others[prefix + o]}" for o in on if prefix + o in others]:
+                scalers[str(q)] = who
+        ours = sorted(scalers)
         levels = {a.name: a.pc_requested or 0 for a in fn.aliases} | {
             v: int(n) for v, n in fn.pc_on_versions.items()
         }
-        why = f"Application Auto Scaling scales its PC ({'; '.join(scaled)})"
+        whys = {q: f"Application Auto Scaling scales its PC ({'; '.join(scalers[q])})" for q in ours}
         return [
             Recommendation(
                 id=self.new_id(),
@@ -197,9 +202,9 @@ class Decider:
                 revision_id=fn.revision_id,
                 latency_effect="the other scaling decides the PC level again",
                 reason=Reason(
-                    summary=f"Take the agent's PC schedule off {q}: {why}, and each of the agent's "
+                    summary=f"Take the agent's PC schedule off {q}: {whys[q]}, and each of the agent's "
                     "actions pins it at its own level (minimum = maximum)",
-                    observed=f"the agent's scheduled actions on {q}; {why}",
+                    observed=f"the agent's scheduled actions on {q}; {whys[q]}",
                     model="none",
                     decided_by="PC scaled elsewhere: the agent's schedule fights it",
                 ),

@@ -121,6 +121,8 @@ def change_text(rec: Recommendation) -> str:
             continue
         if key == "memory_mb":
             parts.append(f"memory {old} → {new} MB")
+        elif key == "pc_schedule" and new == "[]" and not rec.pc_schedule:
+            parts.append("take the agent's provisioned-concurrency schedule off")  # no rows to see
         elif key == "pc_schedule":
             parts.append("provisioned-concurrency schedule (see page)")
         else:
