@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE
+from approval_support import AUDIT, NOW, STATE, make_rec
 from twin_support import Live
 
 from lambda_tuner.adapters import aws
@@ -110,3 +110,34 @@ def test_a_revert_after_a_team_took_over_does_not_deregister_its_target(live: Li
     assert _range() == (2, 40) and _actions() == set()
     record = next(r for r in store.list_audit(function=FN) if r.type == "revert")
     assert "pc-utilisation" in str(record.data), (results, record.data)
+
+
+def test_taking_the_agents_own_schedule_off_an_iac_managed_function_is_done_not_templated(live: Live) -> None:
+    # Given an IaC-managed function (changes to it are template advice) whose PC the team's target
+    # tracking scales, with the agent's schedule still on it: the stack carries none of the agent's
+    # actions, so taking them off is no drift
+    aws.client("lambda").tag_resource(
+        Resource=aws.client("lambda").get_function(FunctionName=FN)["Configuration"]["FunctionArn"],
+        Tags={"ManagedBy": "terraform"},
+    )
+    store = Store(STATE, AUDIT)
+    _applier().apply_pc_schedule(FN, ALIAS, SCHEDULE)
+    _team_takes_over()
+    rec = make_rec(
+        function=FN,
+        kind="provisioned_concurrency",
+        current={"pc": 0},
+        proposed={"pc_schedule": "[]"},
+        qualifier=ALIAS,
+        revision_id=None,
+        status="APPROVED",
+    )
+    store.put_recommendation(rec)
+    # When a person's approval reaches the apply function
+    result = ApplyFlow(store, _applier(), Notifier(live.deployed.account.topic_arn)).apply(
+        "rec-1", "approval", NOW
+    )
+    # Then the agent's actions are gone, the team's scaling stands, and it is a change, not a refusal
+    assert result.ok, result.message
+    assert _actions() == set() and _range() == (2, 40)
+    assert [r.type for r in store.list_audit(function=FN)] == ["change"]

@@ -104,6 +104,11 @@ def _published(applied: Applied) -> str | None:
     return str(version) if version else None
 
 
+def takes_schedule_off(rec: Recommendation) -> bool:
+    """Whether `rec` only takes the agent's own PC schedule off (core.decide: PC someone else scales)."""
+    return rec.kind == "provisioned_concurrency" and rec.proposed == {"pc_schedule": "[]"}
+
+
 def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
     """Scheduled actions from the structured field, else from the compact JSON ({schedule, tz, pc})."""
     if rec.pc_schedule:
@@ -242,7 +247,8 @@ class ApplyFlow(CanaryFlow):
                     rec, actor, now, status="FAILED", why="function mode", data={"reason": refusal}
                 )
             manager = detect_iac(desc.get("Tags", {}))
-            if manager and not self.allow_iac:
+            # Taking the agent's own PC schedule off is no drift: no template carries the agent's actions
+            if manager and not self.allow_iac and not takes_schedule_off(rec):
                 return self._recommend_only(rec, actor, now, template_change(manager, rec), manager)
             # The function's other recommendations, read once: running canaries end before the change,
             # and the guards of earlier changes are retired after it.
