@@ -179,12 +179,16 @@ class Decider:
         where both are on the same PC (an alias, or a version and an alias serving it): elsewhere the
         agent's schedule fights nobody."""
         prefix, others = f"function:{fn.name}:", self.pc_scaling.others
+        serves = {a.name: a.function_version for a in fn.aliases}
         scalers: dict[str, list[str]] = {}
         for resource in self.pc_scaling.ours:
-            q = resource[len(prefix) :] if resource.startswith(prefix) else None
-            on = [q] + [a.name for a in fn.aliases if a.function_version == q] if q else []
+            if not resource.startswith(prefix):
+                continue
+            q = resource[len(prefix) :]
+            # the same PC: q itself, the aliases serving version q, or the version alias q serves
+            on = [q, *(a for a, v in serves.items() if v == q), *([serves[q]] if serves.get(q) else [])]
             if who := [f"{o}: {others[prefix + o]}" for o in on if prefix + o in others]:
-                scalers[str(q)] = who
+                scalers[q] = who
         ours = sorted(scalers)
         levels = {a.name: a.pc_requested or 0 for a in fn.aliases} | {
             v: int(n) for v, n in fn.pc_on_versions.items()
