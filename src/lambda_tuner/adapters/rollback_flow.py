@@ -87,8 +87,8 @@ class RollbackFlow:
             function=function,
             ok=ok,
             before=scalar_values(attrs.get("after", {})),
-            after=scalar_values(attrs.get("before", {})),
-            message=error or "rolled back",
+            after=scalar_values(_left_to(before) if left else attrs.get("before", {})),
+            message=error or (what if left else "rolled back"),
         )
 
     def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
@@ -136,8 +136,11 @@ class RollbackFlow:
         left: list[str] = []
         ok, error = self._restore(before, left=left)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        done, put_back = "reverted", before
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
-            data.update(restored=_left_to(before), left_to=left)
+            put_back = _left_to(before)
+            data.update(restored=put_back, left_to=left)
+            done = f"the agent's PC schedule was taken off; the rest is left to {', '.join(left)}"
         cleaned = [self._after_rollback(r.data.get("after", {}), before, restored=ok)[0] for r in records]
         if any(cleaned):  # what else the reverted changes left behind (a canary's trial version)
             data["cleaned_up"] = [extra for extra in cleaned if extra]
@@ -160,8 +163,8 @@ class RollbackFlow:
             function=before["function"],
             ok=ok,
             before=scalar_values(last.data["after"]),
-            after=scalar_values(before),
-            message=error or "reverted",
+            after=scalar_values(put_back),
+            message=error or done,
         )
 
     def _restore(
