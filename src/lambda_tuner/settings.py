@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE, Mode
+from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE, MAX_P99_ALLOWANCE, Mode
 
 
 class _Base(BaseSettings):
@@ -34,7 +34,7 @@ class AgentSettings(_Base):
     max_changes_per_cycle: int = Field(default=5, ge=0)
     max_step_factor: float = Field(default=2.0, ge=1.0)
     # The default strategy's set fraction: how much worse p99 may get (a function's tag overrides it)
-    p99_allowance: float = Field(default=DEFAULT_P99_ALLOWANCE, ge=0.0, le=1.0)
+    p99_allowance: float = Field(default=DEFAULT_P99_ALLOWANCE, ge=0.0, le=MAX_P99_ALLOWANCE)
     change_window_utc: str | None = None  # e.g. "02:00-05:00"; auto mode applies only inside it
     time_zone: str = "UTC"  # IANA name: provisioned-concurrency schedules follow the team's day
     # Functions billed under this are watched but their duration metrics are not read (cost ≤ 1 % of savings)

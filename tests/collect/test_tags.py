@@ -32,7 +32,7 @@ def test_valid_tags_become_the_policy():
 
 
 @pytest.mark.parametrize(
-    ("value", "fraction"), [("15%", 0.15), ("0.15", 0.15), ("0%", 0.0), ("100 %", 1.0), ("1", 1.0)]
+    ("value", "fraction"), [("15%", 0.15), ("0.15", 0.15), ("0%", 0.0), ("50 %", 0.5), ("0.5", 0.5)]
 )
 def test_the_p99_allowance_reads_as_a_percentage_or_a_fraction(value, fraction):
     policy = parse_policy({f"{P}p99-allowance": value}, P)
@@ -53,8 +53,9 @@ def test_tags_under_another_prefix_are_not_read():
         ("strategy", "balanced:abc", "is not a number"),
         ("p99-ms", "-5", "positive number"),
         ("p99-ms", "nan", "finite"),
-        ("p99-allowance", "15", "between 0% and 100%"),  # 15 % or 1,500 %? refused, not guessed
-        ("p99-allowance", "-5%", "between 0% and 100%"),
+        ("p99-allowance", "15", "fraction from 0 to 0.5"),  # 15 % or 1,500 %? refused, not guessed
+        ("p99-allowance", "0.8", "fraction from 0 to 0.5"),  # 80 % slower, or 0.8 % meant? refused
+        ("p99-allowance", "-5%", "fraction from 0 to 0.5"),
         ("p99-allowance", "ten", "is not a number"),
         ("min-mb", "64", "between 128 and 10240"),
         ("max-mb", "1.5GB", "whole number"),

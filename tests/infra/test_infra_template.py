@@ -104,19 +104,19 @@ def test_the_agent_sees_every_knob_the_brief_promises(cfn: dict[str, Any]) -> No
 def test_the_p99_allowance_parameter_reaches_the_agent_with_the_products_default(
     cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE
+    from lambda_tuner.core.models import DEFAULT_P99_ALLOWANCE, MAX_P99_ALLOWANCE
     from lambda_tuner.settings import AgentSettings
 
     env = _props(cfn, "AgentFunction")["Environment"]["Variables"]
     param = cfn["Parameters"]["P99Allowance"]
     assert env["LT_P99_ALLOWANCE"] == {"Ref": "P99Allowance"}
     assert float(param["Default"]) == DEFAULT_P99_ALLOWANCE
-    assert (param["MinValue"], param["MaxValue"]) == (0, 1)
+    assert (param["MinValue"], param["MaxValue"]) == (0, MAX_P99_ALLOWANCE)
     required = {"state_table": "s", "audit_table": "a", "topic_arn": "t", "secret_arn": "x"}
     required |= {"approval_base_url": "u", "apply_function": "f"}
     monkeypatch.setenv("LT_P99_ALLOWANCE", "0.25")
     assert AgentSettings(**required).p99_allowance == 0.25  # type: ignore[arg-type]
-    monkeypatch.setenv("LT_P99_ALLOWANCE", "1.5")
+    monkeypatch.setenv("LT_P99_ALLOWANCE", "0.6")
     with pytest.raises(ValueError, match="p99_allowance"):
         AgentSettings(**required)  # type: ignore[arg-type]
 

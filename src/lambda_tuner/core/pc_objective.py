@@ -18,6 +18,7 @@ from typing import Literal
 
 ObjectiveKind = Literal["cost", "usd", "max_rate", "business_hours"]
 
+MAX_RATE = 0.2  # a cold-start rate above this is no objective; as a fraction it reads like a per cent
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 # One avoided cold start in business hours is worth more than any PC level that can be bought for it.
 BUSINESS_HOURS_LAMBDA = 10.0
@@ -60,7 +61,7 @@ class PcObjective:
 
 
 HELP = (
-    "accepted: 'cost', 'usd-per-cold-start=<dollars>', 'max-rate=<fraction of calls>' (0 < f ≤ 1, "
+    "accepted: 'cost', 'usd-per-cold-start=<dollars>', 'max-rate=<fraction of calls>' (0 < f ≤ 0.2, "
     "0.005 for 0.5 %), "
     "'none-in-business-hours' or 'none-in-business-hours=MON-FRI/08-18'"
 )
@@ -81,8 +82,11 @@ def parse_objective(value: str | None) -> PcObjective:
     if key == "max-rate" and sep:
         percent = arg.endswith("%")
         rate = _number(arg.removesuffix("%"), text) / (100 if percent else 1)
-        if not 0 < rate <= 1:
-            raise ObjectiveError(f"cold-start objective {text!r}: rate must be in (0, 1] of calls; {HELP}")
+        if not 0 < rate <= MAX_RATE:
+            raise ObjectiveError(
+                f"cold-start objective {text!r}: the rate is a fraction of calls above 0 and at most "
+                f"{MAX_RATE:g} (a larger number reads like a per cent: 0.005 is 0.5 %); {HELP}"
+            )
         return PcObjective(kind="max_rate", max_rate=rate, source=text)
     if key == "none-in-business-hours":
         return _business_hours(arg, text) if sep else PcObjective(kind="business_hours", source=text)

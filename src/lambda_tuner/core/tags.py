@@ -4,7 +4,7 @@ Tag schema (prefix default `lambda-tuner:`):
   mode                  off | recommend | approve | auto
   strategy              default | cost | speed | balanced | balanced:<weight in [0, 1]>
   p95-ms, p99-ms        positive number of milliseconds (latency ceilings)
-  p99-allowance         how much worse p99 may get under the default strategy: a fraction, `0.15` for 15 %
+  p99-allowance         how much worse p99 may get under `default`: a fraction up to 0.5, `0.15` for 15 %
                         (Lambda refuses `%` in a tag value; `15%` is still read, should one arrive)
   min-mb, max-mb        integers in 128..10240, min-mb <= max-mb
   cold-start-objective  free text up to 64 characters (e.g. `max-rate=0.005`, `none`), passed to the PC policy
@@ -31,7 +31,14 @@ import math
 from collections.abc import Callable, Mapping
 from typing import get_args
 
-from lambda_tuner.core.models import MAX_MEMORY_MB, MIN_MEMORY_MB, FunctionPolicy, Mode, Strategy
+from lambda_tuner.core.models import (
+    MAX_MEMORY_MB,
+    MAX_P99_ALLOWANCE,
+    MIN_MEMORY_MB,
+    FunctionPolicy,
+    Mode,
+    Strategy,
+)
 
 KNOWN_KEYS = (
     "mode", "strategy", "p95-ms", "p99-ms", "p99-allowance", "min-mb", "max-mb", "cold-start-objective"
@@ -112,14 +119,16 @@ def _positive_number(value: str) -> float:
 
 
 def _fraction(value: str) -> float:
-    """`0.15` (or `15%`, which Lambda does not let a tag value hold) as 0.15; 0 to 100 %. A bare number
-    above 1 is refused rather than guessed at (`15` could mean 15 % or 1,500 %)."""
+    """`0.15` (or `15%`, which Lambda does not let a tag value hold) as 0.15, from 0 to MAX_P99_ALLOWANCE.
+    Larger numbers are refused rather than guessed at: `15` could mean 15 % or 1,500 %, and `0.5` meant
+    as half a per cent would read as 50 % slower allowed."""
     percent = value.endswith("%")
     number = _number(value.removesuffix("%").strip())
     fraction = number / 100 if percent else number
-    if not 0.0 <= fraction <= 1.0:
+    if not 0.0 <= fraction <= MAX_P99_ALLOWANCE:
         raise ValueError(
-            "must be between 0% and 100%, written as a fraction: `0.15` for 15% (no tag value holds %)"
+            f"must be a fraction from 0 to {MAX_P99_ALLOWANCE:g} ({MAX_P99_ALLOWANCE:.0%}): `0.15` for 15% "
+            "(no tag value holds %, and a larger number reads like a per cent)"
         )
     return fraction
 

@@ -45,9 +45,10 @@ def test_business_hours_can_be_given_explicitly() -> None:
     ("value", "fragment"),
     [
         ("max-rate=abc", "not a number"),
-        ("max-rate=0", "(0, 1]"),
-        ("max-rate=5", "(0, 1]"),  # 5 % is 0.05; five cold starts a call is no rate
-        ("max-rate=150%", "(0, 1]"),
+        ("max-rate=0", "at most 0.2"),
+        ("max-rate=5", "at most 0.2"),  # 5 % is 0.05; five cold starts a call is no rate
+        ("max-rate=0.5", "reads like a per cent"),  # half a per cent, written as 0.5? refused
+        ("max-rate=150%", "at most 0.2"),
         ("max-rate=nan%", "finite"),
         ("usd-per-cold-start=-1", "negative"),
         ("none-in-business-hours=FRI-MON/08-18", "out of order"),
