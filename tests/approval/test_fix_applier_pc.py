@@ -192,26 +192,12 @@ def test_a_schedule_longer_than_a_page_is_read_and_removed_whole() -> None:
 
 
 def test_pc_a_teams_target_tracking_policy_scales_is_refused(account: Twin) -> None:
-    aas = aws.client("application-autoscaling")
-    aas.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=40)
-    aas.put_scaling_policy(
-        **TARGET,
-        PolicyName="pc-utilisation",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 0.7,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"
-            },
-        },
-    )
+    from test_review2_pc_restore_team import _range, _team_takes_over
+
+    _team_takes_over()  # the team's range 2-40 and its target tracking within it
     with pytest.raises(ConflictError, match="scaling policy 'pc-utilisation'"):
         _applier().apply_pc(FN, ALIAS, 5)
-    assert _pc() == 0
-    got = aas.describe_scalable_targets(
-        ServiceNamespace="lambda", ResourceIds=[RESOURCE], ScalableDimension=DIMENSION
-    )["ScalableTargets"]
-    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in got] == [(1, 40)]  # the team's range, untouched
+    assert _pc() == 0 and _range() == (2, 40)  # nothing set, the team's range untouched
 
 
 def test_the_agents_own_schedule_comes_off_beside_a_teams_and_an_undo_puts_it_back(account: Twin) -> None:
