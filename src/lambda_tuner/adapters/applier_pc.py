@@ -69,42 +69,49 @@ class PcSteps:
         """Put back a static level and the agent's schedule as it was then: the one `apply_pc` removed, or
         none (a revert of several PC changes also takes off a schedule the agent put on since). Where
         someone else's scaling came onto this PC since, only the agent's schedule comes off (see
-        `_left_to_others`); returns who scales it then, else []."""
+        `_others_came`); returns who scales it then, else []."""
         function, qualifier = before["function"], before["qualifier"]
-        if settled and (came := self._left_to_others(before)):
+        came, ours = self._others_came(before, settled)
+        if came:
             return came
         self._set_pc(function, qualifier, int(before["pc"]), undo=True)
-        self._put_schedule(f"function:{function}:{qualifier}", list(before.get("actions", [])))
+        self._put_schedule(f"function:{function}:{qualifier}", list(before.get("actions", [])), ours)
         return []
 
     def _restore_schedule(self, before: dict[str, Any], *, settled: bool = True) -> list[str]:
         """Put back the agent's schedule as it was and the level then in force (`pc`, when recorded): with no
         schedule left to set it, the last action's level would otherwise stay for good. Where someone
-        else's scaling came onto this PC since, only the agent's schedule comes off (`_left_to_others`)."""
+        else's scaling came onto this PC since, only the agent's schedule comes off (`_others_came`)."""
         function, qualifier = before["function"], before["qualifier"]
         resource = f"function:{function}:{qualifier}"
-        if settled and (came := self._left_to_others(before)):
+        came, ours = self._others_came(before, settled)
+        if came:
             return came
-        self._put_schedule(resource, list(before["actions"]))
+        self._put_schedule(resource, list(before["actions"]), ours)
         if "target" in before:  # recorded since the agent keeps a team's range (older records did not)
             self._restore_target(resource, before["target"], ours_left=bool(before["actions"]))
         if "pc" in before and self._pc_now(function, qualifier) != int(before["pc"]):
             self._set_pc(function, qualifier, int(before["pc"]), undo=True)
         return []
 
-    def _left_to_others(self, before: dict[str, Any]) -> list[str]:
-        """Who else scales this PC now and did not when the change was made (`before["others"]`: a take-off
-        records them; the other changes are refused where there are any). Then the change is not put back:
-        the agent's range registered again would narrow theirs, its actions would pin the PC their scaling
-        moves, a static level would fight it, and deregistering the target (when the agent's first
-        schedule made it) would delete their policies and actions with it. Only the agent's own schedule
-        comes off, and the undo says whose the PC is."""
+    def _others_came(
+        self, before: dict[str, Any], settled: bool
+    ) -> tuple[list[str], list[dict[str, Any]] | None]:
+        """(who else scales this PC now and did not when the change was made, the agent's actions on it as
+        read now). `before["others"]`: a take-off records them; the other changes are refused where there
+        are any. When some came, the change is not put back: the agent's range registered again would
+        narrow theirs, its actions would pin the PC their scaling moves, a static level would fight it,
+        and deregistering the target (when the agent's first schedule made it) would delete their policies
+        and actions with it. Only the agent's own schedule comes off, and the undo says whose the PC is.
+        Not `settled` (the undo of a change that failed just now): nothing is read, ([], None)."""
+        if not settled:
+            return [], None
         resource = f"function:{before['function']}:{before['qualifier']}"
         others, found = self._scaling(resource)
-        came = [o for o in others if o not in before.get("others", [])]
+        came, ours = [o for o in others if o not in before.get("others", [])], _ours(found)
         if came:
-            self._put_schedule(resource, [], _ours(found))
-        return came
+            self._put_schedule(resource, [], ours)
+        return came, ours
 
     def _target_range(self, resource: str) -> dict[str, int] | None:
         got = self._call(
@@ -122,7 +129,7 @@ class PcSteps:
     def _restore_target(self, resource: str, target: dict[str, int] | None, *, ours_left: bool) -> None:
         """The scalable target as it was: the team's range registered again (the agent's schedule had set
         0 to its top level), or, when there was none and no schedule of ours is left, none."""
-        key = {"ServiceNamespace": "lambda", "ResourceId": resource, "ScalableDimension": PC_DIMENSION}
+        key = _target(resource)
         if target is not None:
             self._call(
                 "register the scalable target", self.aas.register_scalable_target,
@@ -194,9 +201,7 @@ class PcSteps:
     def _scheduled_actions(self, resource: str) -> list[dict[str, Any]]:
         # AWS answers 50 actions a page and a week's schedule has more: read every page, or a "before"
         # (and so a restore) would miss some, and deleting "all of ours" would leave some behind.
-        pages = self.aas.get_paginator("describe_scheduled_actions").paginate(
-            ServiceNamespace="lambda", ResourceId=resource, ScalableDimension=PC_DIMENSION
-        )
+        pages = self.aas.get_paginator("describe_scheduled_actions").paginate(**_target(resource))
         found: list[dict[str, Any]] = []
         try:
             for page in pages:
@@ -219,20 +224,10 @@ class PcSteps:
 
     def _scaling(self, resource: str) -> tuple[list[str], list[dict[str, Any]]]:
         """(who else scales this PC: policies and scheduled actions not the agent's; all its actions)."""
-        got = self._call(
-            "read scaling policies",
-            self.aas.describe_scaling_policies,
-            ServiceNamespace="lambda",
-            ResourceId=resource,
-            ScalableDimension=PC_DIMENSION,
-        )
+        got = self._call("read scaling policies", self.aas.describe_scaling_policies, **_target(resource))
         found = self._scheduled_actions(resource)
-        others = [f"scaling policy {p['PolicyName']!r}" for p in got.get("ScalingPolicies", [])] + [
-            f"scheduled action {a['ScheduledActionName']!r}"
-            for a in found
-            if not str(a["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
-        ]
-        return others, found
+        others = [policy_text(p) for p in got.get("ScalingPolicies", [])]
+        return others + [action_text(a) for a in found if not is_ours(a)], found
 
     def _put_schedule(
         self, resource: str, actions: list[dict[str, Any]], existing: list[dict[str, Any]] | None = None
@@ -242,9 +237,7 @@ class PcSteps:
                 self._call(
                     "delete a scheduled action",
                     self.aas.delete_scheduled_action,
-                    ServiceNamespace="lambda",
-                    ResourceId=resource,
-                    ScalableDimension=PC_DIMENSION,
+                    **_target(resource),
                     ScheduledActionName=old["name"],
                 )
             except ApplyError as exc:
@@ -258,9 +251,7 @@ class PcSteps:
         self._call(
             "register the scalable target",
             self.aas.register_scalable_target,
-            ServiceNamespace="lambda",
-            ResourceId=resource,
-            ScalableDimension=PC_DIMENSION,
+            **_target(resource),
             MinCapacity=0,
             MaxCapacity=max(top, 1),
         )
@@ -270,9 +261,7 @@ class PcSteps:
             self._call(
                 "put a scheduled action",
                 self.aas.put_scheduled_action,
-                ServiceNamespace="lambda",
-                ResourceId=resource,
-                ScalableDimension=PC_DIMENSION,
+                **_target(resource),
                 ScheduledActionName=str(name),
                 Schedule=action["schedule"],
                 Timezone=action.get("timezone", "UTC"),
@@ -285,6 +274,24 @@ def _conflict(others: list[str]) -> ConflictError:
     return ConflictError(f"Application Auto Scaling scales this PC ({who}): left to it, not changed")
 
 
+def _target(resource: str) -> dict[str, str]:
+    """The keys that name a Lambda PC scalable target (an alias or version: "function:<name>:<qualifier>")."""
+    return {"ServiceNamespace": "lambda", "ResourceId": resource, "ScalableDimension": PC_DIMENSION}
+
+
+def is_ours(action: dict[str, Any]) -> bool:
+    """Whether a scheduled action is the agent's own (its names carry SCHEDULE_PREFIX)."""
+    return str(action["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
+
+
+def policy_text(policy: dict[str, Any]) -> str:
+    return f"scaling policy {policy['PolicyName']!r} ({policy.get('PolicyType', 'scaling')})"
+
+
+def action_text(action: dict[str, Any]) -> str:
+    return f"scheduled action {action['ScheduledActionName']!r}"
+
+
 def _ours(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
@@ -294,7 +301,7 @@ def _ours(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "capacity": a.get("ScalableTargetAction", {}).get("MinCapacity", 0),
         }
         for a in found
-        if str(a["ScheduledActionName"]).startswith(SCHEDULE_PREFIX)
+        if is_ours(a)
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.applier_pc import PC_DIMENSION, SCHEDULE_PREFIX
+from lambda_tuner.adapters.applier_pc import PC_DIMENSION, action_text, is_ours, policy_text
 from lambda_tuner.core.models import PcScaling
 
 
@@ -25,15 +25,13 @@ def pc_scaling(client: Any = None) -> PcScaling:
     for page in aas.get_paginator("describe_scaling_policies").paginate(ServiceNamespace="lambda"):
         for policy in page.get("ScalingPolicies", []):
             if policy.get("ScalableDimension") == PC_DIMENSION:
-                kind = policy.get("PolicyType", "scaling")
-                found.setdefault(policy["ResourceId"], f"scaling policy {policy['PolicyName']!r} ({kind})")
+                found.setdefault(policy["ResourceId"], policy_text(policy))
     for page in aas.get_paginator("describe_scheduled_actions").paginate(ServiceNamespace="lambda"):
         for action in page.get("ScheduledActions", []):
-            name = str(action["ScheduledActionName"])
             if action.get("ScalableDimension") != PC_DIMENSION:
                 continue
-            if name.startswith(SCHEDULE_PREFIX):
+            if is_ours(action):
                 ours.add(action["ResourceId"])
             else:
-                found.setdefault(action["ResourceId"], f"scheduled action {name!r}")
+                found.setdefault(action["ResourceId"], action_text(action))
     return PcScaling(others=found, ours=frozenset(ours))
