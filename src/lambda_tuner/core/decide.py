@@ -123,10 +123,10 @@ class Decider:
         with_pc = [a for a in fn.aliases if a.pc_requested]
         asked = fn.policy.cold_start_objective is not None
         per_minute = obs.concurrency is not None and obs.concurrency.period_s <= 60
-        if not (with_pc or asked or per_minute):
-            return self._take_ours_off(fn, obs)
-        if takeoff := self._take_ours_off(fn, obs):
+        if takeoff := self._take_ours_off(fn):
             return takeoff
+        if not (with_pc or asked or per_minute):
+            return []
         try:
             objective = parse_objective(fn.policy.cold_start_objective)
         except ObjectiveError as exc:
@@ -157,7 +157,7 @@ class Decider:
         if self.pc_scaling_known and not scaled:
             return rec
         why = (
-            f"Application Auto Scaling scales its PC ({'; '.join(scaled)})"
+            _scaled_text(scaled)
             if scaled
             else "Application Auto Scaling could not be read: whether someone else scales its PC is unknown"
         )
@@ -172,7 +172,7 @@ class Decider:
         others = self.pc_scaling.others.items()
         return sorted(f"{r[len(prefix) :]}: {who}" for r, who in others if r.startswith(prefix))
 
-    def _take_ours_off(self, fn: FunctionConfig, obs: Observations) -> list[Recommendation]:
+    def _take_ours_off(self, fn: FunctionConfig) -> list[Recommendation]:
         """Where someone else's scaling moves this function's PC and the agent's own schedule is still on
         it (put there before that scaling came): each of the agent's actions sets minimum = maximum, which
         pins the PC at its level and leaves the other scaling nothing to do. A change takes it off. Only
@@ -189,32 +189,31 @@ class Decider:
             on = [q, *(a for a, v in serves.items() if v == q), *([serves[q]] if serves.get(q) else [])]
             if who := [f"{o}: {others[prefix + o]}" for o in on if prefix + o in others]:
                 scalers[q] = who
-        ours = sorted(scalers)
-        levels = {a.name: a.pc_requested or 0 for a in fn.aliases} | {
-            v: int(n) for v, n in fn.pc_on_versions.items()
-        }
-        whys = {q: f"Application Auto Scaling scales its PC ({'; '.join(scalers[q])})" for q in ours}
+        levels = {a.name: a.pc_requested or 0 for a in fn.aliases} | dict(fn.pc_on_versions)
         return [
-            Recommendation(
-                id=self.new_id(),
-                function=fn.name,
-                kind="provisioned_concurrency",
-                created_at=self.now,
-                current={"pc": levels.get(q, 0)},
-                proposed={"pc_schedule": "[]"},
-                qualifier=q,
-                revision_id=fn.revision_id,
-                latency_effect="the other scaling decides the PC level again",
-                reason=Reason(
-                    summary=f"Take the agent's PC schedule off {q}: {whys[q]}, and each of the agent's "
-                    "actions pins it at its own level (minimum = maximum)",
-                    observed=f"the agent's scheduled actions on {q}; {whys[q]}",
-                    model="none",
-                    decided_by="PC scaled elsewhere: the agent's schedule fights it",
-                ),
-            )
-            for q in ours
+            self._schedule_off(fn, q, levels.get(q, 0), _scaled_text(who))
+            for q, who in sorted(scalers.items())
         ]
+
+    def _schedule_off(self, fn: FunctionConfig, qualifier: str, level: int, why: str) -> Recommendation:
+        return Recommendation(
+            id=self.new_id(),
+            function=fn.name,
+            kind="provisioned_concurrency",
+            created_at=self.now,
+            current={"pc": level},
+            proposed={"pc_schedule": "[]"},
+            qualifier=qualifier,
+            revision_id=fn.revision_id,
+            latency_effect="the other scaling decides the PC level again",
+            reason=Reason(
+                summary=f"Take the agent's PC schedule off {qualifier}: {why}, and each of the agent's "
+                "actions pins it at its own level (minimum = maximum)",
+                observed=f"the agent's scheduled actions on {qualifier}; {why}",
+                model="none",
+                decided_by="PC scaled elsewhere: the agent's schedule fights it",
+            ),
+        )
 
     @staticmethod
     def _serving_alias(fn: FunctionConfig, obs: Observations, with_pc: list[AliasInfo]) -> AliasInfo | None:
@@ -282,6 +281,10 @@ class Decider:
             reason=Reason(summary=why, observed=obs.reason or why, model="none", decided_by="evidence"),
             status="RECORDED",
         )
+
+
+def _scaled_text(who: list[str]) -> str:
+    return f"Application Auto Scaling scales its PC ({'; '.join(who)})"
 
 
 def _kept(rec: Recommendation, summary: str, decided_by: str) -> Recommendation:
