@@ -6,12 +6,14 @@ Against the twin over HTTP (Lambda PC and Application Auto Scaling)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from approval_support import AUDIT, NOW, STATE, make_rec
+
+# the same alias, schedule and readings as the other PC undo tests
+from test_review_pc_undo import ALIAS, FN, SCHEDULE, TARGET, _actions, _applier, _range
 from twin_support import Live
 
 from lambda_tuner.adapters import aws
@@ -19,40 +21,6 @@ from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
-from lambda_tuner.twin.server import Twin
-
-FN, ALIAS = "checkout", "live"
-DIMENSION = "lambda:function:ProvisionedConcurrency"
-TARGET = {
-    "ServiceNamespace": "lambda",
-    "ResourceId": f"function:{FN}:{ALIAS}",
-    "ScalableDimension": DIMENSION,
-}
-SCHEDULE = [
-    {"schedule": "cron(0 10 ? * * *)", "capacity": 8, "timezone": "UTC"},
-    {"schedule": "cron(0 18 ? * * *)", "capacity": 0, "timezone": "UTC"},
-]
-
-
-@pytest.fixture
-def account(live: Live) -> Iterator[Twin]:
-    yield live.twin
-
-
-def _applier() -> Applier:
-    return Applier(sleep=lambda _: None, poll_delay_s=1)
-
-
-def _actions() -> set[str]:
-    got = aws.client("application-autoscaling").describe_scheduled_actions(**TARGET)["ScheduledActions"]
-    return {a["ScheduledActionName"] for a in got}
-
-
-def _range() -> tuple[int, int] | None:
-    got = aws.client("application-autoscaling").describe_scalable_targets(
-        ServiceNamespace="lambda", ResourceIds=[TARGET["ResourceId"]], ScalableDimension=DIMENSION
-    )["ScalableTargets"]
-    return (got[0]["MinCapacity"], got[0]["MaxCapacity"]) if got else None
 
 
 def _team_takes_over() -> None:
@@ -78,7 +46,7 @@ def _static_over_schedule(applier: Applier) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("change", ["first schedule", "static level over a schedule"])
-def test_undoing_an_agent_pc_change_leaves_the_scaling_a_team_added_since(account: Twin, change: str) -> None:
+def test_undoing_an_agent_pc_change_leaves_the_scaling_a_team_added_since(live: Live, change: str) -> None:
     # Given an agent PC change (its first schedule on the alias, or a static level that replaced its
     # schedule), and since then the team's own target tracking on that PC
     applier = _applier()

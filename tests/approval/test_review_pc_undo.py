@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from approval_support import AUDIT, NOW, STATE
-from botocore.exceptions import ClientError
+from test_fix_applier_pc import _pc  # the same function and alias
 from twin_support import Live
 
 from lambda_tuner.adapters import aws
@@ -41,14 +41,6 @@ def account(live: Live) -> Iterator[Twin]:
 
 def _applier() -> Applier:
     return Applier(sleep=lambda _: None, poll_delay_s=1)
-
-
-def _pc() -> int:
-    try:
-        got = aws.client("lambda").get_provisioned_concurrency_config(FunctionName=FN, Qualifier=ALIAS)
-    except ClientError:
-        return 0
-    return int(got["RequestedProvisionedConcurrentExecutions"])
 
 
 def _actions() -> set[str]:
