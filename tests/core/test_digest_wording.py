@@ -23,7 +23,9 @@ def rec(kind: str, proposed: dict[str, int | float | str | None]) -> Recommendat
 
 
 def test_a_change_that_costs_more_says_so_instead_of_a_negative_saving():
-    assert saving_text(Interval(expected=-1.5, low=-2.0, high=0.25)).startswith("costs $1.50/month more")
+    # Its interval is of what it costs too: from a quarter saved to two dollars more, not "-$2.00 to $0.25"
+    text = saving_text(Interval(expected=-1.5, low=-2.0, high=0.25))
+    assert text == "costs $1.50/month more (90%: -$0.25 to $2.00)"
 
 
 def test_a_saving_reads_as_a_saving():

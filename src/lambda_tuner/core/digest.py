@@ -22,10 +22,10 @@ def money(value: float) -> str:
 def saving_text(saving: Interval | None) -> str:
     if saving is None:
         return "saving not estimated"
-    spread = f"(90%: {money(saving.low)} to {money(saving.high)})"
     if saving.expected < 0:  # a change bought for speed or to learn: say what it costs, not a negative saving
-        return f"costs {money(-saving.expected)}/month more {spread}"
-    return f"saves {money(saving.expected)}/month {spread}"
+        dearer = f"(90%: {money(-saving.high)} to {money(-saving.low)})"  # the interval of what it costs too
+        return f"costs {money(-saving.expected)}/month more {dearer}"
+    return f"saves {money(saving.expected)}/month (90%: {money(saving.low)} to {money(saving.high)})"
 
 
 # A memory recommendation's summary restates the change, its saving and its latency, which the lines
