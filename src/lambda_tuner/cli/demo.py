@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lambda_tuner.adapters import aws
@@ -47,7 +46,7 @@ def _default(path: Path | None, candidate: Path) -> Path | None:
 
 
 def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | None, quiet: bool) -> int:
-    console = Console()
+    console = demo_view.wide_console()
     specs = demo_fleet(
         seed=seed,
         curves_path=_default(curves, SHARED / "lambda-curves" / "curves.csv"),

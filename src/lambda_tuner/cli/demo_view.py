@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich import box
@@ -25,26 +26,57 @@ def _interval(iv: dict[str, float] | None) -> str:
 WHY_CHARS = 100
 
 
-def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
-    """One line per function (its first decision): the change, its money and latency, and what decided it.
-    The "why" wraps (cut at WHY_CHARS); below about 150 columns the figures are cut short too. The
-    whole text is in the email, on the approval page and in the JSON (`--json`)."""
+def wide_console() -> Console:
+    """Piped to a file or a CI log, rich would cut every table to 80 columns; a terminal's width or
+    COLUMNS still rule where there is one."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
+def _target(rec: dict[str, Any]) -> str:
+    return str(rec["function"]) + (f":{rec['qualifier']}" if rec.get("qualifier") else "")
+
+
+def _first_key(rec: dict[str, Any]) -> tuple[str, str]:
+    """What a "first decision" is per: a function's memory, and each of its aliases' PC apart."""
+    pc = rec["kind"] == "provisioned_concurrency"
+    return rec["function"], (f"pc:{rec.get('qualifier')}" if pc else "memory")
+
+
+def _change(rec: dict[str, Any]) -> str:
+    current, proposed = rec["current"], rec["proposed"]
+    if "memory_mb" in proposed:
+        now_mb, new_mb = current.get("memory_mb"), proposed["memory_mb"]
+        return f"{now_mb} → {new_mb} MB" if new_mb != now_mb else f"{now_mb} MB"
+    if "pc_schedule" in proposed:
+        return "PC schedule off" if proposed["pc_schedule"] == "[]" else "PC schedule"
+    if "pc" in proposed:
+        return f"PC {current.get('pc')} → {proposed['pc']}"
+    return "—" if current.get("memory_mb") is None else f"{current['memory_mb']} MB"
+
+
+def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_only: bool = True) -> Table:
+    """One line per recommendation: the change, its money and latency, and what decided it. With
+    `first_only` (the demo, over several cycles), only each function's first memory decision and each
+    alias's first PC decision. The "why" wraps (cut at WHY_CHARS); below about 150 columns the figures
+    are cut short too. The whole text is in the email, on the approval page and in the JSON (`--json`)."""
     rows: list[list[str]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for rec in recs:
-        if rec["function"] in seen:
+        if first_only and _first_key(rec) in seen:
             continue
-        seen.add(rec["function"])
+        seen.add(_first_key(rec))
         before, after = rec.get("before") or {}, rec.get("after") or {}
-        now_mb, new_mb = rec["current"].get("memory_mb"), rec["proposed"].get("memory_mb")
         cost_now = (before.get("monthly_cost_usd") or {}).get("expected")
         cost_after = (after.get("monthly_cost_usd") or {}).get("expected")
         reason = rec["reason"]
         rows.append(
             [
-                rec["function"],
+                _target(rec),
                 rec["kind"].replace("_", " "),
-                f"{now_mb} → {new_mb}" if new_mb != now_mb else f"{now_mb}",
+                _change(rec),
                 "—" if cost_now is None else f"{_money(cost_now)} → {_money(cost_after)}",
                 _interval(rec.get("monthly_saving_usd")),
                 (rec.get("latency_effect") or "").removeprefix("p99 "),
@@ -53,11 +85,12 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40) -> Table:
                 one_line(why_text(rec["kind"], reason["summary"], reason.get("decided_by", "")), WHY_CHARS),
             ]
         )
-        if len(seen) >= limit:
+        if len(rows) >= limit:
             break
-    table = Table(title="Recommendations (first cycle each function was decided)", box=box.SIMPLE_HEAD)
+    title = "Recommendations" + (" (the first decision of each function and alias)" if first_only else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     table.add_column("function", no_wrap=True, min_width=max([len(r[0]) for r in rows] + [8]))
-    for head in ("kind", "memory MB", "cost/month", "saving/month [90 %]", "p99", "conf.", "route"):
+    for head in ("kind", "change", "cost/month", "saving/month [90 %]", "p99", "conf.", "route"):
         table.add_column(head, no_wrap=True)  # cut short with "…" only where the terminal is too narrow
     table.add_column("why", overflow="fold")  # wraps first
     for row in rows:

@@ -13,7 +13,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 
 from lambda_tuner.adapters.store import Store
-from lambda_tuner.cli.demo_view import recommendations_table
+from lambda_tuner.cli.demo_view import recommendations_table, wide_console
+from lambda_tuner.core.digest import ADVICE_KINDS, change_text, saving_text
 from lambda_tuner.core.guardrails import CHANGING_KINDS
 from lambda_tuner.core.models import Recommendation
 from lambda_tuner.web.chart import render_chart
@@ -24,16 +25,35 @@ def _mb(config: Mapping[str, object]) -> int | None:
     return value if isinstance(value, int) else None
 
 
+ASKING_KINDS = CHANGING_KINDS | ADVICE_KINDS
+
+
 def newest_per_function(recs: list[Recommendation]) -> list[Recommendation]:
-    """Each function's recommendation from its newest cycle, a change ahead of advice and notes: a cycle
-    stores several per function (a memory proposal beside arm64 advice, say), all at the same time, and
-    the one that asks for something is the one to show."""
-    shown: dict[str, Recommendation] = {}
-    for r in sorted(
-        recs, key=lambda r: (r.function, -r.created_at.timestamp(), r.kind not in CHANGING_KINDS)
-    ):
-        shown.setdefault(r.function, r)
-    return list(shown.values())
+    """What each function's newest cycle asks for: its changes (memory, and PC per alias) and advice,
+    changes first; a note ("keep", too little data) only when that cycle asked for nothing. A cycle
+    stores several per function at the same time, and a PC plan beside a memory change is a decision
+    of its own, not a detail of it."""
+    newest: dict[str, list[Recommendation]] = {}
+    for r in sorted(recs, key=lambda r: (r.function, -r.created_at.timestamp())):
+        cycle = newest.setdefault(r.function, [r])
+        if r is not cycle[0] and r.created_at == cycle[0].created_at:
+            cycle.append(r)
+    shown: list[Recommendation] = []
+    for cycle in newest.values():
+        asking = [r for r in cycle if r.kind in ASKING_KINDS]
+        asking.sort(key=lambda r: (r.kind not in CHANGING_KINDS, r.kind != "memory", r.qualifier or ""))
+        shown += asking or cycle[:1]
+    return shown
+
+
+def report_page(recs: list[Recommendation]) -> str:
+    env = Environment(
+        loader=PackageLoader("lambda_tuner.web", "templates"), autoescape=select_autoescape(default=True)
+    )
+    charts = {r.id: render_chart(r.chart, _mb(r.current), _mb(r.proposed)) for r in recs}
+    changes = {r.id: change_text(r) for r in recs}
+    savings = {r.id: saving_text(r.monthly_saving_usd) for r in recs if r.monthly_saving_usd}
+    return env.get_template("report.html").render(recs=recs, charts=charts, changes=changes, savings=savings)
 
 
 def show_report(
@@ -48,12 +68,10 @@ def show_report(
         return 2
     store = Store(*tables)
     latest = newest_per_function(store.list_recommendations(status=status, function=function))
-    Console().print(recommendations_table([r.model_dump(mode="json") for r in latest], limit=10_000))
+    console = wide_console()
+    rows = [r.model_dump(mode="json") for r in latest]
+    console.print(recommendations_table(rows, limit=10_000, first_only=False))
     if html_out is not None:
-        env = Environment(
-            loader=PackageLoader("lambda_tuner.web", "templates"), autoescape=select_autoescape(default=True)
-        )
-        charts = {r.id: render_chart(r.chart, _mb(r.current), _mb(r.proposed)) for r in latest}
-        html_out.write_text(env.get_template("report.html").render(recs=latest, charts=charts))
-        Console().print(f"wrote {html_out}")
+        html_out.write_text(report_page(latest))
+        console.print(f"wrote {html_out}")
     return 0

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
-from rich.console import Console
 
-from lambda_tuner.cli.demo_view import recommendations_table
+from lambda_tuner.cli.demo_view import recommendations_table, wide_console
 from lambda_tuner.core.models import AuditRecord, Recommendation
 from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
@@ -54,7 +53,7 @@ class ReadOnlyStore:
 def run_once(
     *, apply_changes: bool, mode: str | None, lookback_days: int | None, json_out: Path | None, now: datetime
 ) -> int:
-    console = Console()
+    console = wide_console()
     # An option given is an option used: `--lookback-days 0` is refused below, not read as "not given"
     given = (("mode", mode), ("lookback_days", lookback_days))
     overrides: dict[str, Any] = {k: v for k, v in given if v is not None}
@@ -94,7 +93,7 @@ def run_once(
             console.print(f"  LT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
         return 2
     rows = [r.recommendation.model_dump(mode="json") | {"route": r.route} for r in summary.recommendations]
-    console.print(recommendations_table(rows, limit=1000))
+    console.print(recommendations_table(rows, limit=1000, first_only=False))
     stats = summary.collect_stats
     done = "applied within guardrails" if apply_changes else "nothing written (read-only)"
     calls = sum(stats.get("api_calls", {}).values())

@@ -1,0 +1,80 @@
+"""`lambda-tuner report` and `run` show every decision a cycle took: a PC plan beside a memory change is
+one of its own, in words a person reads, with what it costs when it costs more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rich.console import Console
+
+from lambda_tuner.cli.demo_view import recommendations_table, wide_console
+from lambda_tuner.cli.report import newest_per_function, report_page
+from lambda_tuner.core.models import Interval, Reason, Recommendation
+
+NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
+DEARER = Interval(expected=-1.62, low=-3.51, high=0.16)
+
+
+def rec(
+    rid: str, kind: str, proposed: dict[str, int | float | str | None], **extra: object
+) -> Recommendation:
+    fields: dict[str, object] = {
+        "id": rid,
+        "function": "orders",
+        "kind": kind,
+        "created_at": NOW,
+        "current": {"memory_mb": 1024, "pc": 10} if "pc" in proposed else {"memory_mb": 1024},
+        "proposed": proposed,
+        "reason": Reason(summary=f"summary of {rid}", observed="o", model="m", decided_by=""),
+    }
+    return Recommendation.model_validate(fields | extra)
+
+
+def cycle() -> list[Recommendation]:
+    return [
+        rec("keep-old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1)),
+        rec("mem", "memory", {"memory_mb": 2048}, monthly_saving_usd=DEARER),
+        rec("pc", "provisioned_concurrency", {"pc": 0}, qualifier="live"),
+        rec("arm", "arm64_advice", {}),
+    ]
+
+
+def test_the_report_shows_each_change_of_the_newest_cycle_and_its_advice_changes_first() -> None:
+    shown = newest_per_function([*cycle(), rec("note", "keep", {"memory_mb": 1024})])
+    assert [r.id for r in shown] == ["mem", "pc", "arm"]  # the older cycle and the note are not shown
+
+
+def test_a_function_whose_newest_cycle_asked_nothing_shows_its_note() -> None:
+    old = rec("old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1))
+    assert [r.id for r in newest_per_function([old, rec("note", "keep", {"memory_mb": 1024})])] == ["note"]
+
+
+def test_the_page_says_what_each_change_is_and_what_a_dearer_one_costs() -> None:
+    page = report_page(newest_per_function(cycle()))
+    pc = page.split("(alias live)")[1].split("</section>")[0]
+    assert "pc 10 → 0" in pc and "None" not in pc
+    assert "memory 1024 → 2048 MB" in page
+    assert "costs $1.62/month more (90%: -$0.16 to $3.51)" in page and "$-" not in page
+
+
+def test_the_table_gives_an_aliases_pc_plan_a_row_of_its_own() -> None:
+    rows = [r.model_dump(mode="json") for r in cycle()[1:]]
+    console = Console(width=200, record=True)
+    console.print(recommendations_table(rows + rows))  # the demo's: first decisions only
+    lines = [line for line in console.export_text().splitlines() if line.strip().startswith("orders")]
+    assert len(lines) == 2  # the function's first memory decision, and the alias's PC beside it
+    assert "1024 → 2048 MB" in lines[0] and "orders:live" in lines[1] and "PC 10 → 0" in lines[1], lines
+    console = Console(width=200, record=True)
+    console.print(recommendations_table(rows, first_only=False))
+    lines = [line for line in console.export_text().splitlines() if line.strip().startswith("orders")]
+    assert len(lines) == 3 and any("1024 → 2048 MB" in line for line in lines), lines
+
+
+def test_piped_output_is_wide_enough_for_the_tables_unless_columns_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert wide_console().width == 160  # pytest captures stdout: not a terminal
+    monkeypatch.setenv("COLUMNS", "100")
+    assert wide_console().width == 100
