@@ -12,7 +12,7 @@ from typing import Any
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier_pc import PC_DIMENSION, action_text, is_ours, policy_text
-from lambda_tuner.core.models import PcScaling
+from lambda_tuner.core.models import PcScaling, PcScheduledAction, schedule_signature
 
 
 def pc_scaling(client: Any = None) -> PcScaling:
@@ -20,7 +20,7 @@ def pc_scaling(client: Any = None) -> PcScaling:
     scheduled actions are. Raises what botocore raises: the caller cannot tell then whose PC it is."""
     aas = client or aws.client("application-autoscaling")
     found: dict[str, str] = {}
-    ours: set[str] = set()
+    ours: dict[str, list[PcScheduledAction]] = {}
     # Neither listing takes the dimension without a resource id: the namespace is read whole and filtered.
     for page in aas.get_paginator("describe_scaling_policies").paginate(ServiceNamespace="lambda"):
         for policy in page.get("ScalingPolicies", []):
@@ -31,7 +31,18 @@ def pc_scaling(client: Any = None) -> PcScaling:
             if action.get("ScalableDimension") != PC_DIMENSION:
                 continue
             if is_ours(action):
-                ours.add(action["ResourceId"])
+                ours.setdefault(action["ResourceId"], []).append(_action(action))
             else:
                 found.setdefault(action["ResourceId"], action_text(action))
-    return PcScaling(others=found, ours=frozenset(ours))
+    schedules = {resource: schedule_signature(actions) for resource, actions in ours.items()}
+    return PcScaling(others=found, ours=frozenset(ours), schedules=schedules)
+
+
+def _action(action: dict[str, Any]) -> PcScheduledAction:
+    target = action.get("ScalableTargetAction", {})
+    return PcScheduledAction(
+        name=action["ScheduledActionName"],
+        schedule=action.get("Schedule", ""),
+        timezone=action.get("Timezone") or "UTC",
+        capacity=int(target.get("MinCapacity", target.get("MaxCapacity", 0))),
+    )

@@ -23,6 +23,7 @@ from lambda_tuner.core.models import (
     PcScaling,
     Reason,
     Recommendation,
+    schedule_signature,
 )
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
@@ -144,7 +145,23 @@ class Decider:
         )
         if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
             return []
-        return [self._respect_scalers(fn, self._respect_iac(fn, rec))]
+        return [self._respect_scalers(fn, self._respect_iac(fn, self._in_place(fn, rec)))]
+
+    def _in_place(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
+        """A schedule of the agent's that is already on that PC is kept, not proposed again: the alias
+        reads as a static level (whatever the last action set), against which the plan looks new."""
+        on = str(rec.current.get("pc_version") or rec.qualifier)  # where the apply step would put it
+        ours = self.pc_scaling.schedules.get(f"function:{fn.name}:{on}")
+        if rec.kind != "provisioned_concurrency" or not rec.pc_schedule:
+            return rec
+        if ours != schedule_signature(rec.pc_schedule):
+            return rec
+        return _kept(
+            rec,
+            f"Keep the agent's PC schedule on alias {rec.qualifier}: it is already the plan "
+            f"({rec.reason.summary})",
+            f"{rec.reason.decided_by}; the agent's schedule is in place",
+        )
 
     def _respect_scalers(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
         """A PC change becomes a note where someone else's scaling moves that function's PC: its next

@@ -6,6 +6,7 @@ apply -> ChangeResult, audit -> AuditRecord. Every module passes these around; n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -45,6 +46,13 @@ class PcScaling(Frozen):
 
     others: dict[str, str] = Field(default_factory=dict)
     ours: frozenset[str] = frozenset()
+    # the agent's own actions there, as `schedule_signature` gives them: a plan equal to them is in place
+    schedules: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
+def schedule_signature(actions: Iterable[PcScheduledAction]) -> tuple[str, ...]:
+    """What a PC schedule does, whatever its actions are named: when, in which time zone, to what level."""
+    return tuple(sorted(f"{a.schedule} {a.timezone} {a.capacity}" for a in actions))
 
 
 class FunctionPolicy(Frozen):
