@@ -22,7 +22,7 @@ from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.canary import canary_days
 from lambda_tuner.core.decide import Decider
-from lambda_tuner.core.digest import render_digests
+from lambda_tuner.core.digest import change_text, render_digests
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, PcScaling, Recommendation
 from lambda_tuner.settings import AgentSettings
@@ -272,11 +272,8 @@ def _decide_all(
         if note is not None and fstate.get(NOTE_STATE_KEY) == note:
             summary.repeated_notes += 1  # the same "keep" or "insufficient data" as last cycle
             recs = []
-        for rec in recs:
-            if rec.kind in guardrails.CHANGING_KINDS and _same_as_pending(rec, pending.get(fn.name, [])):
-                continue  # already waiting for a person: do not ask twice
-            held = rec.kind in guardrails.CHANGING_KINDS and fn.name in unverified
-            decided.append((fn, _hold(rec, unverified[fn.name][0]) if held else rec))
+        in_flight = unverified.get(fn.name, [])
+        decided += [(fn, rec) for rec in _in_turn(recs, pending.get(fn.name, []), in_flight)]
         if not read_only:
             new_state = decider.updated_state(fn, obs, fstate)
             new_state.pop(NOTE_STATE_KEY, None)
@@ -411,6 +408,44 @@ def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
     )
     reason = rec.reason.model_copy(
         update={"summary": f"Keep while verifying: {why}", "decided_by": "one change in flight per function"}
+    )
+    return rec.model_copy(
+        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
+    )
+
+
+def _in_turn(
+    recs: Sequence[Recommendation], waiting: Sequence[Recommendation], in_flight: Sequence[Recommendation]
+) -> list[Recommendation]:
+    """One function's recommendations, one change at a time: a change waits for the unverified one, for
+    one a person has not answered yet, or for the one this cycle makes first; one already waiting for a
+    person is not asked for twice."""
+    fresh = [r for r in recs if r.kind in guardrails.CHANGING_KINDS and not _same_as_pending(r, waiting)]
+    lead = guardrails.first_change(fresh)
+    out: list[Recommendation] = []
+    for rec in recs:
+        if rec.kind not in guardrails.CHANGING_KINDS:
+            out.append(rec)
+        elif _same_as_pending(rec, waiting):
+            continue  # already waiting for a person: do not ask twice
+        elif in_flight:
+            out.append(_hold(rec, in_flight[0]))
+        elif waiting:
+            out.append(_wait(rec, waiting[0], "waits for a person's answer"))
+        elif lead is not None and rec is not lead:
+            out.append(_wait(rec, lead, "goes first"))
+        else:
+            out.append(rec)
+    return out
+
+
+def _wait(rec: Recommendation, first: Recommendation, state: str) -> Recommendation:
+    """The same rule before a change is made: the next one waits for the one proposed before it, or for
+    the one this cycle makes first (the largest saving: `guardrails.first_change`)."""
+    on = first.function + (f":{first.qualifier}" if first.qualifier else "")
+    why = f"the change of {on} ({change_text(first)}) {state}; next step after it is: {rec.reason.summary}"
+    reason = rec.reason.model_copy(
+        update={"summary": f"Keep for now: {why}", "decided_by": "one change in flight per function"}
     )
     return rec.model_copy(
         update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}

@@ -31,7 +31,7 @@ from lambda_tuner.adapters.rollback_flow import scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.canary import alias_of, canary_of
 from lambda_tuner.core.digest import change_text
-from lambda_tuner.core.guardrails import RESUME, apply_refusal, template_change
+from lambda_tuner.core.guardrails import RESUME, apply_refusal, takes_schedule_off, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
@@ -102,11 +102,6 @@ def _published(applied: Applied) -> str | None:
     """The version a change just made published (its alias is ours to put back while it routes there)."""
     version = applied.after.get("published_version")
     return str(version) if version else None
-
-
-def takes_schedule_off(rec: Recommendation) -> bool:
-    """Whether `rec` only takes the agent's own PC schedule off (core.decide: PC someone else scales)."""
-    return rec.kind == "provisioned_concurrency" and rec.proposed == {"pc_schedule": "[]"}
 
 
 def _schedule(rec: Recommendation) -> list[dict[str, Any]]:

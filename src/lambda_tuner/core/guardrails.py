@@ -93,6 +93,20 @@ def _saving(rec: Recommendation) -> float:
     return rec.monthly_saving_usd.expected if rec.monthly_saving_usd is not None else 0.0
 
 
+def takes_schedule_off(rec: Recommendation) -> bool:
+    """Whether `rec` only takes the agent's own PC schedule off (core.decide: PC someone else scales)."""
+    return rec.kind == "provisioned_concurrency" and rec.proposed == {"pc_schedule": "[]"}
+
+
+def first_change(changes: Sequence[Recommendation]) -> Recommendation | None:
+    """Of one function's changes in a cycle, the one to make first; the others wait for it (one change at
+    a time per function: the apply step ends a running canary before any other change to its function,
+    and a person approving a second change of the same email would find the function changed under it).
+    Taking the agent's PC schedule off comes first, since it fights a team's scaling now; then the
+    largest expected saving."""
+    return max(changes, key=lambda r: (takes_schedule_off(r), _saving(r)), default=None)
+
+
 def route(
     recs: Sequence[Recommendation], modes: Mapping[str, Mode], rails: Guardrails, now: datetime
 ) -> list[RouteDecision]:

@@ -1,0 +1,86 @@
+"""The scheduled agent, over HTTP against the twin, on a function for which one cycle finds both a memory
+trial and a PC schedule worth proposing: the digest asks for one, and a person approving it is not
+refused. Both in one email, approving the first made the second 'changed since the proposal' (and in
+auto mode the PC change ended the canary just started)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from e2e_support import T0, Account
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.twin import person, shapes, traffic
+from lambda_tuner.twin.server import Twin, apply_env
+from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
+from lambda_tuner.twin.stack import LocalStack
+from lambda_tuner.twin.world import World
+
+P = "lambda-tuner:"
+IN_TURN = "one change in flight per function"
+
+
+@pytest.fixture(scope="module")
+def hourly() -> Iterator[Account]:
+    saved = dict(os.environ)
+    fleet = [
+        # the demo's hourly-export: an hourly burst with PC 20 all day, at a size worth a memory trial
+        FunctionSpec(
+            "hourly-export",
+            shapes.io_bound(3000),
+            traffic.hourly(0.2, 400, 0, 5),
+            1024,
+            aliases=(AliasSpec("live", "6", pc=20),),
+            invoked=(("live", 1.0),),
+            tags={P + "cold-start-objective": "usd-per-cold-start=0.01", P + "strategy": "cost"},
+        )
+    ]
+    world = World(fleet, seed=5, epoch=T0 - timedelta(days=15), now=T0)
+    with Twin(world) as twin:
+        apply_env(twin)
+        aws.reset_clients()
+        from lambda_tuner.handlers import agent, apply, approval
+
+        # each handler keeps its clients for warm invocations: those of another test's twin are gone
+        for cached in (agent._wiring, approval._flow, apply._flow):
+            cached.cache_clear()
+        yield Account(twin, world, LocalStack(twin, mode="approve").deploy())
+    os.environ.clear()
+    os.environ.update(saved)
+    aws.reset_clients()
+
+
+def _changes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    recs = result["summary"]["recommendations"]
+    return [r for r in recs if r["recommendation"]["function"] == "hourly-export"]
+
+
+def test_one_change_is_asked_for_and_the_other_waits_for_it(hourly: Account) -> None:
+    first = _changes(hourly.run_agent(T0))
+    asked = [r for r in first if r["route"] == "approve"]
+    waits = [r["recommendation"] for r in first if r["recommendation"]["reason"]["decided_by"] == IN_TURN]
+    # the PC schedule saves most: it goes first; the memory trial waits for it, and says so
+    assert [r["recommendation"]["kind"] for r in asked] == ["provisioned_concurrency"], first
+    assert len(waits) == 1 and waits[0]["kind"] == "keep" and waits[0]["qualifier"] == "live"
+    assert "goes first; next step after it is: " in waits[0]["reason"]["summary"]
+    assert "provisioned-concurrency schedule" in waits[0]["reason"]["summary"]
+    # a person approves the one asked for, and it is applied
+    page, answer = person.decide(asked[0]["links"]["approve"])
+    assert page.status == 200 and answer is not None and answer.status == 200, (page.title, answer)
+    assert hourly.twin.async_failures == []
+    # the next day, the PC change verified: the schedule in place is kept, not proposed again (the alias
+    # reads as the level its last action set, against which the same plan looked new), and the memory
+    # change waiting for it is asked for now
+    second = _changes(hourly.run_agent(T0 + timedelta(days=1)))
+    [pc] = [r["recommendation"] for r in second if "pc" in r["recommendation"]["current"]]
+    assert pc["kind"] == "keep"
+    assert "schedule on alias live: it is already the plan" in pc["reason"]["summary"]
+    [memory] = [r for r in second if r["route"] == "approve"]
+    assert memory["recommendation"]["proposed"]["memory_mb"] < 1024
+    page, answer = person.decide(memory["links"]["approve"])
+    assert page.status == 200 and answer is not None and answer.status == 200, (page.title, answer)
+    assert hourly.twin.async_failures == []
