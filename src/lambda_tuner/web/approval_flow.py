@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,16 +236,26 @@ class ApprovalFlow:
         before the error goes on: no decision stands unrecorded."""
         who = {"token_id": claims.jti, "source_ip": visitor.ip, "user_agent": visitor.user_agent}
         to_status = "APPROVED" if kind == "approval" else "REJECTED"
-        if not self.store.transition(rec.id, "PENDING", to_status, now, decided_by=who):
+        decision_id = uuid.uuid4().hex  # which request's write the item holds: see _won
+        if not self.store.transition(
+            rec.id, "PENDING", to_status, now, decided_by=who, decision_id=decision_id
+        ) and not self._won(rec.id, to_status, decision_id):
             return False
         try:
             self.store.append_audit(
                 kind, now, function=rec.function, recommendation_id=rec.id, actor="approval-link", data=who
             )
         except UNREACHABLE:
-            self.store.transition(rec.id, to_status, "PENDING", now, decided_by=None)
+            self.store.transition(rec.id, to_status, "PENDING", now, decided_by=None, decision_id=None)
             raise
         return True
+
+    def _won(self, rec_id: str, to_status: str, decision_id: str) -> bool:
+        """Whether a write refused as no longer PENDING was this request's own: the SDK sends a write again
+        when its answer is lost (a timeout), and the second sending finds the first one's work done."""
+        item = self.store.get_recommendation_item(rec_id) or {}
+        mine = item.get("attrs", {}).get("decision_id") == decision_id
+        return bool(mine and item.get("status", {}).get("S") == to_status)
 
     def _approve(self, claims: TokenClaims, rec: Recommendation, now: datetime, visitor: Visitor) -> Page:
         if not self._decided("approval", claims, rec, now, visitor):

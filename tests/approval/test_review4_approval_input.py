@@ -1,0 +1,74 @@
+"""Approval links when AWS answers badly: a decision whose write landed but whose answer was lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from approval_support import AUDIT, NOW, SECRET, STATE, Account, FakeLambda, make_rec
+from botocore.exceptions import ReadTimeoutError
+from botocore.httpsession import URLLib3Session
+
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.tokens import approval_links
+from lambda_tuner.web.approval_flow import ApprovalFlow, Visitor
+
+KEY = SECRET.encode()
+VISITOR = Visitor(ip="198.51.100.7", user_agent="Mozilla/5.0 test", method="POST")
+
+
+@contextmanager
+def answer_lost(client: Any, operation: str) -> Iterator[list[str]]:
+    """The first `operation` call reaches DynamoDB and is carried out, but its answer never comes back
+    (a read timeout): the SDK sends it again, as it does for any timeout."""
+    sent: list[str] = []
+
+    def lose_answer(request: Any, **_: Any) -> None:
+        sent.append(operation)
+        if len(sent) == 1:
+            URLLib3Session().send(request)  # carried out by DynamoDB…
+            raise ReadTimeoutError(endpoint_url=request.url)  # …but the answer is lost
+
+    event = f"before-send.dynamodb.{operation}"
+    client.meta.events.register(event, lose_answer, unique_id="answer-lost")
+    try:
+        yield sent
+    finally:
+        client.meta.events.unregister(event, unique_id="answer-lost")
+
+
+@pytest.fixture
+def pending(account: Account) -> tuple[Store, FakeLambda, ApprovalFlow, dict[str, str]]:
+    store, lam = Store(STATE, AUDIT), FakeLambda()
+    rec = make_rec()
+    store.put_recommendation(rec)
+    ids = iter(["jti-approve", "jti-reject"])
+    links = approval_links("https://u.example/", KEY, rec, NOW, 72, lambda: next(ids))
+    tokens = {act: parse_qs(urlparse(url).query)["token"][0] for act, url in links.items()}
+    return store, lam, ApprovalFlow(store, lambda: KEY, lam, "lt-apply"), tokens
+
+
+@pytest.mark.parametrize(
+    ("decision", "status", "record"),
+    [("approve", "APPROVED", "approval"), ("reject", "REJECTED", "rejection")],
+)
+def test_a_decision_whose_answer_was_lost_and_resent_is_still_one_recorded_decision(
+    pending: tuple[Store, FakeLambda, ApprovalFlow, dict[str, str]], decision: str, status: str, record: str
+) -> None:
+    store, lam, flow, tokens = pending
+    # Given DynamoDB carries out the decision's write but its answer is lost, so the SDK sends it again
+    # (and the second time the condition PENDING no longer holds)
+    with answer_lost(store.client, "UpdateItem") as sent:
+        page = flow.decide(tokens[decision], decision, NOW + timedelta(hours=1), VISITOR)
+    assert sent == ["UpdateItem", "UpdateItem"]
+    # Then the person's decision is the one taken, recorded once, and (for an approval) its apply started
+    # (it used to say "someone decided a moment ago", leave the change APPROVED with no approval record
+    # and start nothing, until a cycle resumed the unrecorded approval)
+    assert page.status == 200, page.html
+    assert store.get_recommendation("rec-1").status == status  # type: ignore[union-attr]
+    assert [r.type for r in store.list_audit()] == [record]
+    assert len(lam.invocations) == (1 if decision == "approve" else 0)
