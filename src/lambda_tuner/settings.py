@@ -60,3 +60,8 @@ class ApplySettings(_Base):
     alarm_action_arn: str | None = None  # where rollback alarms send (this function's own ARN)
     alarm_name_prefix: str = "lambda-tuner-rollback-"  # the template scopes alarm permissions to it
     kill_switch_parameter: str | None = None
+    # A request whose time is further than this from the clock is refused (core.events.untimely): its
+    # records would be filed at that time. The agent's tick may be 4,500 s late, its cycle run 900 s, and
+    # the request wait 3,600 s more in this function's queue; so three hours. 0 turns the check off (the
+    # twin's simulated days).
+    max_event_age_s: int = Field(default=10_800, ge=0)

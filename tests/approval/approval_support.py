@@ -414,6 +414,7 @@ class Deployed:
             "LT_SECRET_ARN": account.secret_arn,
             "LT_APPLY_FUNCTION": "lt-apply",
             "LT_TOPIC_ARN": account.topic_arn,
+            "LT_MAX_EVENT_AGE_S": "0",  # the tests' days are fixed, not the wall clock's
         }.items():
             monkeypatch.setenv(key, value)
         approval._flow.cache_clear()

@@ -207,6 +207,7 @@ def test_the_handler_dispatches_apply_alarm_and_revert_events(
         "LT_AUDIT_TABLE": AUDIT,
         "LT_TOPIC_ARN": account.topic_arn,
         "LT_ALARM_ACTION_ARN": ACTION,
+        "LT_MAX_EVENT_AGE_S": "0",  # the events' days are fixed, not the wall clock's
     }.items():
         monkeypatch.setenv(key, value)
     apply_handler._flow.cache_clear()
@@ -246,6 +247,7 @@ def test_an_engaged_kill_switch_stops_an_approved_change_but_not_a_rollback(
         "LT_TOPIC_ARN": account.topic_arn,
         "LT_ALARM_ACTION_ARN": ACTION,
         "LT_KILL_SWITCH_PARAMETER": "/lt/kill",
+        "LT_MAX_EVENT_AGE_S": "0",  # the events' days are fixed, not the wall clock's
     }.items():
         monkeypatch.setenv(key, value)
     apply_handler._flow.cache_clear()

@@ -136,10 +136,12 @@ class ApplyFlow(CanaryFlow):
         cloudwatch: Any = None,
         kill_switch: Callable[[], bool] = lambda: False,
         tag_prefix: str = "lambda-tuner:",
+        max_event_age: timedelta | None = None,
     ) -> None:
+        """`max_event_age`: how far a request's time may be from the clock (the handler refuses the rest)."""
         super().__init__(store, applier, notifier, cloudwatch=cloudwatch)
         self.allow_iac, self.alarm_action_arn, self.alarm_prefix = allow_iac, alarm_action_arn, alarm_prefix
-        self.kill_switch, self.tag_prefix = kill_switch, tag_prefix
+        self.kill_switch, self.tag_prefix, self.max_event_age = kill_switch, tag_prefix, max_event_age
 
     def apply(self, rec_id: str, requested_by: str, now: datetime) -> ChangeResult:
         rec = self.store.get_recommendation(rec_id)

@@ -4,6 +4,7 @@ by CloudWatch rollback alarms (`aws.cloudwatch`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,7 @@ def _flow() -> ApplyFlow:
         alarm_prefix=settings.alarm_name_prefix,
         kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
         tag_prefix=settings.tag_prefix,
+        max_event_age=timedelta(seconds=settings.max_event_age_s) if settings.max_event_age_s else None,
     )
 
 
@@ -40,22 +42,23 @@ def _flow() -> ApplyFlow:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     event = an_object(event)  # each request is checked whole before anything is read or changed
     _flow().applier.deadline_from(context)  # its waits end in time to undo and record before the timeout
+    max_age = _flow().max_event_age  # its records are dated with its time: one far from the clock is refused
     if event.get("source") == "aws.cloudwatch":
-        alarm = AlarmEvent.model_validate(event)
+        alarm = checked(AlarmEvent, event, max_age)
         if alarm.alarm.state.value != "ALARM":
             return {"ok": True, "message": "alarm not in ALARM state: nothing to do"}
         result = _flow().on_alarm(alarm.alarm.name, alarm.time)
         return {"ok": True, "message": "no change to roll back"} if result is None else result.model_dump()
     if event.get("action") == "revert":
-        revert = checked(RevertEvent, event)
+        revert = checked(RevertEvent, event, max_age)
         results = _flow().revert(revert.since, revert.function, revert.time, actor=revert.requested_by)
         return {"ok": all(r.ok for r in results), "results": [r.model_dump() for r in results]}
     if event.get("action") == "conclude":
-        conclude = checked(ConcludeEvent, event)
+        conclude = checked(ConcludeEvent, event, max_age)
         result = _flow().conclude(conclude.recommendation_id, conclude.time, actor=conclude.requested_by)
         logger.info("conclude finished", extra={"result": result.model_dump()})
         return result.model_dump()
-    apply = checked(ApplyEvent, event)  # anything else is refused here with a validation error
+    apply = checked(ApplyEvent, event, max_age)  # anything else is refused here with a validation error
     result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
     logger.info("apply finished", extra={"result": result.model_dump()})
     return result.model_dump()

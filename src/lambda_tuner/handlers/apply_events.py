@@ -6,10 +6,12 @@ written: after the change it records."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field
+
+from lambda_tuner.core.events import untimely
 
 # Our callers send ids, function names and actors of a few dozen characters. A longer text would only
 # fail later, when the audit record holding it outgrows DynamoDB's item, after the change it records.
@@ -33,8 +35,9 @@ class AlarmEvent(BaseModel):
     alarm: Alarm = Field(alias="alarmData")
 
 
-def checked(model: type[Request], event: dict[str, Any]) -> Request:
-    """`event` as `model`, refused when one of its times has no zone or a text is longer than MAX_TEXT."""
+def checked(model: type[Request], event: dict[str, Any], max_age: timedelta | None = None) -> Request:
+    """`event` as `model`, refused when one of its times has no zone, a text is longer than MAX_TEXT, or
+    its `time` (what its records are dated) is further than `max_age` from the clock (None: no bound)."""
     request = model.model_validate(event)
     for name, value in request:
         if isinstance(value, datetime) and value.tzinfo is None:
@@ -43,6 +46,8 @@ def checked(model: type[Request], event: dict[str, Any]) -> Request:
             )
         if isinstance(value, str) and len(value) > MAX_TEXT:
             raise ValueError(f"{name} is {len(value)} characters long; at most {MAX_TEXT}")
+        if name == "time" and (why := untimely(value, datetime.now(UTC), max_age)):
+            raise ValueError(f"{why}; nothing was read or changed")
     return request
 
 
