@@ -13,7 +13,7 @@ from approval_support import AUDIT, NOW, SECRET, STATE, Account, FakeLambda, mak
 from botocore.exceptions import ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.tokens import approval_links
 from lambda_tuner.web.approval_flow import ApprovalFlow, Visitor
 
@@ -72,3 +72,31 @@ def test_a_decision_whose_answer_was_lost_and_resent_is_still_one_recorded_decis
     assert store.get_recommendation("rec-1").status == status  # type: ignore[union-attr]
     assert [r.type for r in store.list_audit()] == [record]
     assert len(lam.invocations) == (1 if decision == "approve" else 0)
+
+
+@pytest.mark.parametrize("why", ["expired", "deployed since"])
+def test_a_refusal_that_cannot_be_recorded_leaves_the_proposal_as_it_was(
+    pending: tuple[Store, FakeLambda, ApprovalFlow, dict[str, str]], why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, lam, flow, tokens = pending
+    # Given an approve link pressed after it expired, or after the function was deployed again, while the
+    # audit table refuses writes
+    at = NOW + timedelta(hours=73) if why == "expired" else NOW
+    if why == "deployed since":
+        lam.revisions["orders-api"] = "rev-2"
+
+    def refuse(*_: object, **__: object) -> None:
+        raise StoreError("ProvisionedThroughputExceededException")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "append_audit", refuse)
+        page = flow.decide(tokens["approve"], "approve", at, VISITOR)
+    # Then the page says nothing was changed, and nothing was (the proposal used to end EXPIRED with no
+    # record of why, and the retry then said only "already expired")
+    assert page.status == 503 and "Nothing was changed" in page.html
+    assert store.get_recommendation("rec-1").status == "PENDING"  # type: ignore[union-attr]
+    # And once the audit answers again, the same press expires it with its reason on record
+    assert flow.decide(tokens["approve"], "approve", at, VISITOR).status in (409, 410)
+    assert store.get_recommendation("rec-1").status == "EXPIRED"  # type: ignore[union-attr]
+    status = 410 if why == "expired" else 409
+    assert [(r.type, r.data["status"]) for r in store.list_audit()] == [("refusal", status)]

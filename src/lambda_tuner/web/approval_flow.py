@@ -191,8 +191,6 @@ class ApprovalFlow:
 
     def _refuse(self, refusal: Refused, now: datetime, visitor: Visitor, *, act: bool) -> Page:
         claims, rec = refusal.claims, refusal.rec
-        if act and refusal.expire and rec is not None and rec.status == "PENDING":
-            self.store.transition(rec.id, "PENDING", "EXPIRED", now, expired_because=refusal.title)
         if claims is None:  # malformed or forged: not ours to record for ever
             LOG.warning(
                 "approval link refused: %s (%s %s from %s)",
@@ -219,6 +217,9 @@ class ApprovalFlow:
                 "method": visitor.method,
             },
         )
+        # Only once its refusal is on record: a proposal never ends EXPIRED with no record of why.
+        if act and refusal.expire and rec is not None and rec.status == "PENDING":
+            self.store.transition(rec.id, "PENDING", "EXPIRED", now, expired_because=refusal.title)
         return Page(refusal.status, message_page(refusal.title, refusal.message, tone="bad"))
 
     # ---------------------------------------------------------------- decisions
