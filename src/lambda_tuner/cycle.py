@@ -208,13 +208,14 @@ def _record(
     now: datetime,
     summary: CycleSummary,
 ) -> None:
-    """Store the cycle's recommendations and their audit records in batches (at 10,000 functions one call
-    each would take minutes), then make the approval links and hand auto-mode changes to the apply
-    function, which finds them stored and audited."""
+    """Audit the cycle's recommendations, then store them, in batches (at 10,000 functions one call each
+    would take minutes), then make the approval links and hand auto-mode changes to the apply function,
+    which finds them stored and audited. The audit comes first: a stored APPROVED change is resumed and
+    applied by a later cycle, and a stored PENDING one is never asked again, so none may be stored
+    without its record (an audit write that fails stores nothing; the next cycle decides again)."""
     status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}
     for routed in routed_recs:
         routed.recommendation = routed.recommendation.model_copy(update={"status": status[routed.route]})
-    deps.store.put_recommendations([r.recommendation for r in routed_recs])
     deps.store.append_audit_many(
         [
             (
@@ -236,6 +237,7 @@ def _record(
             for r in routed_recs
         ]
     )
+    deps.store.put_recommendations([r.recommendation for r in routed_recs])
     for routed in routed_recs:
         rec = routed.recommendation
         if routed.route == "approve":

@@ -1,0 +1,75 @@
+"""The scheduled agent, over HTTP against the twin, when AWS fails part-way through a cycle: what was
+decided is not lost, and nothing is stored (and so actionable) without its audit record.
+
+Retries are turned off for these tests (the twin's injected fault stands for "still failing after the
+client's retries"), so each cycle fails at once instead of backing off for minutes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from botocore.config import Config
+from e2e_support import T0, Account, small_fleet
+
+from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.twin.server import Twin, apply_env
+from lambda_tuner.twin.stack import LocalStack
+from lambda_tuner.twin.world import World
+
+NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=30)
+
+
+def _world() -> World:
+    return World(small_fleet(), seed=11, epoch=T0 - timedelta(days=15), now=T0)
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Twin]:
+    saved = dict(os.environ)
+    with Twin(_world()) as running:
+        yield running
+    os.environ.clear()
+    os.environ.update(saved)
+    aws.reset_clients()
+
+
+@pytest.fixture
+def stack(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Account]:
+    def deploy(mode: str) -> Account:
+        twin.reset(_world())
+        apply_env(twin)
+        monkeypatch.setattr(aws, "CLIENT_CONFIG", NO_RETRIES)
+        aws.reset_clients()
+        secrets.clear_cache()
+        from lambda_tuner.handlers import agent, apply, approval
+
+        for cached in (agent._wiring, approval._flow, apply._flow):
+            cached.cache_clear()
+        return Account(twin, twin.world, LocalStack(twin, mode=mode).deploy())
+
+    return deploy
+
+
+def _store(account: Account) -> Store:
+    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+
+
+def test_no_recommendation_is_stored_without_its_audit_record_when_the_audit_write_fails(
+    stack: Callable[[str], Account],
+) -> None:
+    # Given auto mode, and the audit table refusing writes for this cycle
+    account = stack("auto")
+    account.twin.inject_fault("dynamodb.TransactWriteItems", "5xx", rate=1.0)
+    # When the cycle runs, it fails at the audit write
+    with pytest.raises(StoreError):
+        account.run_agent(T0)
+    # Then no recommendation was stored that the audit does not have: an APPROVED one would be resumed
+    # and applied by a later cycle with no record of why
+    store = _store(account)
+    audited = {r.recommendation_id for r in store.list_audit() if r.type == "recommendation"}
+    unaudited = [(r.function, r.status) for r in store.list_recommendations() if r.id not in audited]
+    assert unaudited == []
