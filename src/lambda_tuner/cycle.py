@@ -168,7 +168,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         p99_allowance=settings.p99_allowance,
         pc_scaling=deps.pc_scaling(),
     )
-    decided = _decide_all(decider, result, deps, summary, read_only=read_only)
+    decided, states = _decide_all(decider, result, deps, summary, read_only=read_only)
 
     modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
     rails = guardrails.Guardrails(
@@ -184,6 +184,8 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         summary.recommendations.append(routed)
     if not read_only:
         _record(settings, deps, summary.recommendations, now, summary)
+        if states:  # after the record: a note counts as said (see `_note_key`) only once it is audited
+            deps.store.put_function_states(states)
 
     # Savings found: what the cost-lowering proposals would save (changes bought for speed are not savings).
     summary.monthly_saving_usd = round(
@@ -254,9 +256,10 @@ def _record(
 
 def _decide_all(
     decider: Decider, result: CollectResult, deps: CycleDeps, summary: CycleSummary, *, read_only: bool
-) -> list[tuple[FunctionConfig, Recommendation]]:
+) -> tuple[list[tuple[FunctionConfig, Recommendation]], dict[str, dict[str, Any]]]:
     """Every observed function's recommendations, less repeated notes, asks already pending and changes
-    held by an unverified one; the function states are read in batches and written where they changed."""
+    held by an unverified one; and the function states that changed (read in batches here, written by
+    the caller once the recommendations are recorded)."""
     pending = {} if read_only else _by_function(deps.store, "PENDING")
     # A canary concluded this cycle no longer holds its function: the decision sees both sizes now.
     unverified = {} if read_only else _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
@@ -283,9 +286,7 @@ def _decide_all(
                 new_state[NOTE_STATE_KEY] = note
             if new_state != fstate:
                 changed[fn.name] = new_state
-    if changed:
-        deps.store.put_function_states(changed)
-    return decided
+    return decided, changed
 
 
 def _note_key(recs: Sequence[Recommendation]) -> str | None:
