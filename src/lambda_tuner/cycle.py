@@ -182,11 +182,6 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
             recommendation=rec, route=route.route, mode=modes[fn.name], why=route.reason
         )
         summary.recommendations.append(routed)
-    if not read_only:
-        _record(settings, deps, summary.recommendations, now, summary)
-        if states:  # after the record: a note counts as said (see `_note_key`) only once it is audited
-            deps.store.put_function_states(states)
-
     # Savings found: what the cost-lowering proposals would save (changes bought for speed are not savings).
     summary.monthly_saving_usd = round(
         sum(
@@ -196,11 +191,36 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         ),
         2,
     )
-    head = None if read_only else deps.store.audit_head()
-    summary.audit_head = head.hash if head else None
-    if not read_only:
+    if read_only:
+        return summary
+    try:
+        _record(settings, deps, summary.recommendations, now, summary)
+        if states:  # after the record: a note counts as said (see `_note_key`) only once it is audited
+            deps.store.put_function_states(states)
+        head = deps.store.audit_head()
+        summary.audit_head = head.hash if head else None
         _notify(deps, summary, now)
+    except Exception as exc:
+        _withdraw_asks(deps, summary, now, exc)
+        raise
     return summary
+
+
+def _withdraw_asks(deps: CycleDeps, summary: CycleSummary, now: datetime, exc: Exception) -> None:
+    """The cycle failed before its digest went out (SNS refused it, the signing key or the store could
+    not be read): its approval requests reached nobody. Left PENDING they would wait out their links
+    unseen, and no later cycle would ask again (a change already pending is not asked twice), so they
+    expire now, saying why, and the next cycle asks afresh. Best effort: the store may be what failed;
+    the cycle's own error is raised after this, with a note when an ask could not be withdrawn."""
+    why = f"approval request not sent: the cycle failed ({type(exc).__name__}: {exc})"
+    for routed in summary.recommendations:
+        if routed.route != "approve":
+            continue
+        try:
+            deps.store.transition(routed.recommendation.id, "PENDING", "EXPIRED", now, expired_because=why)
+        except Exception as failed:  # noqa: BLE001 - the cycle's own error is raised next, with this note
+            exc.add_note(f"approval requests of this cycle not withdrawn ({failed}): they expire unseen")
+            return
 
 
 def _record(

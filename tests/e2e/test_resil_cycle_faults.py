@@ -15,7 +15,9 @@ from botocore.config import Config
 from e2e_support import T0, Account, small_fleet
 
 from lambda_tuner.adapters import aws, secrets
+from lambda_tuner.adapters.notifier import NotifyError
 from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.twin import person
 from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.stack import LocalStack
 from lambda_tuner.twin.world import World
@@ -56,6 +58,30 @@ def stack(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Accoun
 
 def _store(account: Account) -> Store:
     return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+
+
+def test_an_approval_request_whose_digest_could_not_be_sent_is_asked_again_by_the_next_cycle(
+    stack: Callable[[str], Account],
+) -> None:
+    # Given an over-provisioned function the agent proposes to shrink, and SNS refusing every publish
+    account = stack("approve")
+    account.twin.inject_fault("sns.Publish", "5xx", rate=1.0)
+    # When the day's cycle runs, it fails loudly (the errors alarm), with no email sent
+    with pytest.raises(NotifyError):
+        account.run_agent(T0)
+    assert account.stack.inbox() == []
+    # Then the requests nobody received do not wait for an answer: they expired, saying why
+    withdrawn = _store(account).list_recommendations(status="EXPIRED")
+    assert "orders-api" in {r.function for r in withdrawn}
+    # And once SNS works again, the next run (an operator's rerun after the alarm, two hours later:
+    # the same data, so the same proposal) asks a person again, with links that work
+    account.twin.clear_faults()
+    second = account.run_agent(T0 + timedelta(hours=2))["summary"]
+    asked = [r["links"]["approve"] for r in second["recommendations"]
+             if r["recommendation"]["function"] == "orders-api" and r["route"] == "approve"]
+    assert asked, "the proposal for orders-api was never sent to anyone"
+    sent = {url for m in account.stack.inbox() for _, url in person.links_in(m["text"])}
+    assert set(asked) <= sent
 
 
 def test_no_recommendation_is_stored_without_its_audit_record_when_the_audit_write_fails(
