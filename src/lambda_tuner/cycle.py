@@ -283,6 +283,11 @@ def _decide_all(
     pending = {} if read_only else _by_function(deps.store, "PENDING")
     # A canary concluded this cycle no longer holds its function: the decision sees both sizes now.
     unverified = {} if read_only else _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
+    # An approved change not made yet holds it too: the apply function works asynchronously, and one
+    # handed over again (resumed) or approved by a person may still be on its way. A second copy
+    # decided now would go to the apply function beside it, and fail on the first one's revision.
+    for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
+        unverified.setdefault(function, approved)
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])

@@ -1,5 +1,6 @@
-"""One cycle when the store fails part-way (moto over HTTP): what was decided is recorded on a later cycle
-rather than lost."""
+"""One cycle when the store or the apply function fails part-way (moto over HTTP): what was decided is
+recorded on a later cycle rather than lost, and a change whose hand-over failed is not requested a
+second time beside its own resumption."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, agent_settings
+from approval_support import AUDIT, NOW, STATE, Account, agent_settings, make_rec
 from test_cycle_notes import collector_saying
 
+import lambda_tuner.cycle as cycle_module
 from lambda_tuner.adapters.store import Store, StoreError
-from lambda_tuner.cycle import CycleDeps, run_cycle
+from lambda_tuner.collect import CollectResult, CollectStats
+from lambda_tuner.core.models import FunctionConfig, Inventory, Observations, Recommendation
+from lambda_tuner.cycle import CycleDeps, HandOverError, run_cycle
+
+FN = "orders-api"
 
 
 class AuditDown(Store):
@@ -57,3 +63,47 @@ def test_a_note_whose_audit_write_failed_is_recorded_by_the_next_cycle(account: 
     # Then the note is in the audit once: the failed cycle did not count it as already said
     notes = [r for r in store.list_audit(function="a") if r.type == "recommendation"]
     assert len(notes) == 1
+
+
+class HalveIt:
+    """Stands in for the core's decision: every function's memory halved (a step auto mode may take)."""
+
+    def __init__(self, now: datetime, new_id: Any, **_: Any) -> None:
+        self.now, self.new_id = now, new_id
+
+    def decide(self, fn: FunctionConfig, obs: Observations, state: Any) -> list[Recommendation]:
+        return [make_rec(rec_id=self.new_id(), function=fn.name, created_at=self.now, status="PENDING")]
+
+    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Any) -> dict[str, Any]:
+        return dict(state)
+
+
+def _one_function(now: datetime, *_: Any, **__: Any) -> CollectResult:
+    fn = FunctionConfig(name=FN, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{FN}", memory_mb=1024,
+                        timeout_s=30, log_group=f"/aws/lambda/{FN}")
+    obs = Observations(function=FN, window_start=now - timedelta(days=14), window_end=now)
+    return CollectResult(inventory=Inventory(functions=(fn,)), observations={FN: obs}, stats=CollectStats(),
+                         state={})
+
+
+def test_a_change_whose_hand_over_failed_is_requested_once_by_the_next_cycle(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given auto mode, a function whose memory the cycle halves, and the apply function unreachable
+    monkeypatch.setattr(cycle_module, "Decider", HalveIt)
+    settings = agent_settings().model_copy(update={"mode": "auto"})
+    store = Store(STATE, AUDIT)
+
+    def unreachable(payload: dict[str, Any]) -> None:
+        raise HandOverError("TooManyRequestsException: Rate exceeded")
+
+    first = run_cycle(settings, NOW, deps_for(store, _one_function, unreachable))
+    assert first.handover_failed and store.list_recommendations(status="APPROVED")
+    # When the next cycle runs and the apply function is reachable again (asynchronous: the change it
+    # resumes is not made yet when the cycle decides)
+    sent: list[dict[str, Any]] = []
+    later = NOW + timedelta(days=1)
+    run_cycle(settings, later, deps_for(store, _one_function, sent.append, at=later))
+    # Then the stuck change is resumed, and no second copy of it is handed over beside it
+    requests = [(p["recommendation_id"], p["requested_by"]) for p in sent]
+    assert requests == [(first.handover_failed[0], "resume")]
