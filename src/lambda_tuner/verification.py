@@ -50,9 +50,14 @@ def verify_applied(observations: Mapping[str, Observations], store: Any, now: da
         if data is None:
             continue
         if store.transition(rec.id, "APPLIED", "VERIFIED", now):
-            store.append_audit(
-                "verification", now, function=rec.function, recommendation_id=rec.id, data=data
-            )
+            try:
+                store.append_audit(
+                    "verification", now, function=rec.function, recommendation_id=rec.id, data=data
+                )
+            except Exception:
+                # Not VERIFIED without its record: back to APPLIED, judged again (and audited) next cycle
+                store.transition(rec.id, "VERIFIED", "APPLIED", now)
+                raise
             done.append(rec.id)
     return done
 

@@ -1,6 +1,6 @@
 """One cycle when the store or the apply function fails part-way (moto over HTTP): what was decided is
-recorded on a later cycle rather than lost, and a change whose hand-over failed is not requested a
-second time beside its own resumption."""
+recorded on a later cycle rather than lost, a status never moves without its audit record, and a change
+whose hand-over failed is not requested a second time beside its own resumption."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from test_cycle_notes import collector_saying
 import lambda_tuner.cycle as cycle_module
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.collect import CollectResult, CollectStats
-from lambda_tuner.core.models import FunctionConfig, Inventory, Observations, Recommendation
+from lambda_tuner.core.models import Epoch, FunctionConfig, Inventory, Observations, Recommendation
 from lambda_tuner.cycle import CycleDeps, HandOverError, run_cycle
 
 FN = "orders-api"
@@ -63,6 +63,34 @@ def test_a_note_whose_audit_write_failed_is_recorded_by_the_next_cycle(account: 
     # Then the note is in the audit once: the failed cycle did not count it as already said
     notes = [r for r in store.list_audit(function="a") if r.type == "recommendation"]
     assert len(notes) == 1
+
+
+def _collected_at(memory_mb: int) -> Any:
+    def collect(now: datetime, *_: Any, **__: Any) -> CollectResult:
+        epoch = Epoch(memory_mb=memory_mb, arch="x86_64", start=now - timedelta(hours=20), end=now,
+                      invocations=5_000, duration_avg_ms=130.0)
+        obs = Observations(function=FN, window_start=now - timedelta(days=14), window_end=now,
+                           epochs=(epoch,))
+        return CollectResult(inventory=Inventory(functions=()), observations={FN: obs}, stats=CollectStats(),
+                             state={})
+
+    return collect
+
+
+def test_a_change_is_not_closed_verified_without_its_verification_record(account: Account) -> None:
+    # Given a change applied two days ago, a day of data at its new size, and the audit refusing writes
+    store = AuditDown("verification")
+    store.put_recommendation(make_rec(status="APPLIED", created_at=NOW - timedelta(days=2)))
+    with pytest.raises(StoreError):
+        run_cycle(agent_settings(), NOW, deps_for(store, _collected_at(512)))
+    # When the next cycle runs with the audit writable again
+    store.down = False
+    run_cycle(agent_settings(), NOW + timedelta(days=1), deps_for(store, _collected_at(512)))
+    # Then the change is VERIFIED and its verification is in the audit
+    rec = store.get_recommendation("rec-1")
+    assert rec is not None and rec.status == "VERIFIED"
+    records = [r.type for r in store.list_audit(function=FN) if r.recommendation_id == "rec-1"]
+    assert records == ["verification"]
 
 
 class HalveIt:
