@@ -178,9 +178,11 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     )
     routes = guardrails.route([rec for _, rec in decided], modes, rails, now)
     for (fn, rec), route in zip(decided, routes, strict=True):
-        routed = RoutedRecommendation(
-            recommendation=rec, route=route.route, mode=modes[fn.name], why=route.reason
-        )
+        why = route.reason
+        if fn.policy.errors and rec.kind in guardrails.CHANGING_KINDS:
+            # what blocked its changes (a bad tag, tags unreadable this cycle), not only "recommend-only"
+            why = f"{why}; changes blocked: {'; '.join(fn.policy.errors)}"
+        routed = RoutedRecommendation(recommendation=rec, route=route.route, mode=modes[fn.name], why=why)
         summary.recommendations.append(routed)
     # Savings found: what the cost-lowering proposals would save (changes bought for speed are not savings).
     summary.monthly_saving_usd = round(

@@ -14,7 +14,14 @@ from test_cycle_notes import collector_saying
 import lambda_tuner.cycle as cycle_module
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.collect import CollectResult, CollectStats
-from lambda_tuner.core.models import Epoch, FunctionConfig, Inventory, Observations, Recommendation
+from lambda_tuner.core.models import (
+    Epoch,
+    FunctionConfig,
+    FunctionPolicy,
+    Inventory,
+    Observations,
+    Recommendation,
+)
 from lambda_tuner.cycle import CycleDeps, HandOverError, run_cycle
 
 FN = "orders-api"
@@ -135,3 +142,26 @@ def test_a_change_whose_hand_over_failed_is_requested_once_by_the_next_cycle(
     # Then the stuck change is resumed, and no second copy of it is handed over beside it
     requests = [(p["recommendation_id"], p["requested_by"]) for p in sent]
     assert requests == [(first.handover_failed[0], "resume")]
+
+
+def test_a_function_whose_tags_could_not_be_read_is_audited_as_blocked_saying_why(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given approve mode, and a function whose details (tags) stayed unreadable: the collector blocks
+    # its changes until they are read (collect_run.Run.policy)
+    monkeypatch.setattr(cycle_module, "Decider", HalveIt)
+    settings = agent_settings().model_copy(update={"mode": "approve"})
+    blocked = "tags not read yet (details of orders-api: throttled by the Lambda control-plane quota)"
+
+    def unreadable_tags(now: datetime, *args: Any, **kwargs: Any) -> CollectResult:
+        got = _one_function(now, *args, **kwargs)
+        fn = got.inventory.functions[0].model_copy(update={"policy": FunctionPolicy(errors=(blocked,))})
+        return got.model_copy(update={"inventory": Inventory(functions=(fn,))})
+
+    store = Store(STATE, AUDIT)
+    # When the cycle runs
+    summary = run_cycle(settings, NOW, deps_for(store, unreadable_tags))
+    # Then its change is only recorded, and the record says it is because its tags could not be read
+    assert [r.route for r in summary.recommendations] == ["record"]
+    [record] = [r for r in store.list_audit(function=FN) if r.type == "recommendation"]
+    assert "throttled" in record.data["why"], record.data["why"]
