@@ -6,6 +6,7 @@ client's retries"), so each cycle fails at once instead of backing off for minut
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -99,3 +100,27 @@ def test_no_recommendation_is_stored_without_its_audit_record_when_the_audit_wri
     audited = {r.recommendation_id for r in store.list_audit() if r.type == "recommendation"}
     unaudited = [(r.function, r.status) for r in store.list_recommendations() if r.id not in audited]
     assert unaudited == []
+
+
+def test_what_a_cycle_could_not_read_or_send_is_in_its_log_line(stack: Callable[[str], Account]) -> None:
+    # Given one function whose details stay throttled (a scheduled run's return value is discarded:
+    # its log line and its audit are all anyone sees of it)
+    account = stack("approve")
+    account.twin.inject_fault("lambda.GetFunction", "throttle", rate=1.0, function="orders-api")
+    from lambda_tuner.handlers import agent
+
+    lines: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = lines.append  # type: ignore[method-assign]
+    agent.logger.addHandler(capture)
+    level = agent.logger.level
+    agent.logger.setLevel(logging.INFO)
+    try:
+        account.run_agent(T0)
+    finally:
+        agent.logger.removeHandler(capture)
+        agent.logger.setLevel(level)
+    # Then the cycle's log line names what it could not read
+    [done] = [r for r in lines if r.getMessage() == "cycle done"]
+    partial = getattr(done, "partial", None)
+    assert partial and any("orders-api" in p for p in partial), done.__dict__

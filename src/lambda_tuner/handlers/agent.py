@@ -65,6 +65,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "audit_head": summary.audit_head,
             "skipped": summary.skipped,
             "recommendations": len(summary.recommendations),
+            # what the cycle could not read or send: its return value is discarded (asynchronous invoke)
+            "partial": stats.get("partial", []),
+            "handover_failed": summary.handover_failed,
         },
     )
     return {"ok": True, "summary": summary.model_dump(mode="json")}
