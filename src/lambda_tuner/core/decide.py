@@ -152,10 +152,14 @@ class Decider:
         reads as a static level (whatever the last action set), against which the plan looks new."""
         on = str(rec.current.get("pc_version") or rec.qualifier)  # where the apply step would put it
         ours = self.pc_scaling.schedules.get(f"function:{fn.name}:{on}")
-        if rec.kind != "provisioned_concurrency" or not rec.pc_schedule:
+        if rec.kind != "provisioned_concurrency" or not rec.pc_schedule or ours is None:
             return rec
         if ours != schedule_signature(rec.pc_schedule):
-            return rec
+            # the plan's saving is counted from the level the alias reads now, not from the schedule it
+            # would replace: no saving is claimed rather than a wrong one
+            summary = f"Replace the agent's PC schedule on alias {rec.qualifier}: {rec.reason.summary}"
+            reason = rec.reason.model_copy(update={"summary": summary})
+            return rec.model_copy(update={"reason": reason, "monthly_saving_usd": None})
         return _kept(
             rec,
             f"Keep the agent's PC schedule on alias {rec.qualifier}: it is already the plan "

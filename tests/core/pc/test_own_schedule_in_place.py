@@ -52,11 +52,14 @@ def test_the_agents_own_schedule_in_place_is_kept_not_proposed_again() -> None:
     assert rec.reason.summary.startswith("Keep the agent's PC schedule on alias live"), rec.reason.summary
 
 
-def test_a_different_schedule_of_the_agents_is_replaced() -> None:
+def test_a_different_schedule_of_the_agents_is_replaced_claiming_no_saving() -> None:
     planned = _pc(PcScaling()).pc_schedule
     other = tuple(a.model_copy(update={"capacity": a.capacity + 3}) for a in planned)
     on = PcScaling(
         ours=frozenset({"function:orders:live"}),
         schedules={"function:orders:live": schedule_signature(other)},
     )
-    assert _pc(on).kind == "provisioned_concurrency"
+    rec = _pc(on)
+    assert rec.kind == "provisioned_concurrency" and rec.reason.summary.startswith("Replace the agent's")
+    # its saving would be counted from the level the alias reads now, not from the schedule it replaces
+    assert rec.monthly_saving_usd is None
