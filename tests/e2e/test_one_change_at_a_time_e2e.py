@@ -78,7 +78,8 @@ def test_one_change_is_asked_for_and_the_other_waits_for_it(hourly: Account) -> 
     second = _changes(hourly.run_agent(T0 + timedelta(days=1)))
     [pc] = [r["recommendation"] for r in second if "pc" in r["recommendation"]["current"]]
     assert pc["kind"] == "keep"
-    assert "schedule on alias live: it is already the plan" in pc["reason"]["summary"]
+    assert pc["reason"]["summary"] == "Keep the agent's PC schedule on alias live"
+    assert "improves the objective by $0.00 a month only" in pc["reason"]["decided_by"]
     [memory] = [r for r in second if r["route"] == "approve"]
     assert memory["recommendation"]["proposed"]["memory_mb"] < 1024
     page, answer = person.decide(memory["links"]["approve"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier_pc import PC_DIMENSION, action_text, is_ours, policy_text
-from lambda_tuner.core.models import PcScaling, PcScheduledAction, schedule_signature
+from lambda_tuner.core.models import PcScaling, PcScheduledAction
 
 
 def pc_scaling(client: Any = None) -> PcScaling:
@@ -34,7 +34,7 @@ def pc_scaling(client: Any = None) -> PcScaling:
                 ours.setdefault(action["ResourceId"], []).append(_action(action))
             else:
                 found.setdefault(action["ResourceId"], action_text(action))
-    schedules = {resource: schedule_signature(actions) for resource, actions in ours.items()}
+    schedules = {resource: tuple(actions) for resource, actions in ours.items()}
     return PcScaling(others=found, ours=frozenset(ours), schedules=schedules)
 
 

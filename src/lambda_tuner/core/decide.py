@@ -21,9 +21,9 @@ from lambda_tuner.core.models import (
     FunctionConfig,
     Observations,
     PcScaling,
+    PcScheduledAction,
     Reason,
     Recommendation,
-    schedule_signature,
 )
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
@@ -132,9 +132,10 @@ class Decider:
             objective = parse_objective(fn.policy.cold_start_objective)
         except ObjectiveError as exc:
             return [self._note(fn, obs, f"provisioned concurrency not planned: {exc}")]
+        alias = self._serving_alias(fn, obs, with_pc)
         rec = decide_pc(
             fn,
-            self._serving_alias(fn, obs, with_pc),
+            alias,
             obs,
             objective,
             pc_prices(fn.arch, self.prices),
@@ -142,30 +143,18 @@ class Decider:
             self.new_id(),
             self.time_zone,
             unreserved_concurrency=self.unreserved_concurrency,
+            in_place=self._our_schedule(fn, alias),
         )
         if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
             return []
-        return [self._respect_scalers(fn, self._respect_iac(fn, self._in_place(fn, rec)))]
+        return [self._respect_scalers(fn, self._respect_iac(fn, rec))]
 
-    def _in_place(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
-        """A schedule of the agent's that is already on that PC is kept, not proposed again: the alias
-        reads as a static level (whatever the last action set), against which the plan looks new."""
-        on = str(rec.current.get("pc_version") or rec.qualifier)  # where the apply step would put it
-        ours = self.pc_scaling.schedules.get(f"function:{fn.name}:{on}")
-        if rec.kind != "provisioned_concurrency" or not rec.pc_schedule or ours is None:
-            return rec
-        if ours != schedule_signature(rec.pc_schedule):
-            # the plan's saving is counted from the level the alias reads now, not from the schedule it
-            # would replace: no saving is claimed rather than a wrong one
-            summary = f"Replace the agent's PC schedule on alias {rec.qualifier}: {rec.reason.summary}"
-            reason = rec.reason.model_copy(update={"summary": summary})
-            return rec.model_copy(update={"reason": reason, "monthly_saving_usd": None})
-        return _kept(
-            rec,
-            f"Keep the agent's PC schedule on alias {rec.qualifier}: it is already the plan "
-            f"({rec.reason.summary})",
-            f"{rec.reason.decided_by}; the agent's schedule is in place",
-        )
+    def _our_schedule(self, fn: FunctionConfig, alias: AliasInfo | None) -> tuple[PcScheduledAction, ...]:
+        """The agent's own actions on the PC `alias` serves: on the alias, or on the version it serves."""
+        if alias is None:
+            return ()
+        on = (f"function:{fn.name}:{q}" for q in (alias.name, alias.function_version))
+        return next((self.pc_scaling.schedules[r] for r in on if r in self.pc_scaling.schedules), ())
 
     def _respect_scalers(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
         """A PC change becomes a note where someone else's scaling moves that function's PC: its next

@@ -6,7 +6,6 @@ apply -> ChangeResult, audit -> AuditRecord. Every module passes these around; n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -46,13 +45,8 @@ class PcScaling(Frozen):
 
     others: dict[str, str] = Field(default_factory=dict)
     ours: frozenset[str] = frozenset()
-    # the agent's own actions there, as `schedule_signature` gives them: a plan equal to them is in place
-    schedules: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-
-
-def schedule_signature(actions: Iterable[PcScheduledAction]) -> tuple[str, ...]:
-    """What a PC schedule does, whatever its actions are named: when, in which time zone, to what level."""
-    return tuple(sorted(f"{a.schedule} {a.timezone} {a.capacity}" for a in actions))
+    # the agent's own actions there: the plan in place, which a new plan is judged against
+    schedules: dict[str, tuple[PcScheduledAction, ...]] = Field(default_factory=dict)
 
 
 class FunctionPolicy(Frozen):

@@ -174,6 +174,26 @@ def level_plan(history: History, level: int, lam_h: NDArray[np.float64]) -> Plan
     return score(history, (level,) * history.bins, lam_h)
 
 
+def in_place_plan(
+    history: History, plan: tuple[str, tuple[int, ...]], lam_h: NDArray[np.float64]
+) -> PlanScore | None:
+    """The figures of a plan already carried out by the agent's actions (`pc_schedule.plan_of`): what a
+    new plan is judged against, rather than the one level the alias reads at the cycle's hour."""
+    form, levels = plan
+    if form == "hour":
+        if history.blocks is None or len(levels) != BLOCKS_PER_HOUR:
+            return None
+        slots = tuple(min(v, history.blocks.max_level) for v in levels)
+        cost, cold = _block_figures(history, slots)
+        return _score(history, (max(slots),) * history.bins, cost, cold, lam_h, block_levels=slots)
+    week = np.minimum(np.asarray(levels, dtype=int), history.tables.max_level)
+    per_hour = week[history.hour_of_week]
+    cols = np.arange(history.hours)
+    cost, cold = history.tables.cost[per_hour, cols], history.tables.cold[per_hour, cols]
+    bins = tuple(int(v) for v in (week if history.bins == 168 else week[:24]))
+    return _score(history, bins, cost, cold, lam_h)
+
+
 def static_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
     return level_plan(history, int(_objective(history, lam_h).sum(axis=1).argmin()), lam_h)
 

@@ -10,7 +10,7 @@ must beat the better of those two by the same margin.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +31,7 @@ from lambda_tuner.core.pc_candidates import (
     PlanScore,
     build_history,
     hour_lambdas,
+    in_place_plan,
     level_plan,
     schedule_plan,
     static_plan,
@@ -50,6 +51,7 @@ from lambda_tuner.core.pc_reason import (
 from lambda_tuner.core.pc_schedule import (
     describe,
     describe_within_hour,
+    plan_of,
     schedule_json,
     scheduled_actions,
     within_hour_actions,
@@ -80,8 +82,11 @@ def decide_pc(  # noqa: PLR0917 - the signature the other modules were promised
     *,
     unreserved_concurrency: int | None = None,
     keep_alive_min: int = 10,
+    in_place: Sequence[PcScheduledAction] = (),
 ) -> Recommendation:
-    """One recommendation for the alias (or the function when it has none) serving `obs`."""
+    """One recommendation for the alias (or the function when it has none) serving `obs`. `in_place`: the
+    agent's own scheduled actions on that PC, the plan a new one is judged against (the alias reads only
+    as the level the last of them set)."""
     current = current_pc(fn, alias)
     base = _Base(fn, alias, obs, now, rec_id, current)
     mean_ms = mean_duration_ms(obs, fn.memory_mb)
@@ -96,9 +101,13 @@ def decide_pc(  # noqa: PLR0917 - the signature the other modules were promised
         why = f"{history.hours} whole hours of concurrency data; PC planning needs {MIN_HISTORY_HOURS}"
         return base.insufficient(why)
     choice = choose(history, objective, prices)
-    before = level_plan(history, current, hour_lambdas(history, objective, choice.lam))
+    lam_h = hour_lambdas(history, objective, choice.lam)
+    ours = plan_of(in_place, tz) if in_place else None
+    placed = in_place_plan(history, ours, lam_h) if ours else None
+    before = placed or level_plan(history, current, lam_h)
     ctx = _Texts(history, objective, prices, params, mean_ms, choice, before, cap_text, cap, tz)
-    return _recommend(base, choice.plan, before, ctx)
+    schedule = "read" if placed else "unread" if in_place else ""
+    return _recommend(base, choice.plan, before, ctx, schedule=schedule)
 
 
 def choose(history: History, objective: PcObjective, prices: PcPrices) -> Choice:
@@ -226,7 +235,11 @@ class _Texts:
     tz: str
 
 
-def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Recommendation:
+def _recommend(
+    base: _Base, plan: PlanScore, before: PlanScore, t: _Texts, *, schedule: str = ""
+) -> Recommendation:
+    """`schedule`: "read" when the agent's own schedule is on that PC and `before` is its plan, "unread"
+    when it is on but could not be read back (another time zone, say): no saving is claimed then."""
     fn, alias, keep = base.fn, base.alias, {"pc": base.current}
     series = base.obs.concurrency
     util = float(np.mean(series.pc_utilization_max)) if series and series.pc_utilization_max else None
@@ -247,9 +260,11 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
     gain = before.objective_month - plan.objective_month
     small = gain < max(CHANGE_MARGIN[0] * before.objective_month, CHANGE_MARGIN[1])
     over_cap = t.cap is not None and base.current > t.cap  # must come down whatever it costs
-    if not over_cap and ((plan.constant and plan.levels[0] == base.current) or small):
+    same = plan.constant and plan.levels[0] == base.current and not schedule  # a schedule moves it
+    if not over_cap and (same or (small and schedule != "unread")):
         why = f"{decided_by}; the best plan ({text}) improves the objective by ${gain:,.2f} a month only"
-        return base.make("keep", keep, _reason(f"Keep PC {base.current} on {target}", observed, model, why))
+        what = f"the agent's PC schedule on {target}" if schedule else f"PC {base.current} on {target}"
+        return base.make("keep", keep, _reason(f"Keep {what}", observed, model, why))
     proposed, actions = _proposal(plan, t.tz, fn.name)
     hours = t.history.hours
     extra: dict[str, object] = {
@@ -271,6 +286,11 @@ def _recommend(base: _Base, plan: PlanScore, before: PlanScore, t: _Texts) -> Re
         return base.make("template_change", proposed, _reason(summary, observed, model, why), **extra)
     verb = "Remove idle PC from" if plan.peak == 0 else "Set PC of"
     summary = f"{verb} {target}" + ("" if plan.peak == 0 else f" to {text}") + f" ({money})"
+    if schedule:
+        summary = f"Replace the agent's PC schedule on {target}: {summary}"
+    if schedule == "unread":  # counted from the level the alias reads now, not from the schedule
+        extra["monthly_saving_usd"] = None
+        summary = summary.rsplit(" (", 1)[0] + " (saving against the schedule in place not known)"
     return base.make(
         "provisioned_concurrency", proposed, _reason(summary, observed, model, decided_by), **extra
     )

@@ -144,3 +144,56 @@ def describe_within_hour(block_levels: Sequence[int], tz: str) -> str:
         if a.capacity != low
     ]
     return ", ".join(spans) + f", {low} otherwise, every hour ({tz})"
+
+
+def plan_of(actions: Sequence[PcScheduledAction], tz: str) -> tuple[str, tuple[int, ...]] | None:
+    """The plan the agent's own actions carry out, read back from them: ("week", 168 hourly levels) from
+    `scheduled_actions`, ("hour", one level per 5-minute block) from `within_hour_actions`. None for
+    anything else: another time zone than `tz`, another form, or a mix of the two."""
+    points = [_change_of(a) if a.timezone == tz else None for a in actions]
+    forms = {p[0] for p in points if p is not None}
+    if not points or None in points or len(forms) != 1:
+        return None
+    changes = {slot: level for p in points if p is not None for slot, level in p[1].items()}
+    form = forms.pop()
+    return form, _filled(changes, HOURS_PER_WEEK if form == "week" else 60 // BLOCK_MIN)
+
+
+BLOCK_MIN = 5  # within_hour_actions' blocks
+
+
+def _change_of(action: PcScheduledAction) -> tuple[str, dict[int, int]] | None:
+    """Where one of the agent's actions changes the level: ("week", {hour of week: level}) or ("hour",
+    {block of the hour: level}); None for a cron expression of another form."""
+    fields = action.schedule.removeprefix("cron(").removesuffix(")").split()
+    if len(fields) != 6:
+        return None
+    minute, hour, dom, month, dow, year = fields
+    if (hour, dom, month, dow, year) == ("*", "*", "*", "?", "*") and minute.isdigit():
+        at = int(minute)
+        return ("hour", {at // BLOCK_MIN: action.capacity}) if at % BLOCK_MIN == 0 and at < 60 else None
+    weekly = minute == "0" and hour.isdigit() and int(hour) < 24 and (dom, month, year) == ("?", "*", "*")
+    days = _cron_day_numbers(dow) if weekly else None
+    return None if days is None else ("week", {day * 24 + int(hour): action.capacity for day in days})
+
+
+def _cron_day_numbers(dow: str) -> list[int] | None:
+    if dow == "*":
+        return list(range(7))
+    out: list[int] = []
+    for part in dow.split(","):
+        first, _, last = part.partition("-")
+        if first not in DAYS or (last and last not in DAYS):
+            return None
+        out += range(DAYS.index(first), DAYS.index(last or first) + 1)
+    return out
+
+
+def _filled(changes: dict[int, int], n: int) -> tuple[int, ...]:
+    """Levels over `n` slots from the slots where the level changes, wrapping round from the last."""
+    level = changes[max(changes)]
+    out = []
+    for slot in range(n):
+        level = changes.get(slot, level)
+        out.append(level)
+    return tuple(out)
