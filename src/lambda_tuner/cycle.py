@@ -290,6 +290,8 @@ def _decide_all(
     # decided now would go to the apply function beside it, and fail on the first one's revision.
     for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
         unverified.setdefault(function, approved)
+    # What a person refused does not go first again: the change waiting behind it would wait for good
+    refused = {} if read_only else _by_function(deps.store, "REJECTED")
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
@@ -305,7 +307,8 @@ def _decide_all(
             summary.repeated_notes += 1  # the same "keep" or "insufficient data" as last cycle
             recs = []
         in_flight = unverified.get(fn.name, [])
-        decided += [(fn, rec) for rec in _in_turn(recs, pending.get(fn.name, []), in_flight)]
+        waiting, no = pending.get(fn.name, []), refused.get(fn.name, [])
+        decided += [(fn, rec) for rec in _in_turn(recs, waiting, in_flight, refused=no)]
         if not read_only:
             new_state = decider.updated_state(fn, obs, fstate)
             new_state.pop(NOTE_STATE_KEY, None)
@@ -445,13 +448,19 @@ def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
 
 
 def _in_turn(
-    recs: Sequence[Recommendation], waiting: Sequence[Recommendation], in_flight: Sequence[Recommendation]
+    recs: Sequence[Recommendation],
+    waiting: Sequence[Recommendation],
+    in_flight: Sequence[Recommendation],
+    *,
+    refused: Sequence[Recommendation] = (),
 ) -> list[Recommendation]:
     """One function's recommendations, one change at a time: a change waits for the unverified one, for
     one a person has not answered yet, or for the one this cycle makes first; one already waiting for a
-    person is not asked for twice."""
+    person is not asked for twice. A change a person rejected goes first only when nothing else would:
+    otherwise it is decided again every cycle, and the change waiting behind it is never asked for."""
     fresh = [r for r in recs if r.kind in guardrails.CHANGING_KINDS and not _same_as_pending(r, waiting)]
-    lead = guardrails.first_change(fresh)
+    unrefused = [r for r in fresh if not _same_as_pending(r, refused)]
+    lead = guardrails.first_change(unrefused) or guardrails.first_change(fresh)
     out: list[Recommendation] = []
     for rec in recs:
         if rec.kind not in guardrails.CHANGING_KINDS:

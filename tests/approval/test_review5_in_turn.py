@@ -1,0 +1,57 @@
+"""One change at a time per function, over the real store (moto): the change that waits its turn is not
+held for good behind one a person has refused."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from approval_support import AUDIT, NOW, STATE, Account, agent_settings, make_rec
+from test_resil_cycle_store import _one_function, deps_for
+
+import lambda_tuner.cycle as cycle_module
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import FunctionConfig, Interval, Observations, Recommendation
+from lambda_tuner.cycle import run_cycle
+
+FN = "orders-api"
+
+
+class MemoryAndPc:
+    """Stands in for the core's decision: every cycle, halve the memory (the larger saving) and lower the
+    alias's PC (the smaller one)."""
+
+    def __init__(self, now: datetime, new_id: Any, **_: Any) -> None:
+        self.now, self.new_id = now, new_id
+
+    def decide(self, fn: FunctionConfig, obs: Observations, state: Any) -> list[Recommendation]:
+        memory = make_rec(rec_id=self.new_id(), function=fn.name, created_at=self.now, qualifier="live")
+        pc = make_rec(
+            rec_id=self.new_id(), function=fn.name, created_at=self.now, kind="provisioned_concurrency",
+            current={"pc": 10}, proposed={"pc": 4}, qualifier="live",
+            monthly_saving_usd=Interval(expected=5.0, low=4.0, high=6.0),
+        )
+        return [memory, pc]
+
+    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Any) -> dict[str, Any]:
+        return dict(state)
+
+
+def test_a_change_waiting_behind_one_a_person_rejected_is_asked_for_next(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given approve mode and a function whose cycle finds a memory change and a smaller PC change
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings = agent_settings().model_copy(update={"mode": "approve"})
+    store = Store(STATE, AUDIT)
+    first = run_cycle(settings, NOW, deps_for(store, _one_function))
+    [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
+    assert asked.kind == "memory"
+    # When a person rejects the memory change, and the next cycle finds the same two
+    assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
+    later = NOW + timedelta(days=1)
+    second = run_cycle(settings, later, deps_for(store, _one_function, at=later))
+    # Then the PC change is asked for now: the refused one no longer goes first, and waits its turn
+    routes = {r.recommendation.kind: r.route for r in second.recommendations}
+    assert routes == {"provisioned_concurrency": "approve", "keep": "record"}, routes
