@@ -33,7 +33,7 @@ def rec(
 
 def cycle() -> list[Recommendation]:
     return [
-        rec("keep-old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1)),
+        rec("keep-old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1), status="EXPIRED"),
         rec("mem", "memory", {"memory_mb": 2048}, monthly_saving_usd=DEARER),
         rec("pc", "provisioned_concurrency", {"pc": 0}, qualifier="live"),
         rec("arm", "arm64_advice", {}),
@@ -46,7 +46,7 @@ def test_the_report_shows_each_change_of_the_newest_cycle_and_its_advice_changes
 
 
 def test_a_function_whose_newest_cycle_asked_nothing_shows_its_note() -> None:
-    old = rec("old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1))
+    old = rec("old", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1), status="EXPIRED")
     assert [r.id for r in newest_per_function([old, rec("note", "keep", {"memory_mb": 1024})])] == ["note"]
 
 
@@ -78,3 +78,17 @@ def test_piped_output_is_wide_enough_for_the_tables_unless_columns_says_otherwis
     assert wide_console().width == 160  # pytest captures stdout: not a terminal
     monkeypatch.setenv("COLUMNS", "100")
     assert wide_console().width == 100
+
+
+def test_a_change_still_waiting_for_a_person_is_shown_beside_the_newer_cycle_holding_the_next() -> None:
+    # Given a memory change asked for yesterday and not answered yet (its links last 72 hours), and
+    # today's cycle, which did not ask for it twice and held the PC change behind it
+    asked = rec("asked", "memory", {"memory_mb": 512}, created_at=NOW - timedelta(days=1), status="PENDING")
+    held = rec("held", "keep", {"memory_mb": 1024, "pc": 10}, qualifier="live", status="RECORDED")
+    arm = rec("arm", "arm64_advice", {}, status="RECORDED")
+    # When the report picks what each function asks for
+    shown = newest_per_function([asked, held, arm])
+    # Then the change waiting for the person's answer is among it, first, not only today's advice
+    assert [r.id for r in shown] == ["asked", "arm"]
+    # and, where today's cycle asked nothing at all, beside its note
+    assert [r.id for r in newest_per_function([asked, held])] == ["asked", "held"]

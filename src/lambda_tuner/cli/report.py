@@ -32,17 +32,21 @@ def newest_per_function(recs: list[Recommendation]) -> list[Recommendation]:
     """What each function's newest cycle asks for: its changes (memory, and PC per alias) and advice,
     changes first; a note ("keep", too little data) only when that cycle asked for nothing. A cycle
     stores several per function at the same time, and a PC plan beside a memory change is a decision
-    of its own, not a detail of it."""
+    of its own, not a detail of it. A change an earlier cycle asked for and a person has not answered yet
+    comes first: later cycles do not ask for it twice, and hold the function's next change behind it."""
     newest: dict[str, list[Recommendation]] = {}
+    unanswered: dict[str, list[Recommendation]] = {}
     for r in sorted(recs, key=lambda r: (r.function, -r.created_at.timestamp())):
         cycle = newest.setdefault(r.function, [r])
-        if r is not cycle[0] and r.created_at == cycle[0].created_at:
-            cycle.append(r)
+        if r.created_at == cycle[0].created_at:
+            cycle += [] if r is cycle[0] else [r]
+        elif r.status == "PENDING" and r.kind in CHANGING_KINDS:
+            unanswered.setdefault(r.function, []).append(r)
     shown: list[Recommendation] = []
-    for cycle in newest.values():
+    for function, cycle in newest.items():
         asking = [r for r in cycle if r.kind in ASKING_KINDS]
         asking.sort(key=lambda r: (r.kind not in CHANGING_KINDS, r.kind != "memory", r.qualifier or ""))
-        shown += asking or cycle[:1]
+        shown += unanswered.get(function, []) + (asking or cycle[:1])
     return shown
 
 
