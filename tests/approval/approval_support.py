@@ -21,7 +21,8 @@ from urllib.parse import parse_qs
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 from botocore.response import StreamingBody
 from moto.server import ThreadedMotoServer
 
@@ -305,6 +306,26 @@ def url_event(
             else {"isBase64Encoded": False}
         ),
     }
+
+
+@contextmanager
+def answer_lost(client: Any, operation: str) -> Iterator[list[str]]:
+    """The first `operation` call reaches DynamoDB and is carried out, but its answer never comes back
+    (a read timeout): the SDK sends it again, as it does for any timeout."""
+    sent: list[str] = []
+
+    def lose_answer(request: Any, **_: Any) -> None:
+        sent.append(operation)
+        if len(sent) == 1:
+            URLLib3Session().send(request)  # carried out by DynamoDB…
+            raise ReadTimeoutError(endpoint_url=request.url)  # …but the answer is lost
+
+    event = f"before-send.dynamodb.{operation}"
+    client.meta.events.register(event, lose_answer, unique_id="answer-lost")
+    try:
+        yield sent
+    finally:
+        client.meta.events.unregister(event, unique_id="answer-lost")
 
 
 @dataclass

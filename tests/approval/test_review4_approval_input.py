@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from approval_support import AUDIT, NOW, SECRET, STATE, Account, FakeLambda, make_rec
-from botocore.exceptions import ReadTimeoutError
-from botocore.httpsession import URLLib3Session
+from approval_support import AUDIT, NOW, SECRET, STATE, Account, FakeLambda, answer_lost, make_rec
 
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.tokens import approval_links
@@ -19,26 +14,6 @@ from lambda_tuner.web.approval_flow import ApprovalFlow, Visitor
 
 KEY = SECRET.encode()
 VISITOR = Visitor(ip="198.51.100.7", user_agent="Mozilla/5.0 test", method="POST")
-
-
-@contextmanager
-def answer_lost(client: Any, operation: str) -> Iterator[list[str]]:
-    """The first `operation` call reaches DynamoDB and is carried out, but its answer never comes back
-    (a read timeout): the SDK sends it again, as it does for any timeout."""
-    sent: list[str] = []
-
-    def lose_answer(request: Any, **_: Any) -> None:
-        sent.append(operation)
-        if len(sent) == 1:
-            URLLib3Session().send(request)  # carried out by DynamoDB…
-            raise ReadTimeoutError(endpoint_url=request.url)  # …but the answer is lost
-
-    event = f"before-send.dynamodb.{operation}"
-    client.meta.events.register(event, lose_answer, unique_id="answer-lost")
-    try:
-        yield sent
-    finally:
-        client.meta.events.unregister(event, unique_id="answer-lost")
 
 
 @pytest.fixture

@@ -216,7 +216,7 @@ class Store:
         *,
         stale_before: datetime | None = None,
     ) -> bool:
-        """Mark `step` (e.g. "apply") as taken by `owner` exactly once; False if anyone took it before.
+        """Mark `step` (e.g. "apply") as taken by `owner` exactly once; False if anyone else took it before.
 
         With `stale_before`, a claim stamped before that time (or never stamped) is taken over instead:
         its owner stopped without finishing (timed out or crashed), and only one taker wins."""
@@ -241,9 +241,15 @@ class Store:
             )
         except ClientError as exc:
             if _conditional_failed(exc):
-                return False
+                return self._claimed_by(rec_id, step, owner)
             raise StoreError(f"cannot claim {step} of {rec_id}: {exc}") from exc
         return True
+
+    def _claimed_by(self, rec_id: str, step: str, owner: str) -> bool:
+        """Whether a claim refused as taken is `owner`'s own: the SDK sends a write again when its answer
+        is lost (a timeout), and the second sending finds the first one's claim. Owners are unique."""
+        item = self.get_recommendation_item(rec_id) or {}
+        return bool(item.get(f"claim_{step}", {}).get("S") == owner)
 
     def expire_pending(self, created_before: datetime, now: datetime) -> list[str]:
         """PENDING → EXPIRED for proposals whose links have run out (created before `created_before`).
