@@ -400,9 +400,10 @@ class Store:
             try:
                 self.client.put_item(TableName=self.audit_table, **_record_put(record))
             except ClientError as exc:
-                if _conditional_failed(exc):
+                if not _conditional_failed(exc):
+                    raise StoreError(f"cannot append to the audit: {exc}") from exc
+                if not self._holds(record):
                     continue
-                raise StoreError(f"cannot append to the audit: {exc}") from exc
             self._advance_head(record)
             return record
         raise AuditContentionError(f"gave up appending a {type} record after {APPEND_ATTEMPTS} lost races")
@@ -441,6 +442,17 @@ class Store:
         raise AuditContentionError(
             f"gave up appending {len(entries)} records after {APPEND_ATTEMPTS} lost races"
         )
+
+    def _holds(self, record: AuditRecord) -> bool:
+        """Whether `record`'s sequence number, refused as taken, holds `record` itself: the SDK sends a put
+        again when its answer is lost (a timeout), and the second sending finds the first one's record.
+        Chaining it again would write it twice."""
+        got = self.client.get_item(
+            TableName=self.audit_table,
+            Key={"pk": _s(AUDIT_PK), "sk": _s(f"{record.seq:012d}")},
+            ConsistentRead=True,
+        )
+        return bool(got.get("Item", {}).get("record", {}).get("S") == record.model_dump_json())
 
     def _advance_head(self, record: AuditRecord) -> None:
         try:
