@@ -4,18 +4,36 @@ again and the second sending finds the first one's work done), and an undo whose
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from approval_support import AUDIT, NOW, STATE, Account, answer_lost, make_rec
 
+from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
+from lambda_tuner.core.models import AuditRecord, AuditType
 
 FN = "orders-api"
 ACTION = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
+
+
+class FlakyAuditStore(Store):
+    """An audit table that refuses the next `failures` records of one type, then works again."""
+
+    def __init__(self, refused: AuditType, failures: int) -> None:
+        super().__init__(STATE, AUDIT)
+        self.refused, self.failures = refused, failures
+
+    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
+        if type == self.refused and self.failures > 0:
+            self.failures -= 1
+            raise StoreError("audit table unavailable")
+        return super().append_audit(type, at, **fields)
 
 
 def flow_with(account: Account, store: Store) -> ApplyFlow:
@@ -30,6 +48,10 @@ def status(store: Store, rec_id: str = "rec-1") -> str:
     rec = store.get_recommendation(rec_id)
     assert rec is not None
     return rec.status
+
+
+def alarm_names() -> list[str]:
+    return [a["AlarmName"] for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]]
 
 
 def test_an_apply_whose_claim_landed_but_whose_answer_was_lost_still_applies(account: Account) -> None:
@@ -82,3 +104,51 @@ def test_a_run_of_audit_records_resent_after_a_lost_answer_carries_the_same_requ
     # call), so DynamoDB answers it as the same transaction and writes nothing twice. (moto ignores the
     # token, so the records themselves cannot show it here.)
     assert len(tokens) >= 2 and tokens[0] == tokens[1]
+
+
+def test_a_rollback_whose_record_failed_is_recorded_when_the_alarm_event_comes_again(
+    account: Account,
+) -> None:
+    # Given an applied change, and an audit table that refuses the rollback record once
+    store = FlakyAuditStore("rollback", failures=1)
+    flow = flow_with(account, store)
+    assert flow.apply("rec-1", "approval", NOW).ok
+    change = store.list_audit()[0]
+    alarm = alarm_names()[0]
+    # When its alarm fires, the change is undone but the rollback cannot be recorded: the error surfaces
+    with pytest.raises(StoreError, match="audit table unavailable"):
+        flow.on_alarm(alarm, NOW + timedelta(hours=1))
+    assert account.memory(FN) == 1024
+    [*_, notice] = account.messages()
+    assert notice["Subject"] == "lambda-tuner: Rolled back, not recorded: orders-api"
+    assert "retry of the alarm event records it" in notice["Message"]
+    assert notice["MessageAttributes"]["severity"]["Value"] == "critical"
+    # And when Lambda delivers the alarm's event again (the apply function retries failed events)
+    result = flow.on_alarm(alarm, NOW + timedelta(hours=1, minutes=1))
+    # Then the rollback is recorded, once, caused by the change, its alarms go and the topic is told
+    # (the retry used to find the change ROLLED_BACK and do nothing: an undo the audit never saw)
+    assert result is not None and result.ok
+    assert [(r.type, r.caused_by) for r in store.list_audit()] == [("change", None), ("rollback", change.id)]
+    assert status(store) == "ROLLED_BACK" and alarm_names() == []
+    assert [m["Subject"] for m in account.messages()][-1] == "lambda-tuner: Rolled back: orders-api"
+    # And a further delivery, or a sibling alarm, finds it recorded and does nothing
+    assert flow.on_alarm(alarm, NOW + timedelta(hours=1, minutes=2)) is None
+    assert [r.type for r in store.list_audit()] == ["change", "rollback"]
+
+
+def test_a_revert_whose_record_failed_is_recorded_when_the_revert_is_asked_again(account: Account) -> None:
+    # Given an applied change, and an audit table that refuses the revert record once
+    store = FlakyAuditStore("revert", failures=1)
+    flow = flow_with(account, store)
+    assert flow.apply("rec-1", "approval", NOW).ok
+    change = store.list_audit()[0]
+    # When it is reverted, the function is put back but the revert cannot be recorded: the error surfaces
+    with pytest.raises(StoreError, match="audit table unavailable"):
+        flow.revert(NOW - timedelta(hours=1), FN, NOW + timedelta(days=1))
+    assert account.memory(FN) == 1024
+    # And when the revert is asked again, it finds the change still unrecorded as undone and records it
+    [result] = flow.revert(NOW - timedelta(hours=1), FN, NOW + timedelta(days=1, minutes=1))
+    assert result.ok and account.memory(FN) == 1024
+    [_, revert] = store.list_audit()
+    assert revert.type == "revert" and revert.data["changes"] == [change.id]
+    assert status(store) == "ROLLED_BACK" and alarm_names() == []

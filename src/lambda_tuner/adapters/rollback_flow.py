@@ -13,10 +13,12 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import Applier, ApplyError
 from lambda_tuner.adapters.notifier import Notifier, NotifyError
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.models import ChangeResult
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class RollbackFlow:
         if link is None or item is None:
             return None
         status, attrs = item["status"]["S"], item["attrs"]
+        if status == "ROLLED_BACK" and attrs.get("rollback_unrecorded"):  # an earlier delivery's undo
+            return self._finish_rollback(link, attrs, attrs["rollback_unrecorded"], again=True)
         before, after = attrs.get("before", {}), attrs.get("after", {})
         if status not in self._rollback_from(after) or not self.store.transition(
             link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
@@ -65,30 +69,71 @@ class RollbackFlow:
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
             undone = {"restored": _left_to(before), "left_to": left}
             what = f"the agent's PC schedule was taken off; the rest is left to {', '.join(left)}"
-        self.store.append_audit(
-            "rollback",
-            now,
-            function=before.get("function"),
-            recommendation_id=link["recommendation_id"],
-            caused_by=link["change_id"],
-            data={"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
-        )
-        self._drop_alarms(attrs.get("alarms", []))
-        function = str(before.get("function", ""))
         done = what if ok else f"the change could NOT be undone: {error}"
-        self._notify(
-            f"Rolled back: {function}",
-            f"Alarm {alarm_name} fired; {done}{note}.\n",
-            function,
-            "warning" if ok else "critical",
-        )
+        outcome = {
+            "at": now.isoformat(),
+            "data": {"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
+            "body": f"Alarm {alarm_name} fired; {done}{note}.\n",
+            "put_back": _left_to(before) if left else before,
+            "message": error or (what if left else "rolled back"),
+        }
+        return self._finish_rollback(link, attrs, outcome)
+
+    def _finish_rollback(
+        self, link: dict[str, Any], attrs: dict[str, Any], outcome: dict[str, Any], *, again: bool = False
+    ) -> ChangeResult | None:
+        """Record a rollback done (`outcome`), drop its alarms and tell the topic. When the record cannot
+        be written, the outcome is kept on the recommendation and the error raised: the apply function
+        retries the alarm's event, and the retry (`again`) records it from there, so no undo stays out of
+        the audit. A retry that finds it recorded already does nothing."""
+        rec_id, data = link["recommendation_id"], outcome["data"]
+        function = str(attrs.get("before", {}).get("function", ""))
+        if again and self._rollback_recorded(link, function, datetime.fromisoformat(outcome["at"])):
+            return None
+        try:
+            self.store.append_audit(
+                "rollback",
+                datetime.fromisoformat(outcome["at"]),
+                function=function or None,
+                recommendation_id=rec_id,
+                caused_by=link["change_id"],
+                data=data,
+            )
+        except (StoreError, ClientError, BotoCoreError) as exc:
+            if not again:
+                self._rollback_unrecorded(rec_id, function, outcome, exc)
+            raise
+        self._drop_alarms(attrs.get("alarms", []))
+        severity = "warning" if data["ok"] else "critical"
+        self._notify(f"Rolled back: {function}", outcome["body"], function, severity)
         return ChangeResult(
-            recommendation_id=link["recommendation_id"],
+            recommendation_id=rec_id,
             function=function,
-            ok=ok,
+            ok=bool(data["ok"]),
             before=scalar_values(attrs.get("after", {})),
-            after=scalar_values(_left_to(before) if left else attrs.get("before", {})),
-            message=error or (what if left else "rolled back"),
+            after=scalar_values(outcome["put_back"]),
+            message=outcome["message"],
+        )
+
+    def _rollback_unrecorded(
+        self, rec_id: str, function: str, outcome: dict[str, Any], exc: Exception
+    ) -> None:
+        """Keep a rollback whose record failed on its recommendation, for the retry to record, and say so
+        (both best effort: the store may be what failed)."""
+        at = datetime.fromisoformat(outcome["at"])
+        kept = "the apply function's retry of the alarm event records it"
+        try:
+            self.store.transition(rec_id, "ROLLED_BACK", "ROLLED_BACK", at, rollback_unrecorded=outcome)
+        except (StoreError, ClientError, BotoCoreError) as keep_exc:
+            kept = f"it could not be kept for a retry either ({keep_exc}) — MANUAL CHECK NEEDED"
+        body = f"{outcome['body']}The rollback could not be recorded in the audit ({exc}); {kept}.\n"
+        self._notify(f"Rolled back, not recorded: {function}", body, function, "critical")
+
+    def _rollback_recorded(self, link: dict[str, Any], function: str, at: datetime) -> bool:
+        """Whether the audit holds a rollback of the change `link` names, from `at` on."""
+        return any(
+            r.type == "rollback" and r.caused_by == link["change_id"]
+            for r in self.store.list_audit(since=at, function=function or None)
         )
 
     def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
