@@ -133,6 +133,7 @@ class Decider:
         except ObjectiveError as exc:
             return [self._note(fn, obs, f"provisioned concurrency not planned: {exc}")]
         alias = self._serving_alias(fn, obs, with_pc)
+        on, ours = self._our_schedule(fn, alias)
         rec = decide_pc(
             fn,
             alias,
@@ -143,18 +144,25 @@ class Decider:
             self.new_id(),
             self.time_zone,
             unreserved_concurrency=self.unreserved_concurrency,
-            in_place=self._our_schedule(fn, alias),
+            in_place=ours,
         )
+        if alias is not None and on == alias.function_version and rec.kind == "provisioned_concurrency":
+            # the agent's schedule is on the version the alias serves, which reads no PC at an hour when
+            # the schedule set it to 0: the change goes there too, not onto the alias beside it
+            rec = rec.model_copy(update={"current": {**rec.current, "pc_version": on}})
         if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
             return []
         return [self._respect_scalers(fn, self._respect_iac(fn, rec))]
 
-    def _our_schedule(self, fn: FunctionConfig, alias: AliasInfo | None) -> tuple[PcScheduledAction, ...]:
-        """The agent's own actions on the PC `alias` serves: on the alias, or on the version it serves."""
-        if alias is None:
-            return ()
-        on = (f"function:{fn.name}:{q}" for q in (alias.name, alias.function_version))
-        return next((self.pc_scaling.schedules[r] for r in on if r in self.pc_scaling.schedules), ())
+    def _our_schedule(
+        self, fn: FunctionConfig, alias: AliasInfo | None
+    ) -> tuple[str | None, tuple[PcScheduledAction, ...]]:
+        """Where the agent's own actions on the PC `alias` serves are (the alias, or the version it
+        serves), and the actions."""
+        for q in (alias.name, alias.function_version) if alias else ():
+            if actions := self.pc_scaling.schedules.get(f"function:{fn.name}:{q}"):
+                return q, actions
+        return None, ()
 
     def _respect_scalers(self, fn: FunctionConfig, rec: Recommendation) -> Recommendation:
         """A PC change becomes a note where someone else's scaling moves that function's PC: its next

@@ -288,9 +288,11 @@ def _recommend(
     summary = f"{verb} {target}" + ("" if plan.peak == 0 else f" to {text}") + f" ({money})"
     if schedule:
         summary = f"Replace the agent's PC schedule on {target}: {summary}"
-    if schedule == "unread":  # counted from the level the alias reads now, not from the schedule
-        extra["monthly_saving_usd"] = None
-        summary = summary.rsplit(" (", 1)[0] + " (saving against the schedule in place not known)"
+    if schedule == "unread":  # `before` is the level the alias reads now, not what the schedule costs
+        extra |= {"monthly_saving_usd": None, "before": None}
+        summary = summary.rsplit(" (", 1)[0] + (
+            f" (${plan.cost_month:,.2f} a month; what the schedule in place costs is not known)"
+        )
     return base.make(
         "provisioned_concurrency", proposed, _reason(summary, observed, model, decided_by), **extra
     )
