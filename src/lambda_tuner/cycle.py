@@ -168,7 +168,11 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         p99_allowance=settings.p99_allowance,
         pc_scaling=deps.pc_scaling(),
     )
-    decided, states = _decide_all(decider, result, deps, summary, read_only=read_only)
+    def asks(fn: FunctionConfig) -> bool:
+        """Whether its changes go to a person or are made: in recommend or off mode, all are shown."""
+        return guardrails.resolve_mode(settings.mode, fn.policy, killed) in ("approve", "auto")
+
+    decided, states = _decide_all(decider, result, deps, summary, read_only=read_only, asks=asks)
 
     modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
     rails = guardrails.Guardrails(
@@ -277,7 +281,13 @@ def _record(
 
 
 def _decide_all(
-    decider: Decider, result: CollectResult, deps: CycleDeps, summary: CycleSummary, *, read_only: bool
+    decider: Decider,
+    result: CollectResult,
+    deps: CycleDeps,
+    summary: CycleSummary,
+    *,
+    read_only: bool,
+    asks: Callable[[FunctionConfig], bool] = lambda fn: True,
 ) -> tuple[list[tuple[FunctionConfig, Recommendation]], dict[str, dict[str, Any]]]:
     """Every observed function's recommendations, less repeated notes, asks already pending and changes
     held by an unverified one; and the function states that changed (read in batches here, written by
@@ -308,7 +318,8 @@ def _decide_all(
             recs = []
         in_flight = unverified.get(fn.name, [])
         waiting, no = pending.get(fn.name, []), refused.get(fn.name, [])
-        decided += [(fn, rec) for rec in _in_turn(recs, waiting, in_flight, refused=no)]
+        turns = _in_turn(recs, waiting, in_flight, refused=no, one_first=asks(fn))
+        decided += [(fn, rec) for rec in turns]
         if not read_only:
             new_state = decider.updated_state(fn, obs, fstate)
             new_state.pop(NOTE_STATE_KEY, None)
@@ -453,11 +464,13 @@ def _in_turn(
     in_flight: Sequence[Recommendation],
     *,
     refused: Sequence[Recommendation] = (),
+    one_first: bool = True,
 ) -> list[Recommendation]:
     """One function's recommendations, one change at a time: a change waits for the unverified one, for
     one a person has not answered yet, or for the one this cycle makes first; one already waiting for a
     person is not asked for twice. A change a person rejected goes first only when nothing else would:
-    otherwise it is decided again every cycle, and the change waiting behind it is never asked for."""
+    otherwise it is decided again every cycle, and the change waiting behind it is never asked for.
+    Without `one_first` (recommend or off mode: nothing is asked for or made) every change is shown."""
     fresh = [r for r in recs if r.kind in guardrails.CHANGING_KINDS and not _same_as_pending(r, waiting)]
     unrefused = [r for r in fresh if not _same_as_pending(r, refused)]
     lead = guardrails.first_change(unrefused) or guardrails.first_change(fresh)
@@ -471,7 +484,7 @@ def _in_turn(
             out.append(_hold(rec, in_flight[0]))
         elif waiting:
             out.append(_wait(rec, waiting[0], "waits for a person's answer"))
-        elif lead is not None and rec is not lead:
+        elif one_first and lead is not None and rec is not lead:
             out.append(_wait(rec, lead, "goes first"))
         else:
             out.append(rec)

@@ -59,3 +59,9 @@ def test_a_change_waiting_for_a_person_is_not_asked_twice_and_holds_a_different_
 
 def test_one_change_alone_is_asked_for_as_it_is() -> None:
     assert _in_turn([MEMORY, ADVICE], waiting=[], in_flight=[]) == [MEMORY, ADVICE]
+
+
+def test_in_recommend_mode_every_change_is_shown_since_none_is_asked_for_or_made() -> None:
+    # Holding one behind the other serves the approval and the apply; a recommend-only account would
+    # only ever see the first, the second's plan quoted in a note
+    assert _in_turn([MEMORY, ADVICE, PC], waiting=[], in_flight=[], one_first=False) == [MEMORY, ADVICE, PC]

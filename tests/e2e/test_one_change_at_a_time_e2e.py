@@ -24,8 +24,17 @@ P = "lambda-tuner:"
 IN_TURN = "one change in flight per function"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hourly() -> Iterator[Account]:
+    yield from _account("approve")
+
+
+@pytest.fixture
+def hourly_recommend() -> Iterator[Account]:
+    yield from _account("recommend")
+
+
+def _account(mode: str) -> Iterator[Account]:
     saved = dict(os.environ)
     fleet = [
         # the demo's hourly-export: an hourly burst with PC 20 all day, at a size worth a memory trial
@@ -48,7 +57,7 @@ def hourly() -> Iterator[Account]:
         # each handler keeps its clients for warm invocations: those of another test's twin are gone
         for cached in (agent._wiring, approval._flow, apply._flow):
             cached.cache_clear()
-        yield Account(twin, world, LocalStack(twin, mode="approve").deploy())
+        yield Account(twin, world, LocalStack(twin, mode=mode).deploy())
     os.environ.clear()
     os.environ.update(saved)
     aws.reset_clients()
@@ -85,3 +94,11 @@ def test_one_change_is_asked_for_and_the_other_waits_for_it(hourly: Account) -> 
     page, answer = person.decide(memory["links"]["approve"])
     assert page.status == 200 and answer is not None and answer.status == 200, (page.title, answer)
     assert hourly.twin.async_failures == []
+
+
+def test_in_recommend_mode_both_changes_are_shown(hourly_recommend: Account) -> None:
+    # Nothing is asked for or made there: holding one behind the other would only hide it
+    first = _changes(hourly_recommend.run_agent(T0))
+    kinds = sorted(r["recommendation"]["kind"] for r in first if r["route"] == "record")
+    assert "provisioned_concurrency" in kinds and ("memory" in kinds or "experiment" in kinds), kinds
+    assert not [r for r in first if r["recommendation"]["reason"]["decided_by"] == IN_TURN]
