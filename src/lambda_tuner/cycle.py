@@ -446,8 +446,9 @@ def _conclude_canaries(deps: CycleDeps, now: datetime, summary: CycleSummary) ->
 
 def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
     """One change at a time per function: the next step waits until the last one is verified."""
+    state = "is approved and not made yet" if in_flight.status == "APPROVED" else "is not verified yet"
     why = (
-        f"the change to {in_flight.proposed} of {in_flight.created_at:%Y-%m-%d} is not verified yet; "
+        f"the change to {in_flight.proposed} of {in_flight.created_at:%Y-%m-%d} {state}; "
         f"next step after it is: {rec.reason.summary}"
     )
     reason = rec.reason.model_copy(

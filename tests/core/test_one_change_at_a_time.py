@@ -65,3 +65,11 @@ def test_in_recommend_mode_every_change_is_shown_since_none_is_asked_for_or_made
     # Holding one behind the other serves the approval and the apply; a recommend-only account would
     # only ever see the first, the second's plan quoted in a note
     assert _in_turn([MEMORY, ADVICE, PC], waiting=[], in_flight=[], one_first=False) == [MEMORY, ADVICE, PC]
+
+
+def test_a_change_held_behind_an_approved_one_says_that_one_is_not_made_yet() -> None:
+    approved = PC.model_copy(update={"status": "APPROVED"})
+    [held] = _in_turn([MEMORY], waiting=[], in_flight=[approved])
+    assert "is approved and not made yet; next step after it is: do memory" in held.reason.summary
+    [held] = _in_turn([MEMORY], waiting=[], in_flight=[PC.model_copy(update={"status": "APPLIED"})])
+    assert "is not verified yet" in held.reason.summary
