@@ -459,14 +459,14 @@ class Applier(PcSteps):
         except ApplyError as exc:
             if self._reads_as(before):
                 return
-            if isinstance(exc, GoneError) and self._function_gone(str(before.get("function") or "")):
+            if isinstance(exc, GoneError) and self.function_gone(str(before.get("function") or "")):
                 # deleted mid-change (its versions, aliases and PC with it): nothing is left to put back
                 cause.args = (f"{cause.args[0]}; the function no longer exists: nothing to put back",)
                 return
             cause.restored = False
             cause.args = (f"{cause.args[0]}; restoring the previous configuration failed too: {exc}",)
 
-    def _function_gone(self, function: str) -> bool:
+    def function_gone(self, function: str) -> bool:
         """Whether Lambda says the function itself does not exist (not just an alias or version of it)."""
         if not function:
             return False

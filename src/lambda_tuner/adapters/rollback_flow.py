@@ -163,10 +163,11 @@ class RollbackFlow:
     ) -> list[ChangeResult]:
         """Per function and kind, put back the configuration from before the first change since `since`."""
         history = self.store.list_audit(since=since, function=function)
-        undone = {r.caused_by for r in history if r.type in ("rollback", "revert")}
-        for r in history:
-            if r.type == "revert":
-                undone |= set(cast(list[str], r.data.get("changes", [])))
+        # Only an undo that worked undoes: a change whose rollback or revert failed is still in force
+        done = [r for r in history if r.type in ("rollback", "revert") and r.data.get("ok")]
+        undone = {r.caused_by for r in done}
+        for r in done:
+            undone |= set(cast(list[str], r.data.get("changes", [])))
         groups: dict[tuple[str, str, str], list[Any]] = {}
         for r in history:
             if r.type == "change" and r.data.get("ok") and r.id not in undone:
@@ -182,6 +183,9 @@ class RollbackFlow:
         ok, error = self._restore(before, left=left)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
         done, put_back = "reverted", before
+        if not ok and self.applier.function_gone(str(before["function"])):
+            ok, error, done = True, None, "the function no longer exists: nothing to put back"
+            data.update(ok=True, error=None, gone=True)
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
             put_back = _left_to(before)
             data.update(restored=put_back, left_to=left)
@@ -197,7 +201,7 @@ class RollbackFlow:
             actor=actor,
             data=data,
         )
-        for r in records:
+        for r in records if ok else []:  # a change not undone stays in force: keep its guard and status
             self._drop_alarms(list(r.data.get("alarms", [])))
             rec_id = r.recommendation_id
             for status in ("APPLIED", "VERIFIED"):

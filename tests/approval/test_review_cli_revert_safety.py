@@ -1,0 +1,86 @@
+"""`lambda-tuner revert`: only what it really put back counts as undone, so a failed undo is retried by
+the next revert."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from approval_support import AUDIT, NOW, STATE, Account, Refusing, make_rec
+from click.testing import CliRunner
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.applier import Applier
+from lambda_tuner.adapters.apply_flow import ApplyFlow
+from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.cli.audit import revert
+
+ENV = {"LT_STATE_TABLE": STATE, "LT_AUDIT_TABLE": AUDIT}
+SINCE = ["--since", "2026-11-26T00:00:00Z"]
+FN = "orders-api"
+
+
+def _applied_change(account: Account, **rec: object) -> Store:
+    store = Store(STATE, AUDIT)
+    store.put_recommendation(make_rec(revision_id=None, status="APPROVED", **rec))  # type: ignore[arg-type]
+    assert ApplyFlow(store, Applier(), Notifier(account.topic_arn)).apply("rec-1", "approval", NOW).ok
+    return store
+
+
+def _cli_revert(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(revert, [*SINCE, *args], env=ENV)
+    return result.exit_code, result.output
+
+
+def test_a_revert_that_failed_is_tried_again_by_the_next_revert(account: Account) -> None:
+    # Given a change by the agent (1024 → 512 MB) and a revert whose restore was throttled
+    account.create_function(FN, memory_mb=1024)
+    store = _applied_change(account)
+    throttled = Refusing(
+        aws.client("lambda"), "update_function_configuration", "TooManyRequestsException", 429
+    )
+    flow = ApplyFlow(store, Applier(throttled, sleep=lambda _: None), Notifier(account.topic_arn))
+    [failed] = flow.revert(NOW, None, NOW + timedelta(hours=1))
+    assert not failed.ok and account.memory(FN) == 512
+    # Then the change is still in force: its recommendation says so
+    rec = store.get_recommendation("rec-1")
+    assert rec is not None and rec.status == "APPLIED"
+    # When the operator runs the revert again
+    code, out = _cli_revert()
+    # Then it is put back this time, not "nothing to revert"
+    assert code == 0 and "nothing to revert" not in out, out
+    assert account.memory(FN) == 1024
+
+
+def test_a_change_whose_alarm_rollback_failed_is_still_reverted(account: Account) -> None:
+    # Given a change by the agent whose alarm rollback could NOT undo it (it is still in force)
+    account.create_function(FN, memory_mb=1024)
+    store = _applied_change(account)
+    [change] = store.list_audit(function=FN)
+    store.append_audit(
+        "rollback",
+        NOW + timedelta(hours=1),
+        function=FN,
+        recommendation_id="rec-1",
+        caused_by=change.id,
+        data={"alarm": "a1", "ok": False, "error": "throttled", "restored": change.data["before"]},
+    )
+    # When the operator reverts the agent's changes
+    code, out = _cli_revert()
+    # Then that change is put back too
+    assert code == 0 and "nothing to revert" not in out, out
+    assert account.memory(FN) == 1024
+
+
+def test_a_revert_of_a_function_deleted_since_says_it_is_gone_and_does_not_fail_again(
+    account: Account,
+) -> None:
+    # Given a change by the agent to a function that has been deleted since
+    account.create_function(FN, memory_mb=1024)
+    _applied_change(account)
+    aws.client("lambda").delete_function(FunctionName=FN)
+    # When the operator reverts, twice
+    first, second = _cli_revert(), _cli_revert()
+    # Then both say there is nothing left to put back, and neither fails
+    assert first[0] == 0 and "no longer exists" in first[1], first
+    assert second[0] == 0, second
