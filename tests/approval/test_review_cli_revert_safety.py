@@ -1,5 +1,5 @@
-"""`lambda-tuner revert`: only what it really put back counts as undone, so a failed undo is retried by
-the next revert."""
+"""`lambda-tuner revert` puts back only what the agent changed, and only what it really put back counts as
+undone: a failed undo is retried by the next revert, and a deploy since is never reverted with it."""
 
 from __future__ import annotations
 
@@ -70,6 +70,26 @@ def test_a_change_whose_alarm_rollback_failed_is_still_reverted(account: Account
     # Then that change is put back too
     assert code == 0 and "nothing to revert" not in out, out
     assert account.memory(FN) == 1024
+
+
+def test_a_revert_leaves_an_alias_a_deploy_has_moved_since(account: Account) -> None:
+    # Given a function whose alias `live` serves version 1, and the agent's memory change behind it
+    # (1024 → 512 MB: version 2 published, the alias moved to it)
+    account.create_function(FN, memory_mb=1024)
+    lam = aws.client("lambda")
+    v1 = lam.publish_version(FunctionName=FN)["Version"]
+    lam.create_alias(FunctionName=FN, Name="live", FunctionVersion=v1)
+    _applied_change(account, qualifier="live")
+    assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
+    # and since then a deploy: new code published as version 3, the alias moved to it
+    lam.update_function_configuration(FunctionName=FN, Description="release 42")
+    v3 = lam.publish_version(FunctionName=FN)["Version"]
+    lam.update_alias(FunctionName=FN, Name="live", FunctionVersion=v3)
+    # When the operator reverts the agent's changes
+    code, out = _cli_revert()
+    # Then the alias still serves the deploy's version, not the code from before it
+    assert code == 0 and "alias live left as it is" in out, out
+    assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == v3
 
 
 def test_a_revert_of_a_function_deleted_since_says_it_is_gone_and_does_not_fail_again(

@@ -422,7 +422,7 @@ class Applier(PcSteps):
                     MemorySize=int(before["memory_mb"]),
                 )
                 self._wait_updated(function, undo=True)
-            if before.get("alias") and (ours is None or self._routes_to(function, before["alias"], ours)):
+            if before.get("alias") and (ours is None or self.routes_to(function, before["alias"], ours)):
                 routing = _as_weights(before.get("alias_routing"))
                 self._call(
                     "restore the alias",
@@ -444,7 +444,8 @@ class Applier(PcSteps):
         after = {**before, "actions": [], "left_to": left} if left else before
         return Applied(before=before, after=after, request_ids=self._taken())
 
-    def _routes_to(self, function: str, alias: str, version: str) -> bool:
+    def routes_to(self, function: str, alias: str, version: str) -> bool:
+        """Whether `alias` serves or routes part of its traffic to `version`."""
         if not version:
             return False
         got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)

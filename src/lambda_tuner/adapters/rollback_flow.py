@@ -180,12 +180,16 @@ class RollbackFlow:
         first, last = records[0], records[-1]
         before: dict[str, Any] = first.data["before"]
         left: list[str] = []
-        ok, error = self._restore(before, left=left)
+        ours = self._ours(before, records)
+        ok, error = self._restore(before, ours=ours, left=left)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
         done, put_back = "reverted", before
         if not ok and self.applier.function_gone(str(before["function"])):
             ok, error, done = True, None, "the function no longer exists: nothing to put back"
             data.update(ok=True, error=None, gone=True)
+        elif ours == "":  # a deploy (or another tool) moved the alias off the agent's versions since
+            data["alias_left"] = True
+            done = f"reverted; alias {before['alias']} left as it is: it serves none of the agent's versions"
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
             put_back = _left_to(before)
             data.update(restored=put_back, left_to=left)
@@ -215,6 +219,18 @@ class RollbackFlow:
             after=scalar_values(put_back),
             message=error or done,
         )
+
+    def _ours(self, before: dict[str, Any], records: list[Any]) -> str | None:
+        """The version the reverted changes published that the alias still serves or routes to ("" when
+        none: a deploy moved it since, and the alias stays); None when the changes published none."""
+        published = [str(v) for r in records if (v := r.data.get("after", {}).get("published_version"))]
+        alias = before.get("alias")
+        if not alias or not published:
+            return None
+        fn = str(before["function"])
+        with contextlib.suppress(ApplyError):  # unreadable: the restore's own read says why
+            return next((v for v in reversed(published) if self.applier.routes_to(fn, alias, v)), "")
+        return published[-1]
 
     def _restore(
         self, before: dict[str, Any], *, ours: str | None = None, left: list[str] | None = None
