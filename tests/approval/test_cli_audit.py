@@ -103,7 +103,7 @@ def _applied_change(account: Account) -> None:
 
 def test_revert_restores_directly_with_the_callers_credentials(account: Account) -> None:
     _applied_change(account)
-    result = CliRunner().invoke(revert, ["--since", "2026-11-26T00:00:00Z"], env=ENV)
+    result = CliRunner().invoke(revert, ["--since", "2026-11-26T00:00:00Z", "--yes"], env=ENV)
     assert result.exit_code == 0 and "reverted orders-api" in result.output
     assert account.memory("orders-api") == 1024
     assert [r.type for r in Store(STATE, AUDIT).list_audit()] == ["change", "revert"]
@@ -120,7 +120,7 @@ def test_revert_goes_through_the_apply_function_when_named(
     monkeypatch.setattr(cli_audit, "apply_function_client", lambda: aws.client("lambda"))
     with route_invokes(aws.client("lambda"), {"lt-apply": apply.handler}) as invoked:
         result = CliRunner().invoke(
-            revert, ["--since", "2026-11-26T00:00:00Z", "--apply-function", "lt-apply"], env=ENV
+            revert, ["--since", "2026-11-26T00:00:00Z", "--apply-function", "lt-apply", "--yes"], env=ENV
         )
     apply._flow.cache_clear()
     assert result.exit_code == 0, result.output

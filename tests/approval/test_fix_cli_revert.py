@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from lambda_tuner.cli import audit as cli_audit
 
-ARGS = ["--since", "2026-11-01T00:00:00+00:00", "--apply-function", "stk-apply"]
+ARGS = ["--since", "2026-11-01T00:00:00+00:00", "--apply-function", "stk-apply", "--yes"]
 TABLES = ["--state-table", "s", "--audit-table", "a"]
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -28,7 +28,7 @@ def _applied_change(account: Account, **rec: object) -> Store:
 
 
 def _cli_revert(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(revert, [*SINCE, *args], env=ENV)
+    result = CliRunner().invoke(revert, [*SINCE, "--yes", *args], env=ENV)
     return result.exit_code, result.output
 
 
@@ -104,3 +104,36 @@ def test_a_revert_of_a_function_deleted_since_says_it_is_gone_and_does_not_fail_
     # Then both say there is nothing left to put back, and neither fails
     assert first[0] == 0 and "no longer exists" in first[1], first
     assert second[0] == 0, second
+
+
+def test_revert_shows_what_it_would_restore_and_changes_nothing_without_confirmation(
+    account: Account,
+) -> None:
+    # Given a change by the agent (1024 → 512 MB)
+    account.create_function(FN, memory_mb=1024)
+    store = _applied_change(account)
+    # When the operator runs revert and answers no
+    result = CliRunner().invoke(revert, SINCE, env=ENV, input="n\n")
+    # Then it showed what it would put back, changed nothing, recorded nothing and exits non-zero
+    assert "orders-api" in result.output and "512" in result.output and "1024" in result.output
+    assert result.exit_code == 1, result.output
+    assert account.memory(FN) == 512
+    assert [r.type for r in store.list_audit()] == ["change"]
+
+
+def test_revert_dry_run_lists_the_plan_and_changes_nothing(account: Account) -> None:
+    account.create_function(FN, memory_mb=1024)
+    store = _applied_change(account)
+    code, out = _cli_revert("--dry-run")
+    assert code == 0, out
+    assert "would restore orders-api" in out and "memory_mb 512→1024" in out
+    assert account.memory(FN) == 512
+    assert [r.type for r in store.list_audit()] == ["change"]
+
+
+def test_revert_with_yes_restores_without_asking(account: Account) -> None:
+    account.create_function(FN, memory_mb=1024)
+    _applied_change(account)
+    code, out = _cli_revert("--yes")
+    assert code == 0 and "reverted orders-api" in out, out
+    assert account.memory(FN) == 1024

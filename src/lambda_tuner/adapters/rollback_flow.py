@@ -19,7 +19,7 @@ from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import Applier, ApplyError
 from lambda_tuner.adapters.notifier import Notifier, NotifyError
 from lambda_tuner.adapters.store import Store, StoreError
-from lambda_tuner.core.models import ChangeResult
+from lambda_tuner.core.models import AuditRecord, ChangeResult
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +41,24 @@ def _undo_kind(before: dict[str, Any]) -> str:
     """A static PC level and a PC schedule on one alias are one state to revert: the first change's
     `before` puts back both (two groups would each restore half, and the later one undo the earlier)."""
     return "pc" if before["kind"] == "pc_schedule" else str(before["kind"])
+
+
+def revert_groups(store: Store, since: datetime, function: str | None) -> list[list[AuditRecord]]:
+    """The agent's changes since `since` still in force, per function, kind and qualifier, oldest first:
+    what a revert puts back (each group to the `before` of its first change), and what a dry run shows."""
+    history = store.list_audit(since=since, function=function)
+    # Only an undo that worked undoes: a change whose rollback or revert failed is still in force
+    done = [r for r in history if r.type in ("rollback", "revert") and r.data.get("ok")]
+    undone = {r.caused_by for r in done}
+    for r in done:
+        undone |= set(cast(list[str], r.data.get("changes", [])))
+    groups: dict[tuple[str, str, str], list[AuditRecord]] = {}
+    for r in history:
+        if r.type == "change" and r.data.get("ok") and r.id not in undone:
+            before = cast(dict[str, Any], r.data["before"])
+            key = (before["function"], _undo_kind(before), str(before.get("qualifier")))
+            groups.setdefault(key, []).append(r)
+    return list(groups.values())
 
 
 class RollbackFlow:
@@ -162,19 +180,8 @@ class RollbackFlow:
         self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
     ) -> list[ChangeResult]:
         """Per function and kind, put back the configuration from before the first change since `since`."""
-        history = self.store.list_audit(since=since, function=function)
-        # Only an undo that worked undoes: a change whose rollback or revert failed is still in force
-        done = [r for r in history if r.type in ("rollback", "revert") and r.data.get("ok")]
-        undone = {r.caused_by for r in done}
-        for r in done:
-            undone |= set(cast(list[str], r.data.get("changes", [])))
-        groups: dict[tuple[str, str, str], list[Any]] = {}
-        for r in history:
-            if r.type == "change" and r.data.get("ok") and r.id not in undone:
-                before = cast(dict[str, Any], r.data["before"])
-                key = (before["function"], _undo_kind(before), str(before.get("qualifier")))
-                groups.setdefault(key, []).append(r)
-        return [self._revert_group(records, now, actor) for records in groups.values()]
+        groups = revert_groups(self.store, since, function)
+        return [self._revert_group(records, now, actor) for records in groups]
 
     def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
         first, last = records[0], records[-1]

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import click
 from botocore.config import Config
@@ -23,6 +23,7 @@ from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.rollback_flow import revert_groups
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.audit import verify_chain
 from lambda_tuner.core.models import AuditRecord
@@ -167,6 +168,8 @@ def verify(head: str | None, state_table: str | None, audit_table: str | None) -
 @click.command("revert")
 @click.option("--since", required=True, help="Undo the agent's changes made at or after this ISO-8601 time.")
 @click.option("--function", "function", help="Only this function.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be restored; change nothing.")
+@click.option("--yes", "-y", "yes", is_flag=True, help="Restore without asking first.")
 @click.option(
     "--apply-function",
     envvar="LT_APPLY_FUNCTION",
@@ -179,14 +182,22 @@ def revert(
     *,
     since: str,
     function: str | None,
+    dry_run: bool,
+    yes: bool,
     apply_function: str | None,
     topic_arn: str | None,
     state_table: str | None,
     audit_table: str | None,
 ) -> None:
-    """Restore the configurations recorded before the agent's changes since a time (audited as `revert`)."""
+    """Restore the configurations recorded before the agent's changes since a time (audited as `revert`).
+
+    This changes the account: it lists what it will put back and asks first (--yes: don't ask;
+    --dry-run: only list). Exits 1 when anything could not be put back, naming it.
+    """
     start, now = _when(since), datetime.now(UTC)
     assert start is not None
+    if (dry_run or not yes) and not _planned(_tables(state_table, audit_table), start, function, dry_run):
+        return
     if apply_function:
         payload = {
             "action": "revert",
@@ -204,6 +215,37 @@ def revert(
         click.echo("nothing to revert")
     if any(not r["ok"] for r in results):
         sys.exit(1)
+
+
+def _planned(store: Store, start: datetime, function: str | None, dry_run: bool) -> bool:
+    """List what a revert would put back; whether to go ahead (asked, unless it is a dry run or empty)."""
+    groups = revert_groups(store, start, function)
+    for records in groups:
+        click.echo(_plan_line(records))
+    if not groups:
+        scope = f" to {function}" if function else ""
+        click.echo(f"nothing to revert: no change by the agent{scope} since {start.isoformat()} is in force")
+    if dry_run or not groups:
+        return False
+    click.confirm(f"Restore these {len(groups)} configuration(s) now?", abort=True)
+    return True
+
+
+def _plan_line(records: list[AuditRecord]) -> str:
+    """What reverting one group of changes puts back: each setting, as it is now → as it was before."""
+    before = cast(dict[str, Any], records[0].data["before"])
+    after = cast(dict[str, Any], records[-1].data.get("after") or {})
+    where = before.get("alias") or before.get("qualifier")
+    settings = [
+        f"{k} {after[k]}→{v}"
+        for k, v in before.items()
+        if k in after and k not in ("kind", "function", "qualifier") and after[k] != v
+    ]
+    return (
+        f"would restore {before['function']} {before['kind']}{f' ({where})' if where else ''}: "
+        f"{', '.join(settings) or 'as recorded before the change'} "
+        f"(undoes {len(records)} change(s) from {records[0].at:%Y-%m-%d %H:%M} UTC on)"
+    )
 
 
 def apply_function_client() -> Any:
