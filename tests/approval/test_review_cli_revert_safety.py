@@ -3,8 +3,10 @@ undone: a failed undo is retried by the next revert, and a deploy since is never
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from approval_support import AUDIT, NOW, STATE, Account, Refusing, make_rec
 from click.testing import CliRunner
 
@@ -12,8 +14,10 @@ from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.cli import audit as cli_audit
 from lambda_tuner.cli.audit import revert
+from lambda_tuner.core.models import AuditRecord, AuditType
 
 ENV = {"LT_STATE_TABLE": STATE, "LT_AUDIT_TABLE": AUDIT}
 SINCE = ["--since", "2026-11-26T00:00:00Z"]
@@ -23,7 +27,8 @@ FN = "orders-api"
 def _applied_change(account: Account, **rec: object) -> Store:
     store = Store(STATE, AUDIT)
     store.put_recommendation(make_rec(revision_id=None, status="APPROVED", **rec))  # type: ignore[arg-type]
-    assert ApplyFlow(store, Applier(), Notifier(account.topic_arn)).apply("rec-1", "approval", NOW).ok
+    rec_id = str(rec.get("rec_id", "rec-1"))
+    assert ApplyFlow(store, Applier(), Notifier(account.topic_arn)).apply(rec_id, "approval", NOW).ok
     return store
 
 
@@ -137,3 +142,33 @@ def test_revert_with_yes_restores_without_asking(account: Account) -> None:
     code, out = _cli_revert("--yes")
     assert code == 0 and "reverted orders-api" in out, out
     assert account.memory(FN) == 1024
+
+
+class _RevertRecordRefused(Store):
+    """An audit table that refuses the first `revert` record, then works again."""
+
+    refused = 0
+
+    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
+        if type == "revert" and not self.refused:
+            self.refused += 1
+            raise StoreError("audit table unavailable")
+        return super().append_audit(type, at, **fields)
+
+
+def test_a_revert_whose_record_fails_midway_says_what_was_and_was_not_done_and_goes_on(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the agent's changes to two functions (each 1024 → 512 MB)
+    for n, fn in enumerate((FN, "billing"), start=1):
+        account.create_function(fn, memory_mb=1024)
+        _applied_change(account, rec_id=f"rec-{n}", function=fn)
+    # and an audit table that refuses the first revert record
+    monkeypatch.setattr(cli_audit, "_store", _RevertRecordRefused)
+    # When the operator reverts both
+    code, out = _cli_revert()
+    # Then the command fails, names the function whose undo is not recorded, and still reverts the other
+    assert code == 1, out
+    assert f"FAILED   {FN}" in out and "not recorded" in out and "audit table unavailable" in out, out
+    assert "reverted billing" in out, out
+    assert account.memory("billing") == 1024

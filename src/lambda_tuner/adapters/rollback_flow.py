@@ -181,9 +181,10 @@ class RollbackFlow:
     ) -> list[ChangeResult]:
         """Per function and kind, put back the configuration from before the first change since `since`."""
         groups = revert_groups(self.store, since, function)
-        return [self._revert_group(records, now, actor) for records in groups]
+        return [self.revert_group(records, now, actor) for records in groups]
 
-    def _revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
+    def revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
+        """Put back one of `revert_groups`; a record or status that cannot be written raises (StoreError)."""
         first, last = records[0], records[-1]
         before: dict[str, Any] = first.data["before"]
         left: list[str] = []

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import click
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import revert_groups
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
 from lambda_tuner.core.models import AuditRecord
 
@@ -207,14 +208,31 @@ def revert(
         }
         results = _revert_through(apply_function, payload)
     else:
-        flow = ApplyFlow(_tables(state_table, audit_table), Applier(), _notifier(topic_arn))
-        results = [r.model_dump() for r in flow.revert(start, function, now)]
+        results = _revert_directly(_tables(state_table, audit_table), topic_arn, start, function, now)
     for r in results:
         click.echo(f"{'reverted' if r['ok'] else 'FAILED  '} {r['function']}: {r['message']}")
     if not results:
         click.echo("nothing to revert")
     if any(not r["ok"] for r in results):
         sys.exit(1)
+
+
+def _revert_directly(
+    store: Store, topic_arn: str | None, start: datetime, function: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Each group's result; one whose record cannot be written fails with what is known, and the rest go on
+    (a run of the revert again records it: the audit does not yet show that change undone)."""
+    flow, results = ApplyFlow(store, Applier(), _notifier(topic_arn)), []
+    for records in revert_groups(store, start, function):
+        try:
+            results.append(flow.revert_group(records, now, "cli").model_dump())
+        except (StoreError, ClientError, BotoCoreError) as exc:
+            message = (
+                f"its configuration may be put back, but the revert is not recorded ({exc}); "
+                "run the revert again to record it"
+            )
+            results.append({"function": records[0].function, "ok": False, "message": message})
+    return results
 
 
 def _planned(store: Store, start: datetime, function: str | None, dry_run: bool) -> bool:
