@@ -82,6 +82,21 @@ def test_verify_fails_on_an_edited_record(history: Store) -> None:
     assert code == 1 and "seq 2" in out and "edited" in out
 
 
+def test_verify_reports_a_record_edited_past_reading_as_broken_not_a_crash(history: Store) -> None:
+    # Given record 2 edited so it no longer reads as an audit record (its type changed to one not known)
+    ddb = aws.client("dynamodb")
+    item = ddb.get_item(TableName=AUDIT, Key={"pk": {"S": "AUDIT"}, "sk": {"S": f"{2:012d}"}})["Item"]
+    record = json.loads(item["record"]["S"])
+    record["type"] = "nothing-happened"
+    item["record"] = {"S": json.dumps(record)}
+    ddb.put_item(TableName=AUDIT, Item=item)
+    # When the chain is verified
+    result = CliRunner().invoke(audit, ["verify"], env=ENV)
+    # Then it says which record is broken and exits 1, rather than crashing on it
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "BROKEN" in result.output and "seq 2" in result.output, result.output
+
+
 def test_verify_fails_when_the_newest_records_are_deleted(history: Store) -> None:
     aws.client("dynamodb").delete_item(TableName=AUDIT, Key={"pk": {"S": "AUDIT"}, "sk": {"S": f"{3:012d}"}})
     code, out = _run("verify")

@@ -507,3 +507,24 @@ class Store:
         if function is not None:
             records = [r for r in records if r.function == function]
         return records
+
+    def read_audit_chain(self) -> tuple[list[AuditRecord], list[str]]:
+        """The whole audit in chain order, for verifying it: the records that read as records, and a
+        problem for each item that does not (edited past reading), so one bad item cannot hide the rest."""
+        query = {
+            "TableName": self.audit_table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": _s(AUDIT_PK)},
+            "ConsistentRead": True,
+        }
+        records: list[AuditRecord] = []
+        problems: list[str] = []
+        for page in self.client.get_paginator("query").paginate(**query):
+            for item in page.get("Items", []):
+                try:
+                    records.append(AuditRecord.model_validate_json(item["record"]["S"]))
+                except (KeyError, ValueError) as exc:
+                    seq = str(item.get("sk", {}).get("S", "?")).lstrip("0") or "0"
+                    why = str(exc).splitlines()[0]
+                    problems.append(f"seq {seq}: does not read as an audit record (edited): {why}")
+        return records, problems

@@ -152,10 +152,10 @@ def audit(
 def verify(head: str | None, state_table: str | None, audit_table: str | None) -> None:
     """Check the hash chain; exit 1 on any edited, deleted, reordered or truncated record."""
     store = _tables(state_table, audit_table)
-    records = store.list_audit()
+    records, unreadable = store.read_audit_chain()
     # The head kept in the state table catches deletion of the newest records; --head, a head someone
     # saved earlier (a digest email prints it), catches a rewritten history even if both tables were edited.
-    problems = verify_chain(records, store.published_head())
+    problems = unreadable + verify_chain(records, store.published_head())
     if head:
         problems += [p for p in verify_chain(records, head) if p not in problems]
     if problems:
