@@ -155,3 +155,12 @@ def test_tables_can_be_named_on_the_group_or_the_command_and_are_required(histor
     assert on_group.exit_code == on_command.exit_code == 0
     missing = runner.invoke(audit, ["verify"], env={"LT_STATE_TABLE": "", "LT_AUDIT_TABLE": ""})
     assert missing.exit_code == 2 and "--state-table" in missing.output
+
+
+def test_a_table_that_does_not_exist_is_a_clear_error_not_a_crash(history: Store) -> None:
+    for args in (["--audit-table", "lt-audti"], ["verify", "--audit-table", "lt-audti"]):
+        result = CliRunner().invoke(audit, args, env=ENV)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+        assert "ResourceNotFoundException" in result.output, result.output
+    result = CliRunner().invoke(revert, ["--since", "2026-11-26", "--audit-table", "lt-audti"], env=ENV)
+    assert result.exit_code == 1 and "ResourceNotFoundException" in result.output, result.exception

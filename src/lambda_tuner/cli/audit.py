@@ -7,6 +7,7 @@ and endpoint from the standard chain (AWS_PROFILE, AWS_ENDPOINT_URL, …).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import sys
@@ -103,6 +104,20 @@ def _render(records: Sequence[AuditRecord], fmt: str) -> str:
     return captured.get()
 
 
+def aws_errors(f: Any) -> Any:
+    """An AWS error (a table that does not exist, no credentials, access denied) is a one-line error,
+    exit 1, not a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except (ClientError, BotoCoreError, StoreError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
 def with_tables(f: Any) -> Any:
     """--state-table/--audit-table (or LT_STATE_TABLE/LT_AUDIT_TABLE), on the group and on each command."""
     f = click.option("--audit-table", envvar="LT_AUDIT_TABLE", help="Audit table (LT_AUDIT_TABLE).")(f)
@@ -128,6 +143,7 @@ def _tables(state_table: str | None, audit_table: str | None) -> Store:
 )
 @with_tables
 @click.pass_context
+@aws_errors
 def audit(
     ctx: click.Context,
     *,
@@ -149,6 +165,7 @@ def audit(
     "--head", "head", help="A published head hash (e.g. from a digest email) that must be in the chain."
 )
 @with_tables
+@aws_errors
 def verify(head: str | None, state_table: str | None, audit_table: str | None) -> None:
     """Check the hash chain; exit 1 on any edited, deleted, reordered or truncated record."""
     store = _tables(state_table, audit_table)
@@ -179,6 +196,7 @@ def verify(head: str | None, state_table: str | None, audit_table: str | None) -
 )
 @click.option("--topic-arn", envvar="LT_TOPIC_ARN", help="Notify this topic when reverting directly.")
 @with_tables
+@aws_errors
 def revert(
     *,
     since: str,
