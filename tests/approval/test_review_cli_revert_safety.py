@@ -172,3 +172,18 @@ def test_a_revert_whose_record_fails_midway_says_what_was_and_was_not_done_and_g
     assert f"FAILED   {FN}" in out and "not recorded" in out and "audit table unavailable" in out, out
     assert "reverted billing" in out, out
     assert account.memory("billing") == 1024
+
+
+def test_a_revert_leaves_a_memory_size_a_deploy_has_set_since(account: Account) -> None:
+    # Given the agent's change (1024 → 512 MB) and since then a deploy that set 2048 MB on purpose
+    account.create_function(FN, memory_mb=1024)
+    store = _applied_change(account)
+    aws.client("lambda").update_function_configuration(FunctionName=FN, MemorySize=2048)
+    # When the operator reverts the agent's changes
+    code, out = _cli_revert()
+    # Then the deploy's size stands (putting 1024 back would undo the deploy, not the agent), and the
+    # output and the audit say why nothing was put back
+    assert code == 0 and "memory left at 2048 MB" in out, out
+    assert account.memory(FN) == 2048
+    [revert_record] = [r for r in store.list_audit(function=FN) if r.type == "revert"]
+    assert revert_record.data["ok"] and revert_record.data["memory_left"] == 2048

@@ -404,17 +404,30 @@ class Applier(PcSteps):
 
     # ---------------------------------------------------------------- putting things back
 
-    def restore(self, before: dict[str, Any], *, ours: str | None = None, settled: bool = True) -> Applied:
+    def restore(
+        self,
+        before: dict[str, Any],
+        *,
+        ours: str | None = None,
+        settled: bool = True,
+        set_mb: int | None = None,
+    ) -> Applied:
         """Put back a configuration recorded as `before` by one of the apply methods. `ours`: the version
         the change published; its alias is then put back only while it still serves or routes to that
         version (a deploy since keeps the alias; "" leaves the alias alone). None: put it back as well.
         `settled`: the change has stood a while (a rollback, a revert), so someone else's scaling may have
-        come onto its PC since; False for the undo of a change that failed just now."""
+        come onto its PC since; False for the undo of a change that failed just now. `set_mb`: the memory
+        the agent's change set; a size neither that nor `before`'s (a deploy set it since) is left, and
+        `after["memory_left"]` says so."""
         kind, function = before.get("kind"), before["function"]
         left: list[str] = []
+        kept: dict[str, Any] = {}
         if kind == "memory":
             self._settle(function)
-            if before.get("memory_mb"):
+            now_mb = self._memory_now(function) if set_mb is not None and before.get("memory_mb") else None
+            if now_mb is not None and now_mb not in (set_mb, int(before["memory_mb"])):
+                kept["memory_left"] = now_mb
+            elif before.get("memory_mb"):
                 self._call(
                     "restore the memory",
                     self.lam.update_function_configuration,
@@ -442,7 +455,11 @@ class Applier(PcSteps):
             )
         # Someone else's scaling came onto the PC since: only the agent's schedule came off
         after = {**before, "actions": [], "left_to": left} if left else before
-        return Applied(before=before, after=after, request_ids=self._taken())
+        return Applied(before=before, after={**after, **kept}, request_ids=self._taken())
+
+    def _memory_now(self, function: str) -> int | None:
+        got = self._call("read the function", self.lam.get_function_configuration, FunctionName=function)
+        return int(got["MemorySize"]) if got.get("MemorySize") else None
 
     def routes_to(self, function: str, alias: str, version: str) -> bool:
         """Whether `alias` serves or routes part of its traffic to `version`."""

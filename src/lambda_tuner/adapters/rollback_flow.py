@@ -189,15 +189,23 @@ class RollbackFlow:
         before: dict[str, Any] = first.data["before"]
         left: list[str] = []
         ours = self._ours(before, records)
-        ok, error = self._restore(before, ours=ours, left=left)
+        set_mb = last.data.get("after", {}).get("memory_mb")
+        kept: dict[str, Any] = {}
+        ok, error = self._restore(
+            before, ours=ours, left=left, set_mb=set_mb if isinstance(set_mb, int) else None, kept=kept
+        )
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
         done, put_back = "reverted", before
+        if "memory_left" in kept:  # a deploy set another size since: putting ours back would undo it
+            data["memory_left"] = kept["memory_left"]
+            put_back = {**before, "memory_mb": kept["memory_left"]}
+            done = f"memory left at {kept['memory_left']} MB: set since the agent's change (a deploy?)"
         if not ok and self.applier.function_gone(str(before["function"])):
             ok, error, done = True, None, "the function no longer exists: nothing to put back"
             data.update(ok=True, error=None, gone=True)
         elif ours == "":  # a deploy (or another tool) moved the alias off the agent's versions since
             data["alias_left"] = True
-            done = f"reverted; alias {before['alias']} left as it is: it serves none of the agent's versions"
+            done += f"; alias {before['alias']} left as it is: it serves none of the agent's versions"
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
             put_back = _left_to(before)
             data.update(restored=put_back, left_to=left)
@@ -241,18 +249,27 @@ class RollbackFlow:
         return published[-1]
 
     def _restore(
-        self, before: dict[str, Any], *, ours: str | None = None, left: list[str] | None = None
+        self,
+        before: dict[str, Any],
+        *,
+        ours: str | None = None,
+        left: list[str] | None = None,
+        set_mb: int | None = None,
+        kept: dict[str, Any] | None = None,
     ) -> tuple[bool, str | None]:
         """Put `before` back: (ok, error). `left` gets who else scales a PC the undo then left to them
-        (their scaling came since the change: only the agent's own schedule came off)."""
+        (their scaling came since the change: only the agent's own schedule came off); `kept` the memory
+        left where a deploy set another size since the agent's `set_mb` (`Applier.restore`)."""
         if not before:
             return False, "no recorded configuration to restore"
         try:
-            applied = self.applier.restore(before, ours=ours)
+            applied = self.applier.restore(before, ours=ours, set_mb=set_mb)
         except ApplyError as exc:
             return False, str(exc)
         if left is not None:
             left.extend(applied.after.get("left_to", []))
+        if kept is not None and "memory_left" in applied.after:
+            kept["memory_left"] = applied.after["memory_left"]
         return True, None
 
     def _drop_alarms(self, names: list[str]) -> None:
