@@ -35,6 +35,8 @@ LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run
 COLLECTOR_STATE_KEY = "collector"
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
+# A change a person rejected goes behind the function's others for this long (and is read back only so far)
+REFUSED_FOR = timedelta(days=30)
 CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
 
@@ -43,7 +45,7 @@ class StoreLike(Protocol):
     def release_lease(self, owner: str) -> None: ...
     def put_recommendations(self, recs: list[Recommendation]) -> None: ...
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None
+        self, status: str | None = None, function: str | None = None, since: datetime | None = None
     ) -> list[Recommendation]: ...
     def transition(
         self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any
@@ -301,7 +303,7 @@ def _decide_all(
     for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
         unverified.setdefault(function, approved)
     # What a person refused does not go first again: the change waiting behind it would wait for good
-    refused = {} if read_only else _by_function(deps.store, "REJECTED")
+    refused = {} if read_only else _by_function(deps.store, "REJECTED", since=decider.now - REFUSED_FOR)
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
@@ -408,10 +410,13 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
 
 
 def _by_function(
-    store: StoreLike, status: str, skip: set[str] | frozenset[str] = frozenset()
+    store: StoreLike,
+    status: str,
+    skip: set[str] | frozenset[str] = frozenset(),
+    since: datetime | None = None,
 ) -> dict[str, list[Recommendation]]:
     out: dict[str, list[Recommendation]] = {}
-    for rec in store.list_recommendations(status=status):
+    for rec in store.list_recommendations(status=status, since=since):
         if rec.id not in skip:
             out.setdefault(rec.function, []).append(rec)
     return out

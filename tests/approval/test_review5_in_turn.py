@@ -55,3 +55,21 @@ def test_a_change_waiting_behind_one_a_person_rejected_is_asked_for_next(
     # Then the PC change is asked for now: the refused one no longer goes first, and waits its turn
     routes = {r.recommendation.kind: r.route for r in second.recommendations}
     assert routes == {"provisioned_concurrency": "approve", "keep": "record"}, routes
+
+
+def test_a_rejection_older_than_its_time_no_longer_puts_its_change_behind(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the memory change rejected long ago (the store reads rejections only REFUSED_FOR back)
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings = agent_settings().model_copy(update={"mode": "approve"})
+    store = Store(STATE, AUDIT)
+    first = run_cycle(settings, NOW, deps_for(store, _one_function))
+    [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
+    assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
+    # When a cycle long after finds the same two
+    later = NOW + cycle_module.REFUSED_FOR + timedelta(days=1)
+    again = run_cycle(settings, later, deps_for(store, _one_function, at=later))
+    # Then the larger saving goes first again
+    routes = {r.recommendation.kind: r.route for r in again.recommendations}
+    assert routes == {"memory": "approve", "keep": "record"}, routes

@@ -228,3 +228,20 @@ def test_function_states_are_written_25_to_a_batch(account: Account) -> None:
     store.put_function_states({f"fn-{i}": {"baseline_p99_ms": float(i)} for i in range(30)})
     assert calls == [25, 5]
     assert store.get_function_state("fn-29") == {"baseline_p99_ms": 29.0}
+
+
+def test_recommendations_of_a_status_are_read_from_a_time_on_through_the_index(account: Account) -> None:
+    # The cycle reads rejections only so far back: they accumulate for ever, and each cycle reads them
+    store = _store()
+    for rec_id, age in (("old", 40), ("new", 2)):
+        rec = make_rec(rec_id=rec_id, status="REJECTED")
+        store.put_recommendation(rec.model_copy(update={"created_at": NOW - timedelta(days=age)}))
+    asked: list[dict[str, object]] = []
+    store.client.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: asked.append(dict(params))
+    )
+    since = NOW - timedelta(days=30)
+    assert [r.id for r in store.list_recommendations(status="REJECTED", since=since)] == ["new"]
+    # the index itself leaves the old one out: it is not read and dropped
+    assert asked and all("gsi1sk >= :since" in str(p["KeyConditionExpression"]) for p in asked)
+    assert [r.id for r in store.list_recommendations(status="REJECTED")] == ["old", "new"]

@@ -264,14 +264,19 @@ class Store:
         ]
 
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None
+        self, status: str | None = None, function: str | None = None, since: datetime | None = None
     ) -> list[Recommendation]:
+        """`since` (with a status): only those created from then on, read as such from the index."""
         if status is not None:
+            key, values = "gsi1pk = :g", {":g": _s(f"STATUS#{status}")}
+            if since is not None:  # the index sorts by creation time (gsi1sk: "<created_at>#<id>")
+                key += " AND gsi1sk >= :since"
+                values[":since"] = _s(since.astimezone(UTC).isoformat())
             pages = self.client.get_paginator("query").paginate(
                 TableName=self.state_table,
                 IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :g",
-                ExpressionAttributeValues={":g": _s(f"STATUS#{status}")},
+                KeyConditionExpression=key,
+                ExpressionAttributeValues=values,
             )
         else:
             pages = self.client.get_paginator("scan").paginate(
@@ -286,6 +291,8 @@ class Store:
             recs = [r for r in recs if r.status == status]
         if function is not None:
             recs = [r for r in recs if r.function == function]
+        if since is not None:
+            recs = [r for r in recs if r.created_at >= since]
         return sorted(recs, key=lambda r: (r.created_at, r.id))
 
     # ---------------------------------------------------------------- per-function state and alarm links

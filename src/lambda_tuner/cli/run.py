@@ -30,7 +30,7 @@ class ReadOnlyStore:
         return {}
 
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None
+        self, status: str | None = None, function: str | None = None, since: datetime | None = None
     ) -> list[Recommendation]:
         return []
 
