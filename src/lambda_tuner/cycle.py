@@ -106,6 +106,7 @@ class CycleSummary(BaseModel):
     expired: list[str] = []
     notified: bool = False
     digest: str | None = None
+    asked: list[str] = []  # approval requests whose links went out in a message SNS took
     audit_head: str | None = None
     kill_switch: bool = False
     collect_stats: dict[str, Any] = {}
@@ -222,7 +223,8 @@ def _withdraw_asks(deps: CycleDeps, summary: CycleSummary, now: datetime, exc: E
     the cycle's own error is raised after this, with a note when an ask could not be withdrawn."""
     why = f"approval request not sent: the cycle failed ({type(exc).__name__}: {exc})"
     for routed in summary.recommendations:
-        if routed.route != "approve":
+        # one whose links went out in an earlier message of a split digest stays: a person has them
+        if routed.route != "approve" or routed.recommendation.id in summary.asked:
             continue
         try:
             deps.store.transition(routed.recommendation.id, "PENDING", "EXPIRED", now, expired_because=why)
@@ -404,8 +406,10 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
         "functions": ",".join(functions)[:250],
         "count": str(len(actionable)),
     }
+    links = {r.recommendation.id: r.links["approve"] for r in actionable if r.links}
     for subject, body in digests:  # one message, or several when SNS's size limit needs them
         deps.notifier.publish(subject, body, attributes)
+        summary.asked += [rec_id for rec_id, link in links.items() if link in body]
     summary.notified, summary.digest = True, "\n".join(body for _, body in digests)
 
 
