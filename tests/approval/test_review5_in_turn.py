@@ -14,6 +14,7 @@ import lambda_tuner.cycle as cycle_module
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import FunctionConfig, Interval, Observations, Recommendation
 from lambda_tuner.cycle import run_cycle
+from lambda_tuner.settings import AgentSettings
 
 FN = "orders-api"
 
@@ -38,18 +39,24 @@ class MemoryAndPc:
         return dict(state)
 
 
-def test_a_change_waiting_behind_one_a_person_rejected_is_asked_for_next(
-    account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given approve mode and a function whose cycle finds a memory change and a smaller PC change
-    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+def _memory_asked_and_rejected() -> tuple[AgentSettings, Store]:
+    """A first cycle in approve mode asks for the memory change (the larger saving); a person rejects it."""
     settings = agent_settings().model_copy(update={"mode": "approve"})
     store = Store(STATE, AUDIT)
     first = run_cycle(settings, NOW, deps_for(store, _one_function))
     [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
     assert asked.kind == "memory"
-    # When a person rejects the memory change, and the next cycle finds the same two
     assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
+    return settings, store
+
+
+def test_a_change_waiting_behind_one_a_person_rejected_is_asked_for_next(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given approve mode and a function whose cycle finds a memory change and a smaller PC change
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings, store = _memory_asked_and_rejected()
+    # When the next cycle finds the same two
     later = NOW + timedelta(days=1)
     second = run_cycle(settings, later, deps_for(store, _one_function, at=later))
     # Then the PC change is asked for now: the refused one no longer goes first, and waits its turn
@@ -62,11 +69,7 @@ def test_a_rejection_older_than_its_time_no_longer_puts_its_change_behind(
 ) -> None:
     # Given the memory change rejected long ago (the store reads rejections only REFUSED_FOR back)
     monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
-    settings = agent_settings().model_copy(update={"mode": "approve"})
-    store = Store(STATE, AUDIT)
-    first = run_cycle(settings, NOW, deps_for(store, _one_function))
-    [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
-    assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
+    settings, store = _memory_asked_and_rejected()
     # When a cycle long after finds the same two
     later = NOW + cycle_module.REFUSED_FOR + timedelta(days=1)
     again = run_cycle(settings, later, deps_for(store, _one_function, at=later))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lambda_tuner.twin.server import Twin
+from lambda_tuner.adapters import aws
+from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.shapes import cpu_bound, io_bound
 from lambda_tuner.twin.spec import FunctionSpec
 from lambda_tuner.twin.stack import LocalStack
@@ -71,3 +75,25 @@ def context() -> Any:
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:lambda-tuner-agent",
         timeout_s=900,
     )
+
+
+@contextmanager
+def deployed(fleet: Sequence[FunctionSpec], mode: str, seed: int = 5) -> Iterator[Account]:
+    """A twin running `fleet` (15 days of history up to T0) with lambda-tuner's stack deployed in `mode`;
+    the environment restored afterwards."""
+    saved = dict(os.environ)
+    world = World(list(fleet), seed=seed, epoch=T0 - timedelta(days=15), now=T0)
+    try:
+        with Twin(world) as twin:
+            apply_env(twin)
+            aws.reset_clients()
+            from lambda_tuner.handlers import agent, apply, approval
+
+            # each handler keeps its clients for warm invocations: those of another test's twin are gone
+            for cached in (agent._wiring, approval._flow, apply._flow):
+                cached.cache_clear()
+            yield Account(twin, world, LocalStack(twin, mode=mode).deploy())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        aws.reset_clients()

@@ -5,20 +5,15 @@ auto mode the PC change ended the canary just started)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from e2e_support import T0, Account
+from e2e_support import T0, Account, deployed
 
-from lambda_tuner.adapters import aws
 from lambda_tuner.twin import person, shapes, traffic
-from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
-from lambda_tuner.twin.stack import LocalStack
-from lambda_tuner.twin.world import World
 
 P = "lambda-tuner:"
 IN_TURN = "one change in flight per function"
@@ -35,7 +30,6 @@ def hourly_recommend() -> Iterator[Account]:
 
 
 def _account(mode: str) -> Iterator[Account]:
-    saved = dict(os.environ)
     fleet = [
         # the demo's hourly-export: an hourly burst with PC 20 all day, at a size worth a memory trial
         FunctionSpec(
@@ -48,19 +42,8 @@ def _account(mode: str) -> Iterator[Account]:
             tags={P + "cold-start-objective": "usd-per-cold-start=0.01", P + "strategy": "cost"},
         )
     ]
-    world = World(fleet, seed=5, epoch=T0 - timedelta(days=15), now=T0)
-    with Twin(world) as twin:
-        apply_env(twin)
-        aws.reset_clients()
-        from lambda_tuner.handlers import agent, apply, approval
-
-        # each handler keeps its clients for warm invocations: those of another test's twin are gone
-        for cached in (agent._wiring, approval._flow, apply._flow):
-            cached.cache_clear()
-        yield Account(twin, world, LocalStack(twin, mode=mode).deploy())
-    os.environ.clear()
-    os.environ.update(saved)
-    aws.reset_clients()
+    with deployed(fleet, mode) as account:
+        yield account
 
 
 def _changes(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,23 +3,17 @@ remove the one nobody else scales, and leaves the one the team's own target trac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
-from e2e_support import T0, Account
+from e2e_support import T0, Account, deployed
 
-from lambda_tuner.adapters import aws
 from lambda_tuner.twin import person
-from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.shapes import io_bound
 from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
-from lambda_tuner.twin.stack import LocalStack
 from lambda_tuner.twin.traffic import steady
-from lambda_tuner.twin.world import World
 
 DIMENSION = "lambda:function:ProvisionedConcurrency"
 
@@ -37,22 +31,12 @@ def _idle_pc(name: str, scaled_by: str = "") -> FunctionSpec:
 
 @pytest.fixture(scope="module")
 def scaled() -> Iterator[Account]:
-    saved = dict(os.environ)
     fleet = [
         _idle_pc("legacy-auth"),
         _idle_pc("quotes-api", scaled_by="pc-utilisation"),
         _idle_pc("prices-api", scaled_by="team-tracking"),  # and the agent's own schedule, put on before
     ]
-    world = World(fleet, seed=5, epoch=T0 - timedelta(days=15), now=T0)
-    with Twin(world) as twin:
-        apply_env(twin)
-        aws.reset_clients()
-        from lambda_tuner.handlers import agent, apply, approval
-
-        # each handler keeps its clients for warm invocations: those of another test's twin are gone
-        for cached in (agent._wiring, approval._flow, apply._flow):
-            cached.cache_clear()
-        account = Account(twin, world, LocalStack(twin, mode="auto").deploy())
+    with deployed(fleet, "auto") as account:
         boto3.client("application-autoscaling").put_scheduled_action(
             ServiceNamespace="lambda",
             ResourceId="function:prices-api:live",
@@ -62,9 +46,6 @@ def scaled() -> Iterator[Account]:
             ScalableTargetAction={"MinCapacity": 10, "MaxCapacity": 10},
         )
         yield account
-    os.environ.clear()
-    os.environ.update(saved)
-    aws.reset_clients()
 
 
 @pytest.fixture(scope="module")
