@@ -35,7 +35,8 @@ LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run
 COLLECTOR_STATE_KEY = "collector"
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
-# A change a person rejected goes behind the function's others for this long (and is read back only so far)
+# A change a person rejected, or whose ask expired unanswered, goes behind the function's others for this
+# long (and is read back only so far)
 REFUSED_FOR = timedelta(days=30)
 CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
@@ -305,7 +306,12 @@ def _decide_all(
     for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
         unverified.setdefault(function, approved)
     # What a person refused does not go first again: the change waiting behind it would wait for good
-    refused = {} if read_only else _by_function(deps.store, "REJECTED", since=decider.now - REFUSED_FOR)
+    # and neither does one whose ask expired unanswered: the other change would wait for a person who
+    # does not answer (each is asked in turn, then, the larger saving first again once both were asked)
+    refused: dict[str, list[Recommendation]] = {}
+    for status in () if read_only else ("REJECTED", "EXPIRED"):
+        for function, recs in _by_function(deps.store, status, since=decider.now - REFUSED_FOR).items():
+            refused.setdefault(function, []).extend(recs)
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])

@@ -76,3 +76,22 @@ def test_a_rejection_older_than_its_time_no_longer_puts_its_change_behind(
     # Then the larger saving goes first again
     routes = {r.recommendation.kind: r.route for r in again.recommendations}
     assert routes == {"memory": "approve", "keep": "record"}, routes
+
+
+def test_a_change_waiting_behind_an_ask_nobody_answered_is_asked_for_next(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the memory change asked for first, and its links expiring unanswered (72 hours on)
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings = agent_settings().model_copy(update={"mode": "approve"})
+    store = Store(STATE, AUDIT)
+    first = run_cycle(settings, NOW, deps_for(store, _one_function))
+    [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
+    assert asked.kind == "memory"
+    # When the cycle after the expiry finds the same two
+    later = NOW + timedelta(hours=settings.token_ttl_hours + 24)
+    again = run_cycle(settings, later, deps_for(store, _one_function, at=later))
+    assert store.get_recommendation(asked.id).status == "EXPIRED"  # type: ignore[union-attr]
+    # Then the PC change waiting behind it is asked for: it does not wait for a person who does not answer
+    routes = {r.recommendation.kind: r.route for r in again.recommendations}
+    assert routes == {"provisioned_concurrency": "approve", "keep": "record"}, routes
