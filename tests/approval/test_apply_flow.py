@@ -182,6 +182,23 @@ def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Acc
     assert [m["Subject"] for m in account.messages()][-1] == "lambda-tuner: Rolled back: orders-api"
 
 
+def test_an_alarm_leaves_a_memory_size_a_deploy_set_since_the_change(account: Account) -> None:
+    # Given the agent's change (1024 → 512 MB) and, since, a deploy that set 2048 MB on purpose
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    aws.client("lambda").update_function_configuration(FunctionName=FN, MemorySize=2048)
+    # When one of the change's alarms fires
+    result = s.flow.on_alarm(s.alarms()[0], NOW + timedelta(hours=1))
+    # Then the deploy's size stands (1024 back would undo the deploy, not the agent), and the record,
+    # the result and the notice say so
+    assert result is not None and result.ok and "memory left at 2048 MB" in result.message
+    assert account.memory(FN) == 2048
+    rollback = s.store.list_audit()[-1]
+    assert rollback.type == "rollback" and rollback.data["memory_left"] == 2048
+    assert "memory left at 2048 MB" in account.messages()[-1]["Message"]
+
+
 def test_revert_restores_the_configuration_from_before_the_first_change(account: Account) -> None:
     s = Setup(account)
     s.approved()

@@ -109,14 +109,18 @@ class CanaryFlow(RollbackFlow):
         return ("APPLIED",) if trial_of(after) else super()._rollback_from(after)
 
     def _undo_change(
-        self, before: dict[str, Any], after: dict[str, Any], left: list[str] | None = None
+        self,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        left: list[str] | None = None,
+        kept: dict[str, Any] | None = None,
     ) -> tuple[bool, str | None]:
         """A canary is undone by taking its trial version out of the alias's routing, nothing more: $LATEST
         never left the main size, and the version the alias serves may be a deploy's since (putting the
         whole recorded `before` back would revert that deploy)."""
         version = trial_of(after)
         if not version:
-            return super()._undo_change(before, after, left)
+            return super()._undo_change(before, after, left, kept)
         try:
             self.applier.remove_trial(str(after["function"]), str(after.get("alias")), version)
         except ApplyError as exc:

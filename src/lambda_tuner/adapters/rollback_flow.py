@@ -81,19 +81,25 @@ class RollbackFlow:
         ):
             return None
         left: list[str] = []
-        ok, error = self._undo_change(before, after, left)
+        kept: dict[str, Any] = {}
+        ok, error = self._undo_change(before, after, left, kept)
         extra, note = self._after_rollback(after, before, restored=ok)
         undone, what = self._undone(before, after)
+        put_back = before
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
-            undone = {"restored": _left_to(before), "left_to": left}
+            undone, put_back = {"restored": _left_to(before), "left_to": left}, _left_to(before)
             what = f"the agent's PC schedule was taken off; the rest is left to {', '.join(left)}"
+        elif "memory_left" in kept:  # a deploy set another size since: putting ours back would undo it
+            put_back = {**before, "memory_mb": kept["memory_left"]}
+            undone = {"restored": put_back, "memory_left": kept["memory_left"]}
+            what = _memory_left_text(kept["memory_left"])
         done = what if ok else f"the change could NOT be undone: {error}"
         outcome = {
             "at": now.isoformat(),
             "data": {"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
             "body": f"Alarm {alarm_name} fired; {done}{note}.\n",
-            "put_back": _left_to(before) if left else before,
-            "message": error or (what if left else "rolled back"),
+            "put_back": put_back,
+            "message": error or (what if left or kept else "rolled back"),
         }
         return self._finish_rollback(link, attrs, outcome)
 
@@ -159,11 +165,23 @@ class RollbackFlow:
         return ("APPLIED", "VERIFIED")
 
     def _undo_change(
-        self, before: dict[str, Any], after: dict[str, Any], left: list[str] | None = None
+        self,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        left: list[str] | None = None,
+        kept: dict[str, Any] | None = None,
     ) -> tuple[bool, str | None]:
         """Undo one change an alarm judged worse: put `before` back (its alias only while it still serves
-        the version the change published: a deploy since stands). (ok, error); `left`: as in `_restore`."""
-        return self._restore(before, ours=after.get("published_version"), left=left)
+        the version the change published, its memory only while it is the change's: a deploy since
+        stands). (ok, error); `left`, `kept`: as in `_restore`."""
+        set_mb = after.get("memory_mb")
+        return self._restore(
+            before,
+            ours=after.get("published_version"),
+            left=left,
+            set_mb=set_mb if isinstance(set_mb, int) else None,
+            kept=kept,
+        )
 
     def _undone(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """What `_undo_change` did: the fields of the rollback record that say so, and the words."""
@@ -199,7 +217,7 @@ class RollbackFlow:
         if "memory_left" in kept:  # a deploy set another size since: putting ours back would undo it
             data["memory_left"] = kept["memory_left"]
             put_back = {**before, "memory_mb": kept["memory_left"]}
-            done = f"memory left at {kept['memory_left']} MB: set since the agent's change (a deploy?)"
+            done = _memory_left_text(kept["memory_left"])
         if not ok and self.applier.function_gone(str(before["function"])):
             ok, error, done = True, None, "the function no longer exists: nothing to put back"
             data.update(ok=True, error=None, gone=True)
@@ -288,3 +306,7 @@ class RollbackFlow:
         self.notifier.publish(
             f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
         )
+
+
+def _memory_left_text(memory_mb: int) -> str:
+    return f"memory left at {memory_mb} MB: set since the agent's change (a deploy?)"
