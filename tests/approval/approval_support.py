@@ -24,7 +24,13 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 from botocore.response import StreamingBody
-from moto.server import ThreadedMotoServer
+from moto.server import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    ThreadedMotoServer,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.adapters.notifier import Notifier
@@ -40,10 +46,36 @@ SECRET = "s" * 64
 STATE, AUDIT = "lt-state", "lt-audit"
 
 
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+
+
+class AtomicMotoServer(ThreadedMotoServer):
+    """moto's server with DynamoDB's writes made atomic, as the twin makes them (twin.server): moto checks
+    a condition and then writes, unlocked, so two concurrent conditional writes can both succeed, which
+    DynamoDB never allows. Under a loaded machine that made the concurrent-transition test flaky."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        writes = threading.Lock()
+
+        def atomic(environ: dict[str, Any], start_response: Any) -> Any:
+            target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+            if target.startswith("DynamoDB_") and target.rpartition(".")[2] in DYNAMODB_WRITES:
+                with writes:
+                    return list(app(environ, start_response))
+            return app(environ, start_response)
+
+        self._server = make_server(
+            self._ip_address, self._port, atomic, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     aws.reset_clients()  # clients built before the endpoint was set would talk to real AWS
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
