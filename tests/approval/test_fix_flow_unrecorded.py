@@ -19,14 +19,15 @@ ACTION = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
 
 
 class FlakyAuditStore(Store):
-    """An audit table that refuses the next `failures` change records, then works again."""
+    """An audit table that refuses the next `failures` records of one type (change records unless said),
+    then works again."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, refused: AuditType = "change", *, failures: int) -> None:
         super().__init__(STATE, AUDIT)
-        self.failures = failures
+        self.refused, self.failures = refused, failures
 
     def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
-        if type == "change" and self.failures > 0:
+        if type == self.refused and self.failures > 0:
             self.failures -= 1
             raise StoreError("audit table unavailable")
         return super().append_audit(type, at, **fields)

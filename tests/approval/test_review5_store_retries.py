@@ -4,44 +4,19 @@ again and the second sending finds the first one's work done), and an undo whose
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, answer_lost, make_rec
+from approval_support import AUDIT, NOW, STATE, Account, answer_lost
+from test_fix_flow_unrecorded import FlakyAuditStore, flow_with
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.applier import Applier
-from lambda_tuner.adapters.apply_flow import ApplyFlow
-from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
-from lambda_tuner.core.models import AuditRecord, AuditType
 
 FN = "orders-api"
 ACTION = "arn:aws:lambda:us-east-1:123456789012:function:lt-apply"
-
-
-class FlakyAuditStore(Store):
-    """An audit table that refuses the next `failures` records of one type, then works again."""
-
-    def __init__(self, refused: AuditType, failures: int) -> None:
-        super().__init__(STATE, AUDIT)
-        self.refused, self.failures = refused, failures
-
-    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
-        if type == self.refused and self.failures > 0:
-            self.failures -= 1
-            raise StoreError("audit table unavailable")
-        return super().append_audit(type, at, **fields)
-
-
-def flow_with(account: Account, store: Store) -> ApplyFlow:
-    account.create_function(FN, memory_mb=1024)
-    store.put_recommendation(make_rec(revision_id=None, status="APPROVED"))
-    return ApplyFlow(
-        store, Applier(sleep=lambda _: None), Notifier(account.topic_arn), alarm_action_arn=ACTION
-    )
 
 
 def status(store: Store, rec_id: str = "rec-1") -> str:
