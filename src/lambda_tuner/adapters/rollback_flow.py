@@ -174,14 +174,7 @@ class RollbackFlow:
         """Undo one change an alarm judged worse: put `before` back (its alias only while it still serves
         the version the change published, its memory only while it is the change's: a deploy since
         stands). (ok, error); `left`, `kept`: as in `_restore`."""
-        set_mb = after.get("memory_mb")
-        return self._restore(
-            before,
-            ours=after.get("published_version"),
-            left=left,
-            set_mb=set_mb if isinstance(set_mb, int) else None,
-            kept=kept,
-        )
+        return self._restore(before, ours=after.get("published_version"), left=left, changed=after, kept=kept)
 
     def _undone(self, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """What `_undo_change` did: the fields of the rollback record that say so, and the words."""
@@ -207,11 +200,8 @@ class RollbackFlow:
         before: dict[str, Any] = first.data["before"]
         left: list[str] = []
         ours = self._ours(before, records)
-        set_mb = last.data.get("after", {}).get("memory_mb")
         kept: dict[str, Any] = {}
-        ok, error = self._restore(
-            before, ours=ours, left=left, set_mb=set_mb if isinstance(set_mb, int) else None, kept=kept
-        )
+        ok, error = self._restore(before, ours=ours, left=left, changed=last.data.get("after", {}), kept=kept)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
         done, put_back = "reverted", before
         if "memory_left" in kept:  # a deploy set another size since: putting ours back would undo it
@@ -272,14 +262,16 @@ class RollbackFlow:
         *,
         ours: str | None = None,
         left: list[str] | None = None,
-        set_mb: int | None = None,
+        changed: dict[str, Any] | None = None,
         kept: dict[str, Any] | None = None,
     ) -> tuple[bool, str | None]:
         """Put `before` back: (ok, error). `left` gets who else scales a PC the undo then left to them
         (their scaling came since the change: only the agent's own schedule came off); `kept` the memory
-        left where a deploy set another size since the agent's `set_mb` (`Applier.restore`)."""
+        left where a deploy set another size since the one `changed` (the change as applied) set."""
         if not before:
             return False, "no recorded configuration to restore"
+        set_mb = (changed or {}).get("memory_mb")
+        set_mb = set_mb if isinstance(set_mb, int) else None
         try:
             applied = self.applier.restore(before, ours=ours, set_mb=set_mb)
         except ApplyError as exc:
