@@ -172,13 +172,15 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         p99_allowance=settings.p99_allowance,
         pc_scaling=deps.pc_scaling(),
     )
+    functions = result.inventory.functions
+    modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn in functions}
+
     def asks(fn: FunctionConfig) -> bool:
         """Whether its changes go to a person or are made: in recommend or off mode, all are shown."""
-        return guardrails.resolve_mode(settings.mode, fn.policy, killed) in ("approve", "auto")
+        return modes[fn.name] in ("approve", "auto")
 
     decided, states = _decide_all(decider, result, deps, summary, read_only=read_only, asks=asks)
 
-    modes = {fn.name: guardrails.resolve_mode(settings.mode, fn.policy, killed) for fn, _ in decided}
     rails = guardrails.Guardrails(
         max_step_factor=settings.max_step_factor,
         max_changes_per_cycle=settings.max_changes_per_cycle,
