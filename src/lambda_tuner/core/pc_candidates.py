@@ -139,10 +139,15 @@ def hour_lambdas(history: History, objective: PcObjective, base: float) -> NDArr
 
 def score(history: History, bin_levels: tuple[int, ...], lam_h: NDArray[np.float64]) -> PlanScore:
     per_hour = np.asarray(bin_levels, dtype=int)[history.bin_of_hour()]
+    return _score(history, tuple(int(v) for v in bin_levels), *_hour_figures(history, per_hour), lam_h)
+
+
+def _hour_figures(
+    history: History, per_hour: NDArray[np.int_]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Cost and cold starts in each history hour at the level `per_hour` gives it."""
     cols = np.arange(history.hours)
-    cost = history.tables.cost[per_hour, cols]
-    cold = history.tables.cold[per_hour, cols]
-    return _score(history, tuple(int(v) for v in bin_levels), cost, cold, lam_h)
+    return history.tables.cost[per_hour, cols], history.tables.cold[per_hour, cols]
 
 
 def _score(
@@ -187,11 +192,8 @@ def in_place_plan(
         cost, cold = _block_figures(history, slots)
         return _score(history, (max(slots),) * history.bins, cost, cold, lam_h, block_levels=slots)
     week = np.minimum(np.asarray(levels, dtype=int), history.tables.max_level)
-    per_hour = week[history.hour_of_week]
-    cols = np.arange(history.hours)
-    cost, cold = history.tables.cost[per_hour, cols], history.tables.cold[per_hour, cols]
     bins = tuple(int(v) for v in (week if history.bins == 168 else week[:24]))
-    return _score(history, bins, cost, cold, lam_h)
+    return _score(history, bins, *_hour_figures(history, week[history.hour_of_week]), lam_h)
 
 
 def static_plan(history: History, lam_h: NDArray[np.float64]) -> PlanScore:
