@@ -39,13 +39,19 @@ class MemoryAndPc:
         return dict(state)
 
 
-def _memory_asked_and_rejected() -> tuple[AgentSettings, Store]:
-    """A first cycle in approve mode asks for the memory change (the larger saving); a person rejects it."""
+def _memory_asked() -> tuple[AgentSettings, Store, Recommendation]:
+    """A first cycle in approve mode asks for the memory change (the larger saving)."""
     settings = agent_settings().model_copy(update={"mode": "approve"})
     store = Store(STATE, AUDIT)
     first = run_cycle(settings, NOW, deps_for(store, _one_function))
     [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
     assert asked.kind == "memory"
+    return settings, store, asked
+
+
+def _memory_asked_and_rejected() -> tuple[AgentSettings, Store]:
+    """... and a person rejects it."""
+    settings, store, asked = _memory_asked()
     assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
     return settings, store
 
@@ -83,11 +89,7 @@ def test_a_change_waiting_behind_an_ask_nobody_answered_is_asked_for_next(
 ) -> None:
     # Given the memory change asked for first, and its links expiring unanswered (72 hours on)
     monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
-    settings = agent_settings().model_copy(update={"mode": "approve"})
-    store = Store(STATE, AUDIT)
-    first = run_cycle(settings, NOW, deps_for(store, _one_function))
-    [asked] = [r.recommendation for r in first.recommendations if r.route == "approve"]
-    assert asked.kind == "memory"
+    settings, store, asked = _memory_asked()
     # When the cycle after the expiry finds the same two
     later = NOW + timedelta(hours=settings.token_ttl_hours + 24)
     again = run_cycle(settings, later, deps_for(store, _one_function, at=later))
