@@ -145,11 +145,8 @@ class Decider:
             self.time_zone,
             unreserved_concurrency=self.unreserved_concurrency,
             in_place=ours,
+            in_place_on=on,
         )
-        if alias is not None and on == alias.function_version and rec.kind == "provisioned_concurrency":
-            # the agent's schedule is on the version the alias serves, which reads no PC at an hour when
-            # the schedule set it to 0: the change goes there too, not onto the alias beside it
-            rec = rec.model_copy(update={"current": {**rec.current, "pc_version": on}})
         if not (with_pc or asked) and rec.kind != "provisioned_concurrency":
             return []
         return [self._respect_scalers(fn, self._respect_iac(fn, rec))]
@@ -214,6 +211,7 @@ class Decider:
         ]
 
     def _schedule_off(self, fn: FunctionConfig, qualifier: str, level: int, why: str) -> Recommendation:
+        on = f"version {qualifier}" if qualifier.isdigit() else f"alias {qualifier}"
         return Recommendation(
             id=self.new_id(),
             function=fn.name,
@@ -225,9 +223,9 @@ class Decider:
             revision_id=fn.revision_id,
             latency_effect="the other scaling decides the PC level again",
             reason=Reason(
-                summary=f"Take the agent's PC schedule off {qualifier}: {why}, and each of the agent's "
+                summary=f"Take the agent's PC schedule off {on}: {why}, and each of the agent's "
                 "actions pins it at its own level (minimum = maximum)",
-                observed=f"the agent's scheduled actions on {qualifier}; {why}",
+                observed=f"the agent's scheduled actions on {on}; {why}",
                 model="none",
                 decided_by="PC scaled elsewhere: the agent's schedule fights it",
             ),

@@ -83,12 +83,14 @@ def decide_pc(  # noqa: PLR0917 - the signature the other modules were promised
     unreserved_concurrency: int | None = None,
     keep_alive_min: int = 10,
     in_place: Sequence[PcScheduledAction] = (),
+    in_place_on: str | None = None,
 ) -> Recommendation:
     """One recommendation for the alias (or the function when it has none) serving `obs`. `in_place`: the
     agent's own scheduled actions on that PC, the plan a new one is judged against (the alias reads only
-    as the level the last of them set)."""
+    as the level the last of them set); `in_place_on`: the qualifier they are on (the alias, or the
+    version it serves, which reads no PC at an hour when the schedule set 0)."""
     current = current_pc(fn, alias)
-    base = _Base(fn, alias, obs, now, rec_id, current)
+    base = _Base(fn, alias, obs, now, rec_id, current, in_place_on)
     mean_ms = mean_duration_ms(obs, fn.memory_mb)
     series = obs.concurrency
     if obs.status != "ok" or series is None or not series.invocations or mean_ms is None:
@@ -186,6 +188,7 @@ class _Base:
     now: datetime
     rec_id: str
     current: int
+    schedule_on: str | None = None
 
     def insufficient(self, why: str) -> Recommendation:
         reason = _reason("Not enough data to plan PC", why, "", why)
@@ -199,7 +202,7 @@ class _Base:
             "function": self.fn.name,
             "kind": kind,
             "created_at": self.now,
-            "current": {"pc": self.current, **self.pc_on_version()},
+            "current": self.where(),
             "proposed": dict(proposed),
             "reason": reason,
             "revision_id": self.fn.revision_id,
@@ -207,14 +210,23 @@ class _Base:
             **extra,
         })
 
-    def pc_on_version(self) -> dict[str, int | float | str | None]:
-        """Where the PC is when it sits on the version the alias serves, not on the alias: a change must be
-        made there (alarms and metrics stay on the alias, which the traffic goes through)."""
+    def where(self) -> dict[str, int | float | str | None]:
+        """The PC level now, and the version it sits on when that is the version the alias serves, not
+        the alias: a change must be made there (alarms and metrics stay on the alias, which the traffic
+        goes through). The agent's own schedule there counts even at an hour when it set 0."""
         alias = self.alias
         if alias is None or alias.pc_requested is not None or alias.pc_allocated is not None:
-            return {}
-        on_version = self.fn.pc_on_versions.get(alias.function_version)
-        return {"pc_version": alias.function_version} if on_version else {}
+            return {"pc": self.current}
+        version = alias.function_version
+        on_version = self.fn.pc_on_versions.get(version) or self.schedule_on == version
+        return {"pc": self.current, "pc_version": version} if on_version else {"pc": self.current}
+
+    def target(self) -> str:
+        """The PC a recommendation is about, in words."""
+        if self.alias is None:
+            return "the function"
+        version = self.where().get("pc_version")
+        return f"version {version} behind alias {self.alias.name}" if version else f"alias {self.alias.name}"
 
 
 def _reason(summary: str, observed: str, model: str, decided_by: str) -> Reason:
@@ -240,7 +252,7 @@ def _recommend(
 ) -> Recommendation:
     """`schedule`: "read" when the agent's own schedule is on that PC and `before` is its plan, "unread"
     when it is on but could not be read back (another time zone, say): no saving is claimed then."""
-    fn, alias, keep = base.fn, base.alias, {"pc": base.current}
+    fn, alias, keep = base.fn, base.alias, base.where()
     series = base.obs.concurrency
     util = float(np.mean(series.pc_utilization_max)) if series and series.pc_utilization_max else None
     observed = observed_text(t.history, t.mean_ms, base.current, util)
@@ -248,7 +260,7 @@ def _recommend(
     decided_by = t.choice.decided_by + (f"; {t.cap_text}" if t.cap_text else "")
     if plan.within_hour:
         decided_by += f"; {burst_text(t.history)}: PC only in those 5-minute blocks, raised one block early"
-    target = "alias " + alias.name if alias else "the function"
+    target = base.target()
     text = _plan_text(plan, t.tz)
     if fn.snapstart and plan.peak > 0:
         why = f"SnapStart and PC cannot be combined on one version; the plan would be {text}"

@@ -138,3 +138,24 @@ def test_the_agents_schedule_on_the_version_the_alias_serves_is_found_while_it_r
     other = PcScaling(ours=frozenset({v7}), schedules={v7: worse})
     rec = _pc_of(Decider(NOW, lambda: "r", pc_scaling=other).decide(fn, hourly_burst(), {}))
     assert rec.kind == "provisioned_concurrency" and rec.current.get("pc_version") == "7"
+
+
+def test_a_note_or_change_for_pc_on_the_version_names_the_version_not_the_alias() -> None:
+    # Given the agent's schedule on version 7, which alias live serves, read at an hour when it set 0
+    unset = LIVE.model_copy(update={"pc_requested": None, "pc_allocated": None, "pc_status": None})
+    fn = function(aliases=(unset,), policy=OBJECTIVE)
+    planned = _pc_of(
+        Decider(NOW, lambda: "r").decide(
+            function(aliases=(unset,), policy=OBJECTIVE, pc_on_versions={"7": 5}), hourly_burst(), {}
+        )
+    )
+    v7 = "function:orders:7"
+    same = PcScaling(ours=frozenset({v7}), schedules={v7: planned.pc_schedule})
+    kept = _pc_of(Decider(NOW, lambda: "r", pc_scaling=same).decide(fn, hourly_burst(), {}))
+    # Then the note says where the schedule is (the alias has none), and keeps it there
+    assert kept.reason.summary == "Keep the agent's PC schedule on version 7 behind alias live", (
+        kept.reason.summary
+    )
+    assert kept.current.get("pc_version") == "7" and kept.proposed == kept.current
+    # and a change of PC configured on the version says so too
+    assert planned.reason.summary.startswith("Set PC of version 7 behind alias live"), planned.reason.summary

@@ -70,9 +70,16 @@ def test_the_agents_own_schedule_under_a_teams_policy_is_taken_off() -> None:
     )
     assert rec.current == {"pc": 50} and rec.monthly_saving_usd is None
     assert (
-        "Take the agent's PC schedule off live" in rec.reason.summary
+        "Take the agent's PC schedule off alias live" in rec.reason.summary
         and "pc-utilisation" in rec.reason.summary
     )
+
+
+def test_the_agents_own_schedule_on_the_served_version_is_taken_off_that_version() -> None:
+    policy = {"function:orders:live": "scaling policy 'pc-utilisation' (TargetTrackingScaling)"}
+    rec = _pc_rec(policy, ours=frozenset({"function:orders:7"}))
+    assert (rec.qualifier, rec.proposed) == ("7", {"pc_schedule": "[]"})
+    assert rec.reason.summary.startswith("Take the agent's PC schedule off version 7:"), rec.reason.summary
 
 
 def test_the_agents_own_schedule_alone_is_planned_as_usual() -> None:
