@@ -92,3 +92,22 @@ def test_a_change_still_waiting_for_a_person_is_shown_beside_the_newer_cycle_hol
     assert [r.id for r in shown] == ["asked", "arm"]
     # and, where today's cycle asked nothing at all, beside its note
     assert [r.id for r in newest_per_function([asked, held])] == ["asked", "held"]
+
+
+def test_a_long_latency_text_does_not_squeeze_the_reason_into_a_narrow_column() -> None:
+    # Given arm64 advice, whose latency text is long, beside a change whose reason is long
+    why = "exploration: untried 1760 MB is expected to beat the best guess 3008 MB by 23.4%, worth more"
+    latency = "duration 83 ms → 66–99 ms (unknown until tried on arm64)"
+    arm = rec("arm", "arm64_advice", {}, latency_effect=latency)
+    reason = Reason(summary=why, observed="o", model="m", decided_by="")
+    mem = rec("mem", "experiment", {"memory_mb": 1760}, reason=reason)
+    console = Console(width=160, record=True)
+    # When the table is printed 160 columns wide (piped output)
+    rows = [arm.model_dump(mode="json"), mem.model_dump(mode="json")]
+    console.print(recommendations_table(rows, first_only=False))
+    lines = console.export_text().splitlines()
+    # Then the reason reads in a few lines, not a word a line
+    start = next(i for i, line in enumerate(lines) if "1024 → 1760 MB" in line)
+    rest = [line for line in lines[start + 1 :] if line.strip()]
+    assert len(rest) <= 2, "\n".join(lines)
+    assert "beat the best guess" in "".join(lines[start : start + 3]).replace("  ", " "), "\n".join(lines)

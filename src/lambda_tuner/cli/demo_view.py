@@ -24,6 +24,8 @@ def _interval(iv: dict[str, float] | None) -> str:
 
 
 WHY_CHARS = 100
+WHY_MIN_WIDTH = 40  # below this a reason reads a word a line
+LATENCY_CHARS = 30
 
 
 def wide_console() -> Console:
@@ -90,9 +92,13 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_
     title = "Recommendations" + (" (the first decision of each function and alias)" if first_only else "")
     table = Table(title=title, box=box.SIMPLE_HEAD)
     table.add_column("function", no_wrap=True, min_width=max([len(r[0]) for r in rows] + [8]))
-    for head in ("kind", "change", "cost/month", "saving/month [90 %]", "p99", "conf.", "route"):
+    for head in ("kind", "change", "cost/month", "saving/month [90 %]"):
         table.add_column(head, no_wrap=True)  # cut short with "…" only where the terminal is too narrow
-    table.add_column("why", overflow="fold")  # wraps first
+    # a latency text can be long (arm64 advice's range): it wraps rather than take the reason's room
+    table.add_column("p99", max_width=LATENCY_CHARS)
+    for head in ("conf.", "route"):
+        table.add_column(head, no_wrap=True)
+    table.add_column("why", overflow="fold", min_width=WHY_MIN_WIDTH)  # wraps first
     for row in rows:
         table.add_row(*row)
     return table
