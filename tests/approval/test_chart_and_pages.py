@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -98,3 +99,38 @@ def test_an_experiments_limits_read_as_sentences_and_no_setting_shows_none() -> 
     assert "<th>The model&#39;s best guess</th><td>768 MB</td>" in limits
     # While a change that is no experiment has no limits to show
     assert "Limits of this experiment" not in confirm_page(make_rec(), claims, "tok")
+
+
+def _model_curve(sizes: list[int], observed: set[int]) -> list[ChartPoint]:
+    """A single-threaded function's curve over the whole allowed range: 100 ms at 1,769 MB and up."""
+    points = []
+    for mb in sizes:
+        ms = 100.0 * 1769 / min(mb, 1769)
+        cost = mb / 1024 * ms / 1000 * 0.0000166667 * 3e6
+        points.append(ChartPoint(memory_mb=mb, duration_ms=ms, duration_low_ms=ms * 0.8,
+                                 duration_high_ms=ms * 1.4, monthly_cost_usd=cost, observed=mb in observed))
+    return points
+
+
+def test_the_chart_shows_memory_in_octaves_around_the_sizes_that_matter_with_labels_that_fit() -> None:
+    # Given a model curve over 128 to 10,240 MB, observed at 3,008 MB, with a proposal of 1,760 MB
+    sizes = sorted({128, 160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 1760, 2048, 3008,
+                    4096, 6144, 8192, 10240})
+    svg = ET.fromstring(render_chart(_model_curve(sizes, {3008}), 3008, 1760))  # noqa: S314 - our own output
+    texts = list(svg.iter(f"{SVG}text"))
+    axis = sorted((float(t.get("x", 0)), t.text or "") for t in texts if t.get("text-anchor") == "middle"
+                  and (t.text or "").isdigit())
+    # Then the memory ticks are round sizes an octave apart, none on top of another ...
+    assert [label for _, label in axis][:3] == ["512", "1024", "2048"], axis
+    assert all(b[0] - a[0] >= 40 for a, b in itertools.pairwise(axis)), axis
+    # ... from 512 MB: two octaves either side of what was observed and proposed, not 128 MB's far tail,
+    # whose projected duration would flatten the rest
+    assert len(svg.findall(f"{SVG}circle")) == 1
+    width = int(svg.get("viewBox", "0 0 0 0").split()[2])
+    # ... and every label stays inside the picture
+    for t in texts:
+        x, n = float(t.get("x", 0)), len(t.text or "") * 6.5
+        anchor = t.get("text-anchor", "start")
+        left = x - n if anchor == "end" else x - n / 2 if anchor == "middle" else x
+        right = left + n
+        assert left >= 0 and right <= width, (t.text, left, right)

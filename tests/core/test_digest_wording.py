@@ -66,3 +66,11 @@ def test_an_experiment_without_a_routing_weight_says_it_runs_on_all_traffic():
 
 def test_a_plain_memory_change_is_one_phrase():
     assert change_text(rec("memory", {"memory_mb": 512})) == "memory 1024 → 512 MB"
+
+
+def test_a_setting_that_stays_reads_as_its_value_not_a_change_to_itself():
+    # a note (keep, too little data) and arm64 advice propose the size in force
+    assert change_text(rec("keep", {"memory_mb": 1024})) == "memory 1024 MB"
+    advice = rec("arm64_advice", {"arch": "arm64", "memory_mb": 1024})
+    advice = advice.model_copy(update={"current": {"arch": "x86_64", "memory_mb": 1024}})
+    assert change_text(advice) == "arch x86_64 → arm64, memory 1024 MB"

@@ -113,20 +113,22 @@ def experiment_limits(rec: Recommendation) -> list[tuple[str, str]]:
 
 
 def change_text(rec: Recommendation) -> str:
-    """`memory 1024 → 512 MB`, `pc 0 → 5`: every proposed setting against the current one."""
+    """`memory 1024 → 512 MB`, `pc 0 → 5`: every proposed setting against the current one (`memory
+    1024 MB` where it stays: a note, or arm64 advice at the same size)."""
     parts = []
     for key, new in rec.proposed.items():
         old = rec.current.get(key)
         if key in EXPERIMENT_KEYS:
             continue
         if key == "memory_mb":
-            parts.append(f"memory {old} → {new} MB")
+            parts.append(f"memory {new} MB" if old == new else f"memory {old} → {new} MB")
         elif key == "pc_schedule" and new == "[]" and not rec.pc_schedule:
             parts.append("take the agent's provisioned-concurrency schedule off")  # no rows to see
         elif key == "pc_schedule":
             parts.append("provisioned-concurrency schedule (see page)")
         else:
-            parts.append(f"{key.replace('_', ' ')} {old} → {new}")
+            name = key.replace("_", " ")
+            parts.append(f"{name} {new}" if old == new else f"{name} {old} → {new}")
     if rec.kind == "experiment":
         weight, days = rec.proposed.get("canary_weight"), rec.proposed.get("max_days")
         # Only `canary_weight` is routed; an older `routing_weight` never was (those trials took all traffic).
