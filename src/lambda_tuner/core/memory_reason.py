@@ -133,8 +133,8 @@ def experiment_recommendation(
         f"confirmation: {size} MB, the best guess{_next_to(optimum, size)}, is measured beside the current "
         "size before all traffic moves there (its p99 allowance rests on the model alone)"
         if confirm
-        else f"exploration: untried {size} MB is expected to beat the best guess {guess} MB by {gain:.1%}, "
-        f"worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
+        else f"exploration: untried {size} MB is expected to beat the best guess {guess} MB by {gain:.1%}"
+        f"{_odds(ev, index)}, worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
     )
     rec = recommendation(ctx, "experiment", index, why)
     stop_p99 = ev.stop_p99_ms
@@ -154,6 +154,17 @@ def experiment_recommendation(
         if ev.stop_p99_ratio is not None:
             proposed["stop_if_p99_ratio_above"] = round(ev.stop_p99_ratio, 4)
     return rec.model_copy(update={"proposed": proposed})
+
+
+def _odds(ev: Evaluation, index: int) -> str:
+    """A trial may go where a latency goal is only uncertain (its stops end it if it breaks one): what
+    chance the model gives it of keeping them, so that a person approving it knows how it may end."""
+    if not ev.soft:
+        return ""
+    chance = float(np.mean(ev.meets[:, index]))
+    goals = " and ".join(ev.soft)
+    ending = "; its stops end it if not)" if chance < 1 else ")"
+    return f" ({chance:.0%} chance it keeps the {goals}{ending}"
 
 
 def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recommendation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from memory_support import NOW, epoch, function, observe
@@ -227,3 +229,16 @@ def test_a_canarys_ratio_stop_is_the_allowance_over_the_baselines_p99_not_the_si
     assert from_baseline is not None and from_here is not None
     assert from_baseline / from_here == pytest.approx(80.0 / 84.0, rel=1e-6)
     assert from_here < 1.1  # the sampling margin, inside the allowance
+
+
+def test_an_exploration_says_how_likely_the_model_thinks_it_keeps_the_latency_goal():
+    # Given a CPU-starved function at 256 MB (its duration halves with twice the memory), seen at one
+    # size only, and `default`'s p99 allowance: a trial below it is cheaper only if it is not CPU-bound
+    rec = one_day(256, 300.0 * 1769.0 / 256)
+    assert rec.kind == "experiment" and int(rec.proposed["memory_mb"] or 0) < 256, rec.reason.decided_by
+    # Then the reason says what chance the model gives it of keeping the allowance (its p99 stop ends it
+    # otherwise), a person approving it then knows it is likely to be stopped
+    odds = r"\((\d+)% chance it keeps the p99 allowance; its stops end it if not\)"
+    match = re.search(odds, rec.reason.decided_by)
+    assert match, rec.reason.decided_by
+    assert 10 <= int(match.group(1)) < 90
