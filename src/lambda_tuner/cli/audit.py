@@ -28,6 +28,7 @@ from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import revert_groups
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
+from lambda_tuner.core.digest import one_line
 from lambda_tuner.core.models import AuditRecord
 
 # A revert through the apply function is one synchronous Invoke that may run up to the function's 900 s
@@ -55,19 +56,57 @@ def _store(state_table: str, audit_table: str) -> Store:
 
 
 def _summary(r: AuditRecord) -> str:
+    """One line a person reads: a recommendation's kind and its sentence, what a change set, how an
+    undo or a verification ended; the whole record is in `--format json`."""
     d = r.data
-    for key in ("reason", "error", "alarm"):
+    reason = d.get("reason")
+    if isinstance(reason, dict):  # a recommendation's structured reason (with every alternative)
+        return one_line(f"{d.get('kind', r.type)}: {reason.get('summary', '')}", SUMMARY_CHARS)
+    for key in ("reason", "error"):
         if d.get(key):
-            return f"{key}: {d[key]}"
+            return one_line(f"{key}: {d[key]}", SUMMARY_CHARS)
     before, after = d.get("before"), d.get("after")
-    if r.type == "change" and isinstance(before, dict) and isinstance(after, dict):
-        changed = [
-            f"{k} {before.get(k)}→{v}"
-            for k, v in after.items()
-            if k not in ("kind", "function") and before.get(k) != v
-        ]
-        return ", ".join(changed)
-    return json.dumps(d, sort_keys=True, default=str)[:80] if d else ""
+    if d.get("alarm"):
+        text = f"alarm {d['alarm']}: " + ("undone" if d.get("ok") else "NOT undone")
+    elif r.type == "change" and isinstance(before, dict) and isinstance(after, dict):
+        text = ", ".join(_changed(before, after))
+    elif r.type == "verification":
+        text = _verified(d)
+    elif d.get("source_ip"):
+        text = f"on the approval page, from {d['source_ip']}"
+    else:
+        text = json.dumps(d, sort_keys=True, default=str)[:80] if d else ""
+    return one_line(text, SUMMARY_CHARS)
+
+
+SUMMARY_CHARS = 160
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The settings a change moved; a nested value (alias routing, a schedule) as its key alone."""
+    out = []
+    for k, v in after.items():
+        if k in ("kind", "function") or before.get(k) == v:
+            continue
+        scalar = all(x is None or isinstance(x, int | float | str) for x in (before.get(k), v))
+        out.append(f"{k} {before.get(k)}→{v}" if scalar else f"{k} changed")
+    return out
+
+
+def _verified(d: dict[str, Any]) -> str:
+    for key in ("detail", "verdict"):
+        if d.get(key):
+            return str(d[key])
+    parts = []
+    realised, projected = d.get("realised", {}), d.get("projected_duration_ms")
+    if isinstance(realised, dict) and isinstance(projected, dict) and "duration_ms" in realised:
+        flag = d.get("within_interval")
+        within = "within" if flag is True else "outside" if flag is False else "against"
+        parts.append(f"mean {realised['duration_ms']:,.0f} ms, {within} the projected "
+                     f"{projected.get('low', 0):,.0f}–{projected.get('high', 0):,.0f} ms")
+    if isinstance(saving := d.get("realised_monthly_saving_usd"), int | float):
+        parts.append(f"saves ${saving:,.2f}/month as measured")
+    return "; ".join(parts) or ("ok" if d.get("ok") else "not ok")
 
 
 def _row(r: AuditRecord) -> dict[str, str]:
