@@ -47,6 +47,28 @@ def test_auto_applies_within_the_step_factor_and_asks_beyond_it() -> None:
     assert "exceeds" in decisions[1].reason
 
 
+def test_auto_makes_an_experiment_within_the_step_factor_its_limits_are_not_settings() -> None:
+    # Given a trial 3,008 -> 1,760 MB (1.7x) as the optimizer proposes it, with its limits beside the size
+    limits = {"max_days": 1, "max_extra_cost_usd": 0.13, "stop_if_p99_ms_above": 150.0,
+              "stop_if_error_rate_above": 0.0, "best_guess_mb": 3008, "stop_if_mean_ms_above": 120.0}
+    trial = make_rec(kind="experiment", current=3008, proposed={"memory_mb": 1760, **limits})
+    on_alias = {"canary_weight": 0.1, "stop_if_p99_ratio_above": 1.05}
+    canary = make_rec(rec_id="c", kind="experiment", current=3008,
+                      proposed={"memory_mb": 1760, **on_alias, **limits})
+    # Then auto mode makes it (one bounded step), as it makes a memory change of that size
+    assert step_factor(trial) == step_factor(canary) == 3008 / 1760
+    decisions = route([trial, canary], {"orders-api": "auto"}, RAILS, NOW)
+    assert [d.route for d in decisions] == ["apply", "apply"], decisions
+
+
+def test_auto_asks_for_a_pc_schedule_and_says_why_in_words() -> None:
+    actions = '[{"schedule":"cron(55 * * * ? *)","pc":29}]'
+    schedule = make_rec(kind="provisioned_concurrency", current={"pc": 5},
+                        proposed={"pc_schedule": actions}, qualifier="live")
+    [decision] = route([schedule], {"orders-api": "auto"}, RAILS, NOW)
+    assert decision.route == "approve" and "inf" not in decision.reason, decision.reason
+
+
 def test_the_per_cycle_budget_goes_to_the_biggest_savings_first() -> None:
     recs = [
         make_rec(rec_id=f"r{i}", monthly_saving_usd=Interval(expected=i, low=i, high=i)) for i in range(4)

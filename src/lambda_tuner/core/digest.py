@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from lambda_tuner.core.canary import share_text
-from lambda_tuner.core.models import Interval, Recommendation
+from lambda_tuner.core.models import EXPERIMENT_KEYS, Interval, Recommendation
 
 SUBJECT_MAX = 100  # SNS refuses longer email subjects
 DIGEST_MAX_BYTES = 200_000  # an SNS message is at most 256 KiB, attributes included: room to spare
@@ -50,21 +50,6 @@ def why_text(kind: str, summary: str, decided_by: str) -> str:
     return _DECIDERS.get(decided_by, decided_by)
 
 
-# An experiment's limits travel with the change but are not settings a person compares old against new.
-EXPERIMENT_KEYS = frozenset(
-    {
-        "routing_weight",
-        "canary_weight",
-        "max_days",
-        "max_extra_cost_usd",
-        "stop_if_p99_ms_above",
-        "stop_if_p99_ratio_above",
-        "stop_if_mean_ms_above",
-        "stop_if_mean_ratio_above",
-        "stop_if_error_rate_above",
-        "best_guess_mb",
-    }
-)
 
 
 def _times_live(value: float) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambda_tuner.core.models import FunctionPolicy, Mode, Recommendation
+from lambda_tuner.core.models import EXPERIMENT_KEYS, FunctionPolicy, Mode, Recommendation
 
 CHANGING_KINDS = frozenset({"memory", "provisioned_concurrency", "experiment"})
 Route = Literal["skip", "record", "approve", "apply"]
@@ -77,9 +77,12 @@ def in_window(window: str | None, now: datetime) -> bool:
 
 
 def step_factor(rec: Recommendation) -> float:
-    """How far the proposal moves each changed number (≥ 1); counts from 1 so 0 → n is n×."""
+    """How far the proposal moves each changed number (≥ 1); counts from 1 so 0 → n is n×. An
+    experiment's limits (its days, stops, share of an alias) bound the trial; they are not steps."""
     factor = 1.0
     for key, new in rec.proposed.items():
+        if key in EXPERIMENT_KEYS:
+            continue
         old = rec.current.get(key)
         if isinstance(new, int | float) and isinstance(old, int | float):
             lo, hi = sorted((max(float(old), 1.0), max(float(new), 1.0)))
@@ -149,6 +152,8 @@ def _route_one(
 
 def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, budget: int) -> str | None:
     factor = step_factor(rec)
+    if factor == float("inf"):
+        return "a schedule is not a step the auto mode measures: a person decides"
     if factor > rails.max_step_factor:
         return f"step {factor:.2g}× exceeds the auto limit {rails.max_step_factor:g}×"
     if not window_open:

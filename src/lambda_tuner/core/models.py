@@ -226,6 +226,24 @@ class PcScheduledAction(Frozen):
     capacity: int = Field(ge=0)
 
 
+# An experiment's limits travel with the change but are not settings a person compares old against new,
+# nor a step the auto mode's guardrail measures.
+EXPERIMENT_KEYS = frozenset(
+    {
+        "routing_weight",
+        "canary_weight",
+        "max_days",
+        "max_extra_cost_usd",
+        "stop_if_p99_ms_above",
+        "stop_if_p99_ratio_above",
+        "stop_if_mean_ms_above",
+        "stop_if_mean_ratio_above",
+        "stop_if_error_rate_above",
+        "best_guess_mb",
+    }
+)
+
+
 class Recommendation(Frozen):
     id: str
     function: str

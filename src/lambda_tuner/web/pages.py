@@ -14,8 +14,8 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from lambda_tuner.core.digest import EXPERIMENT_KEYS, change_text, experiment_limits, money, saving_text
-from lambda_tuner.core.models import Interval, Projection, Recommendation
+from lambda_tuner.core.digest import change_text, experiment_limits, money, saving_text
+from lambda_tuner.core.models import EXPERIMENT_KEYS, Interval, Projection, Recommendation
 from lambda_tuner.core.tokens import TokenClaims
 from lambda_tuner.web.chart import render_chart
 

@@ -1,0 +1,40 @@
+"""Auto mode makes a memory experiment within its guardrails (one bounded step), as the issue asks: the
+trial's limits (its days and stops) are not settings whose change the step factor measures. Every
+experiment used to read as an infinite step and went to a person instead ("step inf× exceeds the auto
+limit 2×")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from e2e_support import T0, Account, deployed, small_fleet
+
+from lambda_tuner.adapters.store import Store
+
+
+@pytest.fixture
+def auto() -> Iterator[Account]:
+    with deployed(small_fleet(), "auto") as account:
+        yield account
+
+
+def test_an_auto_mode_experiment_is_made_and_audited_not_asked_for(auto: Account) -> None:
+    # When the scheduled agent runs in auto mode
+    assert auto.run_agent(T0)["ok"] is True
+    store = Store(auto.stack.settings["LT_STATE_TABLE"], auto.stack.settings["LT_AUDIT_TABLE"])
+    trials = [r for r in store.list_recommendations() if r.kind == "experiment"]
+    assert trials, [r.kind for r in store.list_recommendations()]
+    audit = store.list_audit()
+    for trial in trials:
+        # Then each trial is routed to be made, within the guardrails ...
+        [asked] = [r for r in audit if r.type == "recommendation" and r.recommendation_id == trial.id]
+        assert asked.data["route"] == "apply", asked.data
+        # ... made, and audited as a change
+        [made] = [r for r in audit if r.type == "change" and r.recommendation_id == trial.id]
+        assert made.data["ok"] is True
+        size = boto3.client("lambda").get_function_configuration(FunctionName=trial.function)["MemorySize"]
+        assert size == trial.proposed["memory_mb"]
+    # and nobody was asked to approve anything
+    assert not any("approve" in str(m).lower() and "token=" in str(m) for m in auto.stack.inbox())
