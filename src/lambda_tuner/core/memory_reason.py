@@ -133,8 +133,11 @@ def experiment_recommendation(
         f"confirmation: {size} MB, the best guess{_next_to(optimum, size)}, is measured beside the current "
         "size before all traffic moves there (its p99 allowance rests on the model alone)"
         if confirm
-        else f"exploration: untried {size} MB is expected to beat the best guess {guess} MB by {gain:.1%}"
-        f"{_odds(ev, index)}, worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
+        # `gain` is an expected improvement (only the draws where the size is better count), not the
+        # expected difference: a trial may cost more on average and still be worth its chance
+        else f"exploration: untried {size} MB could beat the best guess {guess} MB (expected improvement "
+        f"{gain:.1%}{_odds(ev, index)}), worth more over {policy.explore_horizon_days:.0f} days than the "
+        "trial costs"
     )
     rec = recommendation(ctx, "experiment", index, why)
     stop_p99 = ev.stop_p99_ms
@@ -163,8 +166,8 @@ def _odds(ev: Evaluation, index: int) -> str:
         return ""
     chance = float(np.mean(ev.meets[:, index]))
     goals = " and ".join(ev.soft)
-    ending = "; its stops end it if not)" if chance < 1 else ")"
-    return f" ({chance:.0%} chance it keeps the {goals}{ending}"
+    ending = ", its stops end it if not" if chance < 1 else ""
+    return f"; {chance:.0%} chance it keeps the {goals}{ending}"
 
 
 def recommendation(ctx: Context, kind: str, index: int, decider: str) -> Recommendation:

@@ -238,7 +238,7 @@ def test_an_exploration_says_how_likely_the_model_thinks_it_keeps_the_latency_go
     assert rec.kind == "experiment" and int(rec.proposed["memory_mb"] or 0) < 256, rec.reason.decided_by
     # Then the reason says what chance the model gives it of keeping the allowance (its p99 stop ends it
     # otherwise), a person approving it then knows it is likely to be stopped
-    odds = r"\((\d+)% chance it keeps the p99 allowance; its stops end it if not\)"
+    odds = r"; (\d+)% chance it keeps the p99 allowance, its stops end it if not\)"
     match = re.search(odds, rec.reason.decided_by)
     assert match, rec.reason.decided_by
     assert 10 <= int(match.group(1)) < 90
