@@ -111,3 +111,26 @@ def test_a_long_latency_text_does_not_squeeze_the_reason_into_a_narrow_column() 
     rest = [line for line in lines[start + 1 :] if line.strip()]
     assert len(rest) <= 2, "\n".join(lines)
     assert "beat the best guess" in "".join(lines[start : start + 3]).replace("  ", " "), "\n".join(lines)
+
+
+def test_the_report_fits_160_columns_without_cutting_a_reason_short() -> None:
+    # Given the rows `lambda-tuner report` showed for the e2e fleet (stored: no route)
+    why = "Insufficient data: idle or billed under $1.00/month when last read (2026-11-03): read again"
+    rows = [
+        rec("note", "insufficient_data", {"memory_mb": 1024}, function="nightly-report",
+            reason=Reason(summary=why, observed="o", model="m", decided_by="")),
+        rec("mem", "memory", {"memory_mb": 1408}, current={"memory_mb": 1760},
+            latency_effect="p99 116 → 117 ms (+1%)",
+            monthly_saving_usd=Interval(expected=0.81, low=0.73, high=0.87)),
+        rec("arm", "arm64_advice", {}, function="thumbnailer-resizer",
+            latency_effect="duration 2,864 ms → 2,306–3,407 ms (unknown until tried on arm64)",
+            monthly_saving_usd=Interval(expected=2.39, low=0.71, high=4.01)),
+    ]
+    console = Console(width=160, record=True)
+    console.print(recommendations_table([r.model_dump(mode="json") for r in rows], first_only=False))
+    text = console.export_text()
+    # Then no line passes the edge, and every word of each reason is there (wrapped, not cropped)
+    assert max(len(line) for line in text.splitlines()) <= 160
+    words = " ".join(text.split())
+    assert all(word in words for word in why.split()), text
+    assert "route" not in text  # stored recommendations carry no route: no empty column for it

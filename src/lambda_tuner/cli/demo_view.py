@@ -24,8 +24,7 @@ def _interval(iv: dict[str, float] | None) -> str:
 
 
 WHY_CHARS = 100
-WHY_MIN_WIDTH = 40  # below this a reason reads a word a line
-LATENCY_CHARS = 30
+LATENCY_CHARS = 24
 
 
 def wide_console() -> Console:
@@ -92,15 +91,20 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_
     title = "Recommendations" + (" (the first decision of each function and alias)" if first_only else "")
     table = Table(title=title, box=box.SIMPLE_HEAD)
     table.add_column("function", no_wrap=True, min_width=max([len(r[0]) for r in rows] + [8]))
-    for head in ("kind", "change", "cost/month", "saving/month [90 %]"):
-        table.add_column(head, no_wrap=True)  # cut short with "…" only where the terminal is too narrow
-    # a latency text can be long (arm64 advice's range): it wraps rather than take the reason's room
+    table.add_column("kind", no_wrap=True)
+    table.add_column("change", no_wrap=True)
+    # the money and latency texts wrap at their spaces, and a long latency text (arm64 advice's range)
+    # is kept narrow, rather than take the reason's room or push the table past the terminal's edge
+    table.add_column("cost/month")
+    table.add_column("saving/month [90 %]")
     table.add_column("p99", max_width=LATENCY_CHARS)
-    for head in ("conf.", "route"):
-        table.add_column(head, no_wrap=True)
-    table.add_column("why", overflow="fold", min_width=WHY_MIN_WIDTH)  # wraps first
+    table.add_column("conf.", no_wrap=True)
+    routed = any(r[7] for r in rows)  # `report` shows stored recommendations, which carry no route
+    if routed:
+        table.add_column("route", no_wrap=True)
+    table.add_column("why", overflow="fold")  # wraps first
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row if routed else row[:7] + row[8:]))
     return table
 
 
