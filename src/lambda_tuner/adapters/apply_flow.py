@@ -27,7 +27,7 @@ from lambda_tuner.adapters.applier import (
 )
 from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.rollback_flow import scalar_values
+from lambda_tuner.adapters.rollback_flow import CLAIM_STALE_AFTER, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.canary import alias_of, canary_of
 from lambda_tuner.core.digest import change_text
@@ -36,10 +36,6 @@ from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
 MEMORY_KINDS = ("memory", "experiment")
-# An apply's claim is stamped with its event's time; an attempt can start until the event is an hour old
-# (the apply function's MaximumEventAgeInSeconds) and then run up to its 15-minute timeout. A claim older
-# than this belongs to an attempt that stopped without finishing.
-CLAIM_STALE_AFTER = timedelta(minutes=90)
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,10 @@ from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.models import AuditRecord, ChangeResult
 
 LOG = logging.getLogger(__name__)
+# A claim (an apply's, a rollback's) is stamped with its event's time; an attempt can start until the event
+# is an hour old (the apply function's MaximumEventAgeInSeconds) and then run up to its 15-minute timeout.
+# A claim older than this belongs to an attempt that stopped without finishing.
+CLAIM_STALE_AFTER = timedelta(minutes=90)
 
 
 def scalar_values(values: dict[str, Any]) -> dict[str, int | float | str | None]:
@@ -67,7 +72,13 @@ class RollbackFlow:
         self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
 
     def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
-        """Roll back the change `alarm_name` guards (once, however many of its alarms fire)."""
+        """Roll back the change `alarm_name` guards (once, however many of its alarms fire).
+
+        The claim (the move to ROLLED_BACK) carries `rollback_claim`: the alarm, its event's time and the
+        attempt. An attempt that stops after it (the apply function timed out or crashed while undoing, or
+        before the record) leaves the change claimed but not recorded, perhaps not undone: Lambda's retry
+        of that event, or any alarm event once the claim is stale, takes the claim over and finishes it:
+        the undo again (putting `before` back twice puts it back once) and the record."""
         link = self.store.alarm_link(alarm_name)
         item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
         if link is None or item is None:
@@ -75,11 +86,63 @@ class RollbackFlow:
         status, attrs = item["status"]["S"], item["attrs"]
         if status == "ROLLED_BACK" and attrs.get("rollback_unrecorded"):  # an earlier delivery's undo
             return self._finish_rollback(link, attrs, attrs["rollback_unrecorded"], again=True)
-        before, after = attrs.get("before", {}), attrs.get("after", {})
-        if status not in self._rollback_from(after) or not self.store.transition(
-            link["recommendation_id"], status, "ROLLED_BACK", now, rolled_back_by=alarm_name
+        claim = {"alarm": alarm_name, "at": now.isoformat(), "owner": uuid.uuid4().hex}
+        stopped = self._stopped_claim(link, item, claim) if status == "ROLLED_BACK" else None
+        if stopped is not None:
+            if not self._claim(link["recommendation_id"], status, claim, now, held=stopped):
+                return None
+        elif status not in self._rollback_from(attrs.get("after", {})) or not self._claim(
+            link["recommendation_id"], status, claim, now
         ):
             return None
+        outcome = self._roll_back(alarm_name, attrs, now)
+        if stopped is not None:
+            outcome["data"]["resumed"] = {k: attrs["rollback_claim"].get(k) for k in ("alarm", "at")}
+            outcome["body"] += (
+                "An earlier attempt stopped before recording this rollback (the apply function timed out "
+                "or crashed); this one undid the change again and recorded it.\n"
+            )
+        return self._finish_rollback(link, attrs, outcome)
+
+    def _claim(
+        self, rec_id: str, status: str, claim: dict[str, str], now: datetime, *, held: str | None = None
+    ) -> bool:
+        """Move the recommendation to ROLLED_BACK with `claim`, or take over a stopped attempt's claim
+        (`held`: its stored JSON, which must not have changed); whether this attempt holds it."""
+        if self.store.transition(
+            rec_id,
+            status,
+            "ROLLED_BACK",
+            now,
+            held=("rollback_claim", held) if held is not None else None,
+            rolled_back_by=claim["alarm"],
+            rollback_claim=claim,
+        ):
+            return True
+        # The SDK sends a write again when its answer is lost: the second sending finds the first one's claim
+        got = (self.store.get_recommendation_item(rec_id) or {}).get("attrs", {}).get("rollback_claim")
+        return isinstance(got, dict) and got.get("owner") == claim["owner"]
+
+    def _stopped_claim(self, link: dict[str, Any], item: dict[str, Any], claim: dict[str, str]) -> str | None:
+        """The stored claim of a rollback whose attempt stopped before recording it, for `claim` (this
+        alarm event's) to take over; None when there is none, or its attempt may still be at work.
+
+        An attempt that stops fails its invocation, and Lambda retries the event (same alarm, same time)
+        only after that; another event waits until the claim is stale (CLAIM_STALE_AFTER)."""
+        held, raw = item["attrs"].get("rollback_claim"), item.get("a_rollback_claim", {}).get("S")
+        if not isinstance(held, dict) or not raw:  # a revert's ROLLED_BACK (or a claim older than this)
+            return None
+        at = datetime.fromisoformat(str(held["at"]))
+        now = datetime.fromisoformat(claim["at"])
+        retried = held.get("alarm") == claim["alarm"] and at == now
+        if not retried and now - at < CLAIM_STALE_AFTER:
+            return None
+        function = str(item["attrs"].get("before", {}).get("function", ""))
+        return None if self._rollback_recorded(link, function, at) else str(raw)
+
+    def _roll_back(self, alarm_name: str, attrs: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Undo the change `attrs` (its recommendation's) records; the outcome `_finish_rollback` records."""
+        before, after = attrs.get("before", {}), attrs.get("after", {})
         left: list[str] = []
         kept: dict[str, Any] = {}
         ok, error = self._undo_change(before, after, left, kept)
@@ -94,14 +157,13 @@ class RollbackFlow:
             undone = {"restored": put_back, "memory_left": kept["memory_left"]}
             what = _memory_left_text(kept["memory_left"])
         done = what if ok else f"the change could NOT be undone: {error}"
-        outcome = {
+        return {
             "at": now.isoformat(),
             "data": {"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
             "body": f"Alarm {alarm_name} fired; {done}{note}.\n",
             "put_back": put_back,
             "message": error or (what if left or kept else "rolled back"),
         }
-        return self._finish_rollback(link, attrs, outcome)
 
     def _finish_rollback(
         self, link: dict[str, Any], attrs: dict[str, Any], outcome: dict[str, Any], *, again: bool = False
@@ -149,16 +211,25 @@ class RollbackFlow:
         try:
             self.store.transition(rec_id, "ROLLED_BACK", "ROLLED_BACK", at, rollback_unrecorded=outcome)
         except (StoreError, ClientError, BotoCoreError) as keep_exc:
-            kept = f"it could not be kept for a retry either ({keep_exc}) — MANUAL CHECK NEEDED"
+            # The claim stays: the retry finds it unrecorded and undoes the change again, then records it
+            kept = (
+                f"it could not be kept for a retry either ({keep_exc}); the apply function's retry of the "
+                "alarm event undoes the change again and records it"
+            )
         body = f"{outcome['body']}The rollback could not be recorded in the audit ({exc}); {kept}.\n"
         self._notify(f"Rolled back, not recorded: {function}", body, function, "critical")
 
     def _rollback_recorded(self, link: dict[str, Any], function: str, at: datetime) -> bool:
-        """Whether the audit holds a rollback of the change `link` names, from `at` on."""
-        return any(
-            r.type == "rollback" and r.caused_by == link["change_id"]
-            for r in self.store.list_audit(since=at, function=function or None)
-        )
+        """Whether the audit holds the undo of the change `link` names, from `at` on: its rollback, or a
+        revert that undid it (while its rollback was unrecorded, the change read as still in force)."""
+        change = link["change_id"]
+
+        def undoes(r: AuditRecord) -> bool:
+            if r.type == "revert":
+                return bool(r.data.get("ok")) and change in cast(list[str], r.data.get("changes", []))
+            return r.type == "rollback" and r.caused_by == change
+
+        return any(undoes(r) for r in self.store.list_audit(since=at, function=function or None))
 
     def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
         """The statuses from which an alarm rolls a change back (`after`: the change as applied)."""

@@ -175,10 +175,20 @@ class Store:
         rec = Recommendation.model_validate_json(item["body"]["S"])
         return rec.model_copy(update={"status": item["status"]["S"]})
 
-    def transition(self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any) -> bool:
+    def transition(
+        self,
+        rec_id: str,
+        from_status: str,
+        to_status: str,
+        now: datetime,
+        *,
+        held: tuple[str, str] | None = None,
+        **attrs: Any,
+    ) -> bool:
         """Move `from_status` → `to_status` only if still in `from_status`; False when another writer won.
 
-        Extra attributes (JSON-encodable) are stored with the same write, as `a_<name>`.
+        Extra attributes (JSON-encodable) are stored with the same write, as `a_<name>`. `held`: (name,
+        stored JSON) of an attribute that must still read so, for taking over a claim one writer wins.
         """
         names = {"#s": "status"}
         values: dict[str, Any] = {
@@ -187,6 +197,10 @@ class Store:
             ":g": _s(f"STATUS#{to_status}"),
             ":at": _s(now.isoformat()),
         }
+        condition = "attribute_exists(pk) AND #s = :from"
+        if held is not None:
+            names["#held"], values[":held"] = f"a_{held[0]}", _s(held[1])
+            condition += " AND #held = :held"
         sets = ["#s = :to", "gsi1pk = :g", "updated_at = :at"]
         for i, (key, value) in enumerate(sorted(attrs.items())):
             names[f"#a{i}"] = f"a_{key}"
@@ -197,7 +211,7 @@ class Store:
                 TableName=self.state_table,
                 Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND #s = :from",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
