@@ -261,9 +261,32 @@ class RollbackFlow:
     def revert(
         self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
     ) -> list[ChangeResult]:
-        """Per function and kind, put back the configuration from before the first change since `since`."""
-        groups = revert_groups(self.store, since, function)
-        return [self.revert_group(records, now, actor) for records in groups]
+        """Per function and kind, put back the configuration from before the first change since `since`.
+
+        A group whose record cannot be written is answered as failed, saying so, and the rest go on: the
+        caller (the CLI, directly or through the apply function) learns what was put back, and a revert
+        run again records that one (the audit does not show its changes undone yet)."""
+        results = []
+        for records in revert_groups(self.store, since, function):
+            try:
+                results.append(self.revert_group(records, now, actor))
+            except (StoreError, ClientError, BotoCoreError) as exc:
+                message = (
+                    f"its configuration may be put back, but the revert is not recorded ({exc}); "
+                    "run the revert again to record it"
+                )
+                last = records[-1]
+                results.append(
+                    ChangeResult(
+                        recommendation_id=last.recommendation_id or "",
+                        function=str(cast(dict[str, Any], records[0].data["before"])["function"]),
+                        ok=False,
+                        before=scalar_values(cast(dict[str, Any], last.data.get("after") or {})),
+                        after={},
+                        message=message,
+                    )
+                )
+        return results
 
     def revert_group(self, records: list[Any], now: datetime, actor: str) -> ChangeResult:
         """Put back one of `revert_groups`; a record or status that cannot be written raises (StoreError)."""

@@ -254,7 +254,10 @@ def revert(
     """
     start, now = _when(since), datetime.now(UTC)
     assert start is not None
-    if (dry_run or not yes) and not _planned(_tables(state_table, audit_table), start, function, dry_run):
+    planned = (
+        _planned(_tables(state_table, audit_table), start, function, dry_run) if dry_run or not yes else []
+    )
+    if planned is None:
         return
     if apply_function:
         payload = {
@@ -263,37 +266,69 @@ def revert(
             "function": function,
             "time": now.isoformat(),
         }
-        results = _revert_through(apply_function, payload)
+        try:
+            results = _revert_through(apply_function, payload)
+        except _FunctionFailed as exc:
+            _in_force_after(state_table, audit_table, start, function, now)
+            raise click.ClickException(str(exc)) from exc
     else:
-        results = _revert_directly(_tables(state_table, audit_table), topic_arn, start, function, now)
+        flow = ApplyFlow(_tables(state_table, audit_table), Applier(), _notifier(topic_arn))
+        results = [r.model_dump() for r in flow.revert(start, function, now, "cli")]
     for r in results:
-        click.echo(f"{'reverted' if r['ok'] else 'FAILED  '} {r['function']}: {r['message']}")
+        click.echo(_result_line(r))
     if not results:
         click.echo("nothing to revert")
+    _differs(planned, results)
     if any(not r["ok"] for r in results):
         sys.exit(1)
 
 
-def _revert_directly(
-    store: Store, topic_arn: str | None, start: datetime, function: str | None, now: datetime
-) -> list[dict[str, Any]]:
-    """Each group's result; one whose record cannot be written fails with what is known, and the rest go on
-    (a run of the revert again records it: the audit does not yet show that change undone)."""
-    flow, results = ApplyFlow(store, Applier(), _notifier(topic_arn)), []
-    for records in revert_groups(store, start, function):
-        try:
-            results.append(flow.revert_group(records, now, "cli").model_dump())
-        except (StoreError, ClientError, BotoCoreError) as exc:
-            message = (
-                f"its configuration may be put back, but the revert is not recorded ({exc}); "
-                "run the revert again to record it"
-            )
-            results.append({"function": records[0].function, "ok": False, "message": message})
-    return results
+def _result_line(r: dict[str, Any]) -> str:
+    """One group's outcome, as the apply flow answered it; a revert done says what it put back."""
+    if not r["ok"]:
+        return f"FAILED   {r['function']}: {r['message']}"
+    settings = _settings(r.get("before") or {}, r.get("after") or {})
+    return f"reverted {r['function']}: {r['message']}" + (f" ({', '.join(settings)})" if settings else "")
 
 
-def _planned(store: Store, start: datetime, function: str | None, dry_run: bool) -> bool:
-    """List what a revert would put back; whether to go ahead (asked, unless it is a dry run or empty)."""
+def _differs(planned: list[list[AuditRecord]], results: list[dict[str, Any]]) -> None:
+    """The plan shown before asking was read here; the revert reads the audit again (in the apply
+    function, when it goes through it). Say so when what it did is not what was shown."""
+    shown = sorted(_function_of(g) for g in planned)
+    done = sorted(str(r["function"]) for r in results)
+    if planned and shown != done:
+        click.echo(
+            f"Note: this differs from the plan shown above (the agent's changes moved since it was read): "
+            f"planned {', '.join(shown)}; reverted {', '.join(done) or 'nothing'}."
+        )
+
+
+def _in_force_after(
+    state_table: str | None, audit_table: str | None, start: datetime, function: str | None, now: datetime
+) -> None:
+    """After the apply function failed midway (a timeout, a crash): what the audit then shows reverted by
+    this revert (`now`), and what still in force. Best effort: without the tables, only the hint."""
+    hint = f"`lambda-tuner revert --since {start.isoformat()} --dry-run` lists what is still in force"
+    try:
+        store = _tables(state_table, audit_table)
+        done = [r for r in store.list_audit(since=now, function=function) if r.type == "revert"]
+        left = revert_groups(store, start, function)
+    except (click.UsageError, StoreError, ClientError, BotoCoreError):
+        click.echo(f"The apply function may have put some functions back before it failed; {hint}.")
+        return
+    for r in done:
+        ok, error = bool(r.data.get("ok")), r.data.get("error")
+        click.echo(_result_line({"function": r.function, "ok": ok, "message": error or "reverted, recorded"}))
+    for records in left:
+        fn = _function_of(records)
+        click.echo(f"FAILED   {fn}: still in force (not recorded as reverted)")
+
+
+def _planned(
+    store: Store, start: datetime, function: str | None, dry_run: bool
+) -> list[list[AuditRecord]] | None:
+    """List what a revert would put back; the groups listed, to go ahead with (asked, unless it is a dry
+    run or empty: then None)."""
     groups = revert_groups(store, start, function)
     for records in groups:
         click.echo(_plan_line(records))
@@ -301,9 +336,9 @@ def _planned(store: Store, start: datetime, function: str | None, dry_run: bool)
         scope = f" to {function}" if function else ""
         click.echo(f"nothing to revert: no change by the agent{scope} since {start.isoformat()} is in force")
     if dry_run or not groups:
-        return False
+        return None
     click.confirm(f"Restore these {len(groups)} configuration(s) now?", abort=True)
-    return True
+    return groups
 
 
 def _plan_line(records: list[AuditRecord]) -> str:
@@ -311,16 +346,26 @@ def _plan_line(records: list[AuditRecord]) -> str:
     before = cast(dict[str, Any], records[0].data["before"])
     after = cast(dict[str, Any], records[-1].data.get("after") or {})
     where = before.get("alias") or before.get("qualifier")
-    settings = [
-        f"{k} {after[k]}→{v}"
-        for k, v in before.items()
-        if k in after and k not in ("kind", "function", "qualifier") and after[k] != v
-    ]
+    settings = _settings(after, before)
     return (
         f"would restore {before['function']} {before['kind']}{f' ({where})' if where else ''}: "
         f"{', '.join(settings) or 'as recorded before the change'} "
         f"(undoes {len(records)} change(s) from {records[0].at:%Y-%m-%d %H:%M} UTC on)"
     )
+
+
+def _function_of(records: list[AuditRecord]) -> str:
+    """The function a revert group's changes were made to."""
+    return str(cast(dict[str, Any], records[0].data["before"])["function"])
+
+
+def _settings(now: dict[str, Any], then: dict[str, Any]) -> list[str]:
+    """Each setting a revert changes: as it is `now` → as it was `then`."""
+    return [
+        f"{k} {now[k]}→{v}"
+        for k, v in then.items()
+        if k in now and k not in ("kind", "function", "qualifier") and now[k] != v
+    ]
 
 
 def apply_function_client() -> Any:
@@ -333,9 +378,13 @@ def _revert_through(apply_function: str, payload: dict[str, Any]) -> list[dict[s
     resp = apply_function_client().invoke(FunctionName=apply_function, Payload=json.dumps(payload).encode())
     raw = resp["Payload"].read() or b"{}"
     if resp.get("FunctionError"):
-        raise click.ClickException(f"the apply function {apply_function} failed: {_error_text(raw)}")
+        raise _FunctionFailed(f"the apply function {apply_function} failed: {_error_text(raw)}")
     results: list[dict[str, Any]] = json.loads(raw).get("results", [])
     return results
+
+
+class _FunctionFailed(Exception):
+    """The apply function raised or timed out (FunctionError): it may have reverted part of the plan."""
 
 
 def _error_text(raw: bytes) -> str:
