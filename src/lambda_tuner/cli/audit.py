@@ -69,7 +69,7 @@ def _summary(r: AuditRecord) -> str:
     if d.get("alarm"):
         text = f"alarm {d['alarm']}: " + ("undone" if d.get("ok") else "NOT undone")
     elif r.type == "change" and isinstance(before, dict) and isinstance(after, dict):
-        text = ", ".join(_changed(before, after))
+        text = ", ".join(_settings(before, after, new=True))
     elif r.type == "verification":
         text = _verified(d)
     elif d.get("source_ip"):
@@ -80,17 +80,6 @@ def _summary(r: AuditRecord) -> str:
 
 
 SUMMARY_CHARS = 160
-
-
-def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """The settings a change moved; a nested value (alias routing, a schedule) as its key alone."""
-    out = []
-    for k, v in after.items():
-        if k in ("kind", "function") or before.get(k) == v:
-            continue
-        scalar = all(x is None or isinstance(x, int | float | str) for x in (before.get(k), v))
-        out.append(f"{k} {before.get(k)}→{v}" if scalar else f"{k} changed")
-    return out
 
 
 def _verified(d: dict[str, Any]) -> str:
@@ -359,13 +348,17 @@ def _function_of(records: list[AuditRecord]) -> str:
     return str(cast(dict[str, Any], records[0].data["before"])["function"])
 
 
-def _settings(now: dict[str, Any], then: dict[str, Any]) -> list[str]:
-    """Each setting a revert changes: as it is `now` → as it was `then`."""
-    return [
-        f"{k} {now[k]}→{v}"
-        for k, v in then.items()
-        if k in now and k not in ("kind", "function", "qualifier") and now[k] != v
-    ]
+def _settings(now: dict[str, Any], then: dict[str, Any], *, new: bool = False) -> list[str]:
+    """Each setting that moves from `now` to `then` (a revert: as it is → as it was; a change: before →
+    after, with `new` the settings it added, a canary's share say); a nested value (alias routing, a
+    schedule) by its name alone."""
+    out = []
+    for k, v in then.items():
+        if k in ("kind", "function", "qualifier") or (k not in now and not new) or now.get(k) == v:
+            continue
+        scalar = all(x is None or isinstance(x, int | float | str) for x in (now.get(k), v))
+        out.append(f"{k} {now.get(k)}→{v}" if scalar else f"{k} changed")
+    return out
 
 
 def apply_function_client() -> Any:
