@@ -10,7 +10,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -38,18 +38,28 @@ RESUME_AFTER = timedelta(hours=1)
 # A change a person rejected, or whose ask expired unanswered, goes behind the function's others for this
 # long (and is read back only so far)
 REFUSED_FOR = timedelta(days=30)
+UNSENT_WHY = "approval request not sent: the cycle that made it stopped before its digest went out"
 CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
 
 class StoreLike(Protocol):
     def acquire_lease(self, owner: str, now: datetime, ttl_s: int) -> bool: ...
     def release_lease(self, owner: str) -> None: ...
-    def put_recommendations(self, recs: list[Recommendation]) -> None: ...
+    def put_recommendations(self, recs: list[Recommendation], *, unsent: Collection[str] = ()) -> None: ...
+    def mark_sent(self, rec_ids: Collection[str], now: datetime) -> None: ...
+    def withdraw_unsent(self, now: datetime, why: str) -> list[str]: ...
     def list_recommendations(
         self, status: str | None = None, function: str | None = None, since: datetime | None = None
     ) -> list[Recommendation]: ...
     def transition(
-        self, rec_id: str, from_status: str, to_status: str, now: datetime, **attrs: Any
+        self,
+        rec_id: str,
+        from_status: str,
+        to_status: str,
+        now: datetime,
+        *,
+        if_unsent: bool = ...,
+        **attrs: Any,
     ) -> bool: ...
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]: ...
     def put_function_states(self, states: dict[str, dict[str, Any]]) -> None: ...
@@ -105,6 +115,9 @@ class CycleSummary(BaseModel):
     handover_failed: list[str] = []
     verifications: list[str] = []
     expired: list[str] = []
+    # approval requests an earlier cycle stored and stopped before sending (its timeout): nobody has their
+    # links, so they are withdrawn and the change is asked for afresh
+    withdrawn: list[str] = []
     notified: bool = False
     digest: str | None = None
     asked: list[str] = []  # approval requests whose links went out in a message SNS took
@@ -160,6 +173,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         summary.concluded = _conclude_canaries(deps, now, summary)
         summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
+        summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
         summary.applied_requests += _resume_approved(deps, now, summary)
 
     decider = Decider(
@@ -247,7 +261,9 @@ def _record(
     would take minutes), then make the approval links and hand auto-mode changes to the apply function,
     which finds them stored and audited. The audit comes first: a stored APPROVED change is resumed and
     applied by a later cycle, and a stored PENDING one is never asked again, so none may be stored
-    without its record (an audit write that fails stores nothing; the next cycle decides again)."""
+    without its record (an audit write that fails stores nothing; the next cycle decides again).
+    Approval requests whose links go out by SNS are stored marked unsent until a message carried them:
+    a cycle stopped before then (its timeout) cannot withdraw them itself, so the next one does."""
     status = {"record": "RECORDED", "skip": "RECORDED", "approve": "PENDING", "apply": "APPROVED"}
     for routed in routed_recs:
         routed.recommendation = routed.recommendation.model_copy(update={"status": status[routed.route]})
@@ -272,7 +288,8 @@ def _record(
             for r in routed_recs
         ]
     )
-    deps.store.put_recommendations([r.recommendation for r in routed_recs])
+    asks = [r.recommendation.id for r in routed_recs if r.route == "approve"] if deps.notifier else []
+    deps.store.put_recommendations([r.recommendation for r in routed_recs], unsent=asks)
     for routed in routed_recs:
         rec = routed.recommendation
         if routed.route == "approve":
@@ -417,7 +434,9 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     links = {r.recommendation.id: r.links["approve"] for r in actionable if r.links}
     for subject, body in digests:  # one message, or several when SNS's size limit needs them
         deps.notifier.publish(subject, body, attributes)
-        summary.asked += [rec_id for rec_id, link in links.items() if link in body]
+        carried = [rec_id for rec_id, link in links.items() if link in body]
+        summary.asked += carried
+        deps.store.mark_sent(carried, now)  # a person has these links: no later cycle withdraws them
     summary.notified, summary.digest = True, "\n".join(body for _, body in digests)
 
 

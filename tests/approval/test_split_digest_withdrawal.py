@@ -16,10 +16,14 @@ from lambda_tuner.cycle import CycleDeps, CycleSummary, RoutedRecommendation
 class Transitions:
     def __init__(self) -> None:
         self.expired: list[str] = []
+        self.sent: list[str] = []
 
     def transition(self, rec_id: str, frm: str, to: str, at: Any, **attrs: Any) -> bool:
         self.expired.append(rec_id)
         return True
+
+    def mark_sent(self, rec_ids: Any, now: Any) -> None:
+        self.sent += rec_ids
 
 
 class SecondFails:
@@ -53,3 +57,4 @@ def test_only_the_requests_of_the_message_that_failed_are_withdrawn(monkeypatch:
     cycle_module._withdraw_asks(deps, summary, NOW, failed.value)
     assert notifier.sent == [digests[0][1]]
     assert store.expired == ["b"]  # "a" went out in the first message: its links stay good
+    assert store.sent == ["a"]  # and no later cycle takes it for a request a stopped cycle never sent

@@ -245,3 +245,24 @@ def test_recommendations_of_a_status_are_read_from_a_time_on_through_the_index(a
     # the index itself leaves the old one out: it is not read and dropped
     assert asked and all("gsi1sk >= :since" in str(p["KeyConditionExpression"]) for p in asked)
     assert [r.id for r in store.list_recommendations(status="REJECTED")] == ["old", "new"]
+
+
+def test_only_requests_still_marked_unsent_are_withdrawn(account: Account) -> None:
+    # Given requests stored marked unsent, one of which a message then carried and one a person answered,
+    # and one stored before requests were marked at all (an earlier version's: its links went out)
+    store = _store()
+    store.put_recommendations(
+        [make_rec(rec_id=i) for i in ("stranded", "carried", "answered")],
+        unsent=["stranded", "carried", "answered"],
+    )
+    store.put_recommendation(make_rec(rec_id="older"))
+    store.mark_sent(["carried", "gone"], NOW)  # one no longer stored: nothing is made up for it
+    assert store.transition("answered", "PENDING", "APPROVED", NOW)
+    # When the next cycle withdraws what nobody received
+    withdrawn = store.withdraw_unsent(NOW + timedelta(days=1), "not sent")
+    # Then only the request no message carried is withdrawn, saying why
+    assert withdrawn == ["stranded"]
+    status = {i: store.get_recommendation(i).status for i in ("stranded", "carried", "answered", "older")}  # type: ignore[union-attr]
+    assert status == {"stranded": "EXPIRED", "carried": "PENDING", "answered": "APPROVED", "older": "PENDING"}
+    assert store.get_recommendation_item("stranded")["attrs"]["expired_because"] == "not sent"  # type: ignore[index]
+    assert store.get_recommendation("gone") is None

@@ -10,13 +10,14 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from botocore.config import Config
 from e2e_support import T0, Account, small_fleet
 
 from lambda_tuner.adapters import aws, secrets
-from lambda_tuner.adapters.notifier import NotifyError
+from lambda_tuner.adapters.notifier import Notifier, NotifyError
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.twin import person
 from lambda_tuner.twin.server import Twin, apply_env
@@ -124,3 +125,64 @@ def test_what_a_cycle_could_not_read_or_send_is_in_its_log_line(stack: Callable[
     [done] = [r for r in lines if r.getMessage() == "cycle done"]
     partial = getattr(done, "partial", None)
     assert partial and any("orders-api" in p for p in partial), done.__dict__
+
+
+class Stopped(BaseException):
+    """The Lambda runtime ending a run at its timeout. No `except Exception` of the cycle sees it (on AWS
+    nothing of the run goes on at all; here only the lease's `finally` does, which changes nothing after:
+    a stopped run's lease has expired by the next scheduled cycle)."""
+
+
+def _asks(summary: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return [r for r in summary["recommendations"]
+            if r["recommendation"]["function"] == function and r["route"] == "approve"]
+
+
+def test_approval_requests_of_a_cycle_stopped_before_its_digest_went_out_are_asked_by_the_next_cycle(
+    stack: Callable[[str], Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a cycle that stores its approval requests and is then stopped (its timeout) before SNS took
+    # the digest: nobody got a link
+    account = stack("approve")
+    store = _store(account)
+
+    def timed_out(self: Notifier, subject: str, body: str, attributes: Any) -> str:
+        raise Stopped("Task timed out after 900.00 seconds")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Notifier, "publish", timed_out)
+        with pytest.raises(Stopped):
+            account.run_agent(T0)
+    assert account.stack.inbox() == []
+    [stranded] = [r for r in store.list_recommendations(status="PENDING") if r.function == "orders-api"]
+    # When the next day's cycle runs
+    second = account.run_agent(T0 + timedelta(days=1))["summary"]
+    # Then a person is asked about orders-api, with links that work
+    asked = [r["links"]["approve"] for r in _asks(second, "orders-api")]
+    assert asked, "orders-api was not asked about: its unsent request still holds it"
+    sent = {url for m in account.stack.inbox() for _, url in person.links_in(m["text"])}
+    assert set(asked) <= sent
+    page, form = person.open_link(asked[0])
+    assert (page.status, form is not None) == (200, True), page.title
+    # And the request nobody received is withdrawn, saying why
+    item = store.get_recommendation_item(stranded.id) or {}
+    assert item["status"]["S"] == "EXPIRED"
+    assert "not sent" in item["attrs"]["expired_because"]
+
+
+def test_an_approval_request_whose_digest_went_out_is_not_asked_again(
+    stack: Callable[[str], Account],
+) -> None:
+    # Given a cycle whose digest SNS took
+    account = stack("approve")
+    first = account.run_agent(T0)["summary"]
+    [ask] = _asks(first, "orders-api")
+    assert account.stack.inbox()
+    # When the next day's cycle runs
+    second = account.run_agent(T0 + timedelta(days=1))["summary"]
+    # Then the request stays open for the person holding its link, and is not asked again
+    assert _asks(second, "orders-api") == []
+    still = _store(account).get_recommendation(ask["recommendation"]["id"])
+    assert still is not None and still.status == "PENDING"
+    page, form = person.open_link(ask["links"]["approve"])
+    assert (page.status, form is not None) == (200, True), page.title

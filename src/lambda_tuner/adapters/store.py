@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ AUDIT_ORDER_SLACK = timedelta(days=1)  # how far out of time order concurrent wr
 TRANSACT_RECORDS = 99  # TransactWriteItems takes 100 items: the records and the head
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
 BATCH_GET_ATTEMPTS = 8
+UNSENT = "unsent"  # on an approval request whose links are not sent yet (see put_recommendations)
 
 
 class StoreError(Exception):
@@ -139,9 +140,47 @@ class Store:
     def put_recommendation(self, rec: Recommendation) -> None:
         self.client.put_item(TableName=self.state_table, Item=self._rec_item(rec))
 
-    def put_recommendations(self, recs: list[Recommendation]) -> None:
-        """Many new recommendations, 25 to a BatchWriteItem (a cycle's worth, not one call each)."""
-        self._batch_write([{"PutRequest": {"Item": self._rec_item(r)}} for r in recs], what="recommendations")
+    def put_recommendations(self, recs: list[Recommendation], *, unsent: Collection[str] = ()) -> None:
+        """Many new recommendations, 25 to a BatchWriteItem (a cycle's worth, not one call each).
+
+        The ids in `unsent` are approval requests whose links are still to be sent: each is marked so
+        until `mark_sent`, and one still marked when a later cycle starts (its cycle stopped before the
+        digest went out) is withdrawn by `withdraw_unsent`."""
+        marked = set(unsent)
+        items = [self._rec_item(r) | ({UNSENT: {"BOOL": True}} if r.id in marked else {}) for r in recs]
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items], what="recommendations")
+
+    def mark_sent(self, rec_ids: Collection[str], now: datetime) -> None:
+        """The approval requests whose links a message SNS took carried: no longer unsent, whatever their
+        status now (a person may have answered one already). One write each, for the asks of a cycle."""
+        for rec_id in rec_ids:
+            try:
+                self.client.update_item(
+                    TableName=self.state_table,
+                    Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
+                    UpdateExpression="REMOVE #u SET sent_at = :at",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames={"#u": UNSENT},
+                    ExpressionAttributeValues={":at": _s(_utc(now))},
+                )
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise StoreError(f"cannot mark the request {rec_id} as sent: {exc}") from exc
+
+    def withdraw_unsent(self, now: datetime, why: str) -> list[str]:
+        """PENDING → EXPIRED for approval requests still marked unsent: the cycle that stored them stopped
+        (its timeout, a crash) before their links went out, so nobody can answer them, and a change
+        pending is not asked again. Called at the start of a cycle, under the lease: any request still
+        marked then is a stopped cycle's. Each is moved only while still marked, so one whose mark was
+        just removed (the index lags its table) stays. The ids withdrawn are returned."""
+        withdrawn: list[str] = []
+        for item in self._items_by_status("PENDING"):
+            if UNSENT not in item or "body" not in item:
+                continue
+            rec_id = item["pk"]["S"].removeprefix("REC#")
+            if self.transition(rec_id, "PENDING", "EXPIRED", now, if_unsent=True, expired_because=why):
+                withdrawn.append(rec_id)
+        return withdrawn
 
     @staticmethod
     def _rec_item(rec: Recommendation) -> dict[str, Any]:
@@ -183,21 +222,26 @@ class Store:
         now: datetime,
         *,
         held: tuple[str, str] | None = None,
+        if_unsent: bool = False,
         **attrs: Any,
     ) -> bool:
-        """Move `from_status` → `to_status` only if still in `from_status`; False when another writer won.
+        """Move `from_status` → `to_status` only if still in `from_status` (and, with `if_unsent`, still
+        marked unsent); False when another writer won.
 
         Extra attributes (JSON-encodable) are stored with the same write, as `a_<name>`. `held`: (name,
         stored JSON) of an attribute that must still read so, for taking over a claim one writer wins.
         """
         names = {"#s": "status"}
+        condition = "attribute_exists(pk) AND #s = :from"
+        if if_unsent:
+            names["#u"] = UNSENT
+            condition += " AND attribute_exists(#u)"
         values: dict[str, Any] = {
             ":from": _s(from_status),
             ":to": _s(to_status),
             ":g": _s(f"STATUS#{to_status}"),
             ":at": _s(now.isoformat()),
         }
-        condition = "attribute_exists(pk) AND #s = :from"
         if held is not None:
             names["#held"], values[":held"] = f"a_{held[0]}", _s(held[1])
             condition += " AND #held = :held"
@@ -281,24 +325,7 @@ class Store:
         self, status: str | None = None, function: str | None = None, since: datetime | None = None
     ) -> list[Recommendation]:
         """`since` (with a status): only those created from then on, read as such from the index."""
-        if status is not None:
-            key, values = "gsi1pk = :g", {":g": _s(f"STATUS#{status}")}
-            if since is not None:  # the index sorts by creation time (gsi1sk: "<created_at>#<id>")
-                key += " AND gsi1sk >= :since"
-                values[":since"] = _s(since.astimezone(UTC).isoformat())
-            pages = self.client.get_paginator("query").paginate(
-                TableName=self.state_table,
-                IndexName="gsi1",
-                KeyConditionExpression=key,
-                ExpressionAttributeValues=values,
-            )
-        else:
-            pages = self.client.get_paginator("scan").paginate(
-                TableName=self.state_table,
-                FilterExpression="sk = :r",
-                ExpressionAttributeValues={":r": _s("REC")},
-            )
-        items = [item for page in pages for item in page.get("Items", [])]
+        items = self._items_by_status(status, since) if status is not None else self._all_rec_items()
         # The index is eventually consistent: read status from the item itself to filter exactly.
         recs = [self._rec_from(item) for item in items if "body" in item]
         if status is not None:
@@ -308,6 +335,28 @@ class Store:
         if since is not None:
             recs = [r for r in recs if r.created_at >= since]
         return sorted(recs, key=lambda r: (r.created_at, r.id))
+
+    def _items_by_status(self, status: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The items the status index lists under `status` (created from `since` on, if given)."""
+        key, values = "gsi1pk = :g", {":g": _s(f"STATUS#{status}")}
+        if since is not None:  # the index sorts by creation time (gsi1sk: "<created_at>#<id>")
+            key += " AND gsi1sk >= :since"
+            values[":since"] = _s(since.astimezone(UTC).isoformat())
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.state_table,
+            IndexName="gsi1",
+            KeyConditionExpression=key,
+            ExpressionAttributeValues=values,
+        )
+        return [item for page in pages for item in page.get("Items", [])]
+
+    def _all_rec_items(self) -> list[dict[str, Any]]:
+        pages = self.client.get_paginator("scan").paginate(
+            TableName=self.state_table,
+            FilterExpression="sk = :r",
+            ExpressionAttributeValues={":r": _s("REC")},
+        )
+        return [item for page in pages for item in page.get("Items", [])]
 
     # ---------------------------------------------------------------- per-function state and alarm links
 
