@@ -49,7 +49,12 @@ class StoreLike(Protocol):
     def mark_sent(self, rec_ids: Collection[str], now: datetime) -> None: ...
     def withdraw_unsent(self, now: datetime, why: str) -> list[str]: ...
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None, since: datetime | None = None
+        self,
+        status: str | None = None,
+        function: str | None = None,
+        since: datetime | None = None,
+        *,
+        sent_only: bool = ...,
     ) -> list[Recommendation]: ...
     def transition(
         self,
@@ -326,10 +331,12 @@ def _decide_all(
         unverified.setdefault(function, approved)
     # What a person refused does not go first again: the change waiting behind it would wait for good
     # and neither does one whose ask expired unanswered: the other change would wait for a person who
-    # does not answer (each is asked in turn, then, the larger saving first again once both were asked)
+    # does not answer (each is asked in turn, then, the larger saving first again once both were asked).
+    # One withdrawn before its links went out was not left unanswered: nobody saw it, and it leads again.
     refused: dict[str, list[Recommendation]] = {}
     for status in () if read_only else ("REJECTED", "EXPIRED"):
-        for function, recs in _by_function(deps.store, status, since=decider.now - REFUSED_FOR).items():
+        since = decider.now - REFUSED_FOR
+        for function, recs in _by_function(deps.store, status, since=since, sent_only=True).items():
             refused.setdefault(function, []).extend(recs)
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
@@ -445,9 +452,11 @@ def _by_function(
     status: str,
     skip: set[str] | frozenset[str] = frozenset(),
     since: datetime | None = None,
+    *,
+    sent_only: bool = False,
 ) -> dict[str, list[Recommendation]]:
     out: dict[str, list[Recommendation]] = {}
-    for rec in store.list_recommendations(status=status, since=since):
+    for rec in store.list_recommendations(status=status, since=since, sent_only=sent_only):
         if rec.id not in skip:
             out.setdefault(rec.function, []).append(rec)
     return out

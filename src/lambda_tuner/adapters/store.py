@@ -322,10 +322,18 @@ class Store:
         ]
 
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None, since: datetime | None = None
+        self,
+        status: str | None = None,
+        function: str | None = None,
+        since: datetime | None = None,
+        *,
+        sent_only: bool = False,
     ) -> list[Recommendation]:
-        """`since` (with a status): only those created from then on, read as such from the index."""
+        """`since` (with a status): only those created from then on, read as such from the index.
+        `sent_only`: not approval requests withdrawn before any message carried their links."""
         items = self._items_by_status(status, since) if status is not None else self._all_rec_items()
+        if sent_only:
+            items = [item for item in items if UNSENT not in item]
         # The index is eventually consistent: read status from the item itself to filter exactly.
         recs = [self._rec_from(item) for item in items if "body" in item]
         if status is not None:

@@ -30,7 +30,12 @@ class ReadOnlyStore:
         return {}
 
     def list_recommendations(
-        self, status: str | None = None, function: str | None = None, since: datetime | None = None
+        self,
+        status: str | None = None,
+        function: str | None = None,
+        since: datetime | None = None,
+        *,
+        sent_only: bool = False,
     ) -> list[Recommendation]:
         return []
 
