@@ -34,6 +34,7 @@ from lambda_tuner.web.pages import Tone, confirm_page, message_page
 
 LOG = logging.getLogger(__name__)
 UNREACHABLE = (ClientError, BotoCoreError, StoreError)  # AWS refused, did not answer, or a write lost
+DELETED = "deleted"  # `_revision` of a function that no longer exists
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class ApprovalFlow:
         rec = self.store.get_recommendation(claims.rec)
         if rec is None:
             raise Refused(404, "Unknown change", "No such recommendation. Nothing was changed.", claims)
+        if rec.status == "EXPIRED" and self._revision(rec.function) == DELETED:
+            raise _deleted(claims, rec)  # withdrawn by the cycle for that reason: say so, not "decided"
         if rec.status != "PENDING":
             raise Refused(
                 409,
@@ -161,6 +164,8 @@ class ApprovalFlow:
                 rec,
             )
         current = self._revision(rec.function)
+        if current == DELETED:  # whatever the link's revision: there is nothing left to change
+            raise _deleted(claims, rec)
         if claims.rev and current != claims.rev:
             raise Refused(
                 409,
@@ -179,7 +184,7 @@ class ApprovalFlow:
             got = self.lam.get_function_configuration(FunctionName=function)
         except (ClientError, BotoCoreError) as exc:
             if _code(exc) == "ResourceNotFoundException":
-                return "deleted"
+                return DELETED
             raise Refused(
                 503,
                 "Temporarily unavailable",
@@ -313,6 +318,12 @@ class ApprovalFlow:
         LOG.warning("approval page could not reach AWS: %s", exc)
         message = "AWS could not be reached just now. Nothing was changed; please try again in a few minutes."
         return self._page(503, "Temporarily unavailable", message, "bad")
+
+
+def _deleted(claims: TokenClaims, rec: Recommendation) -> Refused:
+    """The refusal of a link whose function was deleted since the proposal (expired if still open)."""
+    message = f"{rec.function} no longer exists: it was deleted after this change was proposed."
+    return Refused(410, "Function deleted", f"{message} Nothing was changed.", claims, rec, expire=True)
 
 
 def _code(exc: ClientError | BotoCoreError) -> str:
