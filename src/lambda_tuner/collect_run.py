@@ -186,7 +186,11 @@ class Run:
             configs.append(inventory.to_config(self.entry(name), details, self.policy(name, details),
                                                detect_iac(details.tags) if details else None))
         errors = {**self.errors, **self.deleted}
-        return Inventory(functions=tuple(configs), unreserved_concurrency=self.unreserved, errors=errors)
+        # the listing is whole (a page that fails stops the collection), so what it lacks is deleted
+        listed = frozenset(self.listing.latest) - self.deleted.keys() if self.listing else None
+        return Inventory(
+            functions=tuple(configs), unreserved_concurrency=self.unreserved, errors=errors, listed=listed
+        )
 
     def policy(self, name: str, details: inventory.Details | None) -> FunctionPolicy:
         if details is None:

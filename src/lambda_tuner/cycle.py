@@ -39,6 +39,7 @@ RESUME_AFTER = timedelta(hours=1)
 # long (and is read back only so far)
 REFUSED_FOR = timedelta(days=30)
 UNSENT_WHY = "approval request not sent: the cycle that made it stopped before its digest went out"
+DELETED_WHY = "the function no longer exists (deleted from the account): its approval request is withdrawn"
 CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
 
@@ -120,8 +121,8 @@ class CycleSummary(BaseModel):
     handover_failed: list[str] = []
     verifications: list[str] = []
     expired: list[str] = []
-    # approval requests an earlier cycle stored and stopped before sending (its timeout): nobody has their
-    # links, so they are withdrawn and the change is asked for afresh
+    # approval requests withdrawn: an earlier cycle stored them and stopped before sending (its timeout),
+    # so nobody has their links and the change is asked for afresh; or their function was deleted
     withdrawn: list[str] = []
     notified: bool = False
     digest: str | None = None
@@ -179,6 +180,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         summary.verifications = verify_applied(result.observations, deps.store, now)
         summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
         summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
+        summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
         summary.applied_requests += _resume_approved(deps, now, summary)
 
     decider = Decider(
@@ -253,6 +255,39 @@ def _withdraw_asks(deps: CycleDeps, summary: CycleSummary, now: datetime, exc: E
         except Exception as failed:  # noqa: BLE001 - the cycle's own error is raised next, with this note
             exc.add_note(f"approval requests of this cycle not withdrawn ({failed}): they expire unseen")
             return
+
+
+def _withdraw_deleted(deps: CycleDeps, listed: frozenset[str] | None, now: datetime) -> list[str]:
+    """Approval requests of functions deleted from the account: nobody can make them any more, and a
+    person's approval would only fail at the apply. Each is withdrawn (PENDING -> EXPIRED) with a record
+    saying why, the record first, as the approval page does. Only when the cycle knows which functions
+    exist (`listed`: a whole listing; a throttled one stops the cycle before this): a function it could
+    not read is not taken for deleted."""
+    if listed is None:
+        return []
+    gone = [r for r in deps.store.list_recommendations(status="PENDING") if r.function not in listed]
+    if not gone:
+        return []
+    deps.store.append_audit_many(
+        [
+            (
+                "refusal",
+                now,
+                {
+                    "function": r.function,
+                    "recommendation_id": r.id,
+                    "actor": "agent",
+                    "data": {"reason": DELETED_WHY, "status": r.status},
+                },
+            )
+            for r in gone
+        ]
+    )
+    return [
+        r.id
+        for r in gone
+        if deps.store.transition(r.id, "PENDING", "EXPIRED", now, expired_because=DELETED_WHY)
+    ]
 
 
 def _record(

@@ -1,19 +1,26 @@
-"""A function deleted from the account while the agent holds a request for it: its link says the function
-is gone."""
+"""A function deleted from the account while the agent holds a request for it: the next cycle withdraws
+the request, saying why in the audit, and its link says the function is gone. A function the cycle could
+not list (a throttled listing) is not taken for deleted."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.collect_run import CollectError
+from lambda_tuner.handlers import agent
 from lambda_tuner.twin import person
 
 FN = "orders-api"
+NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
 
 @pytest.fixture
@@ -37,6 +44,29 @@ def _asked(account: Account) -> dict[str, Any]:
     return ask
 
 
+def test_the_request_of_a_deleted_function_is_withdrawn_with_a_record_and_its_link_says_so(
+    account: Account,
+) -> None:
+    # Given a request for orders-api sent to a person, and then orders-api deleted
+    ask = _asked(account)
+    aws.client("lambda").delete_function(FunctionName=FN)
+    # When the next cycle runs
+    account.run_agent(T0 + timedelta(days=1))
+    # Then the request is withdrawn, and the audit says why
+    store = _store(account)
+    rec_id = ask["recommendation"]["id"]
+    item = store.get_recommendation_item(rec_id) or {}
+    assert item["status"]["S"] == "EXPIRED", item["status"]
+    assert "no longer exists" in item["attrs"]["expired_because"]
+    records = store.list_audit(function=FN)
+    [record] = [r for r in records if (r.recommendation_id, r.type) == (rec_id, "refusal")]
+    assert "no longer exists" in str(record.data["reason"]) and record.actor == "agent"
+    # And a person opening its link is told the function is gone, not that it was redeployed
+    page, form = person.open_link(ask["links"]["approve"])
+    assert form is None
+    assert FN in page.html and "no longer exists" in page.html, page.html
+
+
 def test_the_link_of_a_function_deleted_since_says_it_is_gone(account: Account) -> None:
     # Given a request for orders-api, and orders-api deleted before any cycle ran again
     ask = _asked(account)
@@ -46,5 +76,39 @@ def test_the_link_of_a_function_deleted_since_says_it_is_gone(account: Account) 
     # Then they are told it no longer exists, and nothing is approved
     assert page.status == 410 and "no longer exists" in page.html, (page.status, page.title)
     assert answer is None
+    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    assert rec is not None and rec.status == "PENDING"
+
+
+def test_a_function_the_listing_could_not_read_is_not_taken_for_deleted(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a request for orders-api, and the function listing throttled on the next cycle (past the
+    # client's retries: turned off here, so the cycle fails at once instead of backing off)
+    ask = _asked(account)
+    account.twin.inject_fault("lambda.ListFunctions", "throttle", rate=1.0)
+    monkeypatch.setattr(aws, "CLIENT_CONFIG", NO_RETRIES)
+    aws.reset_clients()
+    agent._wiring.cache_clear()
+    # When that cycle runs, it stops (nothing to decide on without the listing)
+    with pytest.raises(CollectError):
+        account.run_agent(T0 + timedelta(days=1))
+    # Then the request is still open for the person holding its link
+    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    assert rec is not None and rec.status == "PENDING"
+
+
+def test_a_function_excluded_since_is_not_taken_for_deleted(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a request for orders-api, and orders-api then excluded from tuning (it is still listed)
+    ask = _asked(account)
+    excluded = os.environ.get("LT_EXCLUDE_FUNCTIONS", "")
+    monkeypatch.setenv("LT_EXCLUDE_FUNCTIONS", f"{excluded},{FN}" if excluded else FN)
+    agent._wiring.cache_clear()
+    # When the next cycle runs (which decides nothing about orders-api now)
+    second = account.run_agent(T0 + timedelta(days=1))["summary"]
+    assert not [r for r in second["recommendations"] if r["recommendation"]["function"] == FN]
+    # Then the request is left to its person: the function exists
     rec = _store(account).get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"

@@ -92,6 +92,9 @@ class Inventory(Frozen):
     functions: tuple[FunctionConfig, ...]
     unreserved_concurrency: int | None = None
     errors: dict[str, str] = Field(default_factory=dict)  # function -> why it could not be read
+    # Every function known to exist: the whole listing (excluded ones too), less those a read found
+    # deleted. None when not known (no complete listing): then no function counts as deleted.
+    listed: frozenset[str] | None = None
 
 
 # ---------------------------------------------------------------- collection
