@@ -34,9 +34,17 @@ from werkzeug.serving import make_server
 
 from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.digest import render_digest
-from lambda_tuner.core.models import ChartPoint, Interval, Projection, Reason, Recommendation
+from lambda_tuner.core.models import (
+    AuditRecord,
+    AuditType,
+    ChartPoint,
+    Interval,
+    Projection,
+    Reason,
+    Recommendation,
+)
 from lambda_tuner.core.tokens import approval_links
 from lambda_tuner.handlers import apply, approval
 from lambda_tuner.settings import AgentSettings
@@ -531,6 +539,18 @@ class Refusing:
             raise ClientError(response, name)
 
         return refuse
+
+
+class RevertRecordRefused(Store):
+    """An audit table that refuses the first `revert` record each instance writes, then works again."""
+
+    refused = 0
+
+    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
+        if type == "revert" and not self.refused:
+            self.refused += 1
+            raise StoreError("audit table unavailable")
+        return super().append_audit(type, at, **fields)
 
 
 def agent_settings() -> AgentSettings:

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, make_rec
+from approval_support import AUDIT, NOW, STATE, RevertRecordRefused, make_rec
 from click.testing import CliRunner
 from twin_support import Live
 
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.adapters.store import Store
 from lambda_tuner.cli.audit import revert
 from lambda_tuner.core.models import AuditRecord, AuditType
 from lambda_tuner.handlers import apply
@@ -23,18 +23,6 @@ from lambda_tuner.handlers import apply
 SINCE = ["--since", "2026-11-26T00:00:00Z"]
 THROUGH = ["--apply-function", "lt-apply"]
 FUNCTIONS = ("rv-orders", "rv-billing")
-
-
-class RevertRecordRefused(Store):
-    """An audit table that refuses the first `revert` record, then works again."""
-
-    refused = 0
-
-    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
-        if type == "revert" and not self.refused:
-            self.refused += 1
-            raise StoreError("audit table unavailable")
-        return super().append_audit(type, at, **fields)
 
 
 def changed(live: Live, functions: tuple[str, ...] = FUNCTIONS, at: datetime = NOW) -> None:

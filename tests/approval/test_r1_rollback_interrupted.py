@@ -4,23 +4,21 @@ by the retried alarm event, once: the change undone and recorded (moto over HTTP
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, answer_lost, make_rec
+from approval_support import AUDIT, NOW, STATE, Account, answer_lost
 from test_fix_flow_unrecorded import FlakyAuditStore, flow_with
-from test_review2_pc_restore_team import _team_takes_over
-from test_review_pc_undo import ALIAS, SCHEDULE, _actions, _applier, _range
+from test_review2_pc_restore_team import guarded_schedule
 from test_review_pc_undo import FN as PC_FN
-from twin_support import APPLY_ARN, Live
+from test_review_pc_undo import _actions, _range
+from twin_support import Live
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.apply_flow import CLAIM_STALE_AFTER, ApplyFlow
-from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.apply_flow import CLAIM_STALE_AFTER
 from lambda_tuner.adapters.store import Store, StoreError
 
 FN = "orders-api"
@@ -180,22 +178,7 @@ def test_a_stopped_rollback_that_a_revert_recorded_since_is_not_recorded_twice(a
 
 def test_a_stopped_pc_rollback_left_to_a_team_is_finished_and_still_left_to_it(live: Live) -> None:
     # Given the agent's PC schedule applied and guarded, and since then the team's own target tracking
-    store = Store(STATE, AUDIT)
-    store.put_recommendation(
-        make_rec(
-            function=PC_FN,
-            kind="provisioned_concurrency",
-            current={"pc": 0},
-            proposed={"pc_schedule": json.dumps(SCHEDULE)},
-            qualifier=ALIAS,
-            revision_id=None,
-            status="APPROVED",
-        )
-    )
-    flow = ApplyFlow(store, _applier(), Notifier(live.deployed.account.topic_arn), alarm_action_arn=APPLY_ARN)
-    assert flow.apply("rec-1", "approval", NOW).ok
-    [change] = [r for r in store.list_audit(function=PC_FN) if r.type == "change"]
-    _team_takes_over()
+    store, flow, change = guarded_schedule(live)
     alarm = str(change.data["alarms"][0])
     # When its alarm fires and the invocation stops as it takes the agent's schedule off
     with stops_at(flow.applier.aas, "DeleteScheduledAction"), pytest.raises(Stopped):

@@ -6,6 +6,7 @@ Against the twin over HTTP (Lambda PC and Application Auto Scaling)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,13 +15,14 @@ from approval_support import AUDIT, NOW, STATE, make_rec
 
 # the same alias, schedule and readings as the other PC undo tests
 from test_review_pc_undo import ALIAS, FN, SCHEDULE, TARGET, _actions, _applier, _range
-from twin_support import Live
+from twin_support import APPLY_ARN, Live
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import AuditRecord
 
 
 def _team_takes_over() -> None:
@@ -109,3 +111,25 @@ def test_taking_the_agents_own_schedule_off_an_iac_managed_function_is_done_not_
     assert result.ok, result.message
     assert _actions() == set() and _range() == (2, 40)
     assert [r.type for r in store.list_audit(function=FN)] == ["change"]
+
+
+def guarded_schedule(live: Live) -> tuple[Store, ApplyFlow, AuditRecord]:
+    """The agent's PC schedule on FN's alias applied through the apply flow and guarded by its rollback
+    alarms, with the team's own target tracking on that PC since: the store, the flow and the change."""
+    store = Store(STATE, AUDIT)
+    store.put_recommendation(
+        make_rec(
+            function=FN,
+            kind="provisioned_concurrency",
+            current={"pc": 0},
+            proposed={"pc_schedule": json.dumps(SCHEDULE)},
+            qualifier=ALIAS,
+            revision_id=None,
+            status="APPROVED",
+        )
+    )
+    flow = ApplyFlow(store, _applier(), Notifier(live.deployed.account.topic_arn), alarm_action_arn=APPLY_ARN)
+    assert flow.apply("rec-1", "approval", NOW).ok
+    [change] = [r for r in store.list_audit(function=FN) if r.type == "change"]
+    _team_takes_over()
+    return store, flow, change

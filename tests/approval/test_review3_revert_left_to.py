@@ -29,30 +29,11 @@ def test_a_revert_left_to_a_team_says_so_in_its_result(live: Live) -> None:
 
 
 def test_an_alarm_rollback_left_to_a_team_says_so_and_keeps_its_scaling(live: Live) -> None:
-    import json
+    from test_review2_pc_restore_team import _actions, _range, guarded_schedule
 
-    from approval_support import make_rec
-    from test_review2_pc_restore_team import _actions, _range
-    from twin_support import APPLY_ARN
-
-    # Given the agent's PC schedule applied through the apply flow, guarded by its rollback alarms
-    store = Store(STATE, AUDIT)
-    store.put_recommendation(
-        make_rec(
-            function=FN,
-            kind="provisioned_concurrency",
-            current={"pc": 0},
-            proposed={"pc_schedule": json.dumps(SCHEDULE)},
-            qualifier=ALIAS,
-            revision_id=None,
-            status="APPROVED",
-        )
-    )
-    flow = ApplyFlow(store, _applier(), Notifier(live.deployed.account.topic_arn), alarm_action_arn=APPLY_ARN)
-    assert flow.apply("rec-1", "approval", NOW).ok
-    [change] = [r for r in store.list_audit(function=FN) if r.type == "change"]
-    # and since then the team's own target tracking on that PC
-    _team_takes_over()
+    # Given the agent's PC schedule applied through the apply flow, guarded by its rollback alarms, and
+    # since then the team's own target tracking on that PC
+    store, flow, change = guarded_schedule(live)
     # When one of the change's alarms fires
     result = flow.on_alarm(str(change.data["alarms"][0]), NOW + timedelta(hours=2))
     # Then only the agent's schedule came off, and the result, the audit and the team's range say so

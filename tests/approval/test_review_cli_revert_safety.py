@@ -3,21 +3,19 @@ undone: a failed undo is retried by the next revert, and a deploy since is never
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, Refusing, make_rec
+from approval_support import AUDIT, NOW, STATE, Account, Refusing, RevertRecordRefused, make_rec
 from click.testing import CliRunner
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
-from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.adapters.store import Store
 from lambda_tuner.cli import audit as cli_audit
 from lambda_tuner.cli.audit import revert
-from lambda_tuner.core.models import AuditRecord, AuditType
 
 ENV = {"LT_STATE_TABLE": STATE, "LT_AUDIT_TABLE": AUDIT}
 SINCE = ["--since", "2026-11-26T00:00:00Z"]
@@ -144,18 +142,6 @@ def test_revert_with_yes_restores_without_asking(account: Account) -> None:
     assert account.memory(FN) == 1024
 
 
-class _RevertRecordRefused(Store):
-    """An audit table that refuses the first `revert` record, then works again."""
-
-    refused = 0
-
-    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
-        if type == "revert" and not self.refused:
-            self.refused += 1
-            raise StoreError("audit table unavailable")
-        return super().append_audit(type, at, **fields)
-
-
 def test_a_revert_whose_record_fails_midway_says_what_was_and_was_not_done_and_goes_on(
     account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,7 +150,7 @@ def test_a_revert_whose_record_fails_midway_says_what_was_and_was_not_done_and_g
         account.create_function(fn, memory_mb=1024)
         _applied_change(account, rec_id=f"rec-{n}", function=fn)
     # and an audit table that refuses the first revert record
-    monkeypatch.setattr(cli_audit, "_store", _RevertRecordRefused)
+    monkeypatch.setattr(cli_audit, "_store", RevertRecordRefused)
     # When the operator reverts both
     code, out = _cli_revert()
     # Then the command fails, names the function whose undo is not recorded, and still reverts the other
