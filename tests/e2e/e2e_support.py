@@ -97,3 +97,25 @@ def deployed(fleet: Sequence[FunctionSpec], mode: str, seed: int = 5) -> Iterato
         os.environ.clear()
         os.environ.update(saved)
         aws.reset_clients()
+
+
+class Stopped(BaseException):
+    """The Lambda runtime ending a run at its timeout. No `except Exception` of the cycle sees it (on AWS
+    nothing of the run goes on at all; here only the lease's `finally` does, which changes nothing after:
+    a stopped run's lease has expired by the next scheduled cycle)."""
+
+
+def stopped_before_digest(account: Account, at: datetime) -> None:
+    """Run the scheduled cycle at `at`, stopped (its timeout) when it publishes its digest: after it
+    stored its approval requests, before SNS took any of their links."""
+    import pytest
+
+    from lambda_tuner.adapters.notifier import Notifier
+
+    def timed_out(self: Notifier, subject: str, body: str, attributes: Any) -> str:
+        raise Stopped("Task timed out after 900.00 seconds")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(Notifier, "publish", timed_out)
+        with pytest.raises(Stopped):
+            account.run_agent(at)

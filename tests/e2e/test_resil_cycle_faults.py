@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from e2e_support import T0, Account, small_fleet
+from e2e_support import T0, Account, small_fleet, stopped_before_digest
 
 from lambda_tuner.adapters import aws, secrets
-from lambda_tuner.adapters.notifier import Notifier, NotifyError
+from lambda_tuner.adapters.notifier import NotifyError
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.twin import person
 from lambda_tuner.twin.server import Twin, apply_env
@@ -127,32 +127,20 @@ def test_what_a_cycle_could_not_read_or_send_is_in_its_log_line(stack: Callable[
     assert partial and any("orders-api" in p for p in partial), done.__dict__
 
 
-class Stopped(BaseException):
-    """The Lambda runtime ending a run at its timeout. No `except Exception` of the cycle sees it (on AWS
-    nothing of the run goes on at all; here only the lease's `finally` does, which changes nothing after:
-    a stopped run's lease has expired by the next scheduled cycle)."""
-
-
 def _asks(summary: dict[str, Any], function: str) -> list[dict[str, Any]]:
     return [r for r in summary["recommendations"]
             if r["recommendation"]["function"] == function and r["route"] == "approve"]
 
 
 def test_approval_requests_of_a_cycle_stopped_before_its_digest_went_out_are_asked_by_the_next_cycle(
-    stack: Callable[[str], Account], monkeypatch: pytest.MonkeyPatch
+    stack: Callable[[str], Account],
 ) -> None:
     # Given a cycle that stores its approval requests and is then stopped (its timeout) before SNS took
     # the digest: nobody got a link
     account = stack("approve")
     store = _store(account)
 
-    def timed_out(self: Notifier, subject: str, body: str, attributes: Any) -> str:
-        raise Stopped("Task timed out after 900.00 seconds")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(Notifier, "publish", timed_out)
-        with pytest.raises(Stopped):
-            account.run_agent(T0)
+    stopped_before_digest(account, T0)
     assert account.stack.inbox() == []
     [stranded] = [r for r in store.list_recommendations(status="PENDING") if r.function == "orders-api"]
     # When the next day's cycle runs
