@@ -24,7 +24,10 @@ def _interval(iv: dict[str, float] | None) -> str:
 
 
 WHY_CHARS = 100
+KIND_WORDS = {"provisioned_concurrency": "PC", "insufficient_data": "little data"}
+SAVING_CHARS = 22  # "-$1.62 [-$3.51, $0.16]"; larger ones wrap
 LATENCY_CHARS = 24
+COST_COLUMNS = 180  # narrower, the cost before and after is left out of the table (the saving stays)
 
 
 def wide_console() -> Console:
@@ -58,11 +61,15 @@ def _change(rec: dict[str, Any]) -> str:
     return "—" if current.get("memory_mb") is None else f"{current['memory_mb']} MB"
 
 
-def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_only: bool = True) -> Table:
-    """One line per recommendation: the change, its money and latency, and what decided it. With
+def recommendations_table(
+    recs: list[dict[str, Any]], limit: int = 40, *, first_only: bool = True, width: int | None = None
+) -> Table:
+    """One line per recommendation: the change, its cost, saving and latency, and what decided it. With
     `first_only` (the demo, over several cycles), only each function's first memory decision and each
-    alias's first PC decision. The "why" wraps (cut at WHY_CHARS); below about 150 columns the figures
-    are cut short too. The whole text is in the email, on the approval page and in the JSON (`--json`)."""
+    alias's first PC decision. The "why" wraps (cut at WHY_CHARS), and so do the figures' columns. On a
+    console narrower than COST_COLUMNS (`width`: a piped run's 160, say) the monthly cost before and after
+    is left out (it is in the email, on the approval page and in the JSON): a ninth column left the
+    reason a word a line there. The whole text is in those too."""
     rows: list[list[str]] = []
     seen: set[tuple[str, str]] = set()
     for rec in recs:
@@ -76,7 +83,7 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_
         rows.append(
             [
                 _target(rec),
-                rec["kind"].replace("_", " "),
+                KIND_WORDS.get(rec["kind"], rec["kind"].replace("_", " ")),
                 _change(rec),
                 "—" if cost_now is None else f"{_money(cost_now)} → {_money(cost_after)}",
                 _interval(rec.get("monthly_saving_usd")),
@@ -93,18 +100,20 @@ def recommendations_table(recs: list[dict[str, Any]], limit: int = 40, *, first_
     table.add_column("function", no_wrap=True, min_width=max([len(r[0]) for r in rows] + [8]))
     table.add_column("kind", no_wrap=True)
     table.add_column("change", no_wrap=True)
+    costs = width is None or width >= COST_COLUMNS
+    if costs:
+        table.add_column("cost/month")
     # the money and latency texts wrap at their spaces, and a long latency text (arm64 advice's range)
     # is kept narrow, rather than take the reason's room or push the table past the terminal's edge
-    table.add_column("cost/month")
-    table.add_column("saving/month [90 %]")
+    table.add_column("saving/month [90 %]", max_width=SAVING_CHARS)
     table.add_column("p99", max_width=LATENCY_CHARS)
     table.add_column("conf.", no_wrap=True)
     routed = any(r[7] for r in rows)  # `report` shows stored recommendations, which carry no route
     if routed:
         table.add_column("route", no_wrap=True)
-    table.add_column("why", overflow="fold")  # wraps first
+    table.add_column("why", overflow="fold")
     for row in rows:
-        table.add_row(*(row if routed else row[:7] + row[8:]))
+        table.add_row(*(cell for i, cell in enumerate(row) if (costs or i != 3) and (routed or i != 7)))
     return table
 
 
@@ -160,7 +169,7 @@ def audit_table(audit: list[dict[str, Any]], limit: int = 30) -> Table:
 
 def show(console: Console, out: dict[str, Any], record: Any, *, quiet: bool) -> None:
     if not quiet:
-        console.print(recommendations_table(out["recommendations"]))
+        console.print(recommendations_table(out["recommendations"], width=console.width))
         first_mail = next((m for d in record.days for m in d["mail"]), None)
         if first_mail:
             console.print(Panel(first_mail["text"], title=f"Email: {first_mail['subject']}", expand=False))

@@ -74,7 +74,7 @@ def show_report(
     latest = newest_per_function(store.list_recommendations(status=status, function=function))
     console = wide_console()
     rows = [r.model_dump(mode="json") for r in latest]
-    console.print(recommendations_table(rows, limit=10_000, first_only=False))
+    console.print(recommendations_table(rows, limit=10_000, first_only=False, width=console.width))
     if html_out is not None:
         html_out.write_text(report_page(latest))
         console.print(f"wrote {html_out}")

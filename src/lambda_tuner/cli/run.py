@@ -99,7 +99,7 @@ def run_once(
             console.print(f"  LT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
         return 2
     rows = [r.recommendation.model_dump(mode="json") | {"route": r.route} for r in summary.recommendations]
-    console.print(recommendations_table(rows, limit=1000, first_only=False))
+    console.print(recommendations_table(rows, limit=1000, first_only=False, width=console.width))
     stats = summary.collect_stats
     done = "applied within guardrails" if apply_changes else "nothing written (read-only)"
     calls = sum(stats.get("api_calls", {}).values())
