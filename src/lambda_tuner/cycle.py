@@ -25,6 +25,7 @@ from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import change_text, render_digests
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, PcScaling, Recommendation
+from lambda_tuner.core.tags import parse_policy
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import applied_at_in, verify_applied
 
@@ -100,6 +101,9 @@ class CycleDeps:
     collector: Callable[..., CollectResult] = collect
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     clients: dict[str, Any] = field(default_factory=dict)  # lambda_client, cloudwatch_client, logs_client
+    # A function's tags as they are now, or None when they cannot be read; None: not read again (see
+    # `_routes_by_mode_now`)
+    read_tags: Callable[[str], Mapping[str, str] | None] | None = None
 
 
 class RoutedRecommendation(BaseModel):
@@ -207,9 +211,15 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         max_changes_per_cycle=settings.max_changes_per_cycle,
         change_window_utc=settings.change_window_utc,
     )
-    routes = guardrails.route([rec for _, rec in decided], modes, rails, now)
+    recs = [rec for _, rec in decided]
+    routes = guardrails.route(recs, modes, rails, now)
+    reread = (
+        set() if read_only else _routes_by_mode_now(recs, modes, routes, rails, now, settings, deps, killed)
+    )
     for (fn, rec), route in zip(decided, routes, strict=True):
         why = route.reason
+        if fn.name in reread:
+            why = f"{why} (its mode tag, read again before the change)"
         if fn.policy.errors and rec.kind in guardrails.CHANGING_KINDS:
             # what blocked its changes (a bad tag, tags unreadable this cycle), not only "recommend-only"
             why = f"{why}; changes blocked: {'; '.join(fn.policy.errors)}"
@@ -237,6 +247,48 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         _withdraw_asks(deps, summary, now, exc)
         raise
     return summary
+
+
+def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
+    recs: list[Recommendation],
+    modes: dict[str, Mode],
+    routes: list[guardrails.RouteDecision],
+    rails: guardrails.Guardrails,
+    now: datetime,
+    settings: AgentSettings,
+    deps: CycleDeps,
+    killed: bool,
+) -> set[str]:
+    """Auto mode makes a change itself only where the function's mode, read again now, still says so:
+    the collector re-reads an unchanged function's tags once a week, and a `mode` tag set since (approve,
+    off) or taken off (the account's mode decides again) must stop the agent's own change here. Left to
+    the apply function's own check, a function now tagged mode=approve was refused there every cycle
+    until the weekly read, while the digest listed its change as applied and nobody was asked; and one
+    whose mode=auto tag was taken off was still changed (no tag: the apply function lets it be).
+
+    Only the functions routed to be applied are read, one call each (a cycle's budget of changes). A
+    function whose mode changed frees its place in the budget, so the routes are made again and a function
+    newly routed to be applied is read too. `modes` and `routes` are updated in place; returns the
+    functions whose mode the tags read now changed. One whose tags cannot be read keeps its mode (the apply
+    function reads them before the change)."""
+    if deps.read_tags is None:
+        return set()
+    read: set[str] = set()
+    changed: set[str] = set()
+    while todo := {r.function for r, d in zip(recs, routes, strict=True) if d.route == "apply"} - read:
+        for name in sorted(todo):
+            read.add(name)
+            tags = deps.read_tags(name)
+            mode = (
+                guardrails.resolve_mode(settings.mode, parse_policy(tags, settings.tag_prefix), killed)
+                if tags is not None
+                else modes[name]
+            )
+            if mode != modes[name]:
+                modes[name] = mode
+                changed.add(name)
+        routes[:] = guardrails.route(recs, modes, rails, now)
+    return changed
 
 
 def _withdraw_asks(deps: CycleDeps, summary: CycleSummary, now: datetime, exc: Exception) -> None:

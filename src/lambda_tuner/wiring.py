@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_tuner.adapters import aws
+from lambda_tuner.adapters import aws, inventory
 from lambda_tuner.adapters.autoscaling import pc_scaling
 from lambda_tuner.adapters.control import kill_switch_engaged
 from lambda_tuner.adapters.notifier import Notifier
@@ -45,7 +45,18 @@ def agent_deps(settings: AgentSettings) -> CycleDeps:
         invoke_apply=invoke_apply,
         kill_switch=lambda: kill_switch_engaged(settings.kill_switch_parameter),
         pc_scaling=read_pc_scaling,
+        read_tags=read_tags,
     )
+
+
+def read_tags(name: str) -> dict[str, str] | None:
+    """A function's tags as they are now (auto mode reads its mode again before a change); None when
+    they cannot be read: the apply function reads the mode tag again before the change anyway."""
+    try:
+        return inventory.read_details(name, with_aliases=False, client=aws.client("lambda")).tags
+    except inventory.InventoryError as exc:
+        LOG.warning("tags of %s not read again before its change: %s", name, exc)
+        return None
 
 
 def read_pc_scaling() -> PcScaling | None:
