@@ -6,6 +6,7 @@ limit 2×")."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -38,3 +39,26 @@ def test_an_auto_mode_experiment_is_made_and_audited_not_asked_for(auto: Account
         assert size == trial.proposed["memory_mb"]
     # and nobody was asked to approve anything
     assert not any("approve" in str(m).lower() and "token=" in str(m) for m in auto.stack.inbox())
+
+
+def test_the_agents_own_changes_are_told_once_in_the_digest_and_their_rollbacks_still_are(
+    auto: Account,
+) -> None:
+    # When the scheduled agent makes its changes in auto mode
+    made = auto.run_agent(T0)["summary"]["applied_requests"]
+    assert made, "the scenario needs changes made by the agent"
+    inbox = auto.stack.inbox()
+    # Then the person reads of them in the digest, once: not in a notice per change beside it
+    assert [m["subject"] for m in inbox if "Applied:" in m["subject"]] == []
+    [digest] = [m["text"] for m in inbox if "digest" in m["text"]]
+    applied = digest.partition("Applied automatically")[2].partition("\n\n")[0]
+    store = Store(auto.stack.settings["LT_STATE_TABLE"], auto.stack.settings["LT_AUDIT_TABLE"])
+    for rec_id in made:
+        rec = store.get_recommendation(rec_id)
+        assert rec is not None and f"{rec.function}: " in applied, digest
+    # and a change its guards roll back is still told, as it happens
+    auto.run_agent(T0 + timedelta(days=1))
+    rolled_back = {r.function for r in store.list_audit() if r.type == "rollback"}
+    assert rolled_back, "the scenario needs a rollback"
+    told = {m["subject"] for m in auto.stack.inbox()}
+    assert {f"lambda-tuner: Rolled back: {fn}" for fn in rolled_back} <= told, told

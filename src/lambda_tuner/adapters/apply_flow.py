@@ -347,10 +347,13 @@ class ApplyFlow(CanaryFlow):
             raise self._unrecorded(
                 rec, actor, now, applied, names=names, exc=exc, change_id=change_id
             ) from exc
-        body = (
-            f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
-        )
-        self._notify(f"Applied: {rec.function}", body, rec.function, "info")
+        if actor != "agent":  # the agent's own change is in the digest its cycle sends ("Applied
+            # automatically"): a notice beside it would tell it twice. What goes wrong is still told.
+            body = (
+                f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC "
+                f"(audit {record.id}).\n"
+            )
+            self._notify(f"Applied: {rec.function}", body, rec.function, "info")
         return self._result(
             rec,
             True,
