@@ -109,3 +109,13 @@ def test_the_template_change_names_the_property_and_value() -> None:
     text = template_change("sam:shop", make_rec())
     assert "MemorySize = 512" in text and "stack shop" in text
     assert "memory_size = 512" in template_change("terraform", make_rec())
+
+
+@pytest.mark.parametrize(
+    ("current", "proposed", "shown"), [(3008, 1472, "2.05"), (3008, 1503, "2.01"), (1024, 4505, "4.4")]
+)
+def test_a_step_past_the_limit_does_not_read_as_the_limit(current: int, proposed: int, shown: str) -> None:
+    # 3,008 -> 1,472 MB is 2.04x: it used to read "step 2× exceeds the auto limit 2×"
+    [decision] = route([make_rec(current=current, proposed=proposed)], {"orders-api": "auto"}, RAILS, NOW)
+    assert decision.route == "approve"
+    assert decision.reason == f"step {shown}× exceeds the auto limit 2×"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Literal
@@ -155,7 +156,9 @@ def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, bud
     if factor == float("inf"):
         return "a schedule is not a step the auto mode measures: a person decides"
     if factor > rails.max_step_factor:
-        return f"step {factor:.2g}× exceeds the auto limit {rails.max_step_factor:g}×"
+        # rounded up, to the hundredth: a 2.04x step shown as "2×" would read as within a 2x limit
+        shown = math.ceil(round(factor * 100, 6)) / 100
+        return f"step {shown:g}× exceeds the auto limit {rails.max_step_factor:g}×"
     if not window_open:
         return f"outside the change window {rails.change_window_utc} UTC"
     if budget <= 0:
