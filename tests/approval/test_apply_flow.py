@@ -340,3 +340,20 @@ def test_the_mode_tag_is_read_again_just_before_the_change(
         assert f"mode={mode}" in result.message
         assert s.store.get_recommendation("rec-1").status == "FAILED"  # type: ignore[union-attr]
         assert s.types() == ["refusal"]
+
+
+def test_an_approved_experiment_is_announced_in_sentences(account: Account) -> None:
+    # Given a person's approval of a one-day trial on all traffic
+    s = Setup(account)
+    trial = {"memory_mb": 512, "max_days": 1, "stop_if_p99_ms_above": 400.0, "best_guess_mb": 1024}
+    s.approved(kind="experiment", proposed=trial)
+    # When it is applied
+    assert s.flow.apply("rec-1", "approval", NOW).ok
+    # Then the notice says what was tried, then when it was applied: not "stopped early by its guards
+    # applied at", which reads as if the guards were applied
+    [msg] = account.messages()
+    tried = "memory 1024 → 512 MB, experiment on all traffic for at most 1 day(s), stopped early by its "
+    tried += "guards"
+    what, when, *_ = msg["Message"].splitlines()
+    assert what == f"orders-api: {tried}.", msg["Message"]
+    assert when.startswith(f"Applied at {NOW:%Y-%m-%d %H:%M} UTC (audit "), msg["Message"]

@@ -349,9 +349,9 @@ class ApplyFlow(CanaryFlow):
             ) from exc
         if actor != "agent":  # the agent's own change is in the digest its cycle sends ("Applied
             # automatically"): a notice beside it would tell it twice. What goes wrong is still told.
-            body = (
-                f"{rec.function}: {change_text(rec)} applied at {now:%Y-%m-%d %H:%M} UTC "
-                f"(audit {record.id}).\n"
+            body = (  # the change in a sentence of its own: an experiment's ends "... by its guards"
+                f"{rec.function}: {change_text(rec)}.\n"
+                f"Applied at {now:%Y-%m-%d %H:%M} UTC (audit {record.id}).\n"
             )
             self._notify(f"Applied: {rec.function}", body, rec.function, "info")
         return self._result(
