@@ -516,6 +516,7 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
         {r.recommendation.id: r.links for r in summary.recommendations if r.links},
         summary.audit_head or "",
         now,
+        not_handed_over=summary.handover_failed,
     )
     if not digests:
         return

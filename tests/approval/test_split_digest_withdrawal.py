@@ -48,7 +48,7 @@ def _asked(rec_id: str) -> RoutedRecommendation:
 def test_only_the_requests_of_the_message_that_failed_are_withdrawn(monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = _asked("a"), _asked("b")
     digests = [("part 1", f"1. {first.links['approve']}"), ("part 2", f"2. {second.links['approve']}")]
-    monkeypatch.setattr(cycle_module, "render_digests", lambda *args: digests)
+    monkeypatch.setattr(cycle_module, "render_digests", lambda *args, **kwargs: digests)
     store, notifier = Transitions(), SecondFails()
     deps = CycleDeps(store=store, notifier=notifier, secret=lambda: b"k", invoke_apply=None)  # type: ignore[arg-type]
     summary = CycleSummary(time=NOW, recommendations=[first, second])

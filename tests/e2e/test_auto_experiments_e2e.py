@@ -62,3 +62,21 @@ def test_the_agents_own_changes_are_told_once_in_the_digest_and_their_rollbacks_
     assert rolled_back, "the scenario needs a rollback"
     told = {m["subject"] for m in auto.stack.inbox()}
     assert {f"lambda-tuner: Rolled back: {fn}" for fn in rolled_back} <= told, told
+
+
+def test_a_change_the_apply_function_never_received_is_not_reported_as_applied(auto: Account) -> None:
+    # Given the apply function unreachable while the agent hands its changes over
+    auto.twin.inject_fault("lambda.Invoke", "5xx", rate=1.0, function="lambda-tuner-apply")
+    summary = auto.run_agent(T0)["summary"]
+    auto.twin.clear_faults()
+    assert summary["handover_failed"] and not summary["applied_requests"]
+    # Then the digest does not list them as applied: it says they are made by the next cycle
+    [digest] = [m["text"] for m in auto.stack.inbox() if "digest" in m["text"]]
+    assert "Applied automatically" not in digest, digest
+    store = Store(auto.stack.settings["LT_STATE_TABLE"], auto.stack.settings["LT_AUDIT_TABLE"])
+    for rec_id in summary["handover_failed"]:
+        rec = store.get_recommendation(rec_id)
+        assert rec is not None and rec.status == "APPROVED"
+        size = boto3.client("lambda").get_function_configuration(FunctionName=rec.function)["MemorySize"]
+        assert size == rec.current["memory_mb"]
+    assert "the apply function could not be reached" in digest, digest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 from lambda_tuner.core.canary import share_text
@@ -146,18 +146,27 @@ def _section(title: str, recs: Sequence[Recommendation]) -> list[str]:
 
 
 def render_digest(
-    recs: Sequence[Recommendation], links: Mapping[str, dict[str, str]], chain_head: str, now: datetime
+    recs: Sequence[Recommendation],
+    links: Mapping[str, dict[str, str]],
+    chain_head: str,
+    now: datetime,
+    *,
+    not_handed_over: Collection[str] = (),
 ) -> tuple[str, str] | None:
-    """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong."""
+    """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong.
+    `not_handed_over`: auto-mode changes the apply function could not be sent (the next cycle sends them
+    again); they are not listed as applied."""
     waiting = [r for r in recs if r.status == "PENDING" and r.id in links]
+    delayed = [r for r in recs if r.status == "APPROVED" and r.id in not_handed_over]
     # APPROVED without links: auto mode approved it and the apply function is applying it right now.
     applied = [
         r
         for r in recs
-        if r.status in ("APPLIED", "VERIFIED") or (r.status == "APPROVED" and r.id not in links)
+        if r.status in ("APPLIED", "VERIFIED")
+        or (r.status == "APPROVED" and r.id not in links and r.id not in not_handed_over)
     ]
     trouble = [r for r in recs if r.status in ("FAILED", "ROLLED_BACK")]
-    if not (waiting or applied or trouble):
+    if not (waiting or applied or delayed or trouble):
         return None
     total = sum(r.monthly_saving_usd.expected for r in waiting if r.monthly_saving_usd is not None)
     body = [f"lambda-tuner digest, {now:%Y-%m-%d %H:%M} UTC"]
@@ -169,6 +178,13 @@ def render_digest(
         body += ["", "Applied automatically (within guardrails; rolled back on alarms):"]
         for n, rec in enumerate(applied, 1):
             body += _change_block(n, rec, None)
+    if delayed:
+        body += [
+            "",
+            "Not made yet (the apply function could not be reached; the next cycle sends them again):",
+        ]
+        for n, rec in enumerate(delayed, 1):
+            body += _change_block(n, rec, None)
     body += _section("Failed or rolled back:", trouble)
     body += _section("Advice (no change made):", [r for r in recs if r.kind in ADVICE_KINDS])
     kept = [r for r in recs if r.kind in QUIET_KINDS]
@@ -179,7 +195,7 @@ def render_digest(
             + (", …)" if len(kept) > 8 else ")"),
         ]
     body += ["", f"Audit chain head: {chain_head}", f"Verify: lambda-tuner audit verify --head {chain_head}"]
-    return _subject(waiting, applied, trouble, total), "\n".join(body) + "\n"
+    return _subject(waiting, applied, trouble, total, delayed), "\n".join(body) + "\n"
 
 
 def _subject(
@@ -187,12 +203,15 @@ def _subject(
     applied: Sequence[Recommendation],
     trouble: Sequence[Recommendation],
     total: float,
+    delayed: Sequence[Recommendation] = (),
 ) -> str:
     parts = []
     if waiting:
         parts.append(f"{len(waiting)} change(s) to approve, ~{money(total)}/month")
     if applied:
         parts.append(f"{len(applied)} applied")
+    if delayed:
+        parts.append(f"{len(delayed)} not made yet")
     if trouble:
         parts.append(f"{len(trouble)} failed/rolled back")
     subject = "lambda-tuner: " + "; ".join(parts)
@@ -206,17 +225,20 @@ def render_digests(
     chain_head: str,
     now: datetime,
     max_bytes: int = DIGEST_MAX_BYTES,
+    *,
+    not_handed_over: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """`render_digest`, split into as many messages as SNS's size limit needs (about 770 bytes a waiting
     change: one message holds some 250). One too large would be refused and its links never sent, and
     the changes would wait, unseen, until they expired. Parts are marked [n/k] in their subjects."""
-    whole = render_digest(recs, links, chain_head, now)
+    whole = render_digest(recs, links, chain_head, now, not_handed_over=not_handed_over)
     if whole is None or len(whole[1].encode()) <= max_bytes:
         return [whole] if whole else []
     for parts in range(max(2, -(-len(whole[1].encode()) // max_bytes)), len(recs) + 1):  # from the fewest
         size = -(-len(recs) // parts)
         chunks = [
-            render_digest(recs[i : i + size], links, chain_head, now) for i in range(0, len(recs), size)
+            render_digest(recs[i : i + size], links, chain_head, now, not_handed_over=not_handed_over)
+            for i in range(0, len(recs), size)
         ]
         digests = [d for d in chunks if d is not None]
         if all(len(body.encode()) <= max_bytes for _, body in digests):
