@@ -517,6 +517,10 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
         summary.audit_head or "",
         now,
         not_handed_over=summary.handover_failed,
+        # an auto-mode function's change asked for: what kept the agent from making it
+        asked_because={
+            r.recommendation.id: r.why for r in actionable if r.route == "approve" and r.mode == "auto"
+        },
     )
     if not digests:
         return

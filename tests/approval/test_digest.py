@@ -104,3 +104,12 @@ def test_a_digest_that_fits_is_one_message_as_before() -> None:
     assert render_digests([rec], {rec.id: LINKS}, HEAD, NOW) == [
         render_digest([rec], {rec.id: LINKS}, HEAD, NOW)
     ]
+
+
+def test_an_auto_mode_change_asked_for_says_why_it_was_not_made() -> None:
+    rec = make_rec()
+    why = {rec.id: "outside the change window 02:00-03:00 UTC"}
+    _, body = render_digest([rec], {rec.id: LINKS}, HEAD, NOW, asked_because=why)  # type: ignore[misc]
+    assert "   Asked, not made automatically: outside the change window 02:00-03:00 UTC" in body
+    _, plain = render_digest([rec], {rec.id: LINKS}, HEAD, NOW)  # type: ignore[misc]
+    assert "Asked, not made" not in plain  # approve mode: a person decides every change anyway

@@ -80,3 +80,16 @@ def test_a_change_the_apply_function_never_received_is_not_reported_as_applied(a
         size = boto3.client("lambda").get_function_configuration(FunctionName=rec.function)["MemorySize"]
         assert size == rec.current["memory_mb"]
     assert "the apply function could not be reached" in digest, digest
+
+
+def test_an_auto_mode_change_outside_the_window_is_asked_for_and_the_digest_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given auto mode with a change window that the cycle's hour (06:00 UTC) is outside of
+    with deployed(small_fleet(), "auto") as account:
+        monkeypatch.setenv("LT_CHANGE_WINDOW_UTC", "02:00-03:00")
+        # When the cycle runs
+        assert account.run_agent(T0)["ok"] is True
+        # Then its changes are asked for, and the digest says why they were not made
+        [digest] = [m for m in account.stack.inbox() if "to approve" in m["subject"]]
+        assert "Asked, not made automatically: outside the change window 02:00-03:00 UTC" in digest["text"]

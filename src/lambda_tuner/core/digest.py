@@ -127,13 +127,17 @@ def one_line(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _change_block(n: int, rec: Recommendation, links: Mapping[str, str] | None) -> list[str]:
+def _change_block(
+    n: int, rec: Recommendation, links: Mapping[str, str] | None, asked_because: str | None = None
+) -> list[str]:
     target = rec.function + (f":{rec.qualifier}" if rec.qualifier else "")
     lines = [
         f"{n}. {target}: {change_text(rec)}",
         f"   {saving_text(rec.monthly_saving_usd)}; latency: {rec.latency_effect or 'no change expected'}",
         f"   Why: {one_line(why_text(rec.kind, rec.reason.summary, rec.reason.decided_by))}",
     ]
+    if asked_because:
+        lines.append(f"   Asked, not made automatically: {asked_because}")
     if links:
         lines += [f"   Approve: {links['approve']}", f"   Reject:  {links['reject']}"]
     return lines
@@ -152,10 +156,12 @@ def render_digest(
     now: datetime,
     *,
     not_handed_over: Collection[str] = (),
+    asked_because: Mapping[str, str] | None = None,
 ) -> tuple[str, str] | None:
     """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong.
     `not_handed_over`: auto-mode changes the apply function could not be sent (the next cycle sends them
-    again); they are not listed as applied."""
+    again); they are not listed as applied. `asked_because`: why an auto-mode function's change is asked
+    for rather than made (outside the change window, over the cycle's budget, too large a step)."""
     waiting = [r for r in recs if r.status == "PENDING" and r.id in links]
     delayed = [r for r in recs if r.status == "APPROVED" and r.id in not_handed_over]
     # APPROVED without links: auto mode approved it and the apply function is applying it right now.
@@ -173,7 +179,7 @@ def render_digest(
     if waiting:
         body += ["", f"Waiting for your decision ({len(waiting)}; links expire, each works once):"]
         for n, rec in enumerate(waiting, 1):
-            body += _change_block(n, rec, links[rec.id])
+            body += _change_block(n, rec, links[rec.id], (asked_because or {}).get(rec.id))
     if applied:
         body += ["", "Applied automatically (within guardrails; rolled back on alarms):"]
         for n, rec in enumerate(applied, 1):
@@ -227,19 +233,23 @@ def render_digests(
     max_bytes: int = DIGEST_MAX_BYTES,
     *,
     not_handed_over: Collection[str] = (),
+    asked_because: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """`render_digest`, split into as many messages as SNS's size limit needs (about 770 bytes a waiting
     change: one message holds some 250). One too large would be refused and its links never sent, and
     the changes would wait, unseen, until they expired. Parts are marked [n/k] in their subjects."""
-    whole = render_digest(recs, links, chain_head, now, not_handed_over=not_handed_over)
+
+    def render(part: Sequence[Recommendation]) -> tuple[str, str] | None:
+        return render_digest(
+            part, links, chain_head, now, not_handed_over=not_handed_over, asked_because=asked_because
+        )
+
+    whole = render(recs)
     if whole is None or len(whole[1].encode()) <= max_bytes:
         return [whole] if whole else []
     for parts in range(max(2, -(-len(whole[1].encode()) // max_bytes)), len(recs) + 1):  # from the fewest
         size = -(-len(recs) // parts)
-        chunks = [
-            render_digest(recs[i : i + size], links, chain_head, now, not_handed_over=not_handed_over)
-            for i in range(0, len(recs), size)
-        ]
+        chunks = [render(recs[i : i + size]) for i in range(0, len(recs), size)]
         digests = [d for d in chunks if d is not None]
         if all(len(body.encode()) <= max_bytes for _, body in digests):
             k = len(digests)
