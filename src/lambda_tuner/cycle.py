@@ -74,6 +74,7 @@ class StoreLike(Protocol):
     def append_audit_many(self, entries: list[tuple[Any, datetime, dict[str, Any]]]) -> list[AuditRecord]: ...
     def audit_head(self) -> AuditRecord | None: ...
     def expire_pending(self, created_before: datetime, now: datetime) -> list[str]: ...
+    def delete_function_states(self, functions: Collection[str]) -> None: ...
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]: ...
     def save_parts(
         self, group: str, parts: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]
@@ -128,6 +129,8 @@ class CycleSummary(BaseModel):
     # approval requests withdrawn: an earlier cycle stored them and stopped before sending (its timeout),
     # so nobody has their links and the change is asked for afresh; or their function was deleted
     withdrawn: list[str] = []
+    # functions deleted from the account since the last cycle: their state dropped
+    forgotten: list[str] = []
     notified: bool = False
     digest: str | None = None
     asked: list[str] = []  # approval requests whose links went out in a message SNS took
@@ -161,6 +164,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     killed = deps.kill_switch()
     stored_parts = {} if read_only else deps.store.load_parts(COLLECTOR_STATE_KEY)
     collector_state = join_state(stored_parts.pop(SHARED_PART, {}), stored_parts)
+    known = set(collector_state.get("functions") or {})  # the functions the last cycle collected
     history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
     result = deps.collector(
@@ -179,6 +183,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
         shared, parts = split_state(result.state)
+        summary.forgotten = _forget_deleted(deps, known, result.inventory.listed)
         deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
         summary.concluded = _conclude_canaries(deps, now, summary)
         summary.verifications = verify_applied(result.observations, deps.store, now)
@@ -340,6 +345,17 @@ def _withdraw_deleted(deps: CycleDeps, listed: frozenset[str] | None, now: datet
         for r in gone
         if deps.store.transition(r.id, "PENDING", "EXPIRED", now, expired_because=DELETED_WHY)
     ]
+
+
+def _forget_deleted(deps: CycleDeps, known: set[str], listed: frozenset[str] | None) -> list[str]:
+    """Forget the functions deleted from the account: those the last cycle collected (`known`) and
+    missing from this cycle's whole listing (`listed`; None when the cycle cannot tell, and a function it
+    could not read is never taken for deleted). Their states go, so a function created later under the
+    same name starts afresh: not judged against the old one's p99 at its first configuration."""
+    gone = sorted(known - listed) if listed is not None else []
+    if gone:
+        deps.store.delete_function_states(gone)
+    return gone
 
 
 def _record(

@@ -93,9 +93,10 @@ def test_a_function_the_listing_could_not_read_is_not_taken_for_deleted(
     # When that cycle runs, it stops (nothing to decide on without the listing)
     with pytest.raises(CollectError):
         account.run_agent(T0 + timedelta(days=1))
-    # Then the request is still open for the person holding its link
+    # Then the request is still open for the person holding its link, and the function's state is kept
     rec = _store(account).get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"
+    assert "baseline_p99_ms" in _store(account).get_function_state(FN)
 
 
 def test_a_function_excluded_since_is_not_taken_for_deleted(
@@ -109,6 +110,23 @@ def test_a_function_excluded_since_is_not_taken_for_deleted(
     # When the next cycle runs (which decides nothing about orders-api now)
     second = account.run_agent(T0 + timedelta(days=1))["summary"]
     assert not [r for r in second["recommendations"] if r["recommendation"]["function"] == FN]
-    # Then the request is left to its person: the function exists
+    # Then the request is left to its person, and the function is not forgotten: it exists
     rec = _store(account).get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"
+    assert FN not in second["forgotten"] and "baseline_p99_ms" in _store(account).get_function_state(FN)
+
+
+def test_a_deleted_functions_state_is_forgotten_so_one_created_under_its_name_starts_afresh(
+    account: Account,
+) -> None:
+    # Given a cycle that remembered orders-api's p99 at its first configuration
+    account.run_agent(T0)
+    store = _store(account)
+    assert "baseline_p99_ms" in store.get_function_state(FN)
+    # When orders-api is deleted and the next cycle runs
+    aws.client("lambda").delete_function(FunctionName=FN)
+    account.run_agent(T0 + timedelta(days=1))
+    # Then its state is gone: a new function of that name is judged on its own p99, not the old one's
+    assert store.get_function_state(FN) == {}
+    assert "baseline_p99_ms" in store.get_function_state("thumbnailer")  # the others' stays
+

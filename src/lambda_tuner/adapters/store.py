@@ -404,6 +404,12 @@ class Store:
         requests = [{"PutRequest": {"Item": _json_item(f"FN#{n}", "STATE", st)}} for n, st in states.items()]
         self._batch_write(requests, what="function states")
 
+    def delete_function_states(self, functions: Collection[str]) -> None:
+        """Drop the states of functions deleted from the account, 25 to a BatchWriteItem: a function created
+        later under the same name is another function, and must not inherit their baselines."""
+        keys = [{"pk": _s(f"FN#{n}"), "sk": _s("STATE")} for n in dict.fromkeys(functions)]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what="function states")
+
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
         """Every item of a group written by `save_parts` (one Query, paginated), keyed by part name."""
         pages = self.client.get_paginator("query").paginate(

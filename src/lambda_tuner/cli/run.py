@@ -53,7 +53,7 @@ class ReadOnlyStore:
 
     acquire_lease = release_lease = put_recommendations = transition = _refuse
     append_audit = append_audit_many = put_function_states = expire_pending = save_parts = _refuse
-    mark_sent = withdraw_unsent = _refuse
+    mark_sent = withdraw_unsent = delete_function_states = _refuse
 
 
 def run_once(
