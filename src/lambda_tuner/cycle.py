@@ -34,6 +34,7 @@ NOTE_STATE_KEY = "last_note"
 _NUMBERS = re.compile(r"[-+$]?\d[\d,.]*%?")
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "collector"
+GONE_KEY = "gone"  # collector state: deleted functions whose guards the apply function has yet to be sent
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
 # A change a person rejected, or whose ask expired unanswered, goes behind the function's others for this
@@ -129,7 +130,8 @@ class CycleSummary(BaseModel):
     # approval requests withdrawn: an earlier cycle stored them and stopped before sending (its timeout),
     # so nobody has their links and the change is asked for afresh; or their function was deleted
     withdrawn: list[str] = []
-    # functions deleted from the account since the last cycle: their state dropped
+    # functions deleted from the account since the last cycle: their state dropped, and the guards the
+    # agent left on them (rollback alarms, PC schedules) handed to the apply function to remove
     forgotten: list[str] = []
     notified: bool = False
     digest: str | None = None
@@ -183,7 +185,10 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
         shared, parts = split_state(result.state)
-        summary.forgotten = _forget_deleted(deps, known, result.inventory.listed)
+        pending = set(collector_state.get(GONE_KEY) or ())
+        shared.pop(GONE_KEY, None)
+        if left := _forget_deleted(deps, known, pending, result.inventory.listed, now, summary):
+            shared[GONE_KEY] = left
         deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
         summary.concluded = _conclude_canaries(deps, now, summary)
         summary.verifications = verify_applied(result.observations, deps.store, now)
@@ -347,15 +352,37 @@ def _withdraw_deleted(deps: CycleDeps, listed: frozenset[str] | None, now: datet
     ]
 
 
-def _forget_deleted(deps: CycleDeps, known: set[str], listed: frozenset[str] | None) -> list[str]:
-    """Forget the functions deleted from the account: those the last cycle collected (`known`) and
-    missing from this cycle's whole listing (`listed`; None when the cycle cannot tell, and a function it
-    could not read is never taken for deleted). Their states go, so a function created later under the
-    same name starts afresh: not judged against the old one's p99 at its first configuration."""
-    gone = sorted(known - listed) if listed is not None else []
-    if gone:
-        deps.store.delete_function_states(gone)
-    return gone
+def _forget_deleted(  # noqa: PLR0917 - what was known, what is listed now, and the cycle's own
+    deps: CycleDeps,
+    known: set[str],
+    pending: set[str],
+    listed: frozenset[str] | None,
+    now: datetime,
+    summary: CycleSummary,
+) -> list[str]:
+    """Forget the functions deleted from the account: those the last cycle collected (`known`) or
+    found deleted without sending them on (`pending`), missing from this cycle's whole listing (`listed`;
+    None when the cycle cannot tell, and a function it could not read is never taken for deleted). Their
+    states go, so a function created later under the same name starts afresh, and each goes to the apply
+    function as a `forget` request: it alone may delete the rollback alarms and PC schedules the agent
+    left on them, and it does so only once Lambda says the function does not exist. The names not sent
+    are returned, kept in the collector's state for the next cycle; one listed again by then is left."""
+    if listed is None:
+        return sorted(pending)
+    gone = sorted((known | pending) - listed)
+    if not gone:
+        return []
+    deps.store.delete_function_states(gone)
+    if deps.invoke_apply is None:  # `lambda-tuner run --apply`: the scheduled agent's next cycle sends them
+        return gone
+    left: list[str] = []
+    for name in gone:
+        event = {"action": "forget", "function": name, "time": now.isoformat(), "requested_by": "agent"}
+        if _send(deps.invoke_apply, event, summary):
+            summary.forgotten.append(name)
+        else:
+            left.append(name)
+    return left
 
 
 def _record(
@@ -518,7 +545,7 @@ def _send(
     try:
         invoke_apply(event)
     except HandOverError:
-        summary.handover_failed.append(str(event["recommendation_id"]))
+        summary.handover_failed.append(str(event.get("recommendation_id") or event.get("function")))
         return False
     return True
 

@@ -35,7 +35,8 @@ def agent_deps(settings: AgentSettings) -> CycleDeps:
                 Payload=json.dumps(payload).encode(),
             )
         except (ClientError, BotoCoreError) as exc:  # the cycle goes on; the next one sends it again
-            LOG.warning("apply request not sent: %s (%s)", payload.get("recommendation_id"), exc)
+            what = payload.get("recommendation_id") or payload.get("function")
+            LOG.warning("apply request not sent: %s (%s)", what, exc)
             raise HandOverError(str(exc)) from exc
 
     return CycleDeps(

@@ -195,6 +195,32 @@ class PcSteps:
         after = {"kind": "pc_schedule", "function": function, "qualifier": qualifier, "actions": actions}
         return Applied(before=before, after=after, request_ids=self._taken())
 
+    def schedules_left(self, function: str) -> dict[str, list[dict[str, Any]]]:
+        """The agent's scheduled actions on any alias or version of `function`, by resource (one listing of
+        the namespace: a deleted function's aliases can no longer be listed to name them)."""
+        mine: dict[str, list[dict[str, Any]]] = {}
+        pages = self.aas.get_paginator("describe_scheduled_actions").paginate(ServiceNamespace="lambda")
+        try:
+            for page in pages:
+                for action in page.get("ScheduledActions", []):
+                    resource = str(action.get("ResourceId", ""))
+                    on_it = resource.startswith(f"function:{function}:")
+                    if on_it and action.get("ScalableDimension") == PC_DIMENSION and is_ours(action):
+                        mine.setdefault(resource, []).append(action)
+        except (ClientError, BotoCoreError) as exc:
+            raise named_error(exc, "read scheduled actions") from exc
+        return {resource: _ours(actions) for resource, actions in sorted(mine.items())}
+
+    def take_off_schedules(self, schedules: dict[str, list[dict[str, Any]]]) -> tuple[str, ...]:
+        """Delete the agent's actions (`schedules_left`) of a deleted function, and the scalable target
+        under them where nothing else scales it: left, they would set PC on a function created later under
+        the same name and alias. Returns the request ids of the calls."""
+        for resource, actions in schedules.items():
+            self._put_schedule(resource, [], actions)
+            if not self._scaling(resource)[0]:
+                self._restore_target(resource, None, ours_left=False)
+        return self._taken()
+
     def _our_actions(self, resource: str) -> list[dict[str, Any]]:
         return _ours(self._scheduled_actions(resource))
 

@@ -25,7 +25,8 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.canary_flow import CanaryFlow, canary_guard
+from lambda_tuner.adapters.canary_flow import canary_guard
+from lambda_tuner.adapters.deleted_flow import DeletedFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import CLAIM_STALE_AFTER, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
@@ -115,10 +116,11 @@ def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
     ]
 
 
-class ApplyFlow(CanaryFlow):
+class ApplyFlow(DeletedFlow):
     """Apply one approved recommendation once: IaC and kill-switch checks, the change, rollback alarms,
     the `change` audit record and APPLIED — or, on any failure, the previous configuration and FAILED.
-    Rollbacks and reverts come from `RollbackFlow`, concluding canary experiments from `CanaryFlow`."""
+    Rollbacks and reverts come from `RollbackFlow`, concluding canary experiments from `CanaryFlow`, and
+    removing what the agent left on a deleted function from `DeletedFlow`."""
 
     def __init__(
         self,

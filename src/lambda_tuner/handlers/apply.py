@@ -1,6 +1,6 @@
 """Apply function: the only code that changes other functions. Invoked by the approval function and
-the agent (`apply`), by the agent when a canary's time is over (`conclude`), by the CLI (`revert`), and
-by CloudWatch rollback alarms (`aws.cloudwatch`)."""
+the agent (`apply`), by the agent when a canary's time is over (`conclude`) or a function was deleted
+(`forget`), by the CLI (`revert`), and by CloudWatch rollback alarms (`aws.cloudwatch`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import ApplyEvent, ApplyFlow, RevertEvent
 from lambda_tuner.adapters.canary_flow import ConcludeEvent
 from lambda_tuner.adapters.control import kill_switch_engaged
+from lambda_tuner.adapters.deleted_flow import ForgetEvent
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.handlers.apply_events import AlarmEvent, an_object, checked
@@ -56,9 +57,11 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     if event.get("action") == "conclude":
         conclude = checked(ConcludeEvent, event, max_age)
         result = _flow().conclude(conclude.recommendation_id, conclude.time, actor=conclude.requested_by)
-        logger.info("conclude finished", extra={"result": result.model_dump()})
-        return result.model_dump()
-    apply = checked(ApplyEvent, event, max_age)  # anything else is refused here with a validation error
-    result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
-    logger.info("apply finished", extra={"result": result.model_dump()})
+    elif event.get("action") == "forget":
+        forget = checked(ForgetEvent, event, max_age)
+        result = _flow().forget(forget.function, forget.time, actor=forget.requested_by)
+    else:
+        apply = checked(ApplyEvent, event, max_age)  # anything else is refused here with a validation error
+        result = _flow().apply(apply.recommendation_id, apply.requested_by, apply.time)
+    logger.info(f"{event['action']} finished", extra={"result": result.model_dump()})
     return result.model_dump()
