@@ -184,18 +184,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
-        shared, parts = split_state(result.state)
-        pending = set(collector_state.get(GONE_KEY) or ())
-        shared.pop(GONE_KEY, None)
-        if left := _forget_deleted(deps, known, pending, result.inventory.listed, now, summary):
-            shared[GONE_KEY] = left
-        deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
-        summary.concluded = _conclude_canaries(deps, now, summary)
-        summary.verifications = verify_applied(result.observations, deps.store, now)
-        summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
-        summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
-        summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
-        summary.applied_requests += _resume_approved(deps, now, summary)
+        _keep_books(settings, deps, result, collector_state, stored_parts, known, now, summary)
 
     decider = Decider(
         now,
@@ -257,6 +246,32 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         _withdraw_asks(deps, summary, now, exc)
         raise
     return summary
+
+
+def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collection, each needed
+    settings: AgentSettings,
+    deps: CycleDeps,
+    result: CollectResult,
+    collector_state: dict[str, Any],
+    stored_parts: dict[str, dict[str, Any]],
+    known: set[str],
+    now: datetime,
+    summary: CycleSummary,
+) -> None:
+    """What a cycle settles before deciding: the collector's state saved (deleted functions forgotten),
+    canaries concluded, changes verified, requests expired or withdrawn, approved changes resumed."""
+    shared, parts = split_state(result.state)
+    pending = set(collector_state.get(GONE_KEY) or ())
+    shared.pop(GONE_KEY, None)
+    if left := _forget_deleted(deps, known, pending, result.inventory.listed, now, summary):
+        shared[GONE_KEY] = left
+    deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
+    summary.concluded = _conclude_canaries(deps, now, summary)
+    summary.verifications = verify_applied(result.observations, deps.store, now)
+    summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
+    summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
+    summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
+    summary.applied_requests += _resume_approved(deps, now, summary)
 
 
 def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
