@@ -156,12 +156,17 @@ def test_an_experiment_is_guarded_by_its_own_p99_stop(account: Account) -> None:
     s.approved(kind="experiment", proposed=proposed)
     # When it is applied
     assert s.flow.apply("rec-1", "approval", NOW).ok and account.memory(FN) == 768
-    # Then its stop alarm trips at the stop, on a day's six-hour p99s from the change on
+    # Then its stop alarm trips at the stop, on a day's six-hour p99s from the change on, and reads none
+    # after the trial's day
     [stop] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-stop")]
     assert (stop["Threshold"], stop["EvaluationPeriods"], stop["DatapointsToAlarm"]) == (250.0, 4, 2)
     queries = {q["Id"]: q for q in stop["Metrics"]}
     assert (queries["m"]["MetricStat"]["Period"], queries["m"]["MetricStat"]["Stat"]) == (21_600, "p99")
-    assert queries["after"]["Expression"] == f"IF(EPOCH(m) >= {int(NOW.timestamp())}, m)"
+    since, until = int(NOW.timestamp()), int((NOW + timedelta(days=1)).timestamp())
+    assert queries["after"]["Expression"] == f"IF(EPOCH(m) >= {since}, IF(EPOCH(m) < {until}, m))"
+    # while its other guards read every call from the change on, as any change's do
+    [p99] = [a for a in s.cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-p99")]
+    assert {q["Id"]: q for q in p99["Metrics"]}["after"]["Expression"] == f"IF(EPOCH(m) >= {since}, m)"
 
 
 def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Account) -> None:

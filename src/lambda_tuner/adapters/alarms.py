@@ -17,7 +17,9 @@ hourly p99 alarm guards against gross regressions (GROSS x the fixed stop, two o
 trial much slower than allowed still ends within hours. A sixth, `cost`, limits what the experiment
 costs: a call costs its duration times its memory, so it is the mean duration on the same windows, for
 a canary as the ratio of its mean to the live version's, above the upper end of the model's interval
-(`core/mean_stop.py`).
+(`core/mean_stop.py`). Both stops judge the trial, and end with it: a canary's with its conclusion, a
+trial on all traffic's (which stays at the trial size after its day, unless the next cycle moves it)
+with its day, `max_days`, after which they read no calls; a slow day weeks later is not the trial's.
 An alarm is created just after its change, and CloudWatch judges it at once on the latest periods,
 which were the old configuration's: a change that made a function twice as fast would trip its own
 p99 alarm on the minutes before it. Given `since` (the change's time), an alarm whose metrics also hold
@@ -95,6 +97,7 @@ def create_rollback_alarms(
     mean_stop_ms: float | None = None,
     mean_stop_ratio: float | None = None,
     since: datetime | None = None,
+    stop_until: datetime | None = None,
     client: Any = None,
 ) -> list[str]:
     """Create (or overwrite) the alarms guarding one change; returns their names.
@@ -106,7 +109,9 @@ def create_rollback_alarms(
     the live version's, over six-hour windows. `mean_stop_ms` adds the experiment's cost stop, its
     mean duration over the same windows; beside a ratio stop it is `mean_stop_ratio`, the canary's
     mean over the live version's. (A proposal made before cost stops existed has neither: it keeps
-    its other alarms.)"""
+    its other alarms.) `stop_until` (with `since`; a trial on all traffic): the end of the trial's day,
+    after which its two stops read no datapoints and so never fire; its other alarms go on guarding it
+    as they guard any change."""
     if executed_version and not qualifier:
         raise AlarmError("an executed version is measured only through the alias that routes to it")
     if p99_stop_ratio is not None and not (executed_version and live_version):
@@ -149,7 +154,10 @@ def create_rollback_alarms(
         ratios = (p99_stop_ratio if with_ratio else None, mean_stop_ratio)
         specs += _stops(stop, single, versions, (p99_stop_ms, mean_stop_ms), ratios)
     if since is not None and not executed_version:
-        specs = [(name, _after(metric, since), threshold) for name, metric, threshold in specs]
+        specs = [
+            (name, _after(metric, since, stop_until if name in stop else None), threshold)
+            for name, metric, threshold in specs
+        ]
     created = []
     try:
         for name, metric, threshold in specs:
@@ -195,9 +203,10 @@ def _stops(
     return out
 
 
-def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
-    """A single-metric alarm's spec as metric math that reads only the datapoints from `since` on (a
-    ratio stop is a canary's, whose new version has no calls from before: it never comes here)."""
+def _after(spec: dict[str, Any], since: datetime, until: datetime | None = None) -> dict[str, Any]:
+    """A single-metric alarm's spec as metric math that reads only the datapoints from `since` on, and
+    with `until` only those of periods that began before it (a ratio stop is a canary's, whose new
+    version has no calls from before: it never comes here)."""
     metric = {k: spec[k] for k in ("Namespace", "MetricName", "Dimensions")}
     stat = spec.get("Statistic") or spec.get("ExtendedStatistic")
     query = {
@@ -205,10 +214,13 @@ def _after(spec: dict[str, Any], since: datetime) -> dict[str, Any]:
         "MetricStat": {"Metric": metric, "Period": spec["Period"], "Stat": stat},
         "ReturnData": False,
     }
+    kept, label = "m", "since the change"
+    if until is not None:
+        kept, label = f"IF(EPOCH(m) < {math.ceil(until.timestamp())}, m)", "in the trial's day"
     after = {
         "Id": "after",
-        "Expression": f"IF(EPOCH(m) >= {math.ceil(since.timestamp())}, m)",
-        "Label": f"{spec['MetricName']} {stat} since the change",
+        "Expression": f"IF(EPOCH(m) >= {math.ceil(since.timestamp())}, {kept})",
+        "Label": f"{spec['MetricName']} {stat} {label}",
         "ReturnData": True,
     }
     periods = {k: spec[k] for k in ("EvaluationPeriods", "DatapointsToAlarm")}

@@ -30,7 +30,7 @@ from lambda_tuner.adapters.deleted_flow import DeletedFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import CLAIM_STALE_AFTER, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
-from lambda_tuner.core.canary import alias_of, canary_of
+from lambda_tuner.core.canary import alias_of, canary_of, trial_days
 from lambda_tuner.core.digest import change_text
 from lambda_tuner.core.guardrails import RESUME, apply_refusal, takes_schedule_off, template_change
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
@@ -309,7 +309,7 @@ class ApplyFlow(DeletedFlow):
         self._retire_earlier_guards(earlier)
         if self.alarm_action_arn:
             guard = canary_guard(rec, applied.after, _number(rec.current.get("errors_per_min")))
-            experiment = rec.kind == "experiment"
+            experiment, days = rec.kind == "experiment", trial_days(rec)
             try:
                 names = alarms.create_rollback_alarms(
                     rec.function,
@@ -324,6 +324,7 @@ class ApplyFlow(DeletedFlow):
                     p99_stop_ratio=guard["ratio"],
                     live_version=guard["live"],
                     since=now,
+                    stop_until=now + timedelta(days=days) if days is not None else None,
                     p99_stop_ms=_number(rec.proposed.get("stop_if_p99_ms_above")) if experiment else None,
                     mean_stop_ms=_number(rec.proposed.get("stop_if_mean_ms_above")) if experiment else None,
                     mean_stop_ratio=guard["mean_ratio"],

@@ -31,9 +31,15 @@ def canary_of(rec: Recommendation) -> tuple[str, float] | None:
     return alias, float(weight)
 
 
-def canary_days(rec: Recommendation) -> float | None:
-    """How long a canary runs (`max_days`, one cycle's day unless said otherwise); None if no canary."""
-    if canary_of(rec) is None:
+def trial_days(rec: Recommendation) -> float | None:
+    """How long an experiment runs (`max_days`, one cycle's day unless said otherwise); None for any
+    other change."""
+    if rec.kind != "experiment":
         return None
     days = rec.proposed.get("max_days")
     return float(days) if isinstance(days, int | float) and days > 0 else 1.0
+
+
+def canary_days(rec: Recommendation) -> float | None:
+    """How long a canary runs (as `trial_days`); None if no canary."""
+    return trial_days(rec) if canary_of(rec) is not None else None

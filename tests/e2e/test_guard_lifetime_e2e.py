@@ -1,0 +1,97 @@
+"""How long a change's rollback alarms guard it. An all-traffic memory experiment is stopped by tight,
+trial-only alarms (its p99 stop inside the allowance, its cost stop at the mean duration the model
+promised): those judge its day and end with it; what guards the function after that is what guards an
+ordinary change. Before, the trial's stops stayed in place after its day, and a slower day later put
+the function back to the size before the trial — a change nobody asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import boto3
+import pytest
+from e2e_support import T0, Account, deployed, small_fleet
+
+from lambda_tuner.adapters import alarms
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.models import Recommendation
+
+
+@pytest.fixture
+def auto() -> Iterator[Account]:
+    with deployed(small_fleet(), "auto") as account:
+        yield account
+
+
+def _store(account: Account) -> Store:
+    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+
+
+def _memory(function: str) -> int:
+    return int(boto3.client("lambda").get_function_configuration(FunctionName=function)["MemorySize"])
+
+
+def _alarms_left(names: list[str]) -> list[str]:
+    return [
+        a["AlarmName"]
+        for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if a["AlarmName"] in names
+    ]
+
+
+def _rollbacks(store: Store, rec: Recommendation) -> list[str]:
+    """The alarms that rolled `rec` back."""
+    return [
+        str(r.data.get("alarm"))
+        for r in store.list_audit(function=rec.function)
+        if r.type == "rollback" and r.recommendation_id == rec.id
+    ]
+
+
+def _p99s(function: str, since: datetime, until: datetime) -> list[float]:
+    """The function's p99 Duration in the six-hour windows of [since, until), as CloudWatch gives them."""
+    metric = {
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Duration",
+        "Dimensions": [{"Name": "FunctionName", "Value": function}],
+    }
+    period = alarms.STOP_PERIOD_S
+    got = boto3.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": metric, "Period": period, "Stat": "p99"}}],
+        StartTime=since,
+        EndTime=until,
+    )
+    return [float(v) for v in got["MetricDataResults"][0]["Values"]]
+
+
+def _all_traffic_trial(rec: Recommendation) -> bool:
+    return rec.kind == "experiment" and "canary_weight" not in rec.proposed
+
+
+def test_a_trials_stops_end_with_its_day_even_before_it_is_verified(auto: Account) -> None:
+    # Given all-traffic experiments made by the agent, and no cycle after them for days (a weekly
+    # schedule, or cycles that could not run), so none of them is verified
+    store = _store(auto)
+    auto.run_agent(T0)
+    day = T0 + timedelta(days=1, hours=2)
+    auto.twin.advance(day)
+    running = [r for r in store.list_recommendations(status="APPLIED") if _all_traffic_trial(r)]
+    assert running, "the scenario needs an all-traffic experiment that kept to its stops for its day"
+    trial = running[0]
+    p99s = _p99s(trial.function, T0 + timedelta(hours=1), day)
+    p99_stop = float(trial.proposed["stop_if_p99_ms_above"])
+    # When, after its day, the function gets slower: its p99 past the trial's stop, not a gross
+    # regression (the p99 guard every change keeps until verified trips at GROSS x the stop)
+    factor = 1.1 * p99_stop / min(p99s)
+    assert factor > 1 and max(p99s) * factor < alarms.GROSS * p99_stop, (factor, p99s, p99_stop)
+    auto.world.inject_regression(trial.function, factor, at=day)
+    auto.twin.advance(day + timedelta(days=2))
+    # Then the trial's own stop no longer acts on it: it is not rolled back
+    assert _rollbacks(store, trial) == []
+    assert _memory(trial.function) == trial.proposed["memory_mb"]
+    assert (store.get_recommendation(trial.id) or trial).status == "APPLIED"
+    # while the guards of any change still stand over it
+    names = list((store.get_recommendation_item(trial.id) or {})["attrs"]["alarms"])
+    left = {name.rpartition("-")[2] for name in _alarms_left(names)}
+    assert left == {*alarms.METRICS, alarms.STOP, alarms.COST}, left
