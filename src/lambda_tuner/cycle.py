@@ -123,7 +123,8 @@ class CycleSummary(BaseModel):
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
     concluded: list[str] = []  # canary experiments handed to the apply function to conclude
-    # requests the apply function could not be sent; the next cycle sends them again
+    # requests the apply function could not be sent; the next cycle sends them again (but for the end of
+    # a verified change's guard: see `_end_guards`)
     handover_failed: list[str] = []
     verifications: list[str] = []
     expired: list[str] = []
@@ -259,7 +260,8 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     summary: CycleSummary,
 ) -> None:
     """What a cycle settles before deciding: the collector's state saved (deleted functions forgotten),
-    canaries concluded, changes verified, requests expired or withdrawn, approved changes resumed."""
+    canaries concluded, changes verified (their guards ended), requests expired or withdrawn, approved
+    changes resumed."""
     shared, parts = split_state(result.state)
     pending = set(collector_state.get(GONE_KEY) or ())
     shared.pop(GONE_KEY, None)
@@ -268,6 +270,7 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
     summary.concluded = _conclude_canaries(deps, now, summary)
     summary.verifications = verify_applied(result.observations, deps.store, now)
+    _end_guards(deps, now, summary)
     summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
     summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
     summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
@@ -628,15 +631,29 @@ def _conclude_canaries(deps: CycleDeps, now: datetime, summary: CycleSummary) ->
     for rec, days in canaries:
         if now - applied_at_in(records, rec) < timedelta(days=days) - CANARY_SLACK:
             continue
-        event = {
-            "action": "conclude",
-            "recommendation_id": rec.id,
-            "time": now.isoformat(),
-            "requested_by": "agent",
-        }
-        if _send(deps.invoke_apply, event, summary):
+        if _send(deps.invoke_apply, _conclude(rec.id, now), summary):
             over.append(rec.id)
     return over
+
+
+def _end_guards(deps: CycleDeps, now: datetime, summary: CycleSummary) -> None:
+    """A change the cycle verified is settled, and its guard ends: it hands each over to the apply
+    function, which removes its rollback alarms (the agent may not delete alarms). A request not sent is
+    not sent again: the alarms left roll nothing back, and go when one fires or the next change is made."""
+    if deps.invoke_apply is None:
+        return
+    for rec_id in summary.verifications:
+        _send(deps.invoke_apply, _conclude(rec_id, now), summary)
+
+
+def _conclude(rec_id: str, now: datetime) -> dict[str, Any]:
+    """The apply function's `conclude` event (ConcludeEvent)."""
+    return {
+        "action": "conclude",
+        "recommendation_id": rec_id,
+        "time": now.isoformat(),
+        "requested_by": "agent",
+    }
 
 
 def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:

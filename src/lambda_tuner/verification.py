@@ -4,7 +4,8 @@ A memory change is judged at its new size (an epoch of the collected data). A pr
 change leaves the size alone, so it is judged on its own evidence: the calls, the PC spillover and the
 PC utilisation in the concurrency series after the change, next to the cold-start rate it projected.
 Either way the change is closed (APPLIED → VERIFIED) once it has been in force a day, so the next
-change to the function, held while one is in flight, is not held longer than that.
+change to the function, held while one is in flight, is not held longer than that. Its guard ends
+then too: the cycle hands each change closed here to the apply function, which removes its alarms.
 """
 
 from __future__ import annotations

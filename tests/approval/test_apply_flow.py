@@ -187,6 +187,38 @@ def test_an_alarm_rolls_the_change_back_once_and_removes_its_alarms(account: Acc
     assert [m["Subject"] for m in account.messages()][-1] == "lambda-tuner: Rolled back: orders-api"
 
 
+def test_a_verified_change_is_settled_an_alarm_of_its_left_behind_rolls_nothing_back(
+    account: Account,
+) -> None:
+    # Given a change applied, guarded and verified, whose alarms stayed (the cycle's request to remove
+    # them was lost)
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    assert s.store.transition("rec-1", "APPLIED", "VERIFIED", NOW + timedelta(days=1))
+    # When one of them fires days later (a slow dependency, an error burst)
+    result = s.flow.on_alarm(s.alarms()[0], NOW + timedelta(days=5))
+    # Then the change stands, and its alarms are gone
+    assert result is None and account.memory(FN) == 512
+    assert s.store.get_recommendation("rec-1").status == "VERIFIED"  # type: ignore[union-attr]
+    assert s.alarms() == [] and s.types() == ["change"]
+
+
+def test_a_changes_guard_ends_on_request_only_once_it_is_verified(account: Account) -> None:
+    # Given a change applied and guarded
+    s = Setup(account)
+    s.approved()
+    s.flow.apply("rec-1", "approval", NOW)
+    guards = sorted(s.alarms())
+    # When the agent asks to conclude it before it is verified, then it keeps its alarms
+    early = s.flow.conclude("rec-1", NOW + timedelta(hours=1))
+    assert not early.ok and "not verified" in early.message and sorted(s.alarms()) == guards
+    # and once it is verified, its alarms go and it stays as it is
+    assert s.store.transition("rec-1", "APPLIED", "VERIFIED", NOW + timedelta(days=1))
+    assert s.flow.conclude("rec-1", NOW + timedelta(days=1)).ok
+    assert s.alarms() == [] and account.memory(FN) == 512
+
+
 def test_an_alarm_leaves_a_memory_size_a_deploy_set_since_the_change(account: Account) -> None:
     # Given the agent's change (1024 → 512 MB) and, since, a deploy that set 2048 MB on purpose
     s = Setup(account)

@@ -1,8 +1,9 @@
 """How long a change's rollback alarms guard it. An all-traffic memory experiment is stopped by tight,
 trial-only alarms (its p99 stop inside the allowance, its cost stop at the mean duration the model
-promised): those judge its day and end with it; what guards the function after that is what guards an
-ordinary change. Before, the trial's stops stayed in place after its day, and a slower day later put
-the function back to the size before the trial — a change nobody asked for."""
+promised): those judge its day and end with it. What guards the function after that is what guards an
+ordinary change, until the change is verified; a verified change is settled and no alarm of its rolls
+it back. Before, the trial's stops stayed in place after the trial was verified, and an ordinary slow
+day weeks later put the function back to the size before the trial — a change nobody asked for."""
 
 from __future__ import annotations
 
@@ -67,6 +68,50 @@ def _p99s(function: str, since: datetime, until: datetime) -> list[float]:
 
 def _all_traffic_trial(rec: Recommendation) -> bool:
     return rec.kind == "experiment" and "canary_weight" not in rec.proposed
+
+
+def test_a_verified_trial_is_not_rolled_back_by_its_stops_days_later(auto: Account) -> None:
+    # Given the agent in auto mode making all-traffic memory experiments, one of which was verified and
+    # left in place (nothing since moved its function)
+    store = _store(auto)
+    for day in range(4):
+        auto.run_agent(T0 + timedelta(days=day))
+    later = {r.function for r in store.list_recommendations() if r.status in ("APPROVED", "APPLIED")}
+    kept = [
+        r
+        for r in store.list_recommendations(status="VERIFIED")
+        if _all_traffic_trial(r)
+        and r.function not in later
+        and _memory(r.function) == r.proposed["memory_mb"]
+    ]
+    assert kept, "the scenario needs a verified all-traffic experiment left in place"
+    trial = kept[0]
+    [verified] = [
+        r
+        for r in store.list_audit(function=trial.function)
+        if r.type == "verification" and r.recommendation_id == trial.id
+    ]
+    mean = float(verified.data["realised"]["duration_ms"])  # type: ignore[index]
+    p99 = float(verified.data["realised"]["p99_ms"])  # type: ignore[index]
+    mean_stop, p99_stop = (
+        float(trial.proposed["stop_if_mean_ms_above"]),
+        float(trial.proposed["stop_if_p99_ms_above"]),
+    )
+    names = list((store.get_recommendation_item(trial.id) or {})["attrs"]["alarms"])
+    assert any(n.endswith(f"-{alarms.COST}") for n in names), names
+    # When, two days on, the function gets mildly slower: its mean past the trial's cost stop, its p99
+    # still inside the p99 stop (so well inside the allowance the change was judged by)
+    factor = 1.2 * mean_stop / mean
+    assert factor > 1 and p99 * factor < p99_stop, (factor, p99, p99_stop)
+    now = T0 + timedelta(days=3)
+    auto.world.inject_regression(trial.function, factor, at=now + timedelta(days=2))
+    auto.twin.advance(now + timedelta(days=4))
+    # Then nothing rolls it back: it stays at the size it was verified at
+    assert _rollbacks(store, trial) == []
+    assert _memory(trial.function) == trial.proposed["memory_mb"]
+    assert (store.get_recommendation(trial.id) or trial).status == "VERIFIED"
+    # and its alarms, the trial's stops among them, went when it was verified
+    assert _alarms_left(names) == []
 
 
 def test_a_trials_stops_end_with_its_day_even_before_it_is_verified(auto: Account) -> None:

@@ -25,6 +25,10 @@ which were the old configuration's: a change that made a function twice as fast 
 p99 alarm on the minutes before it. Given `since` (the change's time), an alarm whose metrics also hold
 those calls (all but a canary's, whose version is new) is metric math that keeps only the datapoints
 from then on: `IF(EPOCH(m) >= since, m)`; what it drops counts as missing, that is, not breaching.
+A change's alarms guard it until it is verified (verification.py: a day after it, or up to a week for
+a memory change that gets too few calls to tell), when the cycle asks the apply function to remove
+them (this role's permission, not the agent's): from then on a slow day is not the change's doing, and
+an alarm of a verified change left behind rolls nothing back. The next change also removes them.
 Names start with a prefix (`<stack>-rollback-` in the template) to which the IAM permission and the
 alarms' permission to invoke the apply function are scoped.
 """

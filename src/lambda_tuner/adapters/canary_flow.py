@@ -15,6 +15,9 @@ deleted once the alias no longer routes to it, so canaries every few days leave 
 conclusion or rollback says whether it was deleted or why not (`trial_version`). A version left behind
 (its deletion throttled, say) goes when a later canary of the function is concluded: trial versions are
 published with a description that marks them (`earlier_trials` in that record).
+
+Any other change is concluded by the same request once the cycle has verified it: its rollback alarms
+are removed, nothing else.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ CONCLUDE_STEP = "conclude"  # the store's claim: one conclusion per recommendati
 
 
 class ConcludeEvent(BaseModel):
-    """The apply function's `conclude` request (from the cycle, once a canary's time is over)."""
+    """The apply function's `conclude` request (from the cycle, once a canary's time is over or another
+    change was verified)."""
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["conclude"]
@@ -76,7 +80,8 @@ def _positive(rec: Recommendation, key: str) -> float | None:
 
 class CanaryFlow(RollbackFlow):
     def conclude(self, rec_id: str, now: datetime, actor: str = "agent") -> ChangeResult:
-        """End one canary whose time is over. Idempotent: a second delivery changes and audits nothing.
+        """End one canary whose time is over, or the guard of any other change once it is verified.
+        Idempotent: a second delivery changes and audits nothing.
 
         A throttled call or a refused alias update leaves the recommendation APPLIED, guarded by its
         alarms, so the next cycle sends the conclusion again; a function deleted meanwhile has no
@@ -89,10 +94,23 @@ class CanaryFlow(RollbackFlow):
         version = str(attrs.get("after", {}).get("published_version") or "")
         if "claim_conclude" in item or rec.status == "ROLLED_BACK":  # a rollback already removed it
             return _outcome(rec.id, rec.function, True, f"already ended ({rec.status})")
-        if canary is None or not version or rec.status not in ("APPLIED", "VERIFIED"):
+        if canary is None:
+            return self._end_guard(rec, attrs, actor, now)
+        if not version or rec.status not in ("APPLIED", "VERIFIED"):
             reason = f"not an applied canary experiment (kind {rec.kind}, status {rec.status})"
             return self._refuse(rec.id, rec.function, actor, now, reason)
         return self._end(rec, attrs, canary[0], version, actor=actor, now=now)
+
+    def _end_guard(
+        self, rec: Recommendation, attrs: dict[str, Any], actor: str, now: datetime
+    ) -> ChangeResult:
+        """A change verified is settled: its rollback alarms go (how long a guard lasts: alarms.py). One
+        not verified keeps them: the agent, which asks for this, may not take a change's guard away."""
+        if rec.status != "VERIFIED":
+            reason = f"not verified (kind {rec.kind}, status {rec.status}): its rollback alarms stay"
+            return self._refuse(rec.id, rec.function, actor, now, reason)
+        self._drop_alarms(list(attrs.get("alarms", [])))
+        return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed")
 
     def end_running_canaries(self, others: list[Recommendation], now: datetime, actor: str) -> None:
         """One change at a time per function: a change about to be made to a function whose canary still
@@ -102,11 +120,6 @@ class CanaryFlow(RollbackFlow):
         for earlier in others:
             if earlier.status in ("APPLIED", "VERIFIED") and canary_of(earlier):
                 self.conclude(earlier.id, now, actor)
-
-    def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
-        """A canary is rolled back only while it runs: once concluded (VERIFIED) its routing is gone
-        and its alarms are dropped, and an alarm action still in flight has nothing left to undo."""
-        return ("APPLIED",) if trial_of(after) else super()._rollback_from(after)
 
     def _undo_change(
         self,

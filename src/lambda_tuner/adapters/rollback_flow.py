@@ -72,7 +72,9 @@ class RollbackFlow:
         self.cloudwatch = cloudwatch if cloudwatch is not None else applier.cw
 
     def on_alarm(self, alarm_name: str, now: datetime) -> ChangeResult | None:
-        """Roll back the change `alarm_name` guards (once, however many of its alarms fire).
+        """Roll back the change `alarm_name` guards (once, however many of its alarms fire), while it is
+        APPLIED. A verified change is settled: its guard ended (alarms.py), and an alarm of its still
+        in place (the cycle's request to remove them was lost) is removed now and rolls nothing back.
 
         The claim (the move to ROLLED_BACK) carries `rollback_claim`: the alarm, its event's time and the
         attempt. An attempt that stops after it (the apply function timed out or crashed while undoing, or
@@ -86,14 +88,15 @@ class RollbackFlow:
         status, attrs = item["status"]["S"], item["attrs"]
         if status == "ROLLED_BACK" and attrs.get("rollback_unrecorded"):  # an earlier delivery's undo
             return self._finish_rollback(link, attrs, attrs["rollback_unrecorded"], again=True)
+        if status == "VERIFIED":
+            self._drop_alarms(list(attrs.get("alarms", [])))
+            return None
         claim = {"alarm": alarm_name, "at": now.isoformat(), "owner": uuid.uuid4().hex}
         stopped = self._stopped_claim(link, item, claim) if status == "ROLLED_BACK" else None
         if stopped is not None:
             if not self._claim(link["recommendation_id"], status, claim, now, held=stopped):
                 return None
-        elif status not in self._rollback_from(attrs.get("after", {})) or not self._claim(
-            link["recommendation_id"], status, claim, now
-        ):
+        elif status != "APPLIED" or not self._claim(link["recommendation_id"], status, claim, now):
             return None
         outcome = self._roll_back(alarm_name, attrs, now)
         if stopped is not None:
@@ -230,10 +233,6 @@ class RollbackFlow:
             return r.type == "rollback" and r.caused_by == change
 
         return any(undoes(r) for r in self.store.list_audit(since=at, function=function or None))
-
-    def _rollback_from(self, after: dict[str, Any]) -> tuple[str, ...]:
-        """The statuses from which an alarm rolls a change back (`after`: the change as applied)."""
-        return ("APPLIED", "VERIFIED")
 
     def _undo_change(
         self,

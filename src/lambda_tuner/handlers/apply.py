@@ -1,6 +1,7 @@
 """Apply function: the only code that changes other functions. Invoked by the approval function and
-the agent (`apply`), by the agent when a canary's time is over (`conclude`) or a function was deleted
-(`forget`), by the CLI (`revert`), and by CloudWatch rollback alarms (`aws.cloudwatch`)."""
+the agent (`apply`), by the agent when a canary's time is over or a change was verified (`conclude`) or
+a function was deleted (`forget`), by the CLI (`revert`), and by CloudWatch rollback alarms
+(`aws.cloudwatch`)."""
 
 from __future__ import annotations
 
