@@ -389,8 +389,8 @@ def test_an_approved_experiment_is_announced_in_sentences(account: Account) -> N
     # Then the notice says what was tried, then when it was applied: not "stopped early by its guards
     # applied at", which reads as if the guards were applied
     [msg] = account.messages()
-    tried = "memory 1024 → 512 MB, experiment on all traffic for at most 1 day(s), stopped early by its "
-    tried += "guards"
+    tried = "memory 1024 → 512 MB, experiment on all traffic, its stops watching it for 1 day(s); the "
+    tried += "size stays after that until the next change"
     what, when, *_ = msg["Message"].splitlines()
     assert what == f"orders-api: {tried}.", msg["Message"]
     assert when.startswith(f"Applied at {NOW:%Y-%m-%d %H:%M} UTC (audit "), msg["Message"]

@@ -134,3 +134,15 @@ def test_the_chart_shows_memory_in_octaves_around_the_sizes_that_matter_with_lab
         left = x - n if anchor == "end" else x - n / 2 if anchor == "middle" else x
         right = left + n
         assert left >= 0 and right <= width, (t.text, left, right)
+
+
+def test_a_trial_on_all_traffic_says_its_size_stays_after_its_day() -> None:
+    # Given a trial on all traffic (no alias): nothing ends it after its day, the size stays
+    proposed = {"memory_mb": 512, "max_days": 1, "stop_if_p99_ms_above": 400.0, "best_guess_mb": 1024}
+    rec = make_rec(kind="experiment", current={"memory_mb": 1024}, proposed=proposed)
+    claims = TokenClaims(jti="j", rec="rec-1", act="approve", rev="r", exp=int(NOW.timestamp()) + 3600)
+    limits = confirm_page(rec, claims, "tok").split("Limits of this experiment", 1)[1].split("</table>", 1)[0]
+    # Then its page does not say it runs at most a day, as a canary's does
+    assert "Runs at most" not in limits
+    stays = "<td>1 day(s); the size stays until the next change</td>"
+    assert f"<th>Watched by its stops for</th>{stays}" in limits

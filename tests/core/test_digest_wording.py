@@ -55,13 +55,16 @@ def test_an_experiment_shows_the_new_size_and_its_limits_not_its_internal_keys()
 def test_an_old_routing_weight_that_was_never_routed_reads_as_all_traffic():
     # Records from before canaries carried a routing weight the apply flow never used
     text = change_text(rec("experiment", {"memory_mb": 1769, "routing_weight": 0.1, "max_days": 1}))
-    assert "on all traffic for at most 1 day(s)" in text and "10%" not in text
+    assert "on all traffic, its stops watching it for 1 day(s)" in text and "10%" not in text
 
 
 def test_an_experiment_without_a_routing_weight_says_it_runs_on_all_traffic():
     # The apply flow moves all traffic; only records from before that was said carry a weight
     text = change_text(rec("experiment", {"memory_mb": 1769, "max_days": 1, "stop_if_p99_ms_above": 600.0}))
-    assert "on all traffic for at most 1 day(s)" in text
+    # it is not undone after its day: the size stays until a next change, and the text must not say
+    # "for at most 1 day(s)" as a canary's does
+    assert "on all traffic, its stops watching it for 1 day(s)" in text, text
+    assert "the size stays after that until the next change" in text and "at most" not in text
 
 
 def test_a_plain_memory_change_is_one_phrase():

@@ -93,6 +93,10 @@ def experiment_limits(rec: Recommendation) -> list[tuple[str, str]]:
             continue
         if key == "best_guess_mb" and value == proposed.get("memory_mb"):
             continue
+        if key == "max_days" and proposed.get("canary_weight") is None:  # on all traffic nothing ends it
+            stays = f"{value:g} day(s); the size stays until the next change"
+            out.append(("Watched by its stops for", stays))
+            continue
         out.append((label, form(float(value))))
     return out
 
@@ -117,8 +121,13 @@ def change_text(rec: Recommendation) -> str:
     if rec.kind == "experiment":
         weight, days = rec.proposed.get("canary_weight"), rec.proposed.get("max_days")
         # Only `canary_weight` is routed; an older `routing_weight` never was (those trials took all traffic).
-        share = share_text(float(weight) if isinstance(weight, int | float) else None, rec.qualifier)
-        parts.append(f"experiment {share} for at most {days} day(s), stopped early by its guards")
+        routed = float(weight) if isinstance(weight, int | float) else None
+        share = share_text(routed, rec.qualifier)
+        if routed is None:  # nothing ends it: the function stays at the trial size until a next change
+            parts.append(f"experiment {share}, its stops watching it for {days} day(s); the size stays after "
+                         "that until the next change")
+        else:  # a canary is concluded after its days: its routing removed, its version deleted
+            parts.append(f"experiment {share} for at most {days} day(s), stopped early by its guards")
     return ", ".join(parts) or rec.kind.replace("_", " ")
 
 
