@@ -167,7 +167,6 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     killed = deps.kill_switch()
     stored_parts = {} if read_only else deps.store.load_parts(COLLECTOR_STATE_KEY)
     collector_state = join_state(stored_parts.pop(SHARED_PART, {}), stored_parts)
-    known = set(collector_state.get("functions") or {})  # the functions the last cycle collected
     history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
     result = deps.collector(
@@ -185,7 +184,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
     summary.collect_stats = result.stats.model_dump(mode="json")
     if not read_only:
-        _keep_books(settings, deps, result, collector_state, stored_parts, known, now, summary)
+        _keep_books(settings, deps, result, collector_state, stored_parts, now, summary)
 
     decider = Decider(
         now,
@@ -255,13 +254,13 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     result: CollectResult,
     collector_state: dict[str, Any],
     stored_parts: dict[str, dict[str, Any]],
-    known: set[str],
     now: datetime,
     summary: CycleSummary,
 ) -> None:
     """What a cycle settles before deciding: the collector's state saved (deleted functions forgotten),
     canaries concluded, changes verified (their guards ended), requests expired or withdrawn, approved
-    changes resumed."""
+    changes resumed. `collector_state` is the state the collection started from (it works on a copy)."""
+    known = set(collector_state.get("functions") or {})  # the functions the last cycle collected
     shared, parts = split_state(result.state)
     pending = set(collector_state.get(GONE_KEY) or ())
     shared.pop(GONE_KEY, None)
