@@ -154,9 +154,10 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
 
     `hard` (sizes) is what the hard constraints allow; `meets` (draws x sizes) whether each draw meets
     the soft goals there. Only when the best guess sits on an observed size: a move to an untried best
-    guess already teaches the model. Improvements below `threshold` (relative) are noise. `inside`: a
-    canary may also try sizes between observed ones (away from each), since there a latency goal is
-    judged only on what a canary measured beside the baseline, never on the model's interpolation.
+    guess already teaches the model. Expected improvements below `threshold` (relative) are not tried
+    (the policy's default is 0: the draws carry the noise, and `clears_upside` the move thresholds).
+    `inside`: a canary may also try sizes between observed ones (away from each), since there a latency
+    goal is judged only on what a canary measured beside the baseline, never on the model's interpolation.
     """
     near = near_observed(memory_mb, observed)
     plausible = np.mean(meets, axis=0) >= MIN_PLAUSIBLE

@@ -39,7 +39,10 @@ class MemoryPolicy(Frozen):
     min_saving_usd_month: float = Field(default=0.5, ge=0.0)
     min_saving_fraction: float = Field(default=0.01, ge=0.0)
     explore: bool = True
-    explore_threshold: float = Field(default=0.005, ge=0.0)  # relative gain below this is noise
+    # A trial whose expected improvement (relative) is below this is not made. 0: the value test decides
+    # alone (expected gain over the horizon against the trial's expected cost, with an optimistic gain
+    # that clears the move thresholds); the draws already carry the noise a threshold would stand for.
+    explore_threshold: float = Field(default=0.0, ge=0.0)
     explore_horizon_days: float = Field(default=30.0, gt=0.0)  # how long a better size keeps paying
     max_experiments: int = Field(default=3, ge=0)  # per function over the history the decision sees
     experiment_days: int = Field(default=1, ge=1)

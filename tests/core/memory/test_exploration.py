@@ -242,3 +242,30 @@ def test_an_exploration_says_how_likely_the_model_thinks_it_keeps_the_latency_go
     match = re.search(odds, rec.reason.decided_by)
     assert match, rec.reason.decided_by
     assert 10 <= int(match.group(1)) < 90
+
+
+def test_a_trial_worth_its_cost_is_made_even_when_its_expected_improvement_is_small():
+    # Given a function behind an alias measured at 2,048, 1,024, 665 (two days) and 1,159 MB, whose cost
+    # is about flat from 1 to 1.5 GB: nothing measured between 1,159 and 2,048 MB
+    days = [(2048, 537.0), (1024, 891.5), (665, 1534.6), (665, 1527.5), (1159, 803.5)]
+    eps = tuple(epoch(m, ms, day=i, invocations=9000, cv=0.12) for i, (m, ms) in enumerate(days))
+    obs = Observations(
+        function="fn", window_start=eps[0].start, window_end=eps[-1].end, epochs=eps, qualifier="live"
+    )
+
+    def decide(**policy: float) -> Recommendation:
+        pol = MemoryPolicy(strategy="cost", canary_weight=0.1, min_saving_usd_month=0.0, **policy)
+        return decide_memory(function(1159), obs, pol, PRICES, NOW, "rec-1")
+
+    # When the cost strategy decides under the default policy
+    rec = decide()
+    # Then it tries a size in that gap as a canary: the model expects little (a fraction of a percent),
+    # but a day of a tenth of the traffic costs less than what a month there could save, and a size
+    # nobody measured may hold a dip that only a measurement finds
+    assert rec.kind == "experiment"
+    assert 1159 < int(rec.proposed["memory_mb"] or 0) < 2048
+    assert rec.proposed.get("canary_weight")
+    improvement = re.search(r"expected improvement ([\d.]+)%", rec.reason.decided_by)
+    assert improvement is not None and float(improvement.group(1)) < 0.5
+    # And a user who sets a floor on the expected improvement above it keeps the size instead
+    assert decide(explore_threshold=0.005).kind == "keep"
