@@ -7,7 +7,7 @@ a change to an infrastructure-as-code function into the template change a person
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
 from lambda_tuner.core.pc_policy import decide_pc
 from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
+from lambda_tuner.core.stopped_trials import StoppedTrial, in_force
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
 CANARY_WEIGHT = 0.1  # an experiment's least share of an alias's traffic (MemoryPolicy.canary_share)
@@ -83,7 +84,15 @@ class Decider:
             max_step_factor=self.max_step_factor,
         )
 
-    def decide(self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]) -> list[Recommendation]:
+    def decide(
+        self,
+        fn: FunctionConfig,
+        obs: Observations,
+        state: Mapping[str, Any],
+        stopped: Sequence[StoppedTrial] = (),
+    ) -> list[Recommendation]:
+        """`stopped`: the function's memory experiments its guards stopped (those still in force on
+        its code now rule sizes out: stopped_trials.py)."""
         if obs.status != "ok":
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")
@@ -99,6 +108,7 @@ class Decider:
             baseline_p99_ms=float(baseline) if baseline is not None else None,
             baseline_memory_mb=int(baseline_mb) if baseline_mb is not None else None,
             fits=fits,
+            stopped=in_force(stopped, fn.code_sha256, self.now),
         )
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [

@@ -14,6 +14,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,7 @@ from lambda_tuner.core.models import (
 )
 from lambda_tuner.core.pricing import PriceTable
 from lambda_tuner.core.same_day import canary_epochs, shared_window_contrasts
+from lambda_tuner.core.stopped_trials import MASK, StoppedTrial, ruled_out, stops_said
 
 __all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
 
@@ -122,6 +124,7 @@ def evaluate(
     baseline_memory_mb: int | None = None,
     epochs: Sequence[Epoch] = (),
     chain: bool = False,
+    stopped: Sequence[StoppedTrial] = (),
 ) -> Evaluation:
     """Candidate sizes under the model's draws, with one mask per constraint.
 
@@ -130,6 +133,7 @@ def evaluate(
     `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`); `epochs`, the
     ones the fit was made on, tell which sizes were measured beside it in one window (`_side_by_side`).
     `chain`: sizes nearer one of those than the baseline's size read their ratio from it (`_chain`).
+    `stopped`: trials stopped by their guards; the sizes they rule out are a hard constraint.
     """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
@@ -169,6 +173,8 @@ def evaluate(
         "step limit": (m >= fn.memory_mb / policy.max_step_factor)
         & (m <= fn.memory_mb * policy.max_step_factor),
     }
+    if stopped:
+        masks[MASK] = ~ruled_out(m, stopped, fn.memory_mb)
     soft: dict[str, BoolArray] = {}
     meets = np.ones(d.mean.shape, dtype=bool)
     side_by_side: frozenset[int] = frozenset()
@@ -420,9 +426,12 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     baseline_p99_ms: float | None = None,
     baseline_memory_mb: int | None = None,
     fits: dict[str, DurationFit] | None = None,
+    stopped: Sequence[StoppedTrial] = (),
 ) -> Recommendation:
     """The memory recommendation; the duration fit it makes is left in `fits[fn.name]` when a dict is
-    given, so the arm64 advice can use the same fit instead of fitting again."""
+    given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the trials
+    stopped by their guards that still rule sizes out (stopped_trials.in_force); where they change the
+    decision, its reason says which and until when."""
     epochs = fit_epochs(fn, obs)
     total = sum(e.invocations for e in epochs)
     current = {"memory_mb": fn.memory_mb}
@@ -453,22 +462,57 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     if policy.canary_weight is not None:  # the canary's share for this function's traffic
         share = policy.canary_share(usage.invocations_per_month / MONTH_DAYS)
         policy = policy.model_copy(update={"canary_weight": share})
-    # Search a coarse grid, then refine around its choice with the very same draws.
-    draws = sample(fit, policy.n_draws)
     settings = {
         "policy": policy,
         "prices": prices,
         "baseline_p99_ms": baseline_p99_ms,
         "baseline_memory_mb": baseline_memory_mb,
-        "draws": draws,
+        "draws": sample(fit, policy.n_draws),  # the grid and its refinement see the very same draws
         "epochs": epochs,
         # Sizes near one measured beside the baseline are read from that measurement only where a
         # move there is measured first (behind an alias, exploration on); else from the baseline
         "chain": policy.explore and policy.canary_weight is not None,
     }
-    coarse = evaluate(fn, fit, usage, **settings)  # type: ignore[arg-type]
+
+    def fitted(ruling: Sequence[StoppedTrial]) -> Recommendation:
+        return _decide_fitted(
+            fn=fn, obs=obs, fit=fit, usage=usage, now=now, rec_id=rec_id, settings=settings, stopped=ruling
+        )
+
+    rec = fitted(stopped)
+    if not stopped:
+        return rec
+    free = fitted(())  # what it would be without them
+    if (free.kind, free.proposed.get("memory_mb")) == (rec.kind, rec.proposed.get("memory_mb")):
+        return rec  # the stops changed nothing: not worth a word
+    instead = free.proposed.get("memory_mb") if free.kind in ("memory", "experiment") else None
+    said = stops_said(stopped, instead if isinstance(instead, int) else None)
+    # first in what decided it: the digest's "Why" line shows that, cut at one line
+    decided = said if rec.reason.decided_by == MASK else f"{said}; {rec.reason.decided_by}"
+    summary = f"{rec.reason.summary} — {said}"
+    reason = rec.reason.model_copy(update={"summary": summary, "decided_by": decided})
+    return rec.model_copy(update={"reason": reason})
+
+
+def _decide_fitted(
+    *,
+    fn: FunctionConfig,
+    obs: Observations,
+    fit: DurationFit,
+    usage: Usage,
+    now: datetime,
+    rec_id: str,
+    settings: dict[str, Any],
+    stopped: Sequence[StoppedTrial],
+) -> Recommendation:
+    """`decide_memory` once the model is fitted: search a coarse grid, then refine around its choice;
+    a move, a keep or an experiment. `stopped` rules sizes out (stopped_trials.ruled_out)."""
+    policy: MemoryPolicy = settings["policy"]
+    epochs: list[Epoch] = settings["epochs"]
+    settings = {**settings, "stopped": stopped}
+    coarse = evaluate(fn, fit, usage, **settings)
     focus = float(coarse.memory_mb[choose(coarse, policy.strategy)[0]])
-    ev = evaluate(fn, fit, usage, **settings, focus=focus)  # type: ignore[arg-type]
+    ev = evaluate(fn, fit, usage, **settings, focus=focus)
     best, decider, forced, kind, why_keep = _decide_on(ev, policy)
     observed = [s.memory_mb for s in fit.sizes]
     ctx = Context(fn=fn, obs=obs, fit=fit, ev=ev, now=now, rec_id=rec_id, canary_weight=policy.canary_weight)
@@ -502,7 +546,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
         if not measured:  # nothing left to measure with: the model's word (which the canary days
             # inform like any other epochs), read from the baseline without the chained reading (a
             # reading chained from a measured size is for choosing what to measure)
-            ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)  # type: ignore[arg-type]
+            ev = evaluate(fn, fit, usage, **{**settings, "chain": False}, focus=focus)
             best, decider, forced, kind, why_keep = _decide_on(ev, policy)
             if kind == "memory" and not forced and _measure_first(ev, policy, best):
                 best, kind, _ = _measured_instead(ev, policy, best, kind)
@@ -549,11 +593,13 @@ def _confirmation(ev: Evaluation, best: int) -> int | None:
     """Where a confirmation canary goes: the best guess itself, or, when that is round, the nearest
     size on the grid from it towards the current size that is not (a round size is how exploration
     trials are told apart; towards the current size, a move capped by the step limit can still land
-    where the canary measured); None when there is none short of the current size."""
+    where the canary measured); None when there is none short of the current size. Never a size a
+    stopped trial rules out (the way back to a size in force inside such ground crosses it)."""
     m = ev.memory_mb
     step = 1 if ev.current > best else -1
+    open_ = ev.masks.get(MASK)
     for i in range(best, ev.current, step):  # the grid is at 1 MB near the best guess below ~2 GB only
-        if not is_trial_size(int(m[i])):
+        if not is_trial_size(int(m[i])) and (open_ is None or open_[i]):
             return i
     return None
 

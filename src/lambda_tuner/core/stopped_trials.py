@@ -1,0 +1,134 @@
+"""What a memory experiment its guards stopped rules out, and for how long.
+
+A trial (a canary, or one bounded step on all traffic) is stopped when a rollback alarm of its fires: its
+p99 or its mean duration past its stop, or errors. That is the answer it was run for: a trial too slow at
+576 MB, tried from 1,141 MB, says less memory is no better; one too costly above the size in force says
+more is no cheaper. The day it measured leaves the decision's look-back after `lookback_days`, and the
+model, which then no longer sees it, would try the same ground again every few weeks: paying for the
+trial and sending a rollback notice each time. So the agent remembers the stop itself.
+
+A stopped trial rules out its size, the sizes near it (within `NEAR_OBSERVED_LOG2`, where a trial
+teaches little new: 608 MB after 576 MB) and every size beyond it, away from the size it was tried from,
+for `STOPPED_FOR`, for trials and moves alike (never the size in force: a rule about where to go does not
+push a function away from where it is). 90 days: long enough that a settled function is not tried again
+every few weeks (six look-backs of 14 days), short enough that a slow drift of its traffic or of Lambda's
+hardware gets a fresh look each quarter. A new deployment can behave differently: a trial stopped on
+other code (its CodeSha256 differs from the one in force now) rules nothing out.
+
+Pure: the cycle reads what the apply function stored when it rolled the trial back (the recommendation
+ROLLED_BACK by an alarm, with what it put back) and passes it in; `now` is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from lambda_tuner.core.exploration import NEAR_OBSERVED_LOG2, BoolArray
+from lambda_tuner.core.fitting import FloatArray
+from lambda_tuner.core.models import Frozen, Recommendation
+
+STOPPED_FOR = timedelta(days=90)
+# How long before its stop a trial may have been proposed (its day, a wait for its hand-over or a
+# person's approval): how far back the recommendations are read beyond STOPPED_FOR
+PROPOSED_BEFORE_STOP = timedelta(days=14)
+MASK = "stopped trial"  # the name of the constraint in the evaluation (and in a reason's `decided_by`)
+
+
+class StoppedTrial(Frozen):
+    """A memory experiment a rollback alarm stopped: from `from_mb` (the size in force) to `trial_mb`."""
+
+    function: str
+    from_mb: int
+    trial_mb: int
+    stopped_at: datetime
+    code_sha256: str | None = None  # the code in force at the trial (None: not recorded)
+    alarm: str = ""
+
+    @property
+    def until(self) -> datetime:
+        return self.stopped_at + STOPPED_FOR
+
+    @property
+    def less(self) -> bool:
+        """Whether it tried less memory than the size in force."""
+        return self.trial_mb < self.from_mb
+
+
+def stopped_trial(
+    rec: Recommendation, attrs: Mapping[str, Any], updated_at: datetime | None = None
+) -> StoppedTrial | None:
+    """The stopped trial a ROLLED_BACK recommendation records, or None when it is none: not an
+    experiment, or undone by a person (a revert, `reverted_by`) rather than by its guards
+    (`rolled_back_by`: the alarm). `attrs` are what its transitions stored (`before`: what the change
+    found, its code among it; `rollback_claim`: the alarm event's time); rollbacks recorded before
+    claims carried a time are dated by the item's last update, else by the recommendation's creation."""
+    alarm = attrs.get("rolled_back_by")
+    trial, start = rec.proposed.get("memory_mb"), rec.current.get("memory_mb")
+    if rec.kind != "experiment" or not alarm or not isinstance(trial, int) or not isinstance(start, int):
+        return None
+    if trial == start:
+        return None
+    claim = attrs.get("rollback_claim")
+    at = claim.get("at") if isinstance(claim, Mapping) else None
+    when = datetime.fromisoformat(at) if isinstance(at, str) else updated_at or rec.created_at
+    before = attrs.get("before")
+    code = before.get("code_sha256") if isinstance(before, Mapping) else None
+    return StoppedTrial(
+        function=rec.function,
+        from_mb=start,
+        trial_mb=trial,
+        stopped_at=when,
+        code_sha256=code if isinstance(code, str) else None,
+        alarm=str(alarm),
+    )
+
+
+def in_force(
+    trials: Sequence[StoppedTrial], code_sha256: str | None, now: datetime
+) -> tuple[StoppedTrial, ...]:
+    """The trials that still rule something out: stopped less than STOPPED_FOR ago, on the code in force
+    now (where either code is unknown, the stop is honoured: caution costs a trial, a retry a rollback)."""
+    return tuple(
+        t
+        for t in trials
+        if t.stopped_at <= now < t.until
+        and (t.code_sha256 is None or code_sha256 is None or t.code_sha256 == code_sha256)
+    )
+
+
+def ruled_out(memory_mb: FloatArray, trials: Sequence[StoppedTrial], current_mb: int) -> BoolArray:
+    """Sizes a stopped trial rules out: its own, those near it, all beyond it away from the size it was
+    tried from (never that size, nor the size in force)."""
+    out = np.zeros(memory_mb.shape, dtype=bool)
+    for t in trials:
+        margin = 2.0**NEAR_OBSERVED_LOG2
+        if t.less:
+            out |= (memory_mb <= t.trial_mb * margin) & (memory_mb < t.from_mb)
+        else:
+            out |= (memory_mb >= t.trial_mb / margin) & (memory_mb > t.from_mb)
+    return np.asarray(out & (memory_mb != current_mb), dtype=bool)
+
+
+def rules_out(trial: StoppedTrial, memory_mb: int) -> bool:
+    """`ruled_out` for one trial and one size."""
+    return bool(ruled_out(np.array([float(memory_mb)]), [trial], current_mb=0)[0])
+
+
+def stopped_text(trial: StoppedTrial) -> str:
+    """What the trial said and until when it holds, in the words of a reason."""
+    way = "less" if trial.less else "more"
+    return (
+        f"a trial at {trial.trial_mb} MB was stopped by its guards on {trial.stopped_at:%Y-%m-%d}: "
+        f"it and {way} memory are not tried again until {trial.until:%Y-%m-%d} or a code change"
+    )
+
+
+def stops_said(trials: Sequence[StoppedTrial], instead_mb: int | None) -> str:
+    """The stops a reason names: those that rule out `instead_mb` (where the decision would have gone
+    without them), else every one in force; the latest first."""
+    named = [t for t in trials if instead_mb is not None and rules_out(t, instead_mb)] or list(trials)
+    return "; ".join(stopped_text(t) for t in sorted(named, key=lambda t: t.stopped_at, reverse=True))

@@ -1,0 +1,157 @@
+"""A memory experiment its guards stopped rules out its size, the sizes near it and those beyond it (away
+from the size in force) for 90 days, unless the function's code changed since. The agent used to forget
+a stop with the epochs, once they left the decision's look-back, and tried the same ground again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from memory_support import NOW, epoch, function
+
+from lambda_tuner.core.decide import Decider
+from lambda_tuner.core.models import Observations, Reason, Recommendation
+from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
+from lambda_tuner.core.pricing import default_prices
+from lambda_tuner.core.stopped_trials import STOPPED_FOR, StoppedTrial, in_force, ruled_out, stopped_trial
+
+PRICES = default_prices()
+
+
+def one_day_at_3008() -> Observations:
+    """An I/O-bound function (80 ms whatever its memory) seen one day at 3,008 MB, 40 calls a minute:
+    the agent proposes a trial at less memory (1,760 MB)."""
+    e = epoch(3008, 80.0, invocations=40 * 60 * 24)
+    return Observations(function="fn", window_start=e.start, window_end=e.end, epochs=(e,))
+
+
+def stop(
+    trial_mb: int, *, from_mb: int = 3008, days_ago: float = 20, code: str | None = "sha-a"
+) -> StoppedTrial:
+    return StoppedTrial(
+        function="fn",
+        from_mb=from_mb,
+        trial_mb=trial_mb,
+        stopped_at=NOW - timedelta(days=days_ago),
+        code_sha256=code,
+        alarm="lambda-tuner-rollback-fn-1-stop",
+    )
+
+
+def ruled_out_of(stopped: list[StoppedTrial], current_mb: int, *mb: int) -> list[int]:
+    """The sizes among `mb` that `stopped` rules out for a function at `current_mb`."""
+    m = np.array([float(v) for v in mb])
+    return [int(v) for v in m[ruled_out(m, stopped, current_mb)]]
+
+
+def test_a_trial_too_slow_below_rules_out_its_size_those_near_it_and_less_memory() -> None:
+    # Given a trial at 576 MB from 1,141 MB that its guards stopped
+    stopped = [stop(576, from_mb=1141)]
+    # Then 576 MB, the sizes near it (608, 640: within 2^0.2) and everything below are ruled out;
+    # the sizes between it and the size in force, the size in force and more memory are not
+    got = ruled_out_of(stopped, 1141, 256, 512, 576, 608, 640, 704, 1024, 1141, 2048)
+    assert got == [256, 512, 576, 608, 640]
+
+
+def test_a_trial_too_costly_above_rules_out_more_memory_and_never_the_size_in_force() -> None:
+    # Given a trial at 1,024 MB from 512 MB that its guards stopped, and the function at 1,024 MB since
+    # (a deploy set it there)
+    stopped = [stop(1024, from_mb=512)]
+    # Then more memory than ~890 MB is ruled out, but not the size the function runs at now
+    assert ruled_out_of(stopped, 1024, 512, 768, 896, 1024, 2048) == [896, 2048]
+
+
+def test_a_stop_holds_for_90_days_and_no_longer() -> None:
+    kept, over = stop(1760, days_ago=89.9), stop(1760, days_ago=90)
+    assert timedelta(days=90) == STOPPED_FOR
+    assert in_force([kept, over], "sha-a", NOW) == (kept,)
+
+
+def test_a_stop_on_other_code_rules_nothing_out_and_unknown_code_is_honoured() -> None:
+    # Given stops of trials on code sha-a, and one whose code was not recorded
+    on_a, unknown = stop(1760), stop(1760, code=None)
+    # When the function now runs code sha-b (a new deployment can behave differently)
+    assert in_force([on_a, unknown], "sha-b", NOW) == (unknown,)
+    # and where the code in force is not known, every stop holds
+    assert in_force([on_a], None, NOW) == (on_a,)
+
+
+def test_a_stopped_trial_is_not_tried_again_and_the_reason_says_until_when() -> None:
+    # Given the function the agent asks to try 1,760 MB
+    obs, fn = one_day_at_3008(), function(3008)
+    first = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+    assert (first.kind, first.proposed["memory_mb"]) == ("experiment", 1760)
+    # When that trial was stopped by its guards 40 days ago (its day long out of any look-back)
+    stopped = [stop(1760, days_ago=40)]
+    again = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=stopped)
+    # Then neither 1,760 MB nor a size near or below it is tried or moved to
+    assert int(again.proposed["memory_mb"] or 0) > 1760 * 2**0.2, again.proposed
+    # and the reason says which trial was stopped, when, and until when it holds
+    said = (
+        f"a trial at 1760 MB was stopped by its guards on {NOW - timedelta(days=40):%Y-%m-%d}: it and less "
+        f"memory are not tried again until {NOW + timedelta(days=50):%Y-%m-%d} or a code change"
+    )
+    assert said in again.reason.summary and again.reason.decided_by.startswith(said), again.reason
+
+
+def test_a_stop_that_changes_nothing_is_not_mentioned() -> None:
+    # Given a trial stopped above the size in force, while the agent would try less memory anyway
+    obs, fn = one_day_at_3008(), function(3008)
+    free = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+    ruled = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[stop(6016)])
+    # Then the recommendation is the one made without it, word for word
+    assert ruled == free
+
+
+def test_the_decider_honours_a_stop_on_the_code_in_force_and_not_after_a_deploy_or_90_days() -> None:
+    obs = one_day_at_3008()
+    decider = Decider(NOW, lambda: "rec-1")
+
+    def proposed(code: str, stopped: list[StoppedTrial]) -> int:
+        fn = function(3008).model_copy(update={"code_sha256": code})
+        memory = decider.decide(fn, obs, {}, stopped)[0]  # the memory recommendation comes first
+        return int(memory.proposed["memory_mb"] or 0)
+
+    assert proposed("sha-a", []) == 1760
+    assert proposed("sha-a", [stop(1760)]) > 1760 * 2**0.2  # the same code: ruled out
+    assert proposed("sha-b", [stop(1760)]) == 1760  # a new deployment since: tried again
+    assert proposed("sha-a", [stop(1760, days_ago=91)]) == 1760  # 90 days are over
+
+
+def _experiment(kind: str = "experiment") -> Recommendation:
+    return Recommendation(
+        id="rec-9",
+        function="fn",
+        kind=kind,  # type: ignore[arg-type]
+        created_at=NOW - timedelta(days=30),
+        current={"memory_mb": 1141},
+        proposed={"memory_mb": 576, "max_days": 1},
+        reason=Reason(summary="Try 576 MB", observed="", model="", decided_by="exploration"),
+        status="ROLLED_BACK",
+    )
+
+
+def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
+    # Given what the apply function stores when a rollback alarm stops a trial: the alarm, what the
+    # change found (its code among it) and the claim stamped with the alarm event's time
+    at = NOW - timedelta(days=29, hours=18)
+    attrs = {
+        "rolled_back_by": "lambda-tuner-rollback-fn-1-stop",
+        "before": {"kind": "memory", "function": "fn", "memory_mb": 1141, "code_sha256": "sha-a"},
+        "rollback_claim": {"alarm": "lambda-tuner-rollback-fn-1-stop", "at": at.isoformat(), "owner": "o"},
+    }
+    trial = stopped_trial(_experiment(), attrs, NOW - timedelta(days=1))
+    assert trial == StoppedTrial(
+        function="fn",
+        from_mb=1141,
+        trial_mb=576,
+        stopped_at=at,
+        code_sha256="sha-a",
+        alarm="lambda-tuner-rollback-fn-1-stop",
+    )
+    # A rollback recorded before claims carried a time is dated by the item's last update
+    older = {k: v for k, v in attrs.items() if k != "rollback_claim"}
+    assert stopped_trial(_experiment(), older, at).stopped_at == at  # type: ignore[union-attr]
+    # A person's revert is no verdict of the guards, and an ordinary change rolled back is no trial
+    assert stopped_trial(_experiment(), {"reverted_by": "cli", "before": attrs["before"]}) is None
+    assert stopped_trial(_experiment("memory"), attrs) is None
