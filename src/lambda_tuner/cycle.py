@@ -25,6 +25,7 @@ from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.digest import change_text, render_digests
 from lambda_tuner.core.epochs import HistoryItem
 from lambda_tuner.core.models import AuditRecord, FunctionConfig, Mode, PcScaling, Recommendation
+from lambda_tuner.core.stopped_trials import PROPOSED_BEFORE_STOP, STOPPED_FOR, StoppedTrial, stopped_trial
 from lambda_tuner.core.tags import parse_policy
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import applied_at_in, verify_applied
@@ -81,6 +82,9 @@ class StoreLike(Protocol):
         self, group: str, parts: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]
     ) -> int: ...
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]: ...
+    def list_rolled_back(
+        self, since: datetime
+    ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]: ...
 
 
 class NotifierLike(Protocol):
@@ -476,6 +480,8 @@ def _decide_all(
     # decided now would go to the apply function beside it, and fail on the first one's revision.
     for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
         unverified.setdefault(function, approved)
+    # What the guards of the agent's experiments said, for longer than the look-back remembers it
+    stopped = {} if read_only else _stopped_trials(deps.store, decider.now)
     # What a person refused does not go first again: the change waiting behind it would wait for good
     # and neither does one whose ask expired unanswered: the other change would wait for a person who
     # does not answer (each is asked in turn, then, the larger saving first again once both were asked).
@@ -494,7 +500,7 @@ def _decide_all(
         if obs.status != "ok":
             summary.insufficient[fn.name] = obs.reason or obs.status
         fstate = states.get(fn.name, {})
-        recs = decider.decide(fn, obs, fstate)
+        recs = decider.decide(fn, obs, fstate, stopped=stopped.get(fn.name, ()))
         note = _note_key(recs)
         if note is not None and fstate.get(NOTE_STATE_KEY) == note:
             summary.repeated_notes += 1  # the same "keep" or "insufficient data" as last cycle
@@ -719,6 +725,18 @@ def _wait(rec: Recommendation, first: Recommendation, state: str) -> Recommendat
 def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> bool:
     # the qualifier too: take-offs of the agent's PC schedule all propose "[]", each on its own PC
     return any((p.kind, p.qualifier, p.proposed) == (rec.kind, rec.qualifier, rec.proposed) for p in pending)
+
+
+def _stopped_trials(store: StoreLike, now: datetime) -> dict[str, list[StoppedTrial]]:
+    """Per function, the memory experiments their guards stopped within `STOPPED_FOR`, read from the
+    recommendations rolled back (one query of the status index for the fleet, not one per function):
+    the decision's look-back forgets them after `lookback_days`. The apply function has always stored
+    a rollback so: stops recorded before this rule was made are honoured too."""
+    out: dict[str, list[StoppedTrial]] = {}
+    for rec, attrs, updated_at in store.list_rolled_back(now - STOPPED_FOR - PROPOSED_BEFORE_STOP):
+        if (trial := stopped_trial(rec, attrs, updated_at)) is not None:
+            out.setdefault(trial.function, []).append(trial)
+    return out
 
 
 def _memory_history(store: StoreLike, since: datetime) -> dict[str, list[HistoryItem]]:

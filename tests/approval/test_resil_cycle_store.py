@@ -106,7 +106,9 @@ class HalveIt:
     def __init__(self, now: datetime, new_id: Any, **_: Any) -> None:
         self.now, self.new_id = now, new_id
 
-    def decide(self, fn: FunctionConfig, obs: Observations, state: Any) -> list[Recommendation]:
+    def decide(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> list[Recommendation]:
         return [make_rec(rec_id=self.new_id(), function=fn.name, created_at=self.now, status="PENDING")]
 
     def updated_state(self, fn: FunctionConfig, obs: Observations, state: Any) -> dict[str, Any]:

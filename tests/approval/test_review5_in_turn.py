@@ -26,7 +26,9 @@ class MemoryAndPc:
     def __init__(self, now: datetime, new_id: Any, **_: Any) -> None:
         self.now, self.new_id = now, new_id
 
-    def decide(self, fn: FunctionConfig, obs: Observations, state: Any) -> list[Recommendation]:
+    def decide(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> list[Recommendation]:
         memory = make_rec(rec_id=self.new_id(), function=fn.name, created_at=self.now, qualifier="live")
         pc = make_rec(
             rec_id=self.new_id(), function=fn.name, created_at=self.now, kind="provisioned_concurrency",

@@ -344,6 +344,22 @@ class Store:
             recs = [r for r in recs if r.created_at >= since]
         return sorted(recs, key=lambda r: (r.created_at, r.id))
 
+    def list_rolled_back(
+        self, since: datetime
+    ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]:
+        """Recommendations created from `since` on and now ROLLED_BACK, one query of the status index
+        for all functions (a few items: one per change undone), each with what its transitions stored
+        (`rolled_back_by`: the alarm, or `reverted_by`; `before`; `rollback_claim`), decoded as in
+        `get_recommendation_item`, and when the item last changed."""
+        out: list[tuple[Recommendation, dict[str, Any], datetime | None]] = []
+        for item in self._items_by_status("ROLLED_BACK", since):
+            if "body" not in item or item["status"]["S"] != "ROLLED_BACK":  # the index lags its table
+                continue
+            attrs = {k[2:]: json.loads(v["S"]) for k, v in item.items() if k.startswith("a_")}
+            updated = item.get("updated_at", {}).get("S")
+            out.append((self._rec_from(item), attrs, datetime.fromisoformat(updated) if updated else None))
+        return out
+
     def _items_by_status(self, status: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """The items the status index lists under `status` (created from `since` on, if given)."""
         key, values = "gsi1pk = :g", {":g": _s(f"STATUS#{status}")}

@@ -42,6 +42,11 @@ class ReadOnlyStore:
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
         return []
 
+    def list_rolled_back(
+        self, since: datetime
+    ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]:
+        return []
+
     def audit_head(self) -> AuditRecord | None:
         return None
 

@@ -1,0 +1,93 @@
+"""A memory experiment its guards stopped is not tried again once its day leaves the look-back. The agent
+used to forget the stop with the epochs: on the twin, orders-api's trial at 576 MB (from 1,141 MB) was
+rolled back by its stops on day 6, and on day 21, its day 14 days gone, a trial at 608 MB was made and
+rolled back again. The user paid for it twice and read two rollback notices. A stop now rules out its
+size, the sizes near it and those beyond it (less memory, for a trial too slow below the size in force)
+for 90 days, or until the function's code changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from e2e_support import T0, Account, deployed, small_fleet
+
+from lambda_tuner.adapters.store import Store
+
+NEAR = 2**0.2  # exploration.NEAR_OBSERVED_LOG2: sizes this close to a tried one teach little new
+LOOKBACK_DAYS = 14  # the deployed default (LookbackDays)
+
+
+@pytest.fixture
+def auto() -> Iterator[Account]:
+    with deployed(small_fleet(), "auto") as account:
+        yield account
+
+
+def _store(account: Account) -> Store:
+    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
+
+
+def _in_stopped_ground(size: int, tried_from: int, stopped_at: int) -> bool:
+    """Whether `size` is the stopped trial's size, near it, or beyond it away from where it was tried."""
+    if stopped_at < tried_from:
+        return size <= stopped_at * NEAR and size < tried_from
+    return size >= stopped_at / NEAR and size > tried_from
+
+
+def test_a_trial_its_guards_stopped_is_not_tried_again_after_the_lookback(auto: Account) -> None:
+    # Given the agent in auto mode, running daily for three weeks: long enough for a trial it makes in
+    # the first days and its guards stop to leave the 14-day look-back of the decision
+    store = _store(auto)
+    days = 21
+    for day in range(days):
+        auto.run_agent(T0 + timedelta(days=day))
+    # (the scenario: an experiment its guards rolled back, its day out of the look-back before the end)
+    recs = {r.id: r for r in store.list_recommendations()}
+    audit = store.list_audit()
+    trials = [
+        r
+        for r in audit
+        if r.type == "change" and r.data.get("ok") and recs[str(r.recommendation_id)].kind == "experiment"
+    ]
+    stopped = [
+        (r, recs[str(r.recommendation_id)])
+        for r in audit
+        if r.type == "rollback"
+        and r.data.get("alarm")
+        and recs[str(r.recommendation_id)].kind == "experiment"
+    ]
+    assert stopped, "the scenario needs an experiment its guards stopped"
+    first = min(stop.at for stop, _ in stopped)
+    assert T0 + timedelta(days=days - 1) - first > timedelta(days=LOOKBACK_DAYS), (
+        "and the days past its look-back"
+    )
+    # Then no later experiment of that function tried the stopped ground again: its size, a size near
+    # it, or further in the same direction from the size in force
+    retried = [
+        f"{rec.function}: a trial at {_size(trial.data['after'])} MB on {trial.at:%Y-%m-%d}, after "
+        f"the one at {rec.proposed['memory_mb']} MB (from {rec.current['memory_mb']} MB) was stopped "
+        f"on {stop.at:%Y-%m-%d}"
+        for stop, rec in stopped
+        for trial in trials
+        if trial.function == rec.function
+        and trial.at > stop.at
+        and _in_stopped_ground(_size(trial.data["after"]), _size(rec.current), _size(rec.proposed))
+    ]
+    assert retried == [], retried
+    # and where the stop kept the agent from trying, the reason says so, and until when
+    stop, rec = min(((s, r) for s, r in stopped if r.function == "orders-api"), key=lambda p: p[0].at)
+    said = [
+        str(r.data["reason"])
+        for r in audit
+        if r.type == "recommendation" and r.function == "orders-api" and r.at > stop.at
+    ]
+    words = f"a trial at {rec.proposed['memory_mb']} MB was stopped by its guards on {stop.at:%Y-%m-%d}"
+    until = f"until {stop.at + timedelta(days=90):%Y-%m-%d} or a code change"
+    assert any(words in s and until in s for s in said), said
+
+
+def _size(config: object) -> int:
+    assert isinstance(config, dict), config
+    return int(config["memory_mb"])
