@@ -16,6 +16,7 @@ definitions; docs of the JSON fields are in `summarise`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,12 +54,14 @@ from lambda_tuner.core.models import (
 )
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import PriceTable, default_prices
+from lambda_tuner.core.stopped_trials import StoppedTrial
 from lambda_tuner.twin.azure_trace import Trace, load_trace
 from lambda_tuner.twin.curves import Interpolation, load_curves
 
 STRATEGIES: tuple[Strategy, ...] = ("default", "cost", "speed", "balanced")
 DEFAULT_STARTS = (128, 512, 1024, 2048)
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
+STOP_WITHIN_DAY = timedelta(hours=12)  # when in its day a stopped trial's alarm fired (not simulated)
 DEFAULT_CANARY_WEIGHT = CANARY_WEIGHT  # the product's share for functions invoked through an alias
 
 
@@ -143,6 +146,7 @@ def run_loop(
     memory, history, baseline = start, list[Epoch](), None
     pending: Projection | None = None
     trial: Trial | None = None
+    stops: list[StoppedTrial] = []
     for cycle in range(cycles + 1):
         when = T0 + timedelta(days=cycle)
         minutes = traffic.day(rng)
@@ -165,6 +169,7 @@ def run_loop(
             stopped = _stopped(trial, day, tried)
             run.guard_stops += stopped
             rollback = trial.restore_mb if stopped else None
+            stops += _remembered(truth, trial, when) if stopped else []
             judged = [] if stopped else [trial.trial_mb]  # a trial not stopped ran its day: judge its size
             for size in judged:
                 run.violations += violations(
@@ -179,7 +184,9 @@ def run_loop(
         history += [day.epoch] + ([tried.epoch] if tried is not day else [])
         baseline = baseline or day.epoch.duration_p99_ms
         memory = rollback or memory
-        rec = _decide(truth, memory, history, policy, prices, cycle, baseline=baseline, start=start)
+        rec = _decide(
+            truth, memory, history, policy, prices, cycle, baseline=baseline, start=start, stopped=stops
+        )
         if rec.kind not in ("memory", "experiment"):
             continue
         target = int(rec.proposed["memory_mb"] or memory)
@@ -196,6 +203,19 @@ def run_loop(
         memory = target
     run.regret = g.regret(memory)
     return run, g
+
+
+def _remembered(truth: Truth, trial: Trial, day: datetime) -> list[StoppedTrial]:
+    """A trial its stop ended, as the product's cycle reads it back from the rolled-back recommendation
+    (`decide_memory` heeds it once its day has left the observations)."""
+    return [
+        StoppedTrial(
+            function=truth.curve.function_id,
+            from_mb=trial.restore_mb,
+            trial_mb=trial.trial_mb,
+            stopped_at=day + STOP_WITHIN_DAY,
+        )
+    ]
 
 
 def _start_trial(  # noqa: PLR0917 - the experiment and what prices it
@@ -247,6 +267,7 @@ def _decide(  # noqa: PLR0917 - one decision's inputs, each needed
     *,
     baseline: float | None,
     start: int,
+    stopped: Sequence[StoppedTrial] = (),
 ) -> Recommendation:
     fn = FunctionConfig(
         name=truth.curve.function_id,
@@ -274,6 +295,7 @@ def _decide(  # noqa: PLR0917 - one decision's inputs, each needed
         f"{fn.name}-{cycle}",
         baseline_p99_ms=baseline,
         baseline_memory_mb=start,
+        stopped=stopped,
     )
 
 

@@ -431,7 +431,10 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     """The memory recommendation; the duration fit it makes is left in `fits[fn.name]` when a dict is
     given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the trials
     stopped by their guards that still rule sizes out (stopped_trials.in_force); where they change the
-    decision, its reason says which and until when."""
+    decision, its reason says which and until when. Only stops outside the observations' window count:
+    a stop inside it is in the epochs, which say what the trial measured and are weighed as everything
+    else is; once its day has left them, only the stop itself is left to say so."""
+    stopped = [t for t in stopped if not obs.window_start <= t.stopped_at <= obs.window_end]
     epochs = fit_epochs(fn, obs)
     total = sum(e.invocations for e in epochs)
     current = {"memory_mb": fn.memory_mb}

@@ -7,12 +7,14 @@ more is no cheaper. The day it measured leaves the decision's look-back after `l
 model, which then no longer sees it, would try the same ground again every few weeks: paying for the
 trial and sending a rollback notice each time. So the agent remembers the stop itself.
 
-A stopped trial rules out its size, the sizes near it (within `NEAR_OBSERVED_LOG2`, where a trial
-teaches little new: 608 MB after 576 MB) and every size beyond it, away from the size it was tried from,
-for `STOPPED_FOR`, for trials and moves alike (never the size in force: a rule about where to go does not
-push a function away from where it is). 90 days: long enough that a settled function is not tried again
-every few weeks (six look-backs of 14 days), short enough that a slow drift of its traffic or of Lambda's
-hardware gets a fresh look each quarter. A new deployment can behave differently: a trial stopped on
+Once its day has left the look-back (inside it, the epochs say what the trial measured and the model
+weighs them: `optimizer.decide_memory`), a stopped trial rules out its size, the sizes near it (within
+`NEAR_OBSERVED_LOG2`, where a trial teaches little new: 608 MB after 576 MB) and every size beyond it,
+away from the size it was tried from, until `STOPPED_FOR` after its stop, for trials and moves alike
+(never the size in force: a rule about where to go does not push a function away from where it is).
+90 days: long enough that a settled function is not tried again every few weeks (six look-backs of 14
+days), short enough that a slow drift of its traffic or of Lambda's hardware gets a fresh look each
+quarter. A new deployment can behave differently: a trial stopped on
 other code (its CodeSha256 differs from the one in force now) rules nothing out.
 
 Pure: the cycle reads what the apply function stored when it rolled the trial back (the recommendation

@@ -155,3 +155,18 @@ def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
     # A person's revert is no verdict of the guards, and an ordinary change rolled back is no trial
     assert stopped_trial(_experiment(), {"reverted_by": "cli", "before": attrs["before"]}) is None
     assert stopped_trial(_experiment("memory"), attrs) is None
+
+
+def test_a_stop_inside_the_observations_is_left_to_the_epochs() -> None:
+    # Given a trial at 1,760 MB stopped during the day the observations cover (its epochs are there:
+    # the model weighs what it measured as it weighs everything else)
+    obs, fn = one_day_at_3008(), function(3008)
+    inside = stop(1760, days_ago=0).model_copy(update={"stopped_at": obs.window_start + timedelta(hours=12)})
+    free = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+    # Then it rules nothing out: the decision is the one made without it, word for word
+    assert decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[inside]) == free
+    assert int(free.proposed["memory_mb"] or 0) == 1760
+    # And the same stop from before the observations' window does
+    before = inside.model_copy(update={"stopped_at": obs.window_start - timedelta(hours=1)})
+    ruled = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[before])
+    assert int(ruled.proposed["memory_mb"] or 0) > 1760 * 2**0.2
