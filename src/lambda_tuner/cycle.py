@@ -43,6 +43,9 @@ RESUME_AFTER = timedelta(hours=1)
 REFUSED_FOR = timedelta(days=30)
 UNSENT_WHY = "approval request not sent: the cycle that made it stopped before its digest went out"
 DELETED_WHY = "the function no longer exists (deleted from the account): its approval request is withdrawn"
+# A verified change's alarms not removed yet are asked for again while it was created this recently: it
+# is verified at most about ten days after (its links' days, then up to a week for too few calls to tell)
+GUARDS_ASKED_FOR = timedelta(days=30)
 CANARY_SLACK = timedelta(hours=4)  # a canary's day is over a cycle later, give or take the schedule's jitter
 
 
@@ -85,6 +88,7 @@ class StoreLike(Protocol):
     def list_rolled_back(
         self, since: datetime
     ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]: ...
+    def guards_left(self, since: datetime) -> list[str]: ...
 
 
 class NotifierLike(Protocol):
@@ -127,8 +131,7 @@ class CycleSummary(BaseModel):
     recommendations: list[RoutedRecommendation] = []
     applied_requests: list[str] = []
     concluded: list[str] = []  # canary experiments handed to the apply function to conclude
-    # requests the apply function could not be sent; the next cycle sends them again (but for the end of
-    # a verified change's guard: see `_end_guards`)
+    # requests the apply function could not be sent; the next cycle sends them again
     handover_failed: list[str] = []
     verifications: list[str] = []
     expired: list[str] = []
@@ -643,11 +646,16 @@ def _conclude_canaries(deps: CycleDeps, now: datetime, summary: CycleSummary) ->
 
 def _end_guards(deps: CycleDeps, now: datetime, summary: CycleSummary) -> None:
     """A change the cycle verified is settled, and its guard ends: it hands each over to the apply
-    function, which removes its rollback alarms (the agent may not delete alarms). A request not sent is
-    not sent again: the alarms left roll nothing back, and go when one fires or the next change is made."""
-    if deps.invoke_apply is None:
+    function, which removes its rollback alarms (the agent may not delete alarms) and then clears the
+    list of them on the change. A verified change still listing alarms (its request not sent, the cycle
+    stopped before sending it, or the removal failed) is asked again by every later cycle until they are
+    gone: left, they roll nothing back, but cost $0.10 a month each and fire on a slow day they no longer
+    answer for. Those created within `GUARDS_ASKED_FOR` are read from the status index, and this cycle's
+    verifications beside them (the index lags its table)."""
+    if deps.invoke_apply is None:  # `lambda-tuner run --apply`: the scheduled agent's next cycle asks
         return
-    for rec_id in summary.verifications:
+    left = deps.store.guards_left(now - GUARDS_ASKED_FOR)
+    for rec_id in dict.fromkeys([*summary.verifications, *left]):
         _send(deps.invoke_apply, _conclude(rec_id, now), summary)
 
 

@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 
 import boto3
 import pytest
+from botocore.config import Config
 from e2e_support import T0, Account, deployed, small_fleet
 
-from lambda_tuner.adapters import alarms
+from lambda_tuner.adapters import alarms, aws
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import Recommendation
+from lambda_tuner.handlers import agent
+from lambda_tuner.twin import person
 
 
 @pytest.fixture
@@ -97,7 +100,10 @@ def test_a_verified_trial_is_not_rolled_back_by_its_stops_days_later(auto: Accou
         float(trial.proposed["stop_if_mean_ms_above"]),
         float(trial.proposed["stop_if_p99_ms_above"]),
     )
-    names = list((store.get_recommendation_item(trial.id) or {})["attrs"]["alarms"])
+    # (its alarms as its change record names them: the change lists none once they are removed)
+    records = store.list_audit(function=trial.function)
+    [change] = [r for r in records if (r.type, r.recommendation_id) == ("change", trial.id)]
+    names = [str(name) for name in change.data["alarms"]]  # type: ignore[union-attr]
     assert any(n.endswith(f"-{alarms.COST}") for n in names), names
     # When, two days on, the function gets mildly slower: its mean past the trial's cost stop, its p99
     # still inside the p99 stop (so well inside the allowance the change was judged by)
@@ -140,3 +146,46 @@ def test_a_trials_stops_end_with_its_day_even_before_it_is_verified(auto: Accoun
     names = list((store.get_recommendation_item(trial.id) or {})["attrs"]["alarms"])
     left = {name.rpartition("-")[2] for name in _alarms_left(names)}
     assert left == {*alarms.METRICS, alarms.STOP, alarms.COST}, left
+
+
+NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=30)
+
+
+def _approved_and_made(account: Account, function: str) -> str:
+    """A change to `function` asked for by the first cycle, approved by a person and made; its id."""
+    first = account.run_agent(T0)["summary"]
+    [ask] = [
+        r
+        for r in first["recommendations"]
+        if r["recommendation"]["function"] == function and r["route"] == "approve"
+    ]
+    page, answer = person.decide(ask["links"]["approve"])
+    assert answer is not None and answer.status == 200, page.title
+    return str(ask["recommendation"]["id"])
+
+
+def test_the_alarms_of_a_verified_change_go_even_if_the_request_to_remove_them_was_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with deployed(small_fleet(), "approve") as account:
+        # Given a change a person approved, made and guarded by its rollback alarms
+        rec_id = _approved_and_made(account, "orders-api")
+        store = _store(account)
+        guards = list((store.get_recommendation_item(rec_id) or {})["attrs"]["alarms"])
+        assert guards and _alarms_left(guards) == guards
+        # And the cycle that verifies it unable to reach the apply function (its invoke throttled past
+        # the client's retries: turned off here, so the cycle does not back off for minutes)
+        account.twin.inject_fault("lambda.Invoke", "throttle", rate=1.0)
+        monkeypatch.setattr(aws, "CLIENT_CONFIG", NO_RETRIES)
+        aws.reset_clients()
+        agent._wiring.cache_clear()
+        second = account.run_agent(T0 + timedelta(days=1))["summary"]
+        assert rec_id in second["verifications"] and rec_id in second["handover_failed"]
+        assert _alarms_left(guards) == guards
+        # When a later cycle reaches the apply function
+        account.twin.clear_faults()
+        account.run_agent(T0 + timedelta(days=2))
+        # Then the verified change's alarms are gone (each costs $0.10 a month and fires on a slow day
+        # it no longer answers for), and it stays verified
+        assert _alarms_left(guards) == []
+        assert (store.get_recommendation(rec_id) or Recommendation.model_construct()).status == "VERIFIED"

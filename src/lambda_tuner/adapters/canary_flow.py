@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import (
     ApplyError,
     ConflictError,
@@ -105,11 +106,23 @@ class CanaryFlow(RollbackFlow):
         self, rec: Recommendation, attrs: dict[str, Any], actor: str, now: datetime
     ) -> ChangeResult:
         """A change verified is settled: its rollback alarms go (how long a guard lasts: alarms.py). One
-        not verified keeps them: the agent, which asks for this, may not take a change's guard away."""
+        not verified keeps them: the agent, which asks for this, may not take a change's guard away.
+
+        Once they are gone its item lists none (`alarms`): a change still listing them is asked again by
+        a later cycle (`Store.guards_left`), whether this request was lost on its way or the removal
+        failed here (then nothing is cleared). A second delivery finds none to remove."""
         if rec.status != "VERIFIED":
             reason = f"not verified (kind {rec.kind}, status {rec.status}): its rollback alarms stay"
             return self._refuse(rec.id, rec.function, actor, now, reason)
-        self._drop_alarms(list(attrs.get("alarms", [])))
+        names = [str(name) for name in attrs.get("alarms", [])]
+        if not names:
+            return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed already")
+        try:
+            alarms.delete_alarms(names, client=self.cloudwatch)
+        except alarms.AlarmError as exc:
+            why = f"verified, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
+            return _outcome(rec.id, rec.function, False, why)
+        self.store.transition(rec.id, "VERIFIED", "VERIFIED", now, alarms=[], guard_ended_at=now.isoformat())
         return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed")
 
     def end_running_canaries(self, others: list[Recommendation], now: datetime, actor: str) -> None:

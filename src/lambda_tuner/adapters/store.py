@@ -360,6 +360,19 @@ class Store:
             out.append((self._rec_from(item), attrs, datetime.fromisoformat(updated) if updated else None))
         return out
 
+    def guards_left(self, since: datetime) -> list[str]:
+        """The verified changes (created from `since` on) whose item still lists rollback alarms: the
+        apply function clears the list once it has removed them (`CanaryFlow.conclude`), so these are
+        the ones whose removal was never asked for, or never done. A concluded canary's removal is
+        part of its conclusion (`claim_conclude`), and is not counted here."""
+        return [
+            item["pk"]["S"].removeprefix("REC#")
+            for item in self._items_by_status("VERIFIED", since)
+            if item.get("status", {}).get("S") == "VERIFIED"
+            and "claim_conclude" not in item
+            and json.loads(item.get("a_alarms", {}).get("S", "[]"))
+        ]
+
     def _items_by_status(self, status: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """The items the status index lists under `status` (created from `since` on, if given)."""
         key, values = "gsi1pk = :g", {":g": _s(f"STATUS#{status}")}

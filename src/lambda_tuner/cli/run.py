@@ -53,6 +53,9 @@ class ReadOnlyStore:
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
         return {}
 
+    def guards_left(self, since: datetime) -> list[str]:
+        return []
+
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 
