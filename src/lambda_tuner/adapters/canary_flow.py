@@ -26,6 +26,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict
 
 from lambda_tuner.adapters import alarms
@@ -36,7 +37,7 @@ from lambda_tuner.adapters.applier import (
     RevisionMismatchError,
 )
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.canary import canary_days, canary_of
 from lambda_tuner.core.models import ChangeResult, Recommendation
 
@@ -118,8 +119,8 @@ class CanaryFlow(RollbackFlow):
         if not names:
             return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed already")
         try:
-            alarms.delete_alarms(names, client=self.cloudwatch)
-        except alarms.AlarmError as exc:
+            self._remove_alarms(names)
+        except (alarms.AlarmError, StoreError, BotoCoreError) as exc:
             why = f"verified, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
             return _outcome(rec.id, rec.function, False, why)
         self.store.transition(rec.id, "VERIFIED", "VERIFIED", now, alarms=[], guard_ended_at=now.isoformat())

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import GoneError
 from lambda_tuner.adapters.canary_flow import CanaryFlow
 from lambda_tuner.core.canary import canary_of
@@ -80,7 +79,7 @@ class DeletedFlow(CanaryFlow):
                 "schedules_removed": {r: [str(a["name"]) for a in found] for r, found in schedules.items()},
             },
         )
-        alarms.delete_alarms(names, client=self.cloudwatch)
+        self._remove_alarms(names)
         for rec_id, attrs in guarded.items():
             self.store.transition(rec_id, attrs["status"], "VERIFIED", now, alarms=[], closed=DELETED_DETAIL)
         ids = self.applier.take_off_schedules(schedules)

@@ -375,10 +375,17 @@ class RollbackFlow:
             kept["memory_left"] = applied.after["memory_left"]
         return True, None
 
+    def _remove_alarms(self, names: list[str]) -> None:
+        """Delete rollback alarms, then their links to the change they guard (`Store.link_alarm`). A link
+        goes only once its alarm is gone: an alarm still there may fire, and must find its change."""
+        alarms.delete_alarms(names, client=self.cloudwatch)
+        self.store.unlink_alarms(names)
+
     def _drop_alarms(self, names: list[str]) -> None:
-        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op.
-        with contextlib.suppress(alarms.AlarmError):
-            alarms.delete_alarms(names, client=self.cloudwatch)
+        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op; a
+        # leftover link names an alarm nothing fires any more.
+        with contextlib.suppress(alarms.AlarmError, StoreError, BotoCoreError):
+            self._remove_alarms(names)
 
     def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
         """Tell the topic; a notification that cannot be sent never undoes or repeats a change."""

@@ -2,9 +2,9 @@
 and the append-only, hash-chained audit.
 
 StateTable items (keys `pk`/`sk`): `LEASE/AGENT`; `REC#<id>/REC` (GSI `gsi1`: `STATUS#<status>` →
-`<created_at>#<id>`); `FN#<function>/STATE`; `ALARM#<name>/ALARM`; `AUDIT/HEAD` (a copy of the latest
-audit hash, so deleting the newest audit records is detectable). AuditTable items: `AUDIT/<seq:012d>`
-holding the canonical record JSON, only ever written with PutItem on a new key.
+`<created_at>#<id>`); `FN#<function>/STATE`; `ALARM#<name>/ALARM` (while the alarm exists); `AUDIT/HEAD`
+(a copy of the latest audit hash, so deleting the newest audit records is detectable). AuditTable items:
+`AUDIT/<seq:012d>` holding the canonical record JSON, only ever written with PutItem on a new key.
 """
 
 from __future__ import annotations
@@ -491,6 +491,12 @@ class Store:
 
     def alarm_link(self, alarm_name: str) -> dict[str, Any] | None:
         return self._get_json(f"ALARM#{alarm_name}", "ALARM")
+
+    def unlink_alarms(self, alarm_names: Collection[str]) -> None:
+        """Forget the links of alarms that were deleted, 25 to a BatchWriteItem: kept, one item per alarm
+        of every change ever made would stay in the table for good."""
+        keys = [{"pk": _s(f"ALARM#{name}"), "sk": _s("ALARM")} for name in dict.fromkeys(alarm_names)]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what="alarm links")
 
     def _get_json(self, pk: str, sk: str) -> dict[str, Any] | None:
         got = self.client.get_item(
