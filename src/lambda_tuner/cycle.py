@@ -36,6 +36,9 @@ _NUMBERS = re.compile(r"[-+$]?\d[\d,.]*%?")
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "collector"
 GONE_KEY = "gone"  # collector state: deleted functions whose guards the apply function has yet to be sent
+# collector state: the functions listed but excluded by the settings (not collected, so not among its
+# functions), to be forgotten like the others once deleted
+EXCLUDED_KEY = "excluded"
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
 # A change a person rejected, or whose ask expired unanswered, goes behind the function's others for this
@@ -175,7 +178,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     stored_parts = {} if read_only else deps.store.load_parts(COLLECTOR_STATE_KEY)
     collector_state = join_state(stored_parts.pop(SHARED_PART, {}), stored_parts)
     history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
-    exclude = {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
+    exclude = _excluded(settings)
     result = deps.collector(
         now,
         settings.lookback_days,
@@ -267,11 +270,16 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     """What a cycle settles before deciding: the collector's state saved (deleted functions forgotten),
     canaries concluded, changes verified (their guards ended), requests expired or withdrawn, approved
     changes resumed. `collector_state` is the state the collection started from (it works on a copy)."""
-    known = set(collector_state.get("functions") or {})  # the functions the last cycle collected
+    # the functions the last cycle collected, and those it listed but did not (excluded by the settings):
+    # the agent may hold their state and have left guards on them too
+    known = set(collector_state.get("functions") or {}) | set(collector_state.get(EXCLUDED_KEY) or ())
     shared, parts = split_state(result.state)
     pending = set(collector_state.get(GONE_KEY) or ())
     shared.pop(GONE_KEY, None)
-    if left := _forget_deleted(deps, known, pending, result.inventory.listed, now, summary):
+    listed = result.inventory.listed
+    if listed is not None:  # else the last cycle's stay
+        shared[EXCLUDED_KEY] = sorted(_excluded(settings) & listed)
+    if left := _forget_deleted(deps, known, pending, listed, now, summary):
         shared[GONE_KEY] = left
     deps.store.save_parts(COLLECTOR_STATE_KEY, {**parts, SHARED_PART: shared}, stored_parts)
     summary.concluded = _conclude_canaries(deps, now, summary)
@@ -281,6 +289,11 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
     summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
     summary.applied_requests += _resume_approved(deps, now, summary)
+
+
+def _excluded(settings: AgentSettings) -> set[str]:
+    """The functions the settings exclude from tuning (the stack's own among them)."""
+    return {f.strip() for f in settings.exclude_functions.split(",") if f.strip()}
 
 
 def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
@@ -384,13 +397,14 @@ def _forget_deleted(  # noqa: PLR0917 - what was known, what is listed now, and 
     now: datetime,
     summary: CycleSummary,
 ) -> list[str]:
-    """Forget the functions deleted from the account: those the last cycle collected (`known`) or
-    found deleted without sending them on (`pending`), missing from this cycle's whole listing (`listed`;
-    None when the cycle cannot tell, and a function it could not read is never taken for deleted). Their
-    states go, so a function created later under the same name starts afresh, and each goes to the apply
-    function as a `forget` request: it alone may delete the rollback alarms and PC schedules the agent
-    left on them, and it does so only once Lambda says the function does not exist. The names not sent
-    are returned, kept in the collector's state for the next cycle; one listed again by then is left."""
+    """Forget the functions deleted from the account: those the last cycle collected or listed as
+    excluded (`known`) or found deleted without sending them on (`pending`), missing from this cycle's
+    whole listing (`listed`; None when the cycle cannot tell, and a function it could not read is never
+    taken for deleted). Their states go, so a function created later under the same name starts afresh,
+    and each goes to the apply function as a `forget` request: it alone may delete the rollback alarms
+    and PC schedules the agent left on them, and it does so only once Lambda says the function does not
+    exist. The names not sent are returned, kept in the collector's state for the next cycle; one
+    listed again by then is left."""
     if listed is None:
         return sorted(pending)
     gone = sorted((known | pending) - listed)

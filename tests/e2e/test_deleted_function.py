@@ -233,3 +233,34 @@ def test_a_deleted_function_whose_request_could_not_be_sent_is_forgotten_by_the_
     # Then the function is forgotten then, although no listing names it any more
     assert third["forgotten"] == [FN]
     assert _alarms(f"lambda-tuner-rollback-{FN}-") == []
+
+
+@pytest.mark.parametrize("how", ["settings", "tag"])
+def test_a_function_deleted_while_excluded_is_forgotten(
+    account: Account, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # Given a change to orders-api made and guarded, then orders-api excluded from tuning (by the
+    # stack's settings, or tagged mode=off), and a cycle that ran while it was
+    ask = _asked(account)
+    page, answer = person.decide(ask["links"]["approve"])
+    assert answer is not None and answer.status == 200, page.title
+    assert _alarms(f"lambda-tuner-rollback-{FN}-")
+    lam = aws.client("lambda")
+    if how == "settings":
+        excluded = os.environ.get("LT_EXCLUDE_FUNCTIONS", "")
+        monkeypatch.setenv("LT_EXCLUDE_FUNCTIONS", f"{excluded},{FN}" if excluded else FN)
+        agent._wiring.cache_clear()
+    else:
+        arn = lam.get_function_configuration(FunctionName=FN)["FunctionArn"]
+        lam.tag_resource(Resource=arn, Tags={"lambda-tuner:mode": "off"})
+    account.run_agent(T0 + timedelta(days=1))
+    store = _store(account)
+    assert "baseline_p99_ms" in store.get_function_state(FN)
+    # When orders-api is deleted and the next cycle runs
+    lam.delete_function(FunctionName=FN)
+    third = account.run_agent(T0 + timedelta(days=2))["summary"]
+    # Then it is forgotten as any deleted function is: its state dropped (a function created later under
+    # its name starts afresh) and its change's rollback alarms removed
+    assert third["forgotten"] == [FN]
+    assert store.get_function_state(FN) == {}
+    assert _alarms(f"lambda-tuner-rollback-{FN}-") == []
