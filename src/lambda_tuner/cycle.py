@@ -91,6 +91,7 @@ class StoreLike(Protocol):
     def list_rolled_back(
         self, since: datetime
     ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]: ...
+    def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None: ...
     def guards_left(self, since: datetime) -> list[str]: ...
 
 
@@ -127,6 +128,13 @@ class RoutedRecommendation(BaseModel):
     links: dict[str, str] = {}
 
 
+class HeldChange(BaseModel):
+    """An approved change of the agent's own not sent again this cycle, and why (`_resume_approved`)."""
+
+    recommendation: Recommendation
+    why: str
+
+
 class CycleSummary(BaseModel):
     time: datetime
     skipped: str | None = None
@@ -136,6 +144,9 @@ class CycleSummary(BaseModel):
     concluded: list[str] = []  # canary experiments handed to the apply function to conclude
     # requests the apply function could not be sent; the next cycle sends them again
     handover_failed: list[str] = []
+    # the agent's own approved changes not handed over earlier that wait for a later cycle (outside the
+    # change window, over the budget), with why: the digest lists them
+    held_back: list[HeldChange] = []
     verifications: list[str] = []
     expired: list[str] = []
     # approval requests withdrawn: an earlier cycle stored them and stopped before sending (its timeout),
@@ -193,8 +204,10 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     )
     summary = CycleSummary(time=now, functions=len(result.inventory.functions), kill_switch=killed)
     summary.collect_stats = result.stats.model_dump(mode="json")
+    rails = _rails(settings)
+    made = 0  # automatic changes made before deciding: the agent's own approved ones, sent again
     if not read_only:
-        _keep_books(settings, deps, result, collector_state, stored_parts, now, summary)
+        made = _keep_books(settings, deps, result, collector_state, stored_parts, now, summary)
 
     decider = Decider(
         now,
@@ -215,15 +228,12 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
 
     decided, states = _decide_all(decider, result, deps, summary, read_only=read_only, asks=asks)
 
-    rails = guardrails.Guardrails(
-        max_step_factor=settings.max_step_factor,
-        max_changes_per_cycle=settings.max_changes_per_cycle,
-        change_window_utc=settings.change_window_utc,
-    )
     recs = [rec for _, rec in decided]
-    routes = guardrails.route(recs, modes, rails, now)
+    routes = guardrails.route(recs, modes, rails, now, made=made)
     reread = (
-        set() if read_only else _routes_by_mode_now(recs, modes, routes, rails, now, settings, deps, killed)
+        set()
+        if read_only
+        else _routes_by_mode_now(recs, modes, routes, rails, now, settings, deps, killed, made=made)
     )
     for (fn, rec), route in zip(decided, routes, strict=True):
         why = route.reason
@@ -266,10 +276,12 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     stored_parts: dict[str, dict[str, Any]],
     now: datetime,
     summary: CycleSummary,
-) -> None:
+) -> int:
     """What a cycle settles before deciding: the collector's state saved (deleted functions forgotten),
     canaries concluded, changes verified (their guards ended), requests expired or withdrawn, approved
-    changes resumed. `collector_state` is the state the collection started from (it works on a copy)."""
+    changes resumed. `collector_state` is the state the collection started from (it works on a copy).
+    Returns the automatic changes it made (the agent's own approved ones, sent again), which the cycle's
+    budget counts first."""
     # the functions the last cycle collected, and those it listed but did not (excluded by the settings):
     # the agent may hold their state and have left guards on them too
     known = set(collector_state.get("functions") or {}) | set(collector_state.get(EXCLUDED_KEY) or ())
@@ -288,7 +300,17 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
     summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
     summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
-    summary.applied_requests += _resume_approved(deps, now, summary)
+    resumed, made = _resume_approved(deps, now, summary, _rails(settings))
+    summary.applied_requests += resumed
+    return made
+
+
+def _rails(settings: AgentSettings) -> guardrails.Guardrails:
+    return guardrails.Guardrails(
+        max_step_factor=settings.max_step_factor,
+        max_changes_per_cycle=settings.max_changes_per_cycle,
+        change_window_utc=settings.change_window_utc,
+    )
 
 
 def _excluded(settings: AgentSettings) -> set[str]:
@@ -305,6 +327,8 @@ def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
     settings: AgentSettings,
     deps: CycleDeps,
     killed: bool,
+    *,
+    made: int = 0,
 ) -> set[str]:
     """Auto mode makes a change itself only where the function's mode, read again now, still says so:
     the collector re-reads an unchanged function's tags once a week, and a `mode` tag set since (approve,
@@ -334,7 +358,7 @@ def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
             if mode != modes[name]:
                 modes[name] = mode
                 changed.add(name)
-        routes[:] = guardrails.route(recs, modes, rails, now)
+        routes[:] = guardrails.route(recs, modes, rails, now, made=made)
     return changed
 
 
@@ -551,17 +575,36 @@ def _note_key(recs: Sequence[Recommendation]) -> str | None:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _resume_approved(deps: CycleDeps, now: datetime, summary: CycleSummary) -> list[str]:
+def _resume_approved(
+    deps: CycleDeps, now: datetime, summary: CycleSummary, rails: guardrails.Guardrails
+) -> tuple[list[str], int]:
     """Approved changes whose apply never started (the invoke failed) are handed over again; the apply
     function claims each recommendation once, so a duplicate hand-over does nothing. They go as
     `resume`, not `agent`: the apply function judges them by who approved them (a person's approval of
-    a function tagged mode=approve must still be applied, as the approval page promises)."""
+    a function tagged mode=approve must still be applied, as the approval page promises).
+
+    Who approved them decides when, too (`guardrails.resume_holds`): a person's approval goes at the
+    next cycle, whatever the hour (the approval page says the next cycle retries it; the change window
+    and the budget are auto mode's); the agent's own change keeps to the change window and the cycle's
+    budget of automatic changes, as when it was first decided. One held back stays APPROVED (holding
+    its function: nothing else is decided for it meanwhile), is listed in the digest with the reason it
+    waits (`summary.held_back`), and goes with the first cycle it fits in. Returns the ids handed over,
+    and how many of the agent's own were sent: the budget they took, as a new change takes it when it is
+    routed, whether its hand-over works or not."""
     if deps.invoke_apply is None:
-        return []
+        return [], 0
     stuck = [
         r for r in deps.store.list_recommendations(status="APPROVED") if now - r.created_at > RESUME_AFTER
     ]
-    return [r.id for r in stuck if _hand_over(deps.invoke_apply, r.id, guardrails.RESUME, now, summary)]
+    approvers = {
+        r.id: guardrails.approver((deps.store.get_recommendation_item(r.id) or {}).get("attrs", {}))
+        for r in stuck
+    }
+    held = guardrails.resume_holds(stuck, approvers, rails, now)
+    summary.held_back = [HeldChange(recommendation=r, why=held[r.id]) for r in stuck if r.id in held]
+    going = [r for r in stuck if r.id not in held]
+    made = sum(1 for r in going if approvers[r.id] != "approval")
+    return [r.id for r in going if _hand_over(deps.invoke_apply, r.id, guardrails.RESUME, now, summary)], made
 
 
 def _hand_over(
@@ -592,10 +635,11 @@ def _send(
 
 def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
     actionable = [r for r in summary.recommendations if r.route in ("approve", "apply")]
-    if deps.notifier is None or not actionable:
+    held = [h.recommendation for h in summary.held_back]  # the agent's own approved changes that wait
+    if deps.notifier is None or not (actionable or held):
         return
     digests = render_digests(
-        [r.recommendation for r in summary.recommendations if r.route != "skip"],
+        [r.recommendation for r in summary.recommendations if r.route != "skip"] + held,
         {r.recommendation.id: r.links for r in summary.recommendations if r.links},
         summary.audit_head or "",
         now,
@@ -604,14 +648,15 @@ def _notify(deps: CycleDeps, summary: CycleSummary, now: datetime) -> None:
         asked_because={
             r.recommendation.id: r.why for r in actionable if r.route == "approve" and r.mode == "auto"
         },
+        held_because={h.recommendation.id: h.why for h in summary.held_back},
     )
     if not digests:
         return
-    functions = sorted({r.recommendation.function for r in actionable})
+    functions = sorted({r.recommendation.function for r in actionable} | {r.function for r in held})
     attributes = {
         "severity": "action" if any(r.route == "approve" for r in actionable) else "info",
         "functions": ",".join(functions)[:250],
-        "count": str(len(actionable)),
+        "count": str(len(actionable) + len(held)),
     }
     links = {r.recommendation.id: r.links["approve"] for r in actionable if r.links}
     for subject, body in digests:  # one message, or several when SNS's size limit needs them

@@ -9,13 +9,15 @@ from approval_support import NOW, make_rec
 
 from lambda_tuner.core.guardrails import (
     Guardrails,
+    approver,
     in_window,
     resolve_mode,
+    resume_holds,
     route,
     step_factor,
     template_change,
 )
-from lambda_tuner.core.models import FunctionPolicy, Interval
+from lambda_tuner.core.models import FunctionPolicy, Interval, Recommendation
 
 RAILS = Guardrails(max_step_factor=2.0, max_changes_per_cycle=2, change_window_utc=None)
 
@@ -119,3 +121,34 @@ def test_a_step_past_the_limit_does_not_read_as_the_limit(current: int, proposed
     [decision] = route([make_rec(current=current, proposed=proposed)], {"orders-api": "auto"}, RAILS, NOW)
     assert decision.route == "approve"
     assert decision.reason == f"step {shown}× exceeds the auto limit 2×"
+
+
+def _saving(rec_id: str, usd: float) -> Recommendation:
+    saving = Interval(expected=usd, low=usd, high=usd)
+    return make_rec(rec_id=rec_id, status="APPROVED", monthly_saving_usd=saving)
+
+
+def test_the_agents_own_changes_sent_again_keep_to_the_window_and_the_budget_a_persons_do_not() -> None:
+    # Given three approved changes whose first hand-over failed: two the agent's own, one a person's
+    small, large, persons = _saving("small", 1.0), _saving("large", 9.0), _saving("person", 0.5)
+    approvers = {"small": "agent", "large": "agent", "person": approver({"decided_by": {"token_id": "t"}})}
+    recs = [small, large, persons]
+    # Outside the change window, the agent's wait and the person's goes
+    window = Guardrails(change_window_utc="02:00-03:00")
+    held = resume_holds(recs, approvers, window, NOW)
+    assert held == dict.fromkeys(["small", "large"], "outside the change window 02:00-03:00 UTC")
+    # Inside it, with a budget of one, the larger saving goes first, the other waits; the person's goes
+    one = Guardrails(max_changes_per_cycle=1)
+    assert resume_holds(recs, approvers, one, NOW) == {
+        "small": "over the budget of 1 automatic changes per cycle"
+    }
+    # and the cycle's new automatic changes get what is left of the budget
+    fresh = make_rec(rec_id="new", proposed=512)
+    [decision] = route([fresh], {"orders-api": "auto"}, one, NOW, made=1)
+    assert decision.route == "approve" and decision.reason.startswith("over the budget of 1"), decision
+
+
+def test_who_approved_a_change_is_read_from_its_item() -> None:
+    assert approver({"decided_by": {"token_id": "t"}}) == "approval"  # the approval page: a person
+    assert approver({"approved_by": "agent"}) == "agent"  # auto mode approved its own pending change
+    assert approver({}) == "agent"  # stored APPROVED by the cycle in auto mode

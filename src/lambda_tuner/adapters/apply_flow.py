@@ -32,7 +32,13 @@ from lambda_tuner.adapters.rollback_flow import CLAIM_STALE_AFTER, scalar_values
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.canary import alias_of, canary_of, trial_days
 from lambda_tuner.core.digest import change_text
-from lambda_tuner.core.guardrails import RESUME, apply_refusal, takes_schedule_off, template_change
+from lambda_tuner.core.guardrails import (
+    RESUME,
+    apply_refusal,
+    approver,
+    takes_schedule_off,
+    template_change,
+)
 from lambda_tuner.core.models import AuditRecord, ChangeResult, Recommendation
 from lambda_tuner.core.tags import detect_iac, parse_policy
 
@@ -259,13 +265,8 @@ class ApplyFlow(DeletedFlow):
         return self._guard_and_record(rec, actor, now, applied, desc, earlier)
 
     def _approver(self, rec: Recommendation) -> str:
-        """Who approved `rec`: the approval page records `decided_by` (a person), the apply function
-        `approved_by` when auto mode approves its own pending change; the cycle stores auto-mode changes
-        APPROVED with neither, so no mark means the agent."""
-        attrs = (self.store.get_recommendation_item(rec.id) or {}).get("attrs", {})
-        if attrs.get("approved_by"):
-            return str(attrs["approved_by"])
-        return "approval" if attrs.get("decided_by") else "agent"
+        """Who approved `rec` (`guardrails.approver`)."""
+        return approver((self.store.get_recommendation_item(rec.id) or {}).get("attrs", {}))
 
     def _retire_earlier_guards(self, others: list[Recommendation]) -> None:
         """Alarms of this function's earlier changes judge a configuration no longer in force; left in

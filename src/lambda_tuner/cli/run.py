@@ -56,6 +56,9 @@ class ReadOnlyStore:
     def guards_left(self, since: datetime) -> list[str]:
         return []
 
+    def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None:
+        return None
+
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
 

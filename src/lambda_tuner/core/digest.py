@@ -167,22 +167,27 @@ def render_digest(
     *,
     not_handed_over: Collection[str] = (),
     asked_because: Mapping[str, str] | None = None,
+    held_because: Mapping[str, str] | None = None,
 ) -> tuple[str, str] | None:
     """(subject, body), or None when nothing needs a decision and nothing was changed or went wrong.
     `not_handed_over`: auto-mode changes the apply function could not be sent (the next cycle sends them
     again); they are not listed as applied. `asked_because`: why an auto-mode function's change is asked
-    for rather than made (outside the change window, over the cycle's budget, too large a step)."""
+    for rather than made (outside the change window, over the cycle's budget, too large a step).
+    `held_because`: the agent's own approved changes, not handed over before, that a later cycle makes
+    (outside the change window, over the cycle's budget), and why each waits."""
+    held = held_because or {}
     waiting = [r for r in recs if r.status == "PENDING" and r.id in links]
     delayed = [r for r in recs if r.status == "APPROVED" and r.id in not_handed_over]
+    postponed = [r for r in recs if r.status == "APPROVED" and r.id in held and r.id not in not_handed_over]
     # APPROVED without links: auto mode approved it and the apply function is applying it right now.
     applied = [
         r
         for r in recs
         if r.status in ("APPLIED", "VERIFIED")
-        or (r.status == "APPROVED" and r.id not in links and r.id not in not_handed_over)
+        or (r.status == "APPROVED" and r.id not in links and r.id not in not_handed_over and r.id not in held)
     ]
     trouble = [r for r in recs if r.status in ("FAILED", "ROLLED_BACK")]
-    if not (waiting or applied or delayed or trouble):
+    if not (waiting or applied or delayed or postponed or trouble):
         return None
     total = sum(r.monthly_saving_usd.expected for r in waiting if r.monthly_saving_usd is not None)
     body = [f"lambda-tuner digest, {now:%Y-%m-%d %H:%M} UTC"]
@@ -201,6 +206,11 @@ def render_digest(
         ]
         for n, rec in enumerate(delayed, 1):
             body += _change_block(n, rec, None)
+    if postponed:
+        note = "a later cycle makes each; nothing else changes its function first"
+        body += ["", f"Approved, not made yet ({note}):"]
+        for n, rec in enumerate(postponed, 1):
+            body += [*_change_block(n, rec, None), f"   Waits: {held[rec.id]}"]
     body += _section("Failed or rolled back:", trouble)
     body += _section("Advice (no change made):", [r for r in recs if r.kind in ADVICE_KINDS])
     kept = [r for r in recs if r.kind in QUIET_KINDS]
@@ -211,7 +221,7 @@ def render_digest(
             + (", …)" if len(kept) > 8 else ")"),
         ]
     body += ["", f"Audit chain head: {chain_head}", f"Verify: lambda-tuner audit verify --head {chain_head}"]
-    return _subject(waiting, applied, trouble, total, delayed), "\n".join(body) + "\n"
+    return _subject(waiting, applied, trouble, total, [*delayed, *postponed]), "\n".join(body) + "\n"
 
 
 def _subject(
@@ -244,6 +254,7 @@ def render_digests(
     *,
     not_handed_over: Collection[str] = (),
     asked_because: Mapping[str, str] | None = None,
+    held_because: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """`render_digest`, split into as many messages as SNS's size limit needs (about 770 bytes a waiting
     change: one message holds some 250). One too large would be refused and its links never sent, and
@@ -251,7 +262,13 @@ def render_digests(
 
     def render(part: Sequence[Recommendation]) -> tuple[str, str] | None:
         return render_digest(
-            part, links, chain_head, now, not_handed_over=not_handed_over, asked_because=asked_because
+            part,
+            links,
+            chain_head,
+            now,
+            not_handed_over=not_handed_over,
+            asked_because=asked_because,
+            held_because=held_because,
         )
 
     whole = render(recs)

@@ -57,6 +57,16 @@ def apply_refusal(tagged_mode: Mode | None, actor: str, approver: str | None = N
     return None
 
 
+def approver(attrs: Mapping[str, object]) -> str:
+    """Who approved a change, from what its stored item records (`attrs`): the approval page records
+    `decided_by` (a person: "approval"), the apply function `approved_by` when auto mode approves its
+    own pending change; the cycle stores auto-mode changes APPROVED with neither, so no mark means the
+    agent."""
+    if attrs.get("approved_by"):
+        return str(attrs["approved_by"])
+    return "approval" if attrs.get("decided_by") else "agent"
+
+
 def parse_window(text: str) -> tuple[time, time]:
     """`"HH:MM-HH:MM"` (UTC) → (start, end); the window may wrap past midnight."""
     try:
@@ -112,15 +122,22 @@ def first_change(changes: Sequence[Recommendation]) -> Recommendation | None:
 
 
 def route(
-    recs: Sequence[Recommendation], modes: Mapping[str, Mode], rails: Guardrails, now: datetime
+    recs: Sequence[Recommendation],
+    modes: Mapping[str, Mode],
+    rails: Guardrails,
+    now: datetime,
+    *,
+    made: int = 0,
 ) -> list[RouteDecision]:
     """Per recommendation: skip, record only, ask for approval, or apply now (auto, within guardrails).
 
     Auto-mode changes are budgeted largest expected saving first; whatever does not fit the step
-    factor, the per-cycle budget or the change window becomes an approval request instead.
+    factor, the per-cycle budget or the change window becomes an approval request instead. `made`: the
+    automatic changes this cycle has made already (its own approved earlier ones, sent again: see
+    `resume_holds`), which the budget counts first.
     """
     window_open = in_window(rails.change_window_utc, now)
-    budget = rails.max_changes_per_cycle
+    budget = rails.max_changes_per_cycle - made
     decisions: dict[str, RouteDecision] = {}
     for rec in sorted(recs, key=_saving, reverse=True):
         mode = modes.get(rec.function, "recommend")
@@ -159,11 +176,42 @@ def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, bud
         # rounded up, to the hundredth: a 2.04x step shown as "2×" would read as within a 2x limit
         shown = math.ceil(round(factor * 100, 6)) / 100
         return f"step {shown:g}× exceeds the auto limit {rails.max_step_factor:g}×"
+    return _timing_blocker(rails, window_open, budget)
+
+
+def _timing_blocker(rails: Guardrails, window_open: bool, budget: int) -> str | None:
+    """What keeps an automatic change out of this cycle: the hour, or the changes made already."""
     if not window_open:
         return f"outside the change window {rails.change_window_utc} UTC"
     if budget <= 0:
         return f"over the budget of {rails.max_changes_per_cycle} automatic changes per cycle"
     return None
+
+
+def resume_holds(
+    recs: Sequence[Recommendation], approvers: Mapping[str, str], rails: Guardrails, now: datetime
+) -> dict[str, str]:
+    """Of the approved changes a cycle sends to the apply function again (`recs`: the first hand-over
+    failed), those that wait for a later cycle, each with why.
+
+    The agent's own (auto mode; `approvers`: who approved each, see `approver`) keep to what auto mode
+    keeps to whenever they are made: inside the change window, and within the cycle's budget of
+    automatic changes, largest saving first, ahead of the cycle's new changes (which get what is left,
+    see `route`'s `made`). Sent late at any hour, they would make the change the window exists to keep
+    out of business hours. A person's approval waits for nothing: the window and the budget are auto
+    mode's settings, a person decided when to approve, and the approval page says the next cycle
+    retries it."""
+    window_open = in_window(rails.change_window_utc, now)
+    budget = rails.max_changes_per_cycle
+    held: dict[str, str] = {}
+    for rec in sorted(recs, key=_saving, reverse=True):
+        if approvers.get(rec.id, "agent") == "approval":
+            continue
+        if blocker := _timing_blocker(rails, window_open, budget):
+            held[rec.id] = blocker
+        else:
+            budget -= 1
+    return held
 
 
 def template_change(manager: str, rec: Recommendation) -> str:
