@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from e2e_support import T0, Account, small_fleet
+from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.twin.server import Twin, apply_env
@@ -32,3 +32,10 @@ def account() -> Iterator[Account]:
     os.environ.clear()
     os.environ.update(saved)
     aws.reset_clients()
+
+
+@pytest.fixture
+def auto() -> Iterator[Account]:
+    """An account of its own, the small fleet in auto mode (the tests that let the agent change things)."""
+    with deployed(small_fleet(), "auto") as account:
+        yield account

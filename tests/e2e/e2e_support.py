@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.store import Store
 from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.shapes import cpu_bound, io_bound
 from lambda_tuner.twin.spec import FunctionSpec
@@ -63,6 +64,10 @@ class Account:
 
         self.twin.advance(at)
         return agent.handler(event("scheduled.json", time=at.strftime("%Y-%m-%dT%H:%M:%SZ")), context())
+
+    def store(self) -> Store:
+        """The stack's state and audit tables, as the agent and the apply function read them."""
+        return Store(self.stack.settings["LT_STATE_TABLE"], self.stack.settings["LT_AUDIT_TABLE"])
 
 
 def context() -> Any:

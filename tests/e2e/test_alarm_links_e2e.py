@@ -12,7 +12,6 @@ import pytest
 from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.store import Store
 from lambda_tuner.twin import person
 
 FN = "orders-api"
@@ -22,10 +21,6 @@ FN = "orders-api"
 def approve() -> Iterator[Account]:
     with deployed(small_fleet(), "approve") as account:
         yield account
-
-
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
 
 
 def _alarms(prefix: str) -> list[str]:
@@ -42,8 +37,8 @@ def _made(account: Account) -> tuple[str, list[str]]:
     page, answer = person.decide(ask["links"]["approve"])
     assert answer is not None and answer.status == 200, page.title
     rec_id = str(ask["recommendation"]["id"])
-    guards = list((_store(account).get_recommendation_item(rec_id) or {})["attrs"]["alarms"])
-    assert guards and all(_store(account).alarm_link(name) for name in guards)
+    guards = list((account.store().get_recommendation_item(rec_id) or {})["attrs"]["alarms"])
+    assert guards and all(account.store().alarm_link(name) for name in guards)
     return rec_id, guards
 
 
@@ -54,7 +49,7 @@ def test_the_links_of_a_verified_changes_alarms_go_with_them(approve: Account) -
     second = approve.run_agent(T0 + timedelta(days=1))["summary"]
     assert rec_id in second["verifications"] and _alarms(f"lambda-tuner-rollback-{FN}-") == []
     # Then the links of its alarms are gone too
-    assert {name: _store(approve).alarm_link(name) for name in guards} == dict.fromkeys(guards)
+    assert {name: approve.store().alarm_link(name) for name in guards} == dict.fromkeys(guards)
 
 
 def test_the_links_of_a_rolled_back_changes_alarms_go_with_them(approve: Account) -> None:
@@ -63,7 +58,7 @@ def test_the_links_of_a_rolled_back_changes_alarms_go_with_them(approve: Account
     approve.world.inject_regression(FN, 5.0, at=T0 + timedelta(hours=1))
     # When its alarms fire and roll it back
     approve.twin.advance(T0 + timedelta(hours=8))
-    store = _store(approve)
+    store = approve.store()
     assert (store.get_recommendation(rec_id) or pytest.fail("gone")).status == "ROLLED_BACK"
     assert _alarms(f"lambda-tuner-rollback-{FN}-") == []
     # Then the links of its alarms are gone too
@@ -78,4 +73,4 @@ def test_the_links_of_a_deleted_functions_alarms_go_with_them(approve: Account) 
     approve.run_agent(T0 + timedelta(days=1))
     assert _alarms(f"lambda-tuner-rollback-{FN}-") == []
     # Then the links of its alarms are gone too
-    assert {name: _store(approve).alarm_link(name) for name in guards} == dict.fromkeys(guards)
+    assert {name: approve.store().alarm_link(name) for name in guards} == dict.fromkeys(guards)

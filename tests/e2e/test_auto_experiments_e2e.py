@@ -5,7 +5,6 @@ limit 2×")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import boto3
@@ -13,12 +12,6 @@ import pytest
 from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters.store import Store
-
-
-@pytest.fixture
-def auto() -> Iterator[Account]:
-    with deployed(small_fleet(), "auto") as account:
-        yield account
 
 
 def test_an_auto_mode_experiment_is_made_and_audited_not_asked_for(auto: Account) -> None:

@@ -55,12 +55,6 @@ def _section(digest: str, title: str) -> list[str]:
 
 
 @pytest.fixture
-def auto() -> Iterator[Account]:
-    with deployed(small_fleet(), "auto") as account:
-        yield account
-
-
-@pytest.fixture
 def approve_with_auto_tag() -> Iterator[Account]:
     fleet = [replace(f, tags={P + "mode": "auto"}) if f.name == FN else f for f in small_fleet()]
     with deployed(fleet, "approve") as account:

@@ -14,7 +14,6 @@ from botocore.config import Config
 from e2e_support import T0, Account, context, deployed, small_fleet
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect_run import CollectError
 from lambda_tuner.handlers import agent, apply
 from lambda_tuner.twin import person
@@ -27,10 +26,6 @@ NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1}, connect_tim
 def account() -> Iterator[Account]:
     with deployed(small_fleet(), "approve") as deployed_account:
         yield deployed_account
-
-
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
 
 
 def _asked(account: Account) -> dict[str, Any]:
@@ -53,7 +48,7 @@ def test_the_request_of_a_deleted_function_is_withdrawn_with_a_record_and_its_li
     # When the next cycle runs
     account.run_agent(T0 + timedelta(days=1))
     # Then the request is withdrawn, and the audit says why
-    store = _store(account)
+    store = account.store()
     rec_id = ask["recommendation"]["id"]
     item = store.get_recommendation_item(rec_id) or {}
     assert item["status"]["S"] == "EXPIRED", item["status"]
@@ -76,7 +71,7 @@ def test_the_link_of_a_function_deleted_since_says_it_is_gone(account: Account) 
     # Then they are told it no longer exists, and nothing is approved
     assert page.status == 410 and "no longer exists" in page.html, (page.status, page.title)
     assert answer is None
-    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    rec = account.store().get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"
 
 
@@ -94,9 +89,9 @@ def test_a_function_the_listing_could_not_read_is_not_taken_for_deleted(
     with pytest.raises(CollectError):
         account.run_agent(T0 + timedelta(days=1))
     # Then the request is still open for the person holding its link, and the function's state is kept
-    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    rec = account.store().get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"
-    assert "baseline_p99_ms" in _store(account).get_function_state(FN)
+    assert "baseline_p99_ms" in account.store().get_function_state(FN)
 
 
 def test_a_function_excluded_since_is_not_taken_for_deleted(
@@ -111,9 +106,9 @@ def test_a_function_excluded_since_is_not_taken_for_deleted(
     second = account.run_agent(T0 + timedelta(days=1))["summary"]
     assert not [r for r in second["recommendations"] if r["recommendation"]["function"] == FN]
     # Then the request is left to its person, and the function is not forgotten: it exists
-    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    rec = account.store().get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "PENDING"
-    assert FN not in second["forgotten"] and "baseline_p99_ms" in _store(account).get_function_state(FN)
+    assert FN not in second["forgotten"] and "baseline_p99_ms" in account.store().get_function_state(FN)
 
 
 def _alarms(prefix: str) -> list[str]:
@@ -129,7 +124,7 @@ def test_the_rollback_alarms_of_a_deleted_functions_change_are_removed_with_a_re
     page, answer = person.decide(ask["links"]["approve"])
     assert answer is not None and answer.status == 200, page.title
     rec_id = ask["recommendation"]["id"]
-    store = _store(account)
+    store = account.store()
     guards = list((store.get_recommendation_item(rec_id) or {})["attrs"]["alarms"])
     assert guards and set(guards) <= set(_alarms(f"lambda-tuner-rollback-{FN}-"))
     # And orders-api then deleted from the account
@@ -151,7 +146,7 @@ def test_a_deleted_functions_state_is_forgotten_so_one_created_under_its_name_st
 ) -> None:
     # Given a cycle that remembered orders-api's p99 at its first configuration
     account.run_agent(T0)
-    store = _store(account)
+    store = account.store()
     assert "baseline_p99_ms" in store.get_function_state(FN)
     # When orders-api is deleted and the next cycle runs
     aws.client("lambda").delete_function(FunctionName=FN)
@@ -190,7 +185,7 @@ def test_the_agents_pc_schedule_on_a_deleted_function_is_taken_off(account: Acco
     ]
     targets = aas.describe_scalable_targets(ServiceNamespace="lambda")["ScalableTargets"]
     assert [t["ResourceId"] for t in targets] == ["function:thumbnailer:live"]
-    [record] = [r for r in _store(account).list_audit(function=FN) if r.data.get("function_deleted")]
+    [record] = [r for r in account.store().list_audit(function=FN) if r.data.get("function_deleted")]
     assert record.data["schedules_removed"] == {f"function:{FN}:live": ["lambda-tuner-00"]}
 
 
@@ -208,7 +203,7 @@ def test_a_forget_request_for_a_function_that_exists_removes_nothing(account: Ac
     # Then nothing is removed: only Lambda saying the function does not exist counts, and it is refused
     assert result["ok"] is False and "exists" in result["message"], result
     assert _alarms(f"lambda-tuner-rollback-{FN}-") == guards
-    rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+    rec = account.store().get_recommendation(ask["recommendation"]["id"])
     assert rec is not None and rec.status == "APPLIED"
 
 
@@ -254,7 +249,7 @@ def test_a_function_deleted_while_excluded_is_forgotten(
         arn = lam.get_function_configuration(FunctionName=FN)["FunctionArn"]
         lam.tag_resource(Resource=arn, Tags={"lambda-tuner:mode": "off"})
     account.run_agent(T0 + timedelta(days=1))
-    store = _store(account)
+    store = account.store()
     assert "baseline_p99_ms" in store.get_function_state(FN)
     # When orders-api is deleted and the next cycle runs
     lam.delete_function(FunctionName=FN)

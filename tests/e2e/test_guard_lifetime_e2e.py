@@ -7,7 +7,6 @@ day weeks later put the function back to the size before the trial — a change 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import boto3
@@ -20,16 +19,6 @@ from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import Recommendation
 from lambda_tuner.handlers import agent
 from lambda_tuner.twin import person
-
-
-@pytest.fixture
-def auto() -> Iterator[Account]:
-    with deployed(small_fleet(), "auto") as account:
-        yield account
-
-
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
 
 
 def _memory(function: str) -> int:
@@ -76,7 +65,7 @@ def _all_traffic_trial(rec: Recommendation) -> bool:
 def test_a_verified_trial_is_not_rolled_back_by_its_stops_days_later(auto: Account) -> None:
     # Given the agent in auto mode making all-traffic memory experiments, one of which was verified and
     # left in place (nothing since moved its function)
-    store = _store(auto)
+    store = auto.store()
     for day in range(4):
         auto.run_agent(T0 + timedelta(days=day))
     later = {r.function for r in store.list_recommendations() if r.status in ("APPROVED", "APPLIED")}
@@ -123,7 +112,7 @@ def test_a_verified_trial_is_not_rolled_back_by_its_stops_days_later(auto: Accou
 def test_a_trials_stops_end_with_its_day_even_before_it_is_verified(auto: Account) -> None:
     # Given all-traffic experiments made by the agent, and no cycle after them for days (a weekly
     # schedule, or cycles that could not run), so none of them is verified
-    store = _store(auto)
+    store = auto.store()
     auto.run_agent(T0)
     day = T0 + timedelta(days=1, hours=2)
     auto.twin.advance(day)
@@ -170,7 +159,7 @@ def test_the_alarms_of_a_verified_change_go_even_if_the_request_to_remove_them_w
     with deployed(small_fleet(), "approve") as account:
         # Given a change a person approved, made and guarded by its rollback alarms
         rec_id = _approved_and_made(account, "orders-api")
-        store = _store(account)
+        store = account.store()
         guards = list((store.get_recommendation_item(rec_id) or {})["attrs"]["alarms"])
         assert guards and _alarms_left(guards) == guards
         # And the cycle that verifies it unable to reach the apply function (its invoke throttled past

@@ -18,7 +18,7 @@ from e2e_support import T0, Account, small_fleet, stopped_before_digest
 
 from lambda_tuner.adapters import aws, secrets
 from lambda_tuner.adapters.notifier import NotifyError
-from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.adapters.store import StoreError
 from lambda_tuner.twin import person
 from lambda_tuner.twin.server import Twin, apply_env
 from lambda_tuner.twin.stack import LocalStack
@@ -58,10 +58,6 @@ def stack(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Accoun
     return deploy
 
 
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
-
-
 def test_an_approval_request_whose_digest_could_not_be_sent_is_asked_again_by_the_next_cycle(
     stack: Callable[[str], Account],
 ) -> None:
@@ -73,14 +69,17 @@ def test_an_approval_request_whose_digest_could_not_be_sent_is_asked_again_by_th
         account.run_agent(T0)
     assert account.stack.inbox() == []
     # Then the requests nobody received do not wait for an answer: they expired, saying why
-    withdrawn = _store(account).list_recommendations(status="EXPIRED")
+    withdrawn = account.store().list_recommendations(status="EXPIRED")
     assert "orders-api" in {r.function for r in withdrawn}
     # And once SNS works again, the next run (an operator's rerun after the alarm, two hours later:
     # the same data, so the same proposal) asks a person again, with links that work
     account.twin.clear_faults()
     second = account.run_agent(T0 + timedelta(hours=2))["summary"]
-    asked = [r["links"]["approve"] for r in second["recommendations"]
-             if r["recommendation"]["function"] == "orders-api" and r["route"] == "approve"]
+    asked = [
+        r["links"]["approve"]
+        for r in second["recommendations"]
+        if r["recommendation"]["function"] == "orders-api" and r["route"] == "approve"
+    ]
     assert asked, "the proposal for orders-api was never sent to anyone"
     sent = {url for m in account.stack.inbox() for _, url in person.links_in(m["text"])}
     assert set(asked) <= sent
@@ -97,7 +96,7 @@ def test_no_recommendation_is_stored_without_its_audit_record_when_the_audit_wri
         account.run_agent(T0)
     # Then no recommendation was stored that the audit does not have: an APPROVED one would be resumed
     # and applied by a later cycle with no record of why
-    store = _store(account)
+    store = account.store()
     audited = {r.recommendation_id for r in store.list_audit() if r.type == "recommendation"}
     unaudited = [(r.function, r.status) for r in store.list_recommendations() if r.id not in audited]
     assert unaudited == []
@@ -128,8 +127,11 @@ def test_what_a_cycle_could_not_read_or_send_is_in_its_log_line(stack: Callable[
 
 
 def _asks(summary: dict[str, Any], function: str) -> list[dict[str, Any]]:
-    return [r for r in summary["recommendations"]
-            if r["recommendation"]["function"] == function and r["route"] == "approve"]
+    return [
+        r
+        for r in summary["recommendations"]
+        if r["recommendation"]["function"] == function and r["route"] == "approve"
+    ]
 
 
 def test_approval_requests_of_a_cycle_stopped_before_its_digest_went_out_are_asked_by_the_next_cycle(
@@ -138,7 +140,7 @@ def test_approval_requests_of_a_cycle_stopped_before_its_digest_went_out_are_ask
     # Given a cycle that stores its approval requests and is then stopped (its timeout) before SNS took
     # the digest: nobody got a link
     account = stack("approve")
-    store = _store(account)
+    store = account.store()
 
     stopped_before_digest(account, T0)
     assert account.stack.inbox() == []
@@ -170,7 +172,7 @@ def test_an_approval_request_whose_digest_went_out_is_not_asked_again(
     second = account.run_agent(T0 + timedelta(days=1))["summary"]
     # Then the request stays open for the person holding its link, and is not asked again
     assert _asks(second, "orders-api") == []
-    still = _store(account).get_recommendation(ask["recommendation"]["id"])
+    still = account.store().get_recommendation(ask["recommendation"]["id"])
     assert still is not None and still.status == "PENDING"
     page, form = person.open_link(ask["links"]["approve"])
     assert (page.status, form is not None) == (200, True), page.title

@@ -6,30 +6,18 @@ A person's approval is sent again by the next cycle, whatever the hour: the appr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import boto3
 import pytest
 from e2e_support import T0, Account, deployed, small_fleet
 
-from lambda_tuner.adapters.store import Store
 from lambda_tuner.core.models import Recommendation
 from lambda_tuner.handlers import agent
 from lambda_tuner.twin import person
 
 APPLY = "lambda-tuner-apply"
 WINDOW = "05:00-08:00"  # the cycles at 06:00 UTC (T0 and a day on) are inside it, noon is not
-
-
-@pytest.fixture
-def auto() -> Iterator[Account]:
-    with deployed(small_fleet(), "auto") as account:
-        yield account
-
-
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
 
 
 def _memory(function: str) -> int:
@@ -46,14 +34,14 @@ def _not_handed_over(account: Account) -> list[Recommendation]:
     failed = account.run_agent(T0)["summary"]["handover_failed"]
     account.twin.clear_faults()
     account.stack.inbox()
-    recs = [_store(account).get_recommendation(rec_id) for rec_id in failed]
+    recs = [account.store().get_recommendation(rec_id) for rec_id in failed]
     stuck = [r for r in recs if r is not None and r.status == "APPROVED" and "memory_mb" in r.proposed]
     assert stuck and not any(_made(r) for r in stuck), recs
     return stuck
 
 
 def _status(account: Account, rec: Recommendation) -> str:
-    return (_store(account).get_recommendation(rec.id) or rec).status
+    return (account.store().get_recommendation(rec.id) or rec).status
 
 
 def _digest(account: Account) -> str:
@@ -121,7 +109,7 @@ def test_a_persons_approval_not_handed_over_is_made_by_the_next_cycle_whatever_t
         _, answer = person.decide(ask["links"]["approve"])
         account.twin.clear_faults()
         assert answer is not None and "next agent cycle retries" in answer.html, answer
-        rec = _store(account).get_recommendation(ask["recommendation"]["id"])
+        rec = account.store().get_recommendation(ask["recommendation"]["id"])
         assert rec is not None and rec.status == "APPROVED"
         # When the next cycle runs, outside the window
         account.run_agent(T0 + timedelta(hours=6))

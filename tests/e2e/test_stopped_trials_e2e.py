@@ -7,26 +7,12 @@ for 90 days, or until the function's code changes; inside the look-back the epoc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from e2e_support import T0, Account, deployed, small_fleet
-
-from lambda_tuner.adapters.store import Store
+from e2e_support import T0, Account
 
 NEAR = 2**0.2  # exploration.NEAR_OBSERVED_LOG2: sizes this close to a tried one teach little new
 LOOKBACK_DAYS = 14  # the deployed default (LookbackDays)
-
-
-@pytest.fixture
-def auto() -> Iterator[Account]:
-    with deployed(small_fleet(), "auto") as account:
-        yield account
-
-
-def _store(account: Account) -> Store:
-    return Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
 
 
 def _in_stopped_ground(size: int, tried_from: int, stopped_at: int) -> bool:
@@ -39,7 +25,7 @@ def _in_stopped_ground(size: int, tried_from: int, stopped_at: int) -> bool:
 def test_a_trial_its_guards_stopped_is_not_tried_again_after_the_lookback(auto: Account) -> None:
     # Given the agent in auto mode, running daily for three weeks: long enough for a trial it makes in
     # the first days and its guards stop to leave the 14-day look-back of the decision
-    store = _store(auto)
+    store = auto.store()
     days = 21
     for day in range(days):
         auto.run_agent(T0 + timedelta(days=day))
