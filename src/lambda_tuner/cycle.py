@@ -207,7 +207,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
     rails = _rails(settings)
     made = 0  # automatic changes made before deciding: the agent's own approved ones, sent again
     if not read_only:
-        made = _keep_books(settings, deps, result, collector_state, stored_parts, now, summary)
+        made = _keep_books(settings, rails, deps, result, collector_state, stored_parts, now, summary)
 
     decider = Decider(
         now,
@@ -270,6 +270,7 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
 
 def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collection, each needed
     settings: AgentSettings,
+    rails: guardrails.Guardrails,
     deps: CycleDeps,
     result: CollectResult,
     collector_state: dict[str, Any],
@@ -299,8 +300,8 @@ def _keep_books(  # noqa: PLR0917 - the cycle's state before and after collectio
     _end_guards(deps, now, summary)
     summary.expired = deps.store.expire_pending(now - timedelta(hours=settings.token_ttl_hours), now)
     summary.withdrawn = deps.store.withdraw_unsent(now, UNSENT_WHY)
-    summary.withdrawn += _withdraw_deleted(deps, result.inventory.listed, now)
-    resumed, made = _resume_approved(deps, now, summary, _rails(settings))
+    summary.withdrawn += _withdraw_deleted(deps, listed, now)
+    resumed, made = _resume_approved(deps, now, summary, rails)
     summary.applied_requests += resumed
     return made
 

@@ -56,6 +56,11 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+def _attrs(item: dict[str, Any]) -> dict[str, Any]:
+    """What a recommendation's transitions recorded on its item (`a_<name>`, JSON), decoded."""
+    return {k[2:]: json.loads(v["S"]) for k, v in item.items() if k.startswith("a_")}
+
+
 def _json_item(pk: str, sk: str, data: dict[str, Any]) -> dict[str, Any]:
     """A state-table item holding JSON (per-function state, collector parts, alarm links)."""
     return {"pk": _s(pk), "sk": _s(sk), "data": _s(json.dumps(data, default=str, sort_keys=True))}
@@ -206,8 +211,7 @@ class Store:
         item = got.get("Item")
         if item is None:
             return None
-        attrs = {k[2:]: json.loads(v["S"]) for k, v in item.items() if k.startswith("a_")}
-        return {**item, "attrs": attrs}
+        return {**item, "attrs": _attrs(item)}
 
     @staticmethod
     def _rec_from(item: dict[str, Any]) -> Recommendation:
@@ -355,9 +359,9 @@ class Store:
         for item in self._items_by_status("ROLLED_BACK", since):
             if "body" not in item or item["status"]["S"] != "ROLLED_BACK":  # the index lags its table
                 continue
-            attrs = {k[2:]: json.loads(v["S"]) for k, v in item.items() if k.startswith("a_")}
             updated = item.get("updated_at", {}).get("S")
-            out.append((self._rec_from(item), attrs, datetime.fromisoformat(updated) if updated else None))
+            when = datetime.fromisoformat(updated) if updated else None
+            out.append((self._rec_from(item), _attrs(item), when))
         return out
 
     def guards_left(self, since: datetime) -> list[str]:
@@ -370,7 +374,7 @@ class Store:
             for item in self._items_by_status("VERIFIED", since)
             if item.get("status", {}).get("S") == "VERIFIED"
             and "claim_conclude" not in item
-            and json.loads(item.get("a_alarms", {}).get("S", "[]"))
+            and _attrs(item).get("alarms")
         ]
 
     def _items_by_status(self, status: str, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -436,8 +440,7 @@ class Store:
     def delete_function_states(self, functions: Collection[str]) -> None:
         """Drop the states of functions deleted from the account, 25 to a BatchWriteItem: a function created
         later under the same name is another function, and must not inherit their baselines."""
-        keys = [{"pk": _s(f"FN#{n}"), "sk": _s("STATE")} for n in dict.fromkeys(functions)]
-        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what="function states")
+        self._delete_all("FN#", "STATE", functions, what="function states")
 
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
         """Every item of a group written by `save_parts` (one Query, paginated), keyed by part name."""
@@ -495,8 +498,12 @@ class Store:
     def unlink_alarms(self, alarm_names: Collection[str]) -> None:
         """Forget the links of alarms that were deleted, 25 to a BatchWriteItem: kept, one item per alarm
         of every change ever made would stay in the table for good."""
-        keys = [{"pk": _s(f"ALARM#{name}"), "sk": _s("ALARM")} for name in dict.fromkeys(alarm_names)]
-        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what="alarm links")
+        self._delete_all("ALARM#", "ALARM", alarm_names, what="alarm links")
+
+    def _delete_all(self, prefix: str, sk: str, names: Collection[str], *, what: str) -> None:
+        """Delete the items `<prefix><name>`/`sk`, each name once, in batches (`_batch_write`)."""
+        keys = [{"pk": _s(f"{prefix}{name}"), "sk": _s(sk)} for name in dict.fromkeys(names)]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what=what)
 
     def _get_json(self, pk: str, sk: str) -> dict[str, Any] | None:
         got = self.client.get_item(

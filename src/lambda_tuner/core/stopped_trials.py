@@ -14,8 +14,8 @@ away from the size it was tried from, until `STOPPED_FOR` after its stop, for tr
 (never the size in force: a rule about where to go does not push a function away from where it is).
 90 days: long enough that a settled function is not tried again every few weeks (six look-backs of 14
 days), short enough that a slow drift of its traffic or of Lambda's hardware gets a fresh look each
-quarter. A new deployment can behave differently: a trial stopped on
-other code (its CodeSha256 differs from the one in force now) rules nothing out.
+quarter. A new deployment can behave differently: a trial stopped on other code (its CodeSha256
+differs from the one in force now) rules nothing out.
 
 Pure: the cycle reads what the apply function stored when it rolled the trial back (the recommendation
 ROLLED_BACK by an alarm, with what it put back) and passes it in; `now` is a parameter.
@@ -106,8 +106,8 @@ def ruled_out(memory_mb: FloatArray, trials: Sequence[StoppedTrial], current_mb:
     """Sizes a stopped trial rules out: its own, those near it, all beyond it away from the size it was
     tried from (never that size, nor the size in force)."""
     out = np.zeros(memory_mb.shape, dtype=bool)
+    margin = 2.0**NEAR_OBSERVED_LOG2
     for t in trials:
-        margin = 2.0**NEAR_OBSERVED_LOG2
         if t.less:
             out |= (memory_mb <= t.trial_mb * margin) & (memory_mb < t.from_mb)
         else:
