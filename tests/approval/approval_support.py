@@ -563,3 +563,19 @@ def agent_settings() -> AgentSettings:
         state_table=STATE,
         audit_table=AUDIT,
     )
+
+
+def offline_cycle(store: Store, collector: Any, at: datetime) -> Any:
+    """One agent cycle on `collector`'s data with no topic and no apply function (`CycleSummary`)."""
+    from lambda_tuner.cycle import CycleDeps, run_cycle
+
+    ids = count()
+    deps = CycleDeps(
+        store=store,
+        notifier=None,
+        secret=lambda: b"s" * 32,
+        invoke_apply=None,
+        collector=collector,
+        new_id=lambda: f"id-{at:%d%H}-{next(ids)}",
+    )
+    return run_cycle(agent_settings(), at, deps)

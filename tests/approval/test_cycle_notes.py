@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from approval_support import AUDIT, NOW, STATE, Account, agent_settings
+from approval_support import AUDIT, NOW, STATE, Account, offline_cycle
 
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect import CollectResult, CollectStats
 from lambda_tuner.core.models import FunctionConfig, Inventory, Observations
-from lambda_tuner.cycle import CycleDeps, run_cycle
 
 
 def collector_saying(reasons: dict[str, str], memory_mb: int = 1024) -> Any:
@@ -52,19 +51,6 @@ def collector_saying(reasons: dict[str, str], memory_mb: int = 1024) -> Any:
     return collect
 
 
-def cycle(store: Store, collector: Any, at: Any) -> Any:
-    ids = iter(range(10_000))
-    deps = CycleDeps(
-        store=store,
-        notifier=None,
-        secret=lambda: b"s" * 32,
-        invoke_apply=None,
-        collector=collector,
-        new_id=lambda: f"id-{at:%d%H}-{next(ids)}",
-    )
-    return run_cycle(agent_settings(), at, deps)
-
-
 def notes(store: Store, function: str) -> int:
     return sum(1 for r in store.list_audit(function=function) if r.type == "recommendation")
 
@@ -78,7 +64,7 @@ def test_a_repeated_note_is_recorded_once_and_a_changed_one_again(account: Accou
             "b": "estimated bill $0.40/month is under the $1.00 mark",
         }
     )
-    day1 = cycle(store, first, NOW)
+    day1 = offline_cycle(store, first, NOW)
     assert day1.repeated_notes == 0 and notes(store, "a") == notes(store, "b") == 1
     # When the next cycle says the same thing with other numbers
     second = collector_saying(
@@ -87,7 +73,7 @@ def test_a_repeated_note_is_recorded_once_and_a_changed_one_again(account: Accou
             "b": "estimated bill $0.38/month is under the $1.00 mark",
         }
     )
-    day2 = cycle(store, second, NOW + timedelta(days=1))
+    day2 = offline_cycle(store, second, NOW + timedelta(days=1))
     # Then neither note is stored or audited again, and the summary counts them
     assert day2.repeated_notes == 2 and day2.recommendations == []
     assert notes(store, "a") == notes(store, "b") == 1
@@ -98,7 +84,7 @@ def test_a_repeated_note_is_recorded_once_and_a_changed_one_again(account: Accou
             "b": "12 invocations in 14 days; at least 100 needed",
         }
     )
-    day3 = cycle(store, third, NOW + timedelta(days=2))
+    day3 = offline_cycle(store, third, NOW + timedelta(days=2))
     # Then that one is recorded again, the other still not
     assert day3.repeated_notes == 1 and [r.recommendation.function for r in day3.recommendations] == ["b"]
     assert (notes(store, "a"), notes(store, "b")) == (1, 2)

@@ -9,7 +9,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from approval_support import AUDIT, NOW, STATE, Account, agent_settings, make_rec
+from approval_support import AUDIT, NOW, STATE, Account, make_rec, offline_cycle
 
 from lambda_tuner.adapters.store import Store
 from lambda_tuner.collect import CollectResult, CollectStats
@@ -21,7 +21,6 @@ from lambda_tuner.core.models import (
     Recommendation,
     ReportStats,
 )
-from lambda_tuner.cycle import CycleDeps, run_cycle
 
 CALLS = 40 * 60 * 24  # a day at 40 calls a minute
 ALARM = "lambda-tuner-rollback-orders-api-0a1b2c3d4e-stop"
@@ -105,16 +104,7 @@ def stopped_40_days_ago(store: Store, *, claim: bool = True) -> None:
 
 
 def decided(store: Store, code: str) -> Recommendation:
-    ids = iter(range(1000))
-    deps = CycleDeps(
-        store=store,
-        notifier=None,
-        secret=lambda: b"s" * 32,
-        invoke_apply=None,
-        collector=one_day_at_3008(code),
-        new_id=lambda: f"id-{next(ids)}",
-    )
-    summary = run_cycle(agent_settings(), NOW, deps)
+    summary = offline_cycle(store, one_day_at_3008(code), NOW)
     [memory] = [r.recommendation for r in summary.recommendations if r.recommendation.kind != "arm64_advice"]
     return memory
 
