@@ -113,3 +113,27 @@ def memory(  # noqa: PLR0917 - click passes every option as an argument
     )
     write_json(result, json_out)
     print_table(result)
+
+
+@click.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, required=True, help="The generator's seed: one seed, one file.")
+@click.option("--count", "n_curves", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Samples per size (default: 1 or 5, drawn per curve).",
+)
+@click.option(
+    "--centred",
+    is_flag=True,
+    help="Each size's samples average to the curve's law exactly: the truth is the shape, without the "
+    "bumps its sampling error would add (the same samples' spread, the same file otherwise).",
+)
+def curves(out: Path, seed: int, n_curves: int, samples: int | None, centred: bool) -> None:
+    """Write a curve file of generated shapes (cpu, multi, io, mixed, lowmem) for `bench memory`."""
+    from lambda_tuner.bench.memory_curvegen import generate_curves
+
+    generate_curves(out, n_curves=n_curves, seed=seed, samples=samples, centred=centred)
+    click.echo(f"wrote {n_curves} curves to {out}")

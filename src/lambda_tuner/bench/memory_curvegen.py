@@ -7,7 +7,15 @@ Shapes (duration in ms at memory m, vCPU share s = m / 1769):
 - `mixed`: F + S / min(s, 1) + P / min(s, 6);
 - `lowmem`: CPU-bound with extra slowdown below 512 MB (memory pressure, GC).
 Cells get several noisy samples (lognormal, sigma 0.05–0.3) or one mean; `max_memory_used_mb` and
-`init_duration_ms` columns are optional. Used by tests and to report figures on unseen curves.
+`init_duration_ms` columns are optional. Used by tests and to report figures on unseen curves
+(`lambda-tuner bench curves`).
+
+The benchmark's truth is a file's cell means. With several samples a cell's mean strays from the law by
+its sampling error (up to about 13 % at sigma 0.3 with 5 samples), and the truth then has bumps no
+function has: a size that is cheaper than its neighbours by chance, which only a measurement of that
+very size finds. `centred=True` scales each cell's samples so their mean is the law itself: the same
+spread, drawn from the same stream, around a truth that is the shape. Both are useful: bumps are what a
+file measured with few samples looks like; centred files say how the agent does on the shapes alone.
 """
 
 from __future__ import annotations
@@ -63,11 +71,13 @@ def generate_curves(
     seed: int = 0,
     samples: int | None = None,
     memory_columns: bool = True,
+    centred: bool = False,
 ) -> Path:
-    """Write `n_curves` curves cycling through the shapes; `samples` per cell (None: varies by curve)."""
+    """Write `n_curves` curves cycling through the shapes; `samples` per cell (None: varies by curve);
+    `centred`: each cell's samples average to the law exactly (the same file otherwise)."""
     columns = ["function_id", "arch", "memory_mb", "duration_ms"]
     columns += ["max_memory_used_mb", "init_duration_ms"] if memory_columns else []
-    rows, _ = _draw(n_curves, seed, samples, memory_columns)
+    rows, _ = _draw(n_curves, seed, samples, memory_columns, centred)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
@@ -82,11 +92,11 @@ def generator_shapes(
 ) -> dict[str, Shape]:
     """The exact law behind each curve `generate_curves` writes with the same arguments, by function id:
     what a file's interpolated truth can be checked against."""
-    return _draw(n_curves, seed, samples, memory_columns)[1]
+    return _draw(n_curves, seed, samples, memory_columns, centred=False)[1]
 
 
 def _draw(
-    n_curves: int, seed: int, samples: int | None, memory_columns: bool
+    n_curves: int, seed: int, samples: int | None, memory_columns: bool, centred: bool
 ) -> tuple[list[list[object]], dict[str, Shape]]:
     rng = np.random.default_rng(seed)
     rows: list[list[object]] = []
@@ -104,6 +114,8 @@ def _draw(
         arch = "arm64" if rng.random() < 0.3 else "x86_64"
         for size, mu in zip(sizes, mean, strict=True):
             values = [mu] if n == 1 else mu * np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
+            if centred:
+                values = np.asarray(values, dtype=float) * mu / float(np.mean(values))
             for value in values:
                 row: list[object] = [f"gen_{name}_{i}", arch, int(size), round(float(value), 3)]
                 if memory_columns:

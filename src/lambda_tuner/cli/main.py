@@ -89,13 +89,14 @@ def report(
 
 @main.group()
 def bench() -> None:
-    """Benchmarks: collection cost, whole cycles, memory regret, provisioned concurrency."""
+    """Benchmarks: collection cost, whole cycles, memory regret (and curve files), provisioned concurrency."""
 
 
 _LAZY = {
     main: {"audit": "lambda_tuner.cli.audit:audit", "revert": "lambda_tuner.cli.audit:revert"},
     bench: {
         "memory": "lambda_tuner.bench.memory_cli:memory",
+        "curves": "lambda_tuner.bench.memory_cli:curves",
         "provisioned": "lambda_tuner.bench.pc_cli:provisioned",
         "collect": "lambda_tuner.bench.collect_cli:collect",
         "cycle": "lambda_tuner.bench.cycle_cli:cycle",

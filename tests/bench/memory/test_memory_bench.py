@@ -27,6 +27,7 @@ from lambda_tuner.bench.memory_oracle import (
     violations,
 )
 from lambda_tuner.bench.memory_sim import make_truth, pick_traffic, simulate_canary_day, simulate_day
+from lambda_tuner.cli.main import main
 from lambda_tuner.core.models import FunctionConfig, Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory
 from lambda_tuner.core.pricing import default_prices
@@ -70,6 +71,42 @@ def test_the_generator_hands_out_the_exact_law_behind_every_curve_it_writes(tmp_
         sizes = np.array(curve.sizes, dtype=float)
         # the file's rows are the law at its sizes, to the 3 decimals written
         assert laws[curve.function_id].duration(sizes) == pytest.approx(curve.means, abs=1e-3)
+
+
+def test_centred_samples_average_to_the_law_with_the_same_spread(tmp_path: Path):
+    # Given the same generator seed with five samples a size, as drawn and centred on the law
+    laws = generator_shapes(n_curves=10, seed=2026, samples=5)
+    drawn = {c.function_id: c for c in load_curves(generate_curves(tmp_path / "d.csv", seed=2026, samples=5))}
+    centred = load_curves(
+        generate_curves(tmp_path / "c.csv", seed=2026, samples=5, centred=True), interpolation="power"
+    )
+    worst_drawn = 0.0
+    for curve in centred:
+        law = laws[curve.function_id].duration(np.array(curve.sizes, dtype=float))
+        # Then every size's mean is the law (to the 3 decimals written) ...
+        assert np.array(curve.means) == pytest.approx(law, rel=1e-6)
+        other = drawn[curve.function_id]
+        worst_drawn = max(worst_drawn, float(np.max(np.abs(np.array(other.means) / law - 1))))
+        for size in curve.sizes:
+            # ... and its samples keep the drawn ones' relative spread
+            mine, theirs = np.array(curve.samples[size]), np.array(other.samples[size])
+            assert mine / mine.mean() == pytest.approx(theirs / theirs.mean(), rel=1e-5)
+    # while the drawn file's means stray from the law by their sampling error
+    assert worst_drawn > 0.05
+
+
+def test_bench_curves_writes_the_generators_file(tmp_path: Path):
+    out = tmp_path / "cli.csv"
+    result = CliRunner().invoke(
+        main, ["bench", "curves", str(out), "--seed", "7", "--count", "5", "--centred"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        out.read_bytes()
+        == generate_curves(tmp_path / "py.csv", n_curves=5, seed=7, centred=True).read_bytes()
+    )
+    refused = CliRunner().invoke(main, ["bench", "curves", str(out), "--seed", "7", "--samples", "0"])
+    assert refused.exit_code == 2 and "--samples" in refused.output
 
 
 def test_the_power_law_truth_finds_the_generators_cheapest_size_where_pchip_may_not(tmp_path: Path):
