@@ -98,7 +98,7 @@ def test_a_rollback_stopped_before_its_record_is_recorded_once_by_the_retried_ev
     store, flow, change = applied(account)
     alarm = alarm_names()[0]
     # When the memory is put back and the invocation stops before the rollback record is written
-    with stops_at(store.client, "PutItem"), pytest.raises(Stopped):
+    with stops_at(store.client, "TransactWriteItems"), pytest.raises(Stopped):
         flow.on_alarm(alarm, FIRED)
     assert account.memory(FN) == 1024 and undone(store) == [("change", None)]
     # Then the retried event records it once, as restored (not as a size "set since" by someone else)
@@ -117,7 +117,7 @@ def test_a_retried_rollback_keeps_a_size_a_deploy_set_since(account: Account) ->
     alarm = alarm_names()[0]
     # Given a deploy that set 2,048 MB after the agent's change, and a rollback stopped before its record
     aws.client("lambda").update_function_configuration(FunctionName=FN, MemorySize=2048)
-    with stops_at(store.client, "PutItem"), pytest.raises(Stopped):
+    with stops_at(store.client, "TransactWriteItems"), pytest.raises(Stopped):
         flow.on_alarm(alarm, FIRED)
     # Then the retry leaves the deploy's size, and its record and answer say so
     result = flow.on_alarm(alarm, FIRED)

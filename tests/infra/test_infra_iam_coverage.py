@@ -43,7 +43,9 @@ NO_RESOURCE_LEVEL = {
     "application-autoscaling:RegisterScalableTarget",
 }
 # where the IAM action is not named after the API operation. A DynamoDB transaction is authorised by
-# the actions of the items in it (the AWS guide "Using IAM with DynamoDB transactions"): ours are Puts.
+# the actions of the items in it (the AWS guide "Using IAM with DynamoDB transactions"): ours are Puts
+# (audit records, the head), and one Update (a rollback record's mark on its recommendation, which the
+# apply function's UpdateItem on the state table covers).
 IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
 
 

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambda_tuner.adapters import alarms
 from lambda_tuner.adapters.applier import Applier, ApplyError
 from lambda_tuner.adapters.notifier import Notifier, NotifyError
-from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.adapters.store import RecordedAlready, Store, StoreError
 from lambda_tuner.core.models import AuditRecord, ChangeResult
 
 LOG = logging.getLogger(__name__)
@@ -80,7 +80,10 @@ class RollbackFlow:
         attempt. An attempt that stops after it (the apply function timed out or crashed while undoing, or
         before the record) leaves the change claimed but not recorded, perhaps not undone: Lambda's retry
         of that event, or any alarm event once the claim is stale, takes the claim over and finishes it:
-        the undo again (putting `before` back twice puts it back once) and the record."""
+        the undo again (putting `before` back twice puts it back once) and the record. A duplicate of the
+        event (Lambda's event queue delivers at least once) can do so while the first is still at work:
+        both undo, and the record, written with a mark on the recommendation (`Store.append_audit`'s
+        `once_on`), goes in once; the other delivery answers None."""
         link = self.store.alarm_link(alarm_name)
         item = self.store.get_recommendation_item(link["recommendation_id"]) if link else None
         if link is None or item is None:
@@ -131,7 +134,9 @@ class RollbackFlow:
         alarm event's) to take over; None when there is none, or its attempt may still be at work.
 
         An attempt that stops fails its invocation, and Lambda retries the event (same alarm, same time)
-        only after that; another event waits until the claim is stale (CLAIM_STALE_AFTER)."""
+        after that; another event waits until the claim is stale (CLAIM_STALE_AFTER). A duplicate of the
+        event looks like the retry, though its first delivery may still be at work: the record is what
+        only one of them writes (`_finish_rollback`)."""
         held, raw = item["attrs"].get("rollback_claim"), item.get("a_rollback_claim", {}).get("S")
         if not isinstance(held, dict) or not raw:  # a revert's ROLLED_BACK (or a claim older than this)
             return None
@@ -174,7 +179,8 @@ class RollbackFlow:
         """Record a rollback done (`outcome`), drop its alarms and tell the topic. When the record cannot
         be written, the outcome is kept on the recommendation and the error raised: the apply function
         retries the alarm's event, and the retry (`again`) records it from there, so no undo stays out of
-        the audit. A retry that finds it recorded already does nothing."""
+        the audit. A retry that finds it recorded already does nothing, and so does a delivery whose
+        record another one wrote first (the mark on the recommendation holds that one's record)."""
         rec_id, data = link["recommendation_id"], outcome["data"]
         function = str(attrs.get("before", {}).get("function", ""))
         if again and self._rollback_recorded(link, function, datetime.fromisoformat(outcome["at"])):
@@ -187,7 +193,10 @@ class RollbackFlow:
                 recommendation_id=rec_id,
                 caused_by=link["change_id"],
                 data=data,
+                once_on=rec_id,
             )
+        except RecordedAlready:  # another delivery of the event, or a sibling alarm's, recorded it: its own
+            return None  # alarms and notice are that delivery's to see to
         except (StoreError, ClientError, BotoCoreError) as exc:
             if not again:
                 self._rollback_unrecorded(rec_id, function, outcome, exc)

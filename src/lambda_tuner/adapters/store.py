@@ -2,9 +2,10 @@
 and the append-only, hash-chained audit.
 
 StateTable items (keys `pk`/`sk`): `LEASE/AGENT`; `REC#<id>/REC` (GSI `gsi1`: `STATUS#<status>` →
-`<created_at>#<id>`); `FN#<function>/STATE`; `ALARM#<name>/ALARM` (while the alarm exists); `AUDIT/HEAD`
-(a copy of the latest audit hash, so deleting the newest audit records is detectable). AuditTable items:
-`AUDIT/<seq:012d>` holding the canonical record JSON, only ever written with PutItem on a new key.
+`<created_at>#<id>`; a rolled-back one's `a_rollback_recorded`: the id of its one rollback record);
+`FN#<function>/STATE`; `ALARM#<name>/ALARM` (while the alarm exists); `AUDIT/HEAD` (a copy of the latest
+audit hash, so deleting the newest audit records is detectable). AuditTable items: `AUDIT/<seq:012d>`
+holding the canonical record JSON, only ever written with a put on a new key.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class StoreError(Exception):
 
 class AuditContentionError(StoreError):
     """Other writers kept winning the race for the next audit sequence number."""
+
+
+class RecordedAlready(Exception):
+    """The record there is to be one of for a recommendation (its rollback) was written by another
+    writer: another delivery of the same event, or an event of a sibling alarm."""
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -517,14 +523,23 @@ class Store:
 
     # ---------------------------------------------------------------- audit
 
-    def append_audit(self, type: AuditType, at: datetime, **fields: Any) -> AuditRecord:
-        """Chain a record after the current head and put it on a fresh key; on a lost race, re-chain."""
+    def append_audit(
+        self, type: AuditType, at: datetime, *, once_on: str | None = None, **fields: Any
+    ) -> AuditRecord:
+        """Chain a record after the current head and put it on a fresh key; on a lost race, re-chain.
+
+        `once_on`: a recommendation that is to have one record of this `type` (its rollback): the record
+        goes in with a mark on the recommendation (`_put_marked`), and RecordedAlready is raised when
+        another writer's record holds the mark."""
         for attempt in range(APPEND_ATTEMPTS):
             if attempt:  # another writer took this seq: back off with jitter so racers spread out
                 time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not security
             record = chain(self.audit_head(), id=uuid.uuid4().hex, type=type, at=at, **fields)
             try:
-                self.client.put_item(TableName=self.audit_table, **_record_put(record))
+                if once_on is None:
+                    self.client.put_item(TableName=self.audit_table, **_record_put(record))
+                elif not self._put_marked(record, once_on):
+                    continue
             except ClientError as exc:
                 if not _conditional_failed(exc):
                     raise StoreError(f"cannot append to the audit: {exc}") from exc
@@ -568,6 +583,45 @@ class Store:
         raise AuditContentionError(
             f"gave up appending {len(entries)} records after {APPEND_ATTEMPTS} lost races"
         )
+
+    def _put_marked(self, record: AuditRecord, rec_id: str) -> bool:
+        """Put `record` and mark recommendation `rec_id` with its id (`a_<type>_recorded`), in one
+        transaction, only while no record holds the mark: whether it went in (False: its sequence number
+        was taken, chain it again). RecordedAlready when another record holds the mark.
+
+        Two deliveries of one alarm event can run at once (Lambda's event queue delivers at least once),
+        and each takes the other for a stopped attempt to finish: checking the audit first and then
+        appending would let both record the rollback."""
+        mark, key = f"a_{record.type}_recorded", {"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")}
+        ours = json.dumps(record.id)
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.audit_table, **_record_put(record)}},
+                    {
+                        "Update": {
+                            "TableName": self.state_table,
+                            "Key": key,
+                            "UpdateExpression": "SET #m = :id",
+                            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#m)",
+                            "ExpressionAttributeNames": {"#m": mark},
+                            "ExpressionAttributeValues": {":id": _s(ours)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise StoreError(f"cannot append to the audit: {exc}") from exc
+            got = self.client.get_item(TableName=self.state_table, Key=key, ConsistentRead=True).get("Item")
+            if got is None:
+                raise StoreError(f"cannot record the {record.type} of {rec_id}: it is not stored") from exc
+            held = got.get(mark, {}).get("S")
+            if held is None:  # the sequence number was taken, or the item was being written: chain again
+                return False
+            if held != ours:  # else the SDK sent it again after its answer was lost: the first sending's
+                raise RecordedAlready(f"the {record.type} of {rec_id} is recorded already") from exc
+        return True
 
     def _holds(self, record: AuditRecord) -> bool:
         """Whether `record`'s sequence number, refused as taken, holds `record` itself: the SDK sends a put
