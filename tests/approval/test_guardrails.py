@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from approval_support import NOW, make_rec
@@ -61,6 +62,58 @@ def test_auto_makes_an_experiment_within_the_step_factor_its_limits_are_not_sett
     assert step_factor(trial) == step_factor(canary) == 3008 / 1760
     decisions = route([trial, canary], {"orders-api": "auto"}, RAILS, NOW)
     assert [d.route for d in decisions] == ["apply", "apply"], decisions
+
+
+def _measured_at(rec: Recommendation, *sizes: int) -> Recommendation:
+    """`rec` with its chart marking `sizes` as measured, as the decision's chart marks the fit's sizes."""
+    points = [p.model_copy(update={"observed": p.memory_mb in sizes}) for p in rec.chart]
+    points += [rec.chart[0].model_copy(update={"memory_mb": m, "observed": True}) for m in sizes]
+    return rec.model_copy(update={"chart": tuple({p.memory_mb: p for p in points}.values())})
+
+
+def test_auto_counts_a_canary_from_the_sizes_measured_as_the_optimizer_bounds_it() -> None:
+    # Given a function at 3,008 MB behind an alias whose last canary measured 1,760 MB
+    limits = {"max_days": 1, "stop_if_p99_ms_above": 150.0, "stop_if_error_rate_above": 0.0}
+    canary = {"canary_weight": 0.1, "stop_if_p99_ratio_above": 1.05, **limits}
+
+    def trial(rec_id: str, size: int, extra: dict[str, Any], kind: str = "experiment") -> Recommendation:
+        new = {"memory_mb": size, **extra}
+        rec = make_rec(rec_id=rec_id, kind=kind, current=3008, proposed=new, qualifier="live")
+        return _measured_at(rec, 3008, 1760)
+
+    # A canary at 1,408 MB is 2.14x from the size in force but 1.25x from the size measured: the
+    # optimizer proposes it (one step beyond the sizes measured), and auto mode used to ask for it
+    near = trial("near", 1408, canary)
+    assert step_factor(near) == 1760 / 1408
+    # one at 864 MB is 2.04x beyond the sizes measured; inside their range a canary is no step at all
+    far, inside = trial("far", 864, canary), trial("inside", 2048, canary)
+    assert step_factor(inside) == 1.0
+    # Then auto mode makes the one within a step of what was measured, and asks for the one beyond
+    rails = RAILS.model_copy(update={"max_changes_per_cycle": 5})
+    decisions = route([near, far, inside], {"orders-api": "auto"}, rails, NOW)
+    assert [d.route for d in decisions] == ["apply", "approve", "apply"], decisions
+    beyond = "a canary 2.04× from the nearest size measured or in force exceeds the auto limit 2×"
+    assert decisions[1].reason == beyond
+    # And what moves the size in force is still counted from it: the same size on all traffic, or as a
+    # change, and a canary with no alias to split (an all-traffic trial)
+    on_all_traffic = trial("all", 1408, limits)
+    change = trial("change", 1408, {}, kind="memory")
+    no_alias = near.model_copy(update={"id": "no-alias", "qualifier": None})
+    for rec in (on_all_traffic, change, no_alias):
+        assert step_factor(rec) == 3008 / 1408
+        [decision] = route([rec], {"orders-api": "auto"}, RAILS, NOW)
+        assert (decision.route, decision.reason) == ("approve", "step 2.14× exceeds the auto limit 2×")
+    # while approve mode asks a person for each, as before
+    assert {d.route for d in route([near, far, inside], {"orders-api": "approve"}, RAILS, NOW)} == {"approve"}
+
+
+def test_a_canary_whose_decision_marks_no_size_measured_counts_from_the_size_in_force() -> None:
+    canary = make_rec(kind="experiment", current=3008, proposed={"memory_mb": 1408, "canary_weight": 0.1},
+                      qualifier="live")  # fmt: skip
+    unmarked = canary.model_copy(update={"chart": ()})
+    assert step_factor(unmarked) == 3008 / 1408
+    [decision] = route([unmarked], {"orders-api": "auto"}, RAILS, NOW)
+    assert decision.route == "approve", decision
 
 
 def test_auto_asks_for_a_pc_schedule_and_says_why_in_words() -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lambda_tuner.core.canary import canary_of
 from lambda_tuner.core.models import EXPERIMENT_KEYS, FunctionPolicy, Mode, Recommendation
 
 CHANGING_KINDS = frozenset({"memory", "provisioned_concurrency", "experiment"})
@@ -89,18 +90,40 @@ def in_window(window: str | None, now: datetime) -> bool:
 
 def step_factor(rec: Recommendation) -> float:
     """How far the proposal moves each changed number (≥ 1); counts from 1 so 0 → n is n×. An
-    experiment's limits (its days, stops, share of an alias) bound the trial; they are not steps."""
+    experiment's limits (its days, stops, share of an alias) bound the trial; they are not steps.
+
+    A canary leaves the size in force alone: its size counts from the nearest size known, the size in
+    force or the range of those measured so far (inside it, no step), as the optimizer bounds it (one step
+    beyond the sizes measured: optimizer._trial_reach). Counted from the size in force alone, a canary the
+    optimizer proposes one step beyond a size it measured was asked of a person every time it came up.
+    A trial on all traffic moves the size in force, and counts from it like any change."""
+    measured = _measured(rec) if canary_of(rec) is not None else ()
     factor = 1.0
     for key, new in rec.proposed.items():
         if key in EXPERIMENT_KEYS:
             continue
         old = rec.current.get(key)
         if isinstance(new, int | float) and isinstance(old, int | float):
-            lo, hi = sorted((max(float(old), 1.0), max(float(new), 1.0)))
-            factor = max(factor, hi / lo)
+            step = _ratio(float(old), float(new))
+            if key == "memory_mb" and measured:  # how far beyond their range (1 inside it)
+                size = max(float(new), 1.0)
+                step = min(step, max(min(measured) / size, size / max(measured), 1.0))
+            factor = max(factor, step)
         elif new != old:
             factor = float("inf")  # a schedule or other structured change is never "a small step"
     return factor
+
+
+def _ratio(a: float, b: float) -> float:
+    lo, hi = sorted((max(a, 1.0), max(b, 1.0)))
+    return hi / lo
+
+
+def _measured(rec: Recommendation) -> tuple[float, ...]:
+    """The memory sizes the decision had measurements of: its chart marks every size of the fit it was
+    made on (memory_reason.chart), the very sizes the optimizer bounds a canary by. None marked (no
+    chart): only the size in force counts."""
+    return tuple(float(p.memory_mb) for p in rec.chart if p.observed)
 
 
 def _saving(rec: Recommendation) -> float:
@@ -175,7 +198,10 @@ def _auto_blocker(rec: Recommendation, rails: Guardrails, window_open: bool, bud
     if factor > rails.max_step_factor:
         # rounded up, to the hundredth: a 2.04x step shown as "2×" would read as within a 2x limit
         shown = math.ceil(round(factor * 100, 6)) / 100
-        return f"step {shown:g}× exceeds the auto limit {rails.max_step_factor:g}×"
+        limit = f"exceeds the auto limit {rails.max_step_factor:g}×"
+        if canary_of(rec) is not None:
+            return f"a canary {shown:g}× from the nearest size measured or in force {limit}"
+        return f"step {shown:g}× {limit}"
     return _timing_blocker(rails, window_open, budget)
 
 

@@ -10,6 +10,7 @@ from memory_support import NOW, epoch, function, observe
 
 from lambda_tuner.core.exploration import Upside, choose_experiment, experiments_spent
 from lambda_tuner.core.fitting import fit_duration
+from lambda_tuner.core.guardrails import Guardrails, route
 from lambda_tuner.core.models import Observations, Recommendation
 from lambda_tuner.core.optimizer import MemoryPolicy, decide_memory, evaluate, usage_from
 from lambda_tuner.core.pricing import default_prices
@@ -269,3 +270,27 @@ def test_a_trial_worth_its_cost_is_made_even_when_its_expected_improvement_is_sm
     assert improvement is not None and float(improvement.group(1)) < 0.5
     # And a user who sets a floor on the expected improvement above it keeps the size instead
     assert decide(explore_threshold=0.005).kind == "keep"
+
+
+def test_a_canary_the_optimizer_proposes_beyond_2x_from_the_size_in_force_is_one_auto_mode_makes():
+    # Given a function at 3,008 MB behind an alias (80 ms whatever its memory) whose canary measured
+    # 1,760 MB beside it on its last day
+    calls = PER_DAY_AT_40_A_MINUTE
+    days = [epoch(3008, 80.0, day=d, invocations=calls) for d in range(13)]
+    live = epoch(3008, 80.0, day=13, invocations=calls * 9 // 10)
+    canary = epoch(1760, 80.5, day=13, invocations=calls // 10).model_copy(update={"canary": True})
+    eps = (*days, live, canary)
+    obs = Observations(
+        function="fn", window_start=eps[0].start, window_end=eps[-1].end, epochs=eps, qualifier="live"
+    )
+    policy = MemoryPolicy(canary_weight=0.1)
+    rec = decide_memory(function(3008), obs, policy, PRICES, NOW, "rec-1", baseline_memory_mb=3008)
+    # When the optimizer proposes a canary one step beyond the size measured, more than 2x from the size
+    # in force
+    size = int(rec.proposed["memory_mb"] or 0)
+    assert rec.kind == "experiment" and rec.proposed.get("canary_weight"), rec.reason.decided_by
+    assert 3008 / size > policy.max_step_factor and 1760 / size <= policy.max_step_factor, size
+    # Then auto mode's rails, at the same step factor, make it rather than ask a person for it every time
+    rails = Guardrails(max_step_factor=policy.max_step_factor)
+    [decision] = route([rec], {"fn": "auto"}, rails, NOW)
+    assert decision.route == "apply", decision.reason
