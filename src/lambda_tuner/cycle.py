@@ -796,10 +796,11 @@ def _same_as_pending(rec: Recommendation, pending: Sequence[Recommendation]) -> 
 
 
 def _stopped_trials(store: StoreLike, now: datetime) -> dict[str, list[StoppedTrial]]:
-    """Per function, the memory experiments their guards stopped within `STOPPED_FOR`, read from the
-    recommendations rolled back (one query of the status index for the fleet, not one per function):
-    the decision's look-back forgets them after `lookback_days`. The apply function has always stored
-    a rollback so: stops recorded before this rule was made are honoured too."""
+    """Per function, the memory changes (experiments, moves) their guards rolled back within
+    `STOPPED_FOR`, read from the recommendations rolled back (one query of the status index for the
+    fleet, not one per function): the decision's look-back forgets them after `lookback_days`. The apply
+    function has always stored a rollback so: rollbacks recorded before this rule was made are honoured
+    too."""
     out: dict[str, list[StoppedTrial]] = {}
     for rec, attrs, updated_at in store.list_rolled_back(now - STOPPED_FOR - PROPOSED_BEFORE_STOP):
         if (trial := stopped_trial(rec, attrs, updated_at)) is not None:

@@ -1,7 +1,8 @@
-"""A cycle remembers the memory experiments its guards stopped beyond the decision's look-back: it reads
-them from the recommendations the apply function moved to ROLLED_BACK (one query of the status index a
-cycle), as the apply function stores them and always has, so stops recorded before this rule existed
-are honoured too. Before, a stop was forgotten with its epochs, and the same trial was made again."""
+"""A cycle remembers the memory changes its guards rolled back (experiments, and ordinary moves) beyond
+the decision's look-back: it reads them from the recommendations the apply function moved to ROLLED_BACK
+(one query of the status index a cycle), as the apply function stores them and always has, so rollbacks
+recorded before this rule existed are honoured too. Before, a stop was forgotten with its epochs, and
+the same change was made again."""
 
 from __future__ import annotations
 
@@ -67,18 +68,20 @@ def one_day_at_3008(code: str) -> Any:
     return collect
 
 
-def stopped_40_days_ago(store: Store, *, claim: bool = True) -> None:
+def stopped_40_days_ago(store: Store, *, claim: bool = True, kind: str = "experiment") -> None:
     """What the apply function stores for a trial at 1,760 MB (from 3,008 MB, code sha-a) that a rollback
     alarm stopped 40 days ago: the change's APPLIED transition (`_record_change`), then the rollback's
     claim (`RollbackFlow._claim`). `claim`: the rollback's time stamped on its claim (later code) or not
-    (the first releases, whose claim was `rolled_back_by` only)."""
+    (the first releases, whose claim was `rolled_back_by` only). `kind` "memory": an ordinary move to
+    1,760 MB instead, rolled back the same way."""
     made = NOW - timedelta(days=41)
+    trial = {"max_days": 1} if kind == "experiment" else {}
     store.put_recommendation(
         make_rec(
             rec_id="trial-1",
             current=3008,
-            proposed={"memory_mb": 1760, "max_days": 1},
-            kind="experiment",
+            proposed={"memory_mb": 1760, **trial},
+            kind=kind,
             status="APPROVED",
             created_at=made,
         )
@@ -118,12 +121,25 @@ def test_a_trial_stopped_before_the_lookback_is_not_made_again(account: Account)
     rec = decided(store, "sha-a")
     # Then neither that size nor one near it or below is tried (or moved to) again
     assert int(rec.proposed["memory_mb"] or 0) > 1760 * 2**0.2, (rec.kind, rec.proposed, rec.reason.summary)
-    # and the reason says which trial, when it was stopped, and until when that holds
+    # and the reason says which change, when it was rolled back, and until when that holds
     said = (
-        f"a trial at 1760 MB was stopped by its guards on {NOW - timedelta(days=40):%Y-%m-%d}: it and less "
-        f"memory are not tried again until {NOW + timedelta(days=50):%Y-%m-%d} or a code change"
+        f"a change to 1760 MB was rolled back by its guards on {NOW - timedelta(days=40):%Y-%m-%d}: it and "
+        f"less memory are ruled out until {NOW + timedelta(days=50):%Y-%m-%d} or a code change"
     )
     assert said in rec.reason.summary, rec.reason.summary
+
+
+def test_a_move_its_guards_rolled_back_before_the_lookback_is_not_made_again(account: Account) -> None:
+    store = Store(STATE, AUDIT)
+    # Given an ordinary move to 1,760 MB (not a trial) its p99 alarm rolled back 40 days ago
+    stopped_40_days_ago(store, kind="memory")
+    # When a cycle decides for the function, on the same code
+    rec = decided(store, "sha-a")
+    # Then the same change is not made again (nor one near it or below), and the reason says why
+    assert int(rec.proposed["memory_mb"] or 0) > 1760 * 2**0.2, (rec.kind, rec.proposed, rec.reason.summary)
+    assert f"a change to 1760 MB was rolled back by its guards on {NOW - timedelta(days=40):%Y-%m-%d}" in (
+        rec.reason.summary
+    )
 
 
 def test_a_stop_recorded_without_a_time_on_its_claim_is_honoured(account: Account) -> None:
@@ -133,7 +149,7 @@ def test_a_stop_recorded_without_a_time_on_its_claim_is_honoured(account: Accoun
     # Then it rules the same ground out, dated by the recommendation's last update
     rec = decided(store, "sha-a")
     assert int(rec.proposed["memory_mb"] or 0) > 1760 * 2**0.2, (rec.kind, rec.proposed)
-    assert f"stopped by its guards on {NOW - timedelta(days=40):%Y-%m-%d}" in rec.reason.summary
+    assert f"rolled back by its guards on {NOW - timedelta(days=40):%Y-%m-%d}" in rec.reason.summary
 
 
 def test_after_a_deploy_the_stopped_size_may_be_tried_again(account: Account) -> None:

@@ -67,7 +67,7 @@ def test_a_trial_its_guards_stopped_is_not_tried_again_after_the_lookback(auto: 
     said = [str(r.data["reason"]) for r in audit if r.type == "recommendation" and r.function == "orders-api"]
     told = [
         (
-            f"a trial at {rec.proposed['memory_mb']} MB was stopped by its guards on {stop.at:%Y-%m-%d}",
+            f"a change to {rec.proposed['memory_mb']} MB was rolled back by its guards on {stop.at:%Y-%m-%d}",
             f"until {stop.at + timedelta(days=90):%Y-%m-%d} or a code change",
         )
         for stop, rec in stopped

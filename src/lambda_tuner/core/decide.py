@@ -91,8 +91,8 @@ class Decider:
         state: Mapping[str, Any],
         stopped: Sequence[StoppedTrial] = (),
     ) -> list[Recommendation]:
-        """`stopped`: the function's memory experiments its guards stopped (those still in force on
-        its code now rule sizes out: stopped_trials.py)."""
+        """`stopped`: the function's memory changes (experiments, moves) its guards rolled back (those
+        still in force on its code now rule sizes out: stopped_trials.py)."""
         if obs.status != "ok":
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")

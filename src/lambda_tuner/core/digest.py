@@ -39,7 +39,7 @@ _DECIDERS = {
     "bounds": "the memory bounds set for this function",
     "p99 objective": "the p99 objective set for this function",
     "p95 objective": "the p95 objective set for this function",
-    "stopped trial": "a trial its guards stopped rules that ground out for now",
+    "earlier rollback": "a change its guards rolled back rules that ground out for now",
 }
 
 

@@ -14,8 +14,9 @@ must clear the thresholds a normal change must clear. The next cycle decides aga
 
 Budget: at most `max_experiments` per function over the history the decision sees. Round sizes beyond
 the observed range, never on a step-limit edge, make the agent's own experiments countable from the
-epochs alone (`experiments_spent`); the optimizer's moves are at 1 MB resolution. What a trial its guards
-stopped said outlives that history: the ground it rules out is a constraint of its own (stopped_trials.py).
+epochs alone (`experiments_spent`); the optimizer's moves are at 1 MB resolution. What a trial (or a
+move) its guards rolled back said outlives that history: the ground it rules out is a constraint of its
+own (stopped_trials.py).
 """
 
 from __future__ import annotations

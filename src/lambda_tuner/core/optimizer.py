@@ -133,7 +133,8 @@ def evaluate(
     `baseline_memory_mb` is the size the baseline p99 was measured at (see `_allowance`); `epochs`, the
     ones the fit was made on, tell which sizes were measured beside it in one window (`_side_by_side`).
     `chain`: sizes nearer one of those than the baseline's size read their ratio from it (`_chain`).
-    `stopped`: trials stopped by their guards; the sizes they rule out are a hard constraint.
+    `stopped`: memory changes (trials, moves) their guards rolled back; the sizes they rule out are a
+    hard constraint.
     """
     lower = max(MIN_MEMORY_MB, policy.min_mb or MIN_MEMORY_MB)
     upper = min(MAX_MEMORY_MB, policy.max_mb or MAX_MEMORY_MB)
@@ -429,11 +430,12 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     stopped: Sequence[StoppedTrial] = (),
 ) -> Recommendation:
     """The memory recommendation; the duration fit it makes is left in `fits[fn.name]` when a dict is
-    given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the trials
-    stopped by their guards that still rule sizes out (stopped_trials.in_force); where they change the
-    decision, its reason says which and until when. Only stops outside the observations' window count:
-    a stop inside it is in the epochs, which say what the trial measured and are weighed as everything
-    else is; once its day has left them, only the stop itself is left to say so."""
+    given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the memory
+    changes (trials, moves) rolled back by their guards that still rule sizes out
+    (stopped_trials.in_force); where they change the decision, its reason says which and until when.
+    Only stops outside the observations' window count: a stop inside it is in the epochs, which say what
+    the change measured and are weighed as everything else is; once its day has left them, only the
+    stop itself is left to say so."""
     stopped = [t for t in stopped if not obs.window_start <= t.stopped_at <= obs.window_end]
     epochs = fit_epochs(fn, obs)
     total = sum(e.invocations for e in epochs)
@@ -596,8 +598,8 @@ def _confirmation(ev: Evaluation, best: int) -> int | None:
     """Where a confirmation canary goes: the best guess itself, or, when that is round, the nearest
     size on the grid from it towards the current size that is not (a round size is how exploration
     trials are told apart; towards the current size, a move capped by the step limit can still land
-    where the canary measured); None when there is none short of the current size. Never a size a
-    stopped trial rules out (the way back to a size in force inside such ground crosses it)."""
+    where the canary measured); None when there is none short of the current size. Never a size an
+    earlier rollback rules out (the way back to a size in force inside such ground crosses it)."""
     m = ev.memory_mb
     step = 1 if ev.current > best else -1
     open_ = ev.masks.get(MASK)

@@ -1,24 +1,30 @@
-"""What a memory experiment its guards stopped rules out, and for how long.
+"""What a memory change its guards rolled back rules out, and for how long.
 
-A trial (a canary, or one bounded step on all traffic) is stopped when a rollback alarm of its fires: its
-p99 or its mean duration past its stop, or errors. That is the answer it was run for: a trial too slow at
-576 MB, tried from 1,141 MB, says less memory is no better; one too costly above the size in force says
-more is no cheaper. The day it measured leaves the decision's look-back after `lookback_days`, and the
-model, which then no longer sees it, would try the same ground again every few weeks: paying for the
-trial and sending a rollback notice each time. So the agent remembers the stop itself.
+A change of memory is undone when a rollback alarm of its fires. A trial (a canary, or one bounded step
+on all traffic; kind "experiment") has its own stops: its p99 or its mean duration past them, or errors.
+An ordinary move (kind "memory": the model's best estimate, on all traffic) has the guards of any change:
+its p99 well above what it projected, errors, throttles, durations near the timeout. Either way that is
+an answer: a trial too slow at 576 MB, tried from 1,141 MB, says less memory is no better; one too costly
+above the size in force says more is no cheaper; a move to 1,408 MB its p99 alarm undid says the same of
+1,408 MB. The day it measured leaves the decision's look-back after `lookback_days`, and the model, which
+then no longer sees it, would make the same change again every few weeks: the user paying for the slow
+hours and reading a rollback notice each time. So the agent remembers the rollback itself: one its
+guards made (a person's revert, `reverted_by`, judges nothing about the size), of memory (a provisioned
+concurrency change rolled back says nothing about where memory should go).
 
-Once its day has left the look-back (inside it, the epochs say what the trial measured and the model
-weighs them: `optimizer.decide_memory`), a stopped trial rules out its size, the sizes near it (within
-`NEAR_OBSERVED_LOG2`, where a trial teaches little new: 608 MB after 576 MB) and every size beyond it,
-away from the size it was tried from, until `STOPPED_FOR` after its stop, for trials and moves alike
-(never the size in force: a rule about where to go does not push a function away from where it is).
-90 days: long enough that a settled function is not tried again every few weeks (six look-backs of 14
-days), short enough that a slow drift of its traffic or of Lambda's hardware gets a fresh look each
-quarter. A new deployment can behave differently: a trial stopped on other code (its CodeSha256
-differs from the one in force now) rules nothing out.
+Once its day has left the look-back (inside it, the epochs say what the change measured and the model
+weighs them: `optimizer.decide_memory`), a change rolled back by its guards rules out its size, the sizes
+near it (within `NEAR_OBSERVED_LOG2`, where a trial teaches little new: 608 MB after 576 MB) and every
+size beyond it, away from the size it was made from, until `STOPPED_FOR` after its rollback: as the
+target of a trial or of a move alike (never the size in force: a rule about where to go does not push a
+function away from where it is). 90 days: long enough that a settled function is not tried again every
+few weeks (six look-backs of 14 days), short enough that a slow drift of its traffic or of Lambda's
+hardware gets a fresh look each quarter. A new deployment can behave differently: a change rolled back
+on other code (its CodeSha256 differs from the one in force now) rules nothing out.
 
-Pure: the cycle reads what the apply function stored when it rolled the trial back (the recommendation
-ROLLED_BACK by an alarm, with what it put back) and passes it in; `now` is a parameter.
+Pure: the cycle reads what the apply function stored when it rolled the change back (the recommendation
+ROLLED_BACK by an alarm, with what it put back) and passes it in; `now` is a parameter. The names say
+"trial" and "stop" for both kinds: the rule was made for trials first.
 """
 
 from __future__ import annotations
@@ -34,14 +40,19 @@ from lambda_tuner.core.fitting import FloatArray
 from lambda_tuner.core.models import Frozen, Recommendation
 
 STOPPED_FOR = timedelta(days=90)
-# How long before its stop a trial may have been proposed (its day, a wait for its hand-over or a
-# person's approval): how far back the recommendations are read beyond STOPPED_FOR
+# How long before its rollback a change may have been proposed (a trial's day, a wait for its hand-over
+# or a person's approval): how far back the recommendations are read beyond STOPPED_FOR
 PROPOSED_BEFORE_STOP = timedelta(days=14)
-MASK = "stopped trial"  # the name of the constraint in the evaluation (and in a reason's `decided_by`)
+# the name of the constraint in the evaluation (and in a reason's `decided_by`, which a person reads)
+MASK = "earlier rollback"
+# The kinds whose rollback by their guards says something about memory: they change it on all traffic
+# (or on a canary's share); the others (provisioned concurrency) leave memory where it is.
+MEMORY_CHANGES = ("experiment", "memory")
 
 
 class StoppedTrial(Frozen):
-    """A memory experiment a rollback alarm stopped: from `from_mb` (the size in force) to `trial_mb`."""
+    """A memory change (an experiment, or an ordinary move) a rollback alarm undid: from `from_mb` (the
+    size in force) to `trial_mb` (the size it set)."""
 
     function: str
     from_mb: int
@@ -63,16 +74,16 @@ class StoppedTrial(Frozen):
 def stopped_trial(
     rec: Recommendation, attrs: Mapping[str, Any], updated_at: datetime | None = None
 ) -> StoppedTrial | None:
-    """The stopped trial a ROLLED_BACK recommendation records, or None when it is none: not an
-    experiment, or undone by a person (a revert, `reverted_by`) rather than by its guards
+    """The stopped trial a ROLLED_BACK recommendation records, or None when it is none: not a memory
+    change (`MEMORY_CHANGES`), or undone by a person (a revert, `reverted_by`) rather than by its guards
     (`rolled_back_by`: the alarm). `attrs` are what its transitions stored (`before`: what the change
     found, its code among it; `rollback_claim`: the alarm event's time); rollbacks recorded before
     claims carried a time are dated by the item's last update, else by the recommendation's creation."""
     alarm = attrs.get("rolled_back_by")
     trial, start = rec.proposed.get("memory_mb"), rec.current.get("memory_mb")
-    if rec.kind != "experiment" or not alarm or not isinstance(trial, int) or not isinstance(start, int):
+    if rec.kind not in MEMORY_CHANGES or not alarm:
         return None
-    if trial == start:
+    if not isinstance(trial, int) or not isinstance(start, int) or trial == start:
         return None
     claim = attrs.get("rollback_claim")
     at = claim.get("at") if isinstance(claim, Mapping) else None
@@ -92,7 +103,7 @@ def stopped_trial(
 def in_force(
     trials: Sequence[StoppedTrial], code_sha256: str | None, now: datetime
 ) -> tuple[StoppedTrial, ...]:
-    """The trials that still rule something out: stopped less than STOPPED_FOR ago, on the code in force
+    """The stops that still rule something out: rolled back less than STOPPED_FOR ago, on the code in force
     now (where either code is unknown, the stop is honoured: caution costs a trial, a retry a rollback)."""
     return tuple(
         t
@@ -103,8 +114,8 @@ def in_force(
 
 
 def ruled_out(memory_mb: FloatArray, trials: Sequence[StoppedTrial], current_mb: int) -> BoolArray:
-    """Sizes a stopped trial rules out: its own, those near it, all beyond it away from the size it was
-    tried from (never that size, nor the size in force)."""
+    """Sizes a stop rules out: its own, those near it, all beyond it away from the size it was changed
+    from (never that size, nor the size in force)."""
     out = np.zeros(memory_mb.shape, dtype=bool)
     margin = 2.0**NEAR_OBSERVED_LOG2
     for t in trials:
@@ -121,11 +132,12 @@ def rules_out(trial: StoppedTrial, memory_mb: int) -> bool:
 
 
 def stopped_text(trial: StoppedTrial) -> str:
-    """What the trial said and until when it holds, in the words of a reason."""
+    """What the rollback said and until when it holds, in the words of a reason (the same words for a
+    trial and a move: the user was told of both as "Rolled back")."""
     way = "less" if trial.less else "more"
     return (
-        f"a trial at {trial.trial_mb} MB was stopped by its guards on {trial.stopped_at:%Y-%m-%d}: "
-        f"it and {way} memory are not tried again until {trial.until:%Y-%m-%d} or a code change"
+        f"a change to {trial.trial_mb} MB was rolled back by its guards on {trial.stopped_at:%Y-%m-%d}: "
+        f"it and {way} memory are ruled out until {trial.until:%Y-%m-%d} or a code change"
     )
 
 

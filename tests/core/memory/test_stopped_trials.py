@@ -1,10 +1,11 @@
-"""A memory experiment its guards stopped rules out its size, the sizes near it and those beyond it (away
-from the size in force) for 90 days, unless the function's code changed since. The agent used to forget
-a stop with the epochs, once they left the decision's look-back, and tried the same ground again."""
+"""A memory change its guards rolled back (an experiment, or an ordinary move) rules out its size, the
+sizes near it and those beyond it (away from the size in force) for 90 days, unless the function's code
+changed since. The agent used to forget a stop with the epochs, once they left the decision's look-back,
+and tried the same ground again; an ordinary move its guards undid it forgot always."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from memory_support import NOW, epoch, function
@@ -86,10 +87,10 @@ def test_a_stopped_trial_is_not_tried_again_and_the_reason_says_until_when() -> 
     again = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=stopped)
     # Then neither 1,760 MB nor a size near or below it is tried or moved to
     assert int(again.proposed["memory_mb"] or 0) > 1760 * 2**0.2, again.proposed
-    # and the reason says which trial was stopped, when, and until when it holds
+    # and the reason says which change was rolled back, when, and until when it holds
     said = (
-        f"a trial at 1760 MB was stopped by its guards on {NOW - timedelta(days=40):%Y-%m-%d}: it and less "
-        f"memory are not tried again until {NOW + timedelta(days=50):%Y-%m-%d} or a code change"
+        f"a change to 1760 MB was rolled back by its guards on {NOW - timedelta(days=40):%Y-%m-%d}: it and "
+        f"less memory are ruled out until {NOW + timedelta(days=50):%Y-%m-%d} or a code change"
     )
     assert said in again.reason.summary and again.reason.decided_by.startswith(said), again.reason
 
@@ -152,9 +153,82 @@ def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
     # A rollback recorded before claims carried a time is dated by the item's last update
     older = {k: v for k, v in attrs.items() if k != "rollback_claim"}
     assert stopped_trial(_experiment(), older, at).stopped_at == at  # type: ignore[union-attr]
-    # A person's revert is no verdict of the guards, and an ordinary change rolled back is no trial
+    # A person's revert is no verdict of the guards
     assert stopped_trial(_experiment(), {"reverted_by": "cli", "before": attrs["before"]}) is None
-    assert stopped_trial(_experiment("memory"), attrs) is None
+
+
+ALARM = "lambda-tuner-rollback-fn-2-p99"
+
+
+def _rolled_back(at: datetime, memory_mb: int = 1760) -> dict[str, object]:
+    """What the apply function stores when a change's alarm rolls it back (rollback_flow.py)."""
+    return {
+        "rolled_back_by": ALARM,
+        "before": {"kind": "memory", "function": "fn", "memory_mb": memory_mb, "code_sha256": "sha-a"},
+        "rollback_claim": {"alarm": ALARM, "at": at.isoformat(), "owner": "o"},
+    }
+
+
+def _move(
+    kind: str = "memory", current: dict[str, object] | None = None, proposed: dict[str, object] | None = None
+) -> Recommendation:
+    """An ordinary memory change as the agent makes it (`current` also carries the error rate its
+    alarms are set from), rolled back."""
+    return Recommendation(
+        id="rec-2",
+        function="fn",
+        kind=kind,  # type: ignore[arg-type]
+        created_at=NOW - timedelta(days=20),
+        current=current or {"memory_mb": 1760, "errors_per_min": 0.0},  # type: ignore[arg-type]
+        proposed=proposed or {"memory_mb": 1408},  # type: ignore[arg-type]
+        reason=Reason(summary="Change memory 1760 → 1408 MB", observed="", model="", decided_by="cost"),
+        status="ROLLED_BACK",
+    )
+
+
+def test_an_ordinary_memory_change_its_guards_rolled_back_is_remembered_like_a_trial() -> None:
+    # Given a move from 1,760 to 1,408 MB (the model's best estimate, on all traffic) that its p99
+    # alarm rolled back
+    at = NOW - timedelta(days=19, hours=23)
+    moved = stopped_trial(_move(), _rolled_back(at), NOW - timedelta(days=1))
+    # Then it is read back like a stopped trial: from the size in force to the size it set
+    assert moved == StoppedTrial(
+        function="fn", from_mb=1760, trial_mb=1408, stopped_at=at, code_sha256="sha-a", alarm=ALARM
+    )
+    # but a person's revert of it judges nothing about the size
+    assert stopped_trial(_move(), {"reverted_by": "cli", "before": _rolled_back(at)["before"]}) is None
+
+
+def test_only_a_memory_change_its_guards_rolled_back_rules_memory_out() -> None:
+    # Given changes of other kinds rolled back by an alarm of theirs
+    at = NOW - timedelta(days=20)
+    attrs = _rolled_back(at)
+    pc = _move("provisioned_concurrency", current={"pc": 2}, proposed={"pc": 5})
+    schedule_off = _move("provisioned_concurrency", current={"pc": 5}, proposed={"pc_schedule": "[]"})
+    # (kinds the agent never applies, whatever memory they name: advice, a template change, a note)
+    advice = _move("template_change")
+    arm64 = _move("arm64_advice", current={"arch": "x86_64", "memory_mb": 1760},
+                  proposed={"arch": "arm64", "memory_mb": 1760})
+    keep = _move("keep", proposed={"memory_mb": 1760})
+    # Then none of them rules a memory size out
+    assert [stopped_trial(r, attrs) for r in (pc, schedule_off, advice, arm64, keep)] == [None] * 5
+
+
+def test_a_move_its_guards_rolled_back_is_not_made_again_after_the_lookback() -> None:
+    # Given the function the agent would move (or try) to 1,760 MB, and such a move, made from 3,008 MB
+    # on code sha-a and rolled back by its p99 alarm 20 days ago (its day out of the look-back)
+    obs, fn = one_day_at_3008(), function(3008).model_copy(update={"code_sha256": "sha-a"})
+    move = _move(current={"memory_mb": 3008, "errors_per_min": 0.0}, proposed={"memory_mb": 1760})
+    at = NOW - timedelta(days=20)
+    stopped = [s for s in [stopped_trial(move, _rolled_back(at, 3008))] if s is not None]
+    decider = Decider(NOW, lambda: "rec-3")
+    assert int(decider.decide(fn, obs, {})[0].proposed["memory_mb"] or 0) == 1760
+    # When the agent decides again with what the cycle read back
+    memory = decider.decide(fn, obs, {}, stopped)[0]
+    # Then neither 1,760 MB nor a size near or below it is proposed, and the reason says why
+    assert int(memory.proposed["memory_mb"] or 0) > 1760 * 2**0.2, memory.proposed
+    said = f"a change to 1760 MB was rolled back by its guards on {at:%Y-%m-%d}"
+    assert said in memory.reason.summary, memory.reason
 
 
 def test_a_stop_inside_the_observations_is_left_to_the_epochs() -> None:
