@@ -214,6 +214,7 @@ def _remembered(truth: Truth, trial: Trial, day: datetime) -> list[StoppedTrial]
             from_mb=trial.restore_mb,
             trial_mb=trial.trial_mb,
             stopped_at=day + STOP_WITHIN_DAY,
+            tried_at=day,
         )
     ]
 

@@ -47,7 +47,7 @@ from lambda_tuner.core.models import (
 )
 from lambda_tuner.core.pricing import PriceTable
 from lambda_tuner.core.same_day import canary_epochs, shared_window_contrasts
-from lambda_tuner.core.stopped_trials import MASK, StoppedTrial, ruled_out, stops_said
+from lambda_tuner.core.stopped_trials import MASK, StoppedTrial, in_epochs, ruled_out, stops_said
 
 __all__ = ["Evaluation", "MemoryPolicy", "Usage", "choose", "decide_memory", "evaluate", "usage_from"]
 
@@ -433,10 +433,10 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the memory
     changes (trials, moves) rolled back by their guards that still rule sizes out
     (stopped_trials.in_force); where they change the decision, its reason says which and until when.
-    Only stops outside the observations' window count: a stop inside it is in the epochs, which say what
-    the change measured and are weighed as everything else is; once its day has left them, only the
-    stop itself is left to say so."""
-    stopped = [t for t in stopped if not obs.window_start <= t.stopped_at <= obs.window_end]
+    Only stops the epochs do not hold count: where they hold what the change measured, they say it and
+    are weighed as everything else is; once its day has left them, or where its calls never made an
+    epoch (a move rolled back within its hour), only the stop itself is left to say so."""
+    stopped = [t for t in stopped if not in_epochs(t, obs)]
     epochs = fit_epochs(fn, obs)
     total = sum(e.invocations for e in epochs)
     current = {"memory_mb": fn.memory_mb}

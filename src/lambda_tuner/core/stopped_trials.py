@@ -6,21 +6,24 @@ An ordinary move (kind "memory": the model's best estimate, on all traffic) has 
 its p99 well above what it projected, errors, throttles, durations near the timeout. Either way that is
 an answer: a trial too slow at 576 MB, tried from 1,141 MB, says less memory is no better; one too costly
 above the size in force says more is no cheaper; a move to 1,408 MB its p99 alarm undid says the same of
-1,408 MB. The day it measured leaves the decision's look-back after `lookback_days`, and the model, which
-then no longer sees it, would make the same change again every few weeks: the user paying for the slow
-hours and reading a rollback notice each time. So the agent remembers the rollback itself: one its
-guards made (a person's revert, `reverted_by`, judges nothing about the size), of memory (a provisioned
-concurrency change rolled back says nothing about where memory should go).
+1,408 MB. The model would not know it for long, or at all: the day a trial measured leaves the
+decision's look-back after `lookback_days`, and a move, whose alarms judge minutes, is rolled back within
+the hour it was made, an hour that straddles two changes and that collection drops (epochs.py): no epoch
+at its size remains. The model would make the same change again, the next day or every few weeks, the
+user paying for the slow hours and reading a rollback notice each time. So the agent remembers the
+rollback itself: one its guards made (a person's revert, `reverted_by`, judges nothing about the size),
+of memory (a provisioned concurrency change rolled back says nothing about where memory should go).
 
-Once its day has left the look-back (inside it, the epochs say what the change measured and the model
-weighs them: `optimizer.decide_memory`), a change rolled back by its guards rules out its size, the sizes
-near it (within `NEAR_OBSERVED_LOG2`, where a trial teaches little new: 608 MB after 576 MB) and every
-size beyond it, away from the size it was made from, until `STOPPED_FOR` after its rollback: as the
-target of a trial or of a move alike (never the size in force: a rule about where to go does not push a
-function away from where it is). 90 days: long enough that a settled function is not tried again every
-few weeks (six look-backs of 14 days), short enough that a slow drift of its traffic or of Lambda's
-hardware gets a fresh look each quarter. A new deployment can behave differently: a change rolled back
-on other code (its CodeSha256 differs from the one in force now) rules nothing out.
+Where the observations hold what it measured (its calls at its size, from the change to its rollback:
+`in_epochs`), the model weighs them as it weighs everything else (`optimizer.decide_memory`). Where they
+do not, a change rolled back by its guards rules out its size, the sizes near it (within
+`NEAR_OBSERVED_LOG2`, where a trial teaches little new: 608 MB after 576 MB) and every size beyond it,
+away from the size it was made from, until `STOPPED_FOR` after its rollback: as the target of a trial or
+of a move alike (never the size in force: a rule about where to go does not push a function away from
+where it is). 90 days: long enough that a settled function is not tried again every few weeks (six
+look-backs of 14 days), short enough that a slow drift of its traffic or of Lambda's hardware gets a
+fresh look each quarter. A new deployment can behave differently: a change rolled back on other code
+(its CodeSha256 differs from the one in force now) rules nothing out.
 
 Pure: the cycle reads what the apply function stored when it rolled the change back (the recommendation
 ROLLED_BACK by an alarm, with what it put back) and passes it in; `now` is a parameter. The names say
@@ -37,7 +40,7 @@ import numpy as np
 
 from lambda_tuner.core.exploration import NEAR_OBSERVED_LOG2, BoolArray
 from lambda_tuner.core.fitting import FloatArray
-from lambda_tuner.core.models import Frozen, Recommendation
+from lambda_tuner.core.models import Frozen, Observations, Recommendation
 
 STOPPED_FOR = timedelta(days=90)
 # How long before its rollback a change may have been proposed (a trial's day, a wait for its hand-over
@@ -60,6 +63,7 @@ class StoppedTrial(Frozen):
     stopped_at: datetime
     code_sha256: str | None = None  # the code in force at the trial (None: not recorded)
     alarm: str = ""
+    tried_at: datetime | None = None  # when the change was made (None: not known, any time before its stop)
 
     @property
     def until(self) -> datetime:
@@ -77,8 +81,9 @@ def stopped_trial(
     """The stopped trial a ROLLED_BACK recommendation records, or None when it is none: not a memory
     change (`MEMORY_CHANGES`), or undone by a person (a revert, `reverted_by`) rather than by its guards
     (`rolled_back_by`: the alarm). `attrs` are what its transitions stored (`before`: what the change
-    found, its code among it; `rollback_claim`: the alarm event's time); rollbacks recorded before
-    claims carried a time are dated by the item's last update, else by the recommendation's creation."""
+    found, its code among it; `applied_at`: when it was made; `rollback_claim`: the alarm event's time);
+    rollbacks recorded before claims carried a time are dated by the item's last update, else by the
+    recommendation's creation (which also stands for when it was made, where that is not stored)."""
     alarm = attrs.get("rolled_back_by")
     trial, start = rec.proposed.get("memory_mb"), rec.current.get("memory_mb")
     if rec.kind not in MEMORY_CHANGES or not alarm:
@@ -90,6 +95,7 @@ def stopped_trial(
     when = datetime.fromisoformat(at) if isinstance(at, str) else updated_at or rec.created_at
     before = attrs.get("before")
     code = before.get("code_sha256") if isinstance(before, Mapping) else None
+    applied = attrs.get("applied_at")
     return StoppedTrial(
         function=rec.function,
         from_mb=start,
@@ -97,6 +103,20 @@ def stopped_trial(
         stopped_at=when,
         code_sha256=code if isinstance(code, str) else None,
         alarm=str(alarm),
+        tried_at=datetime.fromisoformat(applied) if isinstance(applied, str) else rec.created_at,
+    )
+
+
+def in_epochs(trial: StoppedTrial, obs: Observations) -> bool:
+    """Whether the observations hold what the change measured: its rollback inside their window, and an
+    epoch at its size from its time (from `tried_at` to its stop). The model weighs those; a stop whose
+    calls they do not hold (rolled back within its first hour, or its day out of the look-back) is left
+    to this module's rule."""
+    if not obs.window_start <= trial.stopped_at <= obs.window_end:
+        return False
+    since = trial.tried_at or obs.window_start
+    return any(
+        e.memory_mb == trial.trial_mb and e.start < trial.stopped_at and e.end > since for e in obs.epochs
     )
 
 

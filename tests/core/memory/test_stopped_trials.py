@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
-from memory_support import NOW, epoch, function
+from memory_support import NOW, epoch, function, observe
 
 from lambda_tuner.core.decide import Decider
 from lambda_tuner.core.models import Observations, Reason, Recommendation
@@ -136,7 +136,9 @@ def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
     # Given what the apply function stores when a rollback alarm stops a trial: the alarm, what the
     # change found (its code among it) and the claim stamped with the alarm event's time
     at = NOW - timedelta(days=29, hours=18)
+    applied = NOW - timedelta(days=30, hours=6)
     attrs = {
+        "applied_at": applied.isoformat(),
         "rolled_back_by": "lambda-tuner-rollback-fn-1-stop",
         "before": {"kind": "memory", "function": "fn", "memory_mb": 1141, "code_sha256": "sha-a"},
         "rollback_claim": {"alarm": "lambda-tuner-rollback-fn-1-stop", "at": at.isoformat(), "owner": "o"},
@@ -149,6 +151,7 @@ def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
         stopped_at=at,
         code_sha256="sha-a",
         alarm="lambda-tuner-rollback-fn-1-stop",
+        tried_at=applied,
     )
     # A rollback recorded before claims carried a time is dated by the item's last update
     older = {k: v for k, v in attrs.items() if k != "rollback_claim"}
@@ -163,6 +166,7 @@ ALARM = "lambda-tuner-rollback-fn-2-p99"
 def _rolled_back(at: datetime, memory_mb: int = 1760) -> dict[str, object]:
     """What the apply function stores when a change's alarm rolls it back (rollback_flow.py)."""
     return {
+        "applied_at": (at - timedelta(minutes=3)).isoformat(),
         "rolled_back_by": ALARM,
         "before": {"kind": "memory", "function": "fn", "memory_mb": memory_mb, "code_sha256": "sha-a"},
         "rollback_claim": {"alarm": ALARM, "at": at.isoformat(), "owner": "o"},
@@ -193,7 +197,13 @@ def test_an_ordinary_memory_change_its_guards_rolled_back_is_remembered_like_a_t
     moved = stopped_trial(_move(), _rolled_back(at), NOW - timedelta(days=1))
     # Then it is read back like a stopped trial: from the size in force to the size it set
     assert moved == StoppedTrial(
-        function="fn", from_mb=1760, trial_mb=1408, stopped_at=at, code_sha256="sha-a", alarm=ALARM
+        function="fn",
+        from_mb=1760,
+        trial_mb=1408,
+        stopped_at=at,
+        code_sha256="sha-a",
+        alarm=ALARM,
+        tried_at=at - timedelta(minutes=3),
     )
     # but a person's revert of it judges nothing about the size
     assert stopped_trial(_move(), {"reverted_by": "cli", "before": _rolled_back(at)["before"]}) is None
@@ -231,16 +241,35 @@ def test_a_move_its_guards_rolled_back_is_not_made_again_after_the_lookback() ->
     assert said in memory.reason.summary, memory.reason
 
 
-def test_a_stop_inside_the_observations_is_left_to_the_epochs() -> None:
-    # Given a trial at 1,760 MB stopped during the day the observations cover (its epochs are there:
-    # the model weighs what it measured as it weighs everything else)
-    obs, fn = one_day_at_3008(), function(3008)
-    inside = stop(1760, days_ago=0).model_copy(update={"stopped_at": obs.window_start + timedelta(hours=12)})
+def test_a_stop_inside_the_observations_is_left_to_the_epochs_that_hold_it() -> None:
+    # Given a trial at 1,760 MB from 3,008 MB that ran its day and was stopped at its end, inside the
+    # window the observations cover (its epoch is there: the model weighs what it measured as it weighs
+    # everything else)
+    fn = function(3008)
+    obs = observe(lambda m: 80.0, [3008, 1760], invocations=40 * 60 * 24)
+    day = obs.epochs[1]
+    inside = stop(1760).model_copy(update={"tried_at": day.start, "stopped_at": day.end - timedelta(hours=1)})
     free = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1")
+    assert free.proposed["memory_mb"] == 1760
     # Then it rules nothing out: the decision is the one made without it, word for word
     assert decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[inside]) == free
-    assert int(free.proposed["memory_mb"] or 0) == 1760
     # And the same stop from before the observations' window does
     before = inside.model_copy(update={"stopped_at": obs.window_start - timedelta(hours=1)})
     ruled = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[before])
     assert int(ruled.proposed["memory_mb"] or 0) > 1760 * 2**0.2
+
+
+def test_a_move_rolled_back_within_its_hour_rules_its_ground_out_the_next_day() -> None:
+    # Given a move from 3,008 to 1,760 MB its p99 alarm rolled back three minutes after it was made,
+    # inside the day the observations cover: the hour it straddles is dropped by collection, so no
+    # epoch at 1,760 MB is there to say what it measured
+    obs, fn = one_day_at_3008(), function(3008)
+    made = obs.window_start + timedelta(hours=6)
+    moved = stop(1760).model_copy(update={"tried_at": made, "stopped_at": made + timedelta(minutes=3)})
+    assert [e.memory_mb for e in obs.epochs] == [3008]
+    assert decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1").proposed["memory_mb"] == 1760
+    # When the agent decides again the next day
+    again = decide_memory(fn, obs, MemoryPolicy(), PRICES, NOW, "rec-1", stopped=[moved])
+    # Then it does not make the same change again (nor one near it, nor to less memory), and says why
+    assert int(again.proposed["memory_mb"] or 0) > 1760 * 2**0.2, again.proposed
+    assert f"a change to 1760 MB was rolled back by its guards on {made:%Y-%m-%d}" in again.reason.summary
