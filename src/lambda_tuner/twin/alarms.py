@@ -22,7 +22,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.sns.models import sns_backends
 
 from lambda_tuner.twin import metricmath
-from lambda_tuner.twin.lambda_invoke import run_handler
+from lambda_tuner.twin.lambda_invoke import run_async
 
 if TYPE_CHECKING:
     from lambda_tuner.twin.server import Twin
@@ -124,10 +124,8 @@ class AlarmEvaluator:
 
     def _invoke(self, arn: str, event: dict[str, Any]) -> None:
         name = arn.split(":function:", 1)[1].split(":", maxsplit=1)[0]
-        if name in self.twin.handlers:
-            result, failed = run_handler(self.twin, name, event)
-            if failed:
-                self.twin.async_failures.append((name, result))
+        if name in self.twin.handlers:  # CloudWatch invokes asynchronously: Lambda retries a failure
+            run_async(self.twin, name, event)
 
     def _publish(self, arn: str, alarm: Any, old_state: str, at: datetime) -> None:
         topic = sns_backends[self.twin.account][self.twin.region].topics.get(arn)

@@ -2,8 +2,12 @@
 
 RequestResponse returns the handler's result as the payload (an exception becomes a 200 with
 `X-Amz-Function-Error: Unhandled`, like AWS). Event runs the handler before answering 202, so when the
-caller's invoke returns, the side effects are visible (deterministic tests); its failures are recorded in
-`Twin.async_failures` instead of being lost silently. Functions without a handler go to moto.
+caller's invoke returns, the side effects are visible (deterministic tests). As Lambda does with an
+asynchronous invocation whose function fails, it runs the same event again, up to `ASYNC_RETRIES` more
+times (Lambda's default `MaximumRetryAttempts`; it waits a minute or two first, the twin's clock does not
+move); an event that failed every attempt is recorded in `Twin.async_failures` instead of being lost
+silently. CloudWatch alarm actions are asynchronous invocations too (`run_async`). Functions without a
+handler go to moto.
 """
 
 from __future__ import annotations
@@ -80,6 +84,19 @@ def run_handler(twin: Twin, name: str, event: Any, qualifier: str | None = None)
         }, True
 
 
+ASYNC_RETRIES = 2  # Lambda's default MaximumRetryAttempts for asynchronous invocations
+
+
+def run_async(twin: Twin, name: str, event: Any, qualifier: str | None = None) -> None:
+    """An asynchronous invocation: the handler, then Lambda's retries of the same event while it fails;
+    the last error is recorded in `Twin.async_failures` when every attempt failed."""
+    for _ in range(1 + ASYNC_RETRIES):
+        result, failed = run_handler(twin, name, event, qualifier)
+        if not failed:
+            return
+    twin.async_failures.append((name, result))
+
+
 def invoke(twin: Twin, call: Call) -> Reply:
     name = function_of(call) or ""
     if name not in twin.handlers:
@@ -92,12 +109,11 @@ def invoke(twin: Twin, call: Call) -> Reply:
     kind = call.header("X-Amz-Invocation-Type") or "RequestResponse"
     if kind == "DryRun":
         return Reply(204, [("Content-Length", "0")], b"")
-    result, failed = run_handler(twin, name, event, qualifier)
     version = context_for(twin, name, qualifier).function_version
     if kind == "Event":
-        if failed:
-            twin.async_failures.append((name, result))
+        run_async(twin, name, event, qualifier)
         return Reply(202, [("Content-Length", "0"), ("X-Amz-Executed-Version", version)], b"")
+    result, failed = run_handler(twin, name, event, qualifier)
     reply = Reply.of_json(result)
     reply.headers.append(("X-Amz-Executed-Version", version))
     if failed:

@@ -74,7 +74,8 @@ class Twin:
         self._dynamodb_writes = threading.Lock()
         self.faults = FaultInjector(fault_seed)
         self.handlers: dict[str, Handler] = {}
-        self.async_failures: list[tuple[str, Any]] = []  # (function, error payload) of Event invokes
+        # (function, error payload) of asynchronous invokes (Event, alarm actions) that failed every attempt
+        self.async_failures: list[tuple[str, Any]] = []
         self.lock = threading.RLock()  # serialises the twin's own bookkeeping and World access
         self.lambdas = lambda_api.LambdaState()
         self.queries = logs_api.QueryBook()

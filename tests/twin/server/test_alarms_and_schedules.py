@@ -197,3 +197,24 @@ def test_an_alarm_is_judged_from_its_creation_even_when_the_clock_then_jumps_a_d
     [event] = events
     fired = datetime.fromisoformat(event["time"].replace("+0000", "+00:00"))
     assert created + timedelta(hours=2) <= fired <= created + timedelta(hours=4)
+
+
+def test_an_alarm_action_whose_function_fails_is_retried_as_lambda_retries_it(fresh: Twin) -> None:
+    # Given a rollback function that fails its first attempt (CloudWatch invokes it asynchronously, and
+    # Lambda retries a failed asynchronous invocation twice)
+    events: list[dict[str, Any]] = []
+
+    def flaky(event: dict[str, Any], _context: object) -> None:
+        events.append(event)
+        if len(events) == 1:
+            raise RuntimeError("throttled writing the rollback record")
+
+    fresh.register_handler("quiet-0", flaky)
+    p99_alarm(fresh, "cruncher-p99", 2 * current_p99(fresh), function_arn(fresh, "quiet-0"))
+    before = len(fresh.async_failures)
+    # When the function regresses and the alarm fires
+    fresh.world.inject_regression("cruncher", 5.0, at=fresh.world.now)
+    fresh.advance(fresh.world.now + timedelta(minutes=10))
+    # Then the event was delivered again after the failure, and the retry finished
+    assert len(events) == 2 and events[0] == events[1]
+    assert fresh.async_failures[before:] == []

@@ -164,3 +164,54 @@ def test_a_powertools_function_url_resolver_reads_the_event_and_its_response_map
 
     # Then the route saw the token and the simulated time
     assert body == {"token": "signed", "at": int(twin.world.now.timestamp() * 1000)}
+
+
+class FailsFirst(Recorder):
+    """A handler whose first `failures` calls raise (a throttled write, say), and the next succeed."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__({"ok": True})
+        self.failures = failures
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        super().__call__(event, context)
+        if len(self.events) <= self.failures:
+            raise RuntimeError(f"attempt {len(self.events)} failed")
+        return self.result
+
+
+def test_an_event_invoke_that_fails_is_retried_twice_as_lambda_retries_it(twin: Twin) -> None:
+    # Given a handler that fails its first two attempts (Lambda retries an asynchronous invocation
+    # whose function fails twice more: the code relies on it, e.g. to record a rollback)
+    handler = FailsFirst(2)
+    twin.register_handler("retried-1", handler)
+    before = len(twin.async_failures)
+
+    # When it is invoked asynchronously
+    client(twin, "lambda").invoke(FunctionName="retried-1", InvocationType="Event", Payload=b'{"n": 1}')
+
+    # Then the third attempt ran (with the same event), and nothing was lost
+    assert handler.events == [{"n": 1}] * 3
+    assert twin.async_failures[before:] == []
+
+
+def test_an_event_invoke_that_fails_every_attempt_is_recorded_once(twin: Twin) -> None:
+    handler = FailsFirst(5)
+    twin.register_handler("retried-2", handler)
+    before = len(twin.async_failures)
+
+    client(twin, "lambda").invoke(FunctionName="retried-2", InvocationType="Event", Payload=b"{}")
+
+    assert len(handler.events) == 3  # the first attempt and Lambda's two retries
+    [(name, error)] = twin.async_failures[before:]
+    assert (name, error["errorMessage"]) == ("retried-2", "attempt 3 failed")
+
+
+def test_a_request_response_invoke_is_not_retried(twin: Twin) -> None:
+    handler = FailsFirst(1)
+    twin.register_handler("retried-3", handler)
+
+    response = client(twin, "lambda").invoke(FunctionName="retried-3", Payload=b"{}")
+
+    assert response["FunctionError"] == "Unhandled"
+    assert len(handler.events) == 1
