@@ -2,7 +2,8 @@
 
 A fault targets one operation ("lambda.UpdateFunctionConfiguration" or just "UpdateFunctionConfiguration"),
 optionally one function, and fires either for the next `count` matching calls or with probability `rate`
-from a seeded RNG (so a benchmark that injects 5 % throttling is repeatable).
+from a seeded RNG (so a benchmark that injects 5 % throttling is repeatable); with `after`, only once that
+many matching calls went through (the second write of a flow, say, and not its first).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Fault:
     count: int | None
     rate: float | None
     function: str | None
+    after: int = 0  # matching calls still to let through before the fault starts firing
 
     def matches(self, call: Call) -> bool:
         if self.operation not in (call.operation, call.key):
@@ -142,6 +144,7 @@ class FaultInjector:
         count: int | None = None,
         rate: float | None = None,
         function: str | None = None,
+        after: int = 0,
     ) -> None:
         if kind not in ("throttle", "5xx"):
             raise ValueError(f"fault kind must be 'throttle' or '5xx', not {kind!r}")
@@ -151,8 +154,10 @@ class FaultInjector:
             raise ValueError(f"count must be at least 1, not {count}")
         if rate is not None and not 0.0 < rate <= 1.0:
             raise ValueError(f"rate must be in (0, 1], not {rate}")
+        if after < 0:
+            raise ValueError(f"after must be at least 0, not {after}")
         with self._lock:
-            self._faults.append(Fault(operation, kind, count, rate, function))
+            self._faults.append(Fault(operation, kind, count, rate, function, after))
 
     def clear(self) -> None:
         with self._lock:
@@ -177,6 +182,9 @@ class FaultInjector:
         return all(limit.take(now) for limit in self._limits if limit.matches(call))
 
     def _fires(self, fault: Fault) -> bool:
+        if fault.after:
+            fault.after -= 1
+            return False
         if fault.count is not None:
             fault.count -= 1
             if fault.count == 0:

@@ -183,8 +183,9 @@ class Twin:
         count: int | None = None,
         rate: float | None = None,
         function: str | None = None,
+        after: int = 0,
     ) -> None:
-        self.faults.add(operation, kind, count=count, rate=rate, function=function)
+        self.faults.add(operation, kind, count=count, rate=rate, function=function, after=after)
 
     def enforce_lambda_quotas(self) -> None:
         """From now on, Lambda control-plane calls beyond AWS's quotas (15/s; GetFunction 100/s) throttle."""

@@ -126,3 +126,14 @@ def test_lambda_quotas_throttle_a_burst_beyond_15_per_second_until_time_passes(t
     assert lam.get_function(FunctionName="checkout")["Configuration"]["FunctionName"] == "checkout"
     clock.now += 1.0
     assert lam.list_aliases(FunctionName="checkout")["Aliases"]
+
+
+def test_a_fault_after_n_calls_lets_those_through_first(twin: Twin) -> None:
+    # Given a fault on the second and third GetFunction (a flow's later read, not its first)
+    twin.inject_fault("lambda.GetFunction", "5xx", count=2, after=1)
+    lam = client(twin, "lambda", NO_RETRIES)
+    lam.get_function(FunctionName="cruncher")
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            lam.get_function(FunctionName="cruncher")
+    lam.get_function(FunctionName="cruncher")  # and then it is spent
