@@ -1,4 +1,5 @@
-"""A change whose record cannot be written is undone and ends FAILED, never stuck APPROVED (moto)."""
+"""A change whose record cannot be written is undone and ends FAILED, never stuck APPROVED; never FAILED
+without a record of it either (moto)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from approval_support import AUDIT, NOW, STATE, Account, make_rec
 
 from lambda_tuner.adapters.applier import Applier
-from lambda_tuner.adapters.apply_flow import ApplyFlow, UnrecordedChangeError
+from lambda_tuner.adapters.apply_flow import CLAIM_STALE_AFTER, ApplyFlow, UnrecordedChangeError
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.core.guardrails import RESUME
 from lambda_tuner.core.models import AuditRecord, AuditType
 
 FN = "orders-api"
@@ -89,8 +91,15 @@ def test_when_the_audit_stays_down_the_error_and_notice_say_the_failure_is_unaud
     # When the change is applied, then the error names the audit table as what could not record it
     with pytest.raises(UnrecordedChangeError, match="audit table could not record this failure either"):
         flow.apply("rec-1", "approval", NOW)
-    # And the change is still undone and the recommendation still ends FAILED, with a critical notice
-    assert account.memory(FN) == 1024 and status(store) == "FAILED" and store.list_audit() == []
+    # And the change is still undone, with a critical notice; the recommendation is not closed FAILED
+    # with no record of the change made and undone: it stays claimed for the cycle's resume
+    assert account.memory(FN) == 1024 and status(store) == "APPROVED" and store.list_audit() == []
     [msg] = account.messages()
     assert "audit table could not record" in msg["Message"]
     assert msg["MessageAttributes"]["severity"]["Value"] == "critical"
+    # which, once the claim is stale (a later cycle), records it and ends it FAILED
+    flow.apply("rec-1", RESUME, NOW + CLAIM_STALE_AFTER + timedelta(minutes=1))
+    assert status(store) == "FAILED"
+    [record] = store.list_audit()
+    assert (record.type, record.data["ok"], record.data["interrupted"]) == ("change", False, True)
+    assert record.data["found"]["memory_mb"] == 1024

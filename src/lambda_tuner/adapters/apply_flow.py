@@ -188,13 +188,14 @@ class ApplyFlow(DeletedFlow):
     def _decline(
         self, rec: Recommendation, actor: str, now: datetime, *, status: str, why: str, data: dict[str, Any]
     ) -> ChangeResult:
-        """An approved change not made: its new status, a refusal record, a notice; nothing touched."""
+        """An approved change not made: a refusal record, a notice, its new status; nothing touched. The
+        record goes first, as in `_failed`."""
         reason = str(data["reason"])
-        self.store.transition(rec.id, "APPROVED", status, now, reason=reason)
         self.store.append_audit(
             "refusal", now, function=rec.function, recommendation_id=rec.id, actor=actor, data=data
         )
         self._notify(f"Not applied ({why}): {rec.function}", reason + "\n", rec.function, "warning")
+        self.store.transition(rec.id, "APPROVED", status, now, reason=reason)
         return self._result(rec, False, before={}, after={}, request_ids=(), message=reason)
 
     def _interrupted(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
@@ -202,7 +203,17 @@ class ApplyFlow(DeletedFlow):
         (timed out, ran out of memory, crashed) somewhere between its first write and its audit record.
         It may have changed nothing, part or all, so applying again could stack a second change on a
         first. The change ends FAILED instead, with what the function looks like now in its record and in
-        a notice asking a person to check; the next cycle proposes afresh from what it then observes."""
+        a notice asking a person to check; the next cycle proposes afresh from what it then observes.
+
+        An apply that recorded how it ended but could not store the status after it (DynamoDB refused the
+        write) is no mystery: its recommendation takes the status that record stands for, and nothing is
+        recorded or told twice."""
+        if (ended := self._recorded_outcome(rec)) is not None:
+            status = "RECORDED" if ended.type == "refusal" and "template_change" in ended.data else "FAILED"
+            reason = str(ended.data.get("error") or ended.data.get("reason") or ended.type)
+            self.store.transition(rec.id, "APPROVED", status, now, reason=reason, outcome_id=ended.id)
+            message = f"an earlier apply recorded its outcome (audit {ended.id}): {reason}"
+            return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
         try:
             found = self.applier.found(rec.function, rec.qualifier)
         except ApplyError as exc:
@@ -212,7 +223,6 @@ class ApplyFlow(DeletedFlow):
             f"out or crashed); it may have changed {rec.function} in part. Proposed {rec.current} -> "
             f"{rec.proposed}; found now {found}. It is not applied again — MANUAL CHECK NEEDED"
         )
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
         self.store.append_audit(
             "change",
             now,
@@ -222,7 +232,18 @@ class ApplyFlow(DeletedFlow):
             data={"ok": False, "error": message, "interrupted": True, "found": found},
         )
         self._notify(f"Change interrupted: {rec.function}", message + "\n", rec.function, "critical")
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
+
+    def _recorded_outcome(self, rec: Recommendation) -> AuditRecord | None:
+        """The record of how an earlier apply of `rec` ended (a change not made or undone, a conflict, a
+        refusal), when one wrote it and then could not store the status: the outcome is recorded before
+        the status is (`_failed`, `_decline`, `_unrecorded`)."""
+        records = self.store.list_audit(since=rec.created_at, function=rec.function)
+        final = ("conflict", "refusal", "rollback")
+        mine = [r for r in records if r.recommendation_id == rec.id]
+        ended = [r for r in mine if r.type in final or (r.type == "change" and not r.data.get("ok"))]
+        return ended[-1] if ended else None
 
     def _not_applicable(self, rec: Recommendation, actor: str, now: datetime) -> ChangeResult:
         """A duplicate delivery of an apply already done stays silent; anything else is a refusal."""
@@ -422,8 +443,10 @@ class ApplyFlow(DeletedFlow):
     ) -> UnrecordedChangeError:
         """Undo a change that could not be recorded and end its recommendation FAILED: left APPROVED with
         its apply claimed, every later delivery would be refused and the change never audited. The
-        FAILED status and the `change` record (ok=false) are best effort, since the store may be what
-        failed; the error and the notice say which of them could not be written."""
+        record of the undo (best effort, since the store may be what failed) goes first, and the FAILED
+        status only after it: a change not recorded stays APPROVED and claimed, and the cycle's resume
+        records it once the claim is stale (`_interrupted`). The error and the notice say what could not
+        be written."""
         restored, error = self._restore(applied.before, ours=_published(applied))
         self._drop_alarms(names)
         message = f"the change was made but could not be recorded ({exc}); " + (
@@ -431,10 +454,6 @@ class ApplyFlow(DeletedFlow):
         )
         message += self._after_rollback(applied.after, applied.before, restored=restored)[1]
         unwritten: list[str] = []
-        try:
-            self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
-        except (StoreError, ClientError, BotoCoreError) as status_exc:
-            unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
         # When its `change` record was written (ok, before the link or the status failed), the undo is its
         # `rollback`, caused by it: readers of the audit (the collector's history, `revert`) then see the
         # change undone, not a change still in force beside a failure.
@@ -455,7 +474,15 @@ class ApplyFlow(DeletedFlow):
                 data=data,
             )
         except (StoreError, ClientError, BotoCoreError) as audit_exc:
-            unwritten.append(f"the audit table could not record this failure either ({audit_exc})")
+            unwritten.append(
+                f"the audit table could not record this failure either ({audit_exc}): the next cycle "
+                "records it as interrupted"
+            )
+        else:
+            try:
+                self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+            except (StoreError, ClientError, BotoCoreError) as status_exc:
+                unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
         message = "; ".join([message, *unwritten])
         severity = "warning" if restored and not unwritten else "critical"
         self._notify(f"Change failed: {rec.function}", message + "\n", rec.function, severity)
@@ -470,8 +497,11 @@ class ApplyFlow(DeletedFlow):
     def _failed(
         self, rec: Recommendation, actor: str, now: datetime, exc: ApplyError, kind: str
     ) -> ChangeResult:
+        """A change not made, or undone: its record, a notice, FAILED. The record goes first: a status
+        that could not be stored after it leaves the change APPROVED and claimed, and the cycle's resume
+        finds the record (`_interrupted`); the other way round a failed record left FAILED changes the
+        audit never saw."""
         message = str(exc) + ("" if exc.restored else " — MANUAL CHECK NEEDED: the restore failed")
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
         self.store.append_audit(
             "conflict" if kind == "conflict" else "change",
             now,
@@ -486,6 +516,7 @@ class ApplyFlow(DeletedFlow):
             rec.function,
             "warning" if exc.restored else "critical",
         )
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     @staticmethod
