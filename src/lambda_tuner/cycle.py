@@ -710,7 +710,8 @@ def _end_guards(deps: CycleDeps, now: datetime, summary: CycleSummary) -> None:
     list of them on the change. A verified change still listing alarms (its request not sent, the cycle
     stopped before sending it, or the removal failed) is asked again by every later cycle until they are
     gone: left, they roll nothing back, but cost $0.10 a month each and fire on a slow day they no longer
-    answer for. Those created within `GUARDS_ASKED_FOR` are read from the status index, and this cycle's
+    answer for. So is a change that ended otherwise (rolled back, failed) with alarms or links its end
+    could not remove. Those created within `GUARDS_ASKED_FOR` are read from the status index, and this cycle's
     verifications beside them (the index lags its table)."""
     if deps.invoke_apply is None:  # `lambda-tuner run --apply`: the scheduled agent's next cycle asks
         return

@@ -35,7 +35,6 @@ alarms' permission to invoke the apply function are scoped.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 from collections.abc import Callable
@@ -59,7 +58,10 @@ COST = "cost"  # the sixth, its cost: its mean duration (a call costs duration x
 
 
 class AlarmError(Exception):
-    pass
+    def __init__(self, message: str, left: list[str] | None = None) -> None:
+        """`left`: alarms created before the failure whose deletion failed too: they still exist."""
+        super().__init__(message)
+        self.left = list(left or [])
 
 
 def errors_threshold(errors_per_min: float | None) -> float:
@@ -176,9 +178,12 @@ def create_rollback_alarms(
             )
             created.append(name)
     except (ClientError, BotoCoreError) as exc:  # no answer is no alarm: the change is not guarded
-        with contextlib.suppress(AlarmError):  # the undo below must run even if this cleanup fails
+        left: list[str] = []
+        try:  # the undo the caller makes must run even if this cleanup fails: it says which are left
             delete_alarms(created, client=cw)  # no half-guarded change: all alarms or none
-        raise AlarmError(f"cannot create rollback alarms for {function}: {exc}") from exc
+        except AlarmError:
+            left = created
+        raise AlarmError(f"cannot create rollback alarms for {function}: {exc}", left) from exc
     return created
 
 

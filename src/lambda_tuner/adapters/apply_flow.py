@@ -211,7 +211,11 @@ class ApplyFlow(DeletedFlow):
         if (ended := self._recorded_outcome(rec)) is not None:
             status = "RECORDED" if ended.type == "refusal" and "template_change" in ended.data else "FAILED"
             reason = str(ended.data.get("error") or ended.data.get("reason") or ended.type)
-            self.store.transition(rec.id, "APPROVED", status, now, reason=reason, outcome_id=ended.id)
+            maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
+            self.store.transition(
+                rec.id, "APPROVED", status, now, reason=reason, outcome_id=ended.id,
+                alarms=maybe if status == "FAILED" else [],
+            )
             message = f"an earlier apply recorded its outcome (audit {ended.id}): {reason}"
             return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
         try:
@@ -232,7 +236,9 @@ class ApplyFlow(DeletedFlow):
             data={"ok": False, "error": message, "interrupted": True, "found": found},
         )
         self._notify(f"Change interrupted: {rec.function}", message + "\n", rec.function, "critical")
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+        # whatever alarms the stopped apply may have made for it: a later cycle has them removed
+        maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=maybe)
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     def _recorded_outcome(self, rec: Recommendation) -> AuditRecord | None:
@@ -359,7 +365,7 @@ class ApplyFlow(DeletedFlow):
                     f"{exc}; the change was undone{trial}" if restored else f"{exc}; {error}{trial}",
                     restored=restored,
                 )
-                return self._failed(rec, actor, now, undo, "change")
+                return self._failed(rec, actor, now, undo, "change", alarms_left=exc.left)
         written: list[AuditRecord] = []
         try:
             configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
@@ -448,7 +454,7 @@ class ApplyFlow(DeletedFlow):
         records it once the claim is stale (`_interrupted`). The error and the notice say what could not
         be written."""
         restored, error = self._restore(applied.before, ours=_published(applied))
-        self._drop_alarms(names)
+        left = [] if self._drop_alarms(names) else names  # listed on the item: a later cycle removes them
         message = f"the change was made but could not be recorded ({exc}); " + (
             "it was undone" if restored else f"undoing it failed ({error}) — MANUAL CHECK NEEDED"
         )
@@ -480,7 +486,7 @@ class ApplyFlow(DeletedFlow):
             )
         else:
             try:
-                self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+                self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=left)
             except (StoreError, ClientError, BotoCoreError) as status_exc:
                 unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
         message = "; ".join([message, *unwritten])
@@ -495,12 +501,20 @@ class ApplyFlow(DeletedFlow):
         return self._decline(rec, actor, now, status="RECORDED", why="advice only", data=data)
 
     def _failed(
-        self, rec: Recommendation, actor: str, now: datetime, exc: ApplyError, kind: str
+        self,
+        rec: Recommendation,
+        actor: str,
+        now: datetime,
+        exc: ApplyError,
+        kind: str,
+        *,
+        alarms_left: list[str] | None = None,
     ) -> ChangeResult:
         """A change not made, or undone: its record, a notice, FAILED. The record goes first: a status
         that could not be stored after it leaves the change APPROVED and claimed, and the cycle's resume
         finds the record (`_interrupted`); the other way round a failed record left FAILED changes the
-        audit never saw."""
+        audit never saw. `alarms_left`: alarms of a guard half made that could not be deleted; the item
+        lists them, and a later cycle has them removed (`CanaryFlow.conclude`)."""
         message = str(exc) + ("" if exc.restored else " — MANUAL CHECK NEEDED: the restore failed")
         self.store.append_audit(
             "conflict" if kind == "conflict" else "change",
@@ -516,7 +530,7 @@ class ApplyFlow(DeletedFlow):
             rec.function,
             "warning" if exc.restored else "critical",
         )
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message)
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=alarms_left or [])
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     @staticmethod

@@ -94,8 +94,8 @@ class CanaryFlow(RollbackFlow):
         rec = Store._rec_from(item)
         attrs, canary = item["attrs"], canary_of(rec)
         version = str(attrs.get("after", {}).get("published_version") or "")
-        if "claim_conclude" in item or rec.status == "ROLLED_BACK":  # a rollback already removed it
-            return _outcome(rec.id, rec.function, True, f"already ended ({rec.status})")
+        if "claim_conclude" in item or rec.status in ("ROLLED_BACK", "FAILED"):  # ended already
+            return self._end_left_guard(rec, attrs, now)
         if canary is None:
             return self._end_guard(rec, attrs, actor, now)
         if not version or rec.status not in ("APPLIED", "VERIFIED"):
@@ -125,6 +125,25 @@ class CanaryFlow(RollbackFlow):
             return _outcome(rec.id, rec.function, False, why)
         self.store.transition(rec.id, "VERIFIED", "VERIFIED", now, alarms=[], guard_ended_at=now.isoformat())
         return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed")
+
+    def _end_left_guard(self, rec: Recommendation, attrs: dict[str, Any], now: datetime) -> ChangeResult:
+        """A change that ended (rolled back, failed, or a canary concluded) whose item still lists alarms:
+        their removal failed when it ended (a throttled DeleteAlarms, the links' write refused), or its
+        guard was half made and could not be taken back. Left, the alarms cost $0.10 a month each for
+        good and the links name alarms that no longer exist; both go now, and the list is cleared. A
+        rollback not recorded yet keeps its alarms: their events are what record it (`on_alarm`)."""
+        names = [str(name) for name in attrs.get("alarms", [])]
+        if not names:
+            return _outcome(rec.id, rec.function, True, f"already ended ({rec.status})")
+        if rec.status == "ROLLED_BACK" and not (attrs.get("rollback_recorded") or attrs.get("reverted_by")):
+            return _outcome(rec.id, rec.function, False, "its rollback is not recorded yet: its alarms stay")
+        try:
+            self._remove_alarms(names)
+        except (alarms.AlarmError, StoreError, BotoCoreError) as exc:
+            why = f"ended, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
+            return _outcome(rec.id, rec.function, False, why)
+        self.store.transition(rec.id, rec.status, rec.status, now, alarms=[])
+        return _outcome(rec.id, rec.function, True, f"ended ({rec.status}): its leftover alarms were removed")
 
     def end_running_canaries(self, others: list[Recommendation], now: datetime, actor: str) -> None:
         """One change at a time per function: a change about to be made to a function whose canary still
@@ -229,7 +248,8 @@ class CanaryFlow(RollbackFlow):
         self.store.transition(
             rec.id, rec.status, "VERIFIED", now, concluded_at=now.isoformat(), concluded=detail
         )
-        self._drop_alarms(list(attrs.get("alarms", [])))
+        if self._drop_alarms(list(attrs.get("alarms", []))):
+            self._guard_cleared(rec.id, "VERIFIED", now)
         return _outcome(
             rec.id, rec.function, True, detail, before=ended.before, after=ended.after, ids=ended.request_ids
         )
@@ -254,7 +274,8 @@ class CanaryFlow(RollbackFlow):
         message = f"experiment could not be concluded: {exc}; nothing is left to change"
         self.store.transition(rec.id, rec.status, "FAILED", now, reason=message, concluded_at=now.isoformat())
         self._audit_failure(rec, attrs, actor, now, message, kind="change")
-        self._drop_alarms(list(attrs.get("alarms", [])))
+        if self._drop_alarms(list(attrs.get("alarms", []))):
+            self._guard_cleared(rec.id, "FAILED", now)
         self._notify(f"Experiment ended: {rec.function}", message + "\n", rec.function, "warning")
         return _outcome(rec.id, rec.function, False, message)
 

@@ -201,7 +201,8 @@ class RollbackFlow:
             if not again:
                 self._rollback_unrecorded(rec_id, function, outcome, exc)
             raise
-        self._drop_alarms(attrs.get("alarms", []))
+        if self._drop_alarms(attrs.get("alarms", [])):
+            self._guard_cleared(rec_id, "ROLLED_BACK", datetime.fromisoformat(outcome["at"]))
         severity = "warning" if data["ok"] else "critical"
         self._notify(f"Rolled back: {function}", outcome["body"], function, severity)
         return ChangeResult(
@@ -390,11 +391,22 @@ class RollbackFlow:
         alarms.delete_alarms(names, client=self.cloudwatch)
         self.store.unlink_alarms(names)
 
-    def _drop_alarms(self, names: list[str]) -> None:
-        # Leftover alarms only point at a change that is already undone: at worst they trip a no-op; a
-        # leftover link names an alarm nothing fires any more.
-        with contextlib.suppress(alarms.AlarmError, StoreError, BotoCoreError):
+    def _drop_alarms(self, names: list[str]) -> bool:
+        """Remove alarms and their links, best effort; whether all went. Leftovers only point at a change
+        that has ended: at worst an alarm trips a no-op, and a link names an alarm nothing fires any more.
+        A change that ended keeps the names on its item until they are gone (`_guard_cleared`), and the
+        cycle asks the apply function to remove them (`CanaryFlow.conclude`, `Store.guards_left`)."""
+        try:
             self._remove_alarms(names)
+        except (alarms.AlarmError, StoreError, ClientError, BotoCoreError):
+            return False
+        return True
+
+    def _guard_cleared(self, rec_id: str, status: str, now: datetime) -> None:
+        """The item of a change that ended (`status`) lists no alarms once they and their links are gone,
+        so no later cycle asks for their removal. Best effort: a list kept costs one request more."""
+        with contextlib.suppress(StoreError, ClientError, BotoCoreError):
+            self.store.transition(rec_id, status, status, now, alarms=[])
 
     def _notify(self, subject: str, body: str, function: str, severity: str) -> None:
         """Tell the topic; a notification that cannot be sent never undoes or repeats a change."""

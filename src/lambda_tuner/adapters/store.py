@@ -371,17 +371,22 @@ class Store:
         return out
 
     def guards_left(self, since: datetime) -> list[str]:
-        """The verified changes (created from `since` on) whose item still lists rollback alarms: the
-        apply function clears the list once it has removed them (`CanaryFlow.conclude`), so these are
-        the ones whose removal was never asked for, or never done. A concluded canary's removal is
-        part of its conclusion (`claim_conclude`), and is not counted here."""
-        return [
-            item["pk"]["S"].removeprefix("REC#")
-            for item in self._items_by_status("VERIFIED", since)
-            if item.get("status", {}).get("S") == "VERIFIED"
-            and "claim_conclude" not in item
-            and _attrs(item).get("alarms")
-        ]
+        """The changes (created from `since` on) that were verified or ended (rolled back, failed) and
+        whose item still lists rollback alarms: the apply function clears the list once it has removed
+        them and their links (`CanaryFlow.conclude`), so these are the ones whose removal was never
+        asked for, or failed (a throttled DeleteAlarms, a refused write of the links), or a guard half
+        made and not taken back. A rollback not recorded yet is left out: its alarms' events record it."""
+        left: list[str] = []
+        for status in ("VERIFIED", "ROLLED_BACK", "FAILED"):
+            for item in self._items_by_status(status, since):
+                attrs = _attrs(item)
+                if item.get("status", {}).get("S") != status or not attrs.get("alarms"):
+                    continue  # the index lags its table
+                ended = attrs.get("rollback_recorded") or attrs.get("reverted_by")
+                if status == "ROLLED_BACK" and not ended:
+                    continue
+                left.append(item["pk"]["S"].removeprefix("REC#"))
+        return left
 
     def _items_by_status(self, status: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """The items the status index lists under `status` (created from `since` on, if given)."""
