@@ -41,8 +41,10 @@ GONE_KEY = "gone"  # collector state: deleted functions whose guards the apply f
 EXCLUDED_KEY = "excluded"
 SHARED_PART = "#shared"  # sorts before any function name
 RESUME_AFTER = timedelta(hours=1)
-# A change a person rejected, or whose ask expired unanswered, goes behind the function's others for this
-# long (and is read back only so far)
+# A change a person rejected is not asked for again, and one whose ask expired unanswered goes behind the
+# function's others, for this long after it was asked for (and is read back only so far). 30 days: a
+# month of the same evidence says nothing new; after it, traffic and prices may have moved, and the
+# person may answer otherwise.
 REFUSED_FOR = timedelta(days=30)
 UNSENT_WHY = "approval request not sent: the cycle that made it stopped before its digest went out"
 DELETED_WHY = "the function no longer exists (deleted from the account): its approval request is withdrawn"
@@ -524,9 +526,9 @@ def _decide_all(
         unverified.setdefault(function, approved)
     # What the guards of the agent's experiments said, for longer than the look-back remembers it
     stopped = {} if read_only else _stopped_trials(deps.store, decider.now)
-    # What a person refused does not go first again: the change waiting behind it would wait for good
-    # and neither does one whose ask expired unanswered: the other change would wait for a person who
-    # does not answer (each is asked in turn, then, the larger saving first again once both were asked).
+    # What a person rejected is not asked for again (for REFUSED_FOR), and one whose ask expired
+    # unanswered does not go first again: the other change would wait for a person who does not answer
+    # (each is asked in turn, then, the larger saving first again once both were asked).
     # One withdrawn before its links went out was not left unanswered: nobody saw it, and it leads again.
     refused: dict[str, list[Recommendation]] = {}
     for status in () if read_only else ("REJECTED", "EXPIRED"):
@@ -755,11 +757,24 @@ def _in_turn(
 ) -> list[Recommendation]:
     """One function's recommendations, one change at a time: a change waits for the unverified one, for
     one a person has not answered yet, or for the one this cycle makes first; one already waiting for a
-    person is not asked for twice. A change a person rejected goes first only when nothing else would:
-    otherwise it is decided again every cycle, and the change waiting behind it is never asked for.
-    Without `one_first` (recommend or off mode: nothing is asked for or made) every change is shown."""
-    fresh = [r for r in recs if r.kind in guardrails.CHANGING_KINDS and not _same_as_pending(r, waiting)]
-    unrefused = [r for r in fresh if not _same_as_pending(r, refused)]
+    person is not asked for twice. A change a person rejected (`refused`, REJECTED) is not asked for
+    again within REFUSED_FOR: the decision makes it again every cycle from the same evidence, and the
+    person would be asked the same question every morning; it is a note that says so instead, and the
+    change behind it goes. One whose ask expired unanswered (`refused`, EXPIRED) goes first only when
+    nothing else would: otherwise the change waiting behind it would wait for a person who does not
+    answer. Without `one_first` (recommend or off mode: nothing is asked for or made) every change is
+    shown."""
+    rejected = [r for r in refused if r.status == "REJECTED"]
+
+    def said_no(rec: Recommendation) -> Recommendation | None:
+        return next((r for r in rejected if guardrails.same_change(rec, r)), None)
+
+    fresh = [
+        r
+        for r in recs
+        if r.kind in guardrails.CHANGING_KINDS and not _same_as_pending(r, waiting) and said_no(r) is None
+    ]
+    unrefused = [r for r in fresh if not any(guardrails.same_change(r, no) for no in refused)]
     lead = guardrails.first_change(unrefused) or guardrails.first_change(fresh)
     out: list[Recommendation] = []
     for rec in recs:
@@ -767,6 +782,8 @@ def _in_turn(
             out.append(rec)
         elif _same_as_pending(rec, waiting):
             continue  # already waiting for a person: do not ask twice
+        elif (no := said_no(rec)) is not None:
+            out.append(_rejected(rec, no))
         elif in_flight:
             out.append(_hold(rec, in_flight[0]))
         elif waiting:
@@ -776,6 +793,23 @@ def _in_turn(
         else:
             out.append(rec)
     return out
+
+
+def _rejected(rec: Recommendation, no: Recommendation) -> Recommendation:
+    """A change a person rejected, decided again: a note until REFUSED_FOR after it was asked for."""
+    until = no.created_at + REFUSED_FOR
+    size = no.proposed.get("memory_mb")
+    what = (
+        f"{'a trial at' if no.kind == 'experiment' else 'a change to'} {size} MB" if size else change_text(no)
+    )
+    why = (
+        f"a person rejected {what} (asked for on {no.created_at:%Y-%m-%d}); it is not asked for again "
+        f"until {until:%Y-%m-%d}. The decision now: {rec.reason.summary}"
+    )
+    reason = rec.reason.model_copy(update={"summary": f"Keep: {why}", "decided_by": "rejected by a person"})
+    return rec.model_copy(
+        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
+    )
 
 
 def _wait(rec: Recommendation, first: Recommendation, state: str) -> Recommendation:

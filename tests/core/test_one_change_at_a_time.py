@@ -73,3 +73,27 @@ def test_a_change_held_behind_an_approved_one_says_that_one_is_not_made_yet() ->
     assert "is approved and not made yet; next step after it is: do memory" in held.reason.summary
     [held] = _in_turn([MEMORY], waiting=[], in_flight=[PC.model_copy(update={"status": "APPLIED"})])
     assert "is not verified yet" in held.reason.summary
+
+
+def test_a_rejected_change_is_a_note_and_one_near_it_is_the_same_question() -> None:
+    # a person rejected a trial at 512 MB; the next cycle's trial at 530 MB (its stops moved with the
+    # day's data) is the same question: a note, and the PC change behind it goes
+    said_no = MEMORY.model_copy(update={"status": "REJECTED", "proposed": {"memory_mb": 512, "max_days": 1}})
+    stops = {"max_days": 1, "max_extra_cost_usd": 0.1}
+    again = MEMORY.model_copy(update={"proposed": {"memory_mb": 530, **stops}})
+    out = _in_turn([again, PC], waiting=[], in_flight=[], refused=[said_no])
+    assert [(r.id, r.kind) for r in out] == [("memory", "keep"), ("pc", "provisioned_concurrency")]
+    assert out[0].reason.summary.startswith(
+        "Keep: a person rejected a trial at 512 MB (asked for on 2026-11-02); it is not asked for again "
+        "until 2026-12-02."
+    ), out[0].reason.summary
+    # a size further away, or on the other side of the size in force, is a new question
+    for size in (384, 1280):
+        other = MEMORY.model_copy(update={"proposed": {"memory_mb": size}})
+        out = _in_turn([other], waiting=[], in_flight=[], refused=[said_no])
+        assert [r.kind for r in out] == ["experiment"], size
+    # an ask that expired unanswered is asked again, behind the other change
+    expired = said_no.model_copy(update={"status": "EXPIRED"})
+    out = _in_turn([again, PC], waiting=[], in_flight=[], refused=[expired])
+    assert [(r.id, r.kind) for r in out] == [("memory", "keep"), ("pc", "provisioned_concurrency")]
+    assert out[0].reason.summary.startswith("Keep for now: the change of orders:live (pc 20 → 5) goes first")

@@ -15,6 +15,9 @@ from lambda_tuner.core.models import EXPERIMENT_KEYS, FunctionPolicy, Mode, Reco
 CHANGING_KINDS = frozenset({"memory", "provisioned_concurrency", "experiment"})
 Route = Literal["skip", "record", "approve", "apply"]
 RESUME = "resume"  # the actor of an approved change the cycle hands to the apply function again
+# Memory sizes closer than this (log2, ~15 %) are one question to a person: exploration.NEAR_OBSERVED_LOG2,
+# where a trial teaches little new (not imported: the apply function loads this module without numpy)
+SAME_SIZE_LOG2 = 0.2
 
 
 class Guardrails(BaseModel):
@@ -133,6 +136,38 @@ def _saving(rec: Recommendation) -> float:
 def takes_schedule_off(rec: Recommendation) -> bool:
     """Whether `rec` only takes the agent's own PC schedule off (core.decide: PC someone else scales)."""
     return rec.kind == "provisioned_concurrency" and rec.proposed == {"pc_schedule": "[]"}
+
+
+def same_change(rec: Recommendation, earlier: Recommendation) -> bool:
+    """Whether `rec` asks for what `earlier` asked for: the same kind of change to the same function and
+    qualifier, from the same settings, to the same ones — a memory size within SAME_SIZE_LOG2 of it
+    counts as the same (a move is proposed at 1 MB resolution and a trial's stops move a little with each
+    day's data: a person who said no to 1,024 → 513 MB was not asked anything new by 1,024 → 509 MB)."""
+    if (rec.function, rec.kind, rec.qualifier) != (earlier.function, earlier.kind, earlier.qualifier):
+        return False
+    if rec.current.get("memory_mb") != earlier.current.get("memory_mb"):
+        return False
+    if not _near(
+        rec.proposed.get("memory_mb"), earlier.proposed.get("memory_mb"), rec.current.get("memory_mb")
+    ):
+        return False
+    return _settings(rec) == _settings(earlier)
+
+
+def _near(new: object, old: object, current: object) -> bool:
+    """Two proposed memory sizes close enough to be one question, on the same side of the size in force."""
+    if not (
+        isinstance(new, int | float) and isinstance(old, int | float) and isinstance(current, int | float)
+    ):
+        return new == old
+    if min(new, old) <= 0:
+        return new == old
+    return abs(math.log2(new / old)) < SAME_SIZE_LOG2 and (new - current) * (old - current) > 0
+
+
+def _settings(rec: Recommendation) -> dict[str, object]:
+    """What a change sets besides memory (a PC level or schedule), without a trial's stops and share."""
+    return {k: v for k, v in rec.proposed.items() if k not in EXPERIMENT_KEYS and k != "memory_mb"}
 
 
 def first_change(changes: Sequence[Recommendation]) -> Recommendation | None:
