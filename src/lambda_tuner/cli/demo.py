@@ -86,7 +86,8 @@ def run_demo(*, cycles: int, seed: int, json_out: Path | None, curves: Path | No
                 mail = local.inbox()
                 agent_s = time.monotonic() - started
                 progress.update(task, description=f"day {day + 1}/{cycles}: approvals")
-                record.decisions += _answer_mail(mail, result.get("summary") or {}, now)
+                once = not any(d["decision"] == "reject" for d in record.decisions)
+                record.decisions += _answer_mail(mail, result.get("summary") or {}, now, reject_one=once)
                 approvals_s = time.monotonic() - started - agent_s
                 if record.regression is None and day >= 1 and day < cycles - 1:
                     record.regression = _regress_one(twin, world, local, now)
@@ -119,12 +120,16 @@ def _restore_env(previous: dict[str, str | None]) -> None:
     aws.reset_clients()
 
 
-def _answer_mail(mail: list[dict[str, Any]], summary: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Approve every proposed change in the digest, except that the first experiment is rejected, so the
-    demo shows both answers."""
+def _answer_mail(
+    mail: list[dict[str, Any]], summary: dict[str, Any], now: datetime, *, reject_one: bool = True
+) -> list[dict[str, Any]]:
+    """Approve every proposed change in the digest; with `reject_one`, reject its first experiment instead,
+    so the demo shows both answers. The demo does that once, in the first digest with an experiment: a
+    rejected change is not asked for again, and a person who said no to one trial does not say no to the
+    next one every morning."""
     by_url = {link: r for r in summary.get("recommendations", []) for link in r.get("links", {}).values()}
     decisions: list[dict[str, Any]] = []
-    rejected_one = False
+    rejected_one = not reject_one
     for message in mail:
         for action, url in person.links_in(message["text"]):
             routed = by_url.get(url)
