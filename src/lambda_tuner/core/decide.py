@@ -30,6 +30,8 @@ from lambda_tuner.core.pc_objective import ObjectiveError, parse_objective
 from lambda_tuner.core.pc_policy import decide_pc
 from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
+from lambda_tuner.core.remembered import STATE_KEY as MEASURED_KEY
+from lambda_tuner.core.remembered import recall, remember
 from lambda_tuner.core.stopped_trials import StoppedTrial, in_force
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
@@ -109,6 +111,7 @@ class Decider:
             baseline_memory_mb=int(baseline_mb) if baseline_mb is not None else None,
             fits=fits,
             stopped=in_force(stopped, fn.code_sha256, self.now),
+            remembered=recall(state.get(MEASURED_KEY), fn, obs, self.now),
         )
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [
@@ -251,8 +254,15 @@ class Decider:
         self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Remember the p99 at the first observed configuration: the default strategy's allowance is
-        measured from it, so repeated small steps cannot compound into a large slowdown."""
+        measured from it, so repeated small steps cannot compound into a large slowdown; and what the
+        sizes the function no longer runs at measured, for after the look-back (remembered.py)."""
         new = dict(state)
+        if obs.status == "ok":
+            measured = remember(state.get(MEASURED_KEY), fn, obs, self.now)
+            if measured:
+                new[MEASURED_KEY] = measured
+            else:
+                new.pop(MEASURED_KEY, None)
         if "baseline_p99_ms" not in new:
             first = next((e for e in obs.epochs if e.duration_p99_ms and e.memory_mb == fn.memory_mb), None)
             if first is not None:

@@ -46,6 +46,7 @@ from lambda_tuner.core.models import (
     Strategy,
 )
 from lambda_tuner.core.pricing import PriceTable
+from lambda_tuner.core.remembered import usable
 from lambda_tuner.core.same_day import canary_epochs, shared_window_contrasts
 from lambda_tuner.core.stopped_trials import MASK, StoppedTrial, in_epochs, ruled_out, stops_said
 
@@ -413,7 +414,7 @@ def choose(ev: Evaluation, strategy: Strategy) -> tuple[int, str]:
 
 def fit_epochs(fn: FunctionConfig, obs: Observations) -> list[Epoch]:
     """The epochs the duration model is fitted on: the function's architecture, with calls and durations."""
-    return [e for e in obs.epochs if e.arch == fn.arch and e.invocations > 0 and e.duration_avg_ms]
+    return usable(fn, obs.epochs)
 
 
 def decide_memory(  # noqa: PLR0917 - the contract others call positionally
@@ -428,6 +429,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     baseline_memory_mb: int | None = None,
     fits: dict[str, DurationFit] | None = None,
     stopped: Sequence[StoppedTrial] = (),
+    remembered: Sequence[Epoch] = (),
 ) -> Recommendation:
     """The memory recommendation; the duration fit it makes is left in `fits[fn.name]` when a dict is
     given, so the arm64 advice can use the same fit instead of fitting again. `stopped`: the memory
@@ -435,10 +437,14 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     (stopped_trials.in_force); where they change the decision, its reason says which and until when.
     Only stops the epochs do not hold count: where they hold what the change measured, they say it and
     are weighed as everything else is; once its day has left them, or where its calls never made an
-    epoch (a move rolled back within its hour), only the stop itself is left to say so."""
+    epoch (a move rolled back within its hour), only the stop itself is left to say so.
+    `remembered`: what sizes measured before the look-back (remembered.recall): the fit and what counts
+    as tried see them; traffic, cold starts and the memory floor are the look-back's."""
     stopped = [t for t in stopped if not in_epochs(t, obs)]
-    epochs = fit_epochs(fn, obs)
-    total = sum(e.invocations for e in epochs)
+    recent = fit_epochs(fn, obs)
+    # remembered stretches all end before the look-back starts: before its epochs, in time order
+    epochs = [*usable(fn, remembered), *recent]
+    total = sum(e.invocations for e in recent)
     current = {"memory_mb": fn.memory_mb}
     if total < policy.min_invocations:
         why = f"{total} invocations observed on {fn.arch}; at least {policy.min_invocations} needed"
@@ -463,7 +469,7 @@ def decide_memory(  # noqa: PLR0917 - the contract others call positionally
     fit = fit_duration(fn.name, fn.arch, epochs)
     if fits is not None:
         fits[fn.name] = fit
-    usage = usage_from(epochs, policy.memory_headroom)
+    usage = usage_from(recent, policy.memory_headroom)
     if policy.canary_weight is not None:  # the canary's share for this function's traffic
         share = policy.canary_share(usage.invocations_per_month / MONTH_DAYS)
         policy = policy.model_copy(update={"canary_weight": share})
