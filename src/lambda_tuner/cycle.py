@@ -30,7 +30,8 @@ from lambda_tuner.core.tags import parse_policy
 from lambda_tuner.settings import AgentSettings
 from lambda_tuner.verification import applied_at_in, verify_applied
 
-NOTE_KINDS = frozenset({"keep", "insufficient_data"})
+# What a cycle records without asking for or making anything: notes, and advice a person acts on
+NOTE_KINDS = frozenset({"keep", "insufficient_data", "arm64_advice", "template_change"})
 NOTE_STATE_KEY = "last_note"
 _NUMBERS = re.compile(r"[-+$]?\d[\d,.]*%?")
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
@@ -545,13 +546,14 @@ def _decide_all(
             summary.insufficient[fn.name] = obs.reason or obs.status
         fstate = states.get(fn.name, {})
         recs = decider.decide(fn, obs, fstate, stopped=stopped.get(fn.name, ()))
-        note = _note_key(recs)
-        if note is not None and fstate.get(NOTE_STATE_KEY) == note:
-            summary.repeated_notes += 1  # the same "keep" or "insufficient data" as last cycle
-            recs = []
         in_flight = unverified.get(fn.name, [])
         waiting, no = pending.get(fn.name, []), refused.get(fn.name, [])
         turns = _in_turn(recs, waiting, in_flight, refused=no, one_first=asks(fn))
+        # what is recorded, once a change waiting its turn or one a person rejected is a note too
+        note = _note_key(turns)
+        if note is not None and fstate.get(NOTE_STATE_KEY) == note:
+            summary.repeated_notes += 1  # the same notes and advice as last cycle
+            turns = []
         decided += [(fn, rec) for rec in turns]
         if not read_only:
             new_state = decider.updated_state(fn, obs, fstate)
@@ -564,10 +566,11 @@ def _decide_all(
 
 
 def _note_key(recs: Sequence[Recommendation]) -> str | None:
-    """What identifies a function's notes ("keep", "insufficient data") from one cycle to the next, or
-    None when it got anything else. A note repeated unchanged is not stored or audited again: at 10,000
-    functions, most of them under the bill mark, that would be five DynamoDB calls per function per
-    cycle to say what the audit already says. Numbers in the wording (a bill, a count) are left out."""
+    """What identifies a function's notes ("keep", "insufficient data") and advice (arm64, a template
+    change) from one cycle to the next, or None when it got anything else. Notes and advice repeated
+    unchanged are not stored or audited again, nor shown in the digest again: at 10,000 functions, most
+    of them under the bill mark, that would be five DynamoDB calls per function per cycle to say what
+    the audit already says. Numbers in the wording (a bill, a count, a date) are left out."""
     if not recs or any(r.kind not in NOTE_KINDS for r in recs):
         return None
     parts = sorted(

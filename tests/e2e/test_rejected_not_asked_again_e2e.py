@@ -39,6 +39,8 @@ def test_a_change_a_person_rejected_is_not_asked_for_again(account: Account) -> 
             + "; ".join(f"{r['kind']} to {r['proposed'].get('memory_mb')} MB" for r in again)
         )
         assert [m["subject"] for m in account.stack.inbox()] == [], f"day {day + 1}: a digest went out"
+        if day > 1:
+            continue  # the same note as the day before is not recorded again
         # and what the cycle says of it tells why, and until when
         [note] = [
             r["recommendation"]
