@@ -118,13 +118,8 @@ class CanaryFlow(RollbackFlow):
         names = [str(name) for name in attrs.get("alarms", [])]
         if not names:
             return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed already")
-        try:
-            self._remove_alarms(names)
-        except (alarms.AlarmError, StoreError, BotoCoreError) as exc:
-            why = f"verified, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
-            return _outcome(rec.id, rec.function, False, why)
-        self.store.transition(rec.id, "VERIFIED", "VERIFIED", now, alarms=[], guard_ended_at=now.isoformat())
-        return _outcome(rec.id, rec.function, True, "verified: its rollback alarms were removed")
+        done = "verified: its rollback alarms were removed"
+        return self._clear_alarms(rec, names, now, "verified", done, guard_ended_at=now.isoformat())
 
     def _end_left_guard(self, rec: Recommendation, attrs: dict[str, Any], now: datetime) -> ChangeResult:
         """A change that ended (rolled back, failed, or a canary concluded) whose item still lists alarms:
@@ -137,13 +132,21 @@ class CanaryFlow(RollbackFlow):
             return _outcome(rec.id, rec.function, True, f"already ended ({rec.status})")
         if rec.status == "ROLLED_BACK" and not (attrs.get("rollback_recorded") or attrs.get("reverted_by")):
             return _outcome(rec.id, rec.function, False, "its rollback is not recorded yet: its alarms stay")
+        done = f"ended ({rec.status}): its leftover alarms were removed"
+        return self._clear_alarms(rec, names, now, "ended", done)
+
+    def _clear_alarms(
+        self, rec: Recommendation, names: list[str], now: datetime, ended: str, done: str, **extra: Any
+    ) -> ChangeResult:
+        """Remove a change's alarms and their links, then clear its list (and set `extra`), answering
+        `done`; on a failure the list stays, and the next cycle asks again."""
         try:
             self._remove_alarms(names)
         except (alarms.AlarmError, StoreError, BotoCoreError) as exc:
-            why = f"ended, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
+            why = f"{ended}, but its rollback alarms could not be removed ({exc}): the next cycle asks again"
             return _outcome(rec.id, rec.function, False, why)
-        self.store.transition(rec.id, rec.status, rec.status, now, alarms=[])
-        return _outcome(rec.id, rec.function, True, f"ended ({rec.status}): its leftover alarms were removed")
+        self.store.transition(rec.id, rec.status, rec.status, now, alarms=[], **extra)
+        return _outcome(rec.id, rec.function, True, done)
 
     def end_running_canaries(self, others: list[Recommendation], now: datetime, actor: str) -> None:
         """One change at a time per function: a change about to be made to a function whose canary still
