@@ -5,6 +5,7 @@ limit 2×")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import boto3
@@ -12,9 +13,7 @@ import pytest
 from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters.store import Store
-from lambda_tuner.twin.shapes import io_bound
-from lambda_tuner.twin.spec import AliasSpec, FunctionSpec
-from lambda_tuner.twin.traffic import steady
+from lambda_tuner.twin.spec import AliasSpec
 
 
 def test_an_auto_mode_experiment_is_made_and_audited_not_asked_for(auto: Account) -> None:
@@ -94,17 +93,8 @@ def test_an_auto_mode_change_outside_the_window_is_asked_for_and_the_digest_says
 def test_an_auto_mode_canary_one_step_beyond_a_measured_size_is_made_not_asked_for() -> None:
     # Given a function waiting on I/O at 3,008 MB, called through an alias, in auto mode: the first cycle's
     # canary measures a smaller size beside it
-    fleet = [
-        FunctionSpec(
-            name="orders-api",
-            curve=io_bound(fixed_ms=80.0),
-            traffic=steady(40, seed=1),
-            memory_mb=3008,
-            timeout_s=30,
-            aliases=(AliasSpec("live", "1"),),
-            invoked=(("live", 1.0),),
-        )
-    ]
+    orders = small_fleet()[0]
+    fleet = [replace(orders, aliases=(AliasSpec("live", "1"),), invoked=(("live", 1.0),))]
     with deployed(fleet, "auto") as account:
         assert account.run_agent(T0)["ok"] is True
         # When the next cycle proposes a canary one step beyond that size, more than 2x from the size in
