@@ -47,6 +47,9 @@ RESUME_AFTER = timedelta(hours=1)
 # month of the same evidence says nothing new; after it, traffic and prices may have moved, and the
 # person may answer otherwise.
 REFUSED_FOR = timedelta(days=30)
+# After REFUSED_FOR, auto mode asks a person again for a change like one a person rejected, rather than
+# make it itself, for this long: the agent does not overrule a person's "no" because a month went by.
+REJECTED_HEARD_FOR = timedelta(days=365)
 UNSENT_WHY = "approval request not sent: the cycle that made it stopped before its digest went out"
 DELETED_WHY = "the function no longer exists (deleted from the account): its approval request is withdrawn"
 # A verified change's alarms not removed yet are asked for again while it was created this recently: it
@@ -229,14 +232,16 @@ def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only
         """Whether its changes go to a person or are made: in recommend or off mode, all are shown."""
         return modes[fn.name] in ("approve", "auto")
 
-    decided, states = _decide_all(decider, result, deps, summary, read_only=read_only, asks=asks)
+    decided, states, said_no = _decide_all(decider, result, deps, summary, read_only=read_only, asks=asks)
 
     recs = [rec for _, rec in decided]
-    routes = guardrails.route(recs, modes, rails, now, made=made)
+    routes = guardrails.route(recs, modes, rails, now, made=made, rejected_before=said_no)
     reread = (
         set()
         if read_only
-        else _routes_by_mode_now(recs, modes, routes, rails, now, settings, deps, killed, made=made)
+        else _routes_by_mode_now(
+            recs, modes, routes, rails, now, settings, deps, killed, made=made, rejected_before=said_no
+        )
     )
     for (fn, rec), route in zip(decided, routes, strict=True):
         why = route.reason
@@ -333,6 +338,7 @@ def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
     killed: bool,
     *,
     made: int = 0,
+    rejected_before: Mapping[str, datetime] | None = None,
 ) -> set[str]:
     """Auto mode makes a change itself only where the function's mode, read again now, still says so:
     the collector re-reads an unchanged function's tags once a week, and a `mode` tag set since (approve,
@@ -362,7 +368,7 @@ def _routes_by_mode_now(  # noqa: PLR0917 - the routing's inputs, each needed
             if mode != modes[name]:
                 modes[name] = mode
                 changed.add(name)
-        routes[:] = guardrails.route(recs, modes, rails, now, made=made)
+        routes[:] = guardrails.route(recs, modes, rails, now, made=made, rejected_before=rejected_before)
     return changed
 
 
@@ -513,10 +519,11 @@ def _decide_all(
     *,
     read_only: bool,
     asks: Callable[[FunctionConfig], bool] = lambda fn: True,
-) -> tuple[list[tuple[FunctionConfig, Recommendation]], dict[str, dict[str, Any]]]:
+) -> tuple[list[tuple[FunctionConfig, Recommendation]], dict[str, dict[str, Any]], dict[str, datetime]]:
     """Every observed function's recommendations, less repeated notes, asks already pending and changes
-    held by an unverified one; and the function states that changed (read in batches here, written by
-    the caller once the recommendations are recorded)."""
+    held by an unverified one; the function states that changed (read in batches here, written by
+    the caller once the recommendations are recorded); and, by recommendation id, when a person
+    rejected a change like it more than REFUSED_FOR ago (auto mode asks a person again)."""
     pending = {} if read_only else _by_function(deps.store, "PENDING")
     # A canary concluded this cycle no longer holds its function: the decision sees both sizes now.
     unverified = {} if read_only else _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
@@ -531,11 +538,17 @@ def _decide_all(
     # unanswered does not go first again: the other change would wait for a person who does not answer
     # (each is asked in turn, then, the larger saving first again once both were asked).
     # One withdrawn before its links went out was not left unanswered: nobody saw it, and it leads again.
+    # A rejection is read back further (REJECTED_HEARD_FOR): auto mode does not make on its own, later,
+    # what a person said no to (`rejected_before`).
     refused: dict[str, list[Recommendation]] = {}
+    rejected_earlier: dict[str, list[Recommendation]] = {}
     for status in () if read_only else ("REJECTED", "EXPIRED"):
-        since = decider.now - REFUSED_FOR
+        since = decider.now - (REJECTED_HEARD_FOR if status == "REJECTED" else REFUSED_FOR)
         for function, recs in _by_function(deps.store, status, since=since, sent_only=True).items():
-            refused.setdefault(function, []).extend(recs)
+            for rec in recs:
+                recent = rec.created_at >= decider.now - REFUSED_FOR
+                (refused if recent else rejected_earlier).setdefault(function, []).append(rec)
+    rejected_before: dict[str, datetime] = {}
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
     states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
@@ -549,6 +562,10 @@ def _decide_all(
         in_flight = unverified.get(fn.name, [])
         waiting, no = pending.get(fn.name, []), refused.get(fn.name, [])
         turns = _in_turn(recs, waiting, in_flight, refused=no, one_first=asks(fn))
+        for rec in turns:
+            earlier = [r for r in rejected_earlier.get(fn.name, []) if guardrails.same_change(rec, r)]
+            if rec.kind in guardrails.CHANGING_KINDS and earlier:
+                rejected_before[rec.id] = max(r.created_at for r in earlier)
         # what is recorded, once a change waiting its turn or one a person rejected is a note too
         note = _note_key(turns)
         if note is not None and fstate.get(NOTE_STATE_KEY) == note:
@@ -562,7 +579,7 @@ def _decide_all(
                 new_state[NOTE_STATE_KEY] = note
             if new_state != fstate:
                 changed[fn.name] = new_state
-    return decided, changed
+    return decided, changed, rejected_before
 
 
 def _note_key(recs: Sequence[Recommendation]) -> str | None:

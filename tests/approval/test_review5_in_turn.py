@@ -99,3 +99,33 @@ def test_a_change_waiting_behind_an_ask_nobody_answered_is_asked_for_next(
     # Then the PC change waiting behind it is asked for: it does not wait for a person who does not answer
     routes = {r.recommendation.kind: r.route for r in again.recommendations}
     assert routes == {"provisioned_concurrency": "approve", "keep": "record"}, routes
+
+
+def test_auto_mode_asks_a_person_again_for_what_a_person_rejected_rather_than_make_it(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the memory change a person rejected, and the account in auto mode since
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings, store = _memory_asked_and_rejected()
+    auto = settings.model_copy(update={"mode": "auto"})
+    # When a cycle finds the same change after the month in which it is not asked for at all
+    later = NOW + cycle_module.REFUSED_FOR + timedelta(days=1)
+    again = run_cycle(auto, later, deps_for(store, _one_function, at=later))
+    # Then the agent does not make it itself: a person is asked, and told why
+    [memory] = [r for r in again.recommendations if r.recommendation.kind == "memory"]
+    assert memory.route == "approve", (memory.route, memory.why)
+    assert f"a person rejected a change like it on {NOW:%Y-%m-%d}" in memory.why, memory.why
+
+
+def test_auto_mode_makes_the_same_change_itself_when_nobody_rejected_it(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control: the same cycle in auto mode, with the first ask approved rather than rejected
+    monkeypatch.setattr(cycle_module, "Decider", MemoryAndPc)
+    settings, store, asked = _memory_asked()
+    assert store.transition(asked.id, "PENDING", "EXPIRED", NOW + timedelta(hours=1))
+    auto = settings.model_copy(update={"mode": "auto"})
+    later = NOW + cycle_module.REFUSED_FOR + timedelta(days=1)
+    again = run_cycle(auto, later, deps_for(store, _one_function, at=later))
+    [memory] = [r for r in again.recommendations if r.recommendation.kind == "memory"]
+    assert memory.route == "apply", (memory.route, memory.why)

@@ -186,28 +186,36 @@ def route(
     now: datetime,
     *,
     made: int = 0,
+    rejected_before: Mapping[str, datetime] | None = None,
 ) -> list[RouteDecision]:
     """Per recommendation: skip, record only, ask for approval, or apply now (auto, within guardrails).
 
     Auto-mode changes are budgeted largest expected saving first; whatever does not fit the step
     factor, the per-cycle budget or the change window becomes an approval request instead. `made`: the
     automatic changes this cycle has made already (its own approved earlier ones, sent again: see
-    `resume_holds`), which the budget counts first.
+    `resume_holds`), which the budget counts first. `rejected_before`: recommendation id -> when a person
+    rejected a change like it (`same_change`); auto mode asks a person again rather than overrule them.
     """
     window_open = in_window(rails.change_window_utc, now)
     budget = rails.max_changes_per_cycle - made
     decisions: dict[str, RouteDecision] = {}
     for rec in sorted(recs, key=_saving, reverse=True):
         mode = modes.get(rec.function, "recommend")
-        decision = _route_one(rec, mode, rails, window_open, budget)
+        said_no = (rejected_before or {}).get(rec.id)
+        decision = _route_one(rec, mode, rails, window_open, budget, said_no)
         if decision.route == "apply":
             budget -= 1
         decisions[rec.id] = decision
     return [decisions[r.id] for r in recs]
 
 
-def _route_one(
-    rec: Recommendation, mode: Mode, rails: Guardrails, window_open: bool, budget: int
+def _route_one(  # noqa: PLR0917 - the routing's inputs, each needed
+    rec: Recommendation,
+    mode: Mode,
+    rails: Guardrails,
+    window_open: bool,
+    budget: int,
+    said_no: datetime | None = None,
 ) -> RouteDecision:
     def made(route: Route, reason: str) -> RouteDecision:
         return RouteDecision(recommendation_id=rec.id, route=route, reason=reason)
@@ -222,6 +230,8 @@ def _route_one(
             if mode == "approve"
             else made("record", "recommend-only")
         )
+    if said_no is not None:
+        return made("approve", f"a person rejected a change like it on {said_no:%Y-%m-%d}: a person decides")
     blocker = _auto_blocker(rec, rails, window_open, budget)
     return made("approve", blocker) if blocker else made("apply", "auto mode, within guardrails")
 
