@@ -176,7 +176,9 @@ class CycleSummary(BaseModel):
 def run_cycle(
     settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool = False
 ) -> CycleSummary:
-    """Run one cycle. `read_only` decides and reports but writes nothing anywhere (`lambda-tuner run`)."""
+    """Run one cycle. `read_only` decides and reports but writes nothing anywhere (`lambda-tuner run`); it
+    reads what the store remembers (a `ReadOnlyStore` of the stack's tables, or one that remembers nothing),
+    so that it decides as the scheduled run would."""
     started = time.monotonic()
     owner = f"agent-{deps.new_id()}"
     if not read_only and not deps.store.acquire_lease(owner, now, LEASE_SECONDS):
@@ -192,9 +194,9 @@ def run_cycle(
 
 def _cycle(settings: AgentSettings, now: datetime, deps: CycleDeps, *, read_only: bool) -> CycleSummary:
     killed = deps.kill_switch()
-    stored_parts = {} if read_only else deps.store.load_parts(COLLECTOR_STATE_KEY)
+    stored_parts = deps.store.load_parts(COLLECTOR_STATE_KEY)
     collector_state = join_state(stored_parts.pop(SHARED_PART, {}), stored_parts)
-    history = {} if read_only else _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
+    history = _memory_history(deps.store, now - timedelta(days=settings.lookback_days))
     exclude = _excluded(settings)
     result = deps.collector(
         now,
@@ -524,16 +526,16 @@ def _decide_all(
     held by an unverified one; the function states that changed (read in batches here, written by
     the caller once the recommendations are recorded); and, by recommendation id, when a person
     rejected a change like it more than REFUSED_FOR ago (auto mode asks a person again)."""
-    pending = {} if read_only else _by_function(deps.store, "PENDING")
+    pending = _by_function(deps.store, "PENDING")
     # A canary concluded this cycle no longer holds its function: the decision sees both sizes now.
-    unverified = {} if read_only else _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
+    unverified = _by_function(deps.store, "APPLIED", skip=set(summary.concluded))
     # An approved change not made yet holds it too: the apply function works asynchronously, and one
     # handed over again (resumed) or approved by a person may still be on its way. A second copy
     # decided now would go to the apply function beside it, and fail on the first one's revision.
-    for function, approved in ({} if read_only else _by_function(deps.store, "APPROVED")).items():
+    for function, approved in _by_function(deps.store, "APPROVED").items():
         unverified.setdefault(function, approved)
     # What the guards of the agent's experiments said, for longer than the look-back remembers it
-    stopped = {} if read_only else _stopped_trials(deps.store, decider.now)
+    stopped = _stopped_trials(deps.store, decider.now)
     # What a person rejected is not asked for again (for REFUSED_FOR), and one whose ask expired
     # unanswered does not go first again: the other change would wait for a person who does not answer
     # (each is asked in turn, then, the larger saving first again once both were asked).
@@ -542,7 +544,7 @@ def _decide_all(
     # what a person said no to (`rejected_before`).
     refused: dict[str, list[Recommendation]] = {}
     rejected_earlier: dict[str, list[Recommendation]] = {}
-    for status in () if read_only else ("REJECTED", "EXPIRED"):
+    for status in ("REJECTED", "EXPIRED"):
         since = decider.now - (REJECTED_HEARD_FOR if status == "REJECTED" else REFUSED_FOR)
         for function, recs in _by_function(deps.store, status, since=since, sent_only=True).items():
             for rec in recs:
@@ -551,7 +553,7 @@ def _decide_all(
     rejected_before: dict[str, datetime] = {}
     decided: list[tuple[FunctionConfig, Recommendation]] = []
     observed = [fn for fn in result.inventory.functions if fn.name in result.observations]
-    states = {} if read_only else deps.store.get_function_states([fn.name for fn in observed])
+    states = deps.store.get_function_states([fn.name for fn in observed])
     changed: dict[str, dict[str, Any]] = {}
     for fn in observed:
         obs = result.observations[fn.name]
@@ -561,14 +563,14 @@ def _decide_all(
         recs = decider.decide(fn, obs, fstate, stopped=stopped.get(fn.name, ()))
         in_flight = unverified.get(fn.name, [])
         waiting, no = pending.get(fn.name, []), refused.get(fn.name, [])
-        turns = _in_turn(recs, waiting, in_flight, refused=no, one_first=asks(fn))
+        turns = _in_turn(recs, waiting, in_flight, refused=no, one_first=asks(fn), show_asked=read_only)
         for rec in turns:
             earlier = [r for r in rejected_earlier.get(fn.name, []) if guardrails.same_change(rec, r)]
             if rec.kind in guardrails.CHANGING_KINDS and earlier:
                 rejected_before[rec.id] = max(r.created_at for r in earlier)
         # what is recorded, once a change waiting its turn or one a person rejected is a note too
         note = _note_key(turns)
-        if note is not None and fstate.get(NOTE_STATE_KEY) == note:
+        if note is not None and fstate.get(NOTE_STATE_KEY) == note and not read_only:
             summary.repeated_notes += 1  # the same notes and advice as last cycle
             turns = []
         decided += [(fn, rec) for rec in turns]
@@ -774,6 +776,7 @@ def _in_turn(
     *,
     refused: Sequence[Recommendation] = (),
     one_first: bool = True,
+    show_asked: bool = False,
 ) -> list[Recommendation]:
     """One function's recommendations, one change at a time: a change waits for the unverified one, for
     one a person has not answered yet, or for the one this cycle makes first; one already waiting for a
@@ -783,7 +786,8 @@ def _in_turn(
     change behind it goes. One whose ask expired unanswered (`refused`, EXPIRED) goes first only when
     nothing else would: otherwise the change waiting behind it would wait for a person who does not
     answer. Without `one_first` (recommend or off mode: nothing is asked for or made) every change is
-    shown."""
+    shown. `show_asked` (a read-only run, which records nothing): a change already waiting for a person
+    is a note that says so, rather than left out."""
     rejected = [r for r in refused if r.status == "REJECTED"]
 
     def said_no(rec: Recommendation) -> Recommendation | None:
@@ -801,6 +805,8 @@ def _in_turn(
         if rec.kind not in guardrails.CHANGING_KINDS:
             out.append(rec)
         elif _same_as_pending(rec, waiting):
+            if show_asked:
+                out.append(_asked(rec, waiting))
             continue  # already waiting for a person: do not ask twice
         elif (no := said_no(rec)) is not None:
             out.append(_rejected(rec, no))
@@ -827,6 +833,16 @@ def _rejected(rec: Recommendation, no: Recommendation) -> Recommendation:
         f"until {until:%Y-%m-%d}. The decision now: {rec.reason.summary}"
     )
     reason = rec.reason.model_copy(update={"summary": f"Keep: {why}", "decided_by": "rejected by a person"})
+    return rec.model_copy(
+        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
+    )
+
+
+def _asked(rec: Recommendation, waiting: Sequence[Recommendation]) -> Recommendation:
+    """A change decided again while the same one waits for a person's answer: a note of it."""
+    asked = next(p for p in waiting if _same_as_pending(rec, [p]))
+    why = f"asked for on {asked.created_at:%Y-%m-%d}, waiting for a person's answer: {rec.reason.summary}"
+    reason = rec.reason.model_copy(update={"summary": f"Keep for now: {why}", "decided_by": "asked already"})
     return rec.model_copy(
         update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
     )

@@ -107,8 +107,11 @@ def test_the_audit_list_and_its_verification_write_nothing(history: Account) -> 
 
 @pytest.mark.parametrize("mode", ["auto", "approve"])
 def test_a_run_without_apply_writes_nothing_even_in_a_mode_that_would_act(
-    history: Account, tmp_path: Path, mode: str
+    history: Account, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Without the stack's tables named, the run decides afresh: the cycle's asks, still waiting for a
+    # person in the tables, would otherwise be shown as waiting (the next test), not asked again
+    monkeypatch.delenv("LT_STATE_TABLE")
     history.twin.calls.clear()
     inbox_before = history.stack.inbox()
     out_file = tmp_path / "run.json"
@@ -122,6 +125,32 @@ def test_a_run_without_apply_writes_nothing_even_in_a_mode_that_would_act(
     assert history.twin.calls["lambda.ListFunctions"] >= 1
     assert _writes(history) == set()
     assert inbox_before == [] and history.stack.inbox() == []
+
+
+def test_a_read_only_run_reads_what_the_stack_remembers_and_does_not_ask_again(
+    history: Account, tmp_path: Path
+) -> None:
+    # Given the scheduled cycle's asks, waiting for a person in the stack's tables (named in the environment)
+    stored = Store(history.stack.settings["LT_STATE_TABLE"], history.stack.settings["LT_AUDIT_TABLE"])
+    waiting = {r.function: r for r in stored.list_recommendations(status="PENDING")}
+    assert waiting, "the scheduled cycle asked for nothing"
+    history.twin.calls.clear()
+    out_file = tmp_path / "run.json"
+    # When a person runs `lambda-tuner run --json <file>` at the same time
+    assert run_once(apply_changes=False, mode=None, lookback_days=None, json_out=out_file, now=T0) == 0
+    # Then it shows what a scheduled run would do: nothing asked for twice; each waiting change a note
+    # that says so, on its function (a run that remembered nothing asked for them all again)
+    summary = json.loads(out_file.read_text())
+    routed = [(r["recommendation"], r["route"]) for r in summary["recommendations"]]
+    asked_again = [(rec["function"], rec["kind"]) for rec, route in routed if route == "approve"]
+    assert not any(function in waiting for function, _ in asked_again), asked_again
+    for function, ask in waiting.items():
+        notes = [rec["reason"]["summary"] for rec, _ in routed if rec["function"] == function]
+        said = f"asked for on {ask.created_at:%Y-%m-%d}, waiting for a person's answer"
+        assert any(said in note for note in notes), (function, notes)
+    # ... having read the tables, and written nothing
+    assert history.twin.calls["dynamodb.Query"] >= 1
+    assert _writes(history) == set()
 
 
 def test_a_read_only_run_shows_the_routes_the_kill_switch_leaves(history: Account, tmp_path: Path) -> None:

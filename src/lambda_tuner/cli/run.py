@@ -1,20 +1,23 @@
 """`lambda-tuner run`: one cycle against the account the credential chain points at.
 
 Read-only by default: discovers, collects, decides and prints, and writes nothing anywhere (no table,
-no topic, no function). `--apply` runs the deployed stack's full cycle (LT_* settings from the
-environment): stores, notifies, and hands approved changes to the stack's apply function, which is the
-only holder of write permissions.
+no topic, no function). Where the environment names the stack's tables (LT_STATE_TABLE, LT_AUDIT_TABLE)
+it reads them, so that it decides as the scheduled run would. `--apply` runs the deployed stack's full
+cycle (LT_* settings from the environment): stores, notifies, and hands approved changes to the stack's
+apply function, which is the only holder of write permissions.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from lambda_tuner.adapters.store import Store
 from lambda_tuner.cli.demo_view import recommendations_table, wide_console
 from lambda_tuner.core.models import AuditRecord, Recommendation
 from lambda_tuner.cycle import CycleDeps, run_cycle
@@ -24,10 +27,15 @@ READ_ONLY = "(read-only run)"
 
 
 class ReadOnlyStore:
-    """Remembers nothing and refuses every write: a read-only run must leave no trace in the account."""
+    """What the deployed stack remembers, read and never written: a read-only run decides as the scheduled
+    run would (rollbacks that rule sizes out, rejections, pending asks, what each function learned), and
+    leaves no trace. Without the stack's tables (`store` None) it remembers nothing."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
 
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]:
-        return {}
+        return self._store.get_function_states(functions) if self._store else {}
 
     def list_recommendations(
         self,
@@ -37,27 +45,29 @@ class ReadOnlyStore:
         *,
         sent_only: bool = False,
     ) -> list[Recommendation]:
-        return []
+        if self._store is None:
+            return []
+        return self._store.list_recommendations(status, function, since, sent_only=sent_only)
 
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
-        return []
+        return self._store.list_audit(since, function) if self._store else []
 
     def list_rolled_back(
         self, since: datetime
     ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]:
-        return []
+        return self._store.list_rolled_back(since) if self._store else []
 
     def audit_head(self) -> AuditRecord | None:
-        return None
+        return self._store.audit_head() if self._store else None
 
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
-        return {}
+        return self._store.load_parts(group) if self._store else {}
 
     def guards_left(self, since: datetime) -> list[str]:
-        return []
+        return self._store.guards_left(since) if self._store else []
 
     def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None:
-        return None
+        return self._store.get_recommendation_item(rec_id) if self._store else None
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
@@ -81,9 +91,12 @@ def run_once(
             settings = AgentSettings(**overrides)
             summary = run_cycle(settings, now, agent_deps(settings))
         else:
+            # the stack's tables, when the environment names them (as for --apply): read, never written
+            tables = {k: os.environ.get(f"LT_{k.upper()}", "") for k in ("state_table", "audit_table")}
+            stack = all(tables.values())
             settings = AgentSettings(
-                state_table=READ_ONLY,
-                audit_table=READ_ONLY,
+                state_table=tables["state_table"] if stack else READ_ONLY,
+                audit_table=tables["audit_table"] if stack else READ_ONLY,
                 topic_arn=READ_ONLY,
                 secret_arn=READ_ONLY,
                 approval_base_url=READ_ONLY,
@@ -94,7 +107,7 @@ def run_once(
             from lambda_tuner.wiring import read_pc_scaling
 
             deps = CycleDeps(
-                store=ReadOnlyStore(),
+                store=ReadOnlyStore(Store(settings.state_table, settings.audit_table) if stack else None),
                 notifier=None,
                 secret=lambda: b"",
                 invoke_apply=None,
