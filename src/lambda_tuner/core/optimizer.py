@@ -57,6 +57,11 @@ COARSE_POINTS = 160  # geometric search grid (2.8 % apart over 128-10,240 MB) ..
 FINE_POINTS = 121  # ... refined near its optimum: 1 MB steps, or 0.07 % apart on wide windows
 FINE_WINDOW = 1.5  # coarse steps either side of the coarse optimum
 STAY_CONFIDENCE = 0.9  # the size in force keeps its place in the allowance at this confidence
+# The size in force stays while it is within this fraction below the memory floor: the floor rises with
+# every new maximum of memory used (843 -> 848 -> 850 MB over weeks on the twin, each a separate ask),
+# and at 2 % below a floor of max used x 1.25 the function still has 22 % headroom. Moves still go to
+# the floor itself or above it.
+FLOOR_SLACK = 0.02
 STOP_MARGIN_SD = 2.0  # an experiment's p99 guard sits this many day-to-day deviations inside the allowance
 P99_SE_FACTOR = math.sqrt(0.99 * 0.01) / 0.02665  # sample p99's log-SE per unit log-spread, x sqrt(n)
 REFERENCE_SEED = 11  # draws of the baseline size's measured mean (deterministic, like the model's)
@@ -175,6 +180,7 @@ def evaluate(
         "step limit": (m >= fn.memory_mb / policy.max_step_factor)
         & (m <= fn.memory_mb * policy.max_step_factor),
     }
+    masks["memory floor"][cur] |= fn.memory_mb * (1 + FLOOR_SLACK) >= (usage.floor_mb or 0.0)
     if stopped:
         masks[MASK] = ~ruled_out(m, stopped, fn.memory_mb)
     soft: dict[str, BoolArray] = {}

@@ -50,6 +50,19 @@ def test_the_memory_floor_raises_a_function_close_to_running_out_of_memory():
     assert rec.reason.decided_by == "memory floor"
 
 
+@pytest.mark.parametrize(("used_mb", "moves"), [(825.0, False), (845.0, True)])
+def test_a_floor_a_little_above_the_size_in_force_leaves_it_a_larger_one_raises_it(used_mb, moves):
+    # Given 1,024 MB configured and a floor (used x 1.25) of 1,031 MB (0.7 % above) or 1,056 MB (3 %)
+    rec = decide(1024, io_bound, [1024], obs_kwargs={"used_mb": used_mb}, strategy="cost")
+    # Then a floor that rose by a few MB does not make a change of its own (22 % headroom is left);
+    # one that rose further raises the size to it, as the floor always does
+    if moves:
+        assert rec.kind == "memory" and rec.proposed["memory_mb"] >= used_mb * 1.25, rec.proposed
+        assert rec.reason.decided_by == "memory floor"
+    else:
+        assert rec.kind == "keep" and rec.proposed["memory_mb"] == 1024, (rec.kind, rec.reason.summary)
+
+
 def test_the_step_limit_halves_at_most_per_cycle():
     rec = decide(4096, io_bound, [4096], strategy="cost")
     assert 2048 <= rec.proposed["memory_mb"] < 4096
