@@ -735,8 +735,10 @@ def _end_guards(deps: CycleDeps, now: datetime, summary: CycleSummary) -> None:
     stopped before sending it, or the removal failed) is asked again by every later cycle until they are
     gone: left, they roll nothing back, but cost $0.10 a month each and fire on a slow day they no longer
     answer for. So is a change that ended otherwise (rolled back, failed) with alarms or links its end
-    could not remove. Those created within `GUARDS_ASKED_FOR` are read from the status index, and this cycle's
-    verifications beside them (the index lags its table)."""
+    could not remove, and a failed canary whose undo failed too: its trial still takes a share of its
+    alias's traffic, unguarded, until the apply function takes it out. Those created within
+    `GUARDS_ASKED_FOR` are read from the status index, and this cycle's verifications beside them (the
+    index lags its table)."""
     if deps.invoke_apply is None:  # `lambda-tuner run --apply`: the scheduled agent's next cycle asks
         return
     left = deps.store.guards_left(now - GUARDS_ASKED_FOR)

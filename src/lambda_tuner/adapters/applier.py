@@ -201,6 +201,28 @@ class Applier(PcSteps):
         except RevisionMismatchError:  # the alias changed between reading and writing it: judge it afresh
             return self._unroute(function, alias, version)
 
+    def undo_trial(self, function: str, alias: str, version: str, weight: float) -> Applied:
+        """Take a canary's trial `version` out of the alias's routing, long after an undo of it failed,
+        only while the alias routes exactly as the canary set it ({version: weight}; the version it
+        serves may be a deploy's since). Routing someone changed since is theirs: it is not written, and
+        `after["left_alone"]` says so. Routing that no longer names the version is not written either.
+        The write is conditional on the alias as read (its RevisionId)."""
+        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        routing = _weights(got)
+        before = {
+            "kind": "alias",
+            "function": function,
+            "alias": alias,
+            "alias_version": got["FunctionVersion"],
+            "alias_routing": routing,
+        }
+        if version not in routing:
+            return Applied(before=before, after=before, request_ids=self._taken())
+        if set(routing) != {version} or abs(routing[version] - weight) > 1e-9:
+            return Applied(before=before, after={**before, "left_alone": True}, request_ids=self._taken())
+        routed = self._route(function, alias, str(got["FunctionVersion"]), {}, got.get("RevisionId"))
+        return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
+
     def sweep_trials(self, function: str, *, keep: str = "") -> list[dict[str, Any]]:
         """Delete the function's earlier canary trial versions that were left behind (their deletion was
         throttled or refused at the time): published versions described as TRIAL_DESCRIPTION that no

@@ -25,7 +25,7 @@ from lambda_tuner.adapters.applier import (
     ConflictError,
     RevisionMismatchError,
 )
-from lambda_tuner.adapters.canary_flow import canary_guard
+from lambda_tuner.adapters.canary_flow import canary_guard, routing_left, trial_of
 from lambda_tuner.adapters.deleted_flow import DeletedFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.rollback_flow import CLAIM_STALE_AFTER, scalar_values
@@ -214,7 +214,7 @@ class ApplyFlow(DeletedFlow):
             maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
             self.store.transition(
                 rec.id, "APPROVED", status, now, reason=reason, outcome_id=ended.id,
-                alarms=maybe if status == "FAILED" else [],
+                alarms=maybe if status == "FAILED" else [], undo_left=ended.data.get("undo_left"),
             )
             message = f"an earlier apply recorded its outcome (audit {ended.id}): {reason}"
             return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
@@ -365,7 +365,10 @@ class ApplyFlow(DeletedFlow):
                     f"{exc}; the change was undone{trial}" if restored else f"{exc}; {error}{trial}",
                     restored=restored,
                 )
-                return self._failed(rec, actor, now, undo, "change", alarms_left=exc.left)
+                return self._failed(
+                    rec, actor, now, undo, "change", alarms_left=exc.left,
+                    undo_left=routing_left(applied.after, restored=restored),
+                )
         written: list[AuditRecord] = []
         try:
             configs = {"config_before": config_view(desc), "config_after": config_view(self._describe(rec))}
@@ -459,6 +462,8 @@ class ApplyFlow(DeletedFlow):
             "it was undone" if restored else f"undoing it failed ({error}) — MANUAL CHECK NEEDED"
         )
         message += self._after_rollback(applied.after, applied.before, restored=restored)[1]
+        if trial_of(applied.after) and not restored:
+            message += "; the next cycles ask for the canary's routing to be taken out again"
         unwritten: list[str] = []
         # When its `change` record was written (ok, before the link or the status failed), the undo is its
         # `rollback`, caused by it: readers of the audit (the collector's history, `revert`) then see the
@@ -469,6 +474,10 @@ class ApplyFlow(DeletedFlow):
             if change_id
             else {"ok": False, "error": message, "restored": restored}
         )
+        # A canary's trial still routed: a later cycle asks for its undo again (`CanaryFlow.conclude`)
+        routed = routing_left(applied.after, restored=restored)
+        if routed:
+            data["undo_left"] = routed
         try:
             self.store.append_audit(
                 kind,
@@ -486,7 +495,9 @@ class ApplyFlow(DeletedFlow):
             )
         else:
             try:
-                self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=left)
+                self.store.transition(
+                    rec.id, "APPROVED", "FAILED", now, reason=message, alarms=left, undo_left=routed
+                )
             except (StoreError, ClientError, BotoCoreError) as status_exc:
                 unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
         message = "; ".join([message, *unwritten])
@@ -509,20 +520,25 @@ class ApplyFlow(DeletedFlow):
         kind: str,
         *,
         alarms_left: list[str] | None = None,
+        undo_left: dict[str, Any] | None = None,
     ) -> ChangeResult:
         """A change not made, or undone: its record, a notice, FAILED. The record goes first: a status
         that could not be stored after it leaves the change APPROVED and claimed, and the cycle's resume
         finds the record (`_interrupted`); the other way round a failed record left FAILED changes the
         audit never saw. `alarms_left`: alarms of a guard half made that could not be deleted; the item
-        lists them, and a later cycle has them removed (`CanaryFlow.conclude`)."""
+        lists them, and a later cycle has them removed (`CanaryFlow.conclude`). `undo_left`: a canary's
+        trial routing its undo could not take out; a later cycle asks for that again, in the same way."""
         message = str(exc) + ("" if exc.restored else " — MANUAL CHECK NEEDED: the restore failed")
+        if undo_left:
+            message += "; the next cycles ask for the canary's routing to be taken out again"
+        data: dict[str, Any] = {"ok": False, "error": message, "restored": exc.restored}
         self.store.append_audit(
             "conflict" if kind == "conflict" else "change",
             now,
             function=rec.function,
             recommendation_id=rec.id,
             actor=actor,
-            data={"ok": False, "error": message, "restored": exc.restored},
+            data=data | ({"undo_left": undo_left} if undo_left else {}),
         )
         self._notify(
             f"Change failed: {rec.function}",
@@ -530,7 +546,9 @@ class ApplyFlow(DeletedFlow):
             rec.function,
             "warning" if exc.restored else "critical",
         )
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=alarms_left or [])
+        self.store.transition(
+            rec.id, "APPROVED", "FAILED", now, reason=message, alarms=alarms_left or [], undo_left=undo_left
+        )
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     @staticmethod

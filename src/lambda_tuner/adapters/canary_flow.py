@@ -17,7 +17,9 @@ conclusion or rollback says whether it was deleted or why not (`trial_version`).
 published with a description that marks them (`earlier_trials` in that record).
 
 Any other change is concluded by the same request once the cycle has verified it: its rollback alarms
-are removed, nothing else.
+are removed, nothing else. So is a canary that ended FAILED with its trial still routed (its undo failed
+too, `undo_left` on its item): the request takes the trial out of the alias, while the alias still routes
+as the canary set it (`_retry_undo`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from lambda_tuner.adapters.applier import (
     RevisionMismatchError,
 )
 from lambda_tuner.adapters.rollback_flow import RollbackFlow, scalar_values
-from lambda_tuner.adapters.store import Store, StoreError
+from lambda_tuner.adapters.store import RecordedAlready, Store, StoreError
 from lambda_tuner.core.canary import canary_days, canary_of
 from lambda_tuner.core.models import ChangeResult, Recommendation
 
@@ -94,6 +96,8 @@ class CanaryFlow(RollbackFlow):
         rec = Store._rec_from(item)
         attrs, canary = item["attrs"], canary_of(rec)
         version = str(attrs.get("after", {}).get("published_version") or "")
+        if rec.status == "FAILED" and attrs.get("undo_left"):
+            return self._retry_undo(rec, attrs, actor, now)
         if "claim_conclude" in item or rec.status in ("ROLLED_BACK", "FAILED"):  # ended already
             return self._end_left_guard(rec, attrs, now)
         if canary is None:
@@ -134,6 +138,106 @@ class CanaryFlow(RollbackFlow):
             return _outcome(rec.id, rec.function, False, "its rollback is not recorded yet: its alarms stay")
         done = f"ended ({rec.status}): its leftover alarms were removed"
         return self._clear_alarms(rec, names, now, "ended", done)
+
+    def _retry_undo(
+        self, rec: Recommendation, attrs: dict[str, Any], actor: str, now: datetime
+    ) -> ChangeResult:
+        """A canary that ended FAILED whose undo failed too (`undo_left`: its alias, trial version and
+        weight) still sends that share of the alias's traffic to the trial, with no alarm, and every later
+        change to the function is refused while the alias splits its traffic. Take the trial out now,
+        only while the alias routes exactly as the canary set it; routing someone changed since is
+        theirs, left as it is. Either way the outcome is recorded (once, `once_on`) before the item
+        stops asking (`undo_left` cleared), and told once. A failed attempt is recorded too (the write
+        may have landed) and asked again by the next cycle."""
+        left = attrs["undo_left"]
+        function, alias, version = str(left["function"]), str(left["alias"]), str(left["version"])
+        weight = float(left["weight"])
+        base = {"undo_retried": True, "alias": alias, "trial": version, "weight": weight}
+        try:
+            done = self.applier.undo_trial(function, alias, version, weight)
+        except GoneError as exc:  # the alias or the function was deleted: nothing routes to the trial
+            data = {"ok": True, **base, "gone": str(exc)}
+            text = f"alias {alias} no longer exists ({exc}): nothing routes to trial version {version}"
+            return self._undo_retried(rec, attrs, actor, now, data, text)
+        except ApplyError as exc:
+            message = (
+                f"canary trial {version} could not be taken out of alias {alias} ({exc}): "
+                "the next cycle asks again"
+            )
+            self._audit_undo(rec, attrs, actor, now, {"ok": False, **base, "error": str(exc)}, once=False)
+            return _outcome(rec.id, function, False, message)
+        if done.after.get("left_alone"):
+            routing = done.before["alias_routing"]
+            data = {"ok": False, **base, "left_alone": True, "alias_routing": routing}
+            text = (
+                f"alias {alias} now routes {routing}, not the canary's {{{version}: {weight}}}: someone "
+                f"changed it since, so it is left as it is (trial version {version} too) — "
+                "MANUAL CHECK NEEDED"
+            )
+            return self._undo_retried(rec, attrs, actor, now, data, text)
+        cleanup = self.discard_trial(
+            {"function": function, "published_version": version, "canary_weight": weight},
+            done.after,
+            restored=True,
+        )
+        removed = done.after != done.before
+        data = {"ok": True, **base, "alias_before": done.before, "trial_version": cleanup}
+        if removed:
+            data["removed_from_routing"] = {"alias": alias, "version": version, "weight": weight}
+            text = f"trial version {version} was taken out of alias {alias}'s routing"
+        else:
+            data["already_gone"] = True
+            text = f"alias {alias} no longer routed to trial version {version}"
+        text += f"; all its traffic goes to version {done.before['alias_version']}; {cleanup['detail']}"
+        return self._undo_retried(rec, attrs, actor, now, data, text)
+
+    def _undo_retried(  # noqa: PLR0917 - the change, its outcome and its words, each needed
+        self,
+        rec: Recommendation,
+        attrs: dict[str, Any],
+        actor: str,
+        now: datetime,
+        data: dict[str, Any],
+        text: str,
+    ) -> ChangeResult:
+        """Record a retried undo's outcome, then stop asking for it, then tell the topic once."""
+        try:
+            self._audit_undo(rec, attrs, actor, now, data, once=True)
+        except RecordedAlready:  # another delivery of this request recorded it: the rest is its to do
+            return _outcome(rec.id, rec.function, True, "its undo was recorded already")
+        self.store.transition(rec.id, "FAILED", "FAILED", now, undo_left=None, undo_ended_at=now.isoformat())
+        restored = bool(data["ok"])
+        subject = "Canary traffic restored" if restored else "Canary routing left as it is"
+        self._notify(
+            f"{subject}: {rec.function}",
+            f"{rec.function}: {text}.\n",
+            rec.function,
+            "info" if restored else "warning",
+        )
+        if attrs.get("alarms"):  # a guard half made and left too: its alarms go with the same request
+            self._end_left_guard(rec, attrs, now)
+        return _outcome(rec.id, rec.function, restored, text)
+
+    def _audit_undo(
+        self,
+        rec: Recommendation,
+        attrs: dict[str, Any],
+        actor: str,
+        now: datetime,
+        data: dict[str, Any],
+        *,
+        once: bool,
+    ) -> None:
+        self.store.append_audit(
+            "rollback",
+            now,
+            function=rec.function,
+            recommendation_id=rec.id,
+            caused_by=attrs.get("change_id"),
+            actor=actor,
+            data=data,
+            once_on=rec.id if once else None,
+        )
 
     def _clear_alarms(
         self, rec: Recommendation, names: list[str], now: datetime, ended: str, done: str, **extra: Any
@@ -315,6 +419,16 @@ class CanaryFlow(RollbackFlow):
             actor=actor,
             data={"ok": False, "action": CONCLUDE_STEP, "error": message, "status": rec.status},
         )
+
+
+def routing_left(after: dict[str, Any], *, restored: bool) -> dict[str, Any] | None:
+    """What a later cycle needs to take a canary's trial out of its alias when undoing the canary
+    (`after`: its change) failed (`restored` False): None for any other change, or one undone."""
+    version = trial_of(after)
+    if restored or not version:
+        return None
+    keys = ("function", "alias")
+    return {**{k: after.get(k) for k in keys}, "version": version, "weight": after["canary_weight"]}
 
 
 def trial_of(after: dict[str, Any]) -> str:

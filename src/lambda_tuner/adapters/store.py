@@ -375,13 +375,17 @@ class Store:
         whose item still lists rollback alarms: the apply function clears the list once it has removed
         them and their links (`CanaryFlow.conclude`), so these are the ones whose removal was never
         asked for, or failed (a throttled DeleteAlarms, a refused write of the links), or a guard half
-        made and not taken back. A rollback not recorded yet is left out: its alarms' events record it."""
+        made and not taken back. A rollback not recorded yet is left out: its alarms' events record it.
+        So is a failed canary whose undo failed too (`undo_left`): its trial still takes a share of its
+        alias's traffic, and the same request has it taken out (`CanaryFlow._retry_undo`)."""
         left: list[str] = []
         for status in ("VERIFIED", "ROLLED_BACK", "FAILED"):
             for item in self._items_by_status(status, since):
                 attrs = _attrs(item)
-                if item.get("status", {}).get("S") != status or not attrs.get("alarms"):
+                if item.get("status", {}).get("S") != status:
                     continue  # the index lags its table
+                if not attrs.get("alarms") and not (status == "FAILED" and attrs.get("undo_left")):
+                    continue
                 ended = attrs.get("rollback_recorded") or attrs.get("reverted_by")
                 if status == "ROLLED_BACK" and not ended:
                     continue
