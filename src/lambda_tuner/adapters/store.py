@@ -11,6 +11,7 @@ holding the canonical record JSON, only ever written with a put on a new key.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -18,12 +19,13 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.core.audit import chain
 from lambda_tuner.core.models import AuditRecord, AuditType, Recommendation
 
+LOG = logging.getLogger(__name__)
 AUDIT_PK = "AUDIT"
 APPEND_ATTEMPTS = 16
 AUDIT_ORDER_SLACK = timedelta(days=1)  # how far out of time order concurrent writers may append
@@ -644,11 +646,17 @@ class Store:
         return bool(got.get("Item", {}).get("record", {}).get("S") == record.model_dump_json())
 
     def _advance_head(self, record: AuditRecord) -> None:
+        """Move the head's copy past `record`, which is written already. Best effort: the copy only
+        detects the newest records deleted, a copy behind the chain's end verifies (it is in the chain),
+        and the next append moves it past. Raising here would read a record written as unrecorded: an
+        apply would undo the change it records, then record the undo beside it."""
         try:
             self.client.put_item(TableName=self.state_table, **_head_put(record))
         except ClientError as exc:
-            if not _conditional_failed(exc):  # a later record already moved the head: fine
-                raise StoreError(f"cannot record the audit head: {exc}") from exc
+            if not _conditional_failed(exc):  # conditional: a later record already moved the head, fine
+                LOG.warning("audit record %s written; its head copy was not (%s)", record.seq, exc)
+        except BotoCoreError as exc:
+            LOG.warning("audit record %s written; its head copy was not (%s)", record.seq, exc)
 
     def published_head(self) -> str | None:
         """The head hash kept beside the audit (not in it), to detect truncation of the newest records."""

@@ -1,0 +1,46 @@
+"""The store when DynamoDB fails one call (the twin's injected faults, the client's retries spent): an
+audit record written stays written when only the copy of its head could not be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from approval_support import AUDIT, NOW, STATE
+from botocore.config import Config
+from canary_apply_support import render_behind_alias, reset_twin
+
+from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.store import Store
+from lambda_tuner.core.audit import verify_chain
+from lambda_tuner.twin.server import Twin
+
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Twin]:
+    with Twin(render_behind_alias(calls_per_min=1.0, seed=3)) as running:
+        yield running
+
+
+@pytest.fixture
+def store(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    reset_twin(twin, render_behind_alias(calls_per_min=1.0, seed=3), monkeypatch)
+    yield Store(STATE, AUDIT, client=aws.session().client("dynamodb", config=ONE_ATTEMPT))
+    twin.clear_faults()
+    aws.reset_clients()
+
+
+def test_an_audit_record_whose_head_copy_failed_is_returned_as_written(twin: Twin, store: Store) -> None:
+    # Given DynamoDB refusing the second put of an append: the audit head's copy, after the record
+    store.append_audit("approval", NOW, function="render", data={"n": 1})
+    twin.inject_fault("dynamodb.PutItem", "5xx", count=1, after=1)
+    # When a record is appended, then it is returned: it is in the audit (it used to raise, and the
+    # change it recorded read as unrecorded, to be undone and recorded again)
+    record = store.append_audit("approval", NOW, function="render", data={"n": 2})
+    assert [r.id for r in store.list_audit()][-1] == record.id
+    # And the next append moves the head past it: the chain verifies, its head in it
+    last = store.append_audit("approval", NOW, function="render", data={"n": 3})
+    assert store.published_head() == last.hash
+    assert verify_chain(store.list_audit(), store.published_head()) == []
