@@ -1,9 +1,11 @@
 """The store when DynamoDB fails one call (the twin's injected faults, the client's retries spent): an
-audit record written stays written when only the copy of its head could not be."""
+audit record written stays written when only the copy of its head could not be, and every read that
+fails says so as the store's own error, not as botocore's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from approval_support import AUDIT, NOW, STATE
@@ -11,7 +13,7 @@ from botocore.config import Config
 from canary_apply_support import render_behind_alias, reset_twin
 
 from lambda_tuner.adapters import aws
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.core.audit import verify_chain
 from lambda_tuner.twin.server import Twin
 
@@ -44,3 +46,25 @@ def test_an_audit_record_whose_head_copy_failed_is_returned_as_written(twin: Twi
     last = store.append_audit("approval", NOW, function="render", data={"n": 3})
     assert store.published_head() == last.hash
     assert verify_chain(store.list_audit(), store.published_head()) == []
+
+
+READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
+    "a recommendation": ("dynamodb.GetItem", lambda s: s.get_recommendation("rec-1")),
+    "an alarm's link": ("dynamodb.GetItem", lambda s: s.alarm_link("lambda-tuner-rollback-x")),
+    "the audit": ("dynamodb.Query", lambda s: s.list_audit()),
+    "the audit's head": ("dynamodb.Query", lambda s: s.audit_head()),
+    "the recommendations by status": ("dynamodb.Query", lambda s: s.list_recommendations(status="PENDING")),
+    "all recommendations": ("dynamodb.Scan", lambda s: s.list_recommendations()),
+    "the collector's parts": ("dynamodb.Query", lambda s: s.load_parts("collector")),
+    "the published head": ("dynamodb.GetItem", lambda s: s.published_head()),
+}
+
+
+@pytest.mark.parametrize("what", list(READS))
+def test_a_read_dynamodb_refuses_raises_the_stores_error_saying_what(
+    twin: Twin, store: Store, what: str
+) -> None:
+    operation, read = READS[what]
+    twin.inject_fault(operation, "5xx", rate=1.0)
+    with pytest.raises(StoreError, match=r"cannot read .*InternalServerError"):
+        read(store)

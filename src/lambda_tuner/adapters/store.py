@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,6 +104,21 @@ class Store:
         self.audit_page_size = audit_page_size  # None: DynamoDB's 1 MB pages
         self.client = client or aws.client("dynamodb")
         self.clock = clock  # the lease's: a run lasts by the wall clock, whatever its event's time
+
+    def _read(self, what: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One read call; DynamoDB refusing it or not answering is the store's error, saying what."""
+        try:
+            got: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"cannot read {what}: {exc}") from exc
+        return got
+
+    def _pages(self, what: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """The pages of a paginated read (query, scan), failing as `_read` does."""
+        try:
+            yield from self.client.get_paginator(operation).paginate(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"cannot read {what}: {exc}") from exc
 
     # ---------------------------------------------------------------- lease
 
@@ -213,8 +228,12 @@ class Store:
 
     def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None:
         """The recommendation's raw item, with attributes recorded by transitions decoded (`attrs`)."""
-        got = self.client.get_item(
-            TableName=self.state_table, Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")}, ConsistentRead=True
+        got = self._read(
+            f"recommendation {rec_id}",
+            "get_item",
+            TableName=self.state_table,
+            Key={"pk": _s(f"REC#{rec_id}"), "sk": _s("REC")},
+            ConsistentRead=True,
         )
         item = got.get("Item")
         if item is None:
@@ -400,7 +419,9 @@ class Store:
         if since is not None:  # the index sorts by creation time (gsi1sk: "<created_at>#<id>")
             key += " AND gsi1sk >= :since"
             values[":since"] = _s(since.astimezone(UTC).isoformat())
-        pages = self.client.get_paginator("query").paginate(
+        pages = self._pages(
+            f"the {status} recommendations",
+            "query",
             TableName=self.state_table,
             IndexName="gsi1",
             KeyConditionExpression=key,
@@ -409,7 +430,9 @@ class Store:
         return [item for page in pages for item in page.get("Items", [])]
 
     def _all_rec_items(self) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("scan").paginate(
+        pages = self._pages(
+            "the recommendations",
+            "scan",
             TableName=self.state_table,
             FilterExpression="sk = :r",
             ExpressionAttributeValues={":r": _s("REC")},
@@ -432,7 +455,7 @@ class Store:
             for attempt in range(BATCH_GET_ATTEMPTS):
                 try:
                     got = self.client.batch_get_item(RequestItems=request)
-                except ClientError as exc:
+                except (ClientError, BotoCoreError) as exc:
                     raise StoreError(f"cannot read function states: {exc}") from exc
                 for item in got.get("Responses", {}).get(self.state_table, []):
                     out[item["pk"]["S"].removeprefix("FN#")] = dict(json.loads(item["data"]["S"]))
@@ -461,7 +484,9 @@ class Store:
 
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
         """Every item of a group written by `save_parts` (one Query, paginated), keyed by part name."""
-        pages = self.client.get_paginator("query").paginate(
+        pages = self._pages(
+            f"the state items of {group}",
+            "query",
             TableName=self.state_table,
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": _s(f"PARTS#{group}")},
@@ -523,8 +548,12 @@ class Store:
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys], what=what)
 
     def _get_json(self, pk: str, sk: str) -> dict[str, Any] | None:
-        got = self.client.get_item(
-            TableName=self.state_table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True
+        got = self._read(
+            f"item {pk}",
+            "get_item",
+            TableName=self.state_table,
+            Key={"pk": _s(pk), "sk": _s(sk)},
+            ConsistentRead=True,
         )
         item = got.get("Item")
         return None if item is None else dict(json.loads(item["data"]["S"]))
@@ -624,7 +653,13 @@ class Store:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise StoreError(f"cannot append to the audit: {exc}") from exc
-            got = self.client.get_item(TableName=self.state_table, Key=key, ConsistentRead=True).get("Item")
+            got = self._read(
+                f"recommendation {rec_id}",
+                "get_item",
+                TableName=self.state_table,
+                Key=key,
+                ConsistentRead=True,
+            ).get("Item")
             if got is None:
                 raise StoreError(f"cannot record the {record.type} of {rec_id}: it is not stored") from exc
             held = got.get(mark, {}).get("S")
@@ -638,7 +673,9 @@ class Store:
         """Whether `record`'s sequence number, refused as taken, holds `record` itself: the SDK sends a put
         again when its answer is lost (a timeout), and the second sending finds the first one's record.
         Chaining it again would write it twice."""
-        got = self.client.get_item(
+        got = self._read(
+            f"audit record {record.seq}",
+            "get_item",
             TableName=self.audit_table,
             Key={"pk": _s(AUDIT_PK), "sk": _s(f"{record.seq:012d}")},
             ConsistentRead=True,
@@ -660,14 +697,20 @@ class Store:
 
     def published_head(self) -> str | None:
         """The head hash kept beside the audit (not in it), to detect truncation of the newest records."""
-        got = self.client.get_item(
-            TableName=self.state_table, Key={"pk": _s("AUDIT"), "sk": _s("HEAD")}, ConsistentRead=True
+        got = self._read(
+            "the audit head",
+            "get_item",
+            TableName=self.state_table,
+            Key={"pk": _s("AUDIT"), "sk": _s("HEAD")},
+            ConsistentRead=True,
         )
         item = got.get("Item")
         return None if item is None else str(item["hash"]["S"])
 
     def audit_head(self) -> AuditRecord | None:
-        got = self.client.query(
+        got = self._read(
+            "the audit's last record",
+            "query",
             TableName=self.audit_table,
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": _s(AUDIT_PK)},
@@ -694,7 +737,7 @@ class Store:
         }
         config = {"PageSize": self.audit_page_size} if self.audit_page_size else {}
         records: list[AuditRecord] = []
-        for page in self.client.get_paginator("query").paginate(**query, PaginationConfig=config):
+        for page in self._pages("the audit", "query", **query, PaginationConfig=config):
             batch = [AuditRecord.model_validate_json(i["record"]["S"]) for i in page.get("Items", [])]
             records.extend(batch)
             if since is not None and batch and min(r.at for r in batch) < since - AUDIT_ORDER_SLACK:
@@ -716,7 +759,7 @@ class Store:
         }
         records: list[AuditRecord] = []
         problems: list[str] = []
-        for page in self.client.get_paginator("query").paginate(**query):
+        for page in self._pages("the audit", "query", **query):
             for item in page.get("Items", []):
                 try:
                     records.append(AuditRecord.model_validate_json(item["record"]["S"]))
