@@ -153,6 +153,21 @@ def test_a_read_only_run_reads_what_the_stack_remembers_and_does_not_ask_again(
     assert _writes(history) == set()
 
 
+def test_a_read_only_run_whose_tables_cannot_be_read_says_so_and_decides_without_them(
+    history: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the environment naming a state table the run cannot read (here: one that does not exist)
+    monkeypatch.setenv("LT_STATE_TABLE", "lambda-tuner-state-elsewhere")
+    out_file = tmp_path / "run.json"
+    # When a person runs `lambda-tuner run`
+    assert run_once(apply_changes=False, mode=None, lookback_days=None, json_out=out_file, now=T0) == 0
+    # Then it says what it could not read, and shows the decisions it makes without it
+    out = capsys.readouterr().out
+    assert "decided without what the stack remembers" in out and "lambda-tuner-state-elsewhere" in out, out
+    routes = {r["route"] for r in json.loads(out_file.read_text())["recommendations"]}
+    assert "approve" in routes, routes
+
+
 def test_a_read_only_run_shows_the_routes_the_kill_switch_leaves(history: Account, tmp_path: Path) -> None:
     # A read-only run used to show `auto`'s routes with the switch pulled: changes a scheduled run would
     # never make. It reads the switch (a read) and shows what a run would do now.

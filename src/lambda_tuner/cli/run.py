@@ -11,31 +11,44 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
-from lambda_tuner.adapters.store import Store
+from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.cli.demo_view import recommendations_table, wide_console
 from lambda_tuner.core.models import AuditRecord, Recommendation
 from lambda_tuner.cycle import CycleDeps, run_cycle
 from lambda_tuner.settings import AgentSettings
 
 READ_ONLY = "(read-only run)"
+_T = TypeVar("_T")
 
 
 class ReadOnlyStore:
     """What the deployed stack remembers, read and never written: a read-only run decides as the scheduled
     run would (rollbacks that rule sizes out, rejections, pending asks, what each function learned), and
-    leaves no trace. Without the stack's tables (`store` None) it remembers nothing."""
+    leaves no trace. Without the stack's tables (`store` None) it remembers nothing; nor from the first
+    read the tables refuse (no permission to read them, say): `unread` says why, and the run goes on."""
 
     def __init__(self, store: Store | None = None) -> None:
         self._store = store
+        self.unread: str | None = None
+
+    def _read(self, read: Callable[[Store], _T], nothing: _T) -> _T:
+        if self._store is None:
+            return nothing
+        try:
+            return read(self._store)
+        except StoreError as exc:
+            self._store, self.unread = None, str(exc)
+            return nothing
 
     def get_function_states(self, functions: list[str]) -> dict[str, dict[str, Any]]:
-        return self._store.get_function_states(functions) if self._store else {}
+        return self._read(lambda store: store.get_function_states(functions), {})
 
     def list_recommendations(
         self,
@@ -45,29 +58,29 @@ class ReadOnlyStore:
         *,
         sent_only: bool = False,
     ) -> list[Recommendation]:
-        if self._store is None:
-            return []
-        return self._store.list_recommendations(status, function, since, sent_only=sent_only)
+        return self._read(
+            lambda store: store.list_recommendations(status, function, since, sent_only=sent_only), []
+        )
 
     def list_audit(self, since: datetime | None = None, function: str | None = None) -> list[AuditRecord]:
-        return self._store.list_audit(since, function) if self._store else []
+        return self._read(lambda store: store.list_audit(since, function), [])
 
     def list_rolled_back(
         self, since: datetime
     ) -> list[tuple[Recommendation, dict[str, Any], datetime | None]]:
-        return self._store.list_rolled_back(since) if self._store else []
+        return self._read(lambda store: store.list_rolled_back(since), [])
 
     def audit_head(self) -> AuditRecord | None:
-        return self._store.audit_head() if self._store else None
+        return self._read(lambda store: store.audit_head(), None)
 
     def load_parts(self, group: str) -> dict[str, dict[str, Any]]:
-        return self._store.load_parts(group) if self._store else {}
+        return self._read(lambda store: store.load_parts(group), {})
 
     def guards_left(self, since: datetime) -> list[str]:
-        return self._store.guards_left(since) if self._store else []
+        return self._read(lambda store: store.guards_left(since), [])
 
     def get_recommendation_item(self, rec_id: str) -> dict[str, Any] | None:
-        return self._store.get_recommendation_item(rec_id) if self._store else None
+        return self._read(lambda store: store.get_recommendation_item(rec_id), None)
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("a read-only run tried to write; this is a bug")
@@ -106,8 +119,9 @@ def run_once(
             from lambda_tuner.adapters.control import kill_switch_engaged
             from lambda_tuner.wiring import read_pc_scaling
 
+            memory = ReadOnlyStore(Store(settings.state_table, settings.audit_table) if stack else None)
             deps = CycleDeps(
-                store=ReadOnlyStore(Store(settings.state_table, settings.audit_table) if stack else None),
+                store=memory,
                 notifier=None,
                 secret=lambda: b"",
                 invoke_apply=None,
@@ -116,6 +130,11 @@ def run_once(
                 pc_scaling=read_pc_scaling,
             )
             summary = run_cycle(settings, now, deps, read_only=True)
+            if memory.unread:
+                names = f"{settings.state_table}, {settings.audit_table}"
+                console.print(
+                    f"[yellow]decided without what the stack remembers ({names}):[/yellow] {memory.unread}"
+                )
     except ValidationError as exc:
         needs = "--apply needs the stack's LT_* variables (see README)" if apply_changes else "see --help"
         console.print(f"[red]settings are invalid:[/red] {exc.error_count()} problem(s); {needs}")
