@@ -2,11 +2,19 @@
 
 moto keeps the alarms (PutMetricAlarm/DescribeAlarms/DeleteAlarms); the twin decides their state like
 CloudWatch: the last EvaluationPeriods periods, DatapointsToAlarm of them breaching, TreatMissingData.
-Each period boundary crossed by `Twin.advance` is evaluated (from one World query per alarm), so a
-regression that starts and stops inside one advance still fires. An alarm on metric math (a canary's
-p99 over the live version's) is evaluated the same way, on the expression's series (metricmath.py).
-A state change fires the alarm's actions: a Lambda ARN gets the "alarm state change" event AWS sends
-to Lambda, an SNS topic the notification AWS publishes.
+Each period boundary crossed by `Twin.advance` is evaluated, so a regression that starts and stops
+inside one advance still fires. An alarm on metric math (a canary's p99 over the live version's) is
+evaluated the same way, on the expression's series (metricmath.py). A state change fires the alarm's
+actions: a Lambda ARN gets the "alarm state change" event AWS sends to Lambda, an SNS topic the
+notification AWS publishes.
+
+Actions run when the alarm changes state, not at the end of the advance: a rollback handler changes the
+configuration within seconds of the alarm on AWS, and the hours after it must be simulated at the
+restored size. So `Twin.advance` first reads each alarm's series ahead to the advance's end (one World
+query per alarm, the clock still at the start; `next_action`), moves the clock only to the earliest
+boundary where some alarm would change to a state that has actions, evaluates every alarm up to there
+(reusing those reads while the functions' configuration is unchanged) and fires the actions; then it
+looks ahead again from there, as the handlers may have changed configuration or alarms.
 """
 
 from __future__ import annotations
@@ -43,58 +51,118 @@ class Firing:
     action: str
 
 
+@dataclass(frozen=True)
+class _Read:
+    """An alarm's series, read for `key` (its queries, first period, its functions' configuration
+    revisions) up to `last`: valid for any evaluation up to `last` while the key stays the same."""
+
+    key: tuple[object, ...]
+    last: datetime
+    series: dict[datetime, float]
+
+
 @dataclass
 class AlarmEvaluator:
     twin: Twin
     evaluated_until: dict[str, datetime] = field(default_factory=dict)
     fired: list[Firing] = field(default_factory=list)  # observable by tests and benchmarks
+    _reads: dict[str, _Read] = field(default_factory=dict)  # look-ahead reads of the current advance
 
     def start_new(self) -> None:
         """Alarms created since the last evaluation start from now, before the clock moves: CloudWatch
-        judges every period after an alarm's creation, not only those at the end of the next advance."""
-        for alarm in self._lambda_alarms():
+        judges every period after an alarm's creation, not only those at the end of the next advance.
+        A deleted alarm is forgotten, so one created again under its name starts afresh."""
+        alarms = self._lambda_alarms()
+        names = {alarm.name for alarm in alarms}
+        for name in [n for n in self.evaluated_until if n not in names]:
+            del self.evaluated_until[name]
+        for alarm in alarms:
             if alarm.name not in self.evaluated_until:
                 period = timedelta(seconds=_period(alarm))
                 self.evaluated_until[alarm.name] = _floor(self.twin.world.now, period)
 
-    def evaluate(self) -> None:
+    def next_action(self, to: datetime) -> datetime | None:
+        """The earliest period boundary before `to` at which an alarm would change to a state with
+        actions, read ahead with the clock where it is (one World query per alarm); None if none."""
+        self._reads.clear()
+        earliest: datetime | None = None
         for alarm in self._lambda_alarms():
-            self._evaluate(alarm)
+            steps = self._steps(alarm, to, to)
+            if not steps:
+                continue
+            read = self._read(alarm, steps, to, until=to)
+            self._reads[alarm.name] = read
+            state = alarm.state_value
+            for end, window in _windows(alarm, read.series, steps):
+                new = decide(alarm, window)
+                if new is None or new == state:
+                    continue
+                if alarm.actions_enabled and _actions(alarm, new):
+                    earliest = end if earliest is None else min(earliest, end)
+                    break
+                state = new
+        return earliest
+
+    def evaluate(self, to: datetime | None = None) -> None:
+        """Judge every alarm at each boundary up to the clock; `to`, the end of the advance under way,
+        bounds the evaluations per alarm (`MAX_STEPS`) as if the clock had jumped there at once."""
+        horizon = self.twin.world.now if to is None else max(to, self.twin.world.now)
+        for alarm in self._lambda_alarms():
+            self._evaluate(alarm, horizon)
 
     def _lambda_alarms(self) -> list[Any]:
         backend = cloudwatch_backends[self.twin.account][self.twin.region]
         return [a for a in list(backend.alarms.values()) if a.rule is None and _on_lambda(a)]
 
-    def _evaluate(self, alarm: Any) -> None:
+    def _steps(self, alarm: Any, now: datetime, horizon: datetime) -> list[datetime]:
+        """The boundaries still to judge up to `now`: at most `MAX_STEPS` before the horizon's."""
         period = timedelta(seconds=_period(alarm))
-        now = _floor(self.twin.world.now, period)
-        since = self.evaluated_until.get(alarm.name, now - period)
-        steps = max(0, min(int((now - since) / period), MAX_STEPS))
-        self.evaluated_until[alarm.name] = now
-        if steps == 0:
+        last = _floor(now, period)
+        since = self.evaluated_until.get(alarm.name, last - period)
+        since = max(since, _floor(horizon, period) - MAX_STEPS * period)
+        return [since + i * period for i in range(1, int((last - since) / period) + 1)]
+
+    def _evaluate(self, alarm: Any, horizon: datetime) -> None:
+        steps = self._steps(alarm, self.twin.world.now, horizon)
+        if not steps:
             return
-        n = int(alarm.evaluation_periods)
-        first = now - (steps - 1 + n) * period
-        series = self._series(alarm, first, now)
-        for step in range(steps):
-            end = now - (steps - 1 - step) * period
-            window = [series.get(end - (i + 1) * period) for i in range(n)][::-1]
+        self.evaluated_until[alarm.name] = steps[-1]
+        read = self._read(alarm, steps, steps[-1])
+        for end, window in _windows(alarm, read.series, steps):
             state = decide(alarm, window)
             if state is not None and state != alarm.state_value:
                 self._transition(alarm, state, window, end)
 
-    def _series(self, alarm: Any, first: datetime, now: datetime) -> dict[datetime, float]:
-        """The alarm's datapoints: its metric's, or its metric-math expression's over its queries'."""
+    def _read(
+        self, alarm: Any, steps: list[datetime], last: datetime, until: datetime | None = None
+    ) -> _Read:
+        """The series the windows ending at `steps` need, up to `last`: the look-ahead's if still valid."""
+        period = timedelta(seconds=_period(alarm))
+        first = steps[0] - int(alarm.evaluation_periods) * period
         queries = _queries(alarm)
         with self.twin.lock:
-            results = self.twin.world.metric_data(queries, first, now)
+            key = (repr(queries), _expression(alarm), first, self._revisions(queries))
+            ahead = self._reads.get(alarm.name)
+            if ahead is not None and ahead.key == key and ahead.last >= last:
+                return ahead
+            results = self.twin.world.metric_data(queries, first, last, until=until)
         by_id = {
             r["id"]: dict(zip((_utc(t) for t in r["timestamps"]), r["values"], strict=True)) for r in results
         }
         expression = _expression(alarm)
-        if expression is None:
-            return by_id["m1"]
-        return metricmath.evaluate(expression, by_id)
+        series = by_id["m1"] if expression is None else metricmath.evaluate(expression, by_id)
+        return _Read(key, last, series)
+
+    def _revisions(self, queries: list[dict[str, Any]]) -> tuple[int, ...]:
+        """The configuration revision of each simulated function the queries read."""
+        world = self.twin.world
+        names = [
+            d["Value"]
+            for q in queries
+            for d in q["MetricStat"]["Metric"]["Dimensions"]
+            if d["Name"] == "FunctionName"
+        ]
+        return tuple(world.timeline(name).revision if name in world.specs else -1 for name in names)
 
     def _transition(self, alarm: Any, state: str, window: list[float | None], at: datetime) -> None:
         previous = {
@@ -112,10 +180,7 @@ class AlarmEvaluator:
         alarm.state_updated_timestamp = at
         if not alarm.actions_enabled:
             return
-        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
-            state, alarm.insufficient_data_actions
-        )
-        for action in actions or []:
+        for action in _actions(alarm, state):
             self.fired.append(Firing(alarm.name, state, action))
             if ":lambda:" in action:
                 self._invoke(action, lambda_event(self.twin, alarm, previous, at))
@@ -145,6 +210,23 @@ class AlarmEvaluator:
         }
         subject = f'ALARM: "{alarm.name}" in {self.twin.region}'[:100]
         topic.publish(json.dumps(message), subject=subject)
+
+
+def _actions(alarm: Any, state: str) -> list[str]:
+    """The actions the alarm takes on entering `state`."""
+    actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
+        state, alarm.insufficient_data_actions
+    )
+    return list(actions or [])
+
+
+def _windows(
+    alarm: Any, series: dict[datetime, float], steps: list[datetime]
+) -> list[tuple[datetime, list[float | None]]]:
+    """(boundary, the EvaluationPeriods datapoints before it, oldest first) for each boundary."""
+    period = timedelta(seconds=_period(alarm))
+    n = int(alarm.evaluation_periods)
+    return [(end, [series.get(end - (i + 1) * period) for i in range(n)][::-1]) for end in steps]
 
 
 def decide(alarm: Any, window: list[float | None]) -> str | None:

@@ -158,14 +158,29 @@ class Twin:
     # ------------------------------------------------------------------ simulation
 
     def advance(self, to: datetime) -> None:
-        """Move simulated time; then alarms are evaluated and due scheduled PC actions applied."""
+        """Move simulated time to `to`: scheduled PC actions due on the way apply at their times, alarms
+        are judged at every period boundary, and an alarm's actions run when it changes state.
+
+        The clock stops at each boundary where an alarm acts (found by reading the World ahead), so
+        what a handler changes (a rollback's memory size) applies from then, as on AWS, rather than
+        from `to`. Pending PC configs become READY at `to` (or when read first).
+        """
         self.alarms.start_new()
         with self.lock:
             since = self.world.now
+            if to.tzinfo is None or to < since:
+                self.world.advance(to)  # raises the World's error before anything changes
+            schedules.apply_due_actions(self, since, to)  # each at its own time
+        # outside the lock: alarm actions may invoke handlers that call back
+        while (at := self.alarms.next_action(to)) is not None:
+            with self.lock:
+                self.world.advance(at)
+            self.alarms.evaluate(to)
+            self.alarms.start_new()
+        with self.lock:
             self.world.advance(to)
             lambda_pc.settle(self)
-            schedules.apply_due_actions(self, since, self.world.now)
-        self.alarms.evaluate()  # outside the lock: alarm actions may invoke handlers that call back
+        self.alarms.evaluate(to)
 
     def register_handler(self, function_name: str, handler: Handler) -> None:
         self.handlers[function_name] = handler

@@ -128,13 +128,20 @@ class World:
 
     # ---------------------------------------------------------------- queries
 
-    def metric_data(self, queries: list[dict[str, Any]], start: datetime,
-                    end: datetime) -> list[dict[str, Any]]:
+    def metric_data(self, queries: list[dict[str, Any]], start: datetime, end: datetime, *,
+                    until: datetime | None = None) -> list[dict[str, Any]]:
+        """Datapoints of whole minutes before `now`, as CloudWatch shows them.
+
+        `until` moves that limit to a later time: the twin's alarms look ahead within one `advance`
+        (its clock still at the advance's start) for the first moment an alarm would act. The answer
+        is what the same query will give once the clock reaches `until`, if no configuration changes.
+        """
         start, end = _utc(start, "start"), _utc(end, "end")
         if end <= start:
             raise ValueError("end must be after start")
+        horizon = self.now if until is None else max(self.now, _utc(until, "until"))
         plans = [self._plan(q, start, end) for q in queries]
-        now_minute = math.floor(self.now.timestamp() / 60)
+        now_minute = math.floor(horizon.timestamp() / 60)
         windows: dict[str, tuple[int, int]] = {}
         for plan in plans:
             if plan and plan["function"] in self.specs:

@@ -218,3 +218,54 @@ def test_an_alarm_action_whose_function_fails_is_retried_as_lambda_retries_it(fr
     # Then the event was delivered again after the failure, and the retry finished
     assert len(events) == 2 and events[0] == events[1]
     assert fresh.async_failures[before:] == []
+
+
+def mean_duration(twin: Twin, start: datetime, end: datetime) -> float:
+    dims = [{"Name": "FunctionName", "Value": "cruncher"}]
+    query = {
+        "Id": "d",
+        "MetricStat": {
+            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": dims},
+            "Period": 60,
+            "Stat": "Average",
+        },
+    }
+    [result] = client(twin, "cloudwatch").get_metric_data(
+        MetricDataQueries=[query], StartTime=start, EndTime=end
+    )["MetricDataResults"]
+    return sum(result["Values"]) / len(result["Values"])
+
+
+def test_an_alarm_action_changes_the_configuration_when_the_alarm_fires_not_when_the_advance_ends(
+    fresh: Twin,
+) -> None:
+    # Given cruncher (CPU-bound) moved from 512 to 1024 MB, a one-minute p99 alarm at twice its p99 at
+    # 512 MB, and a rollback handler that sets 512 MB back when the alarm fires
+    lam = client(fresh, "lambda")
+    threshold = 2 * current_p99(fresh)
+    lam.update_function_configuration(FunctionName="cruncher", MemorySize=1024)
+    events: list[dict[str, Any]] = []
+
+    def rollback(event: dict[str, Any], _context: object) -> None:
+        events.append(event)
+        lam.update_function_configuration(FunctionName="cruncher", MemorySize=512)
+
+    fresh.register_handler("quiet-0", rollback)
+    p99_alarm(fresh, "cruncher-p99", threshold, function_arn(fresh, "quiet-0"))
+    # and a fivefold slowdown from six hours into the day
+    day = fresh.world.now
+    slowdown = day + timedelta(hours=6)
+    fresh.world.inject_regression("cruncher", 5.0, at=slowdown)
+
+    # When the clock moves a whole day in one step
+    fresh.advance(day + timedelta(days=1))
+
+    # Then the alarm fired minutes after the slowdown, and its rollback took effect then, as on AWS
+    fired = datetime.fromisoformat(events[0]["time"].replace("+0000", "+00:00"))
+    assert slowdown < fired <= slowdown + timedelta(minutes=10)
+    assert fresh.world.memory_at("cruncher", fired - timedelta(seconds=1)) == 1024
+    assert fresh.world.memory_at("cruncher", fired) == 512
+    # and the hours after it ran at 512 MB: twice as slow as the slowed minutes at 1024 MB before it
+    at_1024 = mean_duration(fresh, slowdown, fired)
+    restored = mean_duration(fresh, slowdown + timedelta(hours=2), slowdown + timedelta(hours=3))
+    assert restored > 1.5 * at_1024

@@ -198,6 +198,20 @@ def test_advancing_the_clock_reveals_new_datapoints(world, q, epoch):
     after = world.metric_data([query], epoch, epoch + timedelta(days=5))[0]["values"]
     assert len(after) == len(before) + 24
     assert after[24:] == before
+
+
+def test_reading_until_a_later_time_answers_what_the_clock_will_show_there(world, q, epoch):
+    # Given the clock at day 3 (the twin's alarms read ahead within one advance)
+    queries = [q("cpu", "Duration", "p99", period=60), q("cpu", "Invocations", "Sum", period=60)]
+    start, end = epoch + timedelta(days=2, hours=22), epoch + timedelta(days=3, hours=6)
+    ahead = world.metric_data(queries, start, end, until=epoch + timedelta(days=3, hours=6))
+    # Then without `until` the answer still stops at now
+    [newest, *_] = world.metric_data(queries, start, end)[0]["timestamps"]
+    assert newest == epoch + timedelta(days=2, hours=23, minutes=59)
+    # and once the clock gets there, the same query answers what was read ahead
+    world.advance(epoch + timedelta(days=3, hours=6))
+    assert world.metric_data(queries, start, end) == ahead
+    assert len(ahead[0]["values"]) == 8 * 60
     with pytest.raises(ValueError, match="forward"):
         world.advance(epoch)
 
