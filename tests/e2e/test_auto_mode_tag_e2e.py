@@ -35,8 +35,9 @@ def _arn() -> str:
 
 
 def _day_three(account: Account) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
-    """Day 3's routed changes of orders-api, its audit records of that day other than recommendations,
-    and the messages sent."""
+    """Day 3's routed changes of orders-api, its audit records of that day other than recommendations
+    and verifications (day 3 may verify a change made on day 2: that changes nothing), and the messages
+    sent."""
     at = T0 + timedelta(days=3)
     result = account.run_agent(at)
     routed = [
@@ -45,7 +46,9 @@ def _day_three(account: Account) -> tuple[list[dict[str, Any]], list[Any], list[
         if r["recommendation"]["function"] == FN and r["recommendation"]["kind"] in CHANGING
     ]
     store = Store(account.stack.settings["LT_STATE_TABLE"], account.stack.settings["LT_AUDIT_TABLE"])
-    records = [r for r in store.list_audit(since=at, function=FN) if r.type != "recommendation"]
+    records = [
+        r for r in store.list_audit(since=at, function=FN) if r.type not in ("recommendation", "verification")
+    ]
     return routed, records, account.stack.inbox()
 
 
