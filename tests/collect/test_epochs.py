@@ -55,6 +55,22 @@ def test_a_period_straddling_a_change_is_dropped_rather_than_misattributed():
     assert [e.memory_mb for e in epochs] == [1024, 2048] and dropped == 1
 
 
+def test_a_change_rolled_back_within_its_hour_leaves_the_hours_before_and_after_apart():
+    # Given 1024 MB for 9 hours, a move to 512 MB at 9:10 its alarm rolled back at 9:40, and the function
+    # four times slower from then on (an incident elsewhere, not the memory)
+    series = _join(_series(range(9), 100.0, 150.0), _series(range(9, 20), 400.0, 600.0))
+    min_ = timedelta(minutes=1)
+    history = [(T0 - H, 1024), (T0 + 9 * H + 10 * min_, 512), (T0 + 9 * H + 40 * min_, 1024)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 1024, history=history)
+    # Then the hour the move and its rollback fall in is dropped, and the hours on either side of it are
+    # two epochs at 1,024 MB, as they would be had the move lasted longer: not one averaging both
+    assert [(e.memory_mb, e.start, e.end, e.duration_avg_ms) for e in epochs] == [
+        (1024, T0, T0 + 9 * H, 100.0),
+        (1024, T0 + 10 * H, T0 + 20 * H, 400.0),
+    ]
+    assert dropped == 1
+
+
 def test_report_windows_reveal_a_change_nobody_recorded():
     # Given no records, but REPORT lines: day 1 only at 256 MB, day 2 both sizes, day 3 only at 1024 MB
     series = _series(range(72), 50.0, 80.0)

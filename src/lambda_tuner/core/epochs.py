@@ -104,6 +104,12 @@ def build_epochs(
     """Epochs in time order (consecutive periods at one size; a canary window's epochs, one per size, share
     their start), and how many periods were dropped.
 
+    A period a recorded change falls in ends the epoch before it, even where the size after it is the same:
+    a change rolled back within its hour (`start < t < end` for both) came back to the size it left, and
+    the hours after it are another stretch at that size, as they are when the change lasted longer than
+    the hour. One epoch would average the hours before the change with those after its rollback, and
+    whether the function was as fast there again (stopped_trials.not_about_memory) could not be told.
+
     `series` is what the serving alias (or the function) saw; `version_series` (version -> series name ->
     points) what each of its versions ran, for the canaries in `history` (whose alias must be that alias)."""
     step = timedelta(seconds=period_s)
@@ -112,6 +118,7 @@ def build_epochs(
     by_canary = _canary_periods(periods, step, canaries, version_series or {})
     in_canary = {t for ts in by_canary.values() for t in ts}
     windows = _explain_canaries(windows, canaries, step)
+    changes = memory_changes(history)
     runs: list[tuple[int, list[datetime]]] = []
     dropped = 0
     for t in periods:
@@ -121,6 +128,8 @@ def build_epochs(
         mb = memory_for_period(t, t + step, current_mb, history, windows)
         if mb is None:
             dropped += 1
+            if any(t < at < t + step for at, _ in changes):
+                runs.append((0, []))  # the size left and may have come back: what follows is another epoch
         elif runs and runs[-1][0] == mb:
             runs[-1][1].append(t)
         else:
