@@ -575,7 +575,7 @@ def _decide_all(
             turns = []
         decided += [(fn, rec) for rec in turns]
         if not read_only:
-            new_state = decider.updated_state(fn, obs, fstate)
+            new_state = decider.updated_state(fn, obs, fstate, stopped=stopped.get(fn.name, ()))
             new_state.pop(NOTE_STATE_KEY, None)
             if note is not None:
                 new_state[NOTE_STATE_KEY] = note

@@ -111,7 +111,9 @@ class HalveIt:
     ) -> list[Recommendation]:
         return [make_rec(rec_id=self.new_id(), function=fn.name, created_at=self.now, status="PENDING")]
 
-    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Any) -> dict[str, Any]:
+    def updated_state(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> dict[str, Any]:
         return dict(state)
 
 

@@ -37,7 +37,9 @@ class MemoryAndPc:
         )
         return [memory, pc]
 
-    def updated_state(self, fn: FunctionConfig, obs: Observations, state: Any) -> dict[str, Any]:
+    def updated_state(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> dict[str, Any]:
         return dict(state)
 
 

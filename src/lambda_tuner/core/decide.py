@@ -32,7 +32,15 @@ from lambda_tuner.core.pc_prices import pc_prices
 from lambda_tuner.core.pricing import PriceTable, default_prices
 from lambda_tuner.core.remembered import STATE_KEY as MEASURED_KEY
 from lambda_tuner.core.remembered import recall, remember
-from lambda_tuner.core.stopped_trials import StoppedTrial, in_force
+from lambda_tuner.core.stopped_trials import (
+    SET_ASIDE_KEY,
+    StoppedTrial,
+    aside_text,
+    in_force,
+    remember_set_aside,
+    rules_out,
+    set_aside,
+)
 
 CHANGES = ("memory", "provisioned_concurrency", "experiment")
 CANARY_WEIGHT = 0.1  # an experiment's least share of an alias's traffic (MemoryPolicy.canary_share)
@@ -94,12 +102,15 @@ class Decider:
         stopped: Sequence[StoppedTrial] = (),
     ) -> list[Recommendation]:
         """`stopped`: the function's memory changes (experiments, moves) its guards rolled back (those
-        still in force on its code now rule sizes out: stopped_trials.py)."""
+        still in force on its code now rule sizes out: stopped_trials.py), less those set aside: the
+        function stayed as slow at the size restored after the rollback (`stopped_trials.set_aside`)."""
         if obs.status != "ok":
             return [self._insufficient(fn, obs)]
         baseline = state.get("baseline_p99_ms")
         baseline_mb = state.get("baseline_memory_mb")
         fits: dict[str, DurationFit] = {}
+        ruling = in_force(stopped, fn.code_sha256, self.now)
+        aside = set_aside(ruling, obs, state.get(SET_ASIDE_KEY))
         rec = decide_memory(
             fn,
             obs,
@@ -110,9 +121,10 @@ class Decider:
             baseline_p99_ms=float(baseline) if baseline is not None else None,
             baseline_memory_mb=int(baseline_mb) if baseline_mb is not None else None,
             fits=fits,
-            stopped=in_force(stopped, fn.code_sha256, self.now),
+            stopped=[t for t in ruling if t not in aside],
             remembered=recall(state.get(MEASURED_KEY), fn, obs, self.now),
         )
+        rec = _said_aside(rec, aside, state.get(SET_ASIDE_KEY))
         rec = rec.model_copy(update={"current": {**rec.current, "errors_per_min": _errors_per_min(fn, obs)}})
         return [
             self._respect_iac(fn, rec),
@@ -251,11 +263,17 @@ class Decider:
         return next((a for a in fn.aliases if a.name == obs.qualifier), fn.aliases[0] if fn.aliases else None)
 
     def updated_state(
-        self, fn: FunctionConfig, obs: Observations, state: Mapping[str, Any]
+        self,
+        fn: FunctionConfig,
+        obs: Observations,
+        state: Mapping[str, Any],
+        stopped: Sequence[StoppedTrial] = (),
     ) -> dict[str, Any]:
         """Remember the p99 at the first observed configuration: the default strategy's allowance is
-        measured from it, so repeated small steps cannot compound into a large slowdown; and what the
-        sizes the function no longer runs at measured, for after the look-back (remembered.py)."""
+        measured from it, so repeated small steps cannot compound into a large slowdown; what the sizes
+        the function no longer runs at measured, for after the look-back (remembered.py); and the stops
+        set aside (`stopped`: as `decide` got them), which the epochs tell only while the rollback's
+        day is in the look-back: after it, the stop must not come back."""
         new = dict(state)
         if obs.status == "ok":
             measured = remember(state.get(MEASURED_KEY), fn, obs, self.now)
@@ -263,6 +281,11 @@ class Decider:
                 new[MEASURED_KEY] = measured
             else:
                 new.pop(MEASURED_KEY, None)
+        ruling = in_force(stopped, fn.code_sha256, self.now)
+        if aside := remember_set_aside(ruling, obs, state.get(SET_ASIDE_KEY), self.now):
+            new[SET_ASIDE_KEY] = aside
+        else:
+            new.pop(SET_ASIDE_KEY, None)
         if "baseline_p99_ms" not in new:
             first = next((e for e in obs.epochs if e.duration_p99_ms and e.memory_mb == fn.memory_mb), None)
             if first is not None:
@@ -317,6 +340,24 @@ class Decider:
             reason=Reason(summary=why, observed=obs.reason or why, model="none", decided_by="evidence"),
             status="RECORDED",
         )
+
+
+def _said_aside(
+    rec: Recommendation, aside: Sequence[StoppedTrial], remembered: Mapping[str, Any] | None
+) -> Recommendation:
+    """The memory recommendation, its reason naming the stops set aside: the cycle one is first set
+    aside, and whenever it goes where the stop would have ruled out (a person who read of the rollback
+    would wonder why the agent goes back)."""
+    known = remembered if isinstance(remembered, Mapping) else {}
+    size = rec.proposed.get("memory_mb") if rec.kind in ("memory", "experiment") else None
+    named = [
+        t for t in aside if t.recommendation_id not in known or (isinstance(size, int) and rules_out(t, size))
+    ]
+    if not named:
+        return rec
+    said = "; ".join(aside_text(t) for t in sorted(named, key=lambda t: t.stopped_at, reverse=True))
+    reason = rec.reason.model_copy(update={"summary": f"{rec.reason.summary} — {said}"})
+    return rec.model_copy(update={"reason": reason})
 
 
 def _scaled_text(who: list[str]) -> str:

@@ -40,7 +40,7 @@ import numpy as np
 
 from lambda_tuner.core.exploration import NEAR_OBSERVED_LOG2, BoolArray
 from lambda_tuner.core.fitting import FloatArray
-from lambda_tuner.core.models import Frozen, Observations, Recommendation
+from lambda_tuner.core.models import Epoch, Frozen, Observations, Recommendation
 
 STOPPED_FOR = timedelta(days=90)
 # How long before its rollback a change may have been proposed (a trial's day, a wait for its hand-over
@@ -64,6 +64,7 @@ class StoppedTrial(Frozen):
     code_sha256: str | None = None  # the code in force at the trial (None: not recorded)
     alarm: str = ""
     tried_at: datetime | None = None  # when the change was made (None: not known, any time before its stop)
+    recommendation_id: str | None = None  # the rolled-back change's (a verdict on it is remembered by it)
 
     @property
     def until(self) -> datetime:
@@ -104,6 +105,7 @@ def stopped_trial(
         code_sha256=code if isinstance(code, str) else None,
         alarm=str(alarm),
         tried_at=datetime.fromisoformat(applied) if isinstance(applied, str) else rec.created_at,
+        recommendation_id=rec.id,
     )
 
 
@@ -166,3 +168,98 @@ def stops_said(trials: Sequence[StoppedTrial], instead_mb: int | None) -> str:
     without them), else every one in force; the latest first."""
     named = [t for t in trials if instead_mb is not None and rules_out(t, instead_mb)] or list(trials)
     return "; ".join(stopped_text(t) for t in sorted(named, key=lambda t: t.stopped_at, reverse=True))
+
+
+# A rollback the size it restored did not end: at least this much slower there after it than before the
+# change, in p99 or in mean duration (see `not_about_memory`)
+SLOWER_AFTER = 1.5
+MIN_AFTER_PERIODS = 6  # hourly periods at the restored size after the rollback before it is judged
+# How soon after the rollback the epoch judged must begin: collection drops the hour it falls in, and the
+# next begins within the hour. A later start: the hours right after it are not in the epochs
+RIGHT_AFTER = timedelta(hours=2)
+# Where the function's state keeps the stops set aside: recommendation id -> the last day it would hold
+SET_ASIDE_KEY = "stops_set_aside"
+
+
+def not_about_memory(trial: StoppedTrial, obs: Observations) -> bool:
+    """Whether the rollback says nothing about memory: the size it restored (`from_mb`) stayed slow after
+    it, at least SLOWER_AFTER x its p99 or its mean duration before the change. After it: the epoch that
+    begins within RIGHT_AFTER of the rollback and runs to the next change (a later incident is no verdict
+    on this one). Before it: every epoch at that size before the change in the window, weighted by calls,
+    which is what the alarms' thresholds were set from (the model's fit of them, and the baseline p99).
+
+    An alarm can fire for what happens beside the change: a bad dependency, a slow downstream, a surge.
+    The rollback then restores the old size and the function stays as slow there; a rule out of the
+    changed-to size for 90 days would be about that incident, not about memory. A rollback that did bring
+    latency back (the usual case) stays a stop. The margin, against the alarms' own thresholds: a move's
+    p99 alarm sits at 1.5 x the upper bound of the p99 it projected (adapters/alarms.py, P99_MARGIN), so
+    an incident that trips it on its own has made the function at least about 1.5 x slower, and the
+    restored size shows as much. An experiment's stops sit nearer (its p99 stop inside the 10 % allowance,
+    its hourly gross alarm 1.25 x that, its cost stop at the top of the model's interval for the mean):
+    an incident milder than 1.5 x can stop it, and is not told apart from a size that was too slow, so the
+    stop is kept (caution: it costs a trial not made; a stop wrongly set aside costs another rollback). On
+    the other side, day to day a function's mean moves by about 3 % (fitting.DAY_NOISE) and a day's p99 by
+    a little more (MIN_P99_RATIO_SD, 5 %): 1.5 x (0.41 in logs) is some eight such deviations, so no
+    ordinary day after a rollback passes for an incident. A short incident, over before most of the calls
+    after the rollback, averages below the margin: kept too. The same holds for a canary: its ratio stops
+    compare it with the live version in the same hours and do not fire when an incident slows both, but
+    its hourly gross p99 alarm, its errors and its timeouts are absolute and can.
+
+    Where the epochs cannot tell, the stop is kept: no epoch at the restored size before the change, or
+    none right after the rollback (no calls then, or the changed size's epoch running on past it, which
+    belies the rollback's time) at that size with MIN_AFTER_PERIODS hours of calls (six: the window of an
+    experiment's stop). Once the rollback's day has left the look-back they cannot tell any more: the
+    verdict is remembered (`set_aside`)."""
+    made = trial.tried_at or trial.stopped_at
+    seen = [e for e in obs.epochs if not e.canary and e.invocations > 0]
+    before = [e for e in seen if e.memory_mb == trial.from_mb and e.end <= made]
+    after = next((e for e in seen if e.start >= trial.stopped_at), None)
+    if not before or after is None or after.start - trial.stopped_at > RIGHT_AFTER:
+        return False
+    if after.memory_mb != trial.from_mb or after.periods < MIN_AFTER_PERIODS:
+        return False
+    for stat in ("duration_p99_ms", "duration_avg_ms"):
+        was, then = _by_calls(before, stat), _by_calls([after], stat)
+        if was is not None and then is not None and then >= SLOWER_AFTER * was:
+            return True
+    return False
+
+
+def _by_calls(epochs: Sequence[Epoch], stat: str) -> float | None:
+    """One statistic of the epochs (a duration), weighted by their calls; None where none has it."""
+    valued = [(float(v), e.invocations) for e in epochs if (v := getattr(e, stat)) is not None]
+    calls = sum(n for _, n in valued)
+    return sum(v * n for v, n in valued) / calls if calls > 0 else None
+
+
+def set_aside(
+    trials: Sequence[StoppedTrial], obs: Observations, remembered: Mapping[str, Any] | None
+) -> tuple[StoppedTrial, ...]:
+    """The stops among `trials` that are not held against memory: those the function's state remembers
+    so (`remembered`: SET_ASIDE_KEY's value), and those the epochs show so now (`not_about_memory`)."""
+    known = remembered if isinstance(remembered, Mapping) else {}
+    return tuple(t for t in trials if t.recommendation_id in known or not_about_memory(t, obs))
+
+
+def remember_set_aside(
+    trials: Sequence[StoppedTrial], obs: Observations, remembered: Mapping[str, Any] | None, now: datetime
+) -> dict[str, str]:
+    """What the state keeps (SET_ASIDE_KEY): the stops set aside, by the recommendation id of the change
+    rolled back, with the last day the stop would have held; those past it are dropped."""
+    kept = {
+        str(k): str(v)
+        for k, v in (remembered.items() if isinstance(remembered, Mapping) else ())
+        if isinstance(v, str) and v >= f"{now:%Y-%m-%d}"
+    }
+    for t in set_aside(trials, obs, None):
+        if t.recommendation_id and t.until > now:
+            kept[t.recommendation_id] = f"{t.until:%Y-%m-%d}"
+    return kept
+
+
+def aside_text(trial: StoppedTrial) -> str:
+    """What a reason says of a stop set aside."""
+    return (
+        f"the rollback of the change to {trial.trial_mb} MB on {trial.stopped_at:%Y-%m-%d} is not held "
+        f"against {trial.trial_mb} MB: the function stayed as slow at {trial.from_mb} MB after it"
+    )

@@ -152,6 +152,7 @@ def test_a_stopped_trial_is_read_from_what_the_rollback_stored() -> None:
         code_sha256="sha-a",
         alarm="lambda-tuner-rollback-fn-1-stop",
         tried_at=applied,
+        recommendation_id="rec-9",  # a verdict on it is remembered by it
     )
     # A rollback recorded before claims carried a time is dated by the item's last update
     older = {k: v for k, v in attrs.items() if k != "rollback_claim"}
@@ -204,6 +205,7 @@ def test_an_ordinary_memory_change_its_guards_rolled_back_is_remembered_like_a_t
         code_sha256="sha-a",
         alarm=ALARM,
         tried_at=at - timedelta(minutes=3),
+        recommendation_id="rec-2",
     )
     # but a person's revert of it judges nothing about the size
     assert stopped_trial(_move(), {"reverted_by": "cli", "before": _rolled_back(at)["before"]}) is None
