@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from approval_support import AUDIT, NOW, STATE
 from botocore.config import Config
-from canary_apply_support import render_behind_alias, reset_twin
+from botocore.exceptions import EndpointConnectionError
+from canary_apply_support import canary_rec, render_behind_alias, reset_twin
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.store import Store, StoreError
@@ -68,3 +69,52 @@ def test_a_read_dynamodb_refuses_raises_the_stores_error_saying_what(
     twin.inject_fault(operation, "5xx", rate=1.0)
     with pytest.raises(StoreError, match=r"cannot read .*InternalServerError"):
         read(store)
+
+
+WRITES: dict[str, tuple[str, Callable[[Store], Any]]] = {
+    "a recommendation": ("dynamodb.PutItem", lambda s: s.put_recommendation(canary_rec())),
+    "recommendations": ("dynamodb.BatchWriteItem", lambda s: s.put_recommendations([canary_rec()])),
+    "a request marked sent": ("dynamodb.UpdateItem", lambda s: s.mark_sent(["rec-1"], NOW)),
+    "a status": ("dynamodb.UpdateItem", lambda s: s.transition("rec-1", "APPROVED", "FAILED", NOW)),
+    "a claim": ("dynamodb.UpdateItem", lambda s: s.claim("rec-1", "apply", "me", NOW)),
+    "an alarm's link": ("dynamodb.PutItem", lambda s: s.link_alarm("lambda-tuner-rollback-x", {"n": 1})),
+    "alarm links removed": (
+        "dynamodb.BatchWriteItem",
+        lambda s: s.unlink_alarms(["lambda-tuner-rollback-x"]),
+    ),
+    "a function's state": ("dynamodb.PutItem", lambda s: s.put_function_state("render", {"n": 1})),
+    "functions' states": ("dynamodb.BatchWriteItem", lambda s: s.put_function_states({"render": {"n": 1}})),
+    "states removed": ("dynamodb.BatchWriteItem", lambda s: s.delete_function_states(["render"])),
+    "the collector's parts": ("dynamodb.BatchWriteItem", lambda s: s.save_parts("c", {"a": {"n": 1}}, {})),
+    "the lease": ("dynamodb.PutItem", lambda s: s.acquire_lease("me", NOW, 60)),
+    "the lease released": ("dynamodb.DeleteItem", lambda s: s.release_lease("me")),
+    "an audit record": ("dynamodb.PutItem", lambda s: s.append_audit("approval", NOW, data={})),
+    "audit records": ("dynamodb.TransactWriteItems", lambda s: s.append_audit_many([("approval", NOW, {})])),
+    "a rollback recorded once": (
+        "dynamodb.TransactWriteItems",
+        lambda s: s.append_audit("rollback", NOW, data={}, once_on="rec-1"),
+    ),
+}
+
+
+@pytest.mark.parametrize("what", list(WRITES))
+def test_a_write_dynamodb_refuses_raises_the_stores_error(twin: Twin, store: Store, what: str) -> None:
+    # Given DynamoDB refusing the write (its retries spent): the caller meets the store's error, saying
+    # what it could not write, never botocore's own (which some callers do not catch)
+    operation, write = WRITES[what]
+    twin.inject_fault(operation, "5xx", rate=1.0)
+    with pytest.raises(StoreError, match=r"InternalServerError"):
+        write(store)
+
+
+@pytest.mark.parametrize("what", list(WRITES))
+def test_a_write_dynamodb_does_not_answer_raises_the_stores_error(store: Store, what: str) -> None:
+    # Given no answer to the write (botocore's own error, not a ClientError), the reads before it answered
+    operation, write = WRITES[what]
+
+    def unanswered(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    store.client.meta.events.register(f"before-send.{operation}", unanswered)
+    with pytest.raises(StoreError, match=r"Could not connect"):
+        write(store)

@@ -48,8 +48,10 @@ class RecordedAlready(Exception):
     writer: another delivery of the same event, or an event of a sibling alarm."""
 
 
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in (
+def _conditional_failed(exc: ClientError | BotoCoreError) -> bool:
+    """Whether DynamoDB refused a write for its condition (another writer won), not for any other reason;
+    no answer at all (a BotoCoreError) is never that."""
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
@@ -113,6 +115,14 @@ class Store:
             raise StoreError(f"cannot read {what}: {exc}") from exc
         return got
 
+    def _write(self, what: str, operation: str, **kwargs: Any) -> None:
+        """One unconditional write; DynamoDB refusing it or not answering is the store's error, saying
+        what could not be written (a raw botocore error is caught by some callers and not others)."""
+        try:
+            getattr(self.client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"cannot write {what}: {exc}") from exc
+
     def _pages(self, what: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The pages of a paginated read (query, scan), failing as `_read` does."""
         try:
@@ -144,7 +154,7 @@ class Store:
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":o": _s(owner), ":now": {"N": str(epoch)}},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _conditional_failed(exc):
                 return False
             raise StoreError(f"cannot take the lease: {exc}") from exc
@@ -159,14 +169,16 @@ class Store:
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":o": _s(owner)},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _conditional_failed(exc):  # someone else's lease now: leave it alone
                 raise StoreError(f"cannot release the lease: {exc}") from exc
 
     # ---------------------------------------------------------------- recommendations
 
     def put_recommendation(self, rec: Recommendation) -> None:
-        self.client.put_item(TableName=self.state_table, Item=self._rec_item(rec))
+        self._write(
+            f"recommendation {rec.id}", "put_item", TableName=self.state_table, Item=self._rec_item(rec)
+        )
 
     def put_recommendations(self, recs: list[Recommendation], *, unsent: Collection[str] = ()) -> None:
         """Many new recommendations, 25 to a BatchWriteItem (a cycle's worth, not one call each).
@@ -191,7 +203,7 @@ class Store:
                     ExpressionAttributeNames={"#u": UNSENT},
                     ExpressionAttributeValues={":at": _s(_utc(now))},
                 )
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 if not _conditional_failed(exc):
                     raise StoreError(f"cannot mark the request {rec_id} as sent: {exc}") from exc
 
@@ -290,7 +302,7 @@ class Store:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _conditional_failed(exc):
                 return False
             raise StoreError(f"cannot move {rec_id} to {to_status}: {exc}") from exc
@@ -328,7 +340,7 @@ class Store:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _conditional_failed(exc):
                 return self._claimed_by(rec_id, step, owner)
             raise StoreError(f"cannot claim {step} of {rec_id}: {exc}") from exc
@@ -522,7 +534,7 @@ class Store:
             for attempt in range(8):  # unprocessed items come back under throttling: retry them
                 try:
                     pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                except ClientError as exc:
+                except (ClientError, BotoCoreError) as exc:
                     raise StoreError(f"could not write {what}: {exc}") from exc
                 if not pending:
                     break
@@ -559,7 +571,7 @@ class Store:
         return None if item is None else dict(json.loads(item["data"]["S"]))
 
     def _put_json(self, pk: str, sk: str, data: dict[str, Any]) -> None:
-        self.client.put_item(TableName=self.state_table, Item=_json_item(pk, sk, data))
+        self._write(f"item {pk}", "put_item", TableName=self.state_table, Item=_json_item(pk, sk, data))
 
     # ---------------------------------------------------------------- audit
 
@@ -580,7 +592,7 @@ class Store:
                     self.client.put_item(TableName=self.audit_table, **_record_put(record))
                 elif not self._put_marked(record, once_on):
                     continue
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 if not _conditional_failed(exc):
                     raise StoreError(f"cannot append to the audit: {exc}") from exc
                 if not self._holds(record):
@@ -615,7 +627,7 @@ class Store:
             items.append({"Put": {"TableName": self.state_table, **_head_put(records[-1])}})
             try:
                 self.client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 if _conditional_failed(exc):
                     continue
                 raise StoreError(f"cannot append to the audit: {exc}") from exc
@@ -650,7 +662,7 @@ class Store:
                     },
                 ]
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _conditional_failed(exc):
                 raise StoreError(f"cannot append to the audit: {exc}") from exc
             got = self._read(
@@ -689,11 +701,9 @@ class Store:
         apply would undo the change it records, then record the undo beside it."""
         try:
             self.client.put_item(TableName=self.state_table, **_head_put(record))
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _conditional_failed(exc):  # conditional: a later record already moved the head, fine
                 LOG.warning("audit record %s written; its head copy was not (%s)", record.seq, exc)
-        except BotoCoreError as exc:
-            LOG.warning("audit record %s written; its head copy was not (%s)", record.seq, exc)
 
     def published_head(self) -> str | None:
         """The head hash kept beside the audit (not in it), to detect truncation of the newest records."""
