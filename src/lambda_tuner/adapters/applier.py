@@ -223,6 +223,23 @@ class Applier(PcSteps):
         routed = self._route(function, alias, str(got["FunctionVersion"]), {}, got.get("RevisionId"))
         return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
 
+    def trial_routed(self, function: str, routing: dict[str, float], memory_mb: int, weight: float) -> str:
+        """The version in `routing` (an alias's, as read) that a canary at `memory_mb` for `weight` of the
+        traffic published and routed, when the alias routes to it alone and at that weight: what an apply
+        that stopped before recording anything left. "" for any other routing (someone's own shift is
+        theirs), or when the version cannot be read (then nothing is taken out)."""
+        if len(routing) != 1:
+            return ""
+        [(version, share)] = routing.items()
+        if abs(share - weight) > 1e-9:
+            return ""
+        try:
+            got = self.lam.get_function_configuration(FunctionName=function, Qualifier=version)
+        except (ClientError, BotoCoreError):
+            return ""
+        ours = got.get("Description") == f"{TRIAL_DESCRIPTION} at {memory_mb} MB"
+        return version if ours and got.get("MemorySize") == memory_mb else ""
+
     def sweep_trials(self, function: str, *, keep: str = "") -> list[dict[str, Any]]:
         """Delete the function's earlier canary trial versions that were left behind (their deletion was
         throttled or refused at the time): published versions described as TRIAL_DESCRIPTION that no

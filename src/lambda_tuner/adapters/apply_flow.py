@@ -227,19 +227,52 @@ class ApplyFlow(DeletedFlow):
             f"out or crashed); it may have changed {rec.function} in part. Proposed {rec.current} -> "
             f"{rec.proposed}; found now {found}. It is not applied again — MANUAL CHECK NEEDED"
         )
+        left = self._trial_left(rec, found)
+        if left:
+            message += (
+                f"; its canary trial version {left['version']} still takes {left['weight']:.0%} of alias "
+                f"{left['alias']}'s traffic: the next cycles ask for it to be taken out while the alias "
+                "routes as the canary set it"
+            )
+        data = {"ok": False, "error": message, "interrupted": True, "found": found}
         self.store.append_audit(
             "change",
             now,
             function=rec.function,
             recommendation_id=rec.id,
             actor=actor,
-            data={"ok": False, "error": message, "interrupted": True, "found": found},
+            data=data | ({"undo_left": left} if left else {}),
         )
         self._notify(f"Change interrupted: {rec.function}", message + "\n", rec.function, "critical")
         # whatever alarms the stopped apply may have made for it: a later cycle has them removed
         maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=maybe)
+        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=maybe, undo_left=left)
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
+
+    def _trial_left(self, rec: Recommendation, found: dict[str, Any]) -> dict[str, Any] | None:
+        """What a later cycle needs to take out the trial of a canary whose apply stopped after routing
+        it (`undo_left`, as when an undo failed): left, it keeps its share of the alias's traffic with no
+        alarm, and every later change to the function is refused while the alias splits. Only a trial
+        version of this canary's size routed alone at its weight, and no other change's (`Applier.
+        trial_routed`); anything else is left for the person the notice asks to check. None otherwise."""
+        canary, memory, routing = canary_of(rec), rec.proposed.get("memory_mb"), found.get("alias_routing")
+        if canary is None or not isinstance(memory, int) or not isinstance(routing, dict):
+            return None
+        version = self.applier.trial_routed(rec.function, routing, memory, canary[1])
+        if not version or self._trial_of_another(rec, version):
+            return None
+        return {"function": rec.function, "alias": canary[0], "version": version, "weight": canary[1]}
+
+    def _trial_of_another(self, rec: Recommendation, version: str) -> bool:
+        """Whether another change to the function published or left `version` (its change, or its undo)."""
+        for other in self.store.list_recommendations(function=rec.function):
+            if other.id == rec.id or canary_of(other) is None:
+                continue
+            attrs = (self.store.get_recommendation_item(other.id) or {}).get("attrs", {})
+            after, undo = attrs.get("after") or {}, attrs.get("undo_left") or {}
+            if version in (str(after.get("published_version")), str(undo.get("version"))):
+                return True
+        return False
 
     def _recorded_outcome(self, rec: Recommendation) -> AuditRecord | None:
         """The record of how an earlier apply of `rec` ended (a change not made or undone, a conflict, a
