@@ -34,6 +34,9 @@ from lambda_tuner.verification import applied_at_in, verify_applied
 NOTE_KINDS = frozenset({"keep", "insufficient_data", "arm64_advice", "template_change"})
 NOTE_STATE_KEY = "last_note"
 _NUMBERS = re.compile(r"[-+$]?\d[\d,.]*%?")
+# A PC keep note's reason names the best plan it did not make; that plan moves by a block or a weekday from
+# day to day while the decision stays (see `_note_key`)
+_UNMADE_PLAN = re.compile(r"the best plan \((?:[^()]|\([^()]*\))*\)")
 LEASE_SECONDS = 15 * 60 + 60  # the agent's timeout plus a margin: a crashed run frees the lease by itself
 COLLECTOR_STATE_KEY = "collector"
 GONE_KEY = "gone"  # collector state: deleted functions whose guards the apply function has yet to be sent
@@ -589,12 +592,16 @@ def _note_key(recs: Sequence[Recommendation]) -> str | None:
     change) from one cycle to the next, or None when it got anything else. Notes and advice repeated
     unchanged are not stored or audited again, nor shown in the digest again: at 10,000 functions, most
     of them under the bill mark, that would be five DynamoDB calls per function per cycle to say what
-    the audit already says. Numbers in the wording (a bill, a count, a date) are left out."""
+    the audit already says. Numbers in the wording (a bill, a count, a date) are left out, and so is the
+    best plan a PC keep note did not make: it moves by a block or a weekday from one day to the next (on
+    the twin's soak, storefront-api's note was recorded again every other day for it), and the note's
+    decision is the same."""
     if not recs or any(r.kind not in NOTE_KINDS for r in recs):
         return None
     parts = sorted(
         f"{r.kind}|{r.qualifier or ''}|{r.current.get('memory_mb')}|{r.proposed.get('memory_mb')}|"
-        f"{_NUMBERS.sub('#', r.reason.decided_by)}|{_NUMBERS.sub('#', r.reason.summary)}"
+        f"{_NUMBERS.sub('#', _UNMADE_PLAN.sub('the best plan', r.reason.decided_by))}|"
+        f"{_NUMBERS.sub('#', r.reason.summary)}"
         for r in recs
     )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
