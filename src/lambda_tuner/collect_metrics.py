@@ -48,6 +48,11 @@ def discover(run: Run, clients: Clients, *, budget_calls: int) -> None:
     run.budget_calls = max(0, budget_calls - run.listing.pages - 1)
 
 
+# How the reason of a function whose census waits its turn begins: it was quiet when last read, and nothing
+# has been read about it since (the cycle does not record its note again: see cycle._note_key)
+UNREAD_QUIET = "idle or billed under"
+
+
 def census(run: Run, clients: Clients) -> None:
     """Invocations per hour for every function: who is idle, how busy the rest are, how many points.
 
@@ -62,7 +67,7 @@ def census(run: Run, clients: Clients) -> None:
         if quiet_day is not None and not run.never_gated(name) and not inventory.is_due(name, day, quiet_day):
             since = date.fromordinal(int(quiet_day)).isoformat()
             run.census_skipped[name] = (
-                f"idle or billed under ${run.min_bill_usd:.2f}/month when last read ({since}): its traffic "
+                f"{UNREAD_QUIET} ${run.min_bill_usd:.2f}/month when last read ({since}): its traffic "
                 f"is read again within {inventory.REFRESH_DAYS} days, and at once if the agent changes it")
     names = [n for n in run.names() if n not in run.census_skipped]
     queries = [metrics.invocations_query(n, "", HOUR, expected(known.get(n, {}).get("h"), hours))

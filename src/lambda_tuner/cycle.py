@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from lambda_tuner.collect import CollectResult, collect, join_state, split_state
+from lambda_tuner.collect_metrics import UNREAD_QUIET
 from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core import guardrails, tokens
 from lambda_tuner.core.canary import canary_days
@@ -572,7 +573,7 @@ def _decide_all(
             if rec.kind in guardrails.CHANGING_KINDS and earlier:
                 rejected_before[rec.id] = max(r.created_at for r in earlier)
         # what is recorded, once a change waiting its turn or one a person rejected is a note too
-        note = _note_key(turns)
+        note = _note_of(turns, fstate)
         if note is not None and fstate.get(NOTE_STATE_KEY) == note and not read_only:
             summary.repeated_notes += 1  # the same notes and advice as last cycle
             turns = []
@@ -585,6 +586,25 @@ def _decide_all(
             if new_state != fstate:
                 changed[fn.name] = new_state
     return decided, changed, rejected_before
+
+
+def _note_of(recs: Sequence[Recommendation], state: Mapping[str, Any]) -> str | None:
+    """The key of the function's notes this cycle (`_note_key`); for a function not read since its last
+    note (`_unread`), that note's: nothing new was learnt about it."""
+    last = state.get(NOTE_STATE_KEY)
+    return str(last) if last and _unread(recs) else _note_key(recs)
+
+
+def _unread(recs: Sequence[Recommendation]) -> bool:
+    """Whether the function's one note says it was not read this cycle: quiet (idle, or billed under the
+    mark) when its census was last read, it is read again on its day of the week. Its last note, from the
+    day it was read, still holds; said again in other words it would be recorded twice a week for each
+    quiet function (the read day's note, then the next day's), with nothing learnt in between."""
+    return (
+        len(recs) == 1
+        and recs[0].kind == "insufficient_data"
+        and recs[0].reason.observed.startswith(UNREAD_QUIET)
+    )
 
 
 def _note_key(recs: Sequence[Recommendation]) -> str | None:

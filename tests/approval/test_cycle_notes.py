@@ -107,3 +107,40 @@ def test_function_states_are_read_in_batches_of_100(account: Account) -> None:
     assert calls == [100, 100, 50]
     assert states["fn-120"] == {"baseline_p99_ms": 250.0, "who": "fn-120"}
     assert sum(1 for s in states.values() if s) == 3 and len(states) == 250
+
+
+UNDER = (
+    "billed about $0.31/month (its mean duration), under the $1.00/month worth reading its duration "
+    "metrics for: watched in the census, read again once its bill passes the mark"
+)
+
+
+def unread(day: str) -> str:
+    return (
+        f"idle or billed under $1.00/month when last read ({day}): its traffic is read again within 7 days, "
+        "and at once if the agent changes it"
+    )
+
+
+def test_a_quiet_function_not_read_again_says_nothing_new(account: Account) -> None:
+    """A function quiet when its census was read (under the bill mark, or idle) is read again a week
+    later; the cycles between say it was quiet when last read. On the twin's 40-day soak each such
+    function's note was recorded twice a week (the read day's, then the next day's other wording): 79
+    of the 168 recommendation records after day 15."""
+    store = Store(STATE, AUDIT)
+    # Given one function under the bill mark and one idle, each on the day its census is read
+    offline_cycle(store, collector_saying({"a": UNDER, "b": "no invocations in the last 14 days"}), NOW)
+    # When the next six cycles do not read them (quiet when last read), and the seventh reads them again
+    for day in range(1, 8):
+        said = (
+            {"a": UNDER.replace("0.31", "0.29"), "b": "no invocations in the last 14 days"}
+            if day == 7
+            else {"a": unread("2026-11-02"), "b": unread("2026-11-02")}
+        )
+        offline_cycle(store, collector_saying(said), NOW + timedelta(days=day))
+    # Then each note was recorded once: nothing was learnt about them since
+    assert notes(store, "a") == notes(store, "b") == 1
+    # But a function read again that has something else to say is recorded again
+    again = collector_saying({"a": "too few invocations (12) to fit", "b": unread("2026-11-09")})
+    offline_cycle(store, again, NOW + timedelta(days=8))
+    assert notes(store, "a") == 2 and notes(store, "b") == 1
