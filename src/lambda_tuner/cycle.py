@@ -790,12 +790,7 @@ def _hold(rec: Recommendation, in_flight: Recommendation) -> Recommendation:
         f"the change to {in_flight.proposed} of {in_flight.created_at:%Y-%m-%d} {state}; "
         f"next step after it is: {rec.reason.summary}"
     )
-    reason = rec.reason.model_copy(
-        update={"summary": f"Keep while verifying: {why}", "decided_by": "one change in flight per function"}
-    )
-    return rec.model_copy(
-        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
-    )
+    return _as_note(rec, f"Keep while verifying: {why}", "one change in flight per function")
 
 
 def _in_turn(
@@ -861,20 +856,14 @@ def _rejected(rec: Recommendation, no: Recommendation) -> Recommendation:
         f"a person rejected {what} (asked for on {no.created_at:%Y-%m-%d}); it is not asked for again "
         f"until {until:%Y-%m-%d}. The decision now: {rec.reason.summary}"
     )
-    reason = rec.reason.model_copy(update={"summary": f"Keep: {why}", "decided_by": "rejected by a person"})
-    return rec.model_copy(
-        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
-    )
+    return _as_note(rec, f"Keep: {why}", "rejected by a person")
 
 
 def _asked(rec: Recommendation, waiting: Sequence[Recommendation]) -> Recommendation:
     """A change decided again while the same one waits for a person's answer: a note of it."""
     asked = next(p for p in waiting if _same_as_pending(rec, [p]))
     why = f"asked for on {asked.created_at:%Y-%m-%d}, waiting for a person's answer: {rec.reason.summary}"
-    reason = rec.reason.model_copy(update={"summary": f"Keep for now: {why}", "decided_by": "asked already"})
-    return rec.model_copy(
-        update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
-    )
+    return _as_note(rec, f"Keep for now: {why}", "asked already")
 
 
 def _wait(rec: Recommendation, first: Recommendation, state: str) -> Recommendation:
@@ -882,9 +871,12 @@ def _wait(rec: Recommendation, first: Recommendation, state: str) -> Recommendat
     the one this cycle makes first (the largest saving: `guardrails.first_change`)."""
     on = first.function + (f":{first.qualifier}" if first.qualifier else "")
     why = f"the change of {on} ({change_text(first)}) {state}; next step after it is: {rec.reason.summary}"
-    reason = rec.reason.model_copy(
-        update={"summary": f"Keep for now: {why}", "decided_by": "one change in flight per function"}
-    )
+    return _as_note(rec, f"Keep for now: {why}", "one change in flight per function")
+
+
+def _as_note(rec: Recommendation, summary: str, decided_by: str) -> Recommendation:
+    """A change decided this cycle that is not asked for or made now: a keep note saying why."""
+    reason = rec.reason.model_copy(update={"summary": summary, "decided_by": decided_by})
     return rec.model_copy(
         update={"kind": "keep", "proposed": rec.current, "reason": reason, "monthly_saving_usd": None}
     )
