@@ -207,21 +207,7 @@ class Applier(PcSteps):
         serves may be a deploy's since). Routing someone changed since is theirs: it is not written, and
         `after["left_alone"]` says so. Routing that no longer names the version is not written either.
         The write is conditional on the alias as read (its RevisionId)."""
-        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
-        routing = _weights(got)
-        before = {
-            "kind": "alias",
-            "function": function,
-            "alias": alias,
-            "alias_version": got["FunctionVersion"],
-            "alias_routing": routing,
-        }
-        if version not in routing:
-            return Applied(before=before, after=before, request_ids=self._taken())
-        if set(routing) != {version} or abs(routing[version] - weight) > 1e-9:
-            return Applied(before=before, after={**before, "left_alone": True}, request_ids=self._taken())
-        routed = self._route(function, alias, str(got["FunctionVersion"]), {}, got.get("RevisionId"))
-        return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
+        return self._unroute(function, alias, version, only=weight)
 
     def trial_routed(self, function: str, routing: dict[str, float], memory_mb: int, weight: float) -> str:
         """The version in `routing` (an alias's, as read) that a canary at `memory_mb` for `weight` of the
@@ -319,7 +305,9 @@ class Applier(PcSteps):
             return trial_outcome(version, "kept: the previous configuration could not be put back")
         return self.discard_version(function, version, alias_now)
 
-    def _unroute(self, function: str, alias: str, version: str) -> Applied:
+    def _unroute(self, function: str, alias: str, version: str, *, only: float | None = None) -> Applied:
+        """Take `version` out of the alias's routing, as read now. `only`: only while the alias routes to
+        `version` alone at that weight; other routing is not written (`after["left_alone"]`)."""
         got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
         routing = _weights(got)
         before = {
@@ -331,6 +319,8 @@ class Applier(PcSteps):
         }
         if version not in routing:
             return Applied(before=before, after=before, request_ids=self._taken())
+        if only is not None and (set(routing) != {version} or abs(routing[version] - only) > 1e-9):
+            return Applied(before=before, after={**before, "left_alone": True}, request_ids=self._taken())
         remaining = {k: w for k, w in routing.items() if k != version}
         routed = self._route(function, alias, str(got["FunctionVersion"]), remaining, got.get("RevisionId"))
         return Applied(before=before, after={**before, **routed}, request_ids=self._taken())
