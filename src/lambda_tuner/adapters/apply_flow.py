@@ -44,6 +44,8 @@ from lambda_tuner.core.tags import detect_iac, parse_policy
 
 MEMORY_KINDS = ("memory", "experiment")
 DONE = ("APPLIED", "VERIFIED", "ROLLED_BACK", "FAILED", "RECORDED")
+# What a failed change's message adds when its canary's trial is still routed (`undo_left`)
+UNDO_ASKED_AGAIN = "; the next cycles ask for the canary's routing to be taken out again"
 
 
 class UnrecordedChangeError(StoreError):
@@ -265,10 +267,9 @@ class ApplyFlow(DeletedFlow):
 
     def _trial_of_another(self, rec: Recommendation, version: str) -> bool:
         """Whether another change to the function published or left `version` (its change, or its undo)."""
-        for other in self.store.list_recommendations(function=rec.function):
+        for other, attrs in self.store.list_with_attrs(rec.function):
             if other.id == rec.id or canary_of(other) is None:
                 continue
-            attrs = (self.store.get_recommendation_item(other.id) or {}).get("attrs", {})
             after, undo = attrs.get("after") or {}, attrs.get("undo_left") or {}
             if version in (str(after.get("published_version")), str(undo.get("version"))):
                 return True
@@ -496,7 +497,7 @@ class ApplyFlow(DeletedFlow):
         )
         message += self._after_rollback(applied.after, applied.before, restored=restored)[1]
         if trial_of(applied.after) and not restored:
-            message += "; the next cycles ask for the canary's routing to be taken out again"
+            message += UNDO_ASKED_AGAIN
         unwritten: list[str] = []
         # When its `change` record was written (ok, before the link or the status failed), the undo is its
         # `rollback`, caused by it: readers of the audit (the collector's history, `revert`) then see the
@@ -563,7 +564,7 @@ class ApplyFlow(DeletedFlow):
         trial routing its undo could not take out; a later cycle asks for that again, in the same way."""
         message = str(exc) + ("" if exc.restored else " — MANUAL CHECK NEEDED: the restore failed")
         if undo_left:
-            message += "; the next cycles ask for the canary's routing to be taken out again"
+            message += UNDO_ASKED_AGAIN
         data: dict[str, Any] = {"ok": False, "error": message, "restored": exc.restored}
         self.store.append_audit(
             "conflict" if kind == "conflict" else "change",

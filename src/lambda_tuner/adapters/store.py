@@ -107,21 +107,21 @@ class Store:
         self.client = client or aws.client("dynamodb")
         self.clock = clock  # the lease's: a run lasts by the wall clock, whatever its event's time
 
-    def _read(self, what: str, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """One read call; DynamoDB refusing it or not answering is the store's error, saying what."""
+    def _call(self, doing: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One call; DynamoDB refusing it or not answering is the store's error, saying what it was
+        `doing` (a raw botocore error is caught by some callers and not others)."""
         try:
             got: dict[str, Any] = getattr(self.client, operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"cannot read {what}: {exc}") from exc
+            raise StoreError(f"cannot {doing}: {exc}") from exc
         return got
 
+    def _read(self, what: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        return self._call(f"read {what}", operation, **kwargs)
+
     def _write(self, what: str, operation: str, **kwargs: Any) -> None:
-        """One unconditional write; DynamoDB refusing it or not answering is the store's error, saying
-        what could not be written (a raw botocore error is caught by some callers and not others)."""
-        try:
-            getattr(self.client, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"cannot write {what}: {exc}") from exc
+        """One unconditional write."""
+        self._call(f"write {what}", operation, **kwargs)
 
     def _pages(self, what: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The pages of a paginated read (query, scan), failing as `_read` does."""
@@ -386,6 +386,12 @@ class Store:
         if since is not None:
             recs = [r for r in recs if r.created_at >= since]
         return sorted(recs, key=lambda r: (r.created_at, r.id))
+
+    def list_with_attrs(self, function: str) -> list[tuple[Recommendation, dict[str, Any]]]:
+        """The function's recommendations, each with what its transitions stored (decoded as in
+        `get_recommendation_item`), from one scan: not one read per recommendation."""
+        recs = [(self._rec_from(item), _attrs(item)) for item in self._all_rec_items() if "body" in item]
+        return [(rec, attrs) for rec, attrs in recs if rec.function == function]
 
     def list_rolled_back(
         self, since: datetime
