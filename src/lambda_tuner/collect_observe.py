@@ -36,8 +36,10 @@ def observe(run: Run, name: str) -> Observations:
     canaries = _canaries(run, name, qualifier)
     versions = {v for c in canaries for v in (c.main_version, c.trial_version)}
     by_version = {v: {s: run.series.get((name, qualifier, s, v), {}) for s in ep.SERIES} for v in versions}
+    recorded = run.history.get(name, [])
     epochs, dropped = ep.build_epochs(
-        series, HOUR, arch, memory_mb, history=[*ep.memory_changes(run.history.get(name, [])), *canaries],
+        series, HOUR, arch, memory_mb,
+        history=[*ep.memory_changes(recorded), *ep.sizes_found(recorded), *canaries],
         windows=rw.report_windows(entries), reports=rw.merge_windows(entries), version_series=by_version)
     if inventory.has_insights(entry):
         # Insights metrics are per function: a canary window's sizes share them, so neither gets them

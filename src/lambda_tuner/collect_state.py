@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from lambda_tuner.core.epochs import CanaryWindow, HistoryItem
+from lambda_tuner.core.epochs import CanaryWindow, HistoryItem, SizeBefore
 from lambda_tuner.core.models import AuditRecord
 
 # A later record of one of these types for the function ends a canary (a rollback, a revert, or any other
@@ -78,7 +78,8 @@ def join_state(shared: Mapping[str, Any], per_function: Mapping[str, Mapping[str
 
 
 def history_from_audit(records: Iterable[AuditRecord]) -> dict[str, list[HistoryItem]]:
-    """Per function: (t, memory_mb) for every memory change the agent made or restored, and
+    """Per function: (t, memory_mb) for every memory change the agent made or restored, with a
+    `SizeBefore` for the size each change found in force (its record's `before`), and
     a `CanaryWindow` for every canary it applied (a change whose `after` routes a share of an alias to a
     newly published version): the main traffic kept its size then, so that change is not a memory change."""
     history: dict[str, list[HistoryItem]] = {}
@@ -96,6 +97,9 @@ def history_from_audit(records: Iterable[AuditRecord]) -> dict[str, list[History
             history.setdefault(name, [])
         elif isinstance(config, Mapping) and config.get("memory_mb"):
             history.setdefault(name, []).append((record.at, int(config["memory_mb"])))
+            found = data.get("before") if record.type == "change" else None
+            if isinstance(found, Mapping) and found.get("memory_mb"):
+                history[name].append(SizeBefore(record.at, int(found["memory_mb"])))
     for name, canary in open_canaries.items():
         history[name].append(canary)  # still routing as far as the audit knows
     return history

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lambda_tuner.collect import CanaryWindow, history_from_audit
+from lambda_tuner.core.epochs import SizeBefore
 from lambda_tuner.core.models import AuditRecord, AuditType
 
 T0 = datetime(2026, 11, 10, 6, tzinfo=UTC)
@@ -58,7 +59,8 @@ def test_ordinary_memory_changes_and_whole_alias_moves_are_memory_changes_as_bef
         _record(2, "change", T0 + DAY, {"ok": False, "after": {"memory_mb": 4096}}, function="cruncher"),
         _record(3, "change", T0, whole_move),
     ])
-    assert history == {"cruncher": [(T0, 2048)], "checkout": [(T0, 768)]}
+    # (the whole move's record says what it found: 1024 MB; the cruncher's says nothing)
+    assert history == {"cruncher": [(T0, 2048)], "checkout": [(T0, 768), SizeBefore(T0, 1024)]}
 
 
 def test_a_failed_conclusion_leaves_the_canary_open():

@@ -10,7 +10,8 @@ import pytest
 from botocore.config import Config
 from collect_helpers import EPOCH, NOW, clients, fleet, run_collect
 
-from lambda_tuner.collect import CollectError
+from lambda_tuner.collect import CollectError, history_from_audit
+from lambda_tuner.core.models import AuditRecord
 from lambda_tuner.twin.world import World
 
 COLLECTOR_OPERATIONS = (
@@ -132,3 +133,40 @@ def test_a_function_with_lambda_insights_gets_its_facts_from_metrics_without_a_l
     assert epoch.reports is not None and epoch.reports.cpu_ms_avg is not None
     assert epoch.reports.cold_starts > 0 and epoch.reports.init_ms_avg is not None
     assert "/aws/lambda/cruncher" not in result.state["logs"]
+
+
+def test_an_insights_function_keeps_the_hours_before_the_agents_change_at_the_size_it_found(twin):
+    # Given a function with Lambda Insights (no log scan, so no REPORT windows say which size ran when),
+    # and the agent's own change record of eight days ago: 512 MB found, 1024 MB set. Before, the
+    # 8 days at 512 MB were dropped on the next cycle (the demo's score-calculator then asked to try the
+    # 128 MB it had measured for two weeks "to learn")
+    changed_at = EPOCH + timedelta(days=8)
+    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
+    twin.reset(World(specs, seed=3, epoch=EPOCH, now=changed_at))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=twin.endpoint_url,
+        region_name=twin.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    layer = lam.publish_layer_version(
+        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )
+    lam.update_function_configuration(
+        FunctionName="cruncher", MemorySize=1024, Layers=[layer["LayerVersionArn"]]
+    )
+    twin.advance(NOW)
+    record = AuditRecord(
+        id="a1", seq=1, type="change", at=changed_at, function="cruncher", prev_hash="x", hash="y",
+        data={"ok": True, "before": {"memory_mb": 512}, "after": {"memory_mb": 1024}},
+    )
+    # When the cycle collects with the history it reads back from the audit
+    result = run_collect(twin, memory_history=history_from_audit([record]))
+    # Then the hours before the change are an epoch at the size the change found
+    assert "/aws/lambda/cruncher" not in result.state["logs"]
+    before, after = result.observations["cruncher"].epochs
+    assert (before.memory_mb, after.memory_mb) == (512, 1024)
+    assert before.end <= changed_at + timedelta(hours=1) <= after.start + timedelta(hours=1)
+    assert before.end - before.start >= timedelta(days=6) and before.invocations > 0  # its days, not an hour
+    assert after.duration_avg_ms < before.duration_avg_ms

@@ -48,6 +48,25 @@ def test_a_recorded_memory_change_splits_the_series_into_two_epochs():
     assert epochs[0].end == epochs[1].start == T0 + 10 * H and dropped == 0
 
 
+def test_the_hours_before_our_first_change_are_the_size_that_change_found():
+    # Given 10 hours at 1024 MB, then our change to 512 MB, whose record says it found 1024 MB in force,
+    # and no REPORT lines for the hours before it (the demo's score-calculator: 14 days at 128 MB gone
+    # the day after its first change, and the next cycle asked to try 128 MB "to learn")
+    series = _join(_series(range(10), 100.0, 150.0), _series(range(10, 20), 180.0, 260.0))
+    history = [(T0 + 10 * H, 512), ep.SizeBefore(T0 + 10 * H, 1024)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 512, history=history)
+    # Then those hours are the size it found, as they were before the change
+    assert [(e.memory_mb, e.periods) for e in epochs] == [(1024, 10), (512, 10)] and dropped == 0
+    # A later change's finding says nothing of the hours before the first change
+    later = [(T0 + 10 * H, 512), ep.SizeBefore(T0 + 15 * H, 512), (T0 + 15 * H, 768)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 768, history=later)
+    assert [e.memory_mb for e in epochs] == [512, 768] and dropped == 10
+    # REPORT lines that saw another size there too still win: the hours are dropped, not guessed
+    window = ep.ReportWindow(T0, T0 + 20 * H, frozenset({2048, 1024, 512}))
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 512, history=history, windows=[window])
+    assert [e.memory_mb for e in epochs] == [512] and dropped == 10
+
+
 def test_a_period_straddling_a_change_is_dropped_rather_than_misattributed():
     series = _series(range(4), 100.0, 150.0)
     history = [(T0 - H, 1024), (T0 + 2 * H + timedelta(minutes=30), 2048)]

@@ -47,8 +47,20 @@ class CanaryWindow:
     end: datetime | None = None
 
 
-# What the agent knows it did: at time t memory became mb, or a canary ran (both may be mixed in one list).
-HistoryItem = tuple[datetime, int] | CanaryWindow
+@dataclass(frozen=True)
+class SizeBefore:
+    """The memory size the agent found in force when it changed memory at `at` (its change record's
+    `before`). Before the agent's first recorded change in a look-back, that size served the hours no
+    REPORT lines account for, as the size in force does for a look-back without any change: the agent's
+    own change must not make it forget what it measured up to that change."""
+
+    at: datetime
+    memory_mb: int
+
+
+# What the agent knows it did: at time t memory became mb, or a canary ran, and the size its change found
+# (all may be mixed in one list).
+HistoryItem = tuple[datetime, int] | CanaryWindow | SizeBefore
 MIN_VERSION_COVERAGE = 0.95  # per-version calls must account for this share of the alias's calls
 
 
@@ -57,13 +69,14 @@ def memory_for_period(
     history: Sequence[HistoryItem], windows: Sequence[ReportWindow],
 ) -> int | None:
     """The one memory size that served [start, end), or None when it cannot be told (canaries aside)."""
+    found = [h for h in history if isinstance(h, SizeBefore)]
     history = memory_changes(history)
     if any(start < t < end for t, _ in history):
         return None
     recorded = _recorded_size(start, current_mb, history)
     covering = [w for w in windows if w.start <= start and end <= w.end]
     if not covering:
-        return recorded
+        return recorded if recorded is not None else _found_by_first_change(end, history, found)
     sizes = min(covering, key=lambda w: w.end - w.start).sizes
     if len(sizes) == 1:
         return next(iter(sizes))  # what actually ran beats what we believe we set
@@ -87,12 +100,26 @@ def _recorded_size(start: datetime, current_mb: int, history: Sequence[tuple[dat
     return before[-1]
 
 
+def _found_by_first_change(
+    end: datetime, changes: Sequence[tuple[datetime, int]], found: Sequence[SizeBefore]
+) -> int | None:
+    """For a period wholly before the first recorded change: the size that change found, when recorded."""
+    if not changes or end > (first := min(t for t, _ in changes)):
+        return None
+    return next((f.memory_mb for f in found if f.at == first), None)
+
+
 def memory_changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]:
     """The memory changes of a history; a canary's own record (at its start, to its trial size) is not one:
     the function's main traffic stayed at the size it had."""
     canaries = [h for h in history if isinstance(h, CanaryWindow)]
-    return [h for h in history if not isinstance(h, CanaryWindow)
-            and not any(h == (c.start, c.trial_mb) for c in canaries)]
+    return [h for h in history
+            if isinstance(h, tuple) and not any(h == (c.start, c.trial_mb) for c in canaries)]
+
+
+def sizes_found(history: Sequence[HistoryItem]) -> list[SizeBefore]:
+    """The sizes the agent's changes found in force (`SizeBefore`)."""
+    return [h for h in history if isinstance(h, SizeBefore)]
 
 
 def build_epochs(
