@@ -725,8 +725,16 @@ def _keep_or_move(ev: Evaluation, policy: MemoryPolicy, best: int, forced: bool)
         target = heading
     gain = float((obj[cur] - obj[target]) / obj[cur])
     saving = float(np.mean(ev.cost[:, cur] - ev.cost[:, target]))
+    for_money, what = policy.strategy in ("default", "cost"), "improvement"
+    cheaper_as_fast = saving > 0 and bool(obj[target] <= obj[cur] * (1 + SPEED_TIE))
+    if policy.strategy == "speed" and gain < policy.min_saving_fraction and cheaper_as_fast:
+        # `speed` counts sizes within SPEED_TIE as equally fast and takes the cheapest: a move to a
+        # cheaper size as fast (one measured no slower at half the memory) is judged by what it saves,
+        # or the function keeps paying for memory that buys nothing
+        gain = float(saving / max(float(np.mean(ev.cost[:, cur])), 1e-300))
+        for_money, what = True, "saving"
     if gain < policy.min_saving_fraction:
-        return "keep", f"improvement {gain:.1%} below the {policy.min_saving_fraction:.1%} threshold"
-    if policy.strategy in ("default", "cost") and saving < policy.min_saving_usd_month:
+        return "keep", f"{what} {gain:.1%} below the {policy.min_saving_fraction:.1%} threshold"
+    if for_money and saving < policy.min_saving_usd_month:
         return "keep", f"saving ${saving:.2f}/month below the ${policy.min_saving_usd_month:.2f} threshold"
     return "memory", None

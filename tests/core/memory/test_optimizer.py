@@ -244,3 +244,20 @@ def test_memory_used_at_the_configured_size_doubles_the_floor_until_a_larger_siz
         "rec-2",
     )
     assert 375 <= later.proposed["memory_mb"] < 512
+
+
+def single_thread(m: float) -> float:
+    """Single-threaded CPU work: 250 ms at one vCPU (1,769 MB); more memory adds only idle vCPUs."""
+    return 250.0 * 1769.0 / min(m, 1769.0)
+
+
+@pytest.mark.parametrize(("current", "sizes"), [(4096, [1024, 2048, 4096]), (3855, [512, 1024, 1993, 3855])])
+def test_speed_leaves_a_size_measured_no_faster_than_a_cheaper_one(current, sizes):
+    # Given a single-threaded function under `speed`, measured as fast at about half its size in force
+    rec = decide(current, single_thread, sizes, strategy="speed")
+    # Then it moves to the cheapest of the near-fastest sizes, not kept at twice the memory for nothing
+    assert rec.kind == "memory", rec.reason.summary
+    assert 1769 * 0.98 <= rec.proposed["memory_mb"] < current
+    assert rec.monthly_saving_usd is not None and rec.monthly_saving_usd.low > 0
+    assert rec.after is not None and rec.before is not None
+    assert rec.after.duration_ms.expected <= rec.before.duration_ms.expected * 1.005
