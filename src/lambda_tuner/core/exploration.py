@@ -45,6 +45,9 @@ class ExperimentChoice:
     index: int  # into the candidate grid
     expected_loss: float  # of staying with the best guess, fraction of its objective
     expected_improvement: float  # at the chosen size, fraction of the best guess's objective
+    # the share of draws where it beats the best guess and meets the soft goals: expected_improvement
+    # is this chance times the mean gain in those draws (a coin flip can be worth trying)
+    chance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,8 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
         return None
     scale = max(float(np.mean(objective[:, best])), 1e-300)
     diff = objective[:, best : best + 1] - objective  # > 0 where a size beats the best guess
-    gain = np.mean(np.where(meets, np.maximum(diff, 0.0), 0.0), axis=0)
+    wins = meets & (diff > 0)
+    gain = np.mean(np.where(wins, diff, 0.0), axis=0)
     trial_cost = np.mean(np.maximum(-diff, 0.0), axis=0)
     worth = np.where(
         candidates & (gain / scale >= threshold), gain * horizon_days - trial_cost * trial_days, -np.inf
@@ -184,4 +188,5 @@ def choose_experiment(  # noqa: PLR0917 - the decision's inputs, each needed
         index=index,
         expected_loss=expected_loss(objective, hard & plausible, best),
         expected_improvement=float(gain[index] / scale),
+        chance=float(np.mean(wins[:, index])),
     )

@@ -9,6 +9,7 @@ import numpy as np
 
 from lambda_tuner.core.canary import share_text
 from lambda_tuner.core.digest import money
+from lambda_tuner.core.exploration import ExperimentChoice
 from lambda_tuner.core.fitting import DurationFit, natural
 from lambda_tuner.core.fitting_draws import interval
 from lambda_tuner.core.mean_stop import canary_mean_ratio_stop, extra_cost_limit, mean_stop_ms
@@ -117,11 +118,11 @@ def experiment_recommendation(
     *,
     best: int,
     index: int,
-    gain: float,
+    trial: ExperimentChoice | None = None,
     confirm: bool = False,
     optimum: int | None = None,
 ) -> Recommendation:
-    """An experiment at `index`: exploration (a size expected to beat the best guess `best` by `gain`),
+    """An experiment at `index`: exploration (`trial`: a size that may beat the best guess `best`),
     or with `confirm` a canary at the best guess itself, measured beside the size in force before the
     whole alias moves there (the p99 allowance there rests on the model alone). `optimum`: the model's
     own optimum when the confirmation sits next to it (it was a round size, which exploration uses)."""
@@ -132,12 +133,9 @@ def experiment_recommendation(
     why = (
         f"confirmation: {size} MB, the best guess{_next_to(optimum, size)}, is measured beside the current "
         "size before all traffic moves there (its p99 allowance rests on the model alone)"
-        if confirm
-        # `gain` is an expected improvement (only the draws where the size is better count), not the
-        # expected difference: a trial may cost more on average and still be worth its chance
-        else f"exploration: untried {size} MB could beat the best guess {guess} MB (expected improvement "
-        f"{gain:.1%}{_odds(ev, index)}), worth more over {policy.explore_horizon_days:.0f} days than the "
-        "trial costs"
+        if confirm or trial is None
+        else f"exploration: untried {size} MB could beat the best guess {guess} MB ({_chance(trial, policy)}"
+        f"{_odds(ev, index)}), worth more over {policy.explore_horizon_days:.0f} days than the trial costs"
     )
     rec = recommendation(ctx, "experiment", index, why)
     stop_p99 = ev.stop_p99_ms
@@ -157,6 +155,15 @@ def experiment_recommendation(
         if ev.stop_p99_ratio is not None:
             proposed["stop_if_p99_ratio_above"] = round(ev.stop_p99_ratio, 4)
     return rec.model_copy(update={"proposed": proposed})
+
+
+def _chance(trial: ExperimentChoice, policy: MemoryPolicy) -> str:
+    """What the trial may win, as odds and a gain when it wins: a trial is worth its chance even when
+    the model expects it no better (the projection beside this says so), and an "expected improvement"
+    (the chance times the gain) would read as a contradiction of that projection."""
+    better = {"speed": "faster", "default": "cheaper", "cost": "cheaper"}.get(policy.strategy, "better")
+    won = trial.expected_improvement / max(trial.chance, 1e-12)
+    return f"a {trial.chance:.0%} chance it is {better}, by {won:.1%} on average if it is"
 
 
 def _odds(ev: Evaluation, index: int) -> str:

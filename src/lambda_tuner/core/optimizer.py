@@ -550,15 +550,13 @@ def _decide_fitted(
             # first, with a canary at the size worth trying most from where the function stands.
             choice = _choose_trial(ev, fn, policy, observed, anchor=ev.current)
             if choice is not None:
-                return experiment_recommendation(
-                    ctx, policy, best=best, index=choice.index, gain=choice.expected_improvement
-                )
+                return experiment_recommendation(ctx, policy, best=best, index=choice.index, trial=choice)
         # No trial worth it or none left: measure the move's own size first (unless it was measured)
         confirm = _confirmation(ev, best) if not measured and confirmed < policy.max_experiments else None
         if confirm is not None:
             optimum = int(ev.memory_mb[best])
             return experiment_recommendation(
-                ctx, policy, best=confirm, index=confirm, gain=0.0, confirm=True, optimum=optimum
+                ctx, policy, best=confirm, index=confirm, confirm=True, optimum=optimum
             )
         if not measured:  # nothing left to measure with: the model's word (which the canary days
             # inform like any other epochs), read from the baseline without the chained reading (a
@@ -575,9 +573,7 @@ def _decide_fitted(
     if not forced and policy.explore and spent < policy.max_experiments:
         choice = _choose_trial(ev, fn, policy, observed, anchor=anchor)
         if choice is not None:
-            return experiment_recommendation(
-                ctx, policy, best=anchor, index=choice.index, gain=choice.expected_improvement
-            )
+            return experiment_recommendation(ctx, policy, best=anchor, index=choice.index, trial=choice)
     return recommendation(ctx, kind, best if kind == "memory" else ev.current, why_keep or decider)
 
 
