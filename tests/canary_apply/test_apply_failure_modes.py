@@ -39,6 +39,7 @@ from lambda_tuner.adapters.applier import (
 )
 from lambda_tuner.adapters.apply_flow import ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
+from lambda_tuner.adapters.rollback_flow import revert_groups
 from lambda_tuner.adapters.store import Store, StoreError
 from lambda_tuner.collect_state import history_from_audit
 from lambda_tuner.core.epochs import CanaryWindow
@@ -327,3 +328,67 @@ def test_waits_on_the_way_forward_end_in_time_to_undo_before_the_functions_timeo
     assert applier.polls() == 3 and applier.polls(undo=True) == 3
     applier.deadline_from(object())  # a context without a clock: the full wait
     assert applier.polls() == applier.max_polls
+
+
+def test_a_canary_whose_undo_failed_is_undone_later_as_caused_by_its_failed_change(account: Account) -> None:
+    # Given an approved canary, CloudWatch unreachable when its alarms are created, and Lambda refusing
+    # the alias write that would undo it (its second UpdateAlias): the trial stays routed, asked again
+    v1 = behind_alias(account)
+    store = Store(STATE, AUDIT)
+    store.put_recommendation(canary_rec())
+
+    def refuse_the_undo(name: str, nth: int, _: dict[str, Any]) -> None:
+        if name == "put_metric_alarm":
+            raise EndpointConnectionError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
+        if name == "update_alias" and nth == 2:
+            raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
+
+    flow = _flow(
+        account,
+        lam=Before(aws.client("lambda"), refuse_the_undo),
+        cw=Before(aws.client("cloudwatch"), refuse_the_undo),
+    )
+    assert not flow.apply("rec-1", "approval", NOW).ok
+    [failed] = store.list_audit()
+    assert failed.type == "change" and failed.data["undo_left"]["alias"] == ALIAS
+    # When the next cycle asks for the trial to be taken out, and it is
+    flow.conclude("rec-1", NOW + timedelta(days=1))
+    assert alias_state() == (v1, {})
+    # Then that undo is recorded as the undo of the failed change, not beside it
+    [_, undo] = store.list_audit()
+    assert undo.type == "rollback" and undo.data["ok"] is True and undo.caused_by == failed.id
+
+
+def test_a_canary_undone_later_after_its_record_was_half_written_is_not_left_to_revert(
+    account: Account,
+) -> None:
+    # Given an approved canary whose change record is written but not its alarms' links (so it is
+    # undone at once), and Lambda refusing that undo's alias write: the trial stays routed, asked again
+    v1 = behind_alias(account)
+
+    class LinksRefused(Store):
+        def link_alarm(self, alarm_name: str, link: dict[str, Any]) -> None:
+            raise StoreError("cannot write the alarm's link")
+
+    store = LinksRefused(STATE, AUDIT)
+    store.put_recommendation(canary_rec())
+
+    def refuse_the_undo(name: str, nth: int, _: dict[str, Any]) -> None:
+        if name == "update_alias" and nth == 2:
+            raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
+
+    applier = _applier(Before(aws.client("lambda"), refuse_the_undo))
+    flow = ApplyFlow(store, applier, Notifier(account.topic_arn), alarm_action_arn=ACTION)
+    with pytest.raises(StoreError, match="could not be recorded"):
+        flow.apply("rec-1", "approval", NOW)
+    change, failed_undo = store.list_audit()
+    assert (change.type, change.data["ok"]) == ("change", True)
+    assert (failed_undo.type, failed_undo.data["ok"], failed_undo.caused_by) == ("rollback", False, change.id)
+    # When the next cycle takes the trial out
+    flow.conclude("rec-1", NOW + timedelta(days=1))
+    assert alias_state() == (v1, {})
+    # Then the audit shows the change undone: `lambda-tuner revert` has nothing of it left to put back
+    # (it used to list the canary as still in force, its undo recorded beside it, caused by nothing)
+    undo = store.list_audit()[-1]
+    assert undo.data["ok"] is True and undo.caused_by == change.id
+    assert revert_groups(store, NOW - timedelta(days=1), FN) == []

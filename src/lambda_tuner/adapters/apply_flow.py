@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
@@ -107,6 +107,13 @@ def _published(applied: Applied) -> str | None:
     """The version a change just made published (its alias is ours to put back while it routes there)."""
     version = applied.after.get("published_version")
     return str(version) if version else None
+
+
+def _undo_of(change_id: str, undo_left: dict[str, Any] | None) -> dict[str, Any]:
+    """The item's link to the record of a change whose canary trial is still routed (`undo_left`): the
+    later undo (`CanaryFlow._retry_undo`) is recorded as caused by it, so the audit shows that change
+    undone, as it shows an alarm's rollback of its change. Nothing when no undo is left."""
+    return {"change_id": change_id} if undo_left else {}
 
 
 def _schedule(rec: Recommendation) -> list[dict[str, Any]]:
@@ -214,9 +221,12 @@ class ApplyFlow(DeletedFlow):
             status = "RECORDED" if ended.type == "refusal" and "template_change" in ended.data else "FAILED"
             reason = str(ended.data.get("error") or ended.data.get("reason") or ended.type)
             maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
+            raw = ended.data.get("undo_left")
+            left = cast(dict[str, Any], raw) if isinstance(raw, dict) else None
             self.store.transition(
                 rec.id, "APPROVED", status, now, reason=reason, outcome_id=ended.id,
-                alarms=maybe if status == "FAILED" else [], undo_left=ended.data.get("undo_left"),
+                alarms=maybe if status == "FAILED" else [], undo_left=left,
+                **_undo_of(ended.caused_by or ended.id, left),
             )
             message = f"an earlier apply recorded its outcome (audit {ended.id}): {reason}"
             return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
@@ -237,7 +247,7 @@ class ApplyFlow(DeletedFlow):
                 "routes as the canary set it"
             )
         data = {"ok": False, "error": message, "interrupted": True, "found": found}
-        self.store.append_audit(
+        record = self.store.append_audit(
             "change",
             now,
             function=rec.function,
@@ -248,7 +258,10 @@ class ApplyFlow(DeletedFlow):
         self._notify(f"Change interrupted: {rec.function}", message + "\n", rec.function, "critical")
         # whatever alarms the stopped apply may have made for it: a later cycle has them removed
         maybe = alarms.alarm_names(rec.function, rec.id, self.alarm_prefix, stop=True)
-        self.store.transition(rec.id, "APPROVED", "FAILED", now, reason=message, alarms=maybe, undo_left=left)
+        self.store.transition(
+            rec.id, "APPROVED", "FAILED", now, reason=message, alarms=maybe, undo_left=left,
+            **_undo_of(record.id, left),
+        )
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
     def _trial_left(self, rec: Recommendation, found: dict[str, Any]) -> dict[str, Any] | None:
@@ -513,7 +526,7 @@ class ApplyFlow(DeletedFlow):
         if routed:
             data["undo_left"] = routed
         try:
-            self.store.append_audit(
+            recorded = self.store.append_audit(
                 kind,
                 now,
                 function=rec.function,
@@ -530,7 +543,8 @@ class ApplyFlow(DeletedFlow):
         else:
             try:
                 self.store.transition(
-                    rec.id, "APPROVED", "FAILED", now, reason=message, alarms=left, undo_left=routed
+                    rec.id, "APPROVED", "FAILED", now, reason=message, alarms=left, undo_left=routed,
+                    **_undo_of(change_id or recorded.id, routed),
                 )
             except (StoreError, ClientError, BotoCoreError) as status_exc:
                 unwritten.append(f"its FAILED status could not be stored either ({status_exc})")
@@ -566,7 +580,7 @@ class ApplyFlow(DeletedFlow):
         if undo_left:
             message += UNDO_ASKED_AGAIN
         data: dict[str, Any] = {"ok": False, "error": message, "restored": exc.restored}
-        self.store.append_audit(
+        record = self.store.append_audit(
             "conflict" if kind == "conflict" else "change",
             now,
             function=rec.function,
@@ -581,7 +595,8 @@ class ApplyFlow(DeletedFlow):
             "warning" if exc.restored else "critical",
         )
         self.store.transition(
-            rec.id, "APPROVED", "FAILED", now, reason=message, alarms=alarms_left or [], undo_left=undo_left
+            rec.id, "APPROVED", "FAILED", now, reason=message, alarms=alarms_left or [], undo_left=undo_left,
+            **_undo_of(record.id, undo_left),
         )
         return self._result(rec, False, before={}, after={}, request_ids=(), message=message)
 
