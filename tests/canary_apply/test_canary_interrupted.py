@@ -4,16 +4,20 @@ the alias routes exactly as the canary set it (moto over HTTP)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 from approval_support import AUDIT, NOW, STATE, Account
 from canary_apply_support import ACTION, ALIAS, FN, alias_state, behind_alias, canary_rec
+from click.testing import CliRunner
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
 from lambda_tuner.adapters.apply_flow import CLAIM_STALE_AFTER, ApplyFlow
 from lambda_tuner.adapters.notifier import Notifier
 from lambda_tuner.adapters.store import Store
+from lambda_tuner.cli.audit import audit
 from lambda_tuner.core.guardrails import RESUME
 from lambda_tuner.core.models import AuditRecord
 
@@ -95,3 +99,29 @@ def test_an_interrupted_canary_whose_alias_was_changed_after_the_resume_is_left_
     assert alias_state() == (v1, theirs)
     [undo] = _undos(store)
     assert undo.data["ok"] is False and undo.data["left_alone"] is True
+
+
+def test_the_later_undo_of_an_interrupted_canary_is_linked_to_its_change_in_the_audit(
+    account: Account,
+) -> None:
+    # Given a canary whose apply died after routing its trial, ended FAILED by the cycle's resume
+    store, flow, _, trial = _died_after_routing(account)
+    flow.apply("rec-1", RESUME, STALE)
+    [interrupted] = [r for r in store.list_audit() if r.type == "change"]
+    # When a later cycle takes the trial out
+    flow.conclude("rec-1", NEXT_CYCLE)
+    # Then its record is the undo of that change (caused by it), as an alarm's rollback is of its change:
+    # a person reading the change's history sees it undone (it used to name only the recommendation)
+    [undo] = _undos(store)
+    assert undo.caused_by == interrupted.id
+    # And `lambda-tuner audit` shows the two together: the undo names the change, in words
+    env = {"LT_STATE_TABLE": STATE, "LT_AUDIT_TABLE": AUDIT}
+    out = CliRunner().invoke(audit, ["--function", FN, "--format", "csv"], env=env).output
+    rows = {r["type"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["rollback"]["caused_by"] == rows["change"]["id"] == interrupted.id
+    assert rows["rollback"]["summary"] == (
+        f"trial version {trial} taken out of alias {ALIAS}'s routing; trial version {trial} deleted"
+    )
+    table = CliRunner().invoke(audit, ["--function", FN], env=env).output
+    [line] = [row for row in table.splitlines() if " rollback " in row]
+    assert f" seq {interrupted.seq} " in line, table

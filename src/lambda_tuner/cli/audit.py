@@ -38,7 +38,10 @@ APPLY_INVOKE_CONFIG = aws.CLIENT_CONFIG.merge(
     Config(read_timeout=910, retries={"mode": "standard", "total_max_attempts": 1})
 )
 
-COLUMNS = ("seq", "at", "type", "function", "recommendation_id", "actor", "caused_by", "summary", "hash")
+COLUMNS = (
+    "seq", "at", "type", "function", "recommendation_id", "actor", "caused_by", "summary", "id", "hash"
+)
+TABLE_COLUMNS = COLUMNS[:-2]  # a record's id and hash are for the CSV and JSON; the table names it by seq
 
 
 def _when(value: str | None) -> datetime | None:
@@ -66,7 +69,9 @@ def _summary(r: AuditRecord) -> str:
         if d.get(key):
             return one_line(f"{key}: {d[key]}", SUMMARY_CHARS)
     before, after = d.get("before"), d.get("after")
-    if d.get("alarm"):
+    if d.get("undo_retried"):
+        text = _undo_retried(d)
+    elif d.get("alarm"):
         text = f"alarm {d['alarm']}: " + ("undone" if d.get("ok") else "NOT undone")
     elif r.type == "change" and isinstance(before, dict) and isinstance(after, dict):
         text = ", ".join(_settings(before, after, new=True))
@@ -80,6 +85,21 @@ def _summary(r: AuditRecord) -> str:
 
 
 SUMMARY_CHARS = 160
+
+
+def _undo_retried(d: dict[str, Any]) -> str:
+    """A canary's trial taken out of its alias by a later cycle, after its change failed or stopped."""
+    alias, trial = d.get("alias"), d.get("trial")
+    if d.get("removed_from_routing"):
+        text = f"trial version {trial} taken out of alias {alias}'s routing"
+    elif d.get("gone"):
+        text = f"alias {alias} no longer exists: nothing routes to trial version {trial}"
+    elif d.get("left_alone"):
+        text = f"alias {alias} was changed by someone since: trial version {trial} NOT taken out"
+    else:
+        text = f"alias {alias} no longer routed to trial version {trial}"
+    cleanup = d.get("trial_version")
+    return f"{text}; {cleanup['detail']}" if isinstance(cleanup, dict) and cleanup.get("detail") else text
 
 
 def _verified(d: dict[str, Any]) -> str:
@@ -108,6 +128,7 @@ def _row(r: AuditRecord) -> dict[str, str]:
         "actor": r.actor,
         "caused_by": r.caused_by or "",
         "summary": _summary(r),
+        "id": r.id,
         "hash": r.hash,
     }
 
@@ -122,10 +143,13 @@ def _render(records: Sequence[AuditRecord], fmt: str) -> str:
         writer.writerows(_row(r) for r in records)
         return out.getvalue()
     table = Table(title=f"lambda-tuner audit ({len(records)} records)")
-    for col in COLUMNS[:-1]:
+    for col in TABLE_COLUMNS:
         table.add_column(col, overflow="fold")
+    # The record an undo or a verification is caused by, by the seq the table shows it under
+    seqs = {r.id: f"seq {r.seq}" for r in records}
     for r in records:
-        table.add_row(*(_row(r)[c] for c in COLUMNS[:-1]))
+        row = _row(r) | {"caused_by": seqs.get(r.caused_by or "", r.caused_by or "")}
+        table.add_row(*(row[c] for c in TABLE_COLUMNS))
     console = Console(width=160, force_terminal=False)
     with console.capture() as captured:
         console.print(table)
