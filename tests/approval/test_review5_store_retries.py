@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from approval_support import AUDIT, NOW, STATE, Account, answer_lost
+from approval_support import AUDIT, NOW, STATE, Account, answer_lost, make_rec
+from botocore.config import Config
 from test_fix_flow_unrecorded import FlakyAuditStore, flow_with
 
 from lambda_tuner.adapters import aws
@@ -127,3 +128,38 @@ def test_a_revert_whose_record_failed_is_recorded_when_the_revert_is_asked_again
     [_, revert] = store.list_audit()
     assert revert.type == "revert" and revert.data["changes"] == [change.id]
     assert status(store) == "ROLLED_BACK" and alarm_names() == []
+
+
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+APPENDS: dict[str, tuple[str, Any]] = {
+    "a record": ("PutItem", lambda s: [s.append_audit("approval", NOW, function=FN, data={"n": 1})]),
+    "a record marked on its recommendation": (
+        "TransactWriteItems",
+        lambda s: [s.append_audit("rollback", NOW, function=FN, recommendation_id="rec-1", once_on="rec-1")],
+    ),
+    "a run of records": (
+        "TransactWriteItems",
+        lambda s: s.append_audit_many([("approval", NOW, {"function": FN}), ("approval", NOW, {})]),
+    ),
+}
+
+
+@pytest.mark.parametrize("what", list(APPENDS))
+def test_an_audit_append_that_landed_but_got_no_answer_and_no_retry_is_returned_as_written(
+    account: Account, what: str
+) -> None:
+    # Given a client with no retries left (the approval page's gives up after two tries of 4 s), and
+    # DynamoDB carrying out the append but its answer lost
+    operation, append = APPENDS[what]
+    store = Store(STATE, AUDIT, client=aws.session().client("dynamodb", config=ONE_ATTEMPT))
+    store.put_recommendation(make_rec(status="APPLIED"))
+    first = store.append_audit("refusal", NOW, function=FN, data={"reason": "first"})
+    with answer_lost(store.client, operation) as sent:
+        written = append(store)
+    assert sent[0] == operation  # then no retry: the next call is the head copy, if any
+    # Then the append reads back that its records are in the audit and returns them: it used to raise
+    # the store's error, and its caller took them for unwritten (the approval page put an approval it
+    # had recorded back to PENDING and asked for another click, which recorded it again; an apply undid
+    # a change it had recorded and recorded a failure beside it)
+    assert [r.id for r in store.list_audit()] == [first.id, *(r.id for r in written)]
+    assert verify_chain(store.list_audit(), None) == []

@@ -600,8 +600,9 @@ class Store:
                     continue
             except (ClientError, BotoCoreError) as exc:
                 if not _conditional_failed(exc):
-                    raise StoreError(f"cannot append to the audit: {exc}") from exc
-                if not self._holds(record):
+                    if not self._landed(record):
+                        raise StoreError(f"cannot append to the audit: {exc}") from exc
+                elif not self._holds(record):
                     continue
             self._advance_head(record)
             return record
@@ -636,7 +637,8 @@ class Store:
             except (ClientError, BotoCoreError) as exc:
                 if _conditional_failed(exc):
                     continue
-                raise StoreError(f"cannot append to the audit: {exc}") from exc
+                if not self._landed(records[0]):  # one transaction: its first record there, all are
+                    raise StoreError(f"cannot append to the audit: {exc}") from exc
             return records
         raise AuditContentionError(
             f"gave up appending {len(entries)} records after {APPEND_ATTEMPTS} lost races"
@@ -670,6 +672,8 @@ class Store:
             )
         except (ClientError, BotoCoreError) as exc:
             if not _conditional_failed(exc):
+                if self._landed(record):  # one transaction: the record there, the mark is too
+                    return True
                 raise StoreError(f"cannot append to the audit: {exc}") from exc
             got = self._read(
                 f"recommendation {rec_id}",
@@ -699,6 +703,17 @@ class Store:
             ConsistentRead=True,
         )
         return bool(got.get("Item", {}).get("record", {}).get("S") == record.model_dump_json())
+
+    def _landed(self, record: AuditRecord) -> bool:
+        """Whether `record`, whose write failed without a refusal for its condition, is in the audit all
+        the same: a write can be carried out and its answer lost (a timeout) with no retry left (the approval
+        page's client tries twice, for seconds). Raising then would read a record written as unwritten, and
+        its caller would write it, or an undo of the change it records, again. False when that cannot be
+        read either: the error stands."""
+        try:
+            return self._holds(record)
+        except StoreError:
+            return False
 
     def _advance_head(self, record: AuditRecord) -> None:
         """Move the head's copy past `record`, which is written already. Best effort: the copy only
