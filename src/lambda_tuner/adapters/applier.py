@@ -5,6 +5,9 @@ of an alias's traffic to a version at a trial size, and taking it out again), pr
 Every method records the configuration before it touches anything and, when a later step fails,
 restores it before raising, so a failure never leaves a change half made. A canary's trial version is
 deleted once nothing routes to it (concluded, rolled back or undone), so experiments leave no versions.
+So is the version a memory change behind an alias published, once that change is undone
+(`discard_published`); while it is in force, the version its alias served before stays: an undo puts it
+back.
 """
 
 from __future__ import annotations
@@ -271,17 +274,35 @@ class Applier(PcSteps):
             return trial_outcome(version, f"kept: alias {alias_now.get('alias')} still routes to it")
         return self._delete_version(function, version)
 
-    def _delete_version(self, function: str, version: str) -> dict[str, Any]:
+    def discard_published(self, function: str, alias: str, version: str) -> dict[str, Any]:
+        """Delete `version`, which a memory change behind `alias` published, once that change is undone:
+        only a published version number, and never while `alias` serves or routes to it (as read now;
+        Lambda refuses a version any other alias names). Best effort, as `discard_version`; returns what
+        happened, for the audit."""
+        if not version.isdigit():
+            why = f"kept: {version!r} is not a published version number"
+            return trial_outcome(version, why, label="version")
+        try:
+            routed = self.routes_to(function, alias, version)
+        except GoneError:  # the alias was deleted: nothing of it routes there (the delete says if it is gone)
+            routed = False
+        except ApplyError as exc:
+            return trial_outcome(version, f"kept: {exc}", label="version")
+        if routed:
+            return trial_outcome(version, f"kept: alias {alias} still routes to it", label="version")
+        return self._delete_version(function, version, label="version")
+
+    def _delete_version(self, function: str, version: str, *, label: str = "trial version") -> dict[str, Any]:
         """DeleteFunction on one published version (qualified, never the function): best effort."""
         try:
             self._call(
-                "delete the trial version", self.lam.delete_function, FunctionName=function, Qualifier=version
+                f"delete the {label}", self.lam.delete_function, FunctionName=function, Qualifier=version
             )
         except GoneError:  # a second conclusion, or someone else cleaned up: nothing left to do
-            return trial_outcome(version, "already deleted")
+            return trial_outcome(version, "already deleted", label=label)
         except ApplyError as exc:
-            return trial_outcome(version, f"kept: {exc}")
-        return trial_outcome(version, "deleted", deleted=True)
+            return trial_outcome(version, f"kept: {exc}", label=label)
+        return trial_outcome(version, "deleted", deleted=True, label=label)
 
     def _undo_published(
         self, function: str, before: dict[str, Any], cause: ApplyError, version: str | None
@@ -561,9 +582,12 @@ _RELEASED: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def trial_outcome(version: str, what: str, *, deleted: bool = False) -> dict[str, Any]:
-    """What became of a canary's trial version, as the audit records it."""
-    return {"version": version, "deleted": deleted, "detail": f"trial version {version} {what}"}
+def trial_outcome(
+    version: str, what: str, *, deleted: bool = False, label: str = "trial version"
+) -> dict[str, Any]:
+    """What became of a canary's trial version (or, `label` "version", of the version a memory change
+    published), as the audit records it."""
+    return {"version": version, "deleted": deleted, "detail": f"{label} {version} {what}"}
 
 
 def _weights(alias: dict[str, Any]) -> dict[str, float]:

@@ -25,6 +25,7 @@ as the canary set it (`_retry_undo`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -286,13 +287,19 @@ class CanaryFlow(RollbackFlow):
         return {"removed_from_routing": after}, "the canary's routing was removed"
 
     def _after_rollback(
-        self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
+        self,
+        after: dict[str, Any],
+        before: dict[str, Any],
+        *,
+        restored: bool,
+        undoing: Collection[str] = (),
+        since: datetime | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A canary undone (rolled back, reverted, or undone right after it was applied) has its alias
         back as it was: delete the version published for it, and say in the record and the notice
         whether it was deleted or why not."""
         if not trial_of(after):
-            return {}, ""
+            return super()._after_rollback(after, before, restored=restored, undoing=undoing, since=since)
         trial = self.discard_trial(after, before, restored=restored)
         return {"trial_version": trial}, f"; {trial['detail']}"
 

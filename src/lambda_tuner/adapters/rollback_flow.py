@@ -2,6 +2,8 @@
 
 Restores the configuration recorded before each change, audits `rollback` (with `caused_by`, the change
 record) or `revert`, moves the recommendations to ROLLED_BACK, removes their alarms and tells the topic.
+A version a memory change behind an alias published is deleted once the change is undone (`published`
+in the record), unless a change still in force was made from it.
 The apply function's `ApplyFlow` builds on this; rollbacks and reverts run even with the kill switch on.
 """
 
@@ -11,13 +13,14 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_tuner.adapters import alarms
-from lambda_tuner.adapters.applier import Applier, ApplyError
+from lambda_tuner.adapters.applier import Applier, ApplyError, trial_outcome
 from lambda_tuner.adapters.notifier import Notifier, NotifyError
 from lambda_tuner.adapters.store import RecordedAlready, Store, StoreError
 from lambda_tuner.core.models import AuditRecord, ChangeResult
@@ -154,7 +157,14 @@ class RollbackFlow:
         left: list[str] = []
         kept: dict[str, Any] = {}
         ok, error = self._undo_change(before, after, left, kept)
-        extra, note = self._after_rollback(after, before, restored=ok)
+        applied_at = attrs.get("applied_at")
+        extra, note = self._after_rollback(
+            after,
+            before,
+            restored=ok,
+            undoing=[str(attrs.get("change_id"))],
+            since=datetime.fromisoformat(applied_at) if applied_at else None,
+        )
         undone, what = self._undone(before, after)
         put_back = before
         if left:  # someone else's scaling came onto this PC since: only the agent's schedule came off
@@ -261,11 +271,44 @@ class RollbackFlow:
         return {"restored": before}, "the previous configuration was restored"
 
     def _after_rollback(
-        self, after: dict[str, Any], before: dict[str, Any], *, restored: bool
+        self,
+        after: dict[str, Any],
+        before: dict[str, Any],
+        *,
+        restored: bool,
+        undoing: Collection[str] = (),
+        since: datetime | None = None,
     ) -> tuple[dict[str, Any], str]:
         """What else undoing a change (`after`, put back to `before`; `restored`: whether that worked)
-        cleaned up: extra fields for its record and a note for the notice. Nothing, here."""
-        return {}, ""
+        cleaned up: extra fields for its record and a note for the notice.
+
+        A memory change behind an alias published a version; undone, nothing serves it and no undo can
+        need it, so it is deleted (`Applier.discard_published`: never while the alias routes to it) and
+        `published` says how that went. Unless a later change still in force was made from it (its alias
+        served it before: reverting that change puts it back): the changes recorded from `since` (when
+        the undone one was made) on are read, those being undone with it (`undoing`, record ids) aside.
+        `since` None: the change was made just now, and none came after it."""
+        version, alias = str(after.get("published_version") or ""), after.get("alias")
+        if not version or not alias or not restored:
+            return {}, ""
+        function = str(after["function"])
+        if since is not None and self._made_from(function, version, since, undoing):
+            what = "kept: a change still in force was made from it, and undoing that one puts it back"
+            outcome = trial_outcome(version, what, label="version")
+        else:
+            outcome = self.applier.discard_published(function, str(alias), version)
+        return {"published": outcome}, f"; {outcome['detail']}"
+
+    def _made_from(self, function: str, version: str, since: datetime, undoing: Collection[str]) -> bool:
+        """Whether a change still in force (recorded from `since` on, not one of `undoing`) had `version`
+        as what its alias served, or as where its PC sat, before it: undoing it puts that back."""
+        for records in revert_groups(self.store, since, function):
+            for r in records:
+                was = cast(dict[str, Any], r.data.get("before") or {})
+                served = (str(was.get("alias_version")), str(was.get("qualifier")))
+                if r.id not in undoing and version in served:
+                    return True
+        return False
 
     def revert(
         self, since: datetime, function: str | None, now: datetime, actor: str = "cli"
@@ -321,7 +364,11 @@ class RollbackFlow:
             put_back = _left_to(before)
             data.update(restored=put_back, left_to=left)
             done = f"the agent's PC schedule was taken off; the rest is left to {', '.join(left)}"
-        cleaned = [self._after_rollback(r.data.get("after", {}), before, restored=ok)[0] for r in records]
+        ids = [r.id for r in records]
+        cleaned = [
+            self._after_rollback(r.data.get("after", {}), before, restored=ok, undoing=ids, since=first.at)[0]
+            for r in records
+        ]
         if any(cleaned):  # what else the reverted changes left behind (a canary's trial version)
             data["cleaned_up"] = [extra for extra in cleaned if extra]
         self.store.append_audit(
