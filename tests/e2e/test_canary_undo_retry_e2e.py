@@ -17,6 +17,7 @@ from botocore.config import Config
 from e2e_support import T0, Account, deployed, small_fleet
 
 from lambda_tuner.adapters import aws
+from lambda_tuner.adapters.canary_flow import UNDO_TRIES
 from lambda_tuner.twin import person
 from lambda_tuner.twin.spec import AliasSpec
 
@@ -115,3 +116,25 @@ def test_a_stuck_canary_whose_alias_someone_changed_since_is_left_alone_and_said
     assert record.data["ok"] is False and record.data["left_alone"] is True
     told = [m for m in approve.stack.inbox() if FN in m["subject"] and "left as it is" in m["subject"]]
     assert len(told) == 1, told
+
+
+def test_a_stuck_canary_whose_undo_keeps_failing_is_told_to_a_person_once_and_no_longer_asked(
+    approve: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a canary left routing 10 % of the alias after its undo failed, the alias update still refused
+    rec_id, trial = _stuck_canary(approve, monkeypatch)
+    approve.twin.inject_fault("lambda.UpdateAlias", "5xx", rate=1.0)
+    # When the next cycles ask for its undo again, and each attempt fails
+    told: list[dict[str, Any]] = []
+    for day in range(1, UNDO_TRIES + 1):
+        approve.run_agent(T0 + timedelta(days=day))
+        told += approve.stack.inbox()
+    # Then, its tries spent, a person is told once that the trial still takes its share, unguarded
+    stuck = [m for m in told if FN in m["subject"] and trial in m["text"] and "MANUAL CHECK" in m["text"]]
+    assert len(stuck) == 1, [m["subject"] for m in told]
+    assert _routing() == {trial: pytest.approx(0.1)}
+    # And the cycles after that ask nothing more: no further record, no further notice
+    records = len(_retries(approve, rec_id))
+    approve.run_agent(T0 + timedelta(days=UNDO_TRIES + 1))
+    assert len(_retries(approve, rec_id)) == records
+    assert not [m for m in approve.stack.inbox() if FN in m["subject"] and trial in m["text"]]

@@ -45,6 +45,9 @@ from lambda_tuner.core.canary import canary_days, canary_of
 from lambda_tuner.core.models import ChangeResult, Recommendation
 
 CONCLUDE_STEP = "conclude"  # the store's claim: one conclusion per recommendation, however often sent
+# A stuck canary's undo is asked for by this many cycles; when all failed, a person is told and no cycle
+# asks again (the cycle stops asking after a month anyway, and no one would hear of it)
+UNDO_TRIES = 3
 
 
 class ConcludeEvent(BaseModel):
@@ -149,7 +152,8 @@ class CanaryFlow(RollbackFlow):
         only while the alias routes exactly as the canary set it; routing someone changed since is
         theirs, left as it is. Either way the outcome is recorded (once, `once_on`) before the item
         stops asking (`undo_left` cleared), and told once. A failed attempt is recorded too (the write
-        may have landed) and asked again by the next cycle."""
+        may have landed) and asked again by the next cycle, UNDO_TRIES in all: the last one's failure is
+        the outcome, told to a person (MANUAL CHECK NEEDED), and nothing is asked again."""
         left = attrs["undo_left"]
         function, alias, version = str(left["function"]), str(left["alias"]), str(left["version"])
         weight = float(left["weight"])
@@ -161,11 +165,21 @@ class CanaryFlow(RollbackFlow):
             text = f"alias {alias} no longer exists ({exc}): nothing routes to trial version {version}"
             return self._undo_retried(rec, attrs, actor, now, data, text)
         except ApplyError as exc:
+            tries = int(attrs.get("undo_tries") or 0) + 1
+            if tries >= UNDO_TRIES:
+                data = {"ok": False, **base, "error": str(exc), "gave_up_after": tries}
+                text = (
+                    f"canary trial version {version} could not be taken out of alias {alias} in {tries} "
+                    f"tries (the last: {exc}): it still takes {weight:.0%} of the alias's traffic, with no "
+                    "alarm, and no cycle asks again — MANUAL CHECK NEEDED"
+                )
+                return self._undo_retried(rec, attrs, actor, now, data, text)
             message = (
                 f"canary trial {version} could not be taken out of alias {alias} ({exc}): "
                 "the next cycle asks again"
             )
             self._audit_undo(rec, attrs, actor, now, {"ok": False, **base, "error": str(exc)}, once=False)
+            self.store.transition(rec.id, "FAILED", "FAILED", now, undo_tries=tries)
             return _outcome(rec.id, function, False, message)
         if done.after.get("left_alone"):
             routing = done.before["alias_routing"]
