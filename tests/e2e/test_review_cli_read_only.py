@@ -168,6 +168,23 @@ def test_a_read_only_run_whose_tables_cannot_be_read_says_so_and_decides_without
     assert "approve" in routes, routes
 
 
+@pytest.mark.parametrize("named", ["LT_STATE_TABLE", "LT_AUDIT_TABLE"])
+def test_a_read_only_run_with_one_of_the_two_tables_named_says_it_read_neither(
+    history: Account, named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an environment that names one of the stack's tables and not the other
+    other = ({"LT_STATE_TABLE", "LT_AUDIT_TABLE"} - {named}).pop()
+    monkeypatch.delenv(other)
+    history.twin.calls.clear()
+    # When a person runs `lambda-tuner run`, expecting it to decide as the scheduled run would
+    assert run_once(apply_changes=False, mode=None, lookback_days=None, json_out=None, now=T0) == 0
+    # Then it read neither table, and says so, naming the one missing: a silent preview would show the
+    # changes already waiting for a person as new asks, and the person could not tell why
+    out = capsys.readouterr().out
+    assert "decided without what the stack remembers" in out and other in out, out
+    assert not [op for op, n in history.twin.calls.items() if n and op.startswith("dynamodb.")]
+
+
 def test_a_read_only_run_shows_the_routes_the_kill_switch_leaves(history: Account, tmp_path: Path) -> None:
     # A read-only run used to show `auto`'s routes with the switch pulled: changes a scheduled run would
     # never make. It reads the switch (a read) and shows what a run would do now.

@@ -120,6 +120,9 @@ def run_once(
             from lambda_tuner.wiring import read_pc_scaling
 
             memory = ReadOnlyStore(Store(settings.state_table, settings.audit_table) if stack else None)
+            if any(tables.values()) and not stack:  # one named: the person meant the stack's, and gets none
+                missing = next(f"LT_{k.upper()}" for k, v in tables.items() if not v)
+                memory.unread = f"{missing} is not set; both tables are needed"
             deps = CycleDeps(
                 store=memory,
                 notifier=None,
@@ -131,7 +134,7 @@ def run_once(
             )
             summary = run_cycle(settings, now, deps, read_only=True)
             if memory.unread:
-                names = f"{settings.state_table}, {settings.audit_table}"
+                names = ", ".join(v for v in tables.values() if v)
                 console.print(
                     f"[yellow]decided without what the stack remembers ({names}):[/yellow] {memory.unread}"
                 )
