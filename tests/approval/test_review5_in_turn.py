@@ -4,7 +4,7 @@ held for good behind one a person has refused."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from approval_support import AUDIT, NOW, STATE, Account, agent_settings, make_rec
@@ -131,3 +131,64 @@ def test_auto_mode_makes_the_same_change_itself_when_nobody_rejected_it(
     again = run_cycle(auto, later, deps_for(store, _one_function, at=later))
     [memory] = [r for r in again.recommendations if r.recommendation.kind == "memory"]
     assert memory.route == "apply", (memory.route, memory.why)
+
+
+class PcPlan:
+    """Stands in for the core's decision: the alias's PC, from the level in force to the level of the day's
+    plan (`levels`: cycle time -> (in force, planned)); a static plan moves by an instance or so as the
+    days' traffic does."""
+
+    levels: ClassVar[dict[datetime, tuple[int, int]]] = {}
+
+    def __init__(self, now: datetime, new_id: Any, **_: Any) -> None:
+        self.now, self.new_id = now, new_id
+
+    def decide(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> list[Recommendation]:
+        current, planned = self.levels[self.now]
+        return [
+            make_rec(
+                rec_id=self.new_id(), function=fn.name, created_at=self.now, kind="provisioned_concurrency",
+                current={"pc": current}, proposed={"pc": planned}, qualifier="live",
+                monthly_saving_usd=Interval(expected=5.0, low=4.0, high=6.0),
+            )
+        ]
+
+    def updated_state(
+        self, fn: FunctionConfig, obs: Observations, state: Any, stopped: Any = ()
+    ) -> dict[str, Any]:
+        return dict(state)
+
+
+def _pc_rejected_then(later: datetime, level: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Approve mode: a person rejects lowering the alias's PC 10 -> 6; the cycle at `later` plans `level`.
+    That cycle's one PC recommendation, routed."""
+    monkeypatch.setattr(cycle_module, "Decider", PcPlan)
+    monkeypatch.setattr(PcPlan, "levels", {NOW: (10, 6), later: level})
+    settings, store = agent_settings().model_copy(update={"mode": "approve"}), Store(STATE, AUDIT)
+    first = run_cycle(settings, NOW, deps_for(store, _one_function))
+    [asked] = [r.recommendation for r in first.recommendations]
+    assert asked.proposed == {"pc": 6}
+    assert store.transition(asked.id, "PENDING", "REJECTED", NOW + timedelta(hours=1))
+    [routed] = run_cycle(settings, later, deps_for(store, _one_function, at=later)).recommendations
+    return routed
+
+
+def test_a_pc_plan_one_instance_from_the_level_a_person_rejected_is_not_asked_for_again(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a person who rejected lowering the PC 10 -> 6, and the next day's plan 10 -> 7
+    routed = _pc_rejected_then(NOW + timedelta(days=1), (10, 7), monkeypatch)
+    # Then it is a note that the person said no, not the same question asked the next morning
+    assert routed.route == "record", (routed.route, routed.recommendation.reason.summary)
+    assert "a person rejected" in routed.recommendation.reason.summary
+
+
+def test_a_pc_plan_from_a_level_its_team_set_since_the_rejection_is_asked_for(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a person who rejected lowering the PC 10 -> 6, and its team raising it to 20 since
+    routed = _pc_rejected_then(NOW + timedelta(days=1), (20, 6), monkeypatch)
+    # Then lowering 20 -> 6 is a new question, asked: the person never said no to it
+    assert routed.route == "approve", (routed.route, routed.recommendation.reason.summary)

@@ -142,14 +142,20 @@ def same_change(rec: Recommendation, earlier: Recommendation) -> bool:
     """Whether `rec` asks for what `earlier` asked for: the same kind of change to the same function and
     qualifier, from the same settings, to the same ones — a memory size within SAME_SIZE_LOG2 of it
     counts as the same (a move is proposed at 1 MB resolution and a trial's stops move a little with each
-    day's data: a person who said no to 1,024 → 513 MB was not asked anything new by 1,024 → 509 MB)."""
+    day's data: a person who said no to 1,024 → 513 MB was not asked anything new by 1,024 → 509 MB), and
+    so does a PC level one instance from it, or within SAME_SIZE_LOG2 (a static plan moves by an instance
+    as the days' traffic does: 10 → 6 rejected is not a new question as 10 → 7). From the PC in force
+    then: a level its team set since makes a new question."""
     if (rec.function, rec.kind, rec.qualifier) != (earlier.function, earlier.kind, earlier.qualifier):
         return False
-    if rec.current.get("memory_mb") != earlier.current.get("memory_mb"):
+    if any(rec.current.get(key) != earlier.current.get(key) for key in ("memory_mb", "pc")):
         return False
     if not _near(
         rec.proposed.get("memory_mb"), earlier.proposed.get("memory_mb"), rec.current.get("memory_mb")
     ):
+        return False
+    new_pc, old_pc, pc_now = rec.proposed.get("pc"), earlier.proposed.get("pc"), rec.current.get("pc")
+    if not (_near(new_pc, old_pc, pc_now) or _one_instance_apart(new_pc, old_pc, pc_now)):
         return False
     return _settings(rec) == _settings(earlier)
 
@@ -165,9 +171,20 @@ def _near(new: object, old: object, current: object) -> bool:
     return abs(math.log2(new / old)) < SAME_SIZE_LOG2 and (new - current) * (old - current) > 0
 
 
+SIZES = frozenset({"memory_mb", "pc"})  # compared as near, not equal (`same_change`)
+
+
+def _one_instance_apart(new: object, old: object, current: object) -> bool:
+    """Two proposed PC levels an instance apart, on the same side of the level in force."""
+    if not (isinstance(new, int) and isinstance(old, int) and isinstance(current, int)):
+        return False
+    return abs(new - old) <= 1 and (new - current) * (old - current) > 0
+
+
 def _settings(rec: Recommendation) -> dict[str, object]:
-    """What a change sets besides memory (a PC level or schedule), without a trial's stops and share."""
-    return {k: v for k, v in rec.proposed.items() if k not in EXPERIMENT_KEYS and k != "memory_mb"}
+    """What a change sets besides memory and a PC level (a PC schedule, the version PC sits on), without a
+    trial's stops and share."""
+    return {k: v for k, v in rec.proposed.items() if k not in EXPERIMENT_KEYS and k not in SIZES}
 
 
 def first_change(changes: Sequence[Recommendation]) -> Recommendation | None:
