@@ -33,6 +33,7 @@ TRANSACT_RECORDS = 99  # TransactWriteItems takes 100 items: the records and the
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
 BATCH_GET_ATTEMPTS = 8
 UNSENT = "unsent"  # on an approval request whose links are not sent yet (see put_recommendations)
+MOVED_BY = "moved_by"  # on a recommendation: the id of the status move that last wrote it (`transition`)
 
 
 class StoreError(Exception):
@@ -273,8 +274,11 @@ class Store:
 
         Extra attributes (JSON-encodable) are stored with the same write, as `a_<name>`. `held`: (name,
         stored JSON) of an attribute that must still read so, for taking over a claim one writer wins.
+        Each move stamps the item with its own id (`moved_by`): a refusal is read back, as the SDK sends a
+        write again when its answer is lost (a timeout) and the second sending finds the first one's move.
         """
-        names = {"#s": "status"}
+        mine = uuid.uuid4().hex
+        names = {"#s": "status", "#m": MOVED_BY}
         condition = "attribute_exists(pk) AND #s = :from"
         if if_unsent:
             names["#u"] = UNSENT
@@ -284,11 +288,12 @@ class Store:
             ":to": _s(to_status),
             ":g": _s(f"STATUS#{to_status}"),
             ":at": _s(now.isoformat()),
+            ":m": _s(mine),
         }
         if held is not None:
             names["#held"], values[":held"] = f"a_{held[0]}", _s(held[1])
             condition += " AND #held = :held"
-        sets = ["#s = :to", "gsi1pk = :g", "updated_at = :at"]
+        sets = ["#s = :to", "gsi1pk = :g", "updated_at = :at", "#m = :m"]
         for i, (key, value) in enumerate(sorted(attrs.items())):
             names[f"#a{i}"] = f"a_{key}"
             values[f":a{i}"] = _s(json.dumps(value, default=str, sort_keys=True))
@@ -304,9 +309,19 @@ class Store:
             )
         except (ClientError, BotoCoreError) as exc:
             if _conditional_failed(exc):
-                return False
+                return self._moved_by(rec_id, to_status, mine)
             raise StoreError(f"cannot move {rec_id} to {to_status}: {exc}") from exc
         return True
+
+    def _moved_by(self, rec_id: str, to_status: str, mine: str) -> bool:
+        """Whether a move refused for its condition is in place all the same, by this very call: its first
+        sending was carried out and its answer lost (a verification read as lost would leave the change
+        VERIFIED with no record of it). False when that cannot be read either: the refusal stands."""
+        try:
+            item = self.get_recommendation_item(rec_id) or {}
+        except StoreError:
+            return False
+        return bool(item.get(MOVED_BY, {}).get("S") == mine and item.get("status", {}).get("S") == to_status)
 
     def claim(
         self,
