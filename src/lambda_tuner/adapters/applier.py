@@ -209,7 +209,10 @@ class Applier(PcSteps):
         only while the alias routes exactly as the canary set it ({version: weight}; the version it
         serves may be a deploy's since). Routing someone changed since is theirs: it is not written, and
         `after["left_alone"]` says so. Routing that no longer names the version is not written either.
-        The write is conditional on the alias as read (its RevisionId)."""
+        Nor is a version not described as a trial (`after["not_trial"]`): a function deleted and created
+        again under the same name numbers its versions from 1 again, and its team's own version of that
+        number, routed at that weight, is theirs. The write is conditional on the alias as read (its
+        RevisionId)."""
         return self._unroute(function, alias, version, only=weight)
 
     def trial_routed(self, function: str, routing: dict[str, float], memory_mb: int, weight: float) -> str:
@@ -326,6 +329,16 @@ class Applier(PcSteps):
             return trial_outcome(version, "kept: the previous configuration could not be put back")
         return self.discard_version(function, version, alias_now)
 
+    def _a_trial(self, function: str, version: str) -> bool:
+        """Whether published `version` is one a canary published (described as TRIAL_DESCRIPTION)."""
+        got = self._call(
+            "read the trial version",
+            self.lam.get_function_configuration,
+            FunctionName=function,
+            Qualifier=version,
+        )
+        return str(got.get("Description") or "").startswith(TRIAL_DESCRIPTION)
+
     def _unroute(self, function: str, alias: str, version: str, *, only: float | None = None) -> Applied:
         """Take `version` out of the alias's routing, as read now. `only`: only while the alias routes to
         `version` alone at that weight; other routing is not written (`after["left_alone"]`)."""
@@ -342,6 +355,9 @@ class Applier(PcSteps):
             return Applied(before=before, after=before, request_ids=self._taken())
         if only is not None and (set(routing) != {version} or abs(routing[version] - only) > 1e-9):
             return Applied(before=before, after={**before, "left_alone": True}, request_ids=self._taken())
+        if only is not None and not self._a_trial(function, version):
+            after = {**before, "left_alone": True, "not_trial": True}
+            return Applied(before=before, after=after, request_ids=self._taken())
         remaining = {k: w for k, w in routing.items() if k != version}
         routed = self._route(function, alias, str(got["FunctionVersion"]), remaining, got.get("RevisionId"))
         return Applied(before=before, after={**before, **routed}, request_ids=self._taken())

@@ -181,6 +181,13 @@ class CanaryFlow(RollbackFlow):
             self._audit_undo(rec, attrs, actor, now, {"ok": False, **base, "error": str(exc)}, once=False)
             self.store.transition(rec.id, "FAILED", "FAILED", now, undo_tries=tries)
             return _outcome(rec.id, function, False, message)
+        if done.after.get("not_trial"):  # the function was created again: its version of that number
+            data = {"ok": True, **base, "left_alone": True, "not_trial": True}
+            text = (
+                f"version {version} that alias {alias} routes to is not the canary's trial: the function was "
+                "deleted and created again since, and the routing is its team's, so it is left as it is"
+            )
+            return self._undo_retried(rec, attrs, actor, now, data, text)
         if done.after.get("left_alone"):
             routing = done.before["alias_routing"]
             data = {"ok": False, **base, "left_alone": True, "alias_routing": routing}
