@@ -33,9 +33,12 @@ from lambda_tuner.core.pricing import PriceTable, default_prices
 from lambda_tuner.core.remembered import STATE_KEY as MEASURED_KEY
 from lambda_tuner.core.remembered import recall, remember
 from lambda_tuner.core.stopped_trials import (
+    CODE_SEEN_KEY,
     SET_ASIDE_KEY,
     StoppedTrial,
     aside_text,
+    code_seen,
+    code_since,
     in_force,
     remember_set_aside,
     rules_out,
@@ -110,7 +113,8 @@ class Decider:
         baseline_mb = state.get("baseline_memory_mb")
         fits: dict[str, DurationFit] = {}
         ruling = in_force(stopped, fn.code_sha256, self.now)
-        aside = set_aside(ruling, obs, state.get(SET_ASIDE_KEY))
+        since = code_since(state.get(CODE_SEEN_KEY), fn.code_sha256, self.now)
+        aside = set_aside(ruling, obs, state.get(SET_ASIDE_KEY), since)
         rec = decide_memory(
             fn,
             obs,
@@ -273,7 +277,8 @@ class Decider:
         measured from it, so repeated small steps cannot compound into a large slowdown; what the sizes
         the function no longer runs at measured, for after the look-back (remembered.py); and the stops
         set aside (`stopped`: as `decide` got them), which the epochs tell only while the rollback's
-        day is in the look-back: after it, the stop must not come back."""
+        day is in the look-back: after it, the stop must not come back; and the code in force, with when
+        it was first seen, for those epochs to be read on it alone (`stopped_trials.code_seen`)."""
         new = dict(state)
         if obs.status == "ok":
             measured = remember(state.get(MEASURED_KEY), fn, obs, self.now)
@@ -282,10 +287,15 @@ class Decider:
             else:
                 new.pop(MEASURED_KEY, None)
         ruling = in_force(stopped, fn.code_sha256, self.now)
-        if aside := remember_set_aside(ruling, obs, state.get(SET_ASIDE_KEY), self.now):
+        since = code_since(state.get(CODE_SEEN_KEY), fn.code_sha256, self.now)
+        if aside := remember_set_aside(ruling, obs, state.get(SET_ASIDE_KEY), self.now, since):
             new[SET_ASIDE_KEY] = aside
         else:
             new.pop(SET_ASIDE_KEY, None)
+        if seen := code_seen(state.get(CODE_SEEN_KEY), fn.code_sha256, self.now):
+            new[CODE_SEEN_KEY] = seen
+        else:
+            new.pop(CODE_SEEN_KEY, None)
         if "baseline_p99_ms" not in new:
             first = next((e for e in obs.epochs if e.duration_p99_ms and e.memory_mb == fn.memory_mb), None)
             if first is not None:

@@ -179,9 +179,32 @@ MIN_AFTER_PERIODS = 6  # hourly periods at the restored size after the rollback 
 RIGHT_AFTER = timedelta(hours=2)
 # Where the function's state keeps the stops set aside: recommendation id -> the last day it would hold
 SET_ASIDE_KEY = "stops_set_aside"
+# Where it keeps the code in force and since when the agent has seen it: {"code": ..., "since": ...}
+CODE_SEEN_KEY = "code_seen"
 
 
-def not_about_memory(trial: StoppedTrial, obs: Observations) -> bool:
+def code_seen(remembered: Any, code: str | None, now: datetime) -> dict[str, str | None] | None:
+    """What the state keeps of the code in force (CODE_SEEN_KEY): as before while it is unchanged; since
+    `now` when it changed since the last cycle; since unknown (None) when first seen, for it may have run
+    since before the look-back. None when the code is not known."""
+    if code is None:
+        return None
+    last = remembered.get("code") if isinstance(remembered, Mapping) else None
+    if last == code:
+        since = remembered.get("since") if isinstance(remembered, Mapping) else None
+        return {"code": code, "since": since if isinstance(since, str) else None}
+    return {"code": code, "since": now.isoformat() if last else None}
+
+
+def code_since(remembered: Any, code: str | None, now: datetime) -> datetime | None:
+    """From when the epochs are surely on the code in force (`code_seen`'s `since`); None: not known to be
+    newer than the look-back."""
+    seen = code_seen(remembered, code, now)
+    since = seen.get("since") if seen else None
+    return datetime.fromisoformat(since) if since else None
+
+
+def not_about_memory(trial: StoppedTrial, obs: Observations, since: datetime | None = None) -> bool:
     """Whether the rollback says nothing about memory: the size it restored (`from_mb`) stayed slow after
     it, at least SLOWER_AFTER x its p99 or its mean duration before the change. After it: the epoch that
     begins within RIGHT_AFTER of the rollback and runs to the next change (a later incident is no verdict
@@ -209,10 +232,17 @@ def not_about_memory(trial: StoppedTrial, obs: Observations) -> bool:
     none right after the rollback (no calls then, or the changed size's epoch running on past it, which
     belies the rollback's time) at that size with MIN_AFTER_PERIODS hours of calls (six: the window of an
     experiment's stop). Once the rollback's day has left the look-back they cannot tell any more: the
-    verdict is remembered (`set_aside`)."""
+    verdict is remembered (`set_aside`).
+
+    Epochs do not know the code (collection splits them at memory changes only): `since`, when the code in
+    force was first seen (`code_since`), leaves out the epochs that began before it. A deploy that made
+    the function slower just before the change would otherwise read, after a rollback that rightly undid
+    a size too slow, as an incident: the size restored as slow as since the deploy, but 1.5 x slower than
+    weeks of the old code."""
     made = trial.tried_at or trial.stopped_at
     seen = [e for e in obs.epochs if not e.canary and e.invocations > 0]
     before = [e for e in seen if e.memory_mb == trial.from_mb and e.end <= made]
+    before = [e for e in before if since is None or e.start >= since]
     after = next((e for e in seen if e.start >= trial.stopped_at), None)
     if not before or after is None or after.start - trial.stopped_at > RIGHT_AFTER:
         return False
@@ -233,16 +263,24 @@ def _by_calls(epochs: Sequence[Epoch], stat: str) -> float | None:
 
 
 def set_aside(
-    trials: Sequence[StoppedTrial], obs: Observations, remembered: Mapping[str, Any] | None
+    trials: Sequence[StoppedTrial],
+    obs: Observations,
+    remembered: Mapping[str, Any] | None,
+    since: datetime | None = None,
 ) -> tuple[StoppedTrial, ...]:
     """The stops among `trials` that are not held against memory: those the function's state remembers
-    so (`remembered`: SET_ASIDE_KEY's value), and those the epochs show so now (`not_about_memory`)."""
+    so (`remembered`: SET_ASIDE_KEY's value), and those the epochs show so now (`not_about_memory`, on
+    the epochs from `since`)."""
     known = remembered if isinstance(remembered, Mapping) else {}
-    return tuple(t for t in trials if t.recommendation_id in known or not_about_memory(t, obs))
+    return tuple(t for t in trials if t.recommendation_id in known or not_about_memory(t, obs, since))
 
 
 def remember_set_aside(
-    trials: Sequence[StoppedTrial], obs: Observations, remembered: Mapping[str, Any] | None, now: datetime
+    trials: Sequence[StoppedTrial],
+    obs: Observations,
+    remembered: Mapping[str, Any] | None,
+    now: datetime,
+    since: datetime | None = None,
 ) -> dict[str, str]:
     """What the state keeps (SET_ASIDE_KEY): the stops set aside, by the recommendation id of the change
     rolled back, with the last day the stop would have held; those past it are dropped."""
@@ -251,7 +289,7 @@ def remember_set_aside(
         for k, v in (remembered.items() if isinstance(remembered, Mapping) else ())
         if isinstance(v, str) and v >= f"{now:%Y-%m-%d}"
     }
-    for t in set_aside(trials, obs, None):
+    for t in set_aside(trials, obs, None, since):
         if t.recommendation_id and t.until > now:
             kept[t.recommendation_id] = f"{t.until:%Y-%m-%d}"
     return kept
