@@ -79,7 +79,8 @@ def join_state(shared: Mapping[str, Any], per_function: Mapping[str, Mapping[str
 
 def history_from_audit(records: Iterable[AuditRecord]) -> dict[str, list[HistoryItem]]:
     """Per function: (t, memory_mb) for every memory change the agent made or restored, with a
-    `SizeBefore` for the size each change found in force (its record's `before`), and
+    `SizeBefore` for the size each change or undo found in force (a change's `before`, an undo's
+    `memory_found`: the audit is read for the look-back only, and an undo's change may be older), and
     a `CanaryWindow` for every canary it applied (a change whose `after` routes a share of an alias to a
     newly published version): the main traffic kept its size then, so that change is not a memory change."""
     history: dict[str, list[HistoryItem]] = {}
@@ -97,12 +98,23 @@ def history_from_audit(records: Iterable[AuditRecord]) -> dict[str, list[History
             history.setdefault(name, [])
         elif isinstance(config, Mapping) and config.get("memory_mb"):
             history.setdefault(name, []).append((record.at, int(config["memory_mb"])))
-            found = data.get("before") if record.type == "change" else None
-            if isinstance(found, Mapping) and found.get("memory_mb"):
-                history[name].append(SizeBefore(record.at, int(found["memory_mb"])))
+            found = _found(record.type, data)
+            if found:
+                history[name].append(SizeBefore(record.at, found))
     for name, canary in open_canaries.items():
         history[name].append(canary)  # still routing as far as the audit knows
     return history
+
+
+def _found(kind: str, data: Mapping[str, Any]) -> int | None:
+    """The memory size a record's change or undo found in force: a change's `before`; an undo's
+    `memory_found` (recorded when it was the size the undone change set), None when not recorded."""
+    if kind == "change":
+        before = data.get("before")
+        found = before.get("memory_mb") if isinstance(before, Mapping) else None
+    else:
+        found = data.get("memory_found")
+    return int(found) if found else None
 
 
 def _canary(record: AuditRecord, data: Mapping[str, Any]) -> CanaryWindow | None:

@@ -484,13 +484,15 @@ class Applier(PcSteps):
         `settled`: the change has stood a while (a rollback, a revert), so someone else's scaling may have
         come onto its PC since; False for the undo of a change that failed just now. `set_mb`: the memory
         the agent's change set; a size neither that nor `before`'s (a deploy set it since) is left, and
-        `after["memory_left"]` says so."""
+        `after["memory_left"]` says so; `after["memory_found"]` is the size read in force then."""
         kind, function = before.get("kind"), before["function"]
         left: list[str] = []
         kept: dict[str, Any] = {}
         if kind == "memory":
             self._settle(function)
             now_mb = self._memory_now(function) if set_mb is not None and before.get("memory_mb") else None
+            if now_mb is not None:
+                kept["memory_found"] = now_mb
             if now_mb is not None and now_mb not in (set_mb, int(before["memory_mb"])):
                 kept["memory_left"] = now_mb
             elif before.get("memory_mb"):

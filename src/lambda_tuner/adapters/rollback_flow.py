@@ -177,10 +177,10 @@ class RollbackFlow:
         done = what if ok else f"the change could NOT be undone: {error}"
         return {
             "at": now.isoformat(),
-            "data": {"alarm": alarm_name, "ok": ok, "error": error, **undone, **extra},
+            "data": {"alarm": alarm_name, "ok": ok, "error": error, **undone, **_found(kept), **extra},
             "body": f"Alarm {alarm_name} fired; {done}{note}.\n",
             "put_back": put_back,
-            "message": error or (what if left or kept else "rolled back"),
+            "message": error or (what if left or "memory_left" in kept else "rolled back"),
         }
 
     def _finish_rollback(
@@ -349,6 +349,7 @@ class RollbackFlow:
         kept: dict[str, Any] = {}
         ok, error = self._restore(before, ours=ours, left=left, changed=last.data.get("after", {}), kept=kept)
         data = {"ok": ok, "error": error, "restored": before, "changes": [r.id for r in records]}
+        data.update(_found(kept))
         done, put_back = "reverted", before
         if "memory_left" in kept:  # a deploy set another size since: putting ours back would undo it
             data["memory_left"] = kept["memory_left"]
@@ -417,7 +418,8 @@ class RollbackFlow:
     ) -> tuple[bool, str | None]:
         """Put `before` back: (ok, error). `left` gets who else scales a PC the undo then left to them
         (their scaling came since the change: only the agent's own schedule came off); `kept` the memory
-        left where a deploy set another size since the one `changed` (the change as applied) set."""
+        left where a deploy set another size since the one `changed` (the change as applied) set, else
+        the size found in force when it was that one (`memory_found`)."""
         if not before:
             return False, "no recorded configuration to restore"
         set_mb = (changed or {}).get("memory_mb")
@@ -430,6 +432,8 @@ class RollbackFlow:
             left.extend(applied.after.get("left_to", []))
         if kept is not None and "memory_left" in applied.after:
             kept["memory_left"] = applied.after["memory_left"]
+        elif kept is not None and set_mb is not None and applied.after.get("memory_found") == set_mb:
+            kept["memory_found"] = set_mb  # what served since the change, for the hours before the undo
         return True, None
 
     def _remove_alarms(self, names: list[str]) -> None:
@@ -466,6 +470,14 @@ class RollbackFlow:
         self.notifier.publish(
             f"lambda-tuner: {subject}", body, {"severity": severity, "functions": function, "count": "1"}
         )
+
+
+def _found(kept: dict[str, Any]) -> dict[str, Any]:
+    """For an undo's record: the memory size it found in force, when that was the one the change set
+    (`memory_found`). The collection reads only its look-back's audit: once the change is older than that,
+    this says which size served the hours before the undo, as a change's `before` does for the hours
+    before it (a function without REPORT lines, Lambda Insights say, would otherwise forget them)."""
+    return {"memory_found": kept["memory_found"]} if "memory_found" in kept else {}
 
 
 def _memory_left_text(memory_mb: int) -> str:
