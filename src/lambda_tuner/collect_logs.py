@@ -82,7 +82,7 @@ def _log_owners(run: Run) -> dict[str, list[str]]:
         logging = entry.get("LoggingConfig") or {}
         if inventory.has_insights(entry):
             continue  # Lambda Insights metrics carry the same facts without scanning logs
-        if _hides_reports(entry):
+        if hides_reports(entry):
             run.notes[name] = (f"REPORT records hidden: JSON log format with system log level "
                                f"{logging['SystemLogLevel']}; no cold-start or max-memory facts")
             continue
@@ -90,7 +90,7 @@ def _log_owners(run: Run) -> dict[str, list[str]]:
     return owners
 
 
-def _hides_reports(entry: dict[str, Any]) -> bool:
+def hides_reports(entry: dict[str, Any]) -> bool:
     """JSON logs at a system level of WARN or above drop the platform.report records."""
     logging = entry.get("LoggingConfig") or {}
     return logging.get("LogFormat") == "JSON" and logging.get("SystemLogLevel") in HIDING_LEVELS
@@ -130,7 +130,7 @@ def _listed_writers(run: Run) -> dict[str, set[str]]:
     assert run.listing is not None
     out: dict[str, set[str]] = {}
     for name, entry in run.listing.latest.items():
-        if name not in run.deleted and run.traffic.get(name) != 0 and not _hides_reports(entry):
+        if name not in run.deleted and run.traffic.get(name) != 0 and not hides_reports(entry):
             out.setdefault(log_group(entry, name), set()).add(name)
     return out
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lambda_tuner.adapters import inventory
+from lambda_tuner.collect_logs import hides_reports
 from lambda_tuner.collect_run import (
     HOUR,
     MINUTE,
@@ -37,9 +38,10 @@ def observe(run: Run, name: str) -> Observations:
     versions = {v for c in canaries for v in (c.main_version, c.trial_version)}
     by_version = {v: {s: run.series.get((name, qualifier, s, v), {}) for s in ep.SERIES} for v in versions}
     recorded = run.history.get(name, [])
+    seen = seen_changes(run, name, qualifier, memory_mb)
     epochs, dropped = ep.build_epochs(
         series, HOUR, arch, memory_mb,
-        history=[*ep.memory_changes(recorded), *ep.sizes_found(recorded), *canaries],
+        history=[*ep.memory_changes(recorded), *ep.sizes_found(recorded), *canaries, *seen],
         windows=rw.report_windows(entries), reports=rw.merge_windows(entries), version_series=by_version)
     if inventory.has_insights(entry):
         # Insights metrics are per function: a canary window's sizes share them, so neither gets them
@@ -47,6 +49,45 @@ def observe(run: Run, name: str) -> Observations:
                        e.model_copy(update={"reports": _insights_stats(run, name, e)}) for e in epochs)
     return ep.observe(name, qualifier or None, run.start, run.end, epochs=epochs, dropped=dropped,
                       concurrency=concurrency(run, name), problems=problems)
+
+
+def seen_changes(run: Run, name: str, qualifier: str, memory_mb: int) -> list[ep.SeenChange]:
+    """For a function whose REPORT lines are not read (Lambda Insights, JSON logs that hide them): the
+    changes of its size in force by others, seen between cycles, within the look-back. Nothing else tells
+    its hours at one size from those at another: a deploy that set another size would otherwise have the
+    look-back's days at the old size taken for the new one. Each cycle keeps the size it read in force
+    (`run.sightings`, for the function's state); a size that differs from the last cycle's, with no
+    memory change of the agent's between, is a change seen (the serving alias the same)."""
+    if not (inventory.has_insights(run.entry(name)) or hides_reports(run.entry(name))):
+        run.sightings[name] = {}  # its REPORT windows tell sizes apart
+        return []
+    stored = run.known.get(name, {}).get("z") or {}
+    try:
+        seen = [ep.SeenChange(datetime.fromisoformat(a), datetime.fromisoformat(b), int(old), int(new))
+                for a, b, old, new in stored.get("c") or []]
+        last = (datetime.fromisoformat(stored["at"]), int(stored["mb"]), str(stored.get("q", "")))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        seen, last = [], None  # a state written otherwise: nothing seen yet
+    seen = [s for s in seen if s.before > run.start]
+    if not _size_known(run, name, qualifier):
+        return seen  # the size its alias serves is not read yet: not a size seen, the last one kept
+    if last is not None and last[2] == qualifier and last[1] != memory_mb and last[0] < run.now:
+        agents = [t for t, _ in ep.memory_changes(run.history.get(name, [])) if last[0] <= t <= run.now]
+        if not agents:
+            seen.append(ep.SeenChange(last[0], run.now, last[1], memory_mb))
+    kept = [[s.after.isoformat(), s.before.isoformat(), s.old_mb, s.new_mb] for s in seen]
+    run.sightings[name] = {"at": run.now.isoformat(), "mb": memory_mb, "q": qualifier, "c": kept}
+    return seen
+
+
+def _size_known(run: Run, name: str, qualifier: str) -> bool:
+    """Whether the size `_serving` gave is the one read for the alias's version (not $LATEST's, in its
+    place)."""
+    if not qualifier:
+        return True
+    details = run.details_of(name)
+    aliases = details.aliases if details else ()
+    return any(a.name == qualifier and a.function_version in run.version_mb(name) for a in aliases)
 
 
 def _canaries(run: Run, name: str, qualifier: str) -> list[ep.CanaryWindow]:

@@ -77,6 +77,7 @@ class Run:
     insights_queries: int = 0
     partial: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
+    sightings: dict[str, dict[str, Any]] = field(default_factory=dict)  # see `collect_observe.seen_changes`
     stored_details: dict[str, inventory.Details | None] = field(default_factory=dict)  # parsed from state
 
     @property
@@ -215,6 +216,11 @@ class Run:
                 else:
                     entry.pop("q", None)
             self._keep_reads(name, entry, day)
+            if name in self.sightings:  # the size in force it read, for the next cycle to compare
+                if self.sightings[name]:
+                    entry["z"] = self.sightings[name]
+                else:
+                    entry.pop("z", None)
             group = log_group(self.entry(name), name)
             if group != f"/aws/lambda/{name}":
                 entry["g"] = group  # `split_state` keeps the group's watermark with its owner

@@ -170,3 +170,52 @@ def test_an_insights_function_keeps_the_hours_before_the_agents_change_at_the_si
     assert before.end <= changed_at + timedelta(hours=1) <= after.start + timedelta(hours=1)
     assert before.end - before.start >= timedelta(days=6) and before.invocations > 0  # its days, not an hour
     assert after.duration_avg_ms < before.duration_avg_ms
+
+
+def test_a_deploy_that_sets_another_size_on_an_insights_function_keeps_the_days_at_the_old_size(twin):
+    # Given a function with Lambda Insights (no log scan, so no REPORT windows say which size ran when),
+    # 14 days at 512 MB, collected once
+    first = NOW - timedelta(days=1)
+    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
+    twin.reset(World(specs, seed=3, epoch=EPOCH, now=first))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=twin.endpoint_url,
+        region_name=twin.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    layer = lam.publish_layer_version(
+        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )
+    lam.update_function_configuration(FunctionName="cruncher", Layers=[layer["LayerVersionArn"]])
+    one = run_collect(twin, now=first)
+    assert [e.memory_mb for e in one.observations["cruncher"].epochs] == [512]
+    # When a deploy sets 1,024 MB two hours later, and the next days' cycles collect
+    twin.advance(first + timedelta(hours=2))
+    lam.update_function_configuration(FunctionName="cruncher", MemorySize=1024)
+    twin.advance(NOW)
+    two = run_collect(twin, now=NOW, state=one.state)
+    # Then the days before are still 512 MB, and the day the change fell in is neither size (before, the
+    # whole look-back was taken for 1,024 MB, with 512 MB's durations: one epoch, 2.7 s at 1,024 MB)
+    [before] = two.observations["cruncher"].epochs
+    assert before.memory_mb == 512 and (before.start, before.end) == (NOW - timedelta(days=14), first)
+    twin.advance(NOW + timedelta(days=1))
+    three = run_collect(twin, now=NOW + timedelta(days=1), state=two.state)
+    old, new = three.observations["cruncher"].epochs
+    assert (old.memory_mb, old.end, new.memory_mb, new.start) == (512, first, 1024, NOW)
+    assert new.duration_avg_ms < 0.7 * old.duration_avg_ms
+    # And a change of the agent's own between two cycles is its record's to tell, not one seen
+    changed_at = NOW + timedelta(days=1, minutes=30)
+    twin.advance(changed_at)
+    lam.update_function_configuration(FunctionName="cruncher", MemorySize=2048)
+    twin.advance(NOW + timedelta(days=2))
+    record = AuditRecord(
+        id="a1", seq=1, type="change", at=changed_at, function="cruncher", prev_hash="x", hash="y",
+        data={"ok": True, "before": {"memory_mb": 1024}, "after": {"memory_mb": 2048}},
+    )
+    four = run_collect(twin, now=NOW + timedelta(days=2), state=three.state,
+                       memory_history=history_from_audit([record]))
+    sizes = [(e.memory_mb, e.start, e.end) for e in four.observations["cruncher"].epochs]
+    assert sizes == [(512, NOW - timedelta(days=12), first), (1024, NOW, NOW + timedelta(days=1)),
+                     (2048, NOW + timedelta(days=1, hours=1), NOW + timedelta(days=2))]

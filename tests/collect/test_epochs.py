@@ -176,3 +176,17 @@ def test_the_size_before_our_first_change_is_read_from_the_report_lines_of_that_
     )
     # Then the hours before the change belong to the size we never set ourselves
     assert [(e.memory_mb, e.periods) for e in epochs] == [(1024, 10), (512, 10)] and dropped == 0
+
+
+def test_a_change_seen_between_cycles_splits_the_hours_and_drops_those_it_may_fall_in():
+    # Given 20 hours, and a size read at 512 MB at hour 8 and at 1024 MB at hour 12 without a change of
+    # the agent's between (a deploy: when is not known), no REPORT windows
+    series = _join(_series(range(10), 180.0, 260.0), _series(range(10, 20), 100.0, 150.0))
+    seen = ep.SeenChange(T0 + 8 * H, T0 + 12 * H, 512, 1024)
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 1024, history=[seen])
+    # Then the hours before are 512 MB, those after 1024 MB, and the four between neither
+    assert [(e.memory_mb, e.periods) for e in epochs] == [(512, 8), (1024, 8)] and dropped == 4
+    # With a change of the agent's after it (1024 -> 768 MB at hour 16), each size keeps its hours
+    history = [seen, (T0 + 16 * H, 768), ep.SizeBefore(T0 + 16 * H, 1024)]
+    epochs, dropped = ep.build_epochs(series, 3600, "x86_64", 768, history=history)
+    assert [(e.memory_mb, e.periods) for e in epochs] == [(512, 8), (1024, 4), (768, 4)] and dropped == 4

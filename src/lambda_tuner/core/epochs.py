@@ -58,9 +58,23 @@ class SizeBefore:
     memory_mb: int
 
 
-# What the agent knows it did: at time t memory became mb, or a canary ran, and the size its change found
-# (all may be mixed in one list).
-HistoryItem = tuple[datetime, int] | CanaryWindow | SizeBefore
+@dataclass(frozen=True)
+class SeenChange:
+    """The size in force went from `old_mb` (read at `after`) to `new_mb` (read at `before`) without a
+    change of the agent's between: someone else changed it, when is not known. For a function whose
+    REPORT lines are not read (Lambda Insights, JSON logs that hide them) it is all that tells the hours
+    before it from those after: without it they would all be taken for the size in force now, the days
+    measured at the old size among them."""
+
+    after: datetime
+    before: datetime
+    old_mb: int
+    new_mb: int
+
+
+# What the agent knows it did: at time t memory became mb, or a canary ran, and the size its change found;
+# and the changes of others it saw between two cycles (all may be mixed in one list).
+HistoryItem = tuple[datetime, int] | CanaryWindow | SizeBefore | SeenChange
 MIN_VERSION_COVERAGE = 0.95  # per-version calls must account for this share of the alias's calls
 
 
@@ -70,7 +84,20 @@ def memory_for_period(
 ) -> int | None:
     """The one memory size that served [start, end), or None when it cannot be told (canaries aside)."""
     found = [h for h in history if isinstance(h, SizeBefore)]
-    history = memory_changes(history)
+    seen = [h for h in history if isinstance(h, SeenChange)]
+    if any(s.after < end and start < s.before for s in seen):
+        return None  # someone else's change may fall in it
+    # a change seen is a sighting of each size: from its `after` on the old one, from its `before` the new
+    found += [SizeBefore(s.after, s.old_mb) for s in seen]
+    changes = memory_changes(history)
+    changes += [p for s in seen for p in ((s.after, s.old_mb), (s.before, s.new_mb))]
+    return _memory_for_period(start, end, current_mb, changes, found=found, windows=windows)
+
+
+def _memory_for_period(
+    start: datetime, end: datetime, current_mb: int, history: Sequence[tuple[datetime, int]], *,
+    found: Sequence[SizeBefore], windows: Sequence[ReportWindow],
+) -> int | None:
     if any(start < t < end for t, _ in history):
         return None
     recorded = _recorded_size(start, current_mb, history)
@@ -120,6 +147,11 @@ def memory_changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]
 def sizes_found(history: Sequence[HistoryItem]) -> list[SizeBefore]:
     """The sizes the agent's changes found in force (`SizeBefore`)."""
     return [h for h in history if isinstance(h, SizeBefore)]
+
+
+def seen_changes(history: Sequence[HistoryItem]) -> list[SeenChange]:
+    """The changes of others seen between cycles (`SeenChange`)."""
+    return [h for h in history if isinstance(h, SeenChange)]
 
 
 def build_epochs(
