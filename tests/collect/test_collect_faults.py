@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ from collect_helpers import EPOCH, NOW, clients, fleet, run_collect
 
 from lambda_tuner.collect import CollectError, history_from_audit
 from lambda_tuner.core.models import AuditRecord
+from lambda_tuner.twin.server import Twin
 from lambda_tuner.twin.world import World
 
 COLLECTOR_OPERATIONS = (
@@ -92,13 +94,7 @@ def test_a_memory_change_in_the_look_back_gives_one_epoch_per_size(twin):
     # Given the agent changed cruncher from 512 MB to 1024 MB eight days into the look-back
     changed_at = EPOCH + timedelta(days=8)
     twin.reset(World(fleet(), seed=3, epoch=EPOCH, now=changed_at))
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=twin.endpoint_url,
-        region_name=twin.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    lam = _lambda(twin)
     lam.update_function_configuration(FunctionName="cruncher", MemorySize=1024)
     twin.advance(NOW)
     # When the cycle collects with the agent's own record of the change
@@ -113,19 +109,7 @@ def test_a_memory_change_in_the_look_back_gives_one_epoch_per_size(twin):
 
 def test_a_function_with_lambda_insights_gets_its_facts_from_metrics_without_a_log_scan(twin):
     # Given a function whose Lambda Insights extension layer is attached
-    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
-    twin.reset(World(specs, seed=3, epoch=EPOCH, now=NOW))
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=twin.endpoint_url,
-        region_name=twin.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    layer = lam.publish_layer_version(
-        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
-    )
-    lam.update_function_configuration(FunctionName="cruncher", Layers=[layer["LayerVersionArn"]])
+    _with_insights(twin, now=NOW)
     # When the cycle collects
     result = run_collect(twin)
     # Then its REPORT facts come from LambdaInsights series and its log group is not scanned
@@ -141,26 +125,10 @@ def test_an_insights_function_keeps_the_hours_before_the_agents_change_at_the_si
     # 8 days at 512 MB were dropped on the next cycle (the demo's score-calculator then asked to try the
     # 128 MB it had measured for two weeks "to learn")
     changed_at = EPOCH + timedelta(days=8)
-    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
-    twin.reset(World(specs, seed=3, epoch=EPOCH, now=changed_at))
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=twin.endpoint_url,
-        region_name=twin.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    layer = lam.publish_layer_version(
-        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
-    )
-    lam.update_function_configuration(
-        FunctionName="cruncher", MemorySize=1024, Layers=[layer["LayerVersionArn"]]
-    )
+    lam = _with_insights(twin, now=changed_at)
+    lam.update_function_configuration(FunctionName="cruncher", MemorySize=1024)
     twin.advance(NOW)
-    record = AuditRecord(
-        id="a1", seq=1, type="change", at=changed_at, function="cruncher", prev_hash="x", hash="y",
-        data={"ok": True, "before": {"memory_mb": 512}, "after": {"memory_mb": 1024}},
-    )
+    record = _change_record(changed_at, 512, 1024)
     # When the cycle collects with the history it reads back from the audit
     result = run_collect(twin, memory_history=history_from_audit([record]))
     # Then the hours before the change are an epoch at the size the change found
@@ -176,19 +144,7 @@ def test_a_deploy_that_sets_another_size_on_an_insights_function_keeps_the_days_
     # Given a function with Lambda Insights (no log scan, so no REPORT windows say which size ran when),
     # 14 days at 512 MB, collected once
     first = NOW - timedelta(days=1)
-    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
-    twin.reset(World(specs, seed=3, epoch=EPOCH, now=first))
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=twin.endpoint_url,
-        region_name=twin.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    layer = lam.publish_layer_version(
-        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
-    )
-    lam.update_function_configuration(FunctionName="cruncher", Layers=[layer["LayerVersionArn"]])
+    lam = _with_insights(twin, now=first)
     one = run_collect(twin, now=first)
     assert [e.memory_mb for e in one.observations["cruncher"].epochs] == [512]
     # When a deploy sets 1,024 MB two hours later, and the next days' cycles collect
@@ -210,12 +166,33 @@ def test_a_deploy_that_sets_another_size_on_an_insights_function_keeps_the_days_
     twin.advance(changed_at)
     lam.update_function_configuration(FunctionName="cruncher", MemorySize=2048)
     twin.advance(NOW + timedelta(days=2))
-    record = AuditRecord(
-        id="a1", seq=1, type="change", at=changed_at, function="cruncher", prev_hash="x", hash="y",
-        data={"ok": True, "before": {"memory_mb": 1024}, "after": {"memory_mb": 2048}},
-    )
+    record = _change_record(changed_at, 1024, 2048)
     four = run_collect(twin, now=NOW + timedelta(days=2), state=three.state,
                        memory_history=history_from_audit([record]))
     sizes = [(e.memory_mb, e.start, e.end) for e in four.observations["cruncher"].epochs]
     assert sizes == [(512, NOW - timedelta(days=12), first), (1024, NOW, NOW + timedelta(days=1)),
                      (2048, NOW + timedelta(days=1, hours=1), NOW + timedelta(days=2))]
+
+
+def _lambda(twin: Twin) -> Any:
+    return clients(twin)["lambda_client"]
+
+
+def _with_insights(twin: Twin, *, now: datetime) -> Any:
+    """The fleet at `now` with cruncher's Lambda Insights extension layer attached; a Lambda client."""
+    specs = [s if s.name != "cruncher" else replace(s, insights=True) for s in fleet()]
+    twin.reset(World(specs, seed=3, epoch=EPOCH, now=now))
+    lam = _lambda(twin)
+    layer = lam.publish_layer_version(
+        LayerName="LambdaInsightsExtension", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )
+    lam.update_function_configuration(FunctionName="cruncher", Layers=[layer["LayerVersionArn"]])
+    return lam
+
+
+def _change_record(at: datetime, before_mb: int, after_mb: int) -> AuditRecord:
+    """The agent's record of its memory change of cruncher."""
+    return AuditRecord(
+        id="a1", seq=1, type="change", at=at, function="cruncher", prev_hash="x", hash="y",
+        data={"ok": True, "before": {"memory_mb": before_mb}, "after": {"memory_mb": after_mb}},
+    )
