@@ -263,37 +263,42 @@ class Applier(PcSteps):
             out.append(self._delete_version(function, number))
         return out
 
-    def discard_version(self, function: str, version: str, alias_now: dict[str, Any]) -> dict[str, Any]:
+    def discard_version(
+        self, function: str, version: str, alias_now: dict[str, Any], *, label: str = "trial version"
+    ) -> dict[str, Any]:
         """Delete `version`, published for a canary that has ended, given `alias_now` (the alias's state
         once the canary is out: `alias`, `alias_version`, `alias_routing`). Only a published version
         number, never $LATEST or an unqualified delete, and never one that alias still serves or routes
         to. Best effort: Lambda refuses a version any alias references (ResourceConflictException) and a
         version may already be gone; neither, nor any other refusal, raises. Returns what happened:
-        {"version", "deleted", "detail"}, for the audit."""
+        {"version", "deleted", "detail"}, for the audit (`label` names the version in `detail`)."""
         if not version.isdigit():  # $LATEST, an alias name or nothing: never delete those
-            return trial_outcome(version, f"kept: {version!r} is not a published version number")
+            return trial_outcome(version, f"kept: {version!r} is not a published version number", label=label)
         serves = str(alias_now.get("alias_version"))
         if version == serves or version in _as_weights(alias_now.get("alias_routing")):
-            return trial_outcome(version, f"kept: alias {alias_now.get('alias')} still routes to it")
-        return self._delete_version(function, version)
+            kept = f"kept: alias {alias_now.get('alias')} still routes to it"
+            return trial_outcome(version, kept, label=label)
+        return self._delete_version(function, version, label=label)
 
     def discard_published(self, function: str, alias: str, version: str) -> dict[str, Any]:
         """Delete `version`, which a memory change behind `alias` published, once that change is undone:
         only a published version number, and never while `alias` serves or routes to it (as read now;
         Lambda refuses a version any other alias names). Best effort, as `discard_version`; returns what
         happened, for the audit."""
-        if not version.isdigit():
-            why = f"kept: {version!r} is not a published version number"
-            return trial_outcome(version, why, label="version")
-        try:
-            routed = self.routes_to(function, alias, version)
-        except GoneError:  # the alias was deleted: nothing of it routes there (the delete says if it is gone)
-            routed = False
-        except ApplyError as exc:
-            return trial_outcome(version, f"kept: {exc}", label="version")
-        if routed:
-            return trial_outcome(version, f"kept: alias {alias} still routes to it", label="version")
-        return self._delete_version(function, version, label="version")
+        alias_now: dict[str, Any] = {"alias": alias}
+        if version.isdigit():  # anything else is kept by `discard_version` without a read
+            try:
+                alias_now = self._alias_now(function, alias)
+            except GoneError:  # the alias was deleted: nothing of it routes there (the delete says if gone)
+                pass
+            except ApplyError as exc:
+                return trial_outcome(version, f"kept: {exc}", label="version")
+        return self.discard_version(function, version, alias_now, label="version")
+
+    def _alias_now(self, function: str, alias: str) -> dict[str, Any]:
+        """The alias as read now: `alias`, `alias_version`, `alias_routing`."""
+        got = self._call("read the alias", self.lam.get_alias, FunctionName=function, Name=alias)
+        return {"alias": alias, "alias_version": got["FunctionVersion"], "alias_routing": _weights(got)}
 
     def _delete_version(self, function: str, version: str, *, label: str = "trial version") -> dict[str, Any]:
         """DeleteFunction on one published version (qualified, never the function): best effort."""

@@ -83,7 +83,7 @@ def memory_for_period(
     history: Sequence[HistoryItem], windows: Sequence[ReportWindow],
 ) -> int | None:
     """The one memory size that served [start, end), or None when it cannot be told (canaries aside)."""
-    found = [h for h in history if isinstance(h, SizeBefore)]
+    found = sizes_found(history)
     seen = [h for h in history if isinstance(h, SeenChange)]
     if any(s.after < end and start < s.before for s in seen):
         return None  # someone else's change may fall in it
@@ -147,11 +147,6 @@ def memory_changes(history: Sequence[HistoryItem]) -> list[tuple[datetime, int]]
 def sizes_found(history: Sequence[HistoryItem]) -> list[SizeBefore]:
     """The sizes the agent's changes found in force (`SizeBefore`)."""
     return [h for h in history if isinstance(h, SizeBefore)]
-
-
-def seen_changes(history: Sequence[HistoryItem]) -> list[SeenChange]:
-    """The changes of others seen between cycles (`SeenChange`)."""
-    return [h for h in history if isinstance(h, SeenChange)]
 
 
 def build_epochs(
