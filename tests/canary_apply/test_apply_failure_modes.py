@@ -330,6 +330,15 @@ def test_waits_on_the_way_forward_end_in_time_to_undo_before_the_functions_timeo
     assert applier.polls() == applier.max_polls
 
 
+def refuse_alarms_and_the_undo(name: str, nth: int, _: dict[str, Any]) -> None:
+    """For `Before`: CloudWatch unreachable for a canary's alarms (so it fails), and Lambda refusing the
+    alias write that would undo it (its second UpdateAlias): the trial stays routed."""
+    if name == "put_metric_alarm":
+        raise EndpointConnectionError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
+    if name == "update_alias" and nth == 2:
+        raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
+
+
 def test_a_canary_whose_undo_failed_is_undone_later_as_caused_by_its_failed_change(account: Account) -> None:
     # Given an approved canary, CloudWatch unreachable when its alarms are created, and Lambda refusing
     # the alias write that would undo it (its second UpdateAlias): the trial stays routed, asked again
@@ -337,16 +346,10 @@ def test_a_canary_whose_undo_failed_is_undone_later_as_caused_by_its_failed_chan
     store = Store(STATE, AUDIT)
     store.put_recommendation(canary_rec())
 
-    def refuse_the_undo(name: str, nth: int, _: dict[str, Any]) -> None:
-        if name == "put_metric_alarm":
-            raise EndpointConnectionError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
-        if name == "update_alias" and nth == 2:
-            raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
-
     flow = _flow(
         account,
-        lam=Before(aws.client("lambda"), refuse_the_undo),
-        cw=Before(aws.client("cloudwatch"), refuse_the_undo),
+        lam=Before(aws.client("lambda"), refuse_alarms_and_the_undo),
+        cw=Before(aws.client("cloudwatch"), refuse_alarms_and_the_undo),
     )
     assert not flow.apply("rec-1", "approval", NOW).ok
     [failed] = store.list_audit()

@@ -5,12 +5,10 @@ name the trial's version number at the trial's weight. That routing is theirs, n
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from approval_support import AUDIT, NOW, STATE, Account
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from canary_apply_support import ACTION, ALIAS, FN, alias_state, behind_alias, canary_rec
-from test_apply_failure_modes import Before
+from test_apply_failure_modes import Before, refuse_alarms_and_the_undo
 
 from lambda_tuner.adapters import aws
 from lambda_tuner.adapters.applier import Applier
@@ -26,19 +24,13 @@ def test_a_stuck_trials_undo_leaves_the_routing_of_a_function_created_again_alon
     store = Store(STATE, AUDIT)
     store.put_recommendation(canary_rec())
 
-    def refuse_the_undo(name: str, nth: int, _: dict[str, Any]) -> None:
-        if name == "put_metric_alarm":
-            raise EndpointConnectionError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
-        if name == "update_alias" and nth == 2:
-            raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
-
-    lam = Before(aws.client("lambda"), refuse_the_undo)
+    lam = Before(aws.client("lambda"), refuse_alarms_and_the_undo)
     flow = ApplyFlow(
         store,
         Applier(lam, sleep=lambda _: None, poll_delay_s=1),
         Notifier(account.topic_arn),
         alarm_action_arn=ACTION,
-        cloudwatch=Before(aws.client("cloudwatch"), refuse_the_undo),
+        cloudwatch=Before(aws.client("cloudwatch"), refuse_alarms_and_the_undo),
     )
     assert not flow.apply("rec-1", "approval", NOW).ok
     assert store.get_recommendation_item("rec-1")["attrs"]["undo_left"]["version"] == "2"  # type: ignore[index]
